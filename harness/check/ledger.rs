@@ -1,0 +1,274 @@
+//! The ledger: no lost, phantom or duplicated writes. Every row an op writes carries its
+//! (worker, seq); the workers' records say which ops committed; the plan says what each op
+//! wrote. Committed ops must be present exactly once with their content, others absent,
+//! ambiguous ones are settled by probing, and each actor's commits keep their order.
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::exec::kanban::{event_kind, gc_cutoff};
+use crate::observe::{OpRecord, Outcome};
+use crate::plan::{OpKind, Plan, PlannedOp, payload};
+
+const MAX_EXAMPLES: usize = 10;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LedgerReport {
+    /// Committed ops whose rows are missing or wrong (content mismatches included).
+    pub lost: u64,
+    /// Rows whose op did not commit, or that no planned op wrote.
+    pub phantom: u64,
+    /// Committed ops whose rows are present more than once.
+    pub duplicate: u64,
+    /// Ops whose outcome nobody knew (ambiguous COMMIT, or never reported).
+    pub ambiguous: u64,
+    /// Of those, how many the probe found committed.
+    pub ambiguous_committed: u64,
+    /// Committed ops of one actor whose event ids do not increase with seq.
+    pub order_violations: u64,
+    /// Heartbeat events removed by a later committed gc, as they should be.
+    pub gc_removed: u64,
+    pub examples: Vec<String>,
+}
+
+impl LedgerReport {
+    pub fn clean(&self) -> bool {
+        self.lost == 0 && self.phantom == 0 && self.duplicate == 0 && self.order_violations == 0
+    }
+
+    fn example(&mut self, text: String) {
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(text);
+        }
+    }
+}
+
+type Id = (u32, u32);
+
+/// The rows of the database, keyed by the (worker, seq) they carry.
+#[derive(Default)]
+struct Rows {
+    /// (event id, kind) per identity.
+    events: BTreeMap<Id, Vec<(i64, String)>>,
+    /// task bodies per creating identity.
+    tasks: BTreeMap<Id, Vec<String>>,
+    runs: BTreeMap<Id, u64>,
+    /// comment bodies.
+    comments: BTreeMap<Id, Vec<String>>,
+}
+
+fn read_rows(conn: &Connection) -> rusqlite::Result<Rows> {
+    let mut rows = Rows::default();
+    let id = |w: i64, s: i64| (w as u32, s as u32);
+    let mut st = conn.prepare("SELECT worker, seq, id, kind FROM task_events")?;
+    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))? {
+        let (w, s, eid, kind): (i64, i64, i64, String) = r?;
+        rows.events.entry(id(w, s)).or_default().push((eid, kind));
+    }
+    let mut st = conn.prepare("SELECT created_worker, created_seq, body FROM tasks")?;
+    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        let (w, s, body): (i64, i64, String) = r?;
+        rows.tasks.entry(id(w, s)).or_default().push(body);
+    }
+    let mut st = conn.prepare("SELECT worker, seq FROM task_runs")?;
+    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let (w, s): (i64, i64) = r?;
+        *rows.runs.entry(id(w, s)).or_default() += 1;
+    }
+    let mut st = conn.prepare("SELECT worker, seq, body FROM task_comments")?;
+    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        let (w, s, body): (i64, i64, String) = r?;
+        rows.comments.entry(id(w, s)).or_default().push(body);
+    }
+    Ok(rows)
+}
+
+impl Rows {
+    fn count_for(&self, id: Id) -> usize {
+        self.events.get(&id).map_or(0, Vec::len)
+            + self.tasks.get(&id).map_or(0, Vec::len)
+            + self.runs.get(&id).map_or(0, |&n| n as usize)
+            + self.comments.get(&id).map_or(0, Vec::len)
+    }
+}
+
+/// Checks the database behind `conn` against the records and the plan.
+pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<LedgerReport, String> {
+    let rows = read_rows(conn).map_err(|e| format!("ledger could not read the tables: {e}"))?;
+    let mut rep = LedgerReport::default();
+
+    let planned: BTreeMap<Id, &PlannedOp> = plan
+        .workers
+        .iter()
+        .flat_map(|wp| wp.ops.iter().map(move |op| ((wp.worker, op.seq), op)))
+        .collect();
+    let reported: BTreeMap<Id, &OpRecord> =
+        records.iter().map(|r| ((r.worker, r.seq), r)).collect();
+
+    // Settle what committed: reported commits, plus ambiguous/unreported ops the probe finds.
+    let mut committed: BTreeMap<Id, (&PlannedOp, Option<i64>)> = BTreeMap::new();
+    for (&id, &op) in &planned {
+        if !op.kind.is_write() {
+            continue;
+        }
+        match reported.get(&id).map(|r| r.outcome) {
+            Some(Outcome::Committed) => {
+                committed.insert(id, (op, reported[&id].event_id));
+            }
+            Some(Outcome::Ambiguous) | None => {
+                rep.ambiguous += 1;
+                if rows.count_for(id) > 0 {
+                    rep.ambiguous_committed += 1;
+                    let eid = rows.events.get(&id).and_then(|v| v.first()).map(|e| e.0);
+                    committed.insert(id, (op, eid));
+                }
+            }
+            Some(_) => {
+                let n = rows.count_for(id);
+                if n > 0 {
+                    rep.phantom += n as u64;
+                    let r = reported[&id];
+                    rep.example(format!(
+                        "phantom: worker {} seq {} ({}) reported {:?} but left {n} row(s)",
+                        id.0,
+                        id.1,
+                        op.kind.name(),
+                        r.outcome
+                    ));
+                }
+            }
+        }
+    }
+
+    // Committed gc ops, as (event id, cutoff), for judging missing heartbeat events.
+    let gcs: Vec<(i64, i64)> = committed
+        .values()
+        .filter(|(op, _)| op.kind == OpKind::GcEvents)
+        .filter_map(|(op, eid)| eid.map(|e| (e, gc_cutoff(op.at_ms))))
+        .collect();
+    let removed_by_gc = |eid: i64, at: i64| gcs.iter().any(|&(g, cutoff)| g > eid && at < cutoff);
+
+    for (&id, &(op, reported_eid)) in &committed {
+        let events = rows.events.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        let what = format!("worker {} seq {} ({})", id.0, id.1, op.kind.name());
+        if op.kind == OpKind::Heartbeat
+            && let Some(eid) = reported_eid
+            && removed_by_gc(eid, op.at_ms)
+        {
+            if events.is_empty() {
+                rep.gc_removed += 1;
+            } else {
+                rep.lost += 1;
+                rep.example(format!(
+                    "lost delete: {what} event {eid} should have been removed by a committed gc but is present"
+                ));
+            }
+        } else {
+            match events.len() {
+                0 => {
+                    rep.lost += 1;
+                    rep.example(format!(
+                        "lost: {what} committed but its event row is missing"
+                    ));
+                }
+                1 => {
+                    let (eid, kind) = &events[0];
+                    if kind != event_kind(op.kind) {
+                        rep.lost += 1;
+                        rep.example(format!("lost: {what} event row has kind {kind:?}"));
+                    } else if reported_eid.is_some_and(|r| r != *eid) {
+                        rep.lost += 1;
+                        rep.example(format!(
+                            "lost: {what} committed as event {} but its row has id {eid}",
+                            reported_eid.unwrap_or_default()
+                        ));
+                    }
+                }
+                n => {
+                    rep.duplicate += (n - 1) as u64;
+                    rep.example(format!("duplicate: {what} has {n} event rows"));
+                }
+            }
+        }
+        let expected_body = || payload(plan.seed, id.0, id.1, op.payload_len);
+        let mut body_rows = |table: &str, found: Option<&Vec<String>>| {
+            let found = found.map(Vec::as_slice).unwrap_or(&[]);
+            match found.len() {
+                0 => {
+                    rep.lost += 1;
+                    rep.example(format!(
+                        "lost: {what} committed but its {table} row is missing"
+                    ));
+                }
+                1 if found[0] != expected_body() => {
+                    rep.lost += 1;
+                    rep.example(format!(
+                        "lost: {what} {table} row has other content than written"
+                    ));
+                }
+                1 => {}
+                n => {
+                    rep.duplicate += (n - 1) as u64;
+                    rep.example(format!("duplicate: {what} has {n} {table} rows"));
+                }
+            }
+        };
+        match op.kind {
+            OpKind::CreateTask => body_rows("tasks", rows.tasks.get(&id)),
+            OpKind::AddComment => body_rows("task_comments", rows.comments.get(&id)),
+            OpKind::ClaimTask => match rows.runs.get(&id).copied().unwrap_or(0) {
+                1 => {}
+                0 => {
+                    rep.lost += 1;
+                    rep.example(format!(
+                        "lost: {what} committed but its task_runs row is missing"
+                    ));
+                }
+                n => {
+                    rep.duplicate += n - 1;
+                    rep.example(format!("duplicate: {what} has {n} task_runs rows"));
+                }
+            },
+            _ => {}
+        }
+    }
+
+    // Rows that no planned write op could have written.
+    let all_ids = rows
+        .events
+        .keys()
+        .chain(rows.tasks.keys())
+        .chain(rows.runs.keys())
+        .chain(rows.comments.keys());
+    let strays: std::collections::BTreeSet<Id> = all_ids
+        .filter(|id| !planned.get(id).is_some_and(|op| op.kind.is_write()))
+        .copied()
+        .collect();
+    for id in strays {
+        let n = rows.count_for(id);
+        rep.phantom += n as u64;
+        rep.example(format!(
+            "phantom: {n} row(s) carry worker {} seq {}, which no planned write op has",
+            id.0, id.1
+        ));
+    }
+
+    // Each actor runs its ops in order, so its commits' event ids must increase with seq.
+    let mut last: BTreeMap<(u32, u32), (u32, i64)> = BTreeMap::new();
+    for (&id, &(op, eid)) in &committed {
+        let Some(eid) = eid else { continue };
+        if let Some(&(prev_seq, prev)) = last.get(&(id.0, op.actor))
+            && eid <= prev
+        {
+            rep.order_violations += 1;
+            rep.example(format!(
+                "order: worker {} seq {} committed as event {eid}, before seq {prev_seq} (event {prev})",
+                id.0, id.1
+            ));
+        }
+        last.insert((id.0, op.actor), (id.1, eid));
+    }
+    Ok(rep)
+}

@@ -1,0 +1,202 @@
+//! Checks: turn observations and the database left behind into findings. Verification runs
+//! only after every worker has exited, from a fresh connection.
+
+pub mod exclusion;
+pub mod ledger;
+pub mod verdict;
+pub mod verify;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::protocol::{DB_FILE, RunSpec};
+use crate::exec::strategy;
+use crate::observe::Observations;
+use crate::plan::Plan;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checks {
+    /// `ok` or the first problem; the full output is in `integrity_check_output`.
+    pub integrity_check: String,
+    pub integrity_check_output: Vec<String>,
+    pub quick_check: String,
+    pub journal_mode: String,
+    pub journal_mode_ok: bool,
+    pub final_length_ok: bool,
+    pub lost_writes: u64,
+    pub phantom_writes: u64,
+    pub duplicate_writes: u64,
+    pub ambiguous: u64,
+    pub ambiguous_committed: u64,
+    pub order_violations: u64,
+    pub gc_removed: u64,
+    pub ledger_examples: Vec<String>,
+    pub lock_overlaps: u64,
+    pub lock_intervals: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_overlap_example: Option<String>,
+    pub files_seen: Vec<String>,
+    /// `<db>.lock` appeared during the run.
+    pub sidecar_seen: bool,
+    /// Steps of verification that could not run.
+    pub verification_errors: Vec<String>,
+}
+
+impl Checks {
+    /// The database is healthy and no write was lost, invented or let through the lock.
+    pub fn clean(&self) -> bool {
+        self.integrity_check == "ok"
+            && self.quick_check == "ok"
+            && self.lost_writes == 0
+            && self.phantom_writes == 0
+            && self.duplicate_writes == 0
+            && self.order_violations == 0
+            && self.lock_overlaps == 0
+            && self.verification_errors.is_empty()
+    }
+}
+
+/// One corruption report, as the app (or SQLite) raised it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorruptionExample {
+    pub worker: u32,
+    pub seq: u32,
+    pub op: String,
+    /// The guard's name, or `sqlite` for SQLite's own corruption errors.
+    pub source: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_pages: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_pages: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deficit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_mode: Option<String>,
+}
+
+/// Corruption reports, classified: `false` when verification found the database healthy
+/// and every write accounted for, `real` otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Corruption {
+    pub reports: u64,
+    #[serde(rename = "false")]
+    pub false_reports: u64,
+    pub real: u64,
+    pub by_guard: BTreeMap<String, u64>,
+    pub examples: Vec<CorruptionExample>,
+}
+
+const MAX_CORRUPTION_EXAMPLES: usize = 5;
+
+/// Verifies the database, checks the ledger and write exclusion, and classifies reports.
+pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corruption) {
+    let mut c = Checks::default();
+    let db = &spec.db_path;
+    match verify::open_for_verify(db) {
+        Ok(conn) => {
+            let mut v = verify::structural(&conn, spec.scenario.sqlite.journal_mode);
+            match ledger::check(&conn, plan, &obs.records) {
+                Ok(l) => {
+                    c.lost_writes = l.lost;
+                    c.phantom_writes = l.phantom;
+                    c.duplicate_writes = l.duplicate;
+                    c.ambiguous = l.ambiguous;
+                    c.ambiguous_committed = l.ambiguous_committed;
+                    c.order_violations = l.order_violations;
+                    c.gc_removed = l.gc_removed;
+                    c.ledger_examples = l.examples;
+                }
+                Err(e) => v.errors.push(e),
+            }
+            verify::finalize(&conn, db, &mut v);
+            if let Err((_, e)) = conn.close() {
+                v.errors
+                    .push(format!("closing the verification connection: {e}"));
+            }
+            c.integrity_check = summary_line(&v.integrity_check);
+            c.integrity_check_output = v.integrity_check;
+            c.quick_check = summary_line(&v.quick_check);
+            c.journal_mode = v.journal_mode;
+            c.journal_mode_ok = v.journal_mode_ok;
+            c.final_length_ok = v.final_length_ok;
+            c.verification_errors = v.errors;
+        }
+        Err(e) => {
+            c.integrity_check = format!("not run: cannot open the database: {e}");
+            c.quick_check = c.integrity_check.clone();
+            c.verification_errors.push(c.integrity_check.clone());
+        }
+    }
+    let x = exclusion::check(&obs.records);
+    c.lock_overlaps = x.overlaps;
+    c.lock_intervals = x.intervals;
+    c.lock_overlap_example = x.first_example;
+    c.files_seen = obs.files_seen.clone();
+    let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
+        .to_string_lossy()
+        .into_owned();
+    c.sidecar_seen = c.files_seen.contains(&lock_name);
+
+    let corruption = classify(obs, c.clean());
+    (c, corruption)
+}
+
+fn summary_line(lines: &[String]) -> String {
+    match lines {
+        [] => "not run".to_string(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} more lines)", rest.len()),
+    }
+}
+
+fn classify(obs: &Observations, clean: bool) -> Corruption {
+    let mut k = Corruption::default();
+    for r in &obs.records {
+        let (source, ex) = if let Some(g) = &r.guard {
+            (
+                g.guard.clone(),
+                CorruptionExample {
+                    worker: r.worker,
+                    seq: r.seq,
+                    op: r.kind.name().into(),
+                    source: g.guard.clone(),
+                    message: g.message.clone(),
+                    claimed_pages: Some(g.claimed_pages),
+                    file_pages: Some(g.file_pages),
+                    deficit: Some(g.deficit),
+                    journal_mode: Some(g.journal_mode.clone()),
+                },
+            )
+        } else if let Some(e) = r.error.as_ref().filter(|e| e.is_corruption()) {
+            (
+                "sqlite".to_string(),
+                CorruptionExample {
+                    worker: r.worker,
+                    seq: r.seq,
+                    op: r.kind.name().into(),
+                    source: "sqlite".into(),
+                    message: format!("{}: {}", e.code, e.message),
+                    claimed_pages: None,
+                    file_pages: None,
+                    deficit: None,
+                    journal_mode: None,
+                },
+            )
+        } else {
+            continue;
+        };
+        k.reports += 1;
+        *k.by_guard.entry(source).or_default() += 1;
+        if k.examples.len() < MAX_CORRUPTION_EXAMPLES {
+            k.examples.push(ex);
+        }
+    }
+    if clean {
+        k.false_reports = k.reports;
+    } else {
+        k.real = k.reports;
+    }
+    k
+}

@@ -1,0 +1,119 @@
+//! Post-run verification of the database, after every worker has exited, from a fresh
+//! connection with normal locking (never `immutable=1`, never the db without its `-wal`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::JournalMode;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// `ok`, or every line integrity_check printed (capped).
+    pub integrity_check: Vec<String>,
+    pub quick_check: Vec<String>,
+    pub journal_mode: String,
+    pub journal_mode_ok: bool,
+    pub page_count: u64,
+    pub page_size: u64,
+    pub file_size: u64,
+    /// After `wal_checkpoint(TRUNCATE)`: `file_size == page_count * page_size`.
+    pub final_length_ok: bool,
+    /// Errors that stopped a step (the database could not be opened, a query failed).
+    pub errors: Vec<String>,
+}
+
+impl Verification {
+    pub fn integrity_ok(&self) -> bool {
+        self.integrity_check == ["ok"]
+    }
+    pub fn quick_ok(&self) -> bool {
+        self.quick_check == ["ok"]
+    }
+}
+
+const MAX_CHECK_LINES: usize = 200;
+
+fn check_lines(conn: &Connection, pragma: &str) -> Result<Vec<String>, String> {
+    let sql = format!("PRAGMA {pragma}({MAX_CHECK_LINES})");
+    let mut stmt = conn.prepare(&sql).map_err(|e| format!("{pragma}: {e}"))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| format!("{pragma}: {e}"))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{pragma}: {e}"))
+}
+
+/// Opens the database for verification: read-write (recovery of a hot journal or WAL needs
+/// it), no create, a busy timeout in case a straggler still holds a lock.
+pub fn open_for_verify(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    Ok(conn)
+}
+
+/// Structural checks; the ledger reads the rows through the same connection before the
+/// final checkpoint (see [`finalize`]).
+pub fn structural(conn: &Connection, expected_mode: JournalMode) -> Verification {
+    let mut v = Verification::default();
+    match conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)) {
+        Ok(m) => {
+            v.journal_mode_ok = m.eq_ignore_ascii_case(expected_mode.as_sql())
+                // DELETE, TRUNCATE and PERSIST are per connection: a fresh one reports its
+                // default. Only WAL is a property of the file.
+                || (expected_mode != JournalMode::Wal && !m.eq_ignore_ascii_case("wal"));
+            v.journal_mode = m;
+        }
+        Err(e) => v.errors.push(format!("journal_mode: {e}")),
+    }
+    match check_lines(conn, "quick_check") {
+        Ok(l) => v.quick_check = l,
+        Err(e) => v.errors.push(e),
+    }
+    match check_lines(conn, "integrity_check") {
+        Ok(l) => v.integrity_check = l,
+        Err(e) => v.errors.push(e),
+    }
+    v
+}
+
+/// Checkpoints everything back into the main file and checks the exact length invariant,
+/// which holds once no committed page lives only in `-wal`.
+pub fn finalize(conn: &Connection, db: &Path, v: &mut Verification) {
+    if v.journal_mode.eq_ignore_ascii_case("wal") {
+        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(0) => {}
+            Ok(_) => v
+                .errors
+                .push("wal_checkpoint(TRUNCATE) was blocked (busy)".into()),
+            Err(e) => v.errors.push(format!("wal_checkpoint(TRUNCATE): {e}")),
+        }
+    }
+    let pc = conn.query_row("PRAGMA page_count", [], |r| {
+        r.get::<_, i64>(0).map(|v| v as u64)
+    });
+    let ps = conn.query_row("PRAGMA page_size", [], |r| {
+        r.get::<_, i64>(0).map(|v| v as u64)
+    });
+    match (pc, ps, std::fs::metadata(db)) {
+        (Ok(pc), Ok(ps), Ok(md)) => {
+            v.page_count = pc;
+            v.page_size = ps;
+            v.file_size = md.len();
+            v.final_length_ok = md.len() == pc * ps;
+        }
+        (pc, ps, md) => v.errors.push(format!(
+            "final length: page_count {:?}, page_size {:?}, stat {:?}",
+            pc.err(),
+            ps.err(),
+            md.err()
+        )),
+    }
+}

@@ -1,0 +1,204 @@
+//! The command line: parsing (clap derive) and dispatch. Exit codes: 0 pass, 1 fail,
+//! 2 bad usage or input.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::console::Console;
+use crate::run::{RunRequest, run};
+use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Overrides};
+
+pub const EXIT_PASS: i32 = 0;
+pub const EXIT_FAIL: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "walburst",
+    version,
+    about = "Seeded multi-process SQLite write bursts: false vs real corruption, lost writes, lock strategies",
+    long_about = "walburst launches real worker processes that run seeded write schedules against one \
+SQLite file, then checks the database (integrity_check, quick_check), the ledger of every write \
+(no lost, phantom or duplicate rows), write exclusion, lock sidecars and the app-level corruption \
+guards, and writes a JSON report. The same seed always gives the same schedule.\n\n\
+Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input.",
+    after_help = "Examples:\n  walburst run                         run the default scenario (pr-45525-burst)\n  walburst run smoke --seed 3          one seed of the CI smoke scenario\n  walburst run my.toml --workers 4     a scenario file, scaled down\n  walburst plan pr-45525-burst --seed 7\n  walburst list"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against real worker processes and write a report per run.
+    Run(RunArgs),
+    /// Print the seeded schedule of a scenario as JSON, with its schedule_hash.
+    Plan(PlanArgs),
+    /// List the shipped scenarios.
+    List,
+    /// Internal: one worker process of a run (started by `walburst run`).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScaleArgs {
+    /// Override the scenario's worker process count (recorded in the report).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
+    /// Override the ops each worker runs (recorded in the report).
+    #[arg(long, value_name = "N")]
+    pub ops: Option<u32>,
+}
+
+impl ScaleArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            workers: self.workers,
+            ops: self.ops,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Shipped scenario names (see `walburst list`) or paths to scenario TOML files.
+    #[arg(value_name = "SCENARIO", default_value = DEFAULT_SCENARIO)]
+    pub scenarios: Vec<String>,
+    /// Run this seed instead of the scenario's own `seeds`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Directory for the JSON reports.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Keep each run directory (database, records, worker stderr); failed runs always keep it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Where run directories are created (default: the system temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Print only the seed and verdict lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A shipped scenario name or a path to a scenario TOML file.
+    #[arg(value_name = "SCENARIO", default_value = DEFAULT_SCENARIO)]
+    pub scenario: String,
+    /// The seed (default: the scenario's first seed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Print compact JSON on one line instead of pretty JSON.
+    #[arg(long)]
+    pub compact: bool,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[arg(long)]
+    pub run_dir: PathBuf,
+    #[arg(long)]
+    pub worker: u32,
+}
+
+fn usage_error(e: LoadError) -> i32 {
+    eprintln!("error: {e}");
+    EXIT_USAGE
+}
+
+pub fn main_with(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Worker(a) => crate::exec::worker::worker_main(&a.run_dir, a.worker),
+        Command::List => {
+            for e in scenario::embedded() {
+                let s =
+                    scenario::parse_str(e.toml, &scenario::ScenarioSource::Embedded(e.name.into()))
+                        .expect("shipped scenarios are valid (tested)");
+                let first = s.description.split(". ").next().unwrap_or("").trim();
+                let default = if e.name == DEFAULT_SCENARIO {
+                    " (default)"
+                } else {
+                    ""
+                };
+                println!("{:<24} {}{default}", e.name, first.trim_end_matches('.'));
+            }
+            EXIT_PASS
+        }
+        Command::Plan(a) => {
+            let (s, _) = match scenario::load(&a.scenario, &a.scale.overrides()) {
+                Ok(x) => x,
+                Err(e) => return usage_error(e),
+            };
+            let seed = a.seed.unwrap_or(s.seeds[0]);
+            let plan = crate::plan::build(&s, seed);
+            let text = if a.compact {
+                serde_json::to_string(&plan)
+            } else {
+                serde_json::to_string_pretty(&plan)
+            };
+            println!("{}", text.expect("plan serializes"));
+            EXIT_PASS
+        }
+        Command::Run(a) => run_command(a),
+    }
+}
+
+fn run_command(a: RunArgs) -> i32 {
+    let overrides = a.scale.overrides();
+    // Load and validate everything before running anything: bad input writes nothing.
+    let mut loaded = Vec::new();
+    for spec in &a.scenarios {
+        match scenario::load(spec, &overrides) {
+            Ok(x) => loaded.push(x),
+            Err(e) => return usage_error(e),
+        }
+    }
+    let worker_exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
+            return EXIT_FAIL;
+        }
+    };
+    let mut console = Console::new(a.quiet);
+    let (mut passed, mut failed) = (0u32, 0u32);
+    for (s, source) in loaded {
+        let seeds = a.seed.map(|x| vec![x]).unwrap_or_else(|| s.seeds.clone());
+        for seed in seeds {
+            let req = RunRequest {
+                scenario: s.clone(),
+                source: source.clone(),
+                overrides: overrides.clone(),
+                seed,
+                out_dir: Some(a.out.clone()),
+                keep: a.keep,
+                work_dir: a.work_dir.clone(),
+                worker_exe: worker_exe.clone(),
+            };
+            match run(&req, &mut console) {
+                Ok(o) if o.report.passed() => passed += 1,
+                Ok(_) => failed += 1,
+                Err(e) => {
+                    failed += 1;
+                    console.line(&format!(
+                        "FAIL {} seed={seed}: the run could not be carried out: {e:#}; reproduce: {}",
+                        s.name,
+                        crate::run::reproduce_command(&source, seed, &overrides)
+                    ));
+                }
+            }
+        }
+    }
+    if passed + failed > 1 {
+        console.line(&format!("{passed} passed, {failed} failed"));
+    }
+    if failed == 0 { EXIT_PASS } else { EXIT_FAIL }
+}

@@ -1,0 +1,14 @@
+//! Execution: the runner, the worker processes it starts, and what runs inside them
+//! (actors, strategies, guards, the kanban workload).
+
+pub mod actor;
+pub mod clock;
+pub mod guard;
+pub mod kanban;
+pub mod protocol;
+pub mod runner;
+pub mod sink;
+pub mod sqlite;
+pub mod strategy;
+pub mod watch;
+pub mod worker;

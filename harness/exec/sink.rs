@@ -1,0 +1,54 @@
+//! The worker's side of the record stream: buffered JSON lines on stdout, flushed at most
+//! every few hundred milliseconds so the harness stays off the hot path.
+
+use std::io::{BufWriter, Stdout, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::protocol::WorkerMsg;
+use crate::observe::OpRecord;
+
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+pub struct RecordSink {
+    inner: Mutex<(BufWriter<Stdout>, Instant)>,
+}
+
+impl Default for RecordSink {
+    fn default() -> Self {
+        Self::stdout()
+    }
+}
+
+impl RecordSink {
+    pub fn stdout() -> RecordSink {
+        RecordSink {
+            inner: Mutex::new((
+                BufWriter::with_capacity(1 << 16, std::io::stdout()),
+                Instant::now(),
+            )),
+        }
+    }
+
+    pub fn op(&self, rec: OpRecord) {
+        self.send(&WorkerMsg::Op(Box::new(rec)), false);
+    }
+
+    /// Writes one message; `flush` forces it out now (barrier, end of run).
+    pub fn send(&self, msg: &WorkerMsg, flush: bool) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (out, last) = &mut *guard;
+        let ok = serde_json::to_writer(&mut *out, msg).is_ok() && out.write_all(b"\n").is_ok();
+        let ok = ok
+            && if flush || last.elapsed() >= FLUSH_EVERY {
+                *last = Instant::now();
+                out.flush().is_ok()
+            } else {
+                true
+            };
+        if !ok {
+            // The runner is gone (broken pipe): nobody is left to report to.
+            std::process::exit(3);
+        }
+    }
+}

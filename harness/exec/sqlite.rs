@@ -1,0 +1,151 @@
+//! Opening connections the way the field app does, and naming SQLite's result codes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, ffi};
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::{JournalMode, SqliteConfig};
+
+/// The SQLite library linked into this binary (rusqlite's bundled copy).
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
+/// Opens a connection and applies the scenario's settings in the field app's order:
+/// `busy_timeout` first (so that `journal_mode=WAL` waits instead of failing), then the
+/// journal mode, then the rest.
+pub fn open(path: &Path, cfg: &SqliteConfig, busy_timeout_ms: u32) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_millis(u64::from(busy_timeout_ms)))?;
+    if let Some(ps) = cfg.page_size {
+        conn.pragma_update(None, "page_size", ps)?;
+    }
+    let mode: String = conn.query_row(
+        &format!("PRAGMA journal_mode={}", cfg.journal_mode.as_sql()),
+        [],
+        |r| r.get(0),
+    )?;
+    if !mode.eq_ignore_ascii_case(cfg.journal_mode.as_sql()) && cfg.journal_mode == JournalMode::Wal
+    {
+        // SQLite answers with the mode in force when it could not switch; never run a
+        // WAL scenario silently in another mode.
+        return Err(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_ERROR),
+            Some(format!(
+                "journal_mode=wal was refused; the database stayed in {mode}"
+            )),
+        ));
+    }
+    conn.pragma_update(None, "synchronous", cfg.synchronous.as_sql())?;
+    conn.pragma_update(None, "wal_autocheckpoint", cfg.wal_autocheckpoint)?;
+    conn.query_row(
+        &format!("PRAGMA journal_size_limit={}", cfg.journal_size_limit),
+        [],
+        |_| Ok(()),
+    )?;
+    conn.pragma_update(
+        None,
+        "secure_delete",
+        if cfg.secure_delete { "ON" } else { "OFF" },
+    )?;
+    conn.pragma_update(
+        None,
+        "cell_size_check",
+        if cfg.cell_size_check { "ON" } else { "OFF" },
+    )?;
+    Ok(conn)
+}
+
+/// A SQLite failure as observed, by code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlError {
+    pub primary: i32,
+    pub extended: i32,
+    /// `SQLITE_BUSY_SNAPSHOT` and the like; `walburst` for errors of the harness's own.
+    pub code: String,
+    pub message: String,
+}
+
+impl SqlError {
+    pub fn from_rusqlite(err: &rusqlite::Error) -> SqlError {
+        match err {
+            rusqlite::Error::SqliteFailure(e, msg) => SqlError {
+                primary: e.extended_code & 0xff,
+                extended: e.extended_code,
+                code: code_name(e.extended_code),
+                message: msg.clone().unwrap_or_else(|| e.to_string()),
+            },
+            other => SqlError {
+                primary: 0,
+                extended: 0,
+                code: "WALBURST_CLIENT".to_string(),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    pub fn harness(message: impl Into<String>) -> SqlError {
+        SqlError {
+            primary: 0,
+            extended: 0,
+            code: "WALBURST".to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.primary == ffi::SQLITE_BUSY || self.primary == ffi::SQLITE_LOCKED
+    }
+
+    /// SQLite itself says the database is damaged.
+    pub fn is_corruption(&self) -> bool {
+        self.primary == ffi::SQLITE_CORRUPT
+            || self.primary == ffi::SQLITE_NOTADB
+            || self.message.contains("malformed")
+    }
+}
+
+/// The symbolic name of a (possibly extended) result code.
+pub fn code_name(extended: i32) -> String {
+    let known = [
+        (ffi::SQLITE_BUSY, "SQLITE_BUSY"),
+        (ffi::SQLITE_BUSY_RECOVERY, "SQLITE_BUSY_RECOVERY"),
+        (ffi::SQLITE_BUSY_SNAPSHOT, "SQLITE_BUSY_SNAPSHOT"),
+        (ffi::SQLITE_BUSY_TIMEOUT, "SQLITE_BUSY_TIMEOUT"),
+        (ffi::SQLITE_LOCKED, "SQLITE_LOCKED"),
+        (ffi::SQLITE_LOCKED_SHAREDCACHE, "SQLITE_LOCKED_SHAREDCACHE"),
+        (ffi::SQLITE_CORRUPT, "SQLITE_CORRUPT"),
+        (ffi::SQLITE_CORRUPT_INDEX, "SQLITE_CORRUPT_INDEX"),
+        (ffi::SQLITE_CORRUPT_SEQUENCE, "SQLITE_CORRUPT_SEQUENCE"),
+        (ffi::SQLITE_NOTADB, "SQLITE_NOTADB"),
+        (ffi::SQLITE_IOERR, "SQLITE_IOERR"),
+        (ffi::SQLITE_IOERR_SHORT_READ, "SQLITE_IOERR_SHORT_READ"),
+        (ffi::SQLITE_IOERR_FSYNC, "SQLITE_IOERR_FSYNC"),
+        (ffi::SQLITE_IOERR_WRITE, "SQLITE_IOERR_WRITE"),
+        (ffi::SQLITE_IOERR_READ, "SQLITE_IOERR_READ"),
+        (ffi::SQLITE_IOERR_LOCK, "SQLITE_IOERR_LOCK"),
+        (ffi::SQLITE_IOERR_SHMOPEN, "SQLITE_IOERR_SHMOPEN"),
+        (ffi::SQLITE_CANTOPEN, "SQLITE_CANTOPEN"),
+        (ffi::SQLITE_READONLY, "SQLITE_READONLY"),
+        (ffi::SQLITE_READONLY_RECOVERY, "SQLITE_READONLY_RECOVERY"),
+        (ffi::SQLITE_FULL, "SQLITE_FULL"),
+        (ffi::SQLITE_PROTOCOL, "SQLITE_PROTOCOL"),
+        (ffi::SQLITE_CONSTRAINT, "SQLITE_CONSTRAINT"),
+        (
+            ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+            "SQLITE_CONSTRAINT_PRIMARYKEY",
+        ),
+        (ffi::SQLITE_CONSTRAINT_UNIQUE, "SQLITE_CONSTRAINT_UNIQUE"),
+        (ffi::SQLITE_ERROR, "SQLITE_ERROR"),
+    ];
+    known
+        .iter()
+        .find(|(c, _)| *c == extended)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| format!("SQLITE_{}/{}", extended & 0xff, extended))
+}

@@ -1,0 +1,114 @@
+//! Lock strategies: the global sidecar write lock (`<db>.lock`) and the first-connect lock
+//! (`<db>.init.lock`), both `flock(2)` through std's `File::lock` family.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::scenario::{InitLock, LockWait, Strategy, WriteLock};
+
+pub fn write_lock_path(db: &Path) -> PathBuf {
+    sidecar(db, ".lock")
+}
+
+pub fn init_lock_path(db: &Path) -> PathBuf {
+    sidecar(db, ".init.lock")
+}
+
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// A held flock; released when dropped.
+pub struct Held {
+    file: File,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// What trying to take a lock came to.
+pub enum Acquired {
+    Held(Held),
+    /// Polling ran out of time.
+    TimedOut,
+}
+
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// Takes an exclusive flock on `path`, blocking or polling.
+pub fn acquire(
+    path: &Path,
+    wait: LockWait,
+    poll_ms: u32,
+    timeout_ms: u32,
+) -> std::io::Result<Acquired> {
+    // A descriptor per acquisition: flock belongs to the open file description, so two
+    // threads of one process contend exactly like two processes.
+    let file = open_lock_file(path)?;
+    match wait {
+        LockWait::Blocking => {
+            file.lock()?;
+            Ok(Acquired::Held(Held { file }))
+        }
+        LockWait::Poll => {
+            let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
+            loop {
+                match file.try_lock() {
+                    Ok(()) => return Ok(Acquired::Held(Held { file })),
+                    Err(TryLockError::WouldBlock) => {}
+                    Err(TryLockError::Error(e)) => return Err(e),
+                }
+                if Instant::now() >= deadline {
+                    return Ok(Acquired::TimedOut);
+                }
+                std::thread::sleep(Duration::from_millis(u64::from(poll_ms)));
+            }
+        }
+    }
+}
+
+/// The global write lock of a strategy, if it has one.
+pub fn write_lock(db: &Path, s: &Strategy) -> std::io::Result<Option<Acquired>> {
+    match s.write_lock {
+        WriteLock::None => Ok(None),
+        WriteLock::Flock => acquire(
+            &write_lock_path(db),
+            s.write_lock_wait,
+            s.write_lock_poll_ms,
+            s.write_lock_timeout_ms,
+        )
+        .map(Some),
+    }
+}
+
+/// The first-connect lock; after a poll timeout the caller proceeds without it, as the field
+/// app does.
+pub fn init_lock(db: &Path, s: &Strategy) -> std::io::Result<Option<Held>> {
+    let wait = match s.init_lock {
+        InitLock::None => return Ok(None),
+        InitLock::Blocking => LockWait::Blocking,
+        InitLock::Poll => LockWait::Poll,
+    };
+    match acquire(
+        &init_lock_path(db),
+        wait,
+        s.init_lock_poll_ms,
+        s.init_lock_timeout_ms,
+    )? {
+        Acquired::Held(h) => Ok(Some(h)),
+        Acquired::TimedOut => Ok(None),
+    }
+}

@@ -1,0 +1,16 @@
+//! walburst: settles by reproducible experiment whether a multi-process SQLite application
+//! stays correct and fast under bursts of concurrent writers.
+//!
+//! The modules follow the data: [`scenario`] (what to run) -> [`plan`] (seeded schedules,
+//! pure) -> [`exec`] (runner, worker processes, strategies, guards) -> [`observe`] (what
+//! happened) -> [`check`] (verification, ledger, exclusion, verdict) -> [`report`].
+//! [`run`] sequences them for one (scenario, seed).
+
+pub mod check;
+pub mod cli;
+pub mod exec;
+pub mod observe;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod scenario;

@@ -1,0 +1,125 @@
+//! Observations: what workers report about each op, and what the runner saw of them.
+//! These are the raw history; checks and reports are computed from them.
+
+mod summary;
+
+pub use summary::{BusySummary, LatencySummary, PerWorker, Totals, summarize};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::sqlite::SqlError;
+use crate::plan::OpKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// COMMIT returned OK.
+    Committed,
+    /// The op ended its transaction with ROLLBACK (nothing to do, or a guard fired inside it).
+    RolledBack,
+    /// The op did not commit (an error before COMMIT, or a COMMIT that left the transaction
+    /// open and was rolled back).
+    Failed,
+    /// Nobody knows: COMMIT failed after the transaction had ended. The ledger settles it.
+    Ambiguous,
+    /// A non-transactional op (checkpoint) ran.
+    Done,
+}
+
+/// One "database is locked" seen by an op, and whether the op then got past it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusyEvent {
+    pub code: String,
+    /// `connect`, `begin` or `commit`.
+    pub during: String,
+    /// Whether the harness retried (per the strategy) after it.
+    pub retried: bool,
+}
+
+/// An app-level guard that fired: the "torn-extend detected" message of the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardReport {
+    pub guard: String,
+    /// `after-commit` or `in-transaction`.
+    pub at: String,
+    pub claimed_pages: u64,
+    pub file_pages: u64,
+    pub deficit: u64,
+    pub page_size: u64,
+    pub file_size: u64,
+    pub journal_mode: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpRecord {
+    pub worker: u32,
+    pub actor: u32,
+    pub seq: u32,
+    pub kind: OpKind,
+    pub outcome: Outcome,
+    /// Why a rollback happened (`nothing to claim`, `guard fired`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<SqlError>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub busy: Vec<BusyEvent>,
+    /// Time spent waiting for the strategy's global write lock.
+    pub lock_wait_us: u64,
+    /// Time BEGIN IMMEDIATE took (SQLite's busy handler waiting for the write lock).
+    pub begin_wait_us: u64,
+    /// From the op's start (after its think time) to the end of COMMIT/ROLLBACK.
+    pub latency_us: u64,
+    /// CLOCK_MONOTONIC nanoseconds.
+    pub t_start_ns: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_begin_ok_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_commit_issued_ns: Option<u64>,
+    pub t_end_ns: u64,
+    /// `task_events.id` the op inserted: with per-worker seqs, the observed commit order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardReport>,
+    /// `PRAGMA wal_checkpoint` result: (busy, log frames, checkpointed frames).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<[i64; 3]>,
+}
+
+/// How a worker process ended, as the runner saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerExit {
+    pub worker: u32,
+    pub pid: u32,
+    /// The worker said it finished its schedule.
+    pub finished: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Killed by the runner (deadline); `None` when it exited on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed_because: Option<String>,
+    /// A fatal error the worker reported, or the tail of its stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub records: u64,
+}
+
+/// Everything the execution stage hands to the checks.
+#[derive(Debug, Clone, Default)]
+pub struct Observations {
+    pub records: Vec<OpRecord>,
+    pub workers: Vec<WorkerExit>,
+    /// When the start barrier opened, and when the last worker exited (monotonic ns).
+    pub t_go_ns: u64,
+    pub t_end_ns: u64,
+    /// Every file name that appeared in the database directory during the run.
+    pub files_seen: Vec<String>,
+    /// Liveness problems (deadlines) that are not a single worker's fault.
+    pub liveness: Vec<String>,
+}

@@ -1,0 +1,115 @@
+//! What a person sees: the seed first, progress while it runs, the verdict last.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use super::Report;
+use crate::exec::runner::Progress;
+
+/// Prints run output to stdout and progress to stderr (only when stderr is a terminal).
+pub struct Console {
+    pub quiet: bool,
+    live: bool,
+    label: String,
+}
+
+impl Console {
+    pub fn new(quiet: bool) -> Console {
+        Console {
+            quiet,
+            live: !quiet && std::io::stderr().is_terminal(),
+            label: String::new(),
+        }
+    }
+
+    pub fn line(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// The first line of every run: the seed and the settings that matter.
+    pub fn seed_line(&mut self, seed: u64, name: &str, settings: &str) {
+        self.label = format!("{name} seed={seed}");
+        self.line(&format!("SEED={seed} scenario={name} {settings}"));
+    }
+
+    pub fn finished(&mut self, report: &Report, report_path: Option<&Path>) {
+        if self.live {
+            eprint!("\r\x1b[2K");
+        }
+        if !self.quiet {
+            for n in &report.notes {
+                self.line(&format!("note: {n}"));
+            }
+        }
+        if !report.passed() {
+            self.line("failures:");
+            for f in &report.failures {
+                self.line(&format!("  - {f}"));
+            }
+            for f in &report.liveness {
+                self.line(&format!("  - liveness: {f}"));
+            }
+        }
+        if let Some(dir) = &report.run_dir {
+            self.line(&format!("run directory kept: {}", dir.display()));
+        }
+        if let Some(p) = report_path {
+            self.line(&format!("report: {}", p.display()));
+        }
+        self.line(&verdict_line(report));
+    }
+}
+
+/// `PASS name seed=N: ...` in one line; a failure ends with the command that reproduces it.
+pub fn verdict_line(r: &Report) -> String {
+    let t = &r.totals;
+    let c = &r.checks;
+    let k = &r.corruption;
+    let mut line = format!(
+        "{} {} seed={}: {}/{} committed, {} rolled back, {} failed, {:.0} commits/s, p99 {:.1} ms, wall {:.2} s; integrity {}, ledger {}, overlaps {}, corruption reports {} (false {}, real {})",
+        if r.passed() { "PASS" } else { "FAIL" },
+        r.scenario.name,
+        r.seed,
+        t.committed,
+        t.planned_writes,
+        t.rolled_back,
+        t.failed,
+        t.commits_per_sec,
+        r.latency_ms.p99,
+        r.wall_secs,
+        if c.integrity_check == "ok" && c.quick_check == "ok" {
+            "ok"
+        } else {
+            "DAMAGED"
+        },
+        if c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0 {
+            "clean".to_string()
+        } else {
+            format!(
+                "lost {} phantom {} duplicate {}",
+                c.lost_writes, c.phantom_writes, c.duplicate_writes
+            )
+        },
+        c.lock_overlaps,
+        k.reports,
+        k.false_reports,
+        k.real,
+    );
+    if c.sidecar_seen {
+        line.push_str(", sidecar <db>.lock seen");
+    }
+    if !r.passed() {
+        line.push_str(&format!("; reproduce: {}", r.reproduce));
+    }
+    line
+}
+
+impl Progress for Console {
+    fn ops(&mut self, done: u64, planned: u64) {
+        if self.live {
+            eprint!("\r\x1b[2K  {}: {done}/{planned} ops", self.label);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Reports: the run's JSON document (format in `reports/README.md`), written atomically.
+
+pub mod console;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::verdict::VerdictKind;
+use crate::check::{Checks, Corruption};
+use crate::observe::{BusySummary, LatencySummary, PerWorker, Totals, WorkerExit};
+use crate::scenario::{Overrides, Scenario, ScenarioSource};
+
+/// Bumped on any incompatible change to the report format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub walburst_version: String,
+    pub sqlite_version: String,
+    pub scenario: Scenario,
+    pub scenario_source: ScenarioSource,
+    pub overrides: Overrides,
+    pub seed: u64,
+    pub mode: String,
+    pub schedule_hash: String,
+    pub started_at: String,
+    pub wall_secs: f64,
+    pub totals: Totals,
+    pub latency_ms: LatencySummary,
+    pub per_worker: Vec<PerWorker>,
+    pub busy: BusySummary,
+    pub checks: Checks,
+    pub corruption: Corruption,
+    pub verdict: VerdictKind,
+    pub failures: Vec<String>,
+    pub liveness: Vec<String>,
+    pub notes: Vec<String>,
+    pub workers: Vec<WorkerExit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_dir: Option<PathBuf>,
+    pub reproduce: String,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.verdict == VerdictKind::Pass
+    }
+
+    /// `<scenario>-s<seed>-<UTC start>.json`, safe as a file name.
+    pub fn file_name(&self) -> String {
+        let stamp: String = self
+            .started_at
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let name: String = self
+            .scenario
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{name}-s{}-{stamp}.json", self.seed)
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` atomically: a temporary file in the same
+/// directory, synced, then renamed over the target. Readers never see half a report.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create report directory {}: {e}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", dir.display()))?;
+    serde_json::to_writer_pretty(&mut tmp, value)?;
+    tmp.write_all(b"\n")?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Writes the report into `out_dir` under its own name; returns the path.
+pub fn write(report: &Report, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = out_dir.join(report.file_name());
+    write_json_atomic(&path, report)?;
+    Ok(path)
+}

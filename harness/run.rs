@@ -1,0 +1,170 @@
+//! One run, end to end: scenario -> plan -> execution -> observations -> checks and
+//! verdict -> report. Each stage lives in its own module; this file only sequences them.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::check::{self, verdict};
+use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
+use crate::exec::{kanban, runner, sqlite};
+use crate::observe;
+use crate::plan;
+use crate::report::{self, Report, console::Console};
+use crate::scenario::{Overrides, Scenario, ScenarioSource, Setup};
+
+pub struct RunRequest {
+    pub scenario: Scenario,
+    pub source: ScenarioSource,
+    pub overrides: Overrides,
+    pub seed: u64,
+    /// Where the JSON report goes; `None` writes none (tests that read the returned report).
+    pub out_dir: Option<PathBuf>,
+    /// Keep the run directory even when the run passes.
+    pub keep: bool,
+    /// Parent of the run directory; the system's temporary directory by default.
+    pub work_dir: Option<PathBuf>,
+    /// The binary that provides the hidden `worker` subcommand.
+    pub worker_exe: PathBuf,
+}
+
+pub struct RunOutcome {
+    pub report: Report,
+    pub report_path: Option<PathBuf>,
+}
+
+/// The command that reproduces a run.
+pub fn reproduce_command(source: &ScenarioSource, seed: u64, overrides: &Overrides) -> String {
+    let mut parts = vec![
+        "walburst run".to_string(),
+        source.as_arg(),
+        format!("--seed {seed}"),
+    ];
+    parts.extend(overrides.as_args());
+    parts.join(" ")
+}
+
+fn make_run_dir(req: &RunRequest) -> anyhow::Result<PathBuf> {
+    let parent = req.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| anyhow::anyhow!("cannot create work directory {}: {e}", parent.display()))?;
+    let safe: String = req
+        .scenario
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("walburst-{safe}-s{}-", req.seed))
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            anyhow::anyhow!("cannot create a run directory in {}: {e}", parent.display())
+        })?;
+    Ok(dir.keep())
+}
+
+/// The runner prepares the database before any worker starts (`setup = "runner"`).
+fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
+    let s = &spec.scenario;
+    let conn = sqlite::open(&spec.db_path, &s.sqlite, s.sqlite.busy_timeout_ms).map_err(|e| {
+        anyhow::anyhow!("cannot create the database {}: {e}", spec.db_path.display())
+    })?;
+    kanban::create_schema(&conn).map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    conn.close()
+        .map_err(|(_, e)| anyhow::anyhow!("closing the setup connection: {e}"))?;
+    Ok(())
+}
+
+fn write_records(run_dir: &Path, records: &[observe::OpRecord]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let f = std::fs::File::create(run_dir.join("records.jsonl"))?;
+    let mut w = std::io::BufWriter::new(f);
+    for r in records {
+        serde_json::to_writer(&mut w, r)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
+/// worker starts, and always produces a report, pass or fail.
+pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
+    let s = &req.scenario;
+    console.seed_line(req.seed, &s.name, &s.key_settings());
+    let plan = plan::build(s, req.seed);
+    let run_dir = make_run_dir(req)?;
+    let db_dir = run_dir.join(DB_DIR);
+    std::fs::create_dir_all(&db_dir)?;
+    let spec = RunSpec {
+        walburst_version: env!("CARGO_PKG_VERSION").to_string(),
+        sqlite_version: sqlite::sqlite_version().to_string(),
+        scenario: s.clone(),
+        source: req.source.clone(),
+        seed: req.seed,
+        mode: "free".to_string(),
+        overrides: req.overrides.clone(),
+        schedule_hash: plan.schedule_hash.clone(),
+        db_path: db_dir.join(DB_FILE),
+    };
+    report::write_json_atomic(&run_dir.join(RUN_SPEC_FILE), &spec)?;
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    if s.workload.setup == Setup::Runner {
+        prepare_db(&spec)?;
+    }
+
+    let obs = runner::execute(&spec, &run_dir, &req.worker_exe, console)?;
+    let (checks, corruption) = check::run(&spec, &plan, &obs);
+    let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
+    let v = verdict::judge(s, &obs, &totals, &checks, &corruption);
+    let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;
+    let mut report = Report {
+        schema_version: report::SCHEMA_VERSION,
+        walburst_version: spec.walburst_version.clone(),
+        sqlite_version: spec.sqlite_version.clone(),
+        scenario: s.clone(),
+        scenario_source: req.source.clone(),
+        overrides: req.overrides.clone(),
+        seed: req.seed,
+        mode: spec.mode.clone(),
+        schedule_hash: plan.schedule_hash.clone(),
+        started_at,
+        wall_secs: ((obs.t_end_ns.saturating_sub(obs.t_go_ns)) as f64 / 1e6).round() / 1e3,
+        totals,
+        latency_ms,
+        per_worker,
+        busy,
+        checks,
+        corruption,
+        verdict: v.verdict,
+        failures: v.failures,
+        liveness: v.liveness,
+        notes: v.notes,
+        workers: obs.workers.clone(),
+        run_dir: keep.then(|| run_dir.clone()),
+        reproduce: reproduce_command(&req.source, req.seed, &req.overrides),
+    };
+    if keep {
+        write_records(&run_dir, &obs.records)?;
+        report::write_json_atomic(&run_dir.join("report.json"), &report)?;
+    } else {
+        std::fs::remove_dir_all(&run_dir).map_err(|e| {
+            anyhow::anyhow!("cannot remove run directory {}: {e}", run_dir.display())
+        })?;
+        report.run_dir = None;
+    }
+    let report_path = match &req.out_dir {
+        Some(dir) => Some(report::write(&report, dir)?),
+        None => None,
+    };
+    console.finished(&report, report_path.as_deref());
+    Ok(RunOutcome {
+        report,
+        report_path,
+    })
+}

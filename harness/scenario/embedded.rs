@@ -1,0 +1,37 @@
+//! The shipped scenario files, compiled into the binary so that `walburst run NAME` works
+//! from any directory. A test checks that this list matches `scenarios/*.toml`.
+
+/// What `walburst run` runs when given no scenario.
+pub const DEFAULT_SCENARIO: &str = "pr-45525-burst";
+
+pub struct EmbeddedScenario {
+    pub name: &'static str,
+    pub file: &'static str,
+    pub toml: &'static str,
+}
+
+macro_rules! shipped {
+    ($($name:literal),* $(,)?) => {
+        &[$(EmbeddedScenario {
+            name: $name,
+            file: concat!("scenarios/", $name, ".toml"),
+            toml: include_str!(concat!("../../scenarios/", $name, ".toml")),
+        }),*]
+    };
+}
+
+static SHIPPED: &[EmbeddedScenario] = shipped![
+    "pr-45525-burst",
+    "kanban-mix",
+    "global-lock",
+    "delete-journal",
+    "smoke",
+];
+
+pub fn embedded() -> &'static [EmbeddedScenario] {
+    SHIPPED
+}
+
+pub fn find_embedded(name: &str) -> Option<&'static EmbeddedScenario> {
+    SHIPPED.iter().find(|e| e.name == name)
+}

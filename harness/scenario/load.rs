@@ -1,0 +1,286 @@
+//! Reading a scenario from a shipped name or a file, validating it, applying overrides.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// Where a scenario came from; used in errors and in the reproduce command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum ScenarioSource {
+    /// A scenario shipped inside the binary, by name.
+    Embedded(String),
+    /// A TOML file on disk, by the path the user gave.
+    File(PathBuf),
+}
+
+impl ScenarioSource {
+    /// How to name this scenario on a command line.
+    pub fn as_arg(&self) -> String {
+        match self {
+            ScenarioSource::Embedded(name) => name.clone(),
+            ScenarioSource::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ScenarioSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioSource::Embedded(name) => write!(f, "scenario `{name}` (shipped)"),
+            ScenarioSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Bad input: the message names the file, the field and what is allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct LoadError {
+    pub origin: String,
+    pub message: String,
+}
+
+impl LoadError {
+    fn new(origin: impl fmt::Display, message: impl Into<String>) -> Self {
+        LoadError {
+            origin: origin.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Command-line changes to a scenario; recorded in reports and reproduce commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub workers: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ops: Option<u32>,
+}
+
+impl Overrides {
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_none() && self.ops.is_none()
+    }
+
+    /// The flags that recreate these overrides, in a fixed order.
+    pub fn as_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(w) = self.workers {
+            args.push(format!("--workers {w}"));
+        }
+        if let Some(o) = self.ops {
+            args.push(format!("--ops {o}"));
+        }
+        args
+    }
+
+    pub fn apply(&self, scenario: &mut Scenario) {
+        if let Some(w) = self.workers {
+            scenario.workload.workers = w;
+        }
+        if let Some(o) = self.ops {
+            scenario.workload.ops_per_worker = o;
+        }
+    }
+}
+
+/// Resolves `spec` (a shipped scenario's name, or a path to a `.toml` file), applies the
+/// overrides and validates the result.
+pub fn load(spec: &str, overrides: &Overrides) -> Result<(Scenario, ScenarioSource), LoadError> {
+    let looks_like_path = spec.ends_with(".toml") || spec.contains('/') || Path::new(spec).exists();
+    let (text, source) = if let Some(e) = find_embedded(spec).filter(|_| !looks_like_path) {
+        (
+            e.toml.to_string(),
+            ScenarioSource::Embedded(e.name.to_string()),
+        )
+    } else if looks_like_path {
+        let path = PathBuf::from(spec);
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            LoadError::new(path.display(), format!("cannot read scenario file: {err}"))
+        })?;
+        (text, ScenarioSource::File(path))
+    } else {
+        let names: Vec<&str> = embedded().iter().map(|e| e.name).collect();
+        return Err(LoadError::new(
+            format!("scenario `{spec}`"),
+            format!(
+                "no shipped scenario has this name and no such file exists; shipped scenarios: {} (or give a path to a .toml file)",
+                names.join(", ")
+            ),
+        ));
+    };
+    let mut scenario = parse_str(&text, &source)?;
+    overrides.apply(&mut scenario);
+    validate(&scenario).map_err(|m| {
+        let origin = if overrides.is_empty() {
+            source.to_string()
+        } else {
+            format!("{source} (with {})", overrides.as_args().join(" "))
+        };
+        LoadError::new(origin, m)
+    })?;
+    Ok((scenario, source))
+}
+
+/// Parses and validates a scenario's TOML text.
+pub fn parse_str(text: &str, source: &ScenarioSource) -> Result<Scenario, LoadError> {
+    let scenario: Scenario =
+        toml::from_str(text).map_err(|err| LoadError::new(source, explain_toml_error(&err)))?;
+    validate(&scenario).map_err(|m| LoadError::new(source, m))?;
+    Ok(scenario)
+}
+
+/// `toml`'s message already names the line, column and (for enums and unknown keys) the
+/// allowed values; we only fold it onto fewer lines.
+fn explain_toml_error(err: &toml::de::Error) -> String {
+    let mut msg = err.message().to_string();
+    if let Some(span) = err.span() {
+        msg = format!("{msg} (at byte {}..{})", span.start, span.end);
+    }
+    // Prefer the crate's full rendering, which shows the offending line.
+    let rendered = err.to_string();
+    if rendered.contains("line") {
+        rendered.trim_end().to_string()
+    } else {
+        msg
+    }
+}
+
+fn range_err(field: &str, value: impl fmt::Display, allowed: &str) -> String {
+    format!("field `{field}` = {value} is out of range; allowed: {allowed}")
+}
+
+/// Checks values the type system cannot: ranges and combinations.
+pub fn validate(s: &Scenario) -> Result<(), String> {
+    if s.name.trim().is_empty() {
+        return Err("field `name` is empty; give the scenario a name".into());
+    }
+    if !s
+        .name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    {
+        return Err(format!(
+            "field `name` = {:?} has characters other than ASCII letters, digits, '-', '_', '.', '/'",
+            s.name
+        ));
+    }
+    if s.seeds.is_empty() {
+        return Err("field `seeds` is empty; allowed: a list of one or more integers".into());
+    }
+    let w = &s.workload;
+    if !(1..=MAX_WORKERS).contains(&w.workers) {
+        return Err(range_err(
+            "workload.workers",
+            w.workers,
+            &format!("1..={MAX_WORKERS}"),
+        ));
+    }
+    if !(1..=MAX_OPS_PER_WORKER).contains(&w.ops_per_worker) {
+        return Err(range_err(
+            "workload.ops_per_worker",
+            w.ops_per_worker,
+            &format!("1..={MAX_OPS_PER_WORKER}"),
+        ));
+    }
+    if s.total_ops() > MAX_TOTAL_OPS {
+        return Err(format!(
+            "workers x ops_per_worker = {} exceeds the limit of {MAX_TOTAL_OPS} ops per run",
+            s.total_ops()
+        ));
+    }
+    if w.mix.weights().iter().all(|&x| x == 0) {
+        return Err("table `workload.mix` has every weight 0; give at least one op (create_task, claim_task, heartbeat, add_comment, complete_task, gc_events, checkpoint) a positive weight".into());
+    }
+    if w.mix.weights().iter().map(|&x| u64::from(x)).sum::<u64>() > u64::from(u32::MAX) {
+        return Err("table `workload.mix`: the weights add up to more than 4294967295".into());
+    }
+    check_range(
+        "workload.payload_bytes",
+        w.payload_bytes,
+        1,
+        MAX_PAYLOAD_BYTES,
+    )?;
+    check_range(
+        "workload.think_time_us",
+        w.think_time_us,
+        0,
+        MAX_THINK_TIME_US,
+    )?;
+    if !(1..=MAX_CONNECTIONS_PER_WORKER).contains(&w.connections_per_worker) {
+        return Err(range_err(
+            "workload.connections_per_worker",
+            w.connections_per_worker,
+            &format!("1..={MAX_CONNECTIONS_PER_WORKER}"),
+        ));
+    }
+    if w.idle_connections > MAX_IDLE_CONNECTIONS {
+        return Err(range_err(
+            "workload.idle_connections",
+            w.idle_connections,
+            &format!("0..={MAX_IDLE_CONNECTIONS}"),
+        ));
+    }
+    let q = &s.sqlite;
+    if q.page_size
+        .is_some_and(|ps| !(512..=65536).contains(&ps) || !ps.is_power_of_two())
+    {
+        return Err(range_err(
+            "sqlite.page_size",
+            q.page_size.unwrap_or_default(),
+            "a power of two from 512 to 65536",
+        ));
+    }
+    if q.journal_size_limit < -1 {
+        return Err(range_err(
+            "sqlite.journal_size_limit",
+            q.journal_size_limit,
+            "-1 (no limit) or a byte count >= 0",
+        ));
+    }
+    let st = &s.strategy;
+    if st.write_lock_wait == LockWait::Poll && st.write_lock_poll_ms == 0 {
+        return Err(range_err(
+            "strategy.write_lock_poll_ms",
+            0,
+            "1.. (milliseconds between attempts)",
+        ));
+    }
+    if st.init_lock == InitLock::Poll && st.init_lock_poll_ms == 0 {
+        return Err(range_err(
+            "strategy.init_lock_poll_ms",
+            0,
+            "1.. (milliseconds between attempts)",
+        ));
+    }
+    check_range("strategy.retry_jitter_ms", st.retry_jitter_ms, 0, 60_000)?;
+    if st.retries > 100 {
+        return Err(range_err("strategy.retries", st.retries, "0..=100"));
+    }
+    if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
+        return Err("table `limits`: timeouts must be at least 1 second".into());
+    }
+    Ok(())
+}
+
+fn check_range(field: &str, r: [u32; 2], lo: u32, hi: u32) -> Result<(), String> {
+    if r[0] > r[1] {
+        return Err(format!(
+            "field `{field}` = [{}, {}] has min > max; allowed: [min, max] with {lo} <= min <= max <= {hi}",
+            r[0], r[1]
+        ));
+    }
+    if r[0] < lo || r[1] > hi {
+        return Err(range_err(
+            field,
+            format!("[{}, {}]", r[0], r[1]),
+            &format!("[min, max] with {lo} <= min <= max <= {hi}"),
+        ));
+    }
+    Ok(())
+}

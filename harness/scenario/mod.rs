@@ -1,0 +1,463 @@
+//! Scenario: what a run is asked to do, as written in a TOML file.
+//!
+//! Every field has a default so that a scenario file states only what makes it
+//! different; `deny_unknown_fields` everywhere so that a typo is an error, not a
+//! silently ignored setting. Field-by-field docs: `scenarios/README.md`.
+
+mod embedded;
+mod load;
+
+pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
+pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str};
+
+use serde::{Deserialize, Serialize};
+
+/// Upper bounds enforced by validation; beyond them a run is a mistake, not an experiment.
+pub const MAX_WORKERS: u32 = 512;
+pub const MAX_OPS_PER_WORKER: u32 = 1_000_000;
+pub const MAX_TOTAL_OPS: u64 = 10_000_000;
+pub const MAX_PAYLOAD_BYTES: u32 = 1 << 20;
+pub const MAX_CONNECTIONS_PER_WORKER: u32 = 16;
+pub const MAX_IDLE_CONNECTIONS: u32 = 16;
+pub const MAX_THINK_TIME_US: u32 = 10_000_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Seeds run when the command line names none.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    #[serde(default)]
+    pub sqlite: SqliteConfig,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub strategy: Strategy,
+    #[serde(default)]
+    pub guard: GuardKind,
+    #[serde(default)]
+    pub guard_at: GuardAt,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![1]
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqliteConfig {
+    pub journal_mode: JournalMode,
+    pub synchronous: Synchronous,
+    pub wal_autocheckpoint: u32,
+    pub busy_timeout_ms: u32,
+    pub journal_size_limit: i64,
+    pub secure_delete: bool,
+    pub cell_size_check: bool,
+    /// Only honoured when the database file is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+}
+
+impl Default for SqliteConfig {
+    /// The field app's "kanban" profile (BRIEF section 2) with the fix's autocheckpoint.
+    fn default() -> Self {
+        SqliteConfig {
+            journal_mode: JournalMode::Wal,
+            synchronous: Synchronous::Full,
+            wal_autocheckpoint: 1000,
+            busy_timeout_ms: 120_000,
+            journal_size_limit: 8_388_608,
+            secure_delete: true,
+            cell_size_check: true,
+            page_size: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalMode {
+    Wal,
+    Delete,
+    Truncate,
+    Persist,
+}
+
+impl JournalMode {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            JournalMode::Wal => "wal",
+            JournalMode::Delete => "delete",
+            JournalMode::Truncate => "truncate",
+            JournalMode::Persist => "persist",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Synchronous {
+    Off,
+    Normal,
+    Full,
+    Extra,
+}
+
+impl Synchronous {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Synchronous::Off => "off",
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+            Synchronous::Extra => "extra",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// Schema and operations; only "kanban" exists today.
+    pub profile: Profile,
+    pub workers: u32,
+    pub ops_per_worker: u32,
+    pub mix: OpMix,
+    pub checkpoint_mode: CheckpointMode,
+    /// Inclusive range of payload sizes in bytes (task bodies, comments, results).
+    pub payload_bytes: [u32; 2],
+    /// Inclusive range of pauses before each op, in microseconds; [0, 0] is a tight burst.
+    pub think_time_us: [u32; 2],
+    pub connection: Lifecycle,
+    pub connections_per_worker: u32,
+    pub idle_connections: u32,
+    pub setup: Setup,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            profile: Profile::Kanban,
+            workers: 20,
+            ops_per_worker: 220,
+            mix: OpMix::creates_only(),
+            checkpoint_mode: CheckpointMode::Passive,
+            payload_bytes: [64, 512],
+            think_time_us: [0, 0],
+            connection: Lifecycle::Persistent,
+            connections_per_worker: 1,
+            idle_connections: 0,
+            setup: Setup::Runner,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    Kanban,
+}
+
+/// Relative weights of the operations a worker draws; zero disables one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpMix {
+    pub create_task: u32,
+    pub claim_task: u32,
+    pub heartbeat: u32,
+    pub add_comment: u32,
+    pub complete_task: u32,
+    pub gc_events: u32,
+    pub checkpoint: u32,
+}
+
+impl OpMix {
+    pub fn creates_only() -> Self {
+        OpMix {
+            create_task: 1,
+            claim_task: 0,
+            heartbeat: 0,
+            add_comment: 0,
+            complete_task: 0,
+            gc_events: 0,
+            checkpoint: 0,
+        }
+    }
+
+    /// Weights in the fixed order of [`crate::plan::OpKind::ALL`]; the plan draws from this.
+    pub fn weights(&self) -> [u32; 7] {
+        [
+            self.create_task,
+            self.claim_task,
+            self.heartbeat,
+            self.add_comment,
+            self.complete_task,
+            self.gc_events,
+            self.checkpoint,
+        ]
+    }
+}
+
+impl Default for OpMix {
+    fn default() -> Self {
+        OpMix::creates_only()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckpointMode {
+    Passive,
+    Full,
+    Restart,
+    Truncate,
+}
+
+impl CheckpointMode {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            CheckpointMode::Passive => "PASSIVE",
+            CheckpointMode::Full => "FULL",
+            CheckpointMode::Restart => "RESTART",
+            CheckpointMode::Truncate => "TRUNCATE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lifecycle {
+    /// One connection per actor for the whole run.
+    Persistent,
+    /// Open, run one op, close: what many CLI tools do.
+    PerOp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Setup {
+    /// The runner creates the schema and sets the journal mode before workers start.
+    Runner,
+    /// Every connection runs the schema and journal-mode setup, racing the others.
+    Race,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Strategy {
+    pub write_lock: WriteLock,
+    pub write_lock_wait: LockWait,
+    pub write_lock_poll_ms: u32,
+    pub write_lock_timeout_ms: u32,
+    pub write_lock_scope: LockScope,
+    pub init_lock: InitLock,
+    pub init_lock_poll_ms: u32,
+    pub init_lock_timeout_ms: u32,
+    /// Extra attempts of BEGIN IMMEDIATE / COMMIT after "database is locked".
+    pub retries: u32,
+    /// Inclusive range of the seeded sleep before each retry, in milliseconds.
+    pub retry_jitter_ms: [u32; 2],
+}
+
+impl Default for Strategy {
+    fn default() -> Self {
+        Strategy {
+            write_lock: WriteLock::None,
+            write_lock_wait: LockWait::Blocking,
+            write_lock_poll_ms: 50,
+            write_lock_timeout_ms: 120_000,
+            write_lock_scope: LockScope::Transaction,
+            init_lock: InitLock::None,
+            init_lock_poll_ms: 50,
+            init_lock_timeout_ms: 10_000,
+            retries: 0,
+            retry_jitter_ms: [20, 150],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteLock {
+    None,
+    /// An exclusive `flock` on `<db>.lock`, shared by every writer of every process.
+    Flock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockWait {
+    Blocking,
+    /// Non-blocking attempts every `*_poll_ms` until `*_timeout_ms`.
+    Poll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockScope {
+    /// From before BEGIN IMMEDIATE to after COMMIT/ROLLBACK.
+    Transaction,
+    /// From before the connection opens to after it closes.
+    Connection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitLock {
+    None,
+    Blocking,
+    /// Polled; after the timeout the connection proceeds without the lock (the field app's
+    /// behaviour).
+    Poll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuardKind {
+    #[default]
+    None,
+    HeaderProbe,
+    HeaderProbeFd,
+    PageCount,
+    WalAware,
+}
+
+impl GuardKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardKind::None => "none",
+            GuardKind::HeaderProbe => "header-probe",
+            GuardKind::HeaderProbeFd => "header-probe-fd",
+            GuardKind::PageCount => "page-count",
+            GuardKind::WalAware => "wal-aware",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuardAt {
+    #[default]
+    AfterCommit,
+    InTransaction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The whole run (workers started to last worker exited); past it workers are killed.
+    pub run_timeout_secs: u32,
+    /// How long workers may take to connect and reach the start barrier.
+    pub start_timeout_secs: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            run_timeout_secs: 600,
+            start_timeout_secs: 60,
+        }
+    }
+}
+
+/// What the run must show. Defaults: everything clean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    pub false_corruption: Expectation,
+    pub real_corruption: Expectation,
+    pub lost_writes: Expectation,
+    pub lock_overlaps: Expectation,
+    pub worker_errors: Expectation,
+    pub integrity: IntegrityExpectation,
+    pub sidecar: SidecarExpectation,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            false_corruption: Expectation::None,
+            real_corruption: Expectation::None,
+            lost_writes: Expectation::None,
+            lock_overlaps: Expectation::None,
+            worker_errors: Expectation::None,
+            integrity: IntegrityExpectation::Ok,
+            sidecar: SidecarExpectation::Auto,
+        }
+    }
+}
+
+/// How many of something a run may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expectation {
+    /// Zero, or the run fails.
+    None,
+    /// At least one, or the run fails: a documented bug that must still show.
+    Some,
+    /// Not judged.
+    Any,
+}
+
+impl Expectation {
+    pub fn allows(self, count: u64) -> bool {
+        match self {
+            Expectation::None => count == 0,
+            Expectation::Some => count > 0,
+            Expectation::Any => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntegrityExpectation {
+    Ok,
+    Damaged,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SidecarExpectation {
+    /// Required when the strategy takes a global write lock, forbidden otherwise.
+    Auto,
+    Forbidden,
+    Required,
+    Any,
+}
+
+impl Scenario {
+    pub fn total_ops(&self) -> u64 {
+        u64::from(self.workload.workers) * u64::from(self.workload.ops_per_worker)
+    }
+
+    /// One line of the settings that matter most, for the first line of a run.
+    pub fn key_settings(&self) -> String {
+        let s = &self.sqlite;
+        let w = &self.workload;
+        format!(
+            "journal_mode={} synchronous={} wal_autocheckpoint={} workers={} ops_per_worker={} connection={} write_lock={} guard={}",
+            s.journal_mode.as_sql(),
+            s.synchronous.as_sql(),
+            s.wal_autocheckpoint,
+            w.workers,
+            w.ops_per_worker,
+            match w.connection {
+                Lifecycle::Persistent => "persistent",
+                Lifecycle::PerOp => "per-op",
+            },
+            match self.strategy.write_lock {
+                WriteLock::None => "none",
+                WriteLock::Flock => "flock",
+            },
+            self.guard.name(),
+        )
+    }
+}
