@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use crate::check::{self, verdict};
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
-use crate::exec::{kanban, runner, sqlite};
+use crate::exec::{kanban, runner, sqlite, tamper};
 use crate::observe;
 use crate::plan;
 use crate::report::{self, Report, console::Console};
@@ -119,9 +119,11 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     }
 
     let obs = runner::execute(&spec, &run_dir, &req.worker_exe, console)?;
+    let injected = tamper::apply(&spec.db_path, s.faults.after_run, req.seed)?;
     let (checks, corruption) = check::run(&spec, &plan, &obs);
     let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
-    let v = verdict::judge(s, &obs, &totals, &checks, &corruption);
+    let mut v = verdict::judge(s, &obs, &totals, &checks, &corruption);
+    v.notes.extend(injected);
     let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,

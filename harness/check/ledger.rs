@@ -57,30 +57,65 @@ struct Rows {
     runs: BTreeMap<Id, u64>,
     /// comment bodies.
     comments: BTreeMap<Id, Vec<String>>,
+    /// Rows whose identity columns hold no usable (worker, seq).
+    unattributable: u64,
 }
 
+/// A row's (worker, seq), or `None` when a damaged database returns something else.
+fn identity(w: Option<i64>, s: Option<i64>) -> Option<Id> {
+    let w = u32::try_from(w?).ok()?;
+    let s = u32::try_from(s?).ok()?;
+    Some((w, s))
+}
+
+/// Reads every row's identity. Values are read loosely (NULLs, wrong types) because a
+/// damaged database must still be judged; rows without a usable identity are counted.
 fn read_rows(conn: &Connection) -> rusqlite::Result<Rows> {
+    use rusqlite::types::Value;
+    let text = |v: Value| match v {
+        Value::Text(t) => t,
+        other => format!("{other:?}"),
+    };
+    let int = |v: Value| match v {
+        Value::Integer(i) => Some(i),
+        _ => None,
+    };
     let mut rows = Rows::default();
-    let id = |w: i64, s: i64| (w as u32, s as u32);
     let mut st = conn.prepare("SELECT worker, seq, id, kind FROM task_events")?;
-    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))? {
-        let (w, s, eid, kind): (i64, i64, i64, String) = r?;
-        rows.events.entry(id(w, s)).or_default().push((eid, kind));
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        match identity(int(r.get(0)?), int(r.get(1)?)) {
+            Some(id) => rows
+                .events
+                .entry(id)
+                .or_default()
+                .push((int(r.get(2)?).unwrap_or(-1), text(r.get(3)?))),
+            None => rows.unattributable += 1,
+        }
     }
     let mut st = conn.prepare("SELECT created_worker, created_seq, body FROM tasks")?;
-    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-        let (w, s, body): (i64, i64, String) = r?;
-        rows.tasks.entry(id(w, s)).or_default().push(body);
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        match identity(int(r.get(0)?), int(r.get(1)?)) {
+            Some(id) => rows.tasks.entry(id).or_default().push(text(r.get(2)?)),
+            None => rows.unattributable += 1,
+        }
     }
     let mut st = conn.prepare("SELECT worker, seq FROM task_runs")?;
-    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (w, s): (i64, i64) = r?;
-        *rows.runs.entry(id(w, s)).or_default() += 1;
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        match identity(int(r.get(0)?), int(r.get(1)?)) {
+            Some(id) => *rows.runs.entry(id).or_default() += 1,
+            None => rows.unattributable += 1,
+        }
     }
     let mut st = conn.prepare("SELECT worker, seq, body FROM task_comments")?;
-    for r in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-        let (w, s, body): (i64, i64, String) = r?;
-        rows.comments.entry(id(w, s)).or_default().push(body);
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        match identity(int(r.get(0)?), int(r.get(1)?)) {
+            Some(id) => rows.comments.entry(id).or_default().push(text(r.get(2)?)),
+            None => rows.unattributable += 1,
+        }
     }
     Ok(rows)
 }
@@ -252,6 +287,14 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
         rep.example(format!(
             "phantom: {n} row(s) carry worker {} seq {}, which no planned write op has",
             id.0, id.1
+        ));
+    }
+
+    if rows.unattributable > 0 {
+        rep.phantom += rows.unattributable;
+        rep.example(format!(
+            "phantom: {} row(s) have no readable (worker, seq) identity",
+            rows.unattributable
         ));
     }
 

@@ -32,6 +32,9 @@ pub struct Checks {
     pub order_violations: u64,
     pub gc_removed: u64,
     pub ledger_examples: Vec<String>,
+    /// Why the ledger could not be checked (a damaged database); its counts are then unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_error: Option<String>,
     pub lock_overlaps: u64,
     pub lock_intervals: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +56,7 @@ impl Checks {
             && self.duplicate_writes == 0
             && self.order_violations == 0
             && self.lock_overlaps == 0
+            && self.ledger_error.is_none()
             && self.verification_errors.is_empty()
     }
 }
@@ -108,7 +112,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                     c.gc_removed = l.gc_removed;
                     c.ledger_examples = l.examples;
                 }
-                Err(e) => v.errors.push(e),
+                Err(e) => c.ledger_error = Some(e),
             }
             verify::finalize(&conn, db, &mut v);
             if let Err((_, e)) = conn.close() {
@@ -126,6 +130,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         Err(e) => {
             c.integrity_check = format!("not run: cannot open the database: {e}");
             c.quick_check = c.integrity_check.clone();
+            c.ledger_error = Some(c.integrity_check.clone());
             c.verification_errors.push(c.integrity_check.clone());
         }
     }

@@ -188,6 +188,9 @@ pub fn judge(
             .map(|x| format!("; first: {x}"))
             .unwrap_or_default()
     );
+    if let Some(err) = &checks.ledger_error {
+        failures.push(format!("the ledger could not be checked: {err}"));
+    }
     judge_count(
         &mut failures,
         &mut notes,

@@ -10,5 +10,6 @@ pub mod runner;
 pub mod sink;
 pub mod sqlite;
 pub mod strategy;
+pub mod tamper;
 pub mod watch;
 pub mod worker;

@@ -84,7 +84,9 @@ pub fn verdict_line(r: &Report) -> String {
         } else {
             "DAMAGED"
         },
-        if c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0 {
+        if c.ledger_error.is_some() {
+            "UNREADABLE".to_string()
+        } else if c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0 {
             "clean".to_string()
         } else {
             format!(

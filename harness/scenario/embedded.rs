@@ -26,6 +26,10 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "global-lock",
     "delete-journal",
     "smoke",
+    "legacy-page-count-guard",
+    "legacy-header-probe",
+    "header-probe-lock-hazard",
+    "header-probe-lock-hazard-wal",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -43,6 +43,8 @@ pub struct Scenario {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub faults: Faults,
+    #[serde(default)]
     pub expect: Expect,
 }
 
@@ -364,6 +366,28 @@ impl Default for Limits {
             start_timeout_secs: 60,
         }
     }
+}
+
+/// Faults injected on purpose: positive controls that prove the checks fire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Damage done to the database after every worker has exited, before verification.
+    pub after_run: Tamper,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tamper {
+    #[default]
+    None,
+    /// Deletes one committed `created` event row: the ledger must report a lost write.
+    DeleteCommittedRow,
+    /// Overwrites the root page of the `tasks` b-tree with seeded garbage: integrity_check
+    /// must fail and the damage must be classified real.
+    GarbagePage,
+    /// Cuts the main file by one page: verification must notice.
+    TruncatePage,
 }
 
 /// What the run must show. Defaults: everything clean.

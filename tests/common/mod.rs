@@ -1,0 +1,108 @@
+//! Shared helpers for integration tests: run the real `walburst` binary on real files in a
+//! temporary directory and read back its JSON report.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_walburst");
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub report: Value,
+    pub report_path: PathBuf,
+}
+
+impl Run {
+    pub fn passed(&self) -> bool {
+        self.report["verdict"] == "pass"
+    }
+    pub fn u(&self, pointer: &str) -> u64 {
+        self.report
+            .pointer(pointer)
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| panic!("report has no integer at {pointer}: {}", self.stdout))
+    }
+    pub fn s(&self, pointer: &str) -> String {
+        self.report
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("report has no string at {pointer}"))
+            .to_string()
+    }
+    pub fn failures(&self) -> Vec<String> {
+        self.report["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Writes a scenario file into `dir` and returns its path.
+pub fn scenario_file(dir: &Path, name: &str, toml: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+/// The text of a shipped scenario, for tests that derive variants from it.
+pub fn shipped(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/scenarios/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Replaces `key = ...` inside the scenario text (first occurrence), or panics.
+pub fn set(toml: &str, key: &str, value: &str) -> String {
+    let mut out = Vec::new();
+    let mut done = false;
+    for line in toml.lines() {
+        if !done && line.split('=').next().map(str::trim) == Some(key) {
+            out.push(format!("{key} = {value}"));
+            done = true;
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    assert!(done, "no `{key} =` line in scenario");
+    out.join("\n") + "\n"
+}
+
+/// Runs `walburst run <args>` with reports and run directories inside `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    let out = dir.join("reports");
+    let work = dir.join("work");
+    let o = Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .expect("walburst runs");
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let report_path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no report line in output:\n{stdout}\n{stderr}"));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        report,
+        report_path,
+    }
+}
