@@ -109,6 +109,20 @@ pub struct WorkerArgs {
     pub worker: u32,
 }
 
+/// Prints to stdout; a closed pipe (`walburst plan ... | head`) ends the command quietly.
+fn print_out(text: &str) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Ok(()) => EXIT_PASS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_PASS,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            EXIT_FAIL
+        }
+    }
+}
+
 fn usage_error(e: LoadError) -> i32 {
     eprintln!("error: {e}");
     EXIT_USAGE
@@ -144,8 +158,7 @@ pub fn main_with(cli: Cli) -> i32 {
             } else {
                 serde_json::to_string_pretty(&plan)
             };
-            println!("{}", text.expect("plan serializes"));
-            EXIT_PASS
+            print_out(&text.expect("plan serializes"))
         }
         Command::Run(a) => run_command(a),
     }

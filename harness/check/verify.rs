@@ -106,11 +106,15 @@ pub fn finalize(conn: &Connection, db: &Path, v: &mut Verification) {
             v.file_size = md.len();
             v.final_length_ok = md.len() == pc * ps;
         }
-        (pc, ps, md) => v.errors.push(format!(
-            "final length: page_count {:?}, page_size {:?}, stat {:?}",
-            pc.err(),
-            ps.err(),
-            md.err()
-        )),
+        (pc, ps, md) => {
+            let why = [
+                pc.err().map(|e| format!("page_count: {e}")),
+                ps.err().map(|e| format!("page_size: {e}")),
+                md.err().map(|e| format!("stat: {e}")),
+            ];
+            let why: Vec<String> = why.into_iter().flatten().collect();
+            v.errors
+                .push(format!("final length not checked: {}", why.join("; ")));
+        }
     }
 }

@@ -129,8 +129,17 @@ pub fn load(spec: &str, overrides: &Overrides) -> Result<(Scenario, ScenarioSour
 
 /// Parses and validates a scenario's TOML text.
 pub fn parse_str(text: &str, source: &ScenarioSource) -> Result<Scenario, LoadError> {
-    let scenario: Scenario =
-        toml::from_str(text).map_err(|err| LoadError::new(source, explain_toml_error(&err)))?;
+    let de = toml::Deserializer::parse(text)
+        .map_err(|err| LoadError::new(source, explain_toml_error(&err)))?;
+    let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let msg = explain_toml_error(err.inner());
+        if path.is_empty() || path == "." {
+            LoadError::new(source, msg)
+        } else {
+            LoadError::new(source, format!("field `{path}`: {msg}"))
+        }
+    })?;
     validate(&scenario).map_err(|m| LoadError::new(source, m))?;
     Ok(scenario)
 }
