@@ -188,8 +188,17 @@ pub fn judge(
             .map(|x| format!("; first: {x}"))
             .unwrap_or_default()
     );
+    // On a database expected to be damaged, an unreadable ledger or a verification step that
+    // errors out is the damage showing, not a new failure.
+    let damage_expected = e.integrity != IntegrityExpectation::Ok && !integrity_ok;
     if let Some(err) = &checks.ledger_error {
-        failures.push(format!("the ledger could not be checked: {err}"));
+        if damage_expected {
+            notes.push(format!(
+                "the ledger could not be checked on the damaged database: {err}"
+            ));
+        } else {
+            failures.push(format!("the ledger could not be checked: {err}"));
+        }
     }
     judge_count(
         &mut failures,
@@ -225,7 +234,11 @@ pub fn judge(
         _ => {}
     }
     for err in &checks.verification_errors {
-        failures.push(format!("verification: {err}"));
+        if damage_expected {
+            notes.push(format!("verification on the damaged database: {err}"));
+        } else {
+            failures.push(format!("verification: {err}"));
+        }
     }
     if checks.ambiguous > 0 {
         notes.push(format!(

@@ -22,6 +22,8 @@ use crate::scenario::{GuardAt, Lifecycle, LockScope, Setup, WriteLock};
 pub struct Session {
     pub conn: Connection,
     _lock: Option<Held>,
+    /// Time spent waiting for a connection-scoped write lock while opening.
+    pub lock_wait_us: u64,
 }
 
 pub struct Actor<'a> {
@@ -58,6 +60,7 @@ pub fn connect(
 ) -> Result<Session, SqlError> {
     let s = &spec.scenario;
     let db = &spec.db_path;
+    let t_lock = monotonic_ns();
     let lock = if purpose == Purpose::Writer && s.strategy.write_lock_scope == LockScope::Connection
     {
         match strategy::write_lock(db, &s.strategy)
@@ -72,6 +75,7 @@ pub fn connect(
     } else {
         None
     };
+    let lock_wait_us = us_since(t_lock);
     let init = strategy::init_lock(db, &s.strategy)
         .map_err(|e| SqlError::harness(format!("init lock: {e}")))?;
     let conn = sqlite::open(db, &s.sqlite, s.sqlite.busy_timeout_ms).map_err(|e| {
@@ -89,7 +93,11 @@ pub fn connect(
         kanban::create_schema(&conn).map_err(|e| SqlError::from_rusqlite(&e))?;
     }
     drop(init);
-    Ok(Session { conn, _lock: lock })
+    Ok(Session {
+        conn,
+        _lock: lock,
+        lock_wait_us,
+    })
 }
 
 fn us_since(t0: u64) -> u64 {
@@ -129,7 +137,10 @@ impl<'a> Actor<'a> {
             let mut rec = self.new_record(op);
             if session.is_none() {
                 match connect(self.spec, Purpose::Writer, &mut rec.busy) {
-                    Ok(s) => session = Some(s),
+                    Ok(s) => {
+                        rec.lock_wait_us += s.lock_wait_us;
+                        session = Some(s);
+                    }
                     Err(e) => {
                         rec.outcome = Outcome::Failed;
                         rec.error = Some(e);
@@ -240,7 +251,7 @@ impl<'a> Actor<'a> {
         } else {
             None
         };
-        rec.lock_wait_us = us_since(t_lock);
+        rec.lock_wait_us += us_since(t_lock);
 
         let t_begin = monotonic_ns();
         let mut attempt = 0;

@@ -26,11 +26,17 @@ impl FileWatch {
     pub fn start(dir: &Path) -> notify::Result<FileWatch> {
         let seen = Arc::new(Mutex::new(BTreeSet::new()));
         let sink = Arc::clone(&seen);
+        let watched = dir.to_path_buf();
         let mut watcher =
             notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
                 if let Ok(ev) = res {
                     let mut set = sink.lock().unwrap_or_else(|p| p.into_inner());
-                    for p in ev.paths {
+                    // Events on the directory itself name the directory, not a file in it.
+                    let in_dir = ev
+                        .paths
+                        .iter()
+                        .filter(|p| p.parent() == Some(watched.as_path()));
+                    for p in in_dir {
                         if let Some(name) = p.file_name() {
                             set.insert(name.to_string_lossy().into_owned());
                         }

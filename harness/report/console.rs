@@ -90,8 +90,8 @@ pub fn verdict_line(r: &Report) -> String {
             "clean".to_string()
         } else {
             format!(
-                "lost {} phantom {} duplicate {}",
-                c.lost_writes, c.phantom_writes, c.duplicate_writes
+                "lost {} phantom {} duplicate {} out-of-order {}",
+                c.lost_writes, c.phantom_writes, c.duplicate_writes, c.order_violations
             )
         },
         c.lock_overlaps,

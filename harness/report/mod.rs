@@ -91,9 +91,30 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result
     Ok(())
 }
 
-/// Writes the report into `out_dir` under its own name; returns the path.
+/// Writes the report into `out_dir` under its own name, never replacing another report
+/// (two runs of one seed in the same second get `-2`, `-3`, ...); returns the path.
 pub fn write(report: &Report, out_dir: &Path) -> anyhow::Result<PathBuf> {
-    let path = out_dir.join(report.file_name());
-    write_json_atomic(&path, report)?;
-    Ok(path)
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        anyhow::anyhow!("cannot create report directory {}: {e}", out_dir.display())
+    })?;
+    let mut tmp = tempfile::NamedTempFile::new_in(out_dir)
+        .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", out_dir.display()))?;
+    serde_json::to_writer_pretty(&mut tmp, report)?;
+    tmp.write_all(b"\n")?;
+    tmp.as_file().sync_all()?;
+    let name = report.file_name();
+    let stem = name.trim_end_matches(".json");
+    for n in 1.. {
+        let path = if n == 1 {
+            out_dir.join(&name)
+        } else {
+            out_dir.join(format!("{stem}-{n}.json"))
+        };
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => tmp = e.file,
+            Err(e) => anyhow::bail!("cannot write {}: {}", path.display(), e.error),
+        }
+    }
+    unreachable!("the loop returns")
 }

@@ -166,16 +166,24 @@ pub enum Profile {
     Kanban,
 }
 
-/// Relative weights of the operations a worker draws; zero disables one.
+/// Relative weights of the operations a worker draws; zero disables one. A weight left out
+/// of a `[workload.mix]` table is 0; a scenario without the table creates tasks only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct OpMix {
+    #[serde(default)]
     pub create_task: u32,
+    #[serde(default)]
     pub claim_task: u32,
+    #[serde(default)]
     pub heartbeat: u32,
+    #[serde(default)]
     pub add_comment: u32,
+    #[serde(default)]
     pub complete_task: u32,
+    #[serde(default)]
     pub gc_events: u32,
+    #[serde(default)]
     pub checkpoint: u32,
 }
 
