@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::report::console::Console;
 use crate::run::{RunRequest, run};
-use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Overrides};
+use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode, Overrides, SchedulerKind};
 
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
@@ -51,6 +51,12 @@ pub struct ScaleArgs {
     /// Override the ops each worker runs (recorded in the report).
     #[arg(long, value_name = "N")]
     pub ops: Option<u32>,
+    /// Lockstep scheduler, overriding the scenario's `[lockstep] scheduler`.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub scheduler: Option<SchedulerKind>,
+    /// PCT bug depth, overriding the scenario's `[lockstep] pct_depth`.
+    #[arg(long, value_name = "D")]
+    pub pct_depth: Option<u32>,
 }
 
 impl ScaleArgs {
@@ -58,6 +64,8 @@ impl ScaleArgs {
         Overrides {
             workers: self.workers,
             ops: self.ops,
+            scheduler: self.scheduler,
+            pct_depth: self.pct_depth,
         }
     }
 }
@@ -82,6 +90,13 @@ pub struct RunArgs {
     /// Print only the seed and verdict lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// `free`: processes race as the OS schedules them. `lockstep`: one SQL step at a time,
+    /// chosen by the seeded scheduler, so the interleaving itself is reproducible.
+    #[arg(long, value_enum, default_value = "free")]
+    pub mode: Mode,
+    /// Run each seed twice in lockstep and compare trace and content hashes.
+    #[arg(long)]
+    pub check_determinism: bool,
     #[command(flatten)]
     pub scale: ScaleArgs,
 }
@@ -182,6 +197,12 @@ fn run_command(a: RunArgs) -> i32 {
         }
     };
     let mut console = Console::new(a.quiet);
+    // A determinism check only means something when the interleaving is the seed's.
+    let mode = if a.check_determinism {
+        Mode::Lockstep
+    } else {
+        a.mode
+    };
     let (mut passed, mut failed) = (0u32, 0u32);
     for (s, source) in loaded {
         let seeds = a.seed.map(|x| vec![x]).unwrap_or_else(|| s.seeds.clone());
@@ -195,16 +216,23 @@ fn run_command(a: RunArgs) -> i32 {
                 keep: a.keep,
                 work_dir: a.work_dir.clone(),
                 worker_exe: worker_exe.clone(),
+                mode,
+                replay: None,
             };
-            match run(&req, &mut console) {
-                Ok(o) if o.report.passed() => passed += 1,
-                Ok(_) => failed += 1,
+            let outcome = if a.check_determinism {
+                crate::determinism::check(&req, &mut console)
+            } else {
+                run(&req, &mut console).map(|o| o.report.passed())
+            };
+            match outcome {
+                Ok(true) => passed += 1,
+                Ok(false) => failed += 1,
                 Err(e) => {
                     failed += 1;
                     console.line(&format!(
                         "FAIL {} seed={seed}: the run could not be carried out: {e:#}; reproduce: {}",
                         s.name,
-                        crate::run::reproduce_command(&source, seed, &overrides)
+                        crate::run::reproduce_command(&source, seed, mode, &overrides)
                     ));
                 }
             }

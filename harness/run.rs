@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::check::{self, verdict};
+use crate::exec::coordinator::{Coordinator, TraceEntry};
+use crate::exec::gate::ActorId;
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
+use crate::exec::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 use crate::exec::{kanban, runner, sqlite, tamper};
 use crate::observe;
 use crate::plan;
 use crate::report::{self, Report, console::Console};
-use crate::scenario::{Overrides, Scenario, ScenarioSource, Setup};
+use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource, SchedulerKind, Setup};
 
 pub struct RunRequest {
     pub scenario: Scenario,
@@ -25,20 +28,33 @@ pub struct RunRequest {
     pub work_dir: Option<PathBuf>,
     /// The binary that provides the hidden `worker` subcommand.
     pub worker_exe: PathBuf,
+    pub mode: Mode,
+    /// Lockstep: replay these choices instead of asking the scenario's scheduler.
+    pub replay: Option<Vec<ActorId>>,
 }
 
 pub struct RunOutcome {
     pub report: Report,
     pub report_path: Option<PathBuf>,
+    /// Lockstep: the full step trace.
+    pub trace: Vec<TraceEntry>,
 }
 
 /// The command that reproduces a run.
-pub fn reproduce_command(source: &ScenarioSource, seed: u64, overrides: &Overrides) -> String {
+pub fn reproduce_command(
+    source: &ScenarioSource,
+    seed: u64,
+    mode: Mode,
+    overrides: &Overrides,
+) -> String {
     let mut parts = vec![
         "walburst run".to_string(),
         source.as_arg(),
         format!("--seed {seed}"),
     ];
+    if mode == Mode::Lockstep {
+        parts.push("--mode lockstep".to_string());
+    }
     parts.extend(overrides.as_args());
     parts.join(" ")
 }
@@ -68,6 +84,32 @@ fn make_run_dir(req: &RunRequest) -> anyhow::Result<PathBuf> {
     Ok(dir.keep())
 }
 
+/// Every actor of the run, in (worker, actor) order.
+fn actors(s: &Scenario) -> Vec<ActorId> {
+    (0..s.workload.workers)
+        .flat_map(|worker| {
+            (0..s.workload.connections_per_worker).map(move |actor| ActorId { worker, actor })
+        })
+        .collect()
+}
+
+fn make_coordinator(req: &RunRequest) -> Coordinator {
+    let s = &req.scenario;
+    let actors = actors(s);
+    let budget = s.lockstep.step_budget(s.total_ops());
+    let scheduler: Box<dyn Scheduler> = match (&req.replay, s.lockstep.scheduler) {
+        (Some(choices), _) => Box::new(ReplayScheduler::new(choices.clone())),
+        (None, SchedulerKind::Random) => Box::new(RandomScheduler::new(req.seed)),
+        (None, SchedulerKind::Pct) => Box::new(PctScheduler::new(
+            req.seed,
+            &actors,
+            s.lockstep.pct_depth,
+            s.total_ops().saturating_mul(8),
+        )),
+    };
+    Coordinator::new(scheduler, &actors, budget)
+}
+
 /// The runner prepares the database before any worker starts (`setup = "runner"`).
 fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     let s = &spec.scenario;
@@ -80,11 +122,11 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_records(run_dir: &Path, records: &[observe::OpRecord]) -> anyhow::Result<()> {
+fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
     use std::io::Write;
-    let f = std::fs::File::create(run_dir.join("records.jsonl"))?;
+    let f = std::fs::File::create(path)?;
     let mut w = std::io::BufWriter::new(f);
-    for r in records {
+    for r in items {
         serde_json::to_writer(&mut w, r)?;
         w.write_all(b"\n")?;
     }
@@ -107,7 +149,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         scenario: s.clone(),
         source: req.source.clone(),
         seed: req.seed,
-        mode: "free".to_string(),
+        mode: req.mode.name().to_string(),
         overrides: req.overrides.clone(),
         schedule_hash: plan.schedule_hash.clone(),
         db_path: db_dir.join(DB_FILE),
@@ -118,7 +160,16 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         prepare_db(&spec)?;
     }
 
-    let obs = runner::execute(&spec, &run_dir, &req.worker_exe, console)?;
+    let coordinator = (req.mode == Mode::Lockstep).then(|| make_coordinator(req));
+    let mut obs = runner::execute(&spec, &run_dir, &req.worker_exe, coordinator, console)?;
+    let trace = obs
+        .lockstep
+        .as_mut()
+        .map(|l| std::mem::take(&mut l.trace))
+        .unwrap_or_default();
+    if !trace.is_empty() {
+        write_jsonl(&run_dir.join("trace.jsonl"), &trace)?;
+    }
     let injected = tamper::apply(&spec.db_path, s.faults.after_run, req.seed)?;
     let (checks, corruption) = check::run(&spec, &plan, &obs);
     let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
@@ -135,6 +186,9 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         seed: req.seed,
         mode: spec.mode.clone(),
         schedule_hash: plan.schedule_hash.clone(),
+        trace_hash: obs.lockstep.as_ref().map(|l| l.trace_hash.clone()),
+        content_hash: checks.content_hash.clone(),
+        lockstep: obs.lockstep.clone(),
         started_at,
         wall_secs: ((obs.t_end_ns.saturating_sub(obs.t_go_ns)) as f64 / 1e6).round() / 1e3,
         totals,
@@ -149,10 +203,10 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         notes: v.notes,
         workers: obs.workers.clone(),
         run_dir: keep.then(|| run_dir.clone()),
-        reproduce: reproduce_command(&req.source, req.seed, &req.overrides),
+        reproduce: reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
     };
     if keep {
-        write_records(&run_dir, &obs.records)?;
+        write_jsonl(&run_dir.join("records.jsonl"), &obs.records)?;
         report::write_json_atomic(&run_dir.join("report.json"), &report)?;
     } else {
         std::fs::remove_dir_all(&run_dir).map_err(|e| {
@@ -168,5 +222,6 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     Ok(RunOutcome {
         report,
         report_path,
+        trace,
     })
 }

@@ -3,6 +3,7 @@
 //! (on a real SQLite database) is what catches the resulting lost write.
 
 use walburst::check::{exclusion, ledger};
+use walburst::exec::gate::{ActorId, Gate};
 use walburst::exec::{kanban, sqlite};
 use walburst::observe::OpRecord;
 use walburst::plan;
@@ -34,9 +35,13 @@ fn breach_inside_commit_is_invisible_to_exclusion_but_caught_by_ledger() {
 
     // Both workers were told COMMIT succeeded, but worker 1's pages were overwritten by
     // worker 0's commit while both were inside COMMIT: only worker 0's rows survive.
+    let gate = Gate::free(ActorId {
+        worker: 0,
+        actor: 0,
+    });
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     let kanban::Applied::Wrote { event_id, .. } =
-        kanban::apply(&conn, seed, 0, &plan.workers[0].ops[0]).unwrap()
+        kanban::apply(&conn, &gate, seed, 0, &plan.workers[0].ops[0]).unwrap()
     else {
         panic!("create_task writes")
     };

@@ -1,6 +1,7 @@
 //! Checks: turn observations and the database left behind into findings. Verification runs
 //! only after every worker has exited, from a fresh connection.
 
+pub mod content;
 pub mod exclusion;
 pub mod ledger;
 pub mod verdict;
@@ -44,6 +45,13 @@ pub struct Checks {
     pub sidecar_seen: bool,
     /// Steps of verification that could not run.
     pub verification_errors: Vec<String>,
+    /// Canonical hash of every table's rows (see `check::content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+    /// Lockstep: write-lock breaches seen by the coordinator, at their exact steps.
+    pub lockstep_breaches: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_breach: Option<String>,
 }
 
 impl Checks {
@@ -56,6 +64,7 @@ impl Checks {
             && self.duplicate_writes == 0
             && self.order_violations == 0
             && self.lock_overlaps == 0
+            && self.lockstep_breaches == 0
             && self.ledger_error.is_none()
             && self.verification_errors.is_empty()
     }
@@ -114,6 +123,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                 }
                 Err(e) => c.ledger_error = Some(e),
             }
+            c.content_hash = content::content_hash(&conn).ok();
             verify::finalize(&conn, db, &mut v);
             if let Err((_, e)) = conn.close() {
                 v.errors
@@ -138,6 +148,23 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     c.lock_overlaps = x.overlaps;
     c.lock_intervals = x.intervals;
     c.lock_overlap_example = x.first_example;
+    if let Some(ls) = &obs.lockstep {
+        c.lockstep_breaches = ls.breaches.len() as u64;
+        c.first_breach = ls.breaches.first().map(|b| {
+            let holders: Vec<String> = b
+                .holders
+                .iter()
+                .map(|h| format!("worker {} actor {}", h.worker, h.actor))
+                .collect();
+            format!(
+                "step {}: worker {} actor {} got BEGIN IMMEDIATE while {} held the write lock",
+                b.step,
+                b.actor.worker,
+                b.actor.actor,
+                holders.join(", ")
+            )
+        });
+    }
     c.files_seen = obs.files_seen.clone();
     let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
         .to_string_lossy()

@@ -218,6 +218,15 @@ pub fn judge(
         checks.lock_overlaps,
         checks.lock_overlap_example.as_deref().unwrap_or(""),
     );
+    judge_count(
+        &mut failures,
+        &mut notes,
+        "lock_overlaps",
+        "write-lock breaches caught in lockstep",
+        e.lock_overlaps,
+        checks.lockstep_breaches,
+        checks.first_breach.as_deref().unwrap_or(""),
+    );
     let uses_lock = s.strategy.write_lock == WriteLock::Flock;
     let sidecar = match e.sidecar {
         SidecarExpectation::Auto if uses_lock => SidecarExpectation::Required,

@@ -1,6 +1,8 @@
 //! An actor: one connection of one worker process, running its share of the schedule.
 //! Strategy (locks, retries), guard and op body meet here; the SQL lives in `kanban`.
+//! Every SQL-level action passes through the [`Gate`], which in lockstep makes it one step.
 
+use std::path::Path;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -8,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
 
 use super::clock::monotonic_ns;
+use super::gate::{Gate, sql_result};
 use super::guard::Guard;
 use super::kanban::{self, Applied};
 use super::protocol::RunSpec;
@@ -16,7 +19,9 @@ use super::sqlite::{self, SqlError};
 use super::strategy::{self, Acquired, Held};
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, PlannedOp, stream};
-use crate::scenario::{GuardAt, Lifecycle, LockScope, Setup, WriteLock};
+use crate::scenario::{
+    GuardAt, InitLock, Lifecycle, LockScope, LockWait, Setup, Strategy, WriteLock,
+};
 
 /// An open connection plus the connection-scoped write lock it was opened under.
 pub struct Session {
@@ -26,13 +31,15 @@ pub struct Session {
     pub lock_wait_us: u64,
 }
 
-pub struct Actor<'a> {
-    pub spec: &'a RunSpec,
-    pub worker: u32,
-    pub actor: u32,
-    pub guard: Guard,
-    pub sink: &'a RecordSink,
-    jitter: ChaCha8Rng,
+/// What a connection is for: writers take a connection-scoped write lock, readers do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Writer,
+    IdleReader,
+}
+
+pub fn is_lockstep(spec: &RunSpec) -> bool {
+    spec.mode == "lockstep"
 }
 
 /// Whether connections may be opened before the start barrier: only when opening takes no
@@ -44,17 +51,62 @@ pub fn may_connect_early(spec: &RunSpec) -> bool {
             && s.strategy.write_lock_scope == LockScope::Connection)
 }
 
-/// What a connection is for: writers take a connection-scoped write lock, readers do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Writer,
-    IdleReader,
+fn us_since(t0: u64) -> u64 {
+    monotonic_ns().saturating_sub(t0) / 1000
+}
+
+/// Takes a flock. Free mode blocks or polls in real time; lockstep makes one non-blocking
+/// attempt per step (a poll gives up after as many attempts as its timeout allows).
+fn take_lock(
+    gate: &Gate,
+    path: &Path,
+    wait: LockWait,
+    poll_ms: u32,
+    timeout_ms: u32,
+) -> std::io::Result<Acquired> {
+    if !gate.is_lockstep() {
+        return strategy::acquire(path, wait, poll_ms, timeout_ms);
+    }
+    let attempts = match wait {
+        LockWait::Blocking => u64::MAX,
+        LockWait::Poll => u64::from(timeout_ms / poll_ms.max(1)).max(1),
+    };
+    for _ in 0..attempts {
+        let got = gate.step(
+            "flock",
+            || strategy::try_acquire(path),
+            |r| match r {
+                Ok(Some(_)) => "ok".into(),
+                Ok(None) => "would-block".into(),
+                Err(e) => format!("error: {e}"),
+            },
+        )?;
+        if let Some(h) = got {
+            return Ok(Acquired::Held(h));
+        }
+    }
+    Ok(Acquired::TimedOut)
+}
+
+fn write_lock(gate: &Gate, db: &Path, s: &Strategy) -> std::io::Result<Option<Acquired>> {
+    match s.write_lock {
+        WriteLock::None => Ok(None),
+        WriteLock::Flock => take_lock(
+            gate,
+            &strategy::write_lock_path(db),
+            s.write_lock_wait,
+            s.write_lock_poll_ms,
+            s.write_lock_timeout_ms,
+        )
+        .map(Some),
+    }
 }
 
 /// Opens a connection as the field app does: connection-scoped write lock (if any), the
 /// first-connect lock around setup, settings, and (when racing) the schema.
 pub fn connect(
     spec: &RunSpec,
+    gate: &Gate,
     purpose: Purpose,
     busy: &mut Vec<BusyEvent>,
 ) -> Result<Session, SqlError> {
@@ -63,7 +115,7 @@ pub fn connect(
     let t_lock = monotonic_ns();
     let lock = if purpose == Purpose::Writer && s.strategy.write_lock_scope == LockScope::Connection
     {
-        match strategy::write_lock(db, &s.strategy)
+        match write_lock(gate, db, &s.strategy)
             .map_err(|e| SqlError::harness(format!("write lock: {e}")))?
         {
             None => None,
@@ -76,21 +128,78 @@ pub fn connect(
         None
     };
     let lock_wait_us = us_since(t_lock);
-    let init = strategy::init_lock(db, &s.strategy)
-        .map_err(|e| SqlError::harness(format!("init lock: {e}")))?;
-    let conn = sqlite::open(db, &s.sqlite, s.sqlite.busy_timeout_ms).map_err(|e| {
-        let se = SqlError::from_rusqlite(&e);
+    let st = &s.strategy;
+    let init = match st.init_lock {
+        InitLock::None => None,
+        kind => {
+            let wait = if kind == InitLock::Blocking {
+                LockWait::Blocking
+            } else {
+                LockWait::Poll
+            };
+            match take_lock(
+                gate,
+                &strategy::init_lock_path(db),
+                wait,
+                st.init_lock_poll_ms,
+                st.init_lock_timeout_ms,
+            )
+            .map_err(|e| SqlError::harness(format!("init lock: {e}")))?
+            {
+                Acquired::Held(h) => Some(h),
+                // The field app proceeds without the lock after its timeout.
+                Acquired::TimedOut => None,
+            }
+        }
+    };
+    // Lockstep never waits inside SQLite: a step that would block returns BUSY at once.
+    // (Connections opened before the barrier are ungated but still lockstep's.)
+    let busy_ms = if is_lockstep(spec) {
+        0
+    } else {
+        s.sqlite.busy_timeout_ms
+    };
+    // Lockstep stands in for the busy handler: a BUSY while setting up is retried as a
+    // later step. Free mode waits inside SQLite (busy_timeout) and reports what is left.
+    let lockstep = is_lockstep(spec);
+    let note_busy = |se: &SqlError, busy: &mut Vec<BusyEvent>| {
+        let retry = lockstep && se.is_busy();
         if se.is_busy() {
             busy.push(BusyEvent {
                 code: se.code.clone(),
                 during: "connect".into(),
-                retried: false,
+                retried: retry,
             });
         }
-        se
-    })?;
+        retry
+    };
+    let conn = loop {
+        match gate.step("open", || sqlite::open(db, &s.sqlite, busy_ms), sql_result) {
+            Ok(c) => break c,
+            Err(e) => {
+                let se = SqlError::from_rusqlite(&e);
+                if !note_busy(&se, busy) {
+                    return Err(se);
+                }
+            }
+        }
+    };
     if s.workload.setup == Setup::Race {
-        kanban::create_schema(&conn).map_err(|e| SqlError::from_rusqlite(&e))?;
+        loop {
+            match gate.step("schema", || kanban::create_schema(&conn), sql_result) {
+                Ok(()) => break,
+                Err(e) => {
+                    let se = SqlError::from_rusqlite(&e);
+                    // A failed batch may leave its transaction open.
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    if !note_busy(&se, busy) {
+                        return Err(se);
+                    }
+                }
+            }
+        }
     }
     drop(init);
     Ok(Session {
@@ -100,8 +209,37 @@ pub fn connect(
     })
 }
 
-fn us_since(t0: u64) -> u64 {
-    monotonic_ns().saturating_sub(t0) / 1000
+/// Opens the idle connections a worker holds: set up like any other, read once, then left
+/// open until the worker exits (as apps with a reader connection do).
+pub fn open_idle(spec: &RunSpec, gate: &Gate, n: u32) -> Result<Vec<Session>, SqlError> {
+    (0..n)
+        .map(|_| {
+            let session = connect(spec, gate, Purpose::IdleReader, &mut Vec::new())?;
+            gate.step(
+                "idle read",
+                || {
+                    session
+                        .conn
+                        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                },
+                sql_result,
+            )
+            .map_err(|e| SqlError::from_rusqlite(&e))?;
+            Ok(session)
+        })
+        .collect()
+}
+
+pub struct Actor<'a> {
+    pub spec: &'a RunSpec,
+    pub worker: u32,
+    pub actor: u32,
+    pub guard: Guard,
+    pub sink: &'a RecordSink,
+    pub gate: Gate<'a>,
+    jitter: ChaCha8Rng,
 }
 
 impl<'a> Actor<'a> {
@@ -111,6 +249,7 @@ impl<'a> Actor<'a> {
         actor: u32,
         guard: Guard,
         sink: &'a RecordSink,
+        gate: Gate<'a>,
     ) -> Self {
         Actor {
             spec,
@@ -118,6 +257,7 @@ impl<'a> Actor<'a> {
             actor,
             guard,
             sink,
+            gate,
             jitter: stream(
                 spec.seed,
                 "retry-jitter",
@@ -130,13 +270,14 @@ impl<'a> Actor<'a> {
     /// Runs the actor's ops in order; `session` is a connection opened before the barrier.
     pub fn run(&mut self, ops: &[&PlannedOp], mut session: Option<Session>) {
         let per_op = self.spec.scenario.workload.connection == Lifecycle::PerOp;
+        let lockstep = self.gate.is_lockstep();
         for op in ops {
-            if op.think_us > 0 {
+            if op.think_us > 0 && !lockstep {
                 std::thread::sleep(Duration::from_micros(u64::from(op.think_us)));
             }
             let mut rec = self.new_record(op);
             if session.is_none() {
-                match connect(self.spec, Purpose::Writer, &mut rec.busy) {
+                match connect(self.spec, &self.gate, Purpose::Writer, &mut rec.busy) {
                     Ok(s) => {
                         rec.lock_wait_us += s.lock_wait_us;
                         session = Some(s);
@@ -156,7 +297,9 @@ impl<'a> Actor<'a> {
                 self.write(conn, op, &mut rec);
             }
             if per_op {
-                session = None; // close, then release a connection-scoped lock
+                // Close, then release a connection-scoped lock.
+                let s = session.take().expect("connected above");
+                self.gate.step("close", || drop(s), |_| "ok".into());
             }
             self.finish(rec);
         }
@@ -194,9 +337,19 @@ impl<'a> Actor<'a> {
 
     fn checkpoint(&self, conn: &Connection, rec: &mut OpRecord) {
         let mode = self.spec.scenario.workload.checkpoint_mode.as_sql();
-        match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            Ok([r.get(0)?, r.get(1)?, r.get(2)?])
-        }) {
+        let res = self.gate.step(
+            "checkpoint",
+            || {
+                conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                    Ok([r.get(0)?, r.get(1)?, r.get(2)?])
+                })
+            },
+            |r| match r {
+                Ok([busy, ..]) if *busy != 0 => "busy".into(),
+                other => sql_result(other),
+            },
+        );
+        match res {
             Ok(res) => {
                 rec.outcome = Outcome::Done;
                 rec.checkpoint = Some(res);
@@ -208,7 +361,8 @@ impl<'a> Actor<'a> {
         }
     }
 
-    /// Sleeps for a seeded jitter when the strategy allows another attempt.
+    /// Whether to try again after BUSY. Free mode follows the strategy (with a seeded jitter
+    /// sleep); lockstep always retries as a later step, standing in for the busy handler.
     fn retry_after_busy(
         &mut self,
         rec: &mut OpRecord,
@@ -217,13 +371,14 @@ impl<'a> Actor<'a> {
         attempt: u32,
     ) -> bool {
         let st = &self.spec.scenario.strategy;
-        let retry = attempt < st.retries;
+        let lockstep = self.gate.is_lockstep();
+        let retry = lockstep || attempt < st.retries;
         rec.busy.push(BusyEvent {
             code: e.code.clone(),
             during: during.into(),
             retried: retry,
         });
-        if retry {
+        if retry && !lockstep {
             let ms = self
                 .jitter
                 .random_range(st.retry_jitter_ms[0]..=st.retry_jitter_ms[1]);
@@ -232,11 +387,28 @@ impl<'a> Actor<'a> {
         retry
     }
 
+    fn rollback(&self, conn: &Connection) -> rusqlite::Result<()> {
+        self.gate
+            .step("rollback", || conn.execute_batch("ROLLBACK"), sql_result)
+    }
+
+    fn guard_step(&self, conn: &Connection) -> Result<Option<crate::observe::GuardReport>, String> {
+        self.gate.step(
+            "guard",
+            || self.guard.check(conn),
+            |r| match r {
+                Ok(None) => "ok".into(),
+                Ok(Some(_)) => "fired".into(),
+                Err(e) => format!("error: {e}"),
+            },
+        )
+    }
+
     fn write(&mut self, conn: &Connection, op: &PlannedOp, rec: &mut OpRecord) {
         let s = &self.spec.scenario;
         let t_lock = monotonic_ns();
         let tx_lock = if s.strategy.write_lock_scope == LockScope::Transaction {
-            match strategy::write_lock(&self.spec.db_path, &s.strategy) {
+            match write_lock(&self.gate, &self.spec.db_path, &s.strategy) {
                 Ok(None) => None,
                 Ok(Some(Acquired::Held(h))) => Some(h),
                 Ok(Some(Acquired::TimedOut)) => {
@@ -256,7 +428,11 @@ impl<'a> Actor<'a> {
         let t_begin = monotonic_ns();
         let mut attempt = 0;
         loop {
-            match conn.execute_batch("BEGIN IMMEDIATE") {
+            match self.gate.step(
+                "begin",
+                || conn.execute_batch("BEGIN IMMEDIATE"),
+                sql_result,
+            ) {
                 Ok(()) => break,
                 Err(e) => {
                     let se = SqlError::from_rusqlite(&e);
@@ -272,24 +448,24 @@ impl<'a> Actor<'a> {
         rec.begin_wait_us = us_since(t_begin);
         rec.t_begin_ok_ns = Some(monotonic_ns());
 
-        let applied = match kanban::apply(conn, self.spec.seed, self.worker, op) {
+        let applied = match kanban::apply(conn, &self.gate, self.spec.seed, self.worker, op) {
             Ok(a) => a,
             Err(e) => {
                 rec.error = Some(SqlError::from_rusqlite(&e));
                 rec.t_commit_issued_ns = Some(monotonic_ns());
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = self.rollback(conn);
                 return;
             }
         };
         if self.guard.is_active() && self.guard.at() == GuardAt::InTransaction {
-            match self.guard.check(conn) {
+            match self.guard_step(conn) {
                 Ok(Some(report)) => {
                     // The app raises before COMMIT, so its transaction rolls back.
                     rec.guard = Some(report);
                     rec.reason = Some("guard fired inside the transaction".into());
                     rec.outcome = Outcome::RolledBack;
                     rec.t_commit_issued_ns = Some(monotonic_ns());
-                    let _ = conn.execute_batch("ROLLBACK");
+                    let _ = self.rollback(conn);
                     return;
                 }
                 Ok(None) => {}
@@ -300,7 +476,7 @@ impl<'a> Actor<'a> {
             Applied::Nothing(why) => {
                 rec.reason = Some(why.into());
                 rec.t_commit_issued_ns = Some(monotonic_ns());
-                rec.outcome = match conn.execute_batch("ROLLBACK") {
+                rec.outcome = match self.rollback(conn) {
                     Ok(()) => Outcome::RolledBack,
                     Err(e) => {
                         rec.error = Some(SqlError::from_rusqlite(&e));
@@ -315,7 +491,10 @@ impl<'a> Actor<'a> {
         rec.t_commit_issued_ns = Some(monotonic_ns());
         let mut attempt = 0;
         loop {
-            match conn.execute_batch("COMMIT") {
+            match self
+                .gate
+                .step("commit", || conn.execute_batch("COMMIT"), sql_result)
+            {
                 Ok(()) => {
                     rec.outcome = Outcome::Committed;
                     rec.event_id = Some(event_id);
@@ -336,7 +515,7 @@ impl<'a> Actor<'a> {
                         continue;
                     }
                     rec.error = Some(se);
-                    let _ = conn.execute_batch("ROLLBACK");
+                    let _ = self.rollback(conn);
                     return;
                 }
             }
@@ -346,27 +525,10 @@ impl<'a> Actor<'a> {
             && self.guard.is_active()
             && self.guard.at() == GuardAt::AfterCommit
         {
-            match self.guard.check(conn) {
+            match self.guard_step(conn) {
                 Ok(report) => rec.guard = report,
                 Err(msg) => rec.reason = Some(format!("guard error: {msg}")),
             }
         }
     }
-}
-
-/// Opens the idle connections a worker holds: set up like any other, read once, then left
-/// open until the worker exits (as apps with a reader connection do).
-pub fn open_idle(spec: &RunSpec, n: u32) -> Result<Vec<Session>, SqlError> {
-    (0..n)
-        .map(|_| {
-            let session = connect(spec, Purpose::IdleReader, &mut Vec::new())?;
-            session
-                .conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(|e| SqlError::from_rusqlite(&e))?;
-            Ok(session)
-        })
-        .collect()
 }

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::gate::{Gate, sql_result};
 use crate::plan::{GC_AGE_MS, OpKind, PlannedOp, payload, task_id, worker_name};
 
 pub const SCHEMA: &str = r#"
@@ -85,9 +86,20 @@ pub enum Applied {
     Nothing(&'static str),
 }
 
-/// Runs the body of one write op inside an open `BEGIN IMMEDIATE` transaction.
+/// One statement as one lockstep step.
+fn sql<T>(
+    gate: &Gate,
+    action: &str,
+    f: impl FnOnce() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    gate.step(action, f, sql_result)
+}
+
+/// Runs the body of one write op inside an open `BEGIN IMMEDIATE` transaction; every
+/// statement is one step of the gate.
 pub fn apply(
     conn: &Connection,
+    gate: &Gate,
     seed: u64,
     worker: u32,
     op: &PlannedOp,
@@ -96,20 +108,34 @@ pub fn apply(
     let body = || payload(seed, worker, op.seq, op.payload_len);
     let (w, s, at) = (worker, op.seq, op.at_ms);
     let event = |task: Option<&str>, kind: &str, detail: String| -> rusqlite::Result<i64> {
-        conn.prepare_cached(
-            "INSERT INTO task_events (task_id, kind, payload, created_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![task, kind, detail, at, w, s])?;
-        Ok(conn.last_insert_rowid())
+        sql(gate, "insert event", || {
+            conn.prepare_cached(
+                "INSERT INTO task_events (task_id, kind, payload, created_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![task, kind, detail, at, w, s])?;
+            Ok(conn.last_insert_rowid())
+        })
+    };
+    // The worker's open run (oldest first for complete, newest for heartbeat).
+    let open_run = |action: &str, order: &str| -> rusqlite::Result<Option<(i64, String)>> {
+        sql(gate, action, || {
+            conn.prepare_cached(&format!(
+                "SELECT id, task_id FROM task_runs WHERE claimed_by = ?1 AND ended_at IS NULL ORDER BY id {order} LIMIT 1"
+            ))?
+            .query_row([&me], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+        })
     };
     match op.kind {
         OpKind::CreateTask => {
             let id = task_id(w, s);
-            conn.prepare_cached(
-                "INSERT INTO tasks (id, title, body, priority, created_at, updated_at, created_worker, created_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
-            )?
-            .execute(params![id, format!("task {s} of {me}"), body(), i64::from(s % 5), at, w, s])?;
+            sql(gate, "insert task", || {
+                conn.prepare_cached(
+                    "INSERT INTO tasks (id, title, body, priority, created_at, updated_at, created_worker, created_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+                )?
+                .execute(params![id, format!("task {s} of {me}"), body(), i64::from(s % 5), at, w, s])
+            })?;
             let event_id = event(Some(&id), "created", format!("{{\"by\":\"{me}\"}}"))?;
             Ok(Applied::Wrote {
                 event_id,
@@ -117,30 +143,34 @@ pub fn apply(
             })
         }
         OpKind::ClaimTask => {
-            let candidate: Option<String> = conn
-                .prepare_cached(
+            let candidate: Option<String> = sql(gate, "select ready task", || {
+                conn.prepare_cached(
                     "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL
                      ORDER BY priority DESC, created_at LIMIT 1",
                 )?
                 .query_row([], |r| r.get(0))
-                .optional()?;
+                .optional()
+            })?;
             let Some(id) = candidate else {
                 return Ok(Applied::Nothing("no ready task to claim"));
             };
             // Compare-and-swap, as the field app does: only a still-ready, unlocked task.
-            let changed = conn
-                .prepare_cached(
+            let changed = sql(gate, "claim task", || {
+                conn.prepare_cached(
                     "UPDATE tasks SET status = 'running', claim_lock = ?2, claimed_by = ?3, assignee = ?3, updated_at = ?4
                      WHERE id = ?1 AND status = 'ready' AND claim_lock IS NULL",
                 )?
-                .execute(params![id, format!("{me}:{s}"), me, at])?;
+                .execute(params![id, format!("{me}:{s}"), me, at])
+            })?;
             if changed != 1 {
                 return Ok(Applied::Nothing("claim lost the compare-and-swap"));
             }
-            conn.prepare_cached(
-                "INSERT INTO task_runs (task_id, claimed_by, started_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![id, me, at, w, s])?;
+            sql(gate, "insert run", || {
+                conn.prepare_cached(
+                    "INSERT INTO task_runs (task_id, claimed_by, started_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, me, at, w, s])
+            })?;
             let event_id = event(Some(&id), "claimed", format!("{{\"by\":\"{me}\"}}"))?;
             Ok(Applied::Wrote {
                 event_id,
@@ -148,19 +178,17 @@ pub fn apply(
             })
         }
         OpKind::Heartbeat => {
-            let run: Option<(i64, String)> = conn
-                .prepare_cached(
-                    "SELECT id, task_id FROM task_runs WHERE claimed_by = ?1 AND ended_at IS NULL ORDER BY id DESC LIMIT 1",
-                )?
-                .query_row([&me], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((run_id, id)) = run else {
+            let Some((run_id, id)) = open_run("select open run", "DESC")? else {
                 return Ok(Applied::Nothing("no running task to heartbeat"));
             };
-            conn.prepare_cached("UPDATE task_runs SET heartbeat_at = ?2 WHERE id = ?1")?
-                .execute(params![run_id, at])?;
-            conn.prepare_cached("UPDATE tasks SET heartbeat_at = ?2 WHERE id = ?1")?
-                .execute(params![id, at])?;
+            sql(gate, "update run", || {
+                conn.prepare_cached("UPDATE task_runs SET heartbeat_at = ?2 WHERE id = ?1")?
+                    .execute(params![run_id, at])
+            })?;
+            sql(gate, "update task", || {
+                conn.prepare_cached("UPDATE tasks SET heartbeat_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, at])
+            })?;
             let event_id = event(Some(&id), "heartbeat", format!("{{\"run\":{run_id}}}"))?;
             Ok(Applied::Wrote {
                 event_id,
@@ -168,17 +196,20 @@ pub fn apply(
             })
         }
         OpKind::AddComment => {
-            let target: Option<String> = conn
-                .prepare_cached("SELECT id FROM tasks ORDER BY updated_at DESC, id LIMIT 1")?
-                .query_row([], |r| r.get(0))
-                .optional()?;
+            let target: Option<String> = sql(gate, "select task", || {
+                conn.prepare_cached("SELECT id FROM tasks ORDER BY updated_at DESC, id LIMIT 1")?
+                    .query_row([], |r| r.get(0))
+                    .optional()
+            })?;
             let Some(id) = target else {
                 return Ok(Applied::Nothing("no task to comment on"));
             };
-            conn.prepare_cached(
-                "INSERT INTO task_comments (task_id, author, body, created_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![id, me, body(), at, w, s])?;
+            sql(gate, "insert comment", || {
+                conn.prepare_cached(
+                    "INSERT INTO task_comments (task_id, author, body, created_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![id, me, body(), at, w, s])
+            })?;
             let event_id = event(Some(&id), "commented", format!("{{\"by\":\"{me}\"}}"))?;
             Ok(Applied::Wrote {
                 event_id,
@@ -186,23 +217,21 @@ pub fn apply(
             })
         }
         OpKind::CompleteTask => {
-            let run: Option<(i64, String)> = conn
-                .prepare_cached(
-                    "SELECT id, task_id FROM task_runs WHERE claimed_by = ?1 AND ended_at IS NULL ORDER BY id LIMIT 1",
-                )?
-                .query_row([&me], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((run_id, id)) = run else {
+            let Some((run_id, id)) = open_run("select open run", "ASC")? else {
                 return Ok(Applied::Nothing("no running task to complete"));
             };
-            conn.prepare_cached(
-                "UPDATE tasks SET status = 'done', result = ?2, claim_lock = NULL, completed_at = ?3, updated_at = ?3 WHERE id = ?1",
-            )?
-            .execute(params![id, body(), at])?;
-            conn.prepare_cached(
-                "UPDATE task_runs SET ended_at = ?2, outcome = 'done' WHERE id = ?1",
-            )?
-            .execute(params![run_id, at])?;
+            sql(gate, "complete task", || {
+                conn.prepare_cached(
+                    "UPDATE tasks SET status = 'done', result = ?2, claim_lock = NULL, completed_at = ?3, updated_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, body(), at])
+            })?;
+            sql(gate, "end run", || {
+                conn.prepare_cached(
+                    "UPDATE task_runs SET ended_at = ?2, outcome = 'done' WHERE id = ?1",
+                )?
+                .execute(params![run_id, at])
+            })?;
             let event_id = event(Some(&id), "completed", format!("{{\"run\":{run_id}}}"))?;
             Ok(Applied::Wrote {
                 event_id,
@@ -210,11 +239,12 @@ pub fn apply(
             })
         }
         OpKind::GcEvents => {
-            let deleted = conn
-                .prepare_cached(
+            let deleted = sql(gate, "delete old heartbeats", || {
+                conn.prepare_cached(
                     "DELETE FROM task_events WHERE kind = 'heartbeat' AND created_at < ?1",
                 )?
-                .execute([gc_cutoff(at)])?;
+                .execute([gc_cutoff(at)])
+            })?;
             let event_id = event(None, "gc", format!("{{\"deleted\":{deleted}}}"))?;
             Ok(Applied::Wrote {
                 event_id,

@@ -3,10 +3,13 @@
 
 pub mod actor;
 pub mod clock;
+pub mod coordinator;
+pub mod gate;
 pub mod guard;
 pub mod kanban;
 pub mod protocol;
 pub mod runner;
+pub mod scheduler;
 pub mod sink;
 pub mod sqlite;
 pub mod strategy;

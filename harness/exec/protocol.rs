@@ -56,6 +56,23 @@ pub enum WorkerMsg {
         worker: u32,
         message: String,
     },
+    /// Lockstep: an actor is parked before its next step.
+    Want {
+        worker: u32,
+        actor: u32,
+        action: String,
+    },
+    /// Lockstep: the granted step ran, with this result.
+    Did {
+        worker: u32,
+        actor: u32,
+        result: String,
+    },
+    /// Lockstep: an actor ran its whole schedule.
+    ActorDone {
+        worker: u32,
+        actor: u32,
+    },
 }
 
 /// Runner -> worker: the start barrier opens.

@@ -9,6 +9,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use super::clock::monotonic_ns;
+use super::coordinator::{Coordinator, LockstepOutcome, StepEvent};
+use super::gate::ActorId;
 use super::protocol::{GO, RunSpec, WorkerMsg};
 use super::watch::FileWatch;
 use crate::observe::{Observations, WorkerExit};
@@ -68,6 +70,7 @@ pub fn execute(
     spec: &RunSpec,
     run_dir: &Path,
     worker_exe: &Path,
+    lockstep: Option<Coordinator>,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Observations> {
     let s = &spec.scenario;
@@ -128,7 +131,9 @@ pub fn execute(
         Instant::now() + Duration::from_secs(u64::from(s.limits.start_timeout_secs));
     while procs.iter().any(|p| !p.ready && !p.eof) {
         match recv_until(&rx, start_deadline) {
-            Some(ev) => handle(ev, &mut procs, &mut obs),
+            Some(ev) => {
+                handle(ev, &mut procs, &mut obs);
+            }
             None => break,
         }
     }
@@ -168,40 +173,19 @@ pub fn execute(
     }
 
     let run_deadline = Instant::now() + Duration::from_secs(u64::from(s.limits.run_timeout_secs));
-    let mut last_progress = Instant::now();
-    while procs.iter().any(|p| !p.eof) {
-        match recv_until(&rx, run_deadline) {
-            Some(ev) => handle(ev, &mut procs, &mut obs),
-            None => {
-                let stuck: Vec<u32> = procs
-                    .iter()
-                    .filter(|p| !p.eof)
-                    .map(|p| p.exit.worker)
-                    .collect();
-                obs.liveness.push(format!(
-                    "run deadline of {} s passed; killed workers {stuck:?}",
-                    s.limits.run_timeout_secs
-                ));
-                for p in procs.iter_mut().filter(|p| !p.eof) {
-                    p.exit.killed_because = Some(format!(
-                        "still running at the run deadline ({} s) after {} records",
-                        s.limits.run_timeout_secs, p.exit.records
-                    ));
-                }
-                kill_all(&mut procs);
-                drain(
-                    &rx,
-                    &mut procs,
-                    &mut obs,
-                    Instant::now() + Duration::from_secs(5),
-                );
-                break;
-            }
-        }
-        if last_progress.elapsed() >= Duration::from_millis(250) {
-            progress.ops(obs.records.len() as u64, planned);
-            last_progress = Instant::now();
-        }
+    if let Some(coord) = lockstep {
+        let out = coordinate(
+            coord,
+            spec,
+            &rx,
+            &mut procs,
+            &mut obs,
+            run_deadline,
+            progress,
+        );
+        obs.lockstep = Some(out);
+    } else {
+        collect_free(spec, &rx, &mut procs, &mut obs, run_deadline, progress);
     }
     obs.t_end_ns = monotonic_ns();
     progress.ops(obs.records.len() as u64, planned);
@@ -216,10 +200,12 @@ fn recv_until(rx: &Receiver<Event>, deadline: Instant) -> Option<Event> {
     }
 }
 
-fn handle(ev: Event, procs: &mut [Proc], obs: &mut Observations) {
+/// Applies one event to the runner's view; lockstep events are handed back.
+fn handle(ev: Event, procs: &mut [Proc], obs: &mut Observations) -> Option<StepEvent> {
     match ev {
         Event::Msg(w, msg) => {
             let p = &mut procs[w as usize];
+            let id = |actor| ActorId { worker: w, actor };
             match msg {
                 WorkerMsg::Ready { .. } => p.ready = true,
                 WorkerMsg::Op(rec) => {
@@ -228,6 +214,13 @@ fn handle(ev: Event, procs: &mut [Proc], obs: &mut Observations) {
                 }
                 WorkerMsg::Done { .. } => p.exit.finished = true,
                 WorkerMsg::Fatal { message, .. } => p.exit.error = Some(message),
+                WorkerMsg::Want { actor, action, .. } => {
+                    return Some(StepEvent::Want(id(actor), action));
+                }
+                WorkerMsg::Did { actor, result, .. } => {
+                    return Some(StepEvent::Did(id(actor), result));
+                }
+                WorkerMsg::ActorDone { actor, .. } => return Some(StepEvent::ActorDone(id(actor))),
             }
         }
         Event::Garbage(w, line) => {
@@ -242,14 +235,18 @@ fn handle(ev: Event, procs: &mut [Proc], obs: &mut Observations) {
             let p = &mut procs[w as usize];
             p.eof = true;
             p.stdin = None;
+            return Some(StepEvent::WorkerGone(w));
         }
     }
+    None
 }
 
 fn drain(rx: &Receiver<Event>, procs: &mut [Proc], obs: &mut Observations, deadline: Instant) {
     while procs.iter().any(|p| !p.eof) {
         match recv_until(rx, deadline) {
-            Some(ev) => handle(ev, procs, obs),
+            Some(ev) => {
+                handle(ev, procs, obs);
+            }
             None => break,
         }
     }
@@ -295,4 +292,125 @@ fn finish(mut procs: Vec<Proc>, mut obs: Observations, watch: FileWatch) -> Obse
     obs.workers = procs.into_iter().map(|p| p.exit).collect();
     obs.files_seen = watch.finish();
     obs
+}
+
+/// Free mode: collect records until every worker has closed its pipe or the deadline passes.
+fn collect_free(
+    spec: &RunSpec,
+    rx: &Receiver<Event>,
+    procs: &mut [Proc],
+    obs: &mut Observations,
+    run_deadline: Instant,
+    progress: &mut dyn Progress,
+) {
+    let s = &spec.scenario;
+    let planned = s.total_ops();
+    let mut last_progress = Instant::now();
+    while procs.iter().any(|p| !p.eof) {
+        match recv_until(rx, run_deadline) {
+            Some(ev) => {
+                handle(ev, procs, obs);
+            }
+            None => {
+                let stuck: Vec<u32> = procs
+                    .iter()
+                    .filter(|p| !p.eof)
+                    .map(|p| p.exit.worker)
+                    .collect();
+                obs.liveness.push(format!(
+                    "run deadline of {} s passed; killed workers {stuck:?}",
+                    s.limits.run_timeout_secs
+                ));
+                for p in procs.iter_mut().filter(|p| !p.eof) {
+                    p.exit.killed_because = Some(format!(
+                        "still running at the run deadline ({} s) after {} records",
+                        s.limits.run_timeout_secs, p.exit.records
+                    ));
+                }
+                kill_all(procs);
+                drain(rx, procs, obs, Instant::now() + Duration::from_secs(5));
+                break;
+            }
+        }
+        if last_progress.elapsed() >= Duration::from_millis(250) {
+            progress.ops(obs.records.len() as u64, planned);
+            last_progress = Instant::now();
+        }
+    }
+}
+
+/// Lockstep: grant one step at a time to the actor the scheduler picks, until every actor
+/// has finished, the step budget runs out, a step hangs, or the deadline passes.
+fn coordinate(
+    mut coord: Coordinator,
+    spec: &RunSpec,
+    rx: &Receiver<Event>,
+    procs: &mut [Proc],
+    obs: &mut Observations,
+    run_deadline: Instant,
+    progress: &mut dyn Progress,
+) -> LockstepOutcome {
+    let s = &spec.scenario;
+    let planned = s.total_ops();
+    let step_timeout = Duration::from_secs(u64::from(s.lockstep.step_timeout_secs));
+    let mut last_progress = Instant::now();
+    let stopped = loop {
+        let deadline = (Instant::now() + step_timeout).min(run_deadline);
+        while !coord.settled() {
+            match recv_until(rx, deadline) {
+                Some(ev) => {
+                    if let Some(step_ev) = handle(ev, procs, obs) {
+                        coord.on(step_ev);
+                    }
+                }
+                None => break,
+            }
+        }
+        if !coord.settled() {
+            let what = match coord.in_flight() {
+                Some((a, action)) => format!(
+                    "worker {} actor {} did not finish step {} ({action}) within {} s",
+                    a.worker,
+                    a.actor,
+                    coord.out.steps,
+                    step_timeout.as_secs()
+                ),
+                None => format!(
+                    "workers did not park for step {} within {} s",
+                    coord.out.steps,
+                    step_timeout.as_secs()
+                ),
+            };
+            break Some(what);
+        }
+        if coord.finished() {
+            break None;
+        }
+        match coord.grant() {
+            Ok(a) => {
+                let p = &mut procs[a.worker as usize];
+                if let Some(stdin) = p.stdin.as_mut() {
+                    let _ = writeln!(stdin, "grant {}", a.actor).and_then(|_| stdin.flush());
+                }
+            }
+            Err(why) => break Some(why),
+        }
+        if last_progress.elapsed() >= Duration::from_millis(250) {
+            progress.ops(obs.records.len() as u64, planned);
+            last_progress = Instant::now();
+        }
+    };
+    if let Some(why) = &stopped {
+        obs.liveness.push(format!("lockstep stopped: {why}"));
+        for p in procs.iter_mut().filter(|p| !p.eof) {
+            p.exit.killed_because = Some(format!("lockstep stopped: {why}"));
+        }
+        kill_all(procs);
+    }
+    // Closing stdin ends each worker's grant reader; wait for their pipes to close.
+    for p in procs.iter_mut() {
+        p.stdin = None;
+    }
+    drain(rx, procs, obs, Instant::now() + Duration::from_secs(10));
+    coord.finish(stopped)
 }

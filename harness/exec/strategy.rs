@@ -80,6 +80,16 @@ pub fn acquire(
     }
 }
 
+/// One non-blocking attempt (lockstep takes locks step by step, never by waiting).
+pub fn try_acquire(path: &Path) -> std::io::Result<Option<Held>> {
+    let file = open_lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(Held { file })),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// The global write lock of a strategy, if it has one.
 pub fn write_lock(db: &Path, s: &Strategy) -> std::io::Result<Option<Acquired>> {
     match s.write_lock {

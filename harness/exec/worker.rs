@@ -4,7 +4,8 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use super::actor::{self, Actor, Session};
+use super::actor::{self, Actor, Purpose, Session};
+use super::gate::{ActorId, Gate, LockstepLink};
 use super::guard::Guard;
 use super::protocol::{GO, RunSpec, WorkerMsg};
 use super::sink::RecordSink;
@@ -31,12 +32,14 @@ pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
     let my_plan = plan::worker_plan(s, spec.seed, worker);
     let actors = s.workload.connections_per_worker;
     let early = actor::may_connect_early(&spec);
+    let lockstep = actor::is_lockstep(&spec);
+    let ungated = Gate::free(ActorId { worker, actor: 0 });
 
     let mut sessions: Vec<Option<Session>> = (0..actors).map(|_| None).collect();
     let mut idle = Vec::new();
     if early {
         for slot in sessions.iter_mut() {
-            match actor::connect(&spec, actor::Purpose::Writer, &mut Vec::new()) {
+            match actor::connect(&spec, &ungated, Purpose::Writer, &mut Vec::new()) {
                 Ok(sess) => *slot = Some(sess),
                 Err(e) => {
                     return fatal(format!(
@@ -46,7 +49,7 @@ pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
                 }
             }
         }
-        match actor::open_idle(&spec, s.workload.idle_connections) {
+        match actor::open_idle(&spec, &ungated, s.workload.idle_connections) {
             Ok(c) => idle = c,
             Err(e) => {
                 return fatal(format!(
@@ -70,27 +73,60 @@ pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
         // The runner went away or aborted the run before the barrier opened.
         _ => return 5,
     }
-    if !early {
-        match actor::open_idle(&spec, s.workload.idle_connections) {
-            Ok(c) => idle = c,
-            Err(e) => {
-                return fatal(format!(
-                    "cannot open idle connections: {} ({})",
-                    e.message, e.code
-                ));
-            }
+    let link = lockstep.then(|| LockstepLink::start(actors));
+    let gate_for = |a: u32| {
+        let id = ActorId { worker, actor: a };
+        match &link {
+            Some(l) => Gate::lockstep(id, l.clone(), &sink),
+            None => Gate::free(id),
         }
-    }
+    };
+    // Idle connections opened after the barrier are actor 0's first steps, so that lockstep
+    // orders them like everything else.
+    let idle_late = if early {
+        0
+    } else {
+        s.workload.idle_connections
+    };
 
     let guard = Guard::new(s.guard, s.guard_at, &spec.db_path);
-    std::thread::scope(|scope| {
-        for (a, session) in sessions.into_iter().enumerate() {
-            let a = a as u32;
-            let ops: Vec<_> = my_plan.actor_ops(a).collect();
-            let (spec, guard, sink) = (&spec, guard.clone(), &sink);
-            scope.spawn(move || Actor::new(spec, worker, a, guard, sink).run(&ops, session));
-        }
+    let held: Vec<Session> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(a, session)| {
+                let a = a as u32;
+                let ops: Vec<_> = my_plan.actor_ops(a).collect();
+                let (spec, guard, sink, gate) = (&spec, guard.clone(), &sink, gate_for(a));
+                scope.spawn(move || {
+                    let mut held = Vec::new();
+                    if a == 0 && idle_late > 0 {
+                        match actor::open_idle(spec, &gate, idle_late) {
+                            Ok(c) => held = c,
+                            Err(e) => sink.send(
+                                &WorkerMsg::Fatal {
+                                    worker,
+                                    message: format!(
+                                        "cannot open idle connections: {} ({})",
+                                        e.message, e.code
+                                    ),
+                                },
+                                true,
+                            ),
+                        }
+                    }
+                    Actor::new(spec, worker, a, guard, sink, gate.clone()).run(&ops, session);
+                    gate.finish();
+                    held
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     });
+    drop(held);
     drop(idle);
     sink.send(&WorkerMsg::Done { worker }, true);
     0

@@ -122,4 +122,6 @@ pub struct Observations {
     pub files_seen: Vec<String>,
     /// Liveness problems (deadlines) that are not a single worker's fault.
     pub liveness: Vec<String>,
+    /// Lockstep mode: the trace, its hash and the breaches the coordinator saw.
+    pub lockstep: Option<crate::exec::coordinator::LockstepOutcome>,
 }

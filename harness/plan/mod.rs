@@ -3,7 +3,7 @@
 
 mod seeds;
 
-pub use seeds::{sha256_hex, stream};
+pub use seeds::{digest_hex, sha256_hex, stream};
 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};

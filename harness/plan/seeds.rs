@@ -24,7 +24,11 @@ pub fn stream(seed: u64, label: &str, a: u64, b: u64) -> ChaCha8Rng {
 
 /// `sha256:<hex>` of some bytes; the form every walburst hash is written in.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    digest_hex(&Sha256::digest(bytes))
+}
+
+/// `sha256:<hex>` of a finished SHA-256 digest.
+pub fn digest_hex(digest: &[u8]) -> String {
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for byte in digest {

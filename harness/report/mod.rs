@@ -26,6 +26,14 @@ pub struct Report {
     pub seed: u64,
     pub mode: String,
     pub schedule_hash: String,
+    /// Lockstep: hash of the step trace (step, worker, actor, action, result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_hash: Option<String>,
+    /// Canonical hash of the database content after the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockstep: Option<crate::exec::coordinator::LockstepOutcome>,
     pub started_at: String,
     pub wall_secs: f64,
     pub totals: Totals,

@@ -60,11 +60,15 @@ pub struct Overrides {
     pub workers: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ops: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scheduler: Option<SchedulerKind>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pct_depth: Option<u32>,
 }
 
 impl Overrides {
     pub fn is_empty(&self) -> bool {
-        self.workers.is_none() && self.ops.is_none()
+        self.as_args().is_empty()
     }
 
     /// The flags that recreate these overrides, in a fixed order.
@@ -76,6 +80,19 @@ impl Overrides {
         if let Some(o) = self.ops {
             args.push(format!("--ops {o}"));
         }
+        if let Some(k) = self.scheduler {
+            args.push(format!(
+                "--scheduler {}",
+                if k == SchedulerKind::Pct {
+                    "pct"
+                } else {
+                    "random"
+                }
+            ));
+        }
+        if let Some(d) = self.pct_depth {
+            args.push(format!("--pct-depth {d}"));
+        }
         args
     }
 
@@ -85,6 +102,12 @@ impl Overrides {
         }
         if let Some(o) = self.ops {
             scenario.workload.ops_per_worker = o;
+        }
+        if let Some(k) = self.scheduler {
+            scenario.lockstep.scheduler = k;
+        }
+        if let Some(d) = self.pct_depth {
+            scenario.lockstep.pct_depth = d;
         }
     }
 }
@@ -270,6 +293,16 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     check_range("strategy.retry_jitter_ms", st.retry_jitter_ms, 0, 60_000)?;
     if st.retries > 100 {
         return Err(range_err("strategy.retries", st.retries, "0..=100"));
+    }
+    if !(1..=100).contains(&s.lockstep.pct_depth) {
+        return Err(range_err(
+            "lockstep.pct_depth",
+            s.lockstep.pct_depth,
+            "1..=100",
+        ));
+    }
+    if s.lockstep.step_timeout_secs == 0 {
+        return Err(range_err("lockstep.step_timeout_secs", 0, "1.. (seconds)"));
     }
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
         return Err("table `limits`: timeouts must be at least 1 second".into());

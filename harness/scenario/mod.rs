@@ -45,6 +45,8 @@ pub struct Scenario {
     #[serde(default)]
     pub faults: Faults,
     #[serde(default)]
+    pub lockstep: Lockstep,
+    #[serde(default)]
     pub expect: Expect,
 }
 
@@ -372,6 +374,67 @@ impl Default for Limits {
         Limits {
             run_timeout_secs: 600,
             start_timeout_secs: 60,
+        }
+    }
+}
+
+/// How `--mode lockstep` picks the next actor to step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lockstep {
+    pub scheduler: SchedulerKind,
+    /// PCT's bug depth d: d - 1 priority change points.
+    pub pct_depth: u32,
+    /// Step budget; past it the run fails for liveness (0: 64 steps per planned op).
+    pub max_steps: u64,
+    /// Seconds one granted step may take before the worker is declared stuck.
+    pub step_timeout_secs: u32,
+}
+
+impl Default for Lockstep {
+    fn default() -> Self {
+        Lockstep {
+            scheduler: SchedulerKind::Random,
+            pct_depth: 3,
+            max_steps: 0,
+            step_timeout_secs: 30,
+        }
+    }
+}
+
+impl Lockstep {
+    pub fn step_budget(&self, total_ops: u64) -> u64 {
+        if self.max_steps > 0 {
+            self.max_steps
+        } else {
+            total_ops.saturating_mul(64).max(1000)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedulerKind {
+    /// Uniform over the actors waiting to step.
+    Random,
+    /// Probabilistic concurrency testing: priorities with change points.
+    Pct,
+}
+
+/// Free-running processes, or one SQL step at a time under a seeded scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Free,
+    Lockstep,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Free => "free",
+            Mode::Lockstep => "lockstep",
         }
     }
 }

@@ -1,0 +1,188 @@
+//! The lockstep coordinator's state: who is parked before which step, who holds SQLite's
+//! write lock, and the trace with its running hash. Pure: the runner feeds it events from
+//! the worker pipes and sends the grants it decides.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::gate::ActorId;
+use super::scheduler::Scheduler;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEntry {
+    pub step: u64,
+    pub worker: u32,
+    pub actor: u32,
+    pub action: String,
+    pub result: String,
+}
+
+/// Two actors inside BEGIN IMMEDIATE..COMMIT at once, caught at the step where the second
+/// BEGIN succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Breach {
+    pub step: u64,
+    pub actor: ActorId,
+    pub holders: Vec<ActorId>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LockstepOutcome {
+    pub steps: u64,
+    pub trace_hash: String,
+    pub breaches: Vec<Breach>,
+    /// The step at which a guard first reported corruption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_guard_report_step: Option<u64>,
+    /// Why lockstep stopped early (budget, divergence, a stuck step), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    #[serde(skip)]
+    pub trace: Vec<TraceEntry>,
+}
+
+pub enum StepEvent {
+    Want(ActorId, String),
+    Did(ActorId, String),
+    ActorDone(ActorId),
+    WorkerGone(u32),
+}
+
+pub struct Coordinator {
+    scheduler: Box<dyn Scheduler>,
+    live: BTreeSet<ActorId>,
+    parked: BTreeMap<ActorId, String>,
+    granted: Option<(ActorId, String)>,
+    holders: BTreeSet<ActorId>,
+    hasher: Sha256,
+    budget: u64,
+    pub out: LockstepOutcome,
+}
+
+fn blocked(result: &str) -> bool {
+    result.starts_with("SQLITE_BUSY")
+        || result.starts_with("SQLITE_LOCKED")
+        || result == "would-block"
+        || result == "busy"
+}
+
+impl Coordinator {
+    pub fn new(scheduler: Box<dyn Scheduler>, actors: &[ActorId], budget: u64) -> Self {
+        Coordinator {
+            scheduler,
+            live: actors.iter().copied().collect(),
+            parked: BTreeMap::new(),
+            granted: None,
+            holders: BTreeSet::new(),
+            hasher: Sha256::new(),
+            budget,
+            out: LockstepOutcome::default(),
+        }
+    }
+
+    pub fn on(&mut self, ev: StepEvent) {
+        match ev {
+            StepEvent::Want(a, action) => {
+                self.parked.insert(a, action);
+            }
+            StepEvent::Did(a, result) => {
+                let Some((g, action)) = self.granted.take_if(|(g, _)| *g == a) else {
+                    return;
+                };
+                self.record(g, action, result);
+            }
+            StepEvent::ActorDone(a) => {
+                self.live.remove(&a);
+            }
+            StepEvent::WorkerGone(w) => {
+                self.live.retain(|a| a.worker != w);
+                self.parked.retain(|a, _| a.worker != w);
+                self.holders.retain(|a| a.worker != w);
+                if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
+                    self.granted = None;
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, a: ActorId, action: String, result: String) {
+        let step = self.out.steps;
+        let ok = result == "ok";
+        match action.as_str() {
+            "begin" if ok => {
+                if !self.holders.is_empty() && !self.holders.contains(&a) {
+                    self.out.breaches.push(Breach {
+                        step,
+                        actor: a,
+                        holders: self.holders.iter().copied().collect(),
+                    });
+                }
+                self.holders.insert(a);
+            }
+            "commit" if ok => {
+                self.holders.remove(&a);
+            }
+            "rollback" | "close" => {
+                self.holders.remove(&a);
+            }
+            "guard" if result == "fired" => {
+                self.out.first_guard_report_step.get_or_insert(step);
+            }
+            _ => {}
+        }
+        self.scheduler.on_result(a, blocked(&result));
+        let line = format!("{step} {} {} {action} {result}\n", a.worker, a.actor);
+        self.hasher.update(line.as_bytes());
+        self.out.trace.push(TraceEntry {
+            step,
+            worker: a.worker,
+            actor: a.actor,
+            action,
+            result,
+        });
+        self.out.steps += 1;
+    }
+
+    /// Every live actor is parked (or gone) and no step is in flight.
+    pub fn settled(&self) -> bool {
+        self.granted.is_none() && self.live.iter().all(|a| self.parked.contains_key(a))
+    }
+
+    pub fn finished(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Picks the next step once settled; `Err` says why lockstep must stop.
+    pub fn grant(&mut self) -> Result<ActorId, String> {
+        if self.out.steps >= self.budget {
+            return Err(format!(
+                "step budget of {} exhausted with {} actors still running (livelock?)",
+                self.budget,
+                self.live.len()
+            ));
+        }
+        let runnable: Vec<ActorId> = self.parked.keys().copied().collect();
+        let Some(a) = self.scheduler.choose(self.out.steps, &runnable) else {
+            return Err(format!(
+                "the schedule diverged at step {}: the recorded actor is not waiting",
+                self.out.steps
+            ));
+        };
+        let action = self.parked.remove(&a).expect("chosen from parked");
+        self.granted = Some((a, action));
+        Ok(a)
+    }
+
+    /// The step now in flight, for watchdog messages.
+    pub fn in_flight(&self) -> Option<&(ActorId, String)> {
+        self.granted.as_ref()
+    }
+
+    pub fn finish(mut self, stopped: Option<String>) -> LockstepOutcome {
+        self.out.trace_hash = crate::plan::digest_hex(&self.hasher.finalize_reset());
+        self.out.stopped = stopped;
+        self.out
+    }
+}

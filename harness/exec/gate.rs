@@ -1,0 +1,139 @@
+//! The gate every SQL-level action of an actor passes through. In free mode it just runs
+//! the action. In lockstep it parks the actor until the coordinator grants it the step, runs
+//! the action, and reports the result, so that exactly one actor of the whole run acts at a
+//! time and the interleaving is the scheduler's alone.
+
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::sync::{Mutex, mpsc};
+
+use serde::{Deserialize, Serialize};
+
+use super::protocol::WorkerMsg;
+use super::sink::RecordSink;
+
+/// One actor of a run: (worker, connection index within the worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ActorId {
+    pub worker: u32,
+    pub actor: u32,
+}
+
+/// A worker's link to the coordinator: grants arrive on stdin and are routed per actor.
+pub struct LockstepLink {
+    grants: Vec<Mutex<Receiver<()>>>,
+}
+
+impl LockstepLink {
+    /// Starts the thread that reads grants (`grant <actor>` lines) from stdin.
+    pub fn start(actors: u32) -> Arc<LockstepLink> {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..actors).map(|_| mpsc::channel::<()>()).unzip();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let Some(a) = line
+                    .strip_prefix("grant ")
+                    .and_then(|a| a.trim().parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                if senders.get(a).is_none_or(|s| s.send(()).is_err()) {
+                    continue;
+                }
+            }
+            // The coordinator closed the pipe: every parked actor wakes to an error and ends.
+        });
+        Arc::new(LockstepLink {
+            grants: receivers.into_iter().map(Mutex::new).collect(),
+        })
+    }
+}
+
+/// Raised inside an actor when the coordinator went away mid-run.
+#[derive(Debug)]
+pub struct Abandoned;
+
+#[derive(Clone)]
+pub struct Gate<'a> {
+    id: ActorId,
+    lockstep: Option<(Arc<LockstepLink>, &'a RecordSink)>,
+}
+
+impl<'a> Gate<'a> {
+    pub fn free(id: ActorId) -> Gate<'static> {
+        Gate { id, lockstep: None }
+    }
+
+    pub fn lockstep(id: ActorId, link: Arc<LockstepLink>, sink: &'a RecordSink) -> Gate<'a> {
+        Gate {
+            id,
+            lockstep: Some((link, sink)),
+        }
+    }
+
+    pub fn is_lockstep(&self) -> bool {
+        self.lockstep.is_some()
+    }
+
+    /// Runs `action` as one step; `describe` names its result for the trace (`ok`, an error
+    /// code, `busy`, ...).
+    pub fn step<T>(
+        &self,
+        action: &str,
+        f: impl FnOnce() -> T,
+        describe: impl Fn(&T) -> String,
+    ) -> T {
+        let Some((link, sink)) = &self.lockstep else {
+            return f();
+        };
+        sink.send(
+            &WorkerMsg::Want {
+                worker: self.id.worker,
+                actor: self.id.actor,
+                action: action.to_string(),
+            },
+            true,
+        );
+        let granted = link.grants[self.id.actor as usize]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recv();
+        if granted.is_err() {
+            // The coordinator is gone; nothing this process does matters any more.
+            std::process::exit(6);
+        }
+        let out = f();
+        sink.send(
+            &WorkerMsg::Did {
+                worker: self.id.worker,
+                actor: self.id.actor,
+                result: describe(&out),
+            },
+            true,
+        );
+        out
+    }
+
+    /// Tells the coordinator this actor has no more steps.
+    pub fn finish(&self) {
+        if let Some((_, sink)) = &self.lockstep {
+            sink.send(
+                &WorkerMsg::ActorDone {
+                    worker: self.id.worker,
+                    actor: self.id.actor,
+                },
+                true,
+            );
+        }
+    }
+}
+
+/// Names a rusqlite result for the trace: `ok` or the extended error code.
+pub fn sql_result<T>(r: &rusqlite::Result<T>) -> String {
+    match r {
+        Ok(_) => "ok".to_string(),
+        Err(e) => super::sqlite::SqlError::from_rusqlite(e).code,
+    }
+}
