@@ -38,6 +38,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// List the shipped scenarios.
     List,
+    /// Re-run exactly what a report describes and say whether it reproduced.
+    Replay(ReplayArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -117,6 +119,23 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A report written by `walburst run` (in lockstep, its kept run directory's trace is
+    /// replayed step by step when present).
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+    /// Directory for the replay's own report.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Keep the replay's run directory.
+    #[arg(long)]
+    pub keep: bool,
+    /// Where the replay's run directory is created.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct WorkerArgs {
     #[arg(long)]
     pub run_dir: PathBuf,
@@ -176,6 +195,39 @@ pub fn main_with(cli: Cli) -> i32 {
             print_out(&text.expect("plan serializes"))
         }
         Command::Run(a) => run_command(a),
+        Command::Replay(a) => replay_command(a),
+    }
+}
+
+fn replay_command(a: ReplayArgs) -> i32 {
+    let report = match crate::replay::read_report(&a.report) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let worker_exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
+            return EXIT_FAIL;
+        }
+    };
+    let opts = crate::replay::ReplayOptions {
+        out_dir: a.out,
+        work_dir: a.work_dir,
+        keep: a.keep,
+        worker_exe,
+    };
+    let mut console = Console::new(false);
+    match crate::replay::replay(&report, &opts, &mut console) {
+        Ok(true) => EXIT_PASS,
+        Ok(false) => EXIT_FAIL,
+        Err(e) => {
+            eprintln!("error: the replay could not be carried out: {e:#}");
+            EXIT_FAIL
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod determinism;
 pub mod exec;
 pub mod observe;
 pub mod plan;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
