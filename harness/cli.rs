@@ -80,15 +80,8 @@ pub struct RunArgs {
     /// Run this seed instead of the scenario's own `seeds`.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Directory for the JSON reports.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub out: PathBuf,
-    /// Keep each run directory (database, records, worker stderr); failed runs always keep it.
-    #[arg(long)]
-    pub keep: bool,
-    /// Where run directories are created (default: the system temporary directory).
-    #[arg(long, value_name = "DIR")]
-    pub work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Print only the seed and verdict lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -124,13 +117,21 @@ pub struct ReplayArgs {
     /// replayed step by step when present).
     #[arg(value_name = "REPORT.json")]
     pub report: PathBuf,
-    /// Directory for the replay's own report.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where a run's report and run directory go.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Directory for the JSON reports.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
-    /// Keep the replay's run directory.
+    /// Keep each run directory (database, records, trace, worker stderr); failed runs always
+    /// keep it.
     #[arg(long)]
     pub keep: bool,
-    /// Where the replay's run directory is created.
+    /// Where run directories are created (default: the system temporary directory).
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
 }
@@ -215,9 +216,9 @@ fn replay_command(a: ReplayArgs) -> i32 {
         }
     };
     let opts = crate::replay::ReplayOptions {
-        out_dir: a.out,
-        work_dir: a.work_dir,
-        keep: a.keep,
+        out_dir: a.output.out,
+        work_dir: a.output.work_dir,
+        keep: a.output.keep,
         worker_exe,
     };
     let mut console = Console::new(false);
@@ -264,9 +265,9 @@ fn run_command(a: RunArgs) -> i32 {
                 source: source.clone(),
                 overrides: overrides.clone(),
                 seed,
-                out_dir: Some(a.out.clone()),
-                keep: a.keep,
-                work_dir: a.work_dir.clone(),
+                out_dir: Some(a.output.out.clone()),
+                keep: a.output.keep,
+                work_dir: a.output.work_dir.clone(),
                 worker_exe: worker_exe.clone(),
                 mode,
                 replay: None,

@@ -131,19 +131,8 @@ fn probe_after_commit_with_one_connection_breaches_nothing() {
 }
 
 fn replay(dir: &std::path::Path, report: &std::path::Path) -> (i32, String) {
-    let o = std::process::Command::new(BIN)
-        .arg("replay")
-        .arg(report)
-        .arg("--out")
-        .arg(dir.join("replays"))
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let (code, out, _) = walburst(dir, "replay", &[report.to_str().unwrap()]);
+    (code, out)
 }
 
 #[test]
@@ -221,24 +210,19 @@ fn replaying_garbage_is_bad_input() {
 #[test]
 fn check_determinism_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(BIN)
-        .args([
-            "run",
+    let (code, out, _) = walburst(
+        dir.path(),
+        "run",
+        &[
             "smoke",
             "--workers",
             "3",
             "--ops",
             "20",
             "--check-determinism",
-            "--out",
-        ])
-        .arg(dir.path().join("r"))
-        .arg("--work-dir")
-        .arg(dir.path().join("w"))
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{out}");
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.lines()
             .last()

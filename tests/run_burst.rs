@@ -242,25 +242,25 @@ fn several_seeds_end_with_a_pass_fail_count() {
     let dir = tempfile::tempdir().unwrap();
     let toml = set(&shipped("smoke"), "seeds", "[1, 2]");
     let path = scenario_file(dir.path(), "two", &toml);
-    let out = std::process::Command::new(BIN)
-        .args([
-            "run",
+    let (code, stdout, _) = walburst(
+        dir.path(),
+        "run",
+        &[
             path.to_str().unwrap(),
             "--workers",
             "2",
             "--ops",
             "10",
             "--quiet",
-            "--out",
-        ])
-        .arg(dir.path().join("r"))
-        .arg("--work-dir")
-        .arg(dir.path().join("w"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("SEED=")).count(), 2);
     assert_eq!(stdout.lines().last(), Some("2 passed, 0 failed"));
-    assert_eq!(std::fs::read_dir(dir.path().join("r")).unwrap().count(), 2);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("reports"))
+            .unwrap()
+            .count(),
+        2
+    );
 }

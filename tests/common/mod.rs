@@ -76,21 +76,28 @@ pub fn set(toml: &str, key: &str, value: &str) -> String {
     out.join("\n") + "\n"
 }
 
-/// Runs `walburst run <args>` with reports and run directories inside `dir`.
-pub fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = dir.join("reports");
-    let work = dir.join("work");
+/// Runs `walburst <command> <args>` with reports and run directories inside `dir`;
+/// returns (exit code, stdout, stderr).
+pub fn walburst(dir: &Path, command: &str, args: &[&str]) -> (i32, String, String) {
     let o = Command::new(BIN)
-        .arg("run")
+        .arg(command)
         .args(args)
         .arg("--out")
-        .arg(&out)
+        .arg(dir.join("reports"))
         .arg("--work-dir")
-        .arg(&work)
+        .arg(dir.join("work"))
         .output()
         .expect("walburst runs");
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs `walburst run <args>` with reports and run directories inside `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    let (code, stdout, stderr) = walburst(dir, "run", args);
     let report_path = stdout
         .lines()
         .find_map(|l| l.strip_prefix("report: "))
@@ -99,7 +106,7 @@ pub fn run(dir: &Path, args: &[&str]) -> Run {
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     Run {
-        code: o.status.code().unwrap_or(-1),
+        code,
         stdout,
         stderr,
         report,
