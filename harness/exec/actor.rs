@@ -336,6 +336,25 @@ impl<'a> Actor<'a> {
     }
 
     fn checkpoint(&self, conn: &Connection, rec: &mut OpRecord) {
+        let st = &self.spec.scenario.strategy;
+        let t_lock = monotonic_ns();
+        let _held = if st.lock_checkpoints && st.write_lock_scope == LockScope::Transaction {
+            match write_lock(&self.gate, &self.spec.db_path, st) {
+                Ok(Some(Acquired::Held(h))) => Some(h),
+                Ok(None) => None,
+                Ok(Some(Acquired::TimedOut)) => {
+                    rec.error = Some(SqlError::harness("global write lock not acquired in time"));
+                    return;
+                }
+                Err(e) => {
+                    rec.error = Some(SqlError::harness(format!("write lock: {e}")));
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        rec.lock_wait_us += us_since(t_lock);
         let mode = self.spec.scenario.workload.checkpoint_mode.as_sql();
         let res = self.gate.step(
             "checkpoint",

@@ -268,6 +268,8 @@ pub struct Strategy {
     pub write_lock_poll_ms: u32,
     pub write_lock_timeout_ms: u32,
     pub write_lock_scope: LockScope,
+    /// Also hold the global write lock around checkpoint ops (transaction scope only).
+    pub lock_checkpoints: bool,
     pub init_lock: InitLock,
     pub init_lock_poll_ms: u32,
     pub init_lock_timeout_ms: u32,
@@ -285,6 +287,7 @@ impl Default for Strategy {
             write_lock_poll_ms: 50,
             write_lock_timeout_ms: 120_000,
             write_lock_scope: LockScope::Transaction,
+            lock_checkpoints: false,
             init_lock: InitLock::None,
             init_lock_poll_ms: 50,
             init_lock_timeout_ms: 10_000,
