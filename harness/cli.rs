@@ -117,6 +117,10 @@ pub struct ReplayArgs {
     /// replayed step by step when present).
     #[arg(value_name = "REPORT.json")]
     pub report: PathBuf,
+    /// Replay a free run in lockstep: one transaction at a time in the commit order it
+    /// observed (needs the report's kept run directory).
+    #[arg(long)]
+    pub lockstep: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -216,6 +220,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
         }
     };
     let opts = crate::replay::ReplayOptions {
+        lockstep: a.lockstep,
         out_dir: a.output.out,
         work_dir: a.output.work_dir,
         keep: a.output.keep,
@@ -234,6 +239,15 @@ fn replay_command(a: ReplayArgs) -> i32 {
 
 fn run_command(a: RunArgs) -> i32 {
     let overrides = a.scale.overrides();
+    if a.mode == Mode::Free
+        && !a.check_determinism
+        && (overrides.scheduler.is_some() || overrides.pct_depth.is_some())
+    {
+        eprintln!(
+            "error: --scheduler and --pct-depth apply only with --mode lockstep (or --check-determinism)"
+        );
+        return EXIT_USAGE;
+    }
     // Load and validate everything before running anything: bad input writes nothing.
     let mut loaded = Vec::new();
     for spec in &a.scenarios {

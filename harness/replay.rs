@@ -8,7 +8,7 @@ use crate::exec::coordinator::TraceEntry;
 use crate::exec::gate::ActorId;
 use crate::report::Report;
 use crate::report::console::Console;
-use crate::run::{RunRequest, run};
+use crate::run::{Replay, RunRequest, run};
 use crate::scenario::Mode;
 
 /// Why a report cannot be replayed (bad input: exit 2).
@@ -58,7 +58,36 @@ fn recorded_choices(report: &Report) -> Option<(PathBuf, Vec<ActorId>)> {
     Some((path, choices))
 }
 
+/// The actors of a free run's committed transactions in commit order (event ids), from the
+/// records its kept run directory holds.
+fn commit_order(report: &Report) -> Result<Vec<ActorId>, String> {
+    let dir = report.run_dir.as_ref().ok_or(
+        "the report's run directory was not kept; re-run with --keep (failed runs keep it)",
+    )?;
+    let path = dir.join("records.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut commits: Vec<(i64, ActorId)> = Vec::new();
+    for line in text.lines() {
+        let r: crate::observe::OpRecord =
+            serde_json::from_str(line).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let (crate::observe::Outcome::Committed, Some(eid)) = (r.outcome, r.event_id) {
+            commits.push((
+                eid,
+                ActorId {
+                    worker: r.worker,
+                    actor: r.actor,
+                },
+            ));
+        }
+    }
+    commits.sort();
+    Ok(commits.into_iter().map(|(_, a)| a).collect())
+}
+
 pub struct ReplayOptions {
+    /// Replay a free run in lockstep, one transaction at a time in its observed commit order.
+    pub lockstep: bool,
     pub out_dir: PathBuf,
     pub work_dir: Option<PathBuf>,
     pub keep: bool,
@@ -71,25 +100,38 @@ pub fn replay(
     opts: &ReplayOptions,
     console: &mut Console,
 ) -> anyhow::Result<bool> {
-    let mode = if report.mode == "lockstep" {
+    let recorded = match report.mode.as_str() {
+        "lockstep" => Mode::Lockstep,
+        "free" => Mode::Free,
+        other => anyhow::bail!("the report's mode {other:?} is unknown to this walburst"),
+    };
+    let mut replay = None;
+    let mode = if opts.lockstep && recorded == Mode::Free {
+        let order = commit_order(report).map_err(|e| anyhow::anyhow!("--lockstep: {e}"))?;
+        console.line(&format!(
+            "replaying the free run's {} commits in lockstep, one transaction at a time in commit order",
+            order.len()
+        ));
+        replay = Some(Replay::Commits(order));
         Mode::Lockstep
     } else {
-        Mode::Free
-    };
-    let trace = (mode == Mode::Lockstep)
-        .then(|| recorded_choices(report))
-        .flatten();
-    match &trace {
-        Some((path, c)) => console.line(&format!(
-            "replaying {} recorded steps from {}",
-            c.len(),
-            path.display()
-        )),
-        None if mode == Mode::Lockstep => {
-            console.line("no recorded trace kept; replaying the scheduler from the seed")
+        if recorded == Mode::Lockstep {
+            match recorded_choices(report) {
+                Some((path, c)) => {
+                    console.line(&format!(
+                        "replaying {} recorded steps from {}",
+                        c.len(),
+                        path.display()
+                    ));
+                    replay = Some(Replay::Steps(c));
+                }
+                None => {
+                    console.line("no recorded trace kept; replaying the scheduler from the seed")
+                }
+            }
         }
-        None => {}
-    }
+        recorded
+    };
     let req = RunRequest {
         scenario: report.scenario.clone(),
         source: report.scenario_source.clone(),
@@ -100,14 +142,15 @@ pub fn replay(
         work_dir: opts.work_dir.clone(),
         worker_exe: opts.worker_exe.clone(),
         mode,
-        replay: trace.map(|(_, c)| c),
+        replay,
     };
     let again = run(&req, console)?.report;
     let mut same = vec![("verdict", report.verdict == again.verdict)];
     if again.schedule_hash != report.schedule_hash {
         same.push(("schedule_hash", false));
     }
-    if mode == Mode::Lockstep {
+    // Hashes are comparable only when the replay ran in the report's own mode.
+    if mode == Mode::Lockstep && recorded == Mode::Lockstep {
         same.push(("trace_hash", report.trace_hash == again.trace_hash));
         same.push(("content_hash", report.content_hash == again.content_hash));
     }
@@ -120,10 +163,13 @@ pub fn replay(
             report.seed,
             report.mode,
             verdict(&again),
-            if mode == Mode::Lockstep {
-                ", trace and content hashes identical"
-            } else {
-                ""
+            match (recorded, &again.content_hash) {
+                (Mode::Lockstep, Some(_)) => ", trace and content hashes identical",
+                (Mode::Lockstep, None) =>
+                    ", trace hash identical (no content hash: the database is unreadable)",
+                _ if mode == Mode::Lockstep =>
+                    " (replayed in lockstep, one transaction at a time in commit order)",
+                _ => "",
             }
         ));
         Ok(true)

@@ -8,7 +8,9 @@ use crate::check::{self, verdict};
 use crate::exec::coordinator::{Coordinator, TraceEntry};
 use crate::exec::gate::ActorId;
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
-use crate::exec::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
+use crate::exec::scheduler::{
+    CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
+};
 use crate::exec::{kanban, runner, sqlite, tamper};
 use crate::observe;
 use crate::plan;
@@ -29,8 +31,17 @@ pub struct RunRequest {
     /// The binary that provides the hidden `worker` subcommand.
     pub worker_exe: PathBuf,
     pub mode: Mode,
-    /// Lockstep: replay these choices instead of asking the scenario's scheduler.
-    pub replay: Option<Vec<ActorId>>,
+    /// Lockstep: replay a recording instead of asking the scenario's scheduler.
+    pub replay: Option<Replay>,
+}
+
+/// What a lockstep run replays.
+#[derive(Debug, Clone)]
+pub enum Replay {
+    /// The actor of every step of a lockstep trace.
+    Steps(Vec<ActorId>),
+    /// The actor of every committed transaction of a free run, in commit order.
+    Commits(Vec<ActorId>),
 }
 
 pub struct RunOutcome {
@@ -98,7 +109,8 @@ fn make_coordinator(req: &RunRequest) -> Coordinator {
     let actors = actors(s);
     let budget = s.lockstep.step_budget(s.total_ops());
     let scheduler: Box<dyn Scheduler> = match (&req.replay, s.lockstep.scheduler) {
-        (Some(choices), _) => Box::new(ReplayScheduler::new(choices.clone())),
+        (Some(Replay::Steps(choices)), _) => Box::new(ReplayScheduler::new(choices.clone())),
+        (Some(Replay::Commits(order)), _) => Box::new(CommitOrderScheduler::new(order.clone())),
         (None, SchedulerKind::Random) => Box::new(RandomScheduler::new(req.seed)),
         (None, SchedulerKind::Pct) => Box::new(PctScheduler::new(
             req.seed,

@@ -209,23 +209,27 @@ pub fn judge(
         ledger_bad,
         &ledger_detail,
     );
+    // Interval overlaps (monotonic times) and lockstep breaches (exact steps) are two views
+    // of one property, judged together.
+    let breach_detail = [
+        checks.lock_overlap_example.as_deref(),
+        checks.first_breach.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("; ");
     judge_count(
         &mut failures,
         &mut notes,
         "lock_overlaps",
-        "write-lock overlaps (two writers inside BEGIN IMMEDIATE..COMMIT at once)",
+        &format!(
+            "write-lock breaches ({} interval overlaps, {} caught in lockstep)",
+            checks.lock_overlaps, checks.lockstep_breaches
+        ),
         e.lock_overlaps,
-        checks.lock_overlaps,
-        checks.lock_overlap_example.as_deref().unwrap_or(""),
-    );
-    judge_count(
-        &mut failures,
-        &mut notes,
-        "lock_overlaps",
-        "write-lock breaches caught in lockstep",
-        e.lock_overlaps,
-        checks.lockstep_breaches,
-        checks.first_breach.as_deref().unwrap_or(""),
+        checks.lock_overlaps + checks.lockstep_breaches,
+        &breach_detail,
     );
     let uses_lock = s.strategy.write_lock == WriteLock::Flock;
     let sidecar = match e.sidecar {

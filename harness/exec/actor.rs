@@ -406,9 +406,16 @@ impl<'a> Actor<'a> {
         retry
     }
 
-    fn rollback(&self, conn: &Connection) -> rusqlite::Result<()> {
-        self.gate
-            .step("rollback", || conn.execute_batch("ROLLBACK"), sql_result)
+    /// ROLLBACK as one step; the write-lock interval ends when it is issued.
+    fn rollback(&self, conn: &Connection, rec: &mut OpRecord) -> rusqlite::Result<()> {
+        self.gate.step(
+            "rollback",
+            || {
+                rec.t_commit_issued_ns.get_or_insert(monotonic_ns());
+                conn.execute_batch("ROLLBACK")
+            },
+            sql_result,
+        )
     }
 
     fn guard_step(&self, conn: &Connection) -> Result<Option<crate::observe::GuardReport>, String> {
@@ -447,12 +454,21 @@ impl<'a> Actor<'a> {
         let t_begin = monotonic_ns();
         let mut attempt = 0;
         loop {
-            match self.gate.step(
+            // Timestamps are taken inside the step: in lockstep the actor may sit parked
+            // between steps while others act, and that time is not inside the lock.
+            let begun = self.gate.step(
                 "begin",
-                || conn.execute_batch("BEGIN IMMEDIATE"),
+                || {
+                    conn.execute_batch("BEGIN IMMEDIATE")
+                        .map(|()| monotonic_ns())
+                },
                 sql_result,
-            ) {
-                Ok(()) => break,
+            );
+            match begun {
+                Ok(t) => {
+                    rec.t_begin_ok_ns = Some(t);
+                    break;
+                }
                 Err(e) => {
                     let se = SqlError::from_rusqlite(&e);
                     if se.is_busy() && self.retry_after_busy(rec, &se, "begin", attempt) {
@@ -464,15 +480,13 @@ impl<'a> Actor<'a> {
                 }
             }
         }
-        rec.begin_wait_us = us_since(t_begin);
-        rec.t_begin_ok_ns = Some(monotonic_ns());
+        rec.begin_wait_us = rec.t_begin_ok_ns.unwrap_or(t_begin).saturating_sub(t_begin) / 1000;
 
         let applied = match kanban::apply(conn, &self.gate, self.spec.seed, self.worker, op) {
             Ok(a) => a,
             Err(e) => {
                 rec.error = Some(SqlError::from_rusqlite(&e));
-                rec.t_commit_issued_ns = Some(monotonic_ns());
-                let _ = self.rollback(conn);
+                let _ = self.rollback(conn, rec);
                 return;
             }
         };
@@ -483,8 +497,7 @@ impl<'a> Actor<'a> {
                     rec.guard = Some(report);
                     rec.reason = Some("guard fired inside the transaction".into());
                     rec.outcome = Outcome::RolledBack;
-                    rec.t_commit_issued_ns = Some(monotonic_ns());
-                    let _ = self.rollback(conn);
+                    let _ = self.rollback(conn, rec);
                     return;
                 }
                 Ok(None) => {}
@@ -494,8 +507,7 @@ impl<'a> Actor<'a> {
         let (event_id, task_id) = match applied {
             Applied::Nothing(why) => {
                 rec.reason = Some(why.into());
-                rec.t_commit_issued_ns = Some(monotonic_ns());
-                rec.outcome = match self.rollback(conn) {
+                rec.outcome = match self.rollback(conn, rec) {
                     Ok(()) => Outcome::RolledBack,
                     Err(e) => {
                         rec.error = Some(SqlError::from_rusqlite(&e));
@@ -507,13 +519,18 @@ impl<'a> Actor<'a> {
             Applied::Wrote { event_id, task_id } => (event_id, task_id),
         };
         rec.task_id = task_id;
-        rec.t_commit_issued_ns = Some(monotonic_ns());
         let mut attempt = 0;
         loop {
-            match self
-                .gate
-                .step("commit", || conn.execute_batch("COMMIT"), sql_result)
-            {
+            let issued = &mut rec.t_commit_issued_ns;
+            let committed = self.gate.step(
+                "commit",
+                || {
+                    issued.get_or_insert(monotonic_ns());
+                    conn.execute_batch("COMMIT")
+                },
+                sql_result,
+            );
+            match committed {
                 Ok(()) => {
                     rec.outcome = Outcome::Committed;
                     rec.event_id = Some(event_id);
@@ -534,7 +551,7 @@ impl<'a> Actor<'a> {
                         continue;
                     }
                     rec.error = Some(se);
-                    let _ = self.rollback(conn);
+                    let _ = self.rollback(conn, rec);
                     return;
                 }
             }

@@ -121,7 +121,9 @@ impl Coordinator {
                 }
                 self.holders.insert(a);
             }
-            "commit" if ok => {
+            // Any COMMIT that was not turned away ends the transaction (an error leaves it
+            // open only when the actor then rolls back, which also ends it).
+            "commit" if !blocked(&result) => {
                 self.holders.remove(&a);
             }
             "rollback" | "close" => {
@@ -132,7 +134,8 @@ impl Coordinator {
             }
             _ => {}
         }
-        self.scheduler.on_result(a, blocked(&result));
+        self.scheduler
+            .on_result(a, &action, &result, blocked(&result));
         let line = format!("{step} {} {} {action} {result}\n", a.worker, a.actor);
         self.hasher.update(line.as_bytes());
         self.out.trace.push(TraceEntry {

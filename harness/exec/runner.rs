@@ -368,6 +368,10 @@ fn coordinate(
         }
         if !coord.settled() {
             let what = match coord.in_flight() {
+                _ if Instant::now() >= run_deadline => format!(
+                    "the run deadline of {} s passed at step {}",
+                    s.limits.run_timeout_secs, coord.out.steps
+                ),
                 Some((a, action)) => format!(
                     "worker {} actor {} did not finish step {} ({action}) within {} s",
                     a.worker,

@@ -13,7 +13,7 @@ pub trait Scheduler {
     /// Picks one of `runnable` (sorted, never empty); `None` when a replay has diverged.
     fn choose(&mut self, step: u64, runnable: &[ActorId]) -> Option<ActorId>;
     /// The chosen actor's step returned; `blocked` when it met BUSY or a held flock.
-    fn on_result(&mut self, _actor: ActorId, _blocked: bool) {}
+    fn on_result(&mut self, _actor: ActorId, _action: &str, _result: &str, _blocked: bool) {}
 }
 
 /// Uniform over the runnable actors.
@@ -88,7 +88,7 @@ impl Scheduler for PctScheduler {
         Some(pick)
     }
 
-    fn on_result(&mut self, actor: ActorId, blocked: bool) {
+    fn on_result(&mut self, actor: ActorId, _action: &str, _result: &str, blocked: bool) {
         if blocked {
             self.demote(actor);
         }
@@ -110,6 +110,69 @@ impl Scheduler for ReplayScheduler {
     fn choose(&mut self, step: u64, runnable: &[ActorId]) -> Option<ActorId> {
         let want = *self.choices.get(step as usize)?;
         runnable.contains(&want).then_some(want)
+    }
+}
+
+/// Replays a free run's observed commit order at transaction granularity: the actor of the
+/// next commit runs until that transaction ends, one transaction at a time. Ops that did not
+/// commit in the free run run wherever their actor's schedule puts them.
+pub struct CommitOrderScheduler {
+    order: Vec<ActorId>,
+    next: usize,
+    /// The actor inside a transaction or holding a global flock: it keeps the floor.
+    current: Option<ActorId>,
+    /// The target's last step was blocked (a flock held by an actor that lost the floor).
+    target_blocked: bool,
+}
+
+impl CommitOrderScheduler {
+    pub fn new(order: Vec<ActorId>) -> Self {
+        CommitOrderScheduler {
+            order,
+            next: 0,
+            current: None,
+            target_blocked: false,
+        }
+    }
+}
+
+impl Scheduler for CommitOrderScheduler {
+    fn choose(&mut self, _step: u64, runnable: &[ActorId]) -> Option<ActorId> {
+        if let Some(c) = self.current.filter(|c| runnable.contains(c)) {
+            return Some(c);
+        }
+        // Skip targets that have no steps left.
+        while self.next < self.order.len() && !runnable.contains(&self.order[self.next]) {
+            self.next += 1;
+        }
+        let target = self.order.get(self.next).copied();
+        match target {
+            Some(t) if !self.target_blocked => Some(t),
+            // Let someone else (the lock holder) move, then try the target again.
+            Some(t) => {
+                self.target_blocked = false;
+                runnable.iter().copied().find(|a| *a != t).or(Some(t))
+            }
+            None => runnable.first().copied(),
+        }
+    }
+
+    fn on_result(&mut self, actor: ActorId, action: &str, result: &str, blocked: bool) {
+        let ok = result == "ok";
+        match action {
+            "begin" | "flock" if ok => self.current = Some(actor),
+            "commit" if ok => {
+                self.current = None;
+                if self.order.get(self.next) == Some(&actor) {
+                    self.next += 1;
+                }
+            }
+            "rollback" | "close" if self.current == Some(actor) => self.current = None,
+            _ => {}
+        }
+        if blocked && self.order.get(self.next) == Some(&actor) {
+            self.target_blocked = true;
+        }
     }
 }
 
@@ -148,7 +211,7 @@ mod tests {
             Some(first),
             "no change points at depth 1"
         );
-        s.on_result(first, true);
+        s.on_result(first, "begin", "SQLITE_BUSY", true);
         let second = s.choose(2, &actors).unwrap();
         assert_ne!(second, first, "a blocked actor drops below the others");
     }
@@ -160,5 +223,26 @@ mod tests {
         assert_eq!(s.choose(0, &a), Some(a[2]));
         assert_eq!(s.choose(1, &a[1..]), None, "a[0] is not runnable: diverged");
         assert_eq!(s.choose(2, &a), None, "past the end of the trace");
+    }
+
+    #[test]
+    fn commit_order_runs_one_transaction_at_a_time_in_order() {
+        let a = ids(3);
+        let mut s = CommitOrderScheduler::new(vec![a[2], a[0], a[2]]);
+        assert_eq!(s.choose(0, &a), Some(a[2]));
+        s.on_result(a[2], "begin", "ok", false);
+        assert_eq!(s.choose(1, &a), Some(a[2]), "inside its transaction");
+        s.on_result(a[2], "commit", "ok", false);
+        assert_eq!(s.choose(2, &a), Some(a[0]), "the next commit's actor");
+        s.on_result(a[0], "begin", "ok", false);
+        s.on_result(a[0], "commit", "ok", false);
+        assert_eq!(s.choose(3, &a), Some(a[2]));
+        s.on_result(a[2], "begin", "ok", false);
+        s.on_result(a[2], "commit", "ok", false);
+        assert_eq!(
+            s.choose(4, &a[1..2]),
+            Some(a[1]),
+            "order done: whoever is left"
+        );
     }
 }
