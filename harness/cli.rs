@@ -12,6 +12,20 @@ use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode, Overrides, Schedu
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// SIGINT/SIGTERM stopped a run (the shell convention for SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// From here on SIGINT/SIGTERM stop the current run cleanly: workers killed, an
+/// `interrupted` report written, the run directory kept.
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        crate::exec::procs::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+}
+
+fn interrupted() -> bool {
+    crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,13 +50,18 @@ pub enum Command {
     Run(RunArgs),
     /// Print the seeded schedule of a scenario as JSON, with its schedule_hash.
     Plan(PlanArgs),
-    /// List the shipped scenarios.
-    List,
+    /// List the shipped scenarios, or the cases of one scenario (its [matrix] expanded).
+    List(crate::nightly::ListArgs),
+    /// Merge sweep shard results into one summary JSON, JUnit file and markdown summary.
+    Merge(crate::nightly::merge::MergeArgs),
     /// Re-run exactly what a report describes and say whether it reproduced.
     Replay(ReplayArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Internal: one (case, seed) of a sweep (started by `walburst run` sweeps).
+    #[command(hide = true)]
+    SweepPair(crate::nightly::pair::PairArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -74,7 +93,8 @@ impl ScaleArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Shipped scenario names (see `walburst list`) or paths to scenario TOML files.
+    /// Shipped scenario names (see `walburst list`) or paths to scenario TOML files;
+    /// `FILE#CASE` names one case of a [matrix] (`walburst list FILE`).
     #[arg(value_name = "SCENARIO", default_value = DEFAULT_SCENARIO)]
     pub scenarios: Vec<String>,
     /// Run this seed instead of the scenario's own `seeds`.
@@ -92,8 +112,13 @@ pub struct RunArgs {
     /// Run each seed twice in lockstep and compare trace and content hashes.
     #[arg(long)]
     pub check_determinism: bool,
+    /// The executable started as each worker (default: this walburst binary).
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub worker_exe: Option<PathBuf>,
     #[command(flatten)]
     pub scale: ScaleArgs,
+    #[command(flatten)]
+    pub sweep: crate::nightly::SweepArgs,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +171,9 @@ pub struct WorkerArgs {
     pub run_dir: PathBuf,
     #[arg(long)]
     pub worker: u32,
+    /// Respawn after a seeded kill: first seq to run per actor (JSON file).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
 }
 
 /// Prints to stdout; a closed pipe (`walburst plan ... | head`) ends the command quietly.
@@ -169,8 +197,12 @@ fn usage_error(e: LoadError) -> i32 {
 
 pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
-        Command::Worker(a) => crate::exec::worker::worker_main(&a.run_dir, a.worker),
-        Command::List => {
+        Command::Worker(a) => {
+            crate::exec::worker::worker_main(&a.run_dir, a.worker, a.resume.as_deref())
+        }
+        Command::List(l) if l.scenario.is_some() => crate::nightly::list_command(&l),
+        Command::List(_) => {
+            let mut text = String::new();
             for e in scenario::embedded() {
                 let s =
                     scenario::parse_str(e.toml, &scenario::ScenarioSource::Embedded(e.name.into()))
@@ -181,12 +213,16 @@ pub fn main_with(cli: Cli) -> i32 {
                 } else {
                     ""
                 };
-                println!("{:<24} {}{default}", e.name, first.trim_end_matches('.'));
+                text.push_str(&format!(
+                    "{:<30} {}{default}\n",
+                    e.name,
+                    first.trim_end_matches('.')
+                ));
             }
-            EXIT_PASS
+            print_out(text.trim_end())
         }
         Command::Plan(a) => {
-            let (s, _) = match scenario::load(&a.scenario, &a.scale.overrides()) {
+            let (s, _) = match crate::nightly::load_case(&a.scenario, &a.scale.overrides()) {
                 Ok(x) => x,
                 Err(e) => return usage_error(e),
             };
@@ -201,6 +237,8 @@ pub fn main_with(cli: Cli) -> i32 {
         }
         Command::Run(a) => run_command(a),
         Command::Replay(a) => replay_command(a),
+        Command::Merge(a) => crate::nightly::merge::merge_command(a),
+        Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
     }
 }
 
@@ -227,6 +265,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
         worker_exe,
     };
     let mut console = Console::new(false);
+    install_interrupt_handler();
     match crate::replay::replay(&report, &opts, &mut console) {
         Ok(true) => EXIT_PASS,
         Ok(false) => EXIT_FAIL,
@@ -248,15 +287,18 @@ fn run_command(a: RunArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
+    if crate::nightly::is_sweep(&a) {
+        return crate::nightly::sweep::run_sweep(&a);
+    }
     // Load and validate everything before running anything: bad input writes nothing.
     let mut loaded = Vec::new();
     for spec in &a.scenarios {
-        match scenario::load(spec, &overrides) {
+        match crate::nightly::load_case(spec, &overrides) {
             Ok(x) => loaded.push(x),
             Err(e) => return usage_error(e),
         }
     }
-    let worker_exe = match std::env::current_exe() {
+    let worker_exe = match a.worker_exe.clone().map_or_else(std::env::current_exe, Ok) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: cannot find walburst's own executable to start workers: {e}");
@@ -264,6 +306,7 @@ fn run_command(a: RunArgs) -> i32 {
         }
     };
     let mut console = Console::new(a.quiet);
+    install_interrupt_handler();
     // A determinism check only means something when the interleaving is the seed's.
     let mode = if a.check_determinism {
         Mode::Lockstep
@@ -291,6 +334,9 @@ fn run_command(a: RunArgs) -> i32 {
             } else {
                 run(&req, &mut console).map(|o| o.report.passed())
             };
+            if interrupted() {
+                return EXIT_INTERRUPTED;
+            }
             match outcome {
                 Ok(true) => passed += 1,
                 Ok(false) => failed += 1,

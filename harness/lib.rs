@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod determinism;
 pub mod exec;
+pub mod nightly;
 pub mod observe;
 pub mod plan;
 pub mod replay;

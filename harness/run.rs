@@ -129,6 +129,12 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
         anyhow::anyhow!("cannot create the database {}: {e}", spec.db_path.display())
     })?;
     kanban::create_schema(&conn).map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    // The schema belongs in the main file, as in a database that has lived a while; only the
+    // burst's own commits start out in -wal.
+    if s.sqlite.journal_mode == crate::scenario::JournalMode::Wal {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| anyhow::anyhow!("cannot checkpoint the schema: {e}"))?;
+    }
     conn.close()
         .map_err(|(_, e)| anyhow::anyhow!("closing the setup connection: {e}"))?;
     Ok(())
@@ -214,6 +220,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         liveness: v.liveness,
         notes: v.notes,
         workers: obs.workers.clone(),
+        kills: obs.kills.clone(),
         run_dir: keep.then(|| run_dir.clone()),
         reproduce: reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
     };

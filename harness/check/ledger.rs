@@ -30,6 +30,8 @@ pub struct LedgerReport {
     pub order_violations: u64,
     /// Heartbeat events removed by a later committed gc, as they should be.
     pub gc_removed: u64,
+    /// Every ambiguous op and what the probe found (at most 100 listed).
+    pub ambiguous_ops: Vec<String>,
     pub examples: Vec<String>,
 }
 
@@ -154,7 +156,22 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
             }
             Some(Outcome::Ambiguous) | None => {
                 rep.ambiguous += 1;
-                if rows.count_for(id) > 0 {
+                let found = rows.count_for(id) > 0;
+                if rep.ambiguous_ops.len() < 100 {
+                    rep.ambiguous_ops.push(format!(
+                        "worker {} seq {} ({}, {}): {}",
+                        id.0,
+                        id.1,
+                        op.kind.name(),
+                        if reported.contains_key(&id) {
+                            "COMMIT failed"
+                        } else {
+                            "never reported"
+                        },
+                        if found { "committed" } else { "absent" }
+                    ));
+                }
+                if found {
                     rep.ambiguous_committed += 1;
                     let eid = rows.events.get(&id).and_then(|v| v.first()).map(|e| e.0);
                     committed.insert(id, (op, eid));

@@ -30,6 +30,9 @@ pub struct Checks {
     pub duplicate_writes: u64,
     pub ambiguous: u64,
     pub ambiguous_committed: u64,
+    /// Each ambiguous op and what the probe found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ambiguous_ops: Vec<String>,
     pub order_violations: u64,
     pub gc_removed: u64,
     pub ledger_examples: Vec<String>,
@@ -93,6 +96,9 @@ pub struct CorruptionExample {
 /// and every write accounted for, `real` otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Corruption {
+    /// `none` (healthy, nobody reported corruption), `false` (reports on a healthy
+    /// database), or `real` (verification found damage, reported or not).
+    pub classification: String,
     pub reports: u64,
     #[serde(rename = "false")]
     pub false_reports: u64,
@@ -117,6 +123,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                     c.duplicate_writes = l.duplicate;
                     c.ambiguous = l.ambiguous;
                     c.ambiguous_committed = l.ambiguous_committed;
+                    c.ambiguous_ops = l.ambiguous_ops;
                     c.order_violations = l.order_violations;
                     c.gc_removed = l.gc_removed;
                     c.ledger_examples = l.examples;
@@ -230,5 +237,11 @@ fn classify(obs: &Observations, clean: bool) -> Corruption {
     } else {
         k.real = k.reports;
     }
+    k.classification = match (clean, k.reports) {
+        (false, _) => "real",
+        (true, 0) => "none",
+        (true, _) => "false",
+    }
+    .to_string();
     k
 }

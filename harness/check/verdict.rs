@@ -12,6 +12,8 @@ use crate::scenario::{Expectation, IntegrityExpectation, Scenario, SidecarExpect
 pub enum VerdictKind {
     Pass,
     Fail,
+    /// SIGINT/SIGTERM stopped the run; nothing about the system under test is concluded.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +74,15 @@ pub fn judge(
         if w.finished && w.exit_code == Some(0) {
             continue;
         }
+        // A seeded kill that was not followed by a successor is the plan, not a failure.
+        let planned_death = w.signal == Some(9)
+            && obs
+                .kills
+                .iter()
+                .any(|k| k.worker == w.worker && k.pid == w.pid && !k.respawned);
+        if planned_death {
+            continue;
+        }
         let how = match (&w.killed_because, w.exit_code, w.signal) {
             (Some(why), _, _) => format!("killed by the runner: {why}"),
             (None, _, Some(sig)) => format!("died from signal {sig}"),
@@ -91,7 +102,8 @@ pub fn judge(
             w.worker, w.pid, w.records
         ));
     }
-    if liveness.is_empty() && totals.ops < totals.planned {
+    // With kills, the ops in flight (and, without respawn, the rest) never report.
+    if liveness.is_empty() && obs.kills.is_empty() && totals.ops < totals.planned {
         liveness.push(format!(
             "only {} of {} planned ops reported an outcome",
             totals.ops, totals.planned
@@ -261,7 +273,30 @@ pub fn judge(
             checks.ambiguous - checks.ambiguous_committed
         ));
     }
-    let verdict = if failures.is_empty() && liveness.is_empty() {
+    for k in &obs.kills {
+        notes.push(format!(
+            "seeded kill: worker {} (pid {}) died {} in op seq {}{}",
+            k.worker,
+            k.pid,
+            match k.point {
+                crate::scenario::KillPoint::MidTransaction => "mid-transaction",
+                crate::scenario::KillPoint::AfterCommit => "right after COMMIT",
+                crate::scenario::KillPoint::Checkpoint => "during a checkpoint",
+                crate::scenario::KillPoint::Close => "at connection close",
+                crate::scenario::KillPoint::Hang => "hung",
+                crate::scenario::KillPoint::None => "",
+            },
+            k.seq,
+            if k.respawned {
+                "; a successor continued its schedule"
+            } else {
+                ""
+            }
+        ));
+    }
+    let verdict = if obs.interrupted {
+        VerdictKind::Interrupted
+    } else if failures.is_empty() && liveness.is_empty() {
         VerdictKind::Pass
     } else {
         VerdictKind::Fail

@@ -1,8 +1,8 @@
 //! An actor: one connection of one worker process, running its share of the schedule.
-//! Strategy (locks, retries), guard and op body meet here; the SQL lives in `kanban`.
-//! Every SQL-level action passes through the [`Gate`], which in lockstep makes it one step.
+//! Strategy (locks, retries), guard, seeded kills and op body meet here; the SQL lives in
+//! `kanban`, connecting in `connect`. Every SQL-level action passes through the [`Gate`],
+//! which in lockstep makes it one step.
 
-use std::path::Path;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -10,227 +10,18 @@ use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
 
 use super::clock::monotonic_ns;
+pub use super::connect::{Purpose, Session, connect, is_lockstep, may_connect_early, open_idle};
+use super::connect::{us_since, write_lock};
 use super::gate::{Gate, sql_result};
 use super::guard::Guard;
 use super::kanban::{self, Applied};
 use super::protocol::RunSpec;
 use super::sink::RecordSink;
-use super::sqlite::{self, SqlError};
-use super::strategy::{self, Acquired, Held};
+use super::sqlite::SqlError;
+use super::strategy::Acquired;
 use crate::observe::{BusyEvent, OpRecord, Outcome};
-use crate::plan::{OpKind, PlannedOp, stream};
-use crate::scenario::{
-    GuardAt, InitLock, Lifecycle, LockScope, LockWait, Setup, Strategy, WriteLock,
-};
-
-/// An open connection plus the connection-scoped write lock it was opened under.
-pub struct Session {
-    pub conn: Connection,
-    _lock: Option<Held>,
-    /// Time spent waiting for a connection-scoped write lock while opening.
-    pub lock_wait_us: u64,
-}
-
-/// What a connection is for: writers take a connection-scoped write lock, readers do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Writer,
-    IdleReader,
-}
-
-pub fn is_lockstep(spec: &RunSpec) -> bool {
-    spec.mode == "lockstep"
-}
-
-/// Whether connections may be opened before the start barrier: only when opening takes no
-/// lock that another worker could hold for the whole run, and there is no setup race to run.
-pub fn may_connect_early(spec: &RunSpec) -> bool {
-    let s = &spec.scenario;
-    s.workload.setup == Setup::Runner
-        && !(s.strategy.write_lock == WriteLock::Flock
-            && s.strategy.write_lock_scope == LockScope::Connection)
-}
-
-fn us_since(t0: u64) -> u64 {
-    monotonic_ns().saturating_sub(t0) / 1000
-}
-
-/// Takes a flock. Free mode blocks or polls in real time; lockstep makes one non-blocking
-/// attempt per step (a poll gives up after as many attempts as its timeout allows).
-fn take_lock(
-    gate: &Gate,
-    path: &Path,
-    wait: LockWait,
-    poll_ms: u32,
-    timeout_ms: u32,
-) -> std::io::Result<Acquired> {
-    if !gate.is_lockstep() {
-        return strategy::acquire(path, wait, poll_ms, timeout_ms);
-    }
-    let attempts = match wait {
-        LockWait::Blocking => u64::MAX,
-        LockWait::Poll => u64::from(timeout_ms / poll_ms.max(1)).max(1),
-    };
-    for _ in 0..attempts {
-        let got = gate.step(
-            "flock",
-            || strategy::try_acquire(path),
-            |r| match r {
-                Ok(Some(_)) => "ok".into(),
-                Ok(None) => "would-block".into(),
-                Err(e) => format!("error: {e}"),
-            },
-        )?;
-        if let Some(h) = got {
-            return Ok(Acquired::Held(h));
-        }
-    }
-    Ok(Acquired::TimedOut)
-}
-
-fn write_lock(gate: &Gate, db: &Path, s: &Strategy) -> std::io::Result<Option<Acquired>> {
-    match s.write_lock {
-        WriteLock::None => Ok(None),
-        WriteLock::Flock => take_lock(
-            gate,
-            &strategy::write_lock_path(db),
-            s.write_lock_wait,
-            s.write_lock_poll_ms,
-            s.write_lock_timeout_ms,
-        )
-        .map(Some),
-    }
-}
-
-/// Opens a connection as the field app does: connection-scoped write lock (if any), the
-/// first-connect lock around setup, settings, and (when racing) the schema.
-pub fn connect(
-    spec: &RunSpec,
-    gate: &Gate,
-    purpose: Purpose,
-    busy: &mut Vec<BusyEvent>,
-) -> Result<Session, SqlError> {
-    let s = &spec.scenario;
-    let db = &spec.db_path;
-    let t_lock = monotonic_ns();
-    let lock = if purpose == Purpose::Writer && s.strategy.write_lock_scope == LockScope::Connection
-    {
-        match write_lock(gate, db, &s.strategy)
-            .map_err(|e| SqlError::harness(format!("write lock: {e}")))?
-        {
-            None => None,
-            Some(Acquired::Held(h)) => Some(h),
-            Some(Acquired::TimedOut) => {
-                return Err(SqlError::harness("global write lock not acquired in time"));
-            }
-        }
-    } else {
-        None
-    };
-    let lock_wait_us = us_since(t_lock);
-    let st = &s.strategy;
-    let init = match st.init_lock {
-        InitLock::None => None,
-        kind => {
-            let wait = if kind == InitLock::Blocking {
-                LockWait::Blocking
-            } else {
-                LockWait::Poll
-            };
-            match take_lock(
-                gate,
-                &strategy::init_lock_path(db),
-                wait,
-                st.init_lock_poll_ms,
-                st.init_lock_timeout_ms,
-            )
-            .map_err(|e| SqlError::harness(format!("init lock: {e}")))?
-            {
-                Acquired::Held(h) => Some(h),
-                // The field app proceeds without the lock after its timeout.
-                Acquired::TimedOut => None,
-            }
-        }
-    };
-    // Lockstep never waits inside SQLite: a step that would block returns BUSY at once.
-    // (Connections opened before the barrier are ungated but still lockstep's.)
-    let busy_ms = if is_lockstep(spec) {
-        0
-    } else {
-        s.sqlite.busy_timeout_ms
-    };
-    // Lockstep stands in for the busy handler: a BUSY while setting up is retried as a
-    // later step. Free mode waits inside SQLite (busy_timeout) and reports what is left.
-    let lockstep = is_lockstep(spec);
-    let note_busy = |se: &SqlError, busy: &mut Vec<BusyEvent>| {
-        let retry = lockstep && se.is_busy();
-        if se.is_busy() {
-            busy.push(BusyEvent {
-                code: se.code.clone(),
-                during: "connect".into(),
-                retried: retry,
-            });
-        }
-        retry
-    };
-    let conn = loop {
-        match gate.step("open", || sqlite::open(db, &s.sqlite, busy_ms), sql_result) {
-            Ok(c) => break c,
-            Err(e) => {
-                let se = SqlError::from_rusqlite(&e);
-                if !note_busy(&se, busy) {
-                    return Err(se);
-                }
-            }
-        }
-    };
-    if s.workload.setup == Setup::Race {
-        loop {
-            match gate.step("schema", || kanban::create_schema(&conn), sql_result) {
-                Ok(()) => break,
-                Err(e) => {
-                    let se = SqlError::from_rusqlite(&e);
-                    // A failed batch may leave its transaction open.
-                    if !conn.is_autocommit() {
-                        let _ = conn.execute_batch("ROLLBACK");
-                    }
-                    if !note_busy(&se, busy) {
-                        return Err(se);
-                    }
-                }
-            }
-        }
-    }
-    drop(init);
-    Ok(Session {
-        conn,
-        _lock: lock,
-        lock_wait_us,
-    })
-}
-
-/// Opens the idle connections a worker holds: set up like any other, read once, then left
-/// open until the worker exits (as apps with a reader connection do).
-pub fn open_idle(spec: &RunSpec, gate: &Gate, n: u32) -> Result<Vec<Session>, SqlError> {
-    (0..n)
-        .map(|_| {
-            let session = connect(spec, gate, Purpose::IdleReader, &mut Vec::new())?;
-            gate.step(
-                "idle read",
-                || {
-                    session
-                        .conn
-                        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                            r.get::<_, i64>(0)
-                        })
-                },
-                sql_result,
-            )
-            .map_err(|e| SqlError::from_rusqlite(&e))?;
-            Ok(session)
-        })
-        .collect()
-}
+use crate::plan::{Kill, OpKind, PlannedOp, stream};
+use crate::scenario::{GuardAt, KillPoint, Lifecycle, LockScope};
 
 pub struct Actor<'a> {
     pub spec: &'a RunSpec,
@@ -239,7 +30,27 @@ pub struct Actor<'a> {
     pub guard: Guard,
     pub sink: &'a RecordSink,
     pub gate: Gate<'a>,
+    /// Seeded kills of this worker (any actor's op may carry one).
+    pub kills: Vec<Kill>,
     jitter: ChaCha8Rng,
+}
+
+/// Announces the kill to the runner, then SIGKILLs this whole process (every actor and
+/// connection with it), exactly as a crash would.
+fn die(sink: &RecordSink, worker: u32, actor: u32, seq: u32, point: KillPoint) -> ! {
+    use crate::exec::protocol::WorkerMsg;
+    sink.send(
+        &WorkerMsg::Dying {
+            worker,
+            actor,
+            seq,
+            point,
+        },
+        true,
+    );
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    // SIGKILL cannot be caught; this is not reached.
+    std::process::abort()
 }
 
 impl<'a> Actor<'a> {
@@ -258,12 +69,20 @@ impl<'a> Actor<'a> {
             guard,
             sink,
             gate,
+            kills: Vec::new(),
             jitter: stream(
                 spec.seed,
                 "retry-jitter",
                 u64::from(worker),
                 u64::from(actor),
             ),
+        }
+    }
+
+    /// Dies here if a seeded kill is planned for this op at this point.
+    fn maybe_die(&self, seq: u32, point: KillPoint) {
+        if self.kills.iter().any(|k| k.seq == seq && k.point == point) {
+            die(self.sink, self.worker, self.actor, seq, point);
         }
     }
 
@@ -274,6 +93,17 @@ impl<'a> Actor<'a> {
         for op in ops {
             if op.think_us > 0 && !lockstep {
                 std::thread::sleep(Duration::from_micros(u64::from(op.think_us)));
+            }
+            if self
+                .kills
+                .iter()
+                .any(|k| k.seq == op.seq && k.point == KillPoint::Hang)
+            {
+                // Test-only: an op that never finishes, holding no lock; only the liveness
+                // watchdog can end it.
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
             }
             let mut rec = self.new_record(op);
             if session.is_none() {
@@ -297,11 +127,17 @@ impl<'a> Actor<'a> {
                 self.write(conn, op, &mut rec);
             }
             if per_op {
+                self.maybe_die(op.seq, KillPoint::Close);
                 // Close, then release a connection-scoped lock.
                 let s = session.take().expect("connected above");
                 self.gate.step("close", || drop(s), |_| "ok".into());
             }
             self.finish(rec);
+            if !per_op {
+                // Persistent connections close when the worker ends; dying now leaves this
+                // one open, as a crash at close would.
+                self.maybe_die(op.seq, KillPoint::Close);
+            }
         }
     }
 
@@ -355,6 +191,25 @@ impl<'a> Actor<'a> {
             None
         };
         rec.lock_wait_us += us_since(t_lock);
+        if self
+            .kills
+            .iter()
+            .any(|k| k.seq == rec.seq && k.point == KillPoint::Checkpoint)
+        {
+            // Land the kill while the checkpoint runs: a timer a seeded few microseconds in.
+            let delay = stream(
+                self.spec.seed,
+                "kill-timer",
+                u64::from(self.worker),
+                u64::from(rec.seq),
+            )
+            .random_range(0..2000u64);
+            let (w, a, seq) = (self.worker, self.actor, rec.seq);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_micros(delay));
+                die(RecordSink::global(), w, a, seq, KillPoint::Checkpoint);
+            });
+        }
         let mode = self.spec.scenario.workload.checkpoint_mode.as_sql();
         let res = self.gate.step(
             "checkpoint",
@@ -368,6 +223,8 @@ impl<'a> Actor<'a> {
                 other => sql_result(other),
             },
         );
+        // If the timer has not landed yet, the kill lands now: never after the op reports.
+        self.maybe_die(rec.seq, KillPoint::Checkpoint);
         match res {
             Ok(res) => {
                 rec.outcome = Outcome::Done;
@@ -504,6 +361,8 @@ impl<'a> Actor<'a> {
                 Err(msg) => rec.reason = Some(format!("guard error: {msg}")),
             }
         }
+        // Inside the transaction, whether or not it would commit.
+        self.maybe_die(op.seq, KillPoint::MidTransaction);
         let (event_id, task_id) = match applied {
             Applied::Nothing(why) => {
                 rec.reason = Some(why.into());
@@ -557,6 +416,9 @@ impl<'a> Actor<'a> {
             }
         }
         drop(tx_lock);
+        if rec.outcome == Outcome::Committed {
+            self.maybe_die(op.seq, KillPoint::AfterCommit);
+        }
         if rec.outcome == Outcome::Committed
             && self.guard.is_active()
             && self.guard.at() == GuardAt::AfterCommit

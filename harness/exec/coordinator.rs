@@ -48,6 +48,8 @@ pub enum StepEvent {
     Did(ActorId, String),
     ActorDone(ActorId),
     WorkerGone(u32),
+    /// A killed worker's successor is starting: its actors stay live and will park again.
+    Respawned(u32),
 }
 
 pub struct Coordinator {
@@ -95,6 +97,13 @@ impl Coordinator {
             }
             StepEvent::ActorDone(a) => {
                 self.live.remove(&a);
+            }
+            StepEvent::Respawned(w) => {
+                self.parked.retain(|a, _| a.worker != w);
+                self.holders.retain(|a| a.worker != w);
+                if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
+                    self.granted = None;
+                }
             }
             StepEvent::WorkerGone(w) => {
                 self.live.retain(|a| a.worker != w);

@@ -3,10 +3,12 @@
 
 pub mod actor;
 pub mod clock;
+pub mod connect;
 pub mod coordinator;
 pub mod gate;
 pub mod guard;
 pub mod kanban;
+pub mod procs;
 pub mod protocol;
 pub mod runner;
 pub mod scheduler;

@@ -68,6 +68,13 @@ pub enum WorkerMsg {
         actor: u32,
         result: String,
     },
+    /// A seeded kill is about to land: the worker SIGKILLs itself right after this line.
+    Dying {
+        worker: u32,
+        actor: u32,
+        seq: u32,
+        point: crate::scenario::KillPoint,
+    },
     /// Lockstep: an actor ran its whole schedule.
     ActorDone {
         worker: u32,

@@ -21,6 +21,33 @@ impl Default for RecordSink {
 }
 
 impl RecordSink {
+    /// The worker process's one record stream (stdout belongs to the runner's pipe).
+    pub fn global() -> &'static RecordSink {
+        static SINK: std::sync::OnceLock<RecordSink> = std::sync::OnceLock::new();
+        SINK.get_or_init(|| {
+            // Records written before a stall must still reach the runner, or its watchdog
+            // would name the wrong op: flush on a timer, not only when the next record comes.
+            std::thread::spawn(|| {
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    if let Some(sink) = SINK.get() {
+                        sink.flush();
+                    }
+                }
+            });
+            RecordSink::stdout()
+        })
+    }
+
+    fn flush(&self) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (out, last) = &mut *guard;
+        if out.flush().is_err() {
+            std::process::exit(3);
+        }
+        *last = Instant::now();
+    }
+
     pub fn stdout() -> RecordSink {
         RecordSink {
             inner: Mutex::new((

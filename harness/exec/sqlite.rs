@@ -41,6 +41,12 @@ pub fn open(path: &Path, cfg: &SqliteConfig, busy_timeout_ms: u32) -> rusqlite::
             )),
         ));
     }
+    if !cfg.checkpoint_on_close {
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+    }
     conn.pragma_update(None, "synchronous", cfg.synchronous.as_sql())?;
     conn.pragma_update(None, "wal_autocheckpoint", cfg.wal_autocheckpoint)?;
     conn.query_row(

@@ -70,6 +70,28 @@ pub fn apply(db: &Path, tamper: Tamper, seed: u64) -> anyhow::Result<Option<Stri
                 "injected fault: overwrote page {root} (root of `tasks`) with {ps} bytes of garbage"
             )))
         }
+        Tamper::RemoveWal => {
+            let mut removed = Vec::new();
+            for suffix in ["-wal", "-shm"] {
+                let mut p = db.as_os_str().to_owned();
+                p.push(suffix);
+                let p = std::path::PathBuf::from(p);
+                if p.exists() {
+                    let len = std::fs::metadata(&p)?.len();
+                    std::fs::remove_file(&p)?;
+                    removed.push(format!("{suffix} ({len} bytes)"));
+                }
+            }
+            if removed.is_empty() {
+                anyhow::bail!(
+                    "remove-wal: there was no -wal to remove (was checkpoint_on_close left on?)"
+                );
+            }
+            Ok(Some(format!(
+                "injected fault: removed {} while no connection was open",
+                removed.join(" and ")
+            )))
+        }
         Tamper::TruncatePage => {
             let (ps, pc, _) = settle(db)?;
             let f = OpenOptions::new().write(true).open(db)?;

@@ -12,8 +12,8 @@ use super::sink::RecordSink;
 use crate::plan;
 
 /// Runs worker `worker` of the run in `run_dir`; returns the process exit code.
-pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
-    let sink = RecordSink::stdout();
+pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
+    let sink = RecordSink::global();
     let fatal = |message: String| {
         sink.send(&WorkerMsg::Fatal { worker, message }, true);
         4
@@ -29,7 +29,24 @@ pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
             s.workload.workers
         ));
     }
-    let my_plan = plan::worker_plan(s, spec.seed, worker);
+    let mut my_plan = plan::worker_plan(s, spec.seed, worker);
+    // A respawned worker continues its schedule after the ops its predecessor reached.
+    if let Some(path) = resume {
+        let first: std::collections::BTreeMap<u32, u32> = match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(m) => m,
+            Err(e) => return fatal(format!("cannot read resume file {}: {e}", path.display())),
+        };
+        my_plan
+            .ops
+            .retain(|op| op.seq >= first.get(&op.actor).copied().unwrap_or(0));
+    }
+    let my_kills: Vec<plan::Kill> = plan::kills(s, spec.seed)
+        .into_iter()
+        .filter(|k| k.worker == worker)
+        .collect();
     let actors = s.workload.connections_per_worker;
     let early = actor::may_connect_early(&spec);
     let lockstep = actor::is_lockstep(&spec);
@@ -77,7 +94,7 @@ pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
     let gate_for = |a: u32| {
         let id = ActorId { worker, actor: a };
         match &link {
-            Some(l) => Gate::lockstep(id, l.clone(), &sink),
+            Some(l) => Gate::lockstep(id, l.clone(), sink),
             None => Gate::free(id),
         }
     };
@@ -97,7 +114,8 @@ pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
             .map(|(a, session)| {
                 let a = a as u32;
                 let ops: Vec<_> = my_plan.actor_ops(a).collect();
-                let (spec, guard, sink, gate) = (&spec, guard.clone(), &sink, gate_for(a));
+                let (spec, guard, gate) = (&spec, guard.clone(), gate_for(a));
+                let kills = my_kills.clone();
                 scope.spawn(move || {
                     let mut held = Vec::new();
                     if a == 0 && idle_late > 0 {
@@ -115,7 +133,9 @@ pub fn worker_main(run_dir: &Path, worker: u32) -> i32 {
                             ),
                         }
                     }
-                    Actor::new(spec, worker, a, guard, sink, gate.clone()).run(&ops, session);
+                    let mut actor = Actor::new(spec, worker, a, guard, sink, gate.clone());
+                    actor.kills = kills;
+                    actor.run(&ops, session);
                     gate.finish();
                     held
                 })

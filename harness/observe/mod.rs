@@ -110,6 +110,18 @@ pub struct WorkerExit {
     pub records: u64,
 }
 
+/// A seeded SIGKILL that landed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillEvent {
+    pub worker: u32,
+    pub actor: u32,
+    pub seq: u32,
+    pub point: crate::scenario::KillPoint,
+    pub pid: u32,
+    /// A successor process continued the worker's schedule.
+    pub respawned: bool,
+}
+
 /// Everything the execution stage hands to the checks.
 #[derive(Debug, Clone, Default)]
 pub struct Observations {
@@ -122,6 +134,10 @@ pub struct Observations {
     pub files_seen: Vec<String>,
     /// Liveness problems (deadlines) that are not a single worker's fault.
     pub liveness: Vec<String>,
+    /// Seeded kills that landed, in the order they did.
+    pub kills: Vec<KillEvent>,
+    /// SIGINT/SIGTERM stopped the run.
+    pub interrupted: bool,
     /// Lockstep mode: the trace, its hash and the breaches the coordinator saw.
     pub lockstep: Option<crate::exec::coordinator::LockstepOutcome>,
 }

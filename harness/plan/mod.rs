@@ -179,3 +179,47 @@ pub fn task_id(worker: u32, seq: u32) -> String {
 pub fn worker_name(worker: u32) -> String {
     format!("w{worker:03}")
 }
+
+/// A seeded SIGKILL: worker `worker` dies at `point` of its op `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Kill {
+    pub worker: u32,
+    pub seq: u32,
+    pub point: crate::scenario::KillPoint,
+}
+
+/// Draws the scenario's kills: distinct (worker, op) pairs from their own stream, each on an
+/// op where the point makes sense (a checkpoint op for `checkpoint`, a write otherwise).
+pub fn kills(scenario: &Scenario, seed: u64) -> Vec<Kill> {
+    use crate::scenario::KillPoint;
+    let f = &scenario.faults;
+    if f.kill == KillPoint::None || f.kills == 0 {
+        return Vec::new();
+    }
+    let fits = |op: &PlannedOp| match f.kill {
+        KillPoint::Checkpoint => op.kind == OpKind::Checkpoint,
+        KillPoint::Close | KillPoint::Hang => true,
+        _ => op.kind.is_write(),
+    };
+    let mut candidates: Vec<(u32, u32)> = (0..scenario.workload.workers)
+        .flat_map(|w| {
+            worker_plan(scenario, seed, w)
+                .ops
+                .into_iter()
+                .filter(fits)
+                .map(move |op| (w, op.seq))
+        })
+        .collect();
+    let mut rng = stream(seed, "faults", 0, 0);
+    let mut out = Vec::new();
+    while out.len() < f.kills as usize && !candidates.is_empty() {
+        let (worker, seq) = candidates.swap_remove(rng.random_range(0..candidates.len()));
+        out.push(Kill {
+            worker,
+            seq,
+            point: f.kill,
+        });
+    }
+    out.sort();
+    out
+}

@@ -43,6 +43,12 @@ impl Console {
                 self.line(&format!("note: {n}"));
             }
         }
+        if report.interrupted() {
+            self.line(&format!(
+                "INTERRUPTED {} seed={}: every worker was killed; reproduce: {}",
+                report.scenario.name, report.seed, report.reproduce
+            ));
+        }
         if !report.passed() {
             self.line("failures:");
             for f in &report.failures {
@@ -69,7 +75,11 @@ pub fn verdict_line(r: &Report) -> String {
     let k = &r.corruption;
     let mut line = format!(
         "{} {} seed={}: {}/{} committed, {} rolled back, {} failed, {:.0} commits/s, p99 {:.1} ms, wall {:.2} s; integrity {}, ledger {}, overlaps {}, corruption reports {} (false {}, real {})",
-        if r.passed() { "PASS" } else { "FAIL" },
+        match r.verdict {
+            crate::check::verdict::VerdictKind::Pass => "PASS",
+            crate::check::verdict::VerdictKind::Fail => "FAIL",
+            crate::check::verdict::VerdictKind::Interrupted => "INTERRUPTED",
+        },
         r.scenario.name,
         r.seed,
         t.committed,

@@ -47,6 +47,9 @@ pub struct Report {
     pub liveness: Vec<String>,
     pub notes: Vec<String>,
     pub workers: Vec<WorkerExit>,
+    /// Seeded kills that landed (`[faults] kill`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kills: Vec<crate::observe::KillEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_dir: Option<PathBuf>,
     pub reproduce: String,
@@ -55,6 +58,10 @@ pub struct Report {
 impl Report {
     pub fn passed(&self) -> bool {
         self.verdict == VerdictKind::Pass
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.verdict == VerdictKind::Interrupted
     }
 
     /// `<scenario>-s<seed>-<UTC start>.json`, safe as a file name.
@@ -82,17 +89,34 @@ impl Report {
 
 /// Writes `value` as pretty JSON to `path` atomically: a temporary file in the same
 /// directory, synced, then renamed over the target. Readers never see half a report.
+/// A temporary file for an atomic write, readable like any other file once renamed
+/// (tempfile creates 0600, which would hide reports from CI artifact collectors).
+fn temp_in(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", dir.display()))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    Ok(tmp)
+}
+
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory (created if
+/// missing), synced, then renamed over the target. Readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create report directory {}: {e}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", dir.display()))?;
-    serde_json::to_writer_pretty(&mut tmp, value)?;
-    tmp.write_all(b"\n")?;
+        .map_err(|e| anyhow::anyhow!("cannot create directory {}: {e}", dir.display()))?;
+    let mut tmp = temp_in(dir)?;
+    tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
@@ -105,8 +129,7 @@ pub fn write(report: &Report, out_dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(out_dir).map_err(|e| {
         anyhow::anyhow!("cannot create report directory {}: {e}", out_dir.display())
     })?;
-    let mut tmp = tempfile::NamedTempFile::new_in(out_dir)
-        .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", out_dir.display()))?;
+    let mut tmp = temp_in(out_dir)?;
     serde_json::to_writer_pretty(&mut tmp, report)?;
     tmp.write_all(b"\n")?;
     tmp.as_file().sync_all()?;

@@ -30,6 +30,10 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "legacy-header-probe",
     "header-probe-lock-hazard",
     "header-probe-lock-hazard-wal",
+    "kill-mid-transaction",
+    "lost-wal",
+    "torn-page",
+    "truncated-db",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

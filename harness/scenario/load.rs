@@ -304,6 +304,26 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     if s.lockstep.step_timeout_secs == 0 {
         return Err(range_err("lockstep.step_timeout_secs", 0, "1.. (seconds)"));
     }
+    let f = &s.faults;
+    if (f.kill == KillPoint::None) != (f.kills == 0) {
+        return Err(format!(
+            "table `faults`: kill = {:?} with kills = {}; set both (a kill point and how many) or neither",
+            f.kill, f.kills
+        ));
+    }
+    if f.kills > s.workload.workers.saturating_mul(s.workload.ops_per_worker) || f.kills > 1000 {
+        return Err(range_err(
+            "faults.kills",
+            f.kills,
+            "0..=1000 and at most one per planned op",
+        ));
+    }
+    if f.kill == KillPoint::Checkpoint && s.workload.mix.checkpoint == 0 {
+        return Err("field `faults.kill` = \"checkpoint\" needs checkpoint ops: give `workload.mix.checkpoint` a positive weight".into());
+    }
+    if f.respawn && f.kill == KillPoint::Hang {
+        return Err("field `faults.respawn` cannot be combined with kill = \"hang\" (a hung worker is killed by the watchdog, not respawned)".into());
+    }
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
         return Err("table `limits`: timeouts must be at least 1 second".into());
     }

@@ -48,6 +48,9 @@ pub struct Scenario {
     pub lockstep: Lockstep,
     #[serde(default)]
     pub expect: Expect,
+    /// Axes expanded into named cases (`harness/nightly/matrix.rs`, `NIGHTLY.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<crate::nightly::matrix::Matrix>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -64,6 +67,9 @@ pub struct SqliteConfig {
     pub journal_size_limit: i64,
     pub secure_delete: bool,
     pub cell_size_check: bool,
+    /// Whether the last connection to close checkpoints (SQLite's default); false sets
+    /// SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, leaving committed pages in `-wal`.
+    pub checkpoint_on_close: bool,
     /// Only honoured when the database file is created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
@@ -80,6 +86,7 @@ impl Default for SqliteConfig {
             journal_size_limit: 8_388_608,
             secure_delete: true,
             cell_size_check: true,
+            checkpoint_on_close: true,
             page_size: None,
         }
     }
@@ -370,6 +377,9 @@ pub struct Limits {
     pub run_timeout_secs: u32,
     /// How long workers may take to connect and reach the start barrier.
     pub start_timeout_secs: u32,
+    /// Free mode: a worker that reports nothing for this long is stuck; it is killed and
+    /// the run fails for liveness (0: twice busy_timeout, at least 60 s).
+    pub stall_timeout_secs: u32,
 }
 
 impl Default for Limits {
@@ -377,6 +387,7 @@ impl Default for Limits {
         Limits {
             run_timeout_secs: 600,
             start_timeout_secs: 60,
+            stall_timeout_secs: 0,
         }
     }
 }
@@ -388,7 +399,8 @@ pub struct Lockstep {
     pub scheduler: SchedulerKind,
     /// PCT's bug depth d: d - 1 priority change points.
     pub pct_depth: u32,
-    /// Step budget; past it the run fails for liveness (0: 64 steps per planned op).
+    /// Step budget; past it the run fails for liveness (0: 256 steps per planned op; a
+    /// 20-worker burst measured about 59, most of them BUSY retries of waiting actors).
     pub max_steps: u64,
     /// Seconds one granted step may take before the worker is declared stuck.
     pub step_timeout_secs: u32,
@@ -410,7 +422,7 @@ impl Lockstep {
         if self.max_steps > 0 {
             self.max_steps
         } else {
-            total_ops.saturating_mul(64).max(1000)
+            total_ops.saturating_mul(256).max(1000)
         }
     }
 }
@@ -442,12 +454,42 @@ impl Mode {
     }
 }
 
-/// Faults injected on purpose: positive controls that prove the checks fire.
+/// Faults injected on purpose: crashes the system must survive, and positive controls that
+/// prove the checks fire.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Faults {
+    /// Where seeded SIGKILLs land.
+    pub kill: KillPoint,
+    /// How many kills (each at a seeded (worker, op) of the schedule).
+    pub kills: u32,
+    /// Start a new process for a killed worker, continuing its schedule after the op it
+    /// died in (the next opener runs WAL/journal recovery).
+    pub respawn: bool,
     /// Damage done to the database after every worker has exited, before verification.
     pub after_run: Tamper,
+}
+
+/// Where in an op a seeded SIGKILL lands (the worker kills itself there, so the point is
+/// exact; in lockstep it is the same step of the same interleaving every run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KillPoint {
+    #[default]
+    None,
+    /// After BEGIN IMMEDIATE and every statement, before COMMIT.
+    MidTransaction,
+    /// After COMMIT returned OK, before the outcome is reported: the op becomes ambiguous.
+    /// Lands only if the op commits (a claim with nothing to claim rolls back).
+    AfterCommit,
+    /// While a checkpoint op runs (best effort: a timer inside the call; free mode only
+    /// gives "somewhere during").
+    Checkpoint,
+    /// At the connection's close: the process dies holding its connection open.
+    Close,
+    /// Test-only: the op never finishes (the worker sleeps forever) so the liveness
+    /// watchdog must act.
+    Hang,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -462,6 +504,9 @@ pub enum Tamper {
     GarbagePage,
     /// Cuts the main file by one page: verification must notice.
     TruncatePage,
+    /// Deletes `-wal` and `-shm` while no connection is open: with checkpoints disabled,
+    /// every commit that lived only in the WAL is lost and the ledger must say so.
+    RemoveWal,
 }
 
 /// What the run must show. Defaults: everything clean.
@@ -529,6 +574,17 @@ pub enum SidecarExpectation {
     Forbidden,
     Required,
     Any,
+}
+
+impl Limits {
+    pub fn stall_timeout(&self, busy_timeout_ms: u32) -> std::time::Duration {
+        let secs = if self.stall_timeout_secs > 0 {
+            u64::from(self.stall_timeout_secs)
+        } else {
+            (u64::from(busy_timeout_ms) * 2 / 1000).max(60)
+        };
+        std::time::Duration::from_secs(secs)
+    }
 }
 
 impl Scenario {

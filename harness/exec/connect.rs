@@ -1,0 +1,228 @@
+//! Opening connections and taking the strategy's file locks, the way the field app does;
+//! every action goes through the [`Gate`], so in lockstep each is one step.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::clock::monotonic_ns;
+use super::gate::{Gate, sql_result};
+use super::kanban;
+use super::protocol::RunSpec;
+use super::sqlite::{self, SqlError};
+use super::strategy::{self, Acquired, Held};
+use crate::observe::BusyEvent;
+use crate::scenario::{InitLock, LockScope, LockWait, Setup, Strategy, WriteLock};
+
+/// An open connection plus the connection-scoped write lock it was opened under.
+pub struct Session {
+    pub conn: Connection,
+    _lock: Option<Held>,
+    /// Time spent waiting for a connection-scoped write lock while opening.
+    pub lock_wait_us: u64,
+}
+
+/// What a connection is for: writers take a connection-scoped write lock, readers do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Writer,
+    IdleReader,
+}
+
+pub fn is_lockstep(spec: &RunSpec) -> bool {
+    spec.mode == "lockstep"
+}
+
+/// Whether connections may be opened before the start barrier: only when opening takes no
+/// lock that another worker could hold for the whole run, and there is no setup race to run.
+pub fn may_connect_early(spec: &RunSpec) -> bool {
+    let s = &spec.scenario;
+    s.workload.setup == Setup::Runner
+        && !(s.strategy.write_lock == WriteLock::Flock
+            && s.strategy.write_lock_scope == LockScope::Connection)
+}
+
+pub(super) fn us_since(t0: u64) -> u64 {
+    monotonic_ns().saturating_sub(t0) / 1000
+}
+
+/// Takes a flock. Free mode blocks or polls in real time; lockstep makes one non-blocking
+/// attempt per step (a poll gives up after as many attempts as its timeout allows).
+fn take_lock(
+    gate: &Gate,
+    path: &Path,
+    wait: LockWait,
+    poll_ms: u32,
+    timeout_ms: u32,
+) -> std::io::Result<Acquired> {
+    if !gate.is_lockstep() {
+        return strategy::acquire(path, wait, poll_ms, timeout_ms);
+    }
+    let attempts = match wait {
+        LockWait::Blocking => u64::MAX,
+        LockWait::Poll => u64::from(timeout_ms / poll_ms.max(1)).max(1),
+    };
+    for _ in 0..attempts {
+        let got = gate.step(
+            "flock",
+            || strategy::try_acquire(path),
+            |r| match r {
+                Ok(Some(_)) => "ok".into(),
+                Ok(None) => "would-block".into(),
+                Err(e) => format!("error: {e}"),
+            },
+        )?;
+        if let Some(h) = got {
+            return Ok(Acquired::Held(h));
+        }
+    }
+    Ok(Acquired::TimedOut)
+}
+
+pub(super) fn write_lock(
+    gate: &Gate,
+    db: &Path,
+    s: &Strategy,
+) -> std::io::Result<Option<Acquired>> {
+    match s.write_lock {
+        WriteLock::None => Ok(None),
+        WriteLock::Flock => take_lock(
+            gate,
+            &strategy::write_lock_path(db),
+            s.write_lock_wait,
+            s.write_lock_poll_ms,
+            s.write_lock_timeout_ms,
+        )
+        .map(Some),
+    }
+}
+
+/// Opens a connection as the field app does: connection-scoped write lock (if any), the
+/// first-connect lock around setup, settings, and (when racing) the schema.
+pub fn connect(
+    spec: &RunSpec,
+    gate: &Gate,
+    purpose: Purpose,
+    busy: &mut Vec<BusyEvent>,
+) -> Result<Session, SqlError> {
+    let s = &spec.scenario;
+    let db = &spec.db_path;
+    let t_lock = monotonic_ns();
+    let lock = if purpose == Purpose::Writer && s.strategy.write_lock_scope == LockScope::Connection
+    {
+        match write_lock(gate, db, &s.strategy)
+            .map_err(|e| SqlError::harness(format!("write lock: {e}")))?
+        {
+            None => None,
+            Some(Acquired::Held(h)) => Some(h),
+            Some(Acquired::TimedOut) => {
+                return Err(SqlError::harness("global write lock not acquired in time"));
+            }
+        }
+    } else {
+        None
+    };
+    let lock_wait_us = us_since(t_lock);
+    let st = &s.strategy;
+    let init = match st.init_lock {
+        InitLock::None => None,
+        kind => {
+            let wait = if kind == InitLock::Blocking {
+                LockWait::Blocking
+            } else {
+                LockWait::Poll
+            };
+            match take_lock(
+                gate,
+                &strategy::init_lock_path(db),
+                wait,
+                st.init_lock_poll_ms,
+                st.init_lock_timeout_ms,
+            )
+            .map_err(|e| SqlError::harness(format!("init lock: {e}")))?
+            {
+                Acquired::Held(h) => Some(h),
+                // The field app proceeds without the lock after its timeout.
+                Acquired::TimedOut => None,
+            }
+        }
+    };
+    // Lockstep never waits inside SQLite: a step that would block returns BUSY at once.
+    // (Connections opened before the barrier are ungated but still lockstep's.)
+    let busy_ms = if is_lockstep(spec) {
+        0
+    } else {
+        s.sqlite.busy_timeout_ms
+    };
+    // Lockstep stands in for the busy handler: a BUSY while setting up is retried as a
+    // later step. Free mode waits inside SQLite (busy_timeout) and reports what is left.
+    let lockstep = is_lockstep(spec);
+    let note_busy = |se: &SqlError, busy: &mut Vec<BusyEvent>| {
+        let retry = lockstep && se.is_busy();
+        if se.is_busy() {
+            busy.push(BusyEvent {
+                code: se.code.clone(),
+                during: "connect".into(),
+                retried: retry,
+            });
+        }
+        retry
+    };
+    let conn = loop {
+        match gate.step("open", || sqlite::open(db, &s.sqlite, busy_ms), sql_result) {
+            Ok(c) => break c,
+            Err(e) => {
+                let se = SqlError::from_rusqlite(&e);
+                if !note_busy(&se, busy) {
+                    return Err(se);
+                }
+            }
+        }
+    };
+    if s.workload.setup == Setup::Race {
+        loop {
+            match gate.step("schema", || kanban::create_schema(&conn), sql_result) {
+                Ok(()) => break,
+                Err(e) => {
+                    let se = SqlError::from_rusqlite(&e);
+                    // A failed batch may leave its transaction open.
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    if !note_busy(&se, busy) {
+                        return Err(se);
+                    }
+                }
+            }
+        }
+    }
+    drop(init);
+    Ok(Session {
+        conn,
+        _lock: lock,
+        lock_wait_us,
+    })
+}
+
+/// Opens the idle connections a worker holds: set up like any other, read once, then left
+/// open until the worker exits (as apps with a reader connection do).
+pub fn open_idle(spec: &RunSpec, gate: &Gate, n: u32) -> Result<Vec<Session>, SqlError> {
+    (0..n)
+        .map(|_| {
+            let session = connect(spec, gate, Purpose::IdleReader, &mut Vec::new())?;
+            gate.step(
+                "idle read",
+                || {
+                    session
+                        .conn
+                        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                },
+                sql_result,
+            )
+            .map_err(|e| SqlError::from_rusqlite(&e))?;
+            Ok(session)
+        })
+        .collect()
+}

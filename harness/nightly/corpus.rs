@@ -1,0 +1,367 @@
+//! The regression corpus (`scenarios/regressions.toml`): (case, seed, optional trace) pairs
+//! that once failed, each with a note. Every sweep runs them first and reports them apart;
+//! `--record-failures` appends the sweep's new failures. Format: `NIGHTLY.md`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::summary::{Entry as ResultEntry, Pair, PairKind, Status};
+use super::{Suite, dir_of, load_suite, split_case};
+use crate::scenario::{LoadError, Mode, Overrides, SchedulerKind};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorpusFile {
+    #[serde(default)]
+    regression: Vec<Entry>,
+}
+
+/// One `[[regression]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// The case's full name (`nightly/wal-full-...`), or the scenario's name without a matrix.
+    pub case: String,
+    /// The scenario file, relative to the corpus file's directory, or a shipped name.
+    pub scenario: String,
+    pub seed: u64,
+    #[serde(default)]
+    pub mode: Mode,
+    /// A recorded lockstep `trace.jsonl` (relative to the corpus file's directory), replayed
+    /// step by step instead of asking the scheduler. Lockstep only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pct_depth: Option<u32>,
+    /// Why it is here: what failed, when, what fixed it.
+    pub note: String,
+}
+
+impl Entry {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            workers: self.workers,
+            ops: self.ops,
+            scheduler: self.scheduler,
+            pct_depth: self.pct_depth,
+        }
+    }
+}
+
+/// A loaded corpus.
+#[derive(Debug, Clone)]
+pub struct Corpus {
+    pub path: PathBuf,
+    pub entries: Vec<Entry>,
+}
+
+fn err(origin: impl std::fmt::Display, message: impl Into<String>) -> LoadError {
+    LoadError {
+        origin: origin.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Where the corpus is when `--regressions` does not say: `regressions.toml` beside the
+/// first scenario file on the command line, else `scenarios/regressions.toml`.
+pub fn default_path(specs: &[String]) -> PathBuf {
+    for spec in specs {
+        let base = split_case(spec).0;
+        let p = Path::new(base);
+        if base.ends_with(".toml") || base.contains('/') || p.exists() {
+            return match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.join("regressions.toml"),
+                _ => PathBuf::from("regressions.toml"),
+            };
+        }
+    }
+    PathBuf::from("scenarios/regressions.toml")
+}
+
+/// Reads and validates the corpus; a missing file is an empty corpus.
+pub fn load(path: &Path) -> Result<Corpus, LoadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Corpus {
+                path: path.to_path_buf(),
+                entries: Vec::new(),
+            });
+        }
+        Err(e) => {
+            return Err(err(
+                path.display(),
+                format!("cannot read the regression corpus: {e}"),
+            ));
+        }
+    };
+    let de = toml::Deserializer::parse(&text).map_err(|e| err(path.display(), e.to_string()))?;
+    let file: CorpusFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let msg = e.inner().to_string();
+        if field.is_empty() || field == "." {
+            err(path.display(), msg.trim_end().to_string())
+        } else {
+            err(
+                path.display(),
+                format!("field `{field}`: {}", msg.trim_end()),
+            )
+        }
+    })?;
+    for (i, e) in file.regression.iter().enumerate() {
+        if e.note.trim().is_empty() {
+            return Err(err(
+                path.display(),
+                format!(
+                    "field `regression[{i}].note` is empty; say what failed and why it is kept"
+                ),
+            ));
+        }
+        if e.trace.is_some() && e.mode != Mode::Lockstep {
+            return Err(err(
+                path.display(),
+                format!(
+                    "field `regression[{i}].trace` needs `mode = \"lockstep\"` (a trace is a lockstep interleaving)"
+                ),
+            ));
+        }
+    }
+    Ok(Corpus {
+        path: path.to_path_buf(),
+        entries: file.regression,
+    })
+}
+
+impl Corpus {
+    fn dir(&self) -> PathBuf {
+        dir_of(&self.path)
+    }
+
+    /// The command-line spec of an entry's scenario (paths are relative to the corpus).
+    fn scenario_spec(&self, scenario: &str) -> String {
+        if scenario.ends_with(".toml") || scenario.contains('/') {
+            let p = Path::new(scenario);
+            if p.is_absolute() || self.dir() == Path::new(".") {
+                scenario.to_string()
+            } else {
+                self.dir().join(p).display().to_string()
+            }
+        } else {
+            scenario.to_string()
+        }
+    }
+
+    /// Every entry as a pair to run, resolved and validated (exit 2 on error).
+    pub fn pairs(&self, determinism: bool) -> Result<Vec<Pair>, LoadError> {
+        let mut out = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            let field = |f: &str| format!("field `regression[{i}].{f}`");
+            let spec = self.scenario_spec(&e.scenario);
+            let overrides = e.overrides();
+            let suite = load_suite(&spec, &overrides)
+                .map_err(|le| err(self.path.display(), format!("{}: {le}", field("scenario"))))?;
+            let case = suite.find(&e.case).ok_or_else(|| {
+                let names: Vec<&str> = suite
+                    .expansion
+                    .cases
+                    .iter()
+                    .take(5)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                err(
+                    self.path.display(),
+                    format!(
+                        "{}: `{}` is not a case of {}; its cases include {} (`walburst list {spec}` shows all)",
+                        field("case"),
+                        e.case,
+                        suite.source,
+                        names.join(", ")
+                    ),
+                )
+            })?;
+            let trace = match &e.trace {
+                Some(t) => {
+                    let p = if Path::new(t).is_absolute() {
+                        PathBuf::from(t)
+                    } else {
+                        self.dir().join(t)
+                    };
+                    if !p.is_file() {
+                        return Err(err(
+                            self.path.display(),
+                            format!("{}: no such file {}", field("trace"), p.display()),
+                        ));
+                    }
+                    Some(p)
+                }
+                None => None,
+            };
+            out.push(super::sweep::make_pair(
+                PairKind::Regression,
+                &suite,
+                case,
+                e.seed,
+                e.mode,
+                &overrides,
+                determinism && trace.is_none(),
+                trace,
+                Some(e.note.clone()),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Makes `target` relative to `base` when it lies below it (both canonicalized).
+fn relative_to(target: &Path, base: &Path) -> String {
+    match (target.canonicalize(), base.canonicalize()) {
+        (Ok(t), Ok(b)) => match t.strip_prefix(&b) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => t.display().to_string(),
+        },
+        _ => target.display().to_string(),
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Appends every sweep pair that failed (verdict fail) and is not in the corpus yet.
+/// Returns the cases recorded.
+pub fn record_failures(
+    corpus: &Corpus,
+    results: &[ResultEntry],
+    suites: &[Suite],
+    date: &str,
+) -> anyhow::Result<Vec<String>> {
+    let dir = corpus.dir();
+    let mut text = match std::fs::read_to_string(&corpus.path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HEADER.to_string(),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", corpus.path.display()),
+    };
+    let mut known: Vec<(String, u64, Mode, Overrides)> = corpus
+        .entries
+        .iter()
+        .map(|e| (e.case.clone(), e.seed, e.mode, e.overrides()))
+        .collect();
+    let mut recorded = Vec::new();
+    for r in results {
+        let p = &r.pair;
+        if p.kind != PairKind::Sweep || r.result.status != Status::Fail {
+            continue;
+        }
+        let id = (p.case.clone(), p.seed, p.mode, p.overrides.clone());
+        if known.contains(&id) {
+            continue;
+        }
+        let Some(suite) = suites.iter().find(|s| s.find(&p.case).is_some()) else {
+            continue;
+        };
+        let scenario = match &suite.source {
+            crate::scenario::ScenarioSource::Embedded(n) => n.clone(),
+            crate::scenario::ScenarioSource::File(f) => relative_to(f, &dir),
+        };
+        let mut block = String::from("\n[[regression]]\n");
+        block.push_str(&format!("case = {}\n", toml_str(&p.case)));
+        block.push_str(&format!("scenario = {}\n", toml_str(&scenario)));
+        block.push_str(&format!("seed = {}\n", p.seed));
+        if p.mode == Mode::Lockstep {
+            block.push_str("mode = \"lockstep\"\n");
+            let kept = r.result.run_dir.as_ref().map(|d| d.join("trace.jsonl"));
+            if let Some(src) = kept.filter(|t| t.is_file()) {
+                let rel = format!("regressions/{}-s{}.trace.jsonl", safe(&p.case), p.seed);
+                let dst = dir.join(&rel);
+                std::fs::create_dir_all(dir.join("regressions"))?;
+                std::fs::copy(&src, &dst).map_err(|e| {
+                    anyhow::anyhow!("cannot copy {} to {}: {e}", src.display(), dst.display())
+                })?;
+                block.push_str(&format!("trace = {}\n", toml_str(&rel)));
+            }
+        }
+        let o = &p.overrides;
+        if let Some(w) = o.workers {
+            block.push_str(&format!("workers = {w}\n"));
+        }
+        if let Some(n) = o.ops {
+            block.push_str(&format!("ops = {n}\n"));
+        }
+        if let Some(k) = o.scheduler {
+            block.push_str(&format!(
+                "scheduler = \"{}\"\n",
+                if k == SchedulerKind::Pct {
+                    "pct"
+                } else {
+                    "random"
+                }
+            ));
+        }
+        if let Some(d) = o.pct_depth {
+            block.push_str(&format!("pct_depth = {d}\n"));
+        }
+        // The kind of failure, without the example (it names a temporary run directory).
+        let first = r.result.reasons.first().cloned().unwrap_or_default();
+        let first = match first.split_once(": first: ") {
+            Some((kind, _)) => kind.to_string(),
+            None => first,
+        };
+        let first: String = if first.chars().count() > 300 {
+            format!("{}...", first.chars().take(300).collect::<String>())
+        } else {
+            first
+        };
+        block.push_str(&format!(
+            "note = {}\n",
+            toml_str(&format!("recorded by --record-failures on {date}: {first}"))
+        ));
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&block);
+        known.push(id);
+        recorded.push(format!("{} seed={}", p.case, p.seed));
+    }
+    if !recorded.is_empty() {
+        super::write_atomic(&corpus.path, text.as_bytes())?;
+        // What we wrote must load again.
+        load(&corpus.path).map_err(|e| anyhow::anyhow!("the corpus no longer loads: {e}"))?;
+    }
+    Ok(recorded)
+}
+
+const HEADER: &str = "\
+# walburst regression corpus: (case, seed) pairs that once failed.
+#
+# Every sweep (`walburst run ... --seeds N`, `--nightly`, a [matrix] scenario) runs these
+# first and reports them apart (JUnit suite `regressions`). `--record-failures` appends
+# new failures; edit the note to say what was wrong and what fixed it. See NIGHTLY.md.
+#
+# [[regression]]
+# case = \"nightly/wal-normal-ac100-w20-nolock-headerprobefd\"  # `walburst list FILE` names
+# scenario = \"nightly.toml\"  # relative to this file, or a shipped scenario's name
+# seed = 20260101000
+# mode = \"lockstep\"          # optional (default free)
+# trace = \"regressions/x.trace.jsonl\"  # optional, lockstep: replay this interleaving
+# workers = 4                # optional overrides: workers, ops, scheduler, pct_depth
+# note = \"what failed, and why it stays here\"
+";

@@ -1,0 +1,307 @@
+//! Nightly CI: scenario matrices, seed sweeps, sharding, JUnit, the regression corpus,
+//! progress and merging shard results. The workflow is described in `NIGHTLY.md`.
+//!
+//! A sweep runs (case, seed) pairs: [`matrix`] expands a scenario's `[matrix]` into cases,
+//! [`sweep`] crosses them with seeds, prepends the [`corpus`] of regressions, picks this
+//! machine's [`shard`], runs every pair as a child `walburst sweep-pair` process (so that
+//! output, crashes and `--jobs` stay per pair), shows [`progress`], and writes the run
+//! index, a [`summary`] and [`junit`] XML. [`merge`] puts shard results back together.
+
+pub mod corpus;
+pub mod junit;
+pub mod matrix;
+pub mod merge;
+pub mod pair;
+pub mod progress;
+pub mod shard;
+pub mod summary;
+pub mod sweep;
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::scenario::{self, LoadError, Overrides, Scenario, ScenarioSource};
+use matrix::{Case, Expansion};
+
+/// `walburst run` flags that make a run a sweep (see `NIGHTLY.md`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SweepArgs {
+    /// Sweep: run N seeds for every case, from --base-seed (default 1) upwards.
+    #[arg(long, value_name = "N", help_heading = "Sweeps (NIGHTLY.md)")]
+    pub seeds: Option<u32>,
+    /// First seed of a sweep.
+    #[arg(long, value_name = "S", help_heading = "Sweeps (NIGHTLY.md)")]
+    pub base_seed: Option<u64>,
+    /// Derive the base seed from the UTC date (YYYYMMDD x 1000) and print it first.
+    #[arg(long, help_heading = "Sweeps (NIGHTLY.md)")]
+    pub nightly: bool,
+    /// With --nightly: this UTC date instead of today's, so that every shard agrees.
+    #[arg(
+        long,
+        value_name = "YYYY-MM-DD",
+        requires = "nightly",
+        help_heading = "Sweeps (NIGHTLY.md)"
+    )]
+    pub date: Option<String>,
+    /// Run only shard K of N of the (case, seed) pairs (deterministic round robin).
+    #[arg(long, value_name = "K/N", help_heading = "Sweeps (NIGHTLY.md)")]
+    pub shard: Option<shard::Shard>,
+    /// Write a JUnit XML file: one testcase per (case, seed).
+    #[arg(long, value_name = "FILE", help_heading = "Sweeps (NIGHTLY.md)")]
+    pub junit: Option<PathBuf>,
+    /// The regression corpus run first (default: regressions.toml beside the first
+    /// scenario file, or scenarios/regressions.toml).
+    #[arg(long, value_name = "FILE", help_heading = "Sweeps (NIGHTLY.md)")]
+    pub regressions: Option<PathBuf>,
+    /// Do not run the regression corpus.
+    #[arg(
+        long,
+        conflicts_with = "regressions",
+        help_heading = "Sweeps (NIGHTLY.md)"
+    )]
+    pub no_regressions: bool,
+    /// Append every (case, seed) that failed to the regression corpus.
+    #[arg(long, help_heading = "Sweeps (NIGHTLY.md)")]
+    pub record_failures: bool,
+    /// Run N pairs at once (default 1). Concurrent runs compete for fsync and CPU and distort
+    /// each other's timing and race frequencies.
+    #[arg(long, value_name = "N", help_heading = "Sweeps (NIGHTLY.md)")]
+    pub jobs: Option<u32>,
+    /// Print the pairs this sweep (or shard) would run, with their reproduce commands, and
+    /// exit without running or writing anything.
+    #[arg(long, help_heading = "Sweeps (NIGHTLY.md)")]
+    pub dry_run: bool,
+}
+
+impl SweepArgs {
+    /// Whether any sweep flag was given.
+    pub fn any(&self) -> bool {
+        self.seeds.is_some()
+            || self.base_seed.is_some()
+            || self.nightly
+            || self.shard.is_some()
+            || self.junit.is_some()
+            || self.regressions.is_some()
+            || self.no_regressions
+            || self.record_failures
+            || self.jobs.is_some()
+            || self.dry_run
+    }
+}
+
+/// `walburst list [FILE]`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    /// A scenario (shipped name or TOML file): list its cases, with the matrix expanded.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+}
+
+pub fn overrides_of(scale: &crate::cli::ScaleArgs) -> Overrides {
+    Overrides {
+        workers: scale.workers,
+        ops: scale.ops,
+        scheduler: scale.scheduler,
+        pct_depth: scale.pct_depth,
+    }
+}
+
+/// Whether `walburst run` must run as a sweep: a sweep flag, or a scenario with a matrix
+/// named without a case. (Specs that fail to load are left to the ordinary path, which
+/// reports them.)
+pub fn is_sweep(args: &crate::cli::RunArgs) -> bool {
+    args.sweep.any()
+        || args.scenarios.iter().any(|spec| {
+            split_case(spec).1.is_none()
+                && scenario::load(spec, &Overrides::default())
+                    .is_ok_and(|(s, _)| s.matrix.is_some())
+        })
+}
+
+/// `FILE#CASE` -> (`FILE`, Some(`CASE`)).
+pub fn split_case(spec: &str) -> (&str, Option<&str>) {
+    match spec.rsplit_once('#') {
+        Some((base, case)) => (base, Some(case)),
+        None => (spec, None),
+    }
+}
+
+/// A scenario expanded into its cases, overrides applied to each.
+pub struct Suite {
+    pub base: Scenario,
+    pub source: ScenarioSource,
+    pub expansion: Expansion,
+}
+
+impl Suite {
+    /// The scenario source that names one case on a command line (`FILE#CASE`).
+    pub fn case_source(&self, case: &Case) -> ScenarioSource {
+        if case.suffix.is_empty() {
+            return self.source.clone();
+        }
+        match &self.source {
+            ScenarioSource::Embedded(n) => ScenarioSource::Embedded(format!("{n}#{}", case.suffix)),
+            ScenarioSource::File(p) => {
+                ScenarioSource::File(PathBuf::from(format!("{}#{}", p.display(), case.suffix)))
+            }
+        }
+    }
+
+    pub fn find(&self, wanted: &str) -> Option<&Case> {
+        self.expansion
+            .cases
+            .iter()
+            .find(|c| c.suffix == wanted || c.name == wanted)
+    }
+}
+
+fn err(origin: impl std::fmt::Display, message: impl Into<String>) -> LoadError {
+    LoadError {
+        origin: origin.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Loads a scenario (no `#CASE`) and expands its matrix; overrides apply to every case.
+pub fn load_suite(spec: &str, overrides: &Overrides) -> Result<Suite, LoadError> {
+    let (base, source) = scenario::load(spec, overrides)?;
+    let mut expansion = matrix::expand(&base).map_err(|m| err(&source, m))?;
+    for case in &mut expansion.cases {
+        overrides.apply(&mut case.scenario);
+        if case.scenario.total_ops() > scenario::MAX_TOTAL_OPS {
+            return Err(err(
+                &source,
+                format!(
+                    "case {} with {}: workers x ops_per_worker = {} exceeds the limit of {} ops per run",
+                    case.name,
+                    overrides.as_args().join(" "),
+                    case.scenario.total_ops(),
+                    scenario::MAX_TOTAL_OPS
+                ),
+            ));
+        }
+    }
+    Ok(Suite {
+        base,
+        source,
+        expansion,
+    })
+}
+
+/// Resolves one runnable scenario: a plain scenario, or `FILE#CASE` (one case of a
+/// matrix). A matrix scenario named without a case is an error here.
+pub fn load_case(
+    spec: &str,
+    overrides: &Overrides,
+) -> Result<(Scenario, ScenarioSource), LoadError> {
+    let (base_spec, wanted) = split_case(spec);
+    let suite = load_suite(base_spec, overrides)?;
+    match wanted {
+        None if suite.base.matrix.is_some() => Err(err(
+            &suite.source,
+            format!(
+                "this scenario has a [matrix] of {} cases; name one as `{}#CASE` (`walburst list {}` shows them) or run them all with `walburst run {}`",
+                suite.expansion.cases.len(),
+                base_spec,
+                base_spec,
+                base_spec
+            ),
+        )),
+        None => {
+            let case = &suite.expansion.cases[0];
+            Ok((case.scenario.clone(), suite.source.clone()))
+        }
+        Some(w) => match suite.find(w) {
+            Some(case) => Ok((case.scenario.clone(), suite.case_source(case))),
+            None => {
+                let names: Vec<&str> = suite
+                    .expansion
+                    .cases
+                    .iter()
+                    .take(8)
+                    .map(|c| c.suffix.as_str())
+                    .collect();
+                Err(err(
+                    &suite.source,
+                    format!(
+                        "no case `{w}` in this scenario's matrix; cases include {}{} (`walburst list {base_spec}` shows all {})",
+                        names.join(", "),
+                        if suite.expansion.cases.len() > 8 {
+                            ", ..."
+                        } else {
+                            ""
+                        },
+                        suite.expansion.cases.len()
+                    ),
+                ))
+            }
+        },
+    }
+}
+
+/// `walburst list FILE`: every case with its settings, folding and expectations.
+pub fn list_command(a: &ListArgs) -> i32 {
+    let Some(spec) = &a.scenario else {
+        return crate::cli::EXIT_USAGE;
+    };
+    let suite = match load_suite(split_case(spec).0, &Overrides::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::cli::EXIT_USAGE;
+        }
+    };
+    let x = &suite.expansion;
+    let width = x.cases.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for case in &x.cases {
+        let mut line = format!("{:<width$}  {}", case.name, case.scenario.key_settings());
+        for (axis, vals) in &case.folded {
+            let v: Vec<String> = vals.iter().map(|v| v.display()).collect();
+            line.push_str(&format!("  [folds {}={}]", axis.key(), v.join(",")));
+        }
+        let e = matrix::expect_summary(&case.scenario.expect);
+        if !e.is_empty() {
+            line.push_str(&format!("  expect: {e}"));
+        }
+        out.push(line);
+    }
+    if suite.base.matrix.is_some() {
+        out.push(format!(
+            "{} cases from {} combinations ({} excluded, {} folded); run one with `walburst run {}#CASE`",
+            x.cases.len(),
+            x.combinations,
+            x.excluded,
+            x.folded,
+            split_case(spec).0,
+        ));
+    }
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    for l in out {
+        if writeln!(stdout, "{l}").is_err() {
+            break;
+        }
+    }
+    crate::cli::EXIT_PASS
+}
+
+/// Whether SIGINT/SIGTERM arrived (the handler `walburst run` installs sets it): a sweep
+/// then starts no further pair.
+pub(crate) fn interrupted() -> bool {
+    crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The directory part of a path, `.` when it has none.
+pub(crate) fn dir_of(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes `bytes` to `path` atomically (see [`crate::report::write_atomic`]).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    crate::report::write_atomic(path, bytes)
+}

@@ -1,0 +1,177 @@
+//! The hidden `walburst sweep-pair` subcommand: one (case, seed) of a sweep, run in its own
+//! process so that the sweep can capture its output, survive its crash, and run several at
+//! once (`--jobs`). It prints exactly what `walburst run` prints for one run and writes a
+//! small JSON result for the sweep.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, OutputArgs, ScaleArgs};
+use crate::exec::coordinator::TraceEntry;
+use crate::exec::gate::ActorId;
+use crate::report::console::Console;
+use crate::run::{RunRequest, run};
+use crate::scenario::Mode;
+
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The case: a shipped name, a file, or `FILE#CASE`.
+    #[arg(long)]
+    pub spec: String,
+    #[arg(long)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "free")]
+    pub mode: Mode,
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// A recorded lockstep trace (`trace.jsonl`) to replay step by step.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Where to write the result JSON.
+    #[arg(long)]
+    pub result: PathBuf,
+    /// The executable started as each worker (default: this binary).
+    #[arg(long)]
+    pub worker_exe: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
+}
+
+/// What the child tells the sweep.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChildResult {
+    pub passed: bool,
+    /// The run could not be carried out.
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub failures: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub report: Option<PathBuf>,
+    #[serde(default)]
+    pub run_dir: Option<PathBuf>,
+    /// SIGINT/SIGTERM stopped the run.
+    #[serde(default)]
+    pub interrupted: bool,
+}
+
+/// Reads a `trace.jsonl` into the actor chosen at each step.
+pub fn read_trace(path: &Path) -> anyhow::Result<Vec<ActorId>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the trace {}: {e}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str::<TraceEntry>(l)
+                .map(|e| ActorId {
+                    worker: e.worker,
+                    actor: e.actor,
+                })
+                .map_err(|e| anyhow::anyhow!("{} line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+pub fn pair_main(a: PairArgs) -> i32 {
+    // As `walburst run`: a Ctrl-C stops the run cleanly (workers killed, report written).
+    crate::cli::install_interrupt_handler();
+    let overrides = super::overrides_of(&a.scale);
+    let (scenario, source) = match super::load_case(&a.spec, &overrides) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let replay = match &a.trace {
+        Some(t) => match read_trace(t) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    let worker_exe = match a.worker_exe.clone().map_or_else(std::env::current_exe, Ok) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
+            return EXIT_FAIL;
+        }
+    };
+    let mode = if a.check_determinism || replay.is_some() {
+        Mode::Lockstep
+    } else {
+        a.mode
+    };
+    let req = RunRequest {
+        scenario,
+        source: source.clone(),
+        overrides: overrides.clone(),
+        seed: a.seed,
+        out_dir: Some(a.output.out.clone()),
+        keep: a.output.keep,
+        work_dir: a.output.work_dir.clone(),
+        worker_exe,
+        mode,
+        replay: replay.map(crate::run::Replay::Steps),
+    };
+    let mut console = Console::new(false);
+    let mut result = ChildResult::default();
+    if a.check_determinism {
+        match crate::determinism::check(&req, &mut console) {
+            Ok(passed) => {
+                result.passed = passed;
+                if !passed {
+                    result.failures.push(
+                        "the determinism check failed or its first run failed (see the output)"
+                            .into(),
+                    );
+                }
+            }
+            Err(e) => result.error = Some(format!("{e:#}")),
+        }
+    } else {
+        match run(&req, &mut console) {
+            Ok(o) => {
+                result.passed = o.report.passed();
+                result.failures = o.report.failures.clone();
+                result
+                    .failures
+                    .extend(o.report.liveness.iter().map(|l| format!("liveness: {l}")));
+                result.notes = o.report.notes.clone();
+                result.report = o.report_path.clone();
+                result.run_dir = o.report.run_dir.clone();
+            }
+            Err(e) => result.error = Some(format!("{e:#}")),
+        }
+    }
+    if let Some(e) = &result.error {
+        console.line(&format!(
+            "FAIL {} seed={}: the run could not be carried out: {e}; reproduce: {}",
+            req.scenario.name,
+            a.seed,
+            crate::run::reproduce_command(&source, a.seed, mode, &overrides)
+        ));
+    }
+    result.interrupted = super::interrupted();
+    if let Err(e) = crate::report::write_json_atomic(&a.result, &result) {
+        eprintln!("error: cannot write the pair result: {e:#}");
+        return EXIT_FAIL;
+    }
+    if result.interrupted {
+        crate::cli::EXIT_INTERRUPTED
+    } else if result.passed {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
