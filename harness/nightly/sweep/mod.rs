@@ -1,0 +1,161 @@
+//! A sweep: (case, seed) pairs (regressions first), this machine's shard of them, each run
+//! as a child `walburst sweep-pair` process, one or `--jobs` at a time. Every pair is written
+//! to the run index (`sweep-index[-KofN].jsonl` in `--out`) before it starts and again with
+//! its result when it ends, so an aborted sweep still says what ran; at the end come the
+//! summary (`sweep-summary[-KofN].json` and `.md`), the JUnit file and the last line,
+//! `N passed, M failed`.
+
+mod finish;
+mod index;
+mod plan;
+mod pool;
+
+pub use finish::{print_recap, write_summary};
+pub use index::{INDEX_FORMAT, IndexLine, SweepHeader, read_index};
+pub use plan::{SeedPlan, make_pair, nightly_base_seed, seed_plan, utc_today};
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use super::progress::Progress;
+use super::shard::Shard;
+use super::summary::PairKind;
+use crate::cli::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, RunArgs};
+use index::Index;
+use pool::Ctx;
+
+fn usage(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    EXIT_USAGE
+}
+
+/// `walburst run` as a sweep.
+pub fn run_sweep(a: &RunArgs) -> i32 {
+    let sw = &a.sweep;
+    let plan = match seed_plan(a) {
+        Ok(p) => p,
+        Err(m) => return usage(m),
+    };
+    let jobs = sw.jobs.unwrap_or(1);
+    if jobs == 0 {
+        return usage("--jobs 0 runs nothing; allowed: 1 or more");
+    }
+
+    // Everything is loaded and validated before anything is written.
+    let sweep = match plan::prepare(a, plan) {
+        Ok(s) => s,
+        Err(m) => return usage(m),
+    };
+    let (plan, all, hash, selected, case_count) = (
+        &sweep.plan,
+        &sweep.all,
+        &sweep.hash,
+        &sweep.selected,
+        sweep.case_count,
+    );
+    if sw.dry_run {
+        let mut out = std::io::stdout().lock();
+        for &i in selected {
+            let p = &all[i];
+            let _ = writeln!(out, "{i} {}\t{}", p.key(), p.reproduce);
+        }
+        let _ = writeln!(
+            out,
+            "{} of {} pairs{} (sweep {}); nothing run",
+            selected.len(),
+            all.len(),
+            sw.shard.map(|s| format!(", shard {s}")).unwrap_or_default(),
+            super::summary::short_hash(hash)
+        );
+        return EXIT_PASS;
+    }
+    let sweep_exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot find walburst's own executable: {e}");
+            return EXIT_FAIL;
+        }
+    };
+
+    // From here on SIGINT/SIGTERM start no further pair; the running ones stop cleanly.
+    crate::cli::install_interrupt_handler();
+    let mut progress = Progress::new(selected.len() as u64, a.quiet);
+    if let Some(base) = plan.base {
+        let seeds = plan.seeds.as_deref().unwrap_or(&[]);
+        let range = match (seeds.first(), seeds.last()) {
+            (Some(f), Some(l)) if f != l => format!("seeds {f}..={l}"),
+            (Some(f), _) => format!("seed {f}"),
+            _ => String::new(),
+        };
+        match &plan.nightly_date {
+            Some(d) => progress.line(&format!(
+                "BASE_SEED={base} (nightly: UTC date {d}); {range}"
+            )),
+            None => progress.line(&format!("BASE_SEED={base}; {range}")),
+        }
+    }
+    let n_reg = all
+        .iter()
+        .filter(|p| p.kind == PairKind::Regression)
+        .count();
+    let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
+    let out = &a.output.out;
+    let index_path = out.join(format!("sweep-index{tag}.jsonl"));
+    let shape = match &plan.seeds {
+        Some(s) => format!("{case_count} cases x {} seeds", s.len()),
+        None => format!("{} pairs of {case_count} cases", all.len() - n_reg),
+    };
+    progress.line(&format!(
+        "SWEEP {} pairs ({} regressions + {shape}) sweep {}{}; running {} pairs, {} at a time; index {}",
+        all.len(),
+        n_reg,
+        super::summary::short_hash(hash),
+        sw.shard
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default(),
+        selected.len(),
+        jobs,
+        index_path.display()
+    ));
+
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("error: cannot create {}: {e}", out.display());
+        return EXIT_FAIL;
+    }
+    let header = SweepHeader {
+        format: INDEX_FORMAT.to_string(),
+        walburst_version: env!("CARGO_PKG_VERSION").to_string(),
+        sweep_hash: hash.clone(),
+        shard: sw.shard,
+        base_seed: plan.base,
+        nightly_date: plan.nightly_date.clone(),
+        argv: std::env::args().collect(),
+        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        pairs: all.clone(),
+    };
+    let index = match Index::create(&index_path, header) {
+        Ok(i) => Mutex::new(i),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_FAIL;
+        }
+    };
+    let results_dir = match tempfile::Builder::new().prefix("walburst-sweep-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: cannot create a temporary directory: {e}");
+            return EXIT_FAIL;
+        }
+    };
+    let ctx = Ctx {
+        exe: sweep_exe,
+        worker_exe: a.worker_exe.clone(),
+        out: out.clone(),
+        work_dir: a.output.work_dir.clone(),
+        keep: a.output.keep,
+        results_dir: results_dir.path().to_path_buf(),
+    };
+    let (results, index_error) = pool::run_pairs(all, selected, jobs, &ctx, &index, &mut progress);
+    finish::finish(a, &sweep, results, index_error, &index, &mut progress)
+}

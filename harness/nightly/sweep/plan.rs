@@ -1,0 +1,275 @@
+//! What a sweep runs: its seeds, its (case, seed) pairs and the regressions before them.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::index::sweep_hash;
+use crate::cli::RunArgs;
+use crate::nightly::matrix::Case;
+use crate::nightly::shard;
+use crate::nightly::summary::{Pair, PairKind};
+use crate::nightly::{Suite, corpus, load_case, load_suite, overrides_of, split_case};
+use crate::scenario::{Mode, Overrides};
+
+#[allow(clippy::too_many_arguments)]
+pub fn make_pair(
+    kind: PairKind,
+    suite: &Suite,
+    case: &Case,
+    seed: u64,
+    mode: Mode,
+    overrides: &Overrides,
+    check_determinism: bool,
+    trace: Option<PathBuf>,
+    note: Option<String>,
+) -> Pair {
+    let mode = if check_determinism || trace.is_some() {
+        Mode::Lockstep
+    } else {
+        mode
+    };
+    let source = suite.case_source(case);
+    let mut name = format!("{} seed={seed}", case.name);
+    if mode == Mode::Lockstep {
+        name.push_str(" mode=lockstep");
+    }
+    for a in overrides.as_args() {
+        name.push(' ');
+        name.push_str(&a);
+    }
+    if check_determinism {
+        name.push_str(" --check-determinism");
+    }
+    if trace.is_some() {
+        name.push_str(" (recorded trace)");
+    }
+    let mut reproduce = crate::run::reproduce_command(&source, seed, mode, overrides);
+    if check_determinism {
+        reproduce.push_str(" --check-determinism");
+    }
+    Pair {
+        kind,
+        name,
+        suite: suite.base.name.clone(),
+        case: case.name.clone(),
+        spec: source.as_arg(),
+        seed,
+        mode,
+        overrides: overrides.clone(),
+        check_determinism,
+        trace,
+        note,
+        reproduce,
+    }
+}
+
+/// The seeds a sweep runs: `None` means each case's own `seeds`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedPlan {
+    pub seeds: Option<Vec<u64>>,
+    pub base: Option<u64>,
+    pub nightly_date: Option<String>,
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`.
+pub fn utc_today() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()[..10].to_string()
+}
+
+/// The nightly base seed of a UTC date: `YYYYMMDD x 1000`, so that up to 1000 seeds a night
+/// never overlap the next night's.
+pub fn nightly_base_seed(date: &str) -> Result<u64, String> {
+    let bad = || format!("--date `{date}` is not a date written YYYY-MM-DD");
+    let parts: Vec<&str> = date.split('-').collect();
+    if parts.len() != 3
+        || parts[0].len() != 4
+        || parts[1].len() != 2
+        || parts[2].len() != 2
+        || !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let (y, m, d): (u64, u64, u64) = (
+        parts[0].parse().map_err(|_| bad())?,
+        parts[1].parse().map_err(|_| bad())?,
+        parts[2].parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    Ok((y * 10_000 + m * 100 + d) * 1000)
+}
+
+pub fn seed_plan(a: &RunArgs) -> Result<SeedPlan, String> {
+    let sw = &a.sweep;
+    if a.seed.is_some() && (sw.seeds.is_some() || sw.base_seed.is_some() || sw.nightly) {
+        return Err(
+            "--seed runs one seed; it cannot be combined with --seeds, --base-seed or --nightly"
+                .into(),
+        );
+    }
+    if sw.nightly && sw.base_seed.is_some() {
+        return Err(
+            "--nightly derives the base seed from the date; drop --base-seed (or --nightly)".into(),
+        );
+    }
+    if sw.seeds == Some(0) {
+        return Err("--seeds 0 runs nothing; allowed: 1 or more".into());
+    }
+    let (base, nightly_date) = if sw.nightly {
+        let date = sw.date.clone().unwrap_or_else(utc_today);
+        (Some(nightly_base_seed(&date)?), Some(date))
+    } else {
+        (sw.base_seed.or(sw.seeds.map(|_| 1)), None)
+    };
+    let seeds = match (a.seed, base) {
+        (Some(s), _) => Some(vec![s]),
+        (None, Some(b)) => {
+            let n = u64::from(sw.seeds.unwrap_or(1));
+            if b.checked_add(n - 1).is_none() {
+                return Err(format!(
+                    "--base-seed {b} with --seeds {n} runs past the largest seed"
+                ));
+            }
+            Some((b..b + n).collect())
+        }
+        (None, None) => None,
+    };
+    Ok(SeedPlan {
+        seeds,
+        base,
+        nightly_date,
+    })
+}
+
+/// A sweep as it stands before its first pair starts.
+pub(super) struct Sweep {
+    pub(super) plan: SeedPlan,
+    pub(super) suites: Vec<Suite>,
+    pub(super) corpus: corpus::Corpus,
+    /// Regressions first, then the cases' own pairs; each pair once.
+    pub(super) all: Vec<Pair>,
+    pub(super) case_count: usize,
+    pub(super) hash: String,
+    /// This shard's indices into `all`.
+    pub(super) selected: Vec<usize>,
+}
+
+/// Loads every scenario and the regression corpus and lists the pairs. An error is a usage
+/// error, for the user.
+pub(super) fn prepare(a: &RunArgs, plan: SeedPlan) -> Result<Sweep, String> {
+    let sw = &a.sweep;
+    let overrides = overrides_of(&a.scale);
+    let mode = if a.check_determinism {
+        Mode::Lockstep
+    } else {
+        a.mode
+    };
+    let mut suites: Vec<Suite> = Vec::new();
+    let mut sweep_pairs: Vec<Pair> = Vec::new();
+    let mut case_count = 0usize;
+    for spec in &a.scenarios {
+        let (base_spec, wanted) = split_case(spec);
+        let suite = match load_suite(base_spec, &overrides) {
+            Ok(s) => s,
+            Err(e) => return Err(e.to_string()),
+        };
+        let cases: Vec<&Case> = match wanted {
+            Some(w) => match suite.find(w) {
+                Some(c) => vec![c],
+                // load_case words the error (with the case names).
+                None => {
+                    return Err(load_case(spec, &overrides)
+                        .expect_err("no such case")
+                        .to_string());
+                }
+            },
+            None => suite.expansion.cases.iter().collect(),
+        };
+        case_count += cases.len();
+        for case in cases {
+            let seeds = plan
+                .seeds
+                .clone()
+                .unwrap_or_else(|| case.scenario.seeds.clone());
+            for seed in seeds {
+                sweep_pairs.push(make_pair(
+                    PairKind::Sweep,
+                    &suite,
+                    case,
+                    seed,
+                    mode,
+                    &overrides,
+                    a.check_determinism,
+                    None,
+                    None,
+                ));
+            }
+        }
+        suites.push(suite);
+    }
+    let corpus_path = sw
+        .regressions
+        .clone()
+        .unwrap_or_else(|| corpus::default_path(&a.scenarios));
+    if sw.regressions.is_some() && !corpus_path.exists() && !sw.record_failures {
+        return Err(format!(
+            "{}: no such regression corpus (give an existing file, or --record-failures to start one)",
+            corpus_path.display()
+        ));
+    }
+    let corpus = match corpus::load(&corpus_path) {
+        Ok(c) => c,
+        Err(e) if !sw.no_regressions => return Err(e.to_string()),
+        Err(_) => corpus::Corpus {
+            path: corpus_path.clone(),
+            entries: Vec::new(),
+        },
+    };
+    let regression_pairs = if sw.no_regressions {
+        Vec::new()
+    } else {
+        match corpus.pairs(a.check_determinism) {
+            Ok(p) => p,
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let all: Vec<Pair> = regression_pairs
+        .into_iter()
+        .chain(sweep_pairs)
+        .filter(|p| seen.insert(p.key()))
+        .collect();
+    Ok(Sweep {
+        hash: sweep_hash(&all),
+        selected: shard::select(all.len(), sw.shard),
+        plan,
+        suites,
+        corpus,
+        all,
+        case_count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nightly_base_seed_is_the_date_times_1000() {
+        assert_eq!(nightly_base_seed("2026-04-15"), Ok(20_260_415_000));
+        assert_eq!(nightly_base_seed("1999-12-31"), Ok(19_991_231_000));
+        for bad in [
+            "2026-4-15",
+            "2026-13-01",
+            "2026-04-00",
+            "20260415",
+            "2026-04-15x",
+            "",
+        ] {
+            assert!(nightly_base_seed(bad).is_err(), "{bad}");
+        }
+        assert_eq!(utc_today().len(), 10);
+        assert!(nightly_base_seed(&utc_today()).is_ok());
+    }
+}
