@@ -56,6 +56,8 @@ pub enum Command {
     Merge(crate::nightly::merge::MergeArgs),
     /// Re-run exactly what a report describes and say whether it reproduced.
     Replay(ReplayArgs),
+    /// Run the same seeded schedule under several lock strategies and compare them side by side.
+    Compare(crate::compare::CompareArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -237,6 +239,7 @@ pub fn main_with(cli: Cli) -> i32 {
         }
         Command::Run(a) => run_command(a),
         Command::Replay(a) => replay_command(a),
+        Command::Compare(a) => crate::compare::command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
     }

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod determinism;
 pub mod exec;
 pub mod nightly;
