@@ -1,0 +1,238 @@
+//! The run loop: every strategy at every worker count, repeats alternating the order.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::observe::LatencySummary;
+use crate::report;
+use crate::report::console::Console;
+use crate::run::{RunRequest, run};
+use crate::scenario::{Mode, ScenarioSource};
+
+use super::files::{make_compare_dir, safe_name, write_text_atomic};
+use super::prepare::{strategy_scenario, to_toml, variant};
+use super::{
+    COMPARE_VERSION, CompareReport, Group, JSON_FILE, Prepared, RunSummary, SVG_FILE, StrategyInfo,
+    chart, summarize, table, workers_label,
+};
+
+/// Where a comparison writes and how it starts workers.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub out_dir: PathBuf,
+    pub work_dir: Option<PathBuf>,
+    pub keep: bool,
+    pub worker_exe: PathBuf,
+}
+
+fn stamp_now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// The strategy order of a repeat (0-based): forward on even, reversed on odd.
+pub fn repeat_order(n: usize, repeat: u32) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    if repeat % 2 == 1 {
+        idx.reverse();
+    }
+    idx
+}
+
+/// The outcome of a comparison.
+pub struct Compared {
+    pub report: CompareReport,
+    pub dir: PathBuf,
+    pub json_path: PathBuf,
+    pub svg_path: PathBuf,
+    pub table: String,
+}
+
+/// Runs the comparison, printing progress through `console`, and writes its files.
+pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Result<Compared> {
+    let started_at = stamp_now();
+    let dir = make_compare_dir(&out.out_dir, &p.base.name, p.seed, &started_at)?;
+    let scen_dir = dir.join("scenarios");
+    let runs_dir = dir.join("runs");
+    std::fs::create_dir_all(&scen_dir)?;
+    std::fs::create_dir_all(&runs_dir)?;
+
+    let mut infos = Vec::new();
+    for preset in &p.presets {
+        let s = strategy_scenario(&p.base, preset);
+        let path = scen_dir.join(format!("{}.toml", safe_name(&s.name)));
+        let text = format!(
+            "# Written by `walburst compare` for strategy {}: {}.\n# The scenario {} with that \
+             strategy applied; `walburst run` this file to reproduce one run.\n{}",
+            preset.name,
+            preset.summary,
+            p.source.as_arg(),
+            to_toml(&s).map_err(|e| anyhow::anyhow!(e))?
+        );
+        write_text_atomic(&path, &text)?;
+        infos.push(StrategyInfo {
+            name: preset.name.to_string(),
+            summary: preset.summary.to_string(),
+            scenario_file: path,
+        });
+    }
+    for n in &p.notes {
+        console.line(&format!("note: {n}"));
+    }
+
+    let total = p.groups.len() as u32 * p.repeat * p.presets.len() as u32;
+    let mut runs = Vec::new();
+    let mut groups = Vec::new();
+    for o in &p.groups {
+        let mut hashes: Vec<String> = Vec::new();
+        let mut group_workers = p.base.workload.workers;
+        let mut group_ops = p.base.workload.ops_per_worker;
+        for r in 0..p.repeat {
+            for (pos, &k) in repeat_order(p.presets.len(), r).iter().enumerate() {
+                let preset = p.presets[k];
+                let scenario =
+                    variant(&p.base, preset, o, &p.source).map_err(|e| anyhow::anyhow!(e))?;
+                group_workers = scenario.workload.workers;
+                group_ops = scenario.workload.ops_per_worker;
+                let n = runs.len() as u32 + 1;
+                console.line(&format!(
+                    "compare run {n}/{total}: {} (repeat {}/{}, {} x {} ops)",
+                    preset.name,
+                    r + 1,
+                    p.repeat,
+                    workers_label(group_workers),
+                    group_ops
+                ));
+                let blank = RunSummary {
+                    run: n,
+                    repeat: r + 1,
+                    position: pos as u32 + 1,
+                    strategy: preset.name.to_string(),
+                    workers: group_workers,
+                    ops_per_worker: group_ops,
+                    seed: p.seed,
+                    verdict: "error".into(),
+                    failures: Vec::new(),
+                    error: None,
+                    schedule_hash: None,
+                    wall_secs: 0.0,
+                    planned_writes: 0,
+                    committed: 0,
+                    commits_per_sec: 0.0,
+                    latency_ms: LatencySummary::default(),
+                    lock_wait_ms_per_commit: 0.0,
+                    busy_events: 0,
+                    busy_retries: 0,
+                    first_worker_done_ms: 0.0,
+                    last_worker_done_ms: 0.0,
+                    worker_commits_per_sec_min: 0.0,
+                    worker_commits_per_sec_max: 0.0,
+                    false_corruption: 0,
+                    real_corruption: 0,
+                    sidecar_seen: false,
+                    integrity_ok: false,
+                    report: None,
+                    run_dir: None,
+                };
+                let source = ScenarioSource::File(infos[k].scenario_file.clone());
+                let req = RunRequest {
+                    scenario,
+                    source: source.clone(),
+                    overrides: o.clone(),
+                    seed: p.seed,
+                    out_dir: None,
+                    keep: out.keep,
+                    work_dir: out.work_dir.clone(),
+                    worker_exe: out.worker_exe.clone(),
+                    mode: Mode::Free,
+                    replay: None,
+                };
+                let summary = match run(&req, console) {
+                    Ok(outcome) => {
+                        let mut s = RunSummary::from_report(blank, &outcome.report);
+                        if !hashes.contains(&outcome.report.schedule_hash) {
+                            hashes.push(outcome.report.schedule_hash.clone());
+                        }
+                        match report::write(&outcome.report, &runs_dir) {
+                            Ok(path) => s.report = Some(path),
+                            Err(e) => console.line(&format!("note: {e:#}")),
+                        }
+                        s
+                    }
+                    Err(e) => {
+                        let cmd = crate::run::reproduce_command(&source, p.seed, Mode::Free, o);
+                        console.line(&format!(
+                            "FAIL {} seed={}: the run could not be carried out: {e:#}; reproduce: {cmd}",
+                            preset.name, p.seed
+                        ));
+                        RunSummary {
+                            error: Some(format!("{e:#}")),
+                            ..blank
+                        }
+                    }
+                };
+                runs.push(summary);
+            }
+        }
+        groups.push(Group {
+            workers: group_workers,
+            ops_per_worker: group_ops,
+            schedule_hash: hashes.first().cloned(),
+            same_schedule: hashes.len() <= 1,
+        });
+    }
+    let mut notes = p.notes.clone();
+    for g in groups.iter().filter(|g| !g.same_schedule) {
+        notes.push(format!(
+            "BUG: the strategies ran different schedules at {} workers; the comparison is not like for like",
+            g.workers
+        ));
+    }
+    let summary = summarize(&runs, &p.presets, &groups);
+    let passed = runs.iter().all(|r| r.verdict == "pass");
+    let report = CompareReport {
+        compare_version: COMPARE_VERSION,
+        walburst_version: env!("CARGO_PKG_VERSION").to_string(),
+        sqlite_version: crate::exec::sqlite::sqlite_version().to_string(),
+        scenario: p.base.name.clone(),
+        scenario_source: p.source.clone(),
+        seed: p.seed,
+        journal_mode: p.base.sqlite.journal_mode.as_sql().to_string(),
+        synchronous: p.base.sqlite.synchronous.as_sql().to_string(),
+        repeat: p.repeat,
+        order: "interleaved: repeat 1 runs the strategies in the order given, repeat 2 in reverse, and so on".into(),
+        strategies: infos,
+        groups,
+        notes,
+        started_at,
+        finished_at: stamp_now(),
+        runs,
+        summary,
+        passed,
+        chart: SVG_FILE.into(),
+    };
+    let table = table::render(&report);
+    let svg = chart::render(&report)?;
+    let svg_path = dir.join(SVG_FILE);
+    write_text_atomic(&svg_path, &svg)?;
+    let json_path = dir.join(JSON_FILE);
+    report::write_json_atomic(&json_path, &report)?;
+    Ok(Compared {
+        report,
+        dir,
+        json_path,
+        svg_path,
+        table,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_alternates() {
+        assert_eq!(repeat_order(2, 0), vec![0, 1]);
+        assert_eq!(repeat_order(2, 1), vec![1, 0]);
+        assert_eq!(repeat_order(3, 2), vec![0, 1, 2]);
+    }
+}
