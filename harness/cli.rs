@@ -192,6 +192,17 @@ fn print_out(text: &str) -> i32 {
     }
 }
 
+/// The executable started as each worker: `explicit`, or this walburst binary. `Err` holds
+/// the exit code after the error has been printed.
+pub fn worker_exe(explicit: Option<PathBuf>) -> Result<PathBuf, i32> {
+    explicit
+        .map_or_else(std::env::current_exe, Ok)
+        .map_err(|e| {
+            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
+            EXIT_FAIL
+        })
+}
+
 fn usage_error(e: LoadError) -> i32 {
     eprintln!("error: {e}");
     EXIT_USAGE
@@ -253,12 +264,9 @@ fn replay_command(a: ReplayArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let worker_exe = match std::env::current_exe() {
+    let worker_exe = match worker_exe(None) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
-            return EXIT_FAIL;
-        }
+        Err(code) => return code,
     };
     let opts = crate::replay::ReplayOptions {
         lockstep: a.lockstep,
@@ -301,12 +309,9 @@ fn run_command(a: RunArgs) -> i32 {
             Err(e) => return usage_error(e),
         }
     }
-    let worker_exe = match a.worker_exe.clone().map_or_else(std::env::current_exe, Ok) {
+    let worker_exe = match worker_exe(a.worker_exe.clone()) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
-            return EXIT_FAIL;
-        }
+        Err(code) => return code,
     };
     let mut console = Console::new(a.quiet);
     install_interrupt_handler();

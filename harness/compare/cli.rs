@@ -46,12 +46,9 @@ pub fn command(a: CompareArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let worker_exe = match std::env::current_exe() {
+    let worker_exe = match crate::cli::worker_exe(None) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
-            return EXIT_FAIL;
-        }
+        Err(code) => return code,
     };
     let out = Output {
         out_dir: a.output.out,

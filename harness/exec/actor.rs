@@ -18,7 +18,7 @@ use super::kanban::{self, Applied};
 use super::protocol::RunSpec;
 use super::sink::RecordSink;
 use super::sqlite::SqlError;
-use super::strategy::Acquired;
+use super::strategy::{Acquired, Held};
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{Kill, OpKind, PlannedOp, stream};
 use crate::scenario::{GuardAt, KillPoint, Lifecycle, LockScope};
@@ -173,24 +173,10 @@ impl<'a> Actor<'a> {
 
     fn checkpoint(&self, conn: &Connection, rec: &mut OpRecord) {
         let st = &self.spec.scenario.strategy;
-        let t_lock = monotonic_ns();
-        let _held = if st.lock_checkpoints && st.write_lock_scope == LockScope::Transaction {
-            match write_lock(&self.gate, &self.spec.db_path, st) {
-                Ok(Some(Acquired::Held(h))) => Some(h),
-                Ok(None) => None,
-                Ok(Some(Acquired::TimedOut)) => {
-                    rec.error = Some(SqlError::harness("global write lock not acquired in time"));
-                    return;
-                }
-                Err(e) => {
-                    rec.error = Some(SqlError::harness(format!("write lock: {e}")));
-                    return;
-                }
-            }
-        } else {
-            None
+        let wanted = st.lock_checkpoints && st.write_lock_scope == LockScope::Transaction;
+        let Ok(_held) = self.transaction_lock(wanted, rec) else {
+            return;
         };
-        rec.lock_wait_us += us_since(t_lock);
         if self
             .kills
             .iter()
@@ -287,26 +273,35 @@ impl<'a> Actor<'a> {
         )
     }
 
-    fn write(&mut self, conn: &Connection, op: &PlannedOp, rec: &mut OpRecord) {
-        let s = &self.spec.scenario;
+    /// Takes the strategy's global write lock around one transaction (when `wanted` and the
+    /// strategy has one), charging the wait to the op; `Err` when it could not be taken (the
+    /// op's error says why and the op ends).
+    fn transaction_lock(&self, wanted: bool, rec: &mut OpRecord) -> Result<Option<Held>, ()> {
+        if !wanted {
+            return Ok(None);
+        }
         let t_lock = monotonic_ns();
-        let tx_lock = if s.strategy.write_lock_scope == LockScope::Transaction {
-            match write_lock(&self.gate, &self.spec.db_path, &s.strategy) {
-                Ok(None) => None,
-                Ok(Some(Acquired::Held(h))) => Some(h),
-                Ok(Some(Acquired::TimedOut)) => {
-                    rec.error = Some(SqlError::harness("global write lock not acquired in time"));
-                    return;
-                }
-                Err(e) => {
-                    rec.error = Some(SqlError::harness(format!("write lock: {e}")));
-                    return;
-                }
+        let held = match write_lock(&self.gate, &self.spec.db_path, &self.spec.scenario.strategy) {
+            Ok(None) => Ok(None),
+            Ok(Some(Acquired::Held(h))) => Ok(Some(h)),
+            Ok(Some(Acquired::TimedOut)) => {
+                rec.error = Some(SqlError::harness("global write lock not acquired in time"));
+                Err(())
             }
-        } else {
-            None
+            Err(e) => {
+                rec.error = Some(SqlError::harness(format!("write lock: {e}")));
+                Err(())
+            }
         };
         rec.lock_wait_us += us_since(t_lock);
+        held
+    }
+
+    fn write(&mut self, conn: &Connection, op: &PlannedOp, rec: &mut OpRecord) {
+        let scoped = self.spec.scenario.strategy.write_lock_scope == LockScope::Transaction;
+        let Ok(tx_lock) = self.transaction_lock(scoped, rec) else {
+            return;
+        };
 
         let t_begin = monotonic_ns();
         let mut attempt = 0;

@@ -100,12 +100,9 @@ pub fn pair_main(a: PairArgs) -> i32 {
         },
         None => None,
     };
-    let worker_exe = match a.worker_exe.clone().map_or_else(std::env::current_exe, Ok) {
+    let worker_exe = match crate::cli::worker_exe(a.worker_exe.clone()) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
-            return EXIT_FAIL;
-        }
+        Err(code) => return code,
     };
     let mode = if a.check_determinism || replay.is_some() {
         Mode::Lockstep

@@ -70,12 +70,9 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         );
         return EXIT_PASS;
     }
-    let sweep_exe = match std::env::current_exe() {
+    let sweep_exe = match crate::cli::worker_exe(None) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot find walburst's own executable: {e}");
-            return EXIT_FAIL;
-        }
+        Err(code) => return code,
     };
 
     // From here on SIGINT/SIGTERM start no further pair; the running ones stop cleanly.
