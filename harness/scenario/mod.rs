@@ -5,9 +5,13 @@
 //! silently ignored setting. Field-by-field docs: `scenarios/README.md`.
 
 mod embedded;
+mod expect;
+mod faults;
 mod load;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
+pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
+pub use faults::{Faults, KillPoint, Tamper};
 pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str};
 
 use serde::{Deserialize, Serialize};
@@ -452,128 +456,6 @@ impl Mode {
             Mode::Lockstep => "lockstep",
         }
     }
-}
-
-/// Faults injected on purpose: crashes the system must survive, and positive controls that
-/// prove the checks fire.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Faults {
-    /// Where seeded SIGKILLs land.
-    pub kill: KillPoint,
-    /// How many kills (each at a seeded (worker, op) of the schedule).
-    pub kills: u32,
-    /// Start a new process for a killed worker, continuing its schedule after the op it
-    /// died in (the next opener runs WAL/journal recovery).
-    pub respawn: bool,
-    /// Damage done to the database after every worker has exited, before verification.
-    pub after_run: Tamper,
-}
-
-/// Where in an op a seeded SIGKILL lands (the worker kills itself there, so the point is
-/// exact; in lockstep it is the same step of the same interleaving every run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KillPoint {
-    #[default]
-    None,
-    /// After BEGIN IMMEDIATE and every statement, before COMMIT.
-    MidTransaction,
-    /// After COMMIT returned OK, before the outcome is reported: the op becomes ambiguous.
-    /// Lands only if the op commits (a claim with nothing to claim rolls back).
-    AfterCommit,
-    /// While a checkpoint op runs (best effort: a timer inside the call; free mode only
-    /// gives "somewhere during").
-    Checkpoint,
-    /// At the connection's close: the process dies holding its connection open.
-    Close,
-    /// Test-only: the op never finishes (the worker sleeps forever) so the liveness
-    /// watchdog must act.
-    Hang,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tamper {
-    #[default]
-    None,
-    /// Deletes one committed `created` event row: the ledger must report a lost write.
-    DeleteCommittedRow,
-    /// Overwrites the root page of the `tasks` b-tree with seeded garbage: integrity_check
-    /// must fail and the damage must be classified real.
-    GarbagePage,
-    /// Cuts the main file by one page: verification must notice.
-    TruncatePage,
-    /// Deletes `-wal` and `-shm` while no connection is open: with checkpoints disabled,
-    /// every commit that lived only in the WAL is lost and the ledger must say so.
-    RemoveWal,
-}
-
-/// What the run must show. Defaults: everything clean.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Expect {
-    pub false_corruption: Expectation,
-    pub real_corruption: Expectation,
-    pub lost_writes: Expectation,
-    pub lock_overlaps: Expectation,
-    pub worker_errors: Expectation,
-    pub integrity: IntegrityExpectation,
-    pub sidecar: SidecarExpectation,
-}
-
-impl Default for Expect {
-    fn default() -> Self {
-        Expect {
-            false_corruption: Expectation::None,
-            real_corruption: Expectation::None,
-            lost_writes: Expectation::None,
-            lock_overlaps: Expectation::None,
-            worker_errors: Expectation::None,
-            integrity: IntegrityExpectation::Ok,
-            sidecar: SidecarExpectation::Auto,
-        }
-    }
-}
-
-/// How many of something a run may show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Expectation {
-    /// Zero, or the run fails.
-    None,
-    /// At least one, or the run fails: a documented bug that must still show.
-    Some,
-    /// Not judged.
-    Any,
-}
-
-impl Expectation {
-    pub fn allows(self, count: u64) -> bool {
-        match self {
-            Expectation::None => count == 0,
-            Expectation::Some => count > 0,
-            Expectation::Any => true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IntegrityExpectation {
-    Ok,
-    Damaged,
-    Any,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SidecarExpectation {
-    /// Required when the strategy takes a global write lock, forbidden otherwise.
-    Auto,
-    Forbidden,
-    Required,
-    Any,
 }
 
 impl Limits {
