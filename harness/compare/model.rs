@@ -39,6 +39,10 @@ pub struct RunSummary {
     pub latency_ms: LatencySummary,
     /// Time spent waiting for the global flock, summed over workers, per committed op.
     pub lock_wait_ms_per_commit: f64,
+    /// Time BEGIN IMMEDIATE spent in SQLite's busy handler, summed over workers, per
+    /// committed op: WAL's own lock wait, which the flock wait above does not see.
+    #[serde(default)]
+    pub begin_wait_ms_per_commit: f64,
     /// Every "database is locked" seen (all codes), and how many the strategy retried.
     pub busy_events: u64,
     pub busy_retries: u64,
@@ -69,8 +73,16 @@ impl RunSummary {
         let fold = |f: fn(&crate::observe::PerWorker) -> f64, pick: fn(f64, f64) -> f64| {
             pw.iter().map(f).reduce(pick).unwrap_or(0.0)
         };
-        let lock_wait_ms: f64 = pw.iter().map(|w| w.lock_wait_ms_total).sum();
         let committed = r.totals.committed;
+        let lock_wait_ms: f64 = pw.iter().map(|w| w.lock_wait_ms_total).sum();
+        let begin_wait_ms: f64 = pw.iter().map(|w| w.begin_wait_ms_total).sum();
+        let per_commit = |ms: f64| {
+            if committed == 0 {
+                0.0
+            } else {
+                round3(ms / committed as f64)
+            }
+        };
         RunSummary {
             verdict: if r.passed() { "pass" } else { "fail" }.into(),
             failures: r
@@ -85,11 +97,8 @@ impl RunSummary {
             committed,
             commits_per_sec: r.totals.commits_per_sec,
             latency_ms: r.latency_ms.clone(),
-            lock_wait_ms_per_commit: if committed == 0 {
-                0.0
-            } else {
-                round3(lock_wait_ms / committed as f64)
-            },
+            lock_wait_ms_per_commit: per_commit(lock_wait_ms),
+            begin_wait_ms_per_commit: per_commit(begin_wait_ms),
             busy_events: r.busy.by_code.values().sum(),
             busy_retries: r.totals.busy_retries,
             first_worker_done_ms: fold(|w| w.finished_at_ms, f64::min),

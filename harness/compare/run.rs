@@ -120,6 +120,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     commits_per_sec: 0.0,
                     latency_ms: LatencySummary::default(),
                     lock_wait_ms_per_commit: 0.0,
+                    begin_wait_ms_per_commit: 0.0,
                     busy_events: 0,
                     busy_retries: 0,
                     first_worker_done_ms: 0.0,

@@ -87,6 +87,9 @@ fn rows(cols: &[&StrategySummary]) -> Vec<Row> {
         row("flock wait ms/commit", &|s| {
             median(s.lock_wait_ms_per_commit)
         }),
+        row("busy-handler wait ms/commit", &|s| {
+            median(s.begin_wait_ms_per_commit)
+        }),
         row("busy events / retries", &|s| {
             format!("{} / {}", count(s.busy_events), count(s.busy_retries))
         }),

@@ -48,6 +48,8 @@ pub struct PerWorker {
     pub commits_per_sec: f64,
     pub latency_ms: LatencySummary,
     pub lock_wait_ms_total: f64,
+    /// Time its BEGIN IMMEDIATEs spent in SQLite's busy handler, waiting for the write lock.
+    pub begin_wait_ms_total: f64,
 }
 
 /// BUSY/LOCKED by extended code.
@@ -166,6 +168,10 @@ pub fn summarize(
                         .map(|r| r.latency_us),
                 ),
                 lock_wait_ms_total: (mine.iter().map(|r| r.lock_wait_us).sum::<u64>() as f64
+                    / 100.0)
+                    .round()
+                    / 10.0,
+                begin_wait_ms_total: (mine.iter().map(|r| r.begin_wait_us).sum::<u64>() as f64
                     / 100.0)
                     .round()
                     / 10.0,
