@@ -278,3 +278,45 @@ fn declared_damage_passes_only_while_it_shows() {
         r.failures()
     );
 }
+
+/// The exact length check after wal_checkpoint(TRUNCATE): a main file one page longer than
+/// page_count x page_size leaves integrity_check ok, and only this check can see it.
+#[test]
+fn final_length_check_fires_on_a_grown_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tampered(dir.path(), "smoke", "append-page");
+    let r = run(
+        dir.path(),
+        &[path.to_str().unwrap(), "--workers", "2", "--ops", "20"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.s("/checks/integrity_check"), "ok");
+    assert_eq!(r.report["checks"]["final_length_ok"], false);
+    let f = r.failures();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].contains("main file length is not page_count x page_size"),
+        "{f:?}"
+    );
+}
+
+/// A strategy that declares a global lock must show its sidecar: a scenario that requires
+/// one but takes no lock fails for exactly that reason.
+#[test]
+fn a_required_sidecar_that_never_appears_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = shipped("smoke") + "\n[expect]\nsidecar = \"required\"\n";
+    let path = scenario_file(dir.path(), "required", &toml);
+    let r = run(
+        dir.path(),
+        &[path.to_str().unwrap(), "--workers", "2", "--ops", "10"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.failures()
+            .iter()
+            .any(|f| f.contains("no <db>.lock sidecar was seen")),
+        "{:?}",
+        r.failures()
+    );
+}

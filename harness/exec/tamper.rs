@@ -92,6 +92,16 @@ pub fn apply(db: &Path, tamper: Tamper, seed: u64) -> anyhow::Result<Option<Stri
                 removed.join(" and ")
             )))
         }
+        Tamper::AppendPage => {
+            let (ps, pc, _) = settle(db)?;
+            let f = OpenOptions::new().write(true).open(db)?;
+            f.set_len((pc + 1) * ps)?;
+            f.sync_all()?;
+            Ok(Some(format!(
+                "injected fault: grew the main file from {pc} to {} pages",
+                pc + 1
+            )))
+        }
         Tamper::TruncatePage => {
             let (ps, pc, _) = settle(db)?;
             let f = OpenOptions::new().write(true).open(db)?;

@@ -52,6 +52,9 @@ pub enum Tamper {
     GarbagePage,
     /// Cuts the main file by one page: verification must notice.
     TruncatePage,
+    /// Appends one zeroed page to the main file: SQLite ignores pages past the header's count,
+    /// so integrity_check stays ok and only the exact length check can notice.
+    AppendPage,
     /// Deletes `-wal` and `-shm` while no connection is open: with checkpoints disabled,
     /// every commit that lived only in the WAL is lost and the ledger must say so.
     RemoveWal,
