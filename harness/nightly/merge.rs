@@ -230,14 +230,7 @@ pub fn merge_command(a: MergeArgs) -> i32 {
                 if s.missing.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        " (MISSING {})",
-                        s.missing
-                            .iter()
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!(" (MISSING {})", s.missing_list())
                 }
             )
         });

@@ -173,6 +173,36 @@ pub struct ShardInfo {
     pub wall_secs: Vec<f64>,
 }
 
+impl ShardInfo {
+    /// The missing shards as `1, 3`; empty when none is missing.
+    pub fn missing_list(&self) -> String {
+        self.missing
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The entries that did not pass, as a report shows them: every failure and error, but of
+/// the pairs that did not run (a missing shard, an interrupted sweep) only the first
+/// `shown_not_run`; returns them and how many not-run pairs were left out.
+pub fn failures_to_show(results: &[Entry], shown_not_run: usize) -> (Vec<&Entry>, usize) {
+    let mut not_run = 0usize;
+    let shown = results
+        .iter()
+        .filter(|e| !e.result.passed())
+        .filter(|e| {
+            if e.result.status != Status::NotRun {
+                return true;
+            }
+            not_run += 1;
+            not_run <= shown_not_run
+        })
+        .collect();
+    (shown, not_run.saturating_sub(shown_not_run))
+}
+
 /// A sweep's (or merged shards') results: `sweep-summary*.json`, `merged-summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -257,14 +287,7 @@ impl Summary {
                 if s.missing.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        ", **missing {}**",
-                        s.missing
-                            .iter()
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!(", **missing {}**", s.missing_list())
                 },
                 walls.join(", ")
             ));
@@ -302,22 +325,13 @@ impl Summary {
                 ));
             }
         }
-        let failed: Vec<&Entry> = self.results.iter().filter(|e| !e.result.passed()).collect();
+        let (failed, not_run_hidden) = failures_to_show(&self.results, 20);
         md.push_str("\n## Failures\n\n");
         if failed.is_empty() {
             md.push_str("None.\n");
         } else {
             md.push_str("| | case | seed | result | first reason | reproduce |\n|---|---|---|---|---|---|\n");
-            // Every failure and error; pairs that did not run only up to a point.
-            const SHOWN_NOT_RUN: usize = 20;
-            let mut not_run = 0usize;
             for e in failed {
-                if e.result.status == Status::NotRun {
-                    not_run += 1;
-                    if not_run > SHOWN_NOT_RUN {
-                        continue;
-                    }
-                }
                 md.push_str(&format!(
                     "| {} | `{}` | {} | {} | {} | `{}` |\n",
                     match e.pair.kind {
@@ -331,10 +345,10 @@ impl Summary {
                     e.pair.reproduce
                 ));
             }
-            if not_run > SHOWN_NOT_RUN {
+            if not_run_hidden > 0 {
                 md.push_str(&format!(
                     "\n... and {} more pairs not run (listed in the summary JSON).\n",
-                    not_run - SHOWN_NOT_RUN
+                    not_run_hidden
                 ));
             }
         }

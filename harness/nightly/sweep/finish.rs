@@ -10,7 +10,7 @@ use crate::cli::{EXIT_FAIL, EXIT_PASS, RunArgs};
 use crate::nightly::corpus;
 use crate::nightly::progress::Progress;
 use crate::nightly::shard::Shard;
-use crate::nightly::summary::{Entry, PairResult, Status, Summary};
+use crate::nightly::summary::{Entry, PairResult, Summary, failures_to_show};
 
 /// Closes the index and writes and prints what the sweep found; returns the exit code.
 pub(super) fn finish(
@@ -128,24 +128,17 @@ pub fn write_summary(summary: &Summary, json: &Path, md: &Path) -> anyhow::Resul
 /// The failures again, one line each with their reproduce command, then the regressions'
 /// own count: what a person reads at the end of a long log.
 pub fn print_recap(progress: &Progress, summary: &Summary) {
-    let failed: Vec<&Entry> = summary
-        .results
-        .iter()
-        .filter(|e| !e.result.passed())
-        .collect();
+    // Every failure and error; pairs that did not run (a missing shard, an interrupted
+    // sweep) only up to a few, then a count.
+    let (failed, not_run_hidden) = failures_to_show(&summary.results, 5);
     if !failed.is_empty() {
-        progress.line(&format!("{} pairs did not pass:", failed.len()));
-        // Every failure and error; pairs that did not run (a missing shard, an interrupted
-        // sweep) only up to a few, then a count.
-        const SHOWN_NOT_RUN: usize = 5;
-        let mut not_run = 0usize;
+        let total = summary
+            .results
+            .iter()
+            .filter(|e| !e.result.passed())
+            .count();
+        progress.line(&format!("{total} pairs did not pass:"));
         for e in failed {
-            if e.result.status == Status::NotRun {
-                not_run += 1;
-                if not_run > SHOWN_NOT_RUN {
-                    continue;
-                }
-            }
             progress.line(&format!(
                 "  {} {}: {}; reproduce: {}",
                 e.result.status.word(),
@@ -154,10 +147,9 @@ pub fn print_recap(progress: &Progress, summary: &Summary) {
                 e.pair.reproduce
             ));
         }
-        if not_run > SHOWN_NOT_RUN {
+        if not_run_hidden > 0 {
             progress.line(&format!(
-                "  ... and {} more not run (all of them are in the summary)",
-                not_run - SHOWN_NOT_RUN
+                "  ... and {not_run_hidden} more not run (all of them are in the summary)"
             ));
         }
     }
