@@ -8,6 +8,7 @@ mod embedded;
 mod expect;
 mod faults;
 mod load;
+pub mod matrix;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
@@ -52,9 +53,9 @@ pub struct Scenario {
     pub lockstep: Lockstep,
     #[serde(default)]
     pub expect: Expect,
-    /// Axes expanded into named cases (`harness/nightly/matrix.rs`, `NIGHTLY.md`).
+    /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<crate::nightly::matrix::Matrix>,
+    pub matrix: Option<matrix::Matrix>,
 }
 
 fn default_seeds() -> Vec<u64> {
