@@ -105,7 +105,10 @@ pub fn execute(
 
 fn finish(workers: Workers, mut obs: Observations, watch: FileWatch) -> Observations {
     workers.finish(&mut obs);
-    obs.files_seen = watch.finish();
+    match watch.finish() {
+        Ok(files) => obs.files_seen = files,
+        Err(e) => obs.watch_error = Some(e.to_string()),
+    }
     obs
 }
 

@@ -132,6 +132,8 @@ pub struct Observations {
     pub t_end_ns: u64,
     /// Every file name that appeared in the database directory during the run.
     pub files_seen: Vec<String>,
+    /// Why `files_seen` cannot be trusted (the watch failed or dropped events).
+    pub watch_error: Option<String>,
     /// Liveness problems (deadlines) that are not a single worker's fault.
     pub liveness: Vec<String>,
     /// Seeded kills that landed, in the order they did.
