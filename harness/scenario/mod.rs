@@ -117,7 +117,7 @@ impl JournalMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Synchronous {
     Off,
@@ -439,6 +439,16 @@ pub enum SchedulerKind {
     Random,
     /// Probabilistic concurrency testing: priorities with change points.
     Pct,
+}
+
+impl SchedulerKind {
+    /// The name used in scenario files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::Random => "random",
+            SchedulerKind::Pct => "pct",
+        }
+    }
 }
 
 /// Free-running processes, or one SQL step at a time under a seeded scheduler.
