@@ -74,18 +74,7 @@ fn make_run_dir(req: &RunRequest) -> anyhow::Result<PathBuf> {
     let parent = req.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&parent)
         .map_err(|e| anyhow::anyhow!("cannot create work directory {}: {e}", parent.display()))?;
-    let safe: String = req
-        .scenario
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = crate::report::file_safe(&req.scenario.name);
     let dir = tempfile::Builder::new()
         .prefix(&format!("walburst-{safe}-s{}-", req.seed))
         .tempdir_in(&parent)
