@@ -137,11 +137,13 @@ fn lost_wal_fails_with_lost_writes() {
         "the main file itself is consistent"
     );
     assert_eq!(r.s("/corruption/classification"), "real");
-    assert!(
-        r.failures()[0].contains("ledger anomalies: lost 400"),
-        "{:?}",
+    assert_eq!(
+        r.failure_signatures(),
+        ["lost_writes/ledger/unexpected"],
+        "only the lost-writes counter fails: {:?}",
         r.failures()
     );
+    assert!(r.failures()[0].starts_with("lost_writes: 400 lost writes"));
 }
 
 #[test]
@@ -151,10 +153,18 @@ fn torn_page_fails_integrity_and_is_classified_real() {
     assert_eq!(r.code, 1);
     assert_ne!(r.s("/checks/integrity_check"), "ok");
     assert_eq!(r.s("/corruption/classification"), "real");
-    assert!(
-        r.failures()[0].starts_with("integrity_check:"),
+    // The detector is integrity_check on a fresh connection, not the injector's note.
+    assert_eq!(
+        r.failure_signatures()[0],
+        "integrity/integrity_check/unexpected",
         "{:?}",
         r.failures()
+    );
+    assert!(
+        r.report["corruption"]["evidence"]
+            .as_array()
+            .unwrap()
+            .contains(&"integrity".into())
     );
 }
 
@@ -165,6 +175,12 @@ fn truncated_db_is_detected() {
     assert_eq!(r.code, 1);
     assert_ne!(r.s("/checks/integrity_check"), "ok");
     assert_eq!(r.s("/corruption/classification"), "real");
+    assert!(
+        r.failure_signatures()
+            .contains(&"integrity/integrity_check/unexpected".to_string()),
+        "the detector, not the injector's note: {:?}",
+        r.failures()
+    );
     assert!(r.stdout.contains("cut the main file"));
 }
 
@@ -188,12 +204,13 @@ fn a_hung_worker_ends_in_a_liveness_failure_naming_it() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v.as_str().unwrap().to_string())
+        .map(|v| v["message"].as_str().unwrap().to_string())
         .collect();
     assert!(
         liveness
             .iter()
-            .any(|l| l.starts_with("worker 2 stalled:") && l.contains("stuck in op seq 11")),
+            .any(|l| l.starts_with("liveness: worker 2 stalled:")
+                && l.contains("stuck in op seq 11")),
         "{liveness:?}"
     );
     assert!(

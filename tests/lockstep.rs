@@ -94,10 +94,12 @@ fn lock_hazard_breach_is_caught_at_the_same_step_every_run() {
         let breach = r.s("/checks/first_breach");
         assert!(breach.contains("got BEGIN IMMEDIATE while"), "{breach}");
         assert!(
+            r.failure_signatures()
+                .contains(&"lockstep_breaches/lockstep_coordinator/unexpected".to_string()),
+            "{:?}",
             r.failures()
-                .iter()
-                .any(|f| f.contains("caught in lockstep"))
         );
+        assert_eq!(r.s("/corruption/classification"), "real");
         first_steps.push(
             r.report["lockstep"]["breaches"][0]["step"]
                 .as_u64()
