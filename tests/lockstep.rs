@@ -195,6 +195,41 @@ fn replaying_reports_reproduces_failures_and_passes() {
     );
 }
 
+/// REPRODUCED means the same failures, not just "failed again": a report whose failure
+/// category was edited does not reproduce, and the message says what differs.
+#[test]
+fn replay_compares_failure_categories_not_just_pass_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = run(
+        dir.path(),
+        &[
+            "legacy-page-count-guard",
+            "--seed",
+            "3",
+            "--workers",
+            "2",
+            "--ops",
+            "20",
+        ],
+    );
+    assert_eq!(
+        free.failure_signatures(),
+        ["false_corruption/guard/unexpected"]
+    );
+    let mut edited = free.report.clone();
+    edited["failures"][0]["category"] = "lost_writes".into();
+    edited["failures"][0]["detector"] = "ledger".into();
+    let path = dir.path().join("edited.json");
+    std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let (code, out) = replay(dir.path(), &path);
+    assert_eq!(code, 1, "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("NOT REPRODUCED legacy-page-count-guard seed=3 (free): failures differ: recorded run [lost_writes/ledger/unexpected], replay [false_corruption/guard/unexpected] (verdict fail both times)"),
+        "{out}"
+    );
+}
+
 #[test]
 fn replaying_garbage_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();

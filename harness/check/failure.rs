@@ -131,6 +131,50 @@ pub struct Signature {
     pub kind: FailureKind,
 }
 
+impl Detector {
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::Guard => "guard",
+            Detector::Sqlite => "sqlite",
+            Detector::Ledger => "ledger",
+            Detector::IntegrityCheck => "integrity_check",
+            Detector::IntervalCheck => "interval_check",
+            Detector::LockstepCoordinator => "lockstep_coordinator",
+            Detector::SidecarWatch => "sidecar_watch",
+            Detector::JournalModeCheck => "journal_mode_check",
+            Detector::FinalLengthCheck => "final_length_check",
+            Detector::Verification => "verification",
+            Detector::ContentHash => "content_hash",
+            Detector::WorkerRecords => "worker_records",
+            Detector::WorkerExit => "worker_exit",
+            Detector::OpCount => "op_count",
+            Detector::Runner => "runner",
+        }
+    }
+}
+
+impl FailureKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Unexpected => "unexpected",
+            FailureKind::Missing => "missing",
+        }
+    }
+}
+
+/// `category/detector/kind`, as the report's keys spell them.
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}",
+            self.category.name(),
+            self.detector.name(),
+            self.kind.name()
+        )
+    }
+}
+
 impl Failure {
     /// A failure whose message is prefixed with its category name.
     pub fn new(
@@ -169,4 +213,29 @@ pub fn signatures<'a>(
     failures: impl IntoIterator<Item = &'a Failure>,
 ) -> std::collections::BTreeSet<Signature> {
     failures.into_iter().map(Failure::signature).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names used in messages and signatures are the serialised names.
+    #[test]
+    fn names_match_serde() {
+        let json = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for d in [
+            Detector::IntegrityCheck,
+            Detector::LockstepCoordinator,
+            Detector::OpCount,
+        ] {
+            assert_eq!(json(serde_json::to_value(d).unwrap()), d.name());
+        }
+        for c in [FailureCategory::LostWrites, FailureCategory::FinalLength] {
+            assert_eq!(json(serde_json::to_value(c).unwrap()), c.name());
+        }
+        assert_eq!(
+            json(serde_json::to_value(FailureKind::Missing).unwrap()),
+            "missing"
+        );
+    }
 }
