@@ -47,6 +47,16 @@ fn kill_mid_transaction_passes_on_ten_seeds() {
             "seed {seed}: {ambiguous:?}"
         );
         assert!(r.stdout.contains("died mid-transaction"), "{}", r.stdout);
+        // Exact accounting under kills: every planned op reports, except exactly the ops
+        // the successors skipped (one per actor in flight), which the report lists.
+        let skipped: u64 = kills
+            .iter()
+            .map(|k| k["skipped"].as_array().unwrap().len() as u64)
+            .sum();
+        assert!(skipped >= 6, "seed {seed}: {kills:?}");
+        assert_eq!(r.u("/checks/ops/unreported"), 0, "seed {seed}");
+        assert_eq!(r.u("/checks/ops/expected"), 300 - skipped, "seed {seed}");
+        assert_eq!(r.u("/totals/ops"), 300 - skipped, "seed {seed}");
     }
 }
 
@@ -95,6 +105,9 @@ fn kill_without_respawn_is_not_a_liveness_failure() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(r.report["liveness"].as_array().unwrap().is_empty());
     assert!(r.u("/totals/ops") < 120);
+    // Each killed worker's actors end at their last report; everything before is due.
+    assert_eq!(r.u("/checks/ops/unreported"), 0);
+    assert_eq!(r.u("/checks/ops/expected"), r.u("/totals/ops"));
 }
 
 /// In lockstep a kill lands on the same step of the same interleaving every run, respawn

@@ -1,6 +1,7 @@
 //! Checks: turn observations and the database left behind into findings. Verification runs
 //! only after every worker has exited, from a fresh connection.
 
+pub mod completeness;
 pub mod content;
 pub mod exclusion;
 pub mod failure;
@@ -56,6 +57,10 @@ pub struct Checks {
     /// Why the content hash could not be computed (an error while checking: a failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash_error: Option<String>,
+    /// Planned ops that must report an outcome (planned minus the ops seeded kills took),
+    /// and those that did not.
+    #[serde(default)]
+    pub ops: completeness::Completeness,
     /// Lockstep: write-lock breaches seen by the coordinator, at their exact steps.
     pub lockstep_breaches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +208,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
             c.verification_errors.push(c.integrity_check.clone());
         }
     }
+    c.ops = completeness::check(plan, obs);
     let x = exclusion::check(&obs.records);
     c.lock_overlaps = x.overlaps;
     c.lock_intervals = x.intervals;

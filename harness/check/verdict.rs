@@ -127,7 +127,7 @@ pub fn judge(
         j.live(Detector::Runner, l.clone());
     }
     judge_worker_exits(&mut j, obs);
-    judge_op_count(&mut j, obs, totals);
+    judge_op_count(&mut j, checks, totals);
     judge_worker_errors(&mut j, s, obs, totals);
     judge_corruption(&mut j, s, k);
     judge_integrity(&mut j, s, checks);
@@ -192,15 +192,18 @@ fn judge_worker_exits(j: &mut Judgement, obs: &Observations) {
     }
 }
 
-/// Every planned op reports an outcome.
-fn judge_op_count(j: &mut Judgement, obs: &Observations, totals: &Totals) {
-    // With kills, the ops in flight (and, without respawn, the rest) never report.
-    if j.liveness.is_empty() && obs.kills.is_empty() && totals.ops < totals.planned {
+/// Every planned op reports an outcome, except exactly the ops seeded kills took.
+fn judge_op_count(j: &mut Judgement, checks: &Checks, totals: &Totals) {
+    // A crashed or hung worker already explains its missing ops.
+    if j.liveness.is_empty() && checks.ops.unreported > 0 {
         j.live(
             Detector::OpCount,
             format!(
-                "only {} of {} planned ops reported an outcome",
-                totals.ops, totals.planned
+                "{} of {} expected ops never reported an outcome ({} planned, the rest taken by seeded kills): {}",
+                checks.ops.unreported,
+                checks.ops.expected,
+                totals.planned,
+                checks.ops.examples.join(", ")
             ),
         );
     }

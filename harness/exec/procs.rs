@@ -191,7 +191,7 @@ impl Workers {
         kill: &KillEvent,
         obs: &Observations,
         plan: &crate::plan::WorkerPlan,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<u32>> {
         // Per actor: the op after its highest reported one was in flight (or not yet
         // started) when the process died; it is skipped (ambiguous) and the successor starts
         // at the op after it. Earlier gaps are ops skipped by previous kills.
@@ -219,6 +219,12 @@ impl Workers {
         }
         // The actor that died knows exactly where: its successor starts right after.
         first.insert(kill.actor, kill.seq + 1);
+        // The ops the successor skips (one per actor that had ops left): never reported.
+        let skipped: Vec<u32> = first
+            .values()
+            .filter(|&&s| s != u32::MAX)
+            .map(|s| s - 1)
+            .collect();
         let n = self.kills.iter().filter(|k| k.worker == w).count();
         let path = self.run_dir.join(format!("resume-{w}.{n}.json"));
         std::fs::write(&path, serde_json::to_vec(&first)?)?;
@@ -226,7 +232,7 @@ impl Workers {
         let old = std::mem::replace(&mut self.procs[w as usize], successor);
         // Keep the record count across incarnations.
         self.procs[w as usize].exit.records = old.exit.records;
-        Ok(())
+        Ok(skipped)
     }
 
     /// Waits for the next event until `deadline`, waking every 100 ms to notice interrupts.
@@ -277,6 +283,7 @@ impl Workers {
                             point,
                             pid: p.exit.pid,
                             respawned: false,
+                            skipped: Vec::new(),
                         })
                     }
                     WorkerMsg::Want { actor, action, .. } => {

@@ -120,9 +120,10 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
     }
     let plan = plan::worker_plan(&spec.scenario, spec.seed, w);
     match workers.respawn(w, &kill, obs, &plan) {
-        Ok(()) => {
+        Ok(skipped) => {
             if let Some(k) = workers.kills.last_mut() {
                 k.respawned = true;
+                k.skipped = skipped;
             }
             true
         }
