@@ -58,4 +58,7 @@ pub enum Tamper {
     /// Deletes `-wal` and `-shm` while no connection is open: with checkpoints disabled,
     /// every commit that lived only in the WAL is lost and the ledger must say so.
     RemoveWal,
+    /// Switches a WAL database to `journal_mode = DELETE` (through SQLite, data intact): the
+    /// journal-mode check must fail. Its negative control.
+    LeaveWal,
 }
