@@ -239,14 +239,14 @@ fn a_hung_worker_ends_in_a_liveness_failure_naming_it() {
 #[test]
 fn sigint_writes_an_interrupted_report_and_keeps_the_run_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(BIN)
+    let mut child = std::process::Command::new(BIN)
         .args([
             "run",
             "pr-45525-burst",
             "--seed",
             "3",
             "--ops",
-            "100000",
+            "2000",
             "--out",
         ])
         .arg(dir.path().join("reports"))
@@ -255,15 +255,22 @@ fn sigint_writes_an_interrupted_report_and_keeps_the_run_directory() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Wait for the seed line (printed after the interrupt handler is installed and before
+    // any worker starts), not for a fixed time that races the machine's load.
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut first).unwrap();
+    assert!(first.starts_with("SEED=3 "), "{first}");
     rustix::process::kill_process(
         rustix::process::Pid::from_child(&child),
         rustix::process::Signal::INT,
     )
     .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let stdout = first + &rest;
+    assert_eq!(status.code(), Some(130), "{stdout}");
     assert!(stdout.starts_with("SEED=3 "), "{stdout}");
     assert!(
         stdout.contains("INTERRUPTED pr-45525-burst seed=3"),
