@@ -170,3 +170,15 @@ const GOLDEN_PCT: [u32; 100] = [
     4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 1, 1, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4,
     4, 4, 2, 2,
 ];
+
+/// The trace hashes result codes, never message text: a guard error is `error` whatever its
+/// message says.
+#[test]
+fn guard_errors_enter_the_trace_as_a_code_only() {
+    use walburst::exec::actor::guard_result;
+    let a = guard_result(&Err("page_count query: database is locked".into()));
+    let b = guard_result(&Err("page_size query: disk I/O error at /tmp/x".into()));
+    assert_eq!(a, "error");
+    assert_eq!(a, b);
+    assert_eq!(guard_result(&Ok(None)), "ok");
+}

@@ -69,7 +69,11 @@ fn take_lock(
             |r| match r {
                 Ok(Some(_)) => "ok".into(),
                 Ok(None) => "would-block".into(),
-                Err(e) => format!("error: {e}"),
+                // The OS error number, never its text: the trace hashes codes only.
+                Err(e) => match e.raw_os_error() {
+                    Some(n) => format!("error: errno {n}"),
+                    None => format!("error: {:?}", e.kind()),
+                },
             },
         )?;
         if let Some(h) = got {
@@ -225,4 +229,14 @@ pub fn open_idle(spec: &RunSpec, gate: &Gate, n: u32) -> Result<Vec<Session>, Sq
             Ok(session)
         })
         .collect()
+}
+
+/// Closes a connection; in lockstep as one gated step (`close`), so that a close that
+/// checkpoints or removes `-wal` happens at the same point of every run.
+pub fn close(gate: &Gate, session: Session) {
+    if gate.is_lockstep() {
+        gate.step("close", || drop(session), |_| "ok".into());
+    } else {
+        drop(session);
+    }
 }

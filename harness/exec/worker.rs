@@ -107,6 +107,9 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
     };
 
     let guard = Guard::new(s.guard, s.guard_at, &spec.db_path);
+    // In lockstep, actor 0 closes the idle connections (opened before or after the barrier)
+    // as gated steps after its last op; in free mode they stay open until the worker exits.
+    let mut idle_early = lockstep.then(|| std::mem::take(&mut idle));
     let held: Vec<Session> = std::thread::scope(|scope| {
         let handles: Vec<_> = sessions
             .into_iter()
@@ -116,6 +119,11 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
                 let ops: Vec<_> = my_plan.actor_ops(a).collect();
                 let (spec, guard, gate) = (&spec, guard.clone(), gate_for(a));
                 let kills = my_kills.clone();
+                let mut idle_mine = if a == 0 {
+                    idle_early.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
                 scope.spawn(move || {
                     let mut held = Vec::new();
                     if a == 0 && idle_late > 0 {
@@ -136,6 +144,12 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
                     let mut actor = Actor::new(spec, worker, a, guard, sink, gate.clone());
                     actor.kills = kills;
                     actor.run(&ops, session);
+                    if lockstep {
+                        idle_mine.append(&mut held);
+                        for s in idle_mine {
+                            actor::close(&gate, s);
+                        }
+                    }
                     gate.finish();
                     held
                 })

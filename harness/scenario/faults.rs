@@ -30,8 +30,9 @@ pub enum KillPoint {
     /// After COMMIT returned OK, before the outcome is reported: the op becomes ambiguous.
     /// Lands only if the op commits (a claim with nothing to claim rolls back).
     AfterCommit,
-    /// While a checkpoint op runs (best effort: a timer inside the call; free mode only
-    /// gives "somewhere during").
+    /// While a checkpoint op runs: free mode by a seeded timer inside the call ("somewhere
+    /// during"); lockstep at a fixed point inside the gated step (after the checkpoint
+    /// returned, before its result is reported).
     Checkpoint,
     /// At the connection's close: the process dies holding its connection open.
     Close,
