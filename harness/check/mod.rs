@@ -96,14 +96,20 @@ impl Checks {
             self.lockstep_breaches > 0,
             FailureCategory::LockstepBreaches,
         );
+        let unreadable = self.ledger_error.is_some()
+            || self.content_hash_error.is_some()
+            || !self.verification_errors.is_empty();
+        add(unreadable, FailureCategory::Unreadable);
+        // When verification could not run, `unreadable` says so; a length or mode that was
+        // never measured is not further evidence.
         add(
-            self.ledger_error.is_some()
-                || self.content_hash_error.is_some()
-                || !self.verification_errors.is_empty(),
-            FailureCategory::Unreadable,
+            !unreadable && !self.final_length_ok,
+            FailureCategory::FinalLength,
         );
-        add(!self.final_length_ok, FailureCategory::FinalLength);
-        add(!self.journal_mode_ok, FailureCategory::JournalMode);
+        add(
+            !self.journal_mode_ok && !self.journal_mode.is_empty(),
+            FailureCategory::JournalMode,
+        );
         d
     }
 }

@@ -250,3 +250,17 @@ fn failures_serialise_stably() {
             .starts_with("lost_writes: 2 lost writes")
     );
 }
+
+/// What made a run real lists only what was measured: an unopenable database is
+/// `unreadable` and `integrity`, not also a wrong length and journal mode.
+#[test]
+fn evidence_lists_only_what_was_measured() {
+    let c = Checks {
+        integrity_check: "not run: cannot open the database".into(),
+        quick_check: "not run: cannot open the database".into(),
+        ledger_error: Some("cannot open".into()),
+        verification_errors: vec!["cannot open".into()],
+        ..Checks::default()
+    };
+    assert_eq!(c.damage(), [Cat::Integrity, Cat::Unreadable]);
+}
