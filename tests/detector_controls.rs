@@ -215,3 +215,55 @@ fn a_sidecar_created_and_removed_mid_run_is_seen_by_the_watch() {
     assert_eq!(sidecar[0]["detector"], "sidecar_watch");
     assert_eq!(sidecar[0]["kind"], "unexpected");
 }
+
+/// `any` is not silence: a count declared `any` that shows leaves a note with the count.
+#[test]
+fn a_count_declared_any_leaves_a_note_with_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = shipped("legacy-page-count-guard") + "\n[expect]\nfalse_corruption = \"any\"\n";
+    let path = scenario_file(dir.path(), "any", &toml);
+    let r = run(
+        dir.path(),
+        &[path.to_str().unwrap(), "--workers", "2", "--ops", "20"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let n = r.u("/corruption/false");
+    assert!(n > 0, "the page-count guard in WAL fires on most commits");
+    let want = format!("seen, not judged: {n} false corruption reports");
+    assert!(
+        r.notes().iter().any(|x| x.starts_with(&want)),
+        "{:?}",
+        r.notes()
+    );
+}
+
+/// `--check-determinism` never calls two missing content hashes agreement: a database the
+/// hash cannot read is "not deterministic", with both sides named.
+#[test]
+fn check_determinism_with_a_missing_hash_is_not_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = shipped("smoke")
+        + "\n[faults]\nafter_run = \"garbage-page\"\n[expect]\nintegrity = \"unreadable\"\n";
+    let path = scenario_file(dir.path(), "unreadable", &toml);
+    let (code, out, _) = walburst(
+        dir.path(),
+        "run",
+        &[
+            path.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--ops",
+            "10",
+            "--check-determinism",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("content_hash differs: first run missing, second run missing"),
+        "{out}"
+    );
+    assert!(
+        out.lines().last().unwrap().starts_with("NONDETERMINISTIC"),
+        "{out}"
+    );
+}
