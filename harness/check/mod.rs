@@ -39,6 +39,9 @@ pub struct Checks {
     pub order_violations: u64,
     pub gc_removed: u64,
     pub ledger_examples: Vec<String>,
+    /// The first ledger example of each counter (lost, phantom, duplicate, order).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ledger_first: BTreeMap<FailureCategory, String>,
     /// Why the ledger could not be checked (a damaged database); its counts are then unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_error: Option<String>,
@@ -187,6 +190,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                     c.order_violations = l.order_violations;
                     c.gc_removed = l.gc_removed;
                     c.ledger_examples = l.examples;
+                    c.ledger_first = l.first;
                 }
                 Err(e) => c.ledger_error = Some(e),
             }

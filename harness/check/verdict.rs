@@ -378,51 +378,39 @@ fn judge_final_state(j: &mut Judgement, s: &Scenario, c: &Checks) {
 /// Each ledger counter against its own expectation, with the first example of its kind.
 fn judge_ledger(j: &mut Judgement, s: &Scenario, c: &Checks) {
     let e = &s.expect;
-    let example = |prefix: &str| {
-        c.ledger_examples
-            .iter()
-            .find(|x| x.starts_with(prefix))
+    let example = |cat: Cat| {
+        c.ledger_first
+            .get(&cat)
             .map(|x| format!("first: {x}"))
             .unwrap_or_default()
     };
-    for (cat, expected, count, what, prefix) in [
+    for (cat, expected, count, what) in [
         (
             Cat::LostWrites,
             e.lost_writes,
             c.lost_writes,
             "lost writes (committed, but rows missing or wrong)",
-            "lost",
         ),
         (
             Cat::PhantomWrites,
             e.phantom_writes,
             c.phantom_writes,
             "phantom writes (rows no committed op wrote)",
-            "phantom",
         ),
         (
             Cat::DuplicateWrites,
             e.duplicate_writes,
             c.duplicate_writes,
             "duplicate writes (committed rows present more than once)",
-            "duplicate",
         ),
         (
             Cat::OrderViolations,
             e.order_violations,
             c.order_violations,
             "order violations (an actor's commits out of seq order)",
-            "order",
         ),
     ] {
-        j.count(
-            cat,
-            Detector::Ledger,
-            expected,
-            count,
-            what,
-            &example(prefix),
-        );
+        j.count(cat, Detector::Ledger, expected, count, what, &example(cat));
     }
 }
 
