@@ -58,6 +58,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run the same seeded schedule under several lock strategies and compare them side by side.
     Compare(crate::compare::CompareArgs),
+    /// Search for the smallest lockstep run that fails for the same reason as a report (or a
+    /// scenario and seed), and write it as a scenario file.
+    Shrink(crate::shrink::cli::ShrinkArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -253,6 +256,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Compare(a) => crate::compare::command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
+        Command::Shrink(a) => crate::shrink::cli::command(a),
     }
 }
 

@@ -18,3 +18,4 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
