@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compare;
 pub mod determinism;
 pub mod exec;
+pub mod explore;
 pub mod nightly;
 pub mod observe;
 pub mod plan;

@@ -20,11 +20,13 @@ pub enum Dim {
     Kills,
 }
 
-/// Every dimension, in the order one pass tries them: the costliest first, so later trials
-/// run on an already smaller (faster) scenario.
+/// Every dimension, in the order one pass tries them. Workers come before ops: with ops
+/// first, a failure that needs volume (a guard firing once the database has grown) gets
+/// stuck at many workers x 1 op, a local minimum no single-dimension step leaves; with
+/// workers first it becomes 1 worker x many ops, then few ops.
 pub const ORDER: [Dim; 14] = [
-    Dim::OpsPerWorker,
     Dim::Workers,
+    Dim::OpsPerWorker,
     Dim::ConnectionsPerWorker,
     Dim::IdleConnections,
     Dim::Kills,
@@ -116,6 +118,13 @@ impl Dim {
         let mut c = s.clone();
         self.set(&mut c, v);
         valid(&c)
+    }
+
+    /// Whether the search bisects toward the floor, or only tries the floor itself: a mix
+    /// weight matters only as "this op kind is in the mix or not", and a payload size
+    /// rarely decides a failure, so bisecting them would spend runs for nothing.
+    pub fn bisect(self) -> bool {
+        !matches!(self, Dim::MixWeight(_) | Dim::PayloadMax | Dim::PayloadMin)
     }
 
     pub fn name(self) -> String {

@@ -169,7 +169,7 @@ impl Search<'_, '_> {
                 // An invalid value (e.g. more kills than ops) counts as not reproducing.
                 None => lo = probe,
             }
-            if hi - lo <= 1 {
+            if hi - lo <= 1 || !dim.bisect() {
                 break;
             }
             probe = lo + (hi - lo) / 2;
