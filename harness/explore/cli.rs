@@ -26,8 +26,9 @@ pub struct ExploreArgs {
     /// How each drawn scenario runs; findings are shrunk in lockstep either way.
     #[arg(long, value_enum, default_value = "lockstep")]
     pub mode: Mode,
-    /// Leave every configuration with a known hazard (the bare-close header probe outside
-    /// WAL) out of the space: then every failure is a violation.
+    /// Leave every configuration with a known hazard out of the space (the bare-close
+    /// header probe outside WAL; the wal-aware length guard inside a rollback-journal
+    /// transaction): then every failure is a violation.
     #[arg(long)]
     pub no_hazards: bool,
     /// Runs each finding's shrink may take (0: do not shrink).

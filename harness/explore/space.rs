@@ -35,6 +35,11 @@ pub enum Hazard {
     /// every POSIX lock the process holds on it (sqlite.org/howtocorrupt.html 2.2), so a
     /// writer blocked in another process gets in while this one still writes.
     HeaderProbeBareClose,
+    /// `guard = "wal-aware"` with `guard_at = "in-transaction"` outside WAL: inside a write
+    /// transaction `PRAGMA page_count` already counts pages still in the page cache, so the
+    /// length check fires before COMMIT has written them (found by `walburst explore`: seed
+    /// 1 drew it in its first runs, shrunk to 1 worker x 4 creates).
+    LengthGuardInTransaction,
 }
 
 impl Hazard {
@@ -42,14 +47,21 @@ impl Hazard {
     pub fn category(self) -> Category {
         match self {
             Hazard::HeaderProbeBareClose => Category::LockBreach,
+            Hazard::LengthGuardInTransaction => Category::FalseReport,
         }
     }
 }
 
 /// The known hazard a configuration contains, if any.
 pub fn hazard(s: &Scenario) -> Option<Hazard> {
-    (s.guard == GuardKind::HeaderProbe && s.sqlite.journal_mode != JournalMode::Wal)
-        .then_some(Hazard::HeaderProbeBareClose)
+    let rollback_journal = s.sqlite.journal_mode != JournalMode::Wal;
+    match s.guard {
+        GuardKind::HeaderProbe if rollback_journal => Some(Hazard::HeaderProbeBareClose),
+        GuardKind::WalAware if rollback_journal && s.guard_at == GuardAt::InTransaction => {
+            Some(Hazard::LengthGuardInTransaction)
+        }
+        _ => None,
+    }
 }
 
 /// The guards whose false reports are documented behaviour, not findings.
