@@ -53,6 +53,10 @@ pub struct Signature {
     pub category: Category,
     /// The detector that fired (`write-exclusion`, a guard's name, `ledger`, ...).
     pub detector: String,
+    /// A safety failure that also stopped the run (a crashed or hung worker, an exhausted
+    /// step budget): a candidate that fails the same way but also hangs is another reason.
+    #[serde(default)]
+    pub with_liveness: bool,
 }
 
 impl std::fmt::Display for Signature {
@@ -61,7 +65,11 @@ impl std::fmt::Display for Signature {
             FailureKind::Safety => "safety",
             FailureKind::Liveness => "liveness",
         };
-        write!(f, "{kind}/{:?}/{}", self.category, self.detector)
+        write!(f, "{kind}/{:?}/{}", self.category, self.detector)?;
+        if self.with_liveness {
+            write!(f, "+liveness")?;
+        }
+        Ok(())
     }
 }
 
@@ -84,6 +92,7 @@ pub fn of(r: &Report) -> Option<Signature> {
         kind: FailureKind::Safety,
         category,
         detector: detector.to_string(),
+        with_liveness: !r.liveness.is_empty(),
     };
     let integrity_ok = c.integrity_check == "ok" && c.quick_check == "ok";
     let ledger_bad = c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations;
@@ -132,6 +141,7 @@ pub fn of(r: &Report) -> Option<Signature> {
             kind: FailureKind::Liveness,
             category: Category::Liveness,
             detector: "liveness".into(),
+            with_liveness: true,
         })
     })
 }
