@@ -220,14 +220,18 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
         let (sum, _) = shrink::shrink(&input, &sopts, console)?;
         let path = shrink::output::summary_path(&dir, &sum);
         crate::report::write_json_atomic(&path, &sum)?;
-        console.line(&format!(
-            "explore: finding of run {index} shrunk: {} -> {}{}",
-            sum.before.as_ref().map_or("-".into(), |b| b.line()),
-            sum.after.as_ref().map_or("-".into(), |a| a.line()),
-            sum.reproduce
-                .as_ref()
-                .map_or(String::new(), |r| format!("; reproduce: {r}"))
-        ));
+        match (&sum.before, &sum.after, &sum.reproduce) {
+            (Some(b), Some(a), Some(r)) => console.line(&format!(
+                "explore: finding of run {index} shrunk: {} -> {}; reproduce: {r}",
+                b.line(),
+                a.line()
+            )),
+            _ => console.line(&format!(
+                "explore: finding of run {index} did not reproduce in lockstep (seed {seed} and {} derived seeds): not shrunk; it stays as {}",
+                opts.shrink.reseeds,
+                dir.join(format!("explore-{index:04}.toml")).display()
+            )),
+        }
         summary.shrunk.push(sum);
     }
     summary.wall_secs = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
