@@ -181,7 +181,7 @@ fn shrink_refuses_a_report_that_passed_and_bad_input() {
     let (code, text) = walburst(dir.path(), &["shrink", report.to_str().unwrap()]);
     assert_eq!(code, 2, "{text}");
     assert!(
-        text.contains("passed; there is no failure to shrink"),
+        text.contains("did not fail (verdict Pass); there is no failure to shrink"),
         "{text}"
     );
 }

@@ -146,6 +146,10 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
             .map_err(|e| anyhow::anyhow!("drawing scenario {index}: {e}"))?
             .current();
         s.name = format!("explore-{index:04}");
+        // What runs is what the file says: the scenario as it reads back from its TOML.
+        let s = shrink::dims::valid(&s).ok_or_else(|| {
+            anyhow::anyhow!("the space drew an invalid scenario (a bug in explore/space.rs): {s:?}")
+        })?;
         let file = dir.join(format!("{}.toml", s.name));
         shrink::trial::write_scenario(&file, &s)?;
         let req = RunRequest {

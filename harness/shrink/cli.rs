@@ -64,8 +64,9 @@ fn read_input(a: &ShrinkArgs) -> Result<ShrinkInput, i32> {
         })?;
         let Some(expected) = super::signature::of(&report) else {
             eprintln!(
-                "error: {}: the run passed; there is no failure to shrink",
-                path.display()
+                "error: {}: the run did not fail (verdict {:?}); there is no failure to shrink",
+                path.display(),
+                report.verdict
             );
             return Err(EXIT_USAGE);
         };

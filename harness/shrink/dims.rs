@@ -199,3 +199,55 @@ impl Size {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hazard() -> Scenario {
+        let e = crate::scenario::find_embedded("header-probe-lock-hazard").unwrap();
+        parse_str(e.toml, &ScenarioSource::Embedded(e.name.into())).unwrap()
+    }
+
+    #[test]
+    fn the_last_op_kind_of_the_mix_cannot_be_removed() {
+        let mut s = hazard();
+        assert_eq!(
+            Dim::MixWeight(0).floor(&s),
+            0,
+            "others keep the mix non-empty"
+        );
+        s.workload.mix = crate::scenario::OpMix::creates_only();
+        assert_eq!(Dim::MixWeight(0).floor(&s), 1);
+        assert!(
+            Dim::MixWeight(0).with(&s, 0).is_none(),
+            "an empty mix does not validate"
+        );
+    }
+
+    #[test]
+    fn invalid_candidates_are_refused_and_removing_kills_clears_the_kill_point() {
+        let mut s = hazard();
+        s.faults.kill = KillPoint::MidTransaction;
+        s.faults.kills = 3;
+        assert!(Dim::OpsPerWorker.with(&s, 0).is_none());
+        let k = Dim::Kills.with(&s, 0).expect("no kills is valid");
+        assert_eq!((k.faults.kill, k.faults.kills), (KillPoint::None, 0));
+        let small = Dim::Workers.with(&s, 1).unwrap();
+        assert!(
+            Dim::OpsPerWorker.with(&small, 2).is_none(),
+            "fewer planned ops than kills"
+        );
+        let fewer = Dim::OpsPerWorker.with(&small, 3).unwrap();
+        assert!(
+            Dim::Kills.with(&fewer, 4).is_none(),
+            "more kills than planned ops"
+        );
+    }
+
+    #[test]
+    fn bisection_skips_mix_and_payload() {
+        assert!(Dim::Workers.bisect() && Dim::OpsPerWorker.bisect());
+        assert!(!Dim::MixWeight(3).bisect() && !Dim::PayloadMax.bisect());
+    }
+}

@@ -235,7 +235,10 @@ pub fn shrink(
         &best.scenario,
         best.report.lockstep.as_ref().map_or(0, |l| l.steps),
     ));
-    output::finish(&mut summary, &best, &mut trials, &opts.out_dir)?;
+    // After Ctrl-C no confirmation run: it would only be interrupted too.
+    if stop != Stop::Interrupted {
+        output::finish(&mut summary, &best, &mut trials, &opts.out_dir)?;
+    }
     summary.runs = trials.runs;
     summary.wall_secs = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     Ok((summary, Some(best)))
