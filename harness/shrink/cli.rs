@@ -24,7 +24,8 @@ pub struct ShrinkArgs {
     /// Scenario input: override its ops per worker before shrinking.
     #[arg(long, value_name = "N")]
     pub ops: Option<u32>,
-    /// Stop after this many runs (the original and the confirmation included).
+    /// Stop after this many runs (the original included; the final confirmation of the
+    /// minimal scenario from its file runs in addition).
     #[arg(long, value_name = "N", default_value_t = 150)]
     pub max_runs: u32,
     /// Stop starting runs after this long (`90s`, `15m`).
