@@ -1,15 +1,15 @@
 //! A failure's signature: what "fails for the same reason" compares. A smaller run is
 //! accepted only when its signature equals the original's.
 //!
-//! Today the verdict carries its failures as plain strings, so the signature is derived
-//! here from the report's counters and `[expect]`, in ONE function ([`of`]). When the
-//! verdict grows typed failure categories (a category enum and the detector that fired),
-//! only [`of`] needs to change: map the verdict's first typed failure to a [`Signature`].
+//! The signature is the run's *primary* typed failure (`check::failure`), chosen in [`of`]:
+//! its category, grouped into the causes a shrink can keep or lose, and the detector that
+//! saw it. Comparing only the primary failure (not the whole set) lets a smaller run drop
+//! consequences (fewer damaged pages, no lost rows) while keeping the cause.
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::failure::{Failure, FailureCategory, FailureKind as Kind};
 use crate::report::Report;
-use crate::scenario::{Expectation, IntegrityExpectation, SidecarExpectation, WriteLock};
 
 /// Safety (the data, the guards, the locks) or liveness (the run did not finish).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -51,7 +51,8 @@ pub enum Category {
 pub struct Signature {
     pub kind: FailureKind,
     pub category: Category,
-    /// The detector that fired (`write-exclusion`, a guard's name, `ledger`, ...).
+    /// The detector that fired (`interval_check`, `lockstep_coordinator`, the guards that fired,
+    /// `lost_writes`, `integrity_check`, ...).
     pub detector: String,
     /// A safety failure that also stopped the run (a crashed or hung worker, an exhausted
     /// step budget): a candidate that fails the same way but also hangs is another reason.
@@ -73,75 +74,86 @@ impl std::fmt::Display for Signature {
     }
 }
 
-fn unexpected(e: Expectation, count: u64) -> bool {
-    e == Expectation::None && count > 0
+/// Where a typed failure stands among a run's failures: causes before their consequences
+/// (a write-lock breach is why rows are lost and the database is damaged, not the other
+/// way), so the primary failure is the earliest cause the verdict names.
+fn rank(f: &Failure) -> (u8, Category) {
+    use FailureCategory as F;
+    let category = if f.kind == Kind::Missing {
+        Category::ExpectationUnmet
+    } else {
+        match f.category {
+            F::LockOverlaps | F::LockstepBreaches => Category::LockBreach,
+            F::Sidecar => Category::Sidecar,
+            F::FalseCorruption => Category::FalseReport,
+            F::LostWrites | F::PhantomWrites | F::DuplicateWrites | F::OrderViolations => {
+                Category::LostWrite
+            }
+            F::Integrity | F::RealCorruption | F::FinalLength | F::JournalMode => {
+                Category::RealDamage
+            }
+            F::WorkerErrors => Category::WorkerErrors,
+            F::Unreadable => Category::Verification,
+            F::Liveness => Category::Liveness,
+        }
+    };
+    let within = match f.category {
+        // Integrity before the corruption reports that follow from it.
+        F::Integrity => 0,
+        F::RealCorruption => 1,
+        _ => 0,
+    };
+    (within, category)
 }
 
-/// The primary failure of a report, or `None` when it passed (or was interrupted).
-///
-/// This is the one place to switch to the verdict's typed categories once they exist.
+/// The primary failure of a report, or `None` when it passed (or was interrupted): derived
+/// from the verdict's typed failures (`check::failure`), never from message text.
 pub fn of(r: &Report) -> Option<Signature> {
     use crate::check::verdict::VerdictKind;
     if r.verdict != VerdictKind::Fail {
         return None;
     }
-    let e = &r.scenario.expect;
-    let c = &r.checks;
-    let k = &r.corruption;
-    let safety = |category, detector: &str| Signature {
-        kind: FailureKind::Safety,
-        category,
-        detector: detector.to_string(),
-        with_liveness: !r.liveness.is_empty(),
-    };
-    let integrity_ok = c.integrity_check == "ok" && c.quick_check == "ok";
-    let ledger_bad = c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations;
-    let uses_lock = r.scenario.strategy.write_lock == WriteLock::Flock;
-    let sidecar_wrong = match e.sidecar {
-        SidecarExpectation::Auto => c.sidecar_seen != uses_lock,
-        SidecarExpectation::Forbidden => c.sidecar_seen,
-        SidecarExpectation::Required => !c.sidecar_seen,
-        SidecarExpectation::Any => false,
-    };
-    let found = if unexpected(e.lock_overlaps, c.lock_overlaps + c.lockstep_breaches) {
-        Some(safety(Category::LockBreach, "write-exclusion"))
-    } else if sidecar_wrong {
-        Some(safety(Category::Sidecar, "file-set"))
-    } else if unexpected(e.false_corruption, k.false_reports) {
-        let guards: Vec<&str> = k.by_guard.keys().map(String::as_str).collect();
-        Some(safety(Category::FalseReport, &guards.join("+")))
-    } else if unexpected(e.lost_writes, ledger_bad) {
-        Some(safety(Category::LostWrite, "ledger"))
-    } else if e.integrity == IntegrityExpectation::Ok && !integrity_ok {
-        Some(safety(Category::RealDamage, "integrity_check"))
-    } else if unexpected(e.real_corruption, k.real) {
-        Some(safety(Category::RealDamage, "corruption-reports"))
-    } else if unexpected(e.worker_errors, r.totals.failed) {
-        Some(safety(Category::WorkerErrors, "worker-errors"))
-    } else if [
-        (e.false_corruption, k.false_reports),
-        (e.real_corruption, k.real),
-        (e.lost_writes, ledger_bad),
-        (e.lock_overlaps, c.lock_overlaps + c.lockstep_breaches),
-        (e.worker_errors, r.totals.failed),
-    ]
-    .iter()
-    .any(|&(x, n)| x == Expectation::Some && n == 0)
-    {
-        Some(safety(Category::ExpectationUnmet, "expect-some"))
-    } else if c.ledger_error.is_some() || !c.verification_errors.is_empty() {
-        Some(safety(Category::Verification, "verification"))
-    } else if !r.failures.is_empty() {
-        Some(safety(Category::Other, "verdict"))
-    } else {
-        None
-    };
-    found.or_else(|| {
-        (!r.liveness.is_empty()).then(|| Signature {
+    let primary = r
+        .failures
+        .iter()
+        .min_by_key(|f| {
+            let (within, category) = rank(f);
+            (category, within)
+        });
+    let with_liveness = !r.liveness.is_empty();
+    let Some(f) = primary else {
+        return with_liveness.then(|| Signature {
             kind: FailureKind::Liveness,
             category: Category::Liveness,
-            detector: "liveness".into(),
+            detector: r
+                .liveness
+                .first()
+                .map_or("liveness", |l| l.detector.name())
+                .to_string(),
             with_liveness: true,
-        })
+        });
+    };
+    let (_, category) = rank(f);
+    let detector = match f.category {
+        // Which guard fired is the reason a false report shows; keep it apart per guard.
+        FailureCategory::FalseCorruption if !r.corruption.by_guard.is_empty() => r
+            .corruption
+            .by_guard
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("+"),
+        // Lost, phantom, duplicate and reordered rows are different reasons.
+        FailureCategory::LostWrites
+        | FailureCategory::PhantomWrites
+        | FailureCategory::DuplicateWrites
+        | FailureCategory::OrderViolations => f.category.name().to_string(),
+        _ => f.detector.name().to_string(),
+    };
+    Some(Signature {
+        kind: FailureKind::Safety,
+        category,
+        detector,
+        with_liveness,
     })
 }
