@@ -159,8 +159,8 @@ class FileLock:
             self.fd = None
 
 
-class LockTimeout(sqlite3.OperationalError):
-    pass
+class LockTimeout(Exception):
+    """The global write lock was not acquired in time."""
 
 
 def _write_lock(cfg):

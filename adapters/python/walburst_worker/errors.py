@@ -37,7 +37,8 @@ def code_of(exc):
         if isinstance(exc, sqlite3.IntegrityError):
             return "SQLITE_CONSTRAINT", 19
         return "SQLITE_ERROR", None
-    return "WALBURST_CLIENT", None
+    # Not SQLite's: the app's own exception, named as the protocol asks (APP_ prefix).
+    return "APP_" + type(exc).__name__, None
 
 
 def error_of(exc):

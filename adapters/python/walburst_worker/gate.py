@@ -60,7 +60,7 @@ class OpContext:
 
     def note_busy(self, kind, key, exc, retried):
         code, _ = errors.code_of(exc)
-        event = {"code": code, "during": _DURING.get(kind, kind), "retried": retried}
+        event = {"code": code, "during": _DURING.get(kind, "statement"), "retried": retried}
         self.busy.append(event)
         self._last_busy = (key, event)
 

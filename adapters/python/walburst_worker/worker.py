@@ -66,7 +66,7 @@ def guard_step(fn, report_of):
             return {"kind": "ok"}
         if report_of(exc) is not None:
             return {"kind": "fired"}
-        return {"kind": "error", "code": errors.code_of(exc)[0]}
+        return {"kind": "error", "code": "WALBURST_GUARD"}
 
     stepped = as_step("guard", fn, describe)
 
@@ -271,7 +271,8 @@ class Worker:
                "event_id": info.get("event_id") if outcome in ("committed", "ambiguous")
                else None,
                "guard": ctx.guard, "checkpoint": info.get("checkpoint", ctx.checkpoint)}
-        self.channel.send(rec)
+        # In lockstep the runner waits for want lines: nothing may sit in a buffer.
+        self.channel.send(rec, flush=self.lockstep)
         if "close" in points and not ctx.closed:
             # A persistent connection closes when the worker ends; dying now leaves it
             # open, as a crash at close would.
