@@ -171,6 +171,15 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(len(out["records"]), 2)
             self.assertEqual(count(tmp, "SELECT count(*) FROM tasks"), 3)
 
+    def test_kill_during_checkpoint(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out, _ = burst(tmp, workers=1, n=4, kinds=("checkpoint",),
+                           kills=[{"actor": 0, "seq": 1, "point": "checkpoint"}])
+            self.assertEqual([(d["seq"], d["point"]) for d in out["dying"]],
+                             [(1, "checkpoint")])
+            self.assertEqual([r["seq"] for r in out["records"]], [0])
+            self.assertEqual(out["records"][0]["outcome"], "done")
+
     def test_per_op_connections_with_idle(self):
         with tempfile.TemporaryDirectory() as tmp:
             out, _ = burst(tmp, workers=2, n=10, guard="header-probe",

@@ -93,7 +93,8 @@ class Gate:
         self.actors = {}
         self.gone = False
 
-    def attach(self, channel, worker, lockstep, actors):
+    def attach(self, channel, worker, lockstep, actors, seed=0):
+        self.seed = seed
         self.channel = channel
         self.worker = worker
         self.lockstep = lockstep
@@ -257,10 +258,13 @@ class GatedConnectionMixin:
                 op.t_begin_issued_ns = monotonic_ns()
             elif kind == "commit":
                 gate.maybe_die("mid-transaction")
+            elif kind == "checkpoint" and "checkpoint" in op.kill_points:
+                _kill_during_checkpoint(gate, st.index, op.op["seq"])
         was_in_tx = self.in_transaction
         action = {"kind": kind}
         if label is not None:
             action["label"] = label
+        waited_until = time.monotonic() + 60
         while True:
             stamps = {}
 
@@ -290,6 +294,12 @@ class GatedConnectionMixin:
                         op.commit_error = exc
                     if retry:
                         continue
+                if gate.lockstep and st is None and errors.is_retried_by_busy_handler(exc) \
+                        and time.monotonic() < waited_until:
+                    # Before the barrier (ungated) lockstep still has busy_timeout=0; the
+                    # busy handler's wait is done here, off the schedule.
+                    _original_sleep(0.001)
+                    continue
                 raise
             break
         if op is not None and not nested:
@@ -385,6 +395,19 @@ class GatedCursorMixin:
         base = super()
         return conn._walburst_run(kind, label, (kind, script),
                                   lambda: base.executescript(script))
+
+
+def _kill_during_checkpoint(gate, actor, seq):
+    """Lands the seeded kill while the checkpoint runs: a timer a seeded few microseconds
+    in (free mode's best effort; the op's record dies with it either way)."""
+    import random
+    delay = random.Random("kill-timer-%d-%d-%d" % (gate.seed, gate.worker, seq)).randrange(2000)
+
+    def fire():
+        _original_sleep(delay / 1e6)
+        gate.die("checkpoint", actor, seq)
+
+    threading.Thread(target=fire, daemon=True).start()
 
 
 def _describe_checkpoint(value, exc):

@@ -151,7 +151,8 @@ class Worker:
         for op in ops:
             by_actor.setdefault(int(op.get("actor", 0)), []).append(op)
         self.lockstep = start.get("mode") == "lockstep"
-        GATE.attach(self.channel, self.worker, self.lockstep, sorted(by_actor))
+        GATE.attach(self.channel, self.worker, self.lockstep, sorted(by_actor),
+                    int(start.get("seed") or 0))
         self.actors = {a: Actor(start, a) for a in by_actor}
         self.kills = {}
         for k in start.get("kills") or []:
