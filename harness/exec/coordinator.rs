@@ -1,6 +1,16 @@
 //! The lockstep coordinator's state: who is parked before which step, who holds SQLite's
 //! write lock, and the trace with its running hash. Pure: the runner feeds it events from
 //! the worker pipes and sends the grants it decides.
+//!
+//! Invariants (also in PROTOCOL.md, "The coordinator's invariants"):
+//! * settled = no step in flight and every live actor parked; only a settled run is granted
+//!   a step, so the choice never depends on process speed;
+//! * exactly one parked actor is granted, the scheduler's pick; a `did` from an actor that
+//!   was not granted is ignored, a second `want` replaces the first;
+//! * `begin`+`ok` makes a write-lock holder, a non-blocked `commit`, a `rollback` or a
+//!   `close` ends holding; a second simultaneous holder is a breach at that step;
+//! * a gone worker's actors leave the run, unless it is respawned: then they stay live and
+//!   its successor parks them again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,14 +19,15 @@ use sha2::{Digest, Sha256};
 
 use super::gate::ActorId;
 use super::scheduler::Scheduler;
+use super::step::{StepAction, StepResult};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEntry {
     pub step: u64,
     pub worker: u32,
     pub actor: u32,
-    pub action: String,
-    pub result: String,
+    pub action: StepAction,
+    pub result: StepResult,
 }
 
 /// Two actors inside BEGIN IMMEDIATE..COMMIT at once, caught at the step where the second
@@ -44,8 +55,8 @@ pub struct LockstepOutcome {
 }
 
 pub enum StepEvent {
-    Want(ActorId, String),
-    Did(ActorId, String),
+    Want(ActorId, StepAction),
+    Did(ActorId, StepResult),
     ActorDone(ActorId),
     WorkerGone(u32),
     /// A killed worker's successor is starting: its actors stay live and will park again.
@@ -55,19 +66,12 @@ pub enum StepEvent {
 pub struct Coordinator {
     scheduler: Box<dyn Scheduler>,
     live: BTreeSet<ActorId>,
-    parked: BTreeMap<ActorId, String>,
-    granted: Option<(ActorId, String)>,
+    parked: BTreeMap<ActorId, StepAction>,
+    granted: Option<(ActorId, StepAction)>,
     holders: BTreeSet<ActorId>,
     hasher: Sha256,
     budget: u64,
     pub out: LockstepOutcome,
-}
-
-fn blocked(result: &str) -> bool {
-    result.starts_with("SQLITE_BUSY")
-        || result.starts_with("SQLITE_LOCKED")
-        || result == "would-block"
-        || result == "busy"
 }
 
 impl Coordinator {
@@ -116,11 +120,10 @@ impl Coordinator {
         }
     }
 
-    fn record(&mut self, a: ActorId, action: String, result: String) {
+    fn record(&mut self, a: ActorId, action: StepAction, result: StepResult) {
         let step = self.out.steps;
-        let ok = result == "ok";
-        match action.as_str() {
-            "begin" if ok => {
+        match action {
+            StepAction::Begin if result.is_ok() => {
                 if !self.holders.is_empty() && !self.holders.contains(&a) {
                     self.out.breaches.push(Breach {
                         step,
@@ -132,19 +135,18 @@ impl Coordinator {
             }
             // Any COMMIT that was not turned away ends the transaction (an error leaves it
             // open only when the actor then rolls back, which also ends it).
-            "commit" if !blocked(&result) => {
+            StepAction::Commit if !result.is_blocked() => {
                 self.holders.remove(&a);
             }
-            "rollback" | "close" => {
+            StepAction::Rollback | StepAction::Close => {
                 self.holders.remove(&a);
             }
-            "guard" if result == "fired" => {
+            StepAction::Guard if result == StepResult::Fired => {
                 self.out.first_guard_report_step.get_or_insert(step);
             }
             _ => {}
         }
-        self.scheduler
-            .on_result(a, &action, &result, blocked(&result));
+        self.scheduler.on_result(a, &action, &result);
         let line = format!("{step} {} {} {action} {result}\n", a.worker, a.actor);
         self.hasher.update(line.as_bytes());
         self.out.trace.push(TraceEntry {
@@ -188,7 +190,7 @@ impl Coordinator {
     }
 
     /// The step now in flight, for watchdog messages.
-    pub fn in_flight(&self) -> Option<&(ActorId, String)> {
+    pub fn in_flight(&self) -> Option<&(ActorId, StepAction)> {
         self.granted.as_ref()
     }
 

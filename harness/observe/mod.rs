@@ -66,10 +66,13 @@ pub struct OpRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy: Vec<BusyEvent>,
     /// Time spent waiting for the strategy's global write lock.
+    #[serde(default)]
     pub lock_wait_us: u64,
     /// Time BEGIN IMMEDIATE took (SQLite's busy handler waiting for the write lock).
+    #[serde(default)]
     pub begin_wait_us: u64,
     /// From the op's start (after its think time) to the end of COMMIT/ROLLBACK.
+    #[serde(default)]
     pub latency_us: u64,
     /// CLOCK_MONOTONIC nanoseconds.
     pub t_start_ns: u64,
@@ -108,6 +111,14 @@ pub struct WorkerExit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub records: u64,
+    /// What the worker said in its `hello`: `rust`, `python`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
+    /// The SQLite the worker's code links (the app's, not walburst's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite_version: Option<String>,
 }
 
 /// A seeded SIGKILL that landed.
