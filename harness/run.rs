@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use crate::check::{self, verdict};
 use crate::exec::coordinator::{Coordinator, TraceEntry};
 use crate::exec::gate::ActorId;
-use crate::exec::procs::WorkerCommand;
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::exec::scheduler::{
     CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
@@ -129,7 +128,11 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     let conn = sqlite::open(&spec.db_path, &s.sqlite, s.sqlite.busy_timeout_ms).map_err(|e| {
         anyhow::anyhow!("cannot create the database {}: {e}", spec.db_path.display())
     })?;
-    kanban::create_schema(&conn).map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    // An app with its own ledger creates its own tables; walburst only sets the database up.
+    if s.ledger.is_none() {
+        kanban::create_schema(&conn)
+            .map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    }
     // The schema belongs in the main file, as in a database that has lived a while; only the
     // burst's own commits start out in -wal.
     if s.sqlite.journal_mode == crate::scenario::JournalMode::Wal {
@@ -158,6 +161,10 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
     let s = &req.scenario;
     console.seed_line(req.seed, &s.name, &s.key_settings());
+    // Checked at load; resolved again here so a vanished program fails before any file.
+    let command = s
+        .worker_command(&req.source, &req.worker_exe)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", req.source))?;
     let plan = plan::build(s, req.seed);
     let run_dir = make_run_dir(req)?;
     let db_dir = run_dir.join(DB_DIR);
@@ -180,7 +187,6 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     }
 
     let coordinator = (req.mode == Mode::Lockstep).then(|| make_coordinator(req));
-    let command = WorkerCommand::builtin(&req.worker_exe);
     let mut obs = runner::execute(&spec, &run_dir, command, &plan, coordinator, console)?;
     let trace = obs
         .lockstep

@@ -40,7 +40,7 @@ impl LedgerReport {
         self.lost == 0 && self.phantom == 0 && self.duplicate == 0 && self.order_violations == 0
     }
 
-    fn example(&mut self, text: String) {
+    pub(super) fn example(&mut self, text: String) {
         if self.examples.len() < MAX_EXAMPLES {
             self.examples.push(text);
         }

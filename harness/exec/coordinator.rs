@@ -200,3 +200,106 @@ impl Coordinator {
         self.out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::scheduler::ReplayScheduler;
+
+    fn id(worker: u32) -> ActorId {
+        ActorId { worker, actor: 0 }
+    }
+
+    /// A coordinator of `n` one-actor workers whose scheduler grants `order`.
+    fn coord(n: u32, order: &[u32]) -> Coordinator {
+        let actors: Vec<ActorId> = (0..n).map(id).collect();
+        let choices = order.iter().map(|&w| id(w)).collect();
+        Coordinator::new(Box::new(ReplayScheduler::new(choices)), &actors, 100)
+    }
+
+    /// Grants the next step, completes it with `result`, then parks that actor before `next`.
+    fn step(c: &mut Coordinator, next: StepAction, result: StepResult) -> ActorId {
+        let a = c.grant().expect("a step is granted");
+        assert_eq!(c.in_flight().map(|(g, _)| *g), Some(a));
+        assert!(!c.settled(), "a step in flight is not settled");
+        c.on(StepEvent::Did(a, result));
+        c.on(StepEvent::Want(a, next));
+        a
+    }
+
+    #[test]
+    fn settled_only_when_every_live_actor_is_parked_and_nothing_is_in_flight() {
+        let mut c = coord(2, &[0, 1]);
+        assert!(!c.settled(), "nobody parked yet");
+        c.on(StepEvent::Want(id(0), StepAction::Open));
+        assert!(!c.settled(), "worker 1 has not parked");
+        c.on(StepEvent::Want(id(1), StepAction::Open));
+        assert!(c.settled());
+        assert_eq!(c.grant(), Ok(id(0)));
+        assert!(!c.settled());
+        // A did from an actor that was not granted is ignored.
+        c.on(StepEvent::Did(id(1), StepResult::Ok));
+        assert!(!c.settled());
+        c.on(StepEvent::Did(id(0), StepResult::Ok));
+        assert!(!c.settled(), "worker 0 must park again (or finish)");
+        c.on(StepEvent::ActorDone(id(0)));
+        assert!(c.settled());
+        assert!(!c.finished());
+        assert_eq!(c.out.steps, 1);
+    }
+
+    #[test]
+    fn a_second_begin_while_another_holds_the_lock_is_a_breach_at_that_step() {
+        let mut c = coord(2, &[0, 1, 0, 1]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::Begin));
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 0 holds
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 1 holds too: breach
+        assert_eq!(c.out.breaches.len(), 1);
+        assert_eq!(c.out.breaches[0].step, 1);
+        assert_eq!(c.out.breaches[0].holders, vec![id(0)]);
+        let busy = StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        };
+        step(&mut c, StepAction::Begin, busy); // 0's COMMIT turned away: still holds
+        step(&mut c, StepAction::Begin, StepResult::Ok); // 1 commits
+        assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+    }
+
+    #[test]
+    fn a_respawned_worker_stays_live_and_a_gone_one_leaves() {
+        let mut c = coord(2, &[0]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::Begin));
+        step(&mut c, StepAction::Commit, StepResult::Ok);
+        c.on(StepEvent::Respawned(0));
+        assert!(c.holders.is_empty(), "a dead process holds no lock");
+        assert!(
+            !c.settled(),
+            "the successor must park worker 0's actor again"
+        );
+        c.on(StepEvent::Want(id(0), StepAction::Open));
+        assert!(c.settled());
+        c.on(StepEvent::WorkerGone(1));
+        assert!(c.settled());
+        c.on(StepEvent::ActorDone(id(0)));
+        assert!(c.finished());
+    }
+
+    #[test]
+    fn the_trace_hash_covers_the_typed_steps() {
+        let run = |result: StepResult| {
+            let mut c = coord(1, &[0]);
+            c.on(StepEvent::Want(id(0), StepAction::statement("insert")));
+            step(&mut c, StepAction::Commit, result);
+            c.finish(None).trace_hash
+        };
+        assert_eq!(run(StepResult::Ok), run(StepResult::Ok));
+        assert_ne!(
+            run(StepResult::Ok),
+            run(StepResult::Error {
+                code: "SQLITE_IOERR".into()
+            })
+        );
+    }
+}
