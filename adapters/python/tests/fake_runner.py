@@ -180,6 +180,8 @@ def run(run_dir, starts, ops, argv=None, seed=7, close_stdin_after_go=False,
         except OSError:
             pass
         out["exit"][w] = p.p.wait(timeout=30)
+        p.t.join(timeout=30)
+        p.p.stdout.close()
         with open(p.stderr_path, "rb") as f:
             out.setdefault("stderr", {})[w] = f.read().decode("utf-8", "replace")
     out["trace_hash"] = hasher.hexdigest()

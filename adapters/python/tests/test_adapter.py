@@ -118,6 +118,37 @@ class Lockstep(unittest.TestCase):
             self.assertEqual(count(tmp, "SELECT count(*) FROM tasks"), 10)
 
 
+class ImplicitTransactions(unittest.TestCase):
+    """An app using the sqlite3 module's implicit BEGIN and ``with conn:``."""
+
+    def run_app(self, tmp, mode, workers=2, n=6):
+        fr.setup_db(tmp)
+        starts = {w: fr.default_start(tmp, w, workers, mode) for w in range(workers)}
+        ops = {w: fr.make_ops(w, n) for w in range(workers)}
+        return fr.run(tmp, starts, ops, argv=[sys.executable, os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "context_worker.py")])
+
+    def test_with_conn_commit_is_seen(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = self.run_app(tmp, "free")
+            self.assertEqual(out["fatal"], [], out.get("stderr"))
+            self.assertEqual({r["outcome"] for r in out["records"]}, {"committed"})
+            for r in out["records"]:
+                self.assertIsNotNone(r["t_begin_ok_ns"])
+                self.assertIsNotNone(r["t_commit_issued_ns"])
+            self.assertEqual(count(tmp, "SELECT count(*) FROM task_events"), 12)
+
+    def test_with_conn_in_lockstep(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = self.run_app(tmp, "lockstep")
+            self.assertEqual(out["fatal"], [], out.get("stderr"))
+            self.assertEqual(out["breaches"], 0)
+            trace = "".join(out["trace"])
+            self.assertIn('"commit"', trace)
+            self.assertIn('"begin"', trace)
+            self.assertEqual(count(tmp, "SELECT count(*) FROM task_events"), 12)
+
+
 class Guards(unittest.TestCase):
     def test_page_count_guard_fires_in_wal_not_in_delete(self):
         fired = {}

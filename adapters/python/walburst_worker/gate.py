@@ -352,6 +352,20 @@ class GatedConnectionMixin:
             return super().rollback()
         return self._walburst_run("rollback", None, ("rollback", "ROLLBACK"), super().rollback)
 
+    def __exit__(self, exc_type, exc_value, traceback):
+        # ``with conn:`` commits or rolls back in C, past the overrides above; route it
+        # through them so the gate sees (and in lockstep orders) that COMMIT too.
+        if exc_type is None:
+            try:
+                self.commit()
+            except BaseException:
+                if self.in_transaction:
+                    self.rollback()
+                raise
+        else:
+            self.rollback()
+        return False
+
     def close(self):
         op = GATE.current_op()
         st = getattr(_tls, "actor", None)
