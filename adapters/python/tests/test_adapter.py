@@ -149,6 +149,23 @@ class ImplicitTransactions(unittest.TestCase):
             self.assertEqual(count(tmp, "SELECT count(*) FROM task_events"), 12)
 
 
+class Strategies(unittest.TestCase):
+    def test_connection_scoped_lock_and_polled_init_lock(self):
+        for mode in ("free", "lockstep"):
+            with tempfile.TemporaryDirectory() as tmp:
+                out, _ = burst(tmp, workers=2, n=5, mode=mode, connect_early=False,
+                               workload={"connection": "per-op"},
+                               strategy={"write_lock": "flock", "write_lock_wait": "poll",
+                                         "write_lock_poll_ms": 5, "write_lock_timeout_ms": 60000,
+                                         "write_lock_scope": "connection",
+                                         "init_lock": "poll", "init_lock_poll_ms": 5,
+                                         "init_lock_timeout_ms": 10000})
+                self.assertEqual(out["fatal"], [], (mode, out.get("stderr")))
+                self.assertEqual({r["outcome"] for r in out["records"]}, {"committed"}, mode)
+                self.assertTrue(os.path.exists(os.path.join(tmp, "db", "kanban.db.lock")))
+                self.assertTrue(os.path.exists(os.path.join(tmp, "db", "kanban.db.init.lock")))
+
+
 class Guards(unittest.TestCase):
     def test_page_count_guard_fires_in_wal_not_in_delete(self):
         fired = {}
