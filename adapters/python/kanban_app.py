@@ -218,8 +218,13 @@ def connect(cfg, *, writer=True):
     finally:
         if init is not None:
             init.release()
-    conn._kanban_lock = conn_lock
+    if conn_lock is not None:
+        _conn_locks[id(conn)] = conn_lock
     return conn
+
+
+# Connection-scoped write locks by connection (sqlite3.Connection takes no attributes).
+_conn_locks = {}
 
 
 def _create_schema(conn):
@@ -237,7 +242,7 @@ def _create_schema(conn):
 
 def close(conn):
     """Closes a connection, then releases its connection-scoped write lock."""
-    lock = getattr(conn, "_kanban_lock", None)
+    lock = _conn_locks.pop(id(conn), None)
     conn.close()
     if lock is not None:
         lock.release()

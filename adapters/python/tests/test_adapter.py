@@ -166,6 +166,26 @@ class Strategies(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(tmp, "db", "kanban.db.init.lock")))
 
 
+class AppAlone(unittest.TestCase):
+    def test_example_app_runs_without_the_adapter(self):
+        """kanban_app is an app, not a walburst part: it must work on plain sqlite3."""
+        import subprocess
+        with tempfile.TemporaryDirectory() as tmp:
+            fr.setup_db(tmp)
+            code = (
+                "import sys; sys.path.insert(0, %r)\n"
+                "import sqlite3, kanban_app as app\n"
+                "cfg = app.Config(%r, guard='page-count', write_lock='flock',\n"
+                "                 write_lock_scope='connection')\n"
+                "c = app.connect(cfg)\n"
+                "assert type(c) is sqlite3.Connection, type(c)\n"
+                "print(app.create_task(c, cfg, 1, 0, 5, 'body'))\n"
+                "app.close(c)\n" % (fr.ADAPTER, os.path.join(tmp, "db", "kanban.db")))
+            p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(count(tmp, "SELECT count(*) FROM tasks"), 1)
+
+
 class Guards(unittest.TestCase):
     def test_page_count_guard_fires_in_wal_not_in_delete(self):
         fired = {}

@@ -17,6 +17,7 @@ walburst's own worker does. ``fcntl.flock`` becomes one non-blocking attempt per
 """
 
 import fcntl
+import functools
 import os
 import re
 import signal
@@ -194,6 +195,7 @@ _BUSY_TIMEOUT = re.compile(r"^\s*PRAGMA\s+(?:main\.)?busy_timeout\s*(=|\()", re.
 _DML = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
 
 
+@functools.lru_cache(maxsize=1024)
 def classify(sql):
     """(kind, label) of one statement: begin, commit, rollback, checkpoint or statement."""
     text = _COMMENT.sub("", sql, count=1)
@@ -212,6 +214,7 @@ def classify(sql):
     return "statement", label[:60]
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_dml(sql):
     words = _COMMENT.sub("", sql, count=1).split(None, 1)
     return bool(words) and words[0].upper() in _DML
