@@ -224,3 +224,18 @@ fn bad_worker_and_ledger_tables_are_refused_before_anything_runs() {
         assert!(!dir.path().join("work").exists(), "nothing ran for {table}");
     }
 }
+
+#[test]
+fn an_external_worker_in_lockstep_is_deterministic() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let path = scenario_file(dir.path(), "ls", &jobs_scenario(&command, "honest"));
+    let (code, out, err) = walburst(
+        dir.path(),
+        "run",
+        &[path.to_str().unwrap(), "--seed", "4", "--check-determinism"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("DETERMINISTIC jobs-honest seed=4: 2 runs"), "{out}");
+}
