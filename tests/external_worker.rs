@@ -237,5 +237,8 @@ fn an_external_worker_in_lockstep_is_deterministic() {
         &[path.to_str().unwrap(), "--seed", "4", "--check-determinism"],
     );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("DETERMINISTIC jobs-honest seed=4: 2 runs"), "{out}");
+    assert!(
+        out.contains("DETERMINISTIC jobs-honest seed=4: 2 runs"),
+        "{out}"
+    );
 }
