@@ -242,3 +242,24 @@ fn an_external_worker_in_lockstep_is_deterministic() {
         "{out}"
     );
 }
+
+#[test]
+fn a_silent_worker_in_lockstep_is_named_at_its_step() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let toml = jobs_scenario(&command, "hang") + "[lockstep]\nstep_timeout_secs = 2\n";
+    let path = scenario_file(dir.path(), "ls-hang", &toml);
+    let t0 = Instant::now();
+    let r = run(
+        dir.path(),
+        &[path.to_str().unwrap(), "--seed", "3", "--mode", "lockstep"],
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("lockstep stopped: workers did not park for step 0 within 2 s"),
+        "{}",
+        reasons(&r)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
+}
