@@ -210,7 +210,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
         seed: req.seed,
-        mode: spec.mode.name().to_string(),
+        mode: spec.mode,
         schedule_hash: plan.schedule_hash.clone(),
         trace_hash: obs.lockstep.as_ref().map(|l| l.trace_hash.clone()),
         content_hash: checks.content_hash.clone(),
