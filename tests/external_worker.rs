@@ -99,6 +99,13 @@ fn an_honest_app_with_its_own_ledger_passes_and_is_recorded() {
         String::from_utf8_lossy(&py_sqlite.stdout).trim(),
         "the report records the app's SQLite, not walburst's"
     );
+    if w["sqlite_version"] != r.report["sqlite_version"] {
+        assert!(
+            r.report["notes"].to_string().contains("workers ran SQLite"),
+            "{}",
+            r.report["notes"]
+        );
+    }
 }
 
 #[test]
