@@ -156,6 +156,29 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<
     Ok(())
 }
 
+/// Names the SQLite the workers' code ran when it is not walburst's own (an external
+/// worker links its own): that is the SQLite under test, walburst's only verifies.
+fn worker_sqlite_note(workers: &[observe::WorkerExit], own: &str) -> Option<String> {
+    let ran: std::collections::BTreeSet<String> = workers
+        .iter()
+        .filter_map(|w| {
+            let v = w.sqlite_version.as_deref()?;
+            let who = [w.language.as_deref(), w.implementation.as_deref()];
+            Some(format!(
+                "{v} ({})",
+                who.into_iter().flatten().collect::<Vec<_>>().join(", ")
+            ))
+        })
+        .collect();
+    let foreign = ran.iter().any(|r| !r.starts_with(&format!("{own} ")));
+    foreign.then(|| {
+        format!(
+            "workers ran SQLite {}; walburst's own SQLite {own} did the setup and verification",
+            ran.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
@@ -201,6 +224,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
     let mut v = verdict::judge(s, &obs, &totals, &checks, &corruption);
     v.notes.extend(injected);
+    v.notes
+        .extend(worker_sqlite_note(&obs.workers, &spec.sqlite_version));
     let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
@@ -210,7 +235,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
         seed: req.seed,
-        mode: spec.mode.name().to_string(),
+        mode: spec.mode,
         schedule_hash: plan.schedule_hash.clone(),
         trace_hash: obs.lockstep.as_ref().map(|l| l.trace_hash.clone()),
         content_hash: checks.content_hash.clone(),

@@ -99,6 +99,13 @@ fn an_honest_app_with_its_own_ledger_passes_and_is_recorded() {
         String::from_utf8_lossy(&py_sqlite.stdout).trim(),
         "the report records the app's SQLite, not walburst's"
     );
+    if w["sqlite_version"] != r.report["sqlite_version"] {
+        assert!(
+            r.report["notes"].to_string().contains("workers ran SQLite"),
+            "{}",
+            r.report["notes"]
+        );
+    }
 }
 
 #[test]
@@ -223,4 +230,43 @@ fn bad_worker_and_ledger_tables_are_refused_before_anything_runs() {
         assert!(err.contains(field), "{table}: {err}");
         assert!(!dir.path().join("work").exists(), "nothing ran for {table}");
     }
+}
+
+#[test]
+fn an_external_worker_in_lockstep_is_deterministic() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let path = scenario_file(dir.path(), "ls", &jobs_scenario(&command, "honest"));
+    let (code, out, err) = walburst(
+        dir.path(),
+        "run",
+        &[path.to_str().unwrap(), "--seed", "4", "--check-determinism"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("DETERMINISTIC jobs-honest seed=4: 2 runs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_silent_worker_in_lockstep_is_named_at_its_step() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let toml = jobs_scenario(&command, "hang") + "[lockstep]\nstep_timeout_secs = 2\n";
+    let path = scenario_file(dir.path(), "ls-hang", &toml);
+    let t0 = Instant::now();
+    let r = run(
+        dir.path(),
+        &[path.to_str().unwrap(), "--seed", "3", "--mode", "lockstep"],
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("lockstep stopped: workers did not park for step 0 within 2 s"),
+        "{}",
+        reasons(&r)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
 }

@@ -516,6 +516,20 @@ impl Scenario {
                 WriteLock::Flock => "flock",
             },
             self.guard.name(),
-        )
+        ) + &self.worker_setting()
+    }
+
+    /// ` worker=<program> <script>` for an external worker (file names only), else nothing.
+    fn worker_setting(&self) -> String {
+        let Some(w) = &self.worker else {
+            return String::new();
+        };
+        let names: Vec<&str> = w
+            .command
+            .iter()
+            .take(2)
+            .map(|a| a.rsplit('/').next().unwrap_or(a))
+            .collect();
+        format!(" worker={}", names.join(" "))
     }
 }
