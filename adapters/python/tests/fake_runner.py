@@ -105,7 +105,7 @@ def run(run_dir, starts, ops, argv=None, seed=7, close_stdin_after_go=False,
     for w, p in procs.items():
         p.send(starts[w])
     out = {"hello": {}, "records": [], "fatal": [], "dying": [], "done": set(),
-           "trace": [], "garbage": [], "exit": {}, "breaches": 0}
+           "trace": [], "garbage": [], "exit": {}, "breaches": 0, "messages": []}
     lockstep = any(s["mode"] == "lockstep" for s in starts.values())
     ready, eof = set(), set()
     rng = random.Random(seed)
@@ -125,6 +125,8 @@ def run(run_dir, starts, ops, argv=None, seed=7, close_stdin_after_go=False,
         except queue.Empty:
             continue
         kind = msg["msg"]
+        if not kind.startswith("__"):
+            out["messages"].append(msg)
         if kind == "hello":
             out["hello"][w] = msg
         elif kind == "ready":

@@ -166,6 +166,50 @@ class Strategies(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(tmp, "db", "kanban.db.init.lock")))
 
 
+class Schema(unittest.TestCase):
+    """Every message the adapter writes has the keys PROTOCOL.schema.json gives it: all the
+    required ones and no others."""
+
+    SCHEMA = os.path.join(fr.ADAPTER, "..", "..", "PROTOCOL.schema.json")
+
+    def check(self, defs, name, obj):
+        d = defs[name]
+        if "oneOf" in d:  # tagged by kind
+            [d] = [v for v in d["oneOf"] if v["properties"]["kind"]["const"] == obj["kind"]]
+        keys, props = set(obj), set(d["properties"])
+        self.assertTrue(set(d.get("required", [])) <= keys, (name, obj))
+        self.assertTrue(keys <= props, (name, sorted(keys - props)))
+
+    def test_messages_match_the_schema(self):
+        import json
+        with open(self.SCHEMA) as f:
+            defs = json.load(f)["$defs"]
+        messages = []
+        for mode in ("free", "lockstep"):
+            with tempfile.TemporaryDirectory() as tmp:
+                out, _ = burst(tmp, workers=2, n=12, mode=mode, kinds=KINDS, actors=2,
+                               guard="page-count", journal="wal",
+                               kills=[{"actor": 1, "seq": 9, "point": "mid-transaction"}])
+                messages += out["messages"]
+        seen = set()
+        for m in messages:
+            seen.add(m["msg"])
+            self.check(defs, m["msg"], m)
+            if m["msg"] == "op":
+                if m["error"] is not None:
+                    self.check(defs, "sql_error", m["error"])
+                for b in m["busy"]:
+                    self.check(defs, "busy_event", b)
+                if m["guard"] is not None:
+                    self.check(defs, "guard_report", m["guard"])
+            elif m["msg"] == "want":
+                self.check(defs, "step_action", m["action"])
+            elif m["msg"] == "did":
+                self.check(defs, "step_result", m["result"])
+        self.assertEqual(seen, {"hello", "ready", "op", "done", "dying", "want", "did",
+                                "actor_done"})
+
+
 class AppAlone(unittest.TestCase):
     def test_example_app_runs_without_the_adapter(self):
         """kanban_app is an app, not a walburst part: it must work on plain sqlite3."""

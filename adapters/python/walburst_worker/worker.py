@@ -131,9 +131,11 @@ class Worker:
         if start.get("msg") != "start":
             self.fatal("expected a start message first, got %r" % start.get("msg"), 2)
         hello = {"msg": "hello", "protocol": PROTOCOL_VERSION, "worker": self.worker,
-                 "pid": os.getpid(), "language": "python", "implementation": IMPLEMENTATION,
-                 "sqlite_version": sqlite3.sqlite_version,
-                 "python_version": sys.version.split()[0]}
+                 "pid": os.getpid(), "language": "python",
+                 "implementation": "%s (%s %s)" % (IMPLEMENTATION,
+                                                   sys.implementation.name,
+                                                   sys.version.split()[0]),
+                 "sqlite_version": sqlite3.sqlite_version}
         if self.app:
             hello["app"] = self.app
         self.channel.send(hello, flush=True)
