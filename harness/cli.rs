@@ -35,7 +35,9 @@ fn interrupted() -> bool {
     long_about = "walburst launches real worker processes that run seeded write schedules against one \
 SQLite file, then checks the database (integrity_check, quick_check), the ledger of every write \
 (no lost, phantom or duplicate rows), write exclusion, lock sidecars and the app-level corruption \
-guards, and writes a JSON report. The same seed always gives the same schedule.\n\n\
+guards, and writes a JSON report. The same seed always gives the same schedule. Workers are \
+walburst's own, or your app through an adapter that speaks the worker protocol (a scenario's \
+[worker] table; see PROTOCOL.md).\n\n\
 Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input.",
     after_help = "Examples:\n  walburst run                         run the default scenario (pr-45525-burst)\n  walburst run smoke --seed 3          one seed of the CI smoke scenario\n  walburst run my.toml --workers 4     a scenario file, scaled down\n  walburst plan pr-45525-burst --seed 7\n  walburst list"
 )]

@@ -101,11 +101,7 @@ pub fn replay(
     opts: &ReplayOptions,
     console: &mut Console,
 ) -> anyhow::Result<bool> {
-    let recorded = match report.mode.as_str() {
-        "lockstep" => Mode::Lockstep,
-        "free" => Mode::Free,
-        other => anyhow::bail!("the report's mode {other:?} is unknown to this walburst"),
-    };
+    let recorded = report.mode;
     let mut replay = None;
     let mode = if opts.lockstep && recorded == Mode::Free {
         let order = commit_order(report).map_err(|e| anyhow::anyhow!("--lockstep: {e}"))?;
@@ -172,7 +168,7 @@ pub fn replay(
             "REPRODUCED {} seed={} ({}): verdict {}{failures}{}",
             report.scenario.name,
             report.seed,
-            report.mode,
+            report.mode.name(),
             verdict(&again),
             match (recorded, &again.content_hash) {
                 (Mode::Lockstep, Some(_)) => ", trace and content hashes identical",
@@ -189,7 +185,7 @@ pub fn replay(
             "NOT REPRODUCED {} seed={} ({}): {}",
             report.scenario.name,
             report.seed,
-            report.mode,
+            report.mode.name(),
             differ.join("; ")
         ));
         Ok(false)

@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use crate::check::{self, verdict};
 use crate::exec::coordinator::{Coordinator, TraceEntry};
 use crate::exec::gate::ActorId;
-use crate::exec::procs::WorkerCommand;
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::exec::scheduler::{
     CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
@@ -120,7 +119,11 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     let conn = sqlite::open(&spec.db_path, &s.sqlite, s.sqlite.busy_timeout_ms).map_err(|e| {
         anyhow::anyhow!("cannot create the database {}: {e}", spec.db_path.display())
     })?;
-    kanban::create_schema(&conn).map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    // An app with its own ledger creates its own tables; walburst only sets the database up.
+    if s.ledger.is_none() {
+        kanban::create_schema(&conn)
+            .map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    }
     // The schema belongs in the main file, as in a database that has lived a while; only the
     // burst's own commits start out in -wal.
     if s.sqlite.journal_mode == crate::scenario::JournalMode::Wal {
@@ -144,11 +147,38 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<
     Ok(())
 }
 
+/// Names the SQLite the workers' code ran when it is not walburst's own (an external
+/// worker links its own): that is the SQLite under test, walburst's only verifies.
+fn worker_sqlite_note(workers: &[observe::WorkerExit], own: &str) -> Option<String> {
+    let ran: std::collections::BTreeSet<String> = workers
+        .iter()
+        .filter_map(|w| {
+            let v = w.sqlite_version.as_deref()?;
+            let who = [w.language.as_deref(), w.implementation.as_deref()];
+            Some(format!(
+                "{v} ({})",
+                who.into_iter().flatten().collect::<Vec<_>>().join(", ")
+            ))
+        })
+        .collect();
+    let foreign = ran.iter().any(|r| !r.starts_with(&format!("{own} ")));
+    foreign.then(|| {
+        format!(
+            "workers ran SQLite {}; walburst's own SQLite {own} did the setup and verification",
+            ran.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
     let s = &req.scenario;
     console.seed_line(req.seed, &s.name, &s.key_settings());
+    // Checked at load; resolved again here so a vanished program fails before any file.
+    let command = s
+        .worker_command(&req.source, &req.worker_exe)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", req.source))?;
     let plan = plan::build(s, req.seed);
     let run_dir = make_run_dir(req)?;
     let db_dir = run_dir.join(DB_DIR);
@@ -171,7 +201,6 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     }
 
     let coordinator = (req.mode == Mode::Lockstep).then(|| make_coordinator(req));
-    let command = WorkerCommand::builtin(&req.worker_exe);
     let mut obs = runner::execute(&spec, &run_dir, command, &plan, coordinator, console)?;
     let trace = obs
         .lockstep
@@ -186,6 +215,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
     let mut v = verdict::judge(s, &obs, &totals, &checks, &corruption);
     v.notes.extend(injected);
+    v.notes
+        .extend(worker_sqlite_note(&obs.workers, &spec.sqlite_version));
     let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
@@ -195,7 +226,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
         seed: req.seed,
-        mode: spec.mode.name().to_string(),
+        mode: spec.mode,
         schedule_hash: plan.schedule_hash.clone(),
         trace_hash: obs.lockstep.as_ref().map(|l| l.trace_hash.clone()),
         content_hash: checks.content_hash.clone(),

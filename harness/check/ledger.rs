@@ -44,7 +44,7 @@ impl LedgerReport {
         self.lost == 0 && self.phantom == 0 && self.duplicate == 0 && self.order_violations == 0
     }
 
-    fn example(&mut self, kind: FailureCategory, text: String) {
+    pub(super) fn example(&mut self, kind: FailureCategory, text: String) {
         self.first.entry(kind).or_insert_with(|| text.clone());
         if self.examples.len() < MAX_EXAMPLES {
             self.examples.push(text);

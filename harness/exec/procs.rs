@@ -19,6 +19,7 @@ use super::protocol::{
 use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
 use crate::scenario::Mode;
+pub use crate::scenario::WorkerCommand;
 
 /// A record line longer than this is a runaway worker, not a record.
 const MAX_LINE: usize = 1 << 20;
@@ -36,28 +37,6 @@ pub enum Event {
     /// A `hello` of another protocol version.
     WrongVersion(u32, u64),
     Eof(u32),
-}
-
-/// How to start a worker program: the scenario's `[worker] command`, or the built-in one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerCommand {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    /// Working directory; the run directory when `None`.
-    pub cwd: Option<PathBuf>,
-}
-
-impl WorkerCommand {
-    /// walburst's own worker: `<exe> worker`.
-    pub fn builtin(exe: &Path) -> WorkerCommand {
-        WorkerCommand {
-            program: exe.to_path_buf(),
-            args: vec!["worker".into()],
-            env: BTreeMap::new(),
-            cwd: None,
-        }
-    }
 }
 
 pub enum Wait {

@@ -27,7 +27,7 @@ pub struct Report {
     pub scenario_source: ScenarioSource,
     pub overrides: Overrides,
     pub seed: u64,
-    pub mode: String,
+    pub mode: crate::scenario::Mode,
     pub schedule_hash: String,
     /// Lockstep: hash of the step trace (step, worker, actor, action, result).
     #[serde(default, skip_serializing_if = "Option::is_none")]

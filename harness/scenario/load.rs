@@ -18,6 +18,24 @@ pub enum ScenarioSource {
 }
 
 impl ScenarioSource {
+    /// The directory `[worker]` paths are resolved against (absolute): the file's own, or
+    /// for a shipped scenario the `scenarios/` directory of the source tree it was built from.
+    pub fn dir(&self) -> PathBuf {
+        match self {
+            ScenarioSource::Embedded(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
+            ScenarioSource::File(path) => {
+                let parent = path.parent().unwrap_or(Path::new(""));
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                std::fs::canonicalize(parent)
+                    .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(parent))
+            }
+        }
+    }
+
     /// How to name this scenario on a command line.
     pub fn as_arg(&self) -> String {
         match self {
@@ -157,6 +175,12 @@ pub fn parse_str(text: &str, source: &ScenarioSource) -> Result<Scenario, LoadEr
         }
     })?;
     validate(&scenario).map_err(|m| LoadError::new(source, m))?;
+    // The worker program must exist before anything runs.
+    if scenario.worker.is_some() {
+        scenario
+            .worker_command(source, Path::new("walburst"))
+            .map_err(|m| LoadError::new(source, m))?;
+    }
     Ok(scenario)
 }
 
@@ -319,6 +343,9 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     }
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
         return Err("table `limits`: timeouts must be at least 1 second".into());
+    }
+    if let Some(l) = &s.ledger {
+        l.validate()?;
     }
     Ok(())
 }

@@ -7,13 +7,17 @@
 mod embedded;
 mod expect;
 mod faults;
+mod ledger;
 mod load;
 pub mod matrix;
+mod worker;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
+pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str};
+pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +57,12 @@ pub struct Scenario {
     pub lockstep: Lockstep,
     #[serde(default)]
     pub expect: Expect,
+    /// The worker program; `None`: the built-in worker (PROTOCOL.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerTable>,
+    /// An app-defined ledger; `None`: the built-in kanban ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerTable>,
     /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<matrix::Matrix>,
@@ -481,6 +491,18 @@ impl Limits {
 }
 
 impl Scenario {
+    /// The program each worker runs, resolved against `source`'s directory.
+    pub fn worker_command(
+        &self,
+        source: &ScenarioSource,
+        builtin_exe: &std::path::Path,
+    ) -> Result<WorkerCommand, String> {
+        match &self.worker {
+            None => Ok(WorkerCommand::builtin(builtin_exe)),
+            Some(t) => worker::resolve(t, &source.dir()),
+        }
+    }
+
     pub fn total_ops(&self) -> u64 {
         u64::from(self.workload.workers) * u64::from(self.workload.ops_per_worker)
     }
@@ -505,6 +527,20 @@ impl Scenario {
                 WriteLock::Flock => "flock",
             },
             self.guard.name(),
-        )
+        ) + &self.worker_setting()
+    }
+
+    /// ` worker=<program> <script>` for an external worker (file names only), else nothing.
+    fn worker_setting(&self) -> String {
+        let Some(w) = &self.worker else {
+            return String::new();
+        };
+        let names: Vec<&str> = w
+            .command
+            .iter()
+            .take(2)
+            .map(|a| a.rsplit('/').next().unwrap_or(a))
+            .collect();
+        format!(" worker={}", names.join(" "))
     }
 }

@@ -113,13 +113,10 @@ pub fn of(r: &Report) -> Option<Signature> {
     if r.verdict != VerdictKind::Fail {
         return None;
     }
-    let primary = r
-        .failures
-        .iter()
-        .min_by_key(|f| {
-            let (within, category) = rank(f);
-            (category, within)
-        });
+    let primary = r.failures.iter().min_by_key(|f| {
+        let (within, category) = rank(f);
+        (category, within)
+    });
     let with_liveness = !r.liveness.is_empty();
     let Some(f) = primary else {
         return with_liveness.then(|| Signature {
