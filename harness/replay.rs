@@ -38,6 +38,10 @@ pub fn read_report(path: &Path) -> Result<Report, ReplayError> {
             crate::report::SCHEMA_VERSION
         )));
     }
+    // The scenario a report records is input like any scenario file: it is validated by the
+    // same rules before anything runs (a hand-edited report once asked for 512 x 1000000 ops).
+    crate::scenario::validate(&report.scenario)
+        .map_err(|m| err(format!("the scenario it records (`scenario`): {m}")))?;
     Ok(report)
 }
 

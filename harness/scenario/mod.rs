@@ -8,11 +8,12 @@ mod embedded;
 mod expect;
 mod faults;
 mod load;
+mod range;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
-pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str};
+pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str, validate};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,10 @@ pub const MAX_PAYLOAD_BYTES: u32 = 1 << 20;
 pub const MAX_CONNECTIONS_PER_WORKER: u32 = 16;
 pub const MAX_IDLE_CONNECTIONS: u32 = 16;
 pub const MAX_THINK_TIME_US: u32 = 10_000_000;
+/// A scenario's name becomes part of report and run-directory file names (with a seed, a
+/// timestamp and a matrix case suffix); this keeps them well under the 255-byte limit of
+/// one file name.
+pub const MAX_NAME_LEN: usize = 120;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,8 +151,10 @@ pub struct Workload {
     pub mix: OpMix,
     pub checkpoint_mode: CheckpointMode,
     /// Inclusive range of payload sizes in bytes (task bodies, comments, results).
+    #[serde(deserialize_with = "range::exactly_two")]
     pub payload_bytes: [u32; 2],
     /// Inclusive range of pauses before each op, in microseconds; [0, 0] is a tight burst.
+    #[serde(deserialize_with = "range::exactly_two")]
     pub think_time_us: [u32; 2],
     pub connection: Lifecycle,
     pub connections_per_worker: u32,
@@ -287,6 +294,7 @@ pub struct Strategy {
     /// Extra attempts of BEGIN IMMEDIATE / COMMIT after "database is locked".
     pub retries: u32,
     /// Inclusive range of the seeded sleep before each retry, in milliseconds.
+    #[serde(deserialize_with = "range::exactly_two")]
     pub retry_jitter_ms: [u32; 2],
 }
 
