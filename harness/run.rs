@@ -107,7 +107,7 @@ fn actors(s: &Scenario) -> Vec<ActorId> {
 fn make_coordinator(req: &RunRequest) -> Coordinator {
     let s = &req.scenario;
     let actors = actors(s);
-    let budget = s.lockstep.step_budget(s.total_ops());
+    let budget = s.lockstep.step_budget(s.total_ops(), actors.len() as u64);
     let scheduler: Box<dyn Scheduler> = match (&req.replay, s.lockstep.scheduler) {
         (Some(Replay::Steps(choices)), _) => Box::new(ReplayScheduler::new(choices.clone())),
         (Some(Replay::Commits(order)), _) => Box::new(CommitOrderScheduler::new(order.clone())),
