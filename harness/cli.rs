@@ -269,6 +269,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
         Err(code) => return code,
     };
     let opts = crate::replay::ReplayOptions {
+        report_path: a.report.clone(),
         lockstep: a.lockstep,
         out_dir: a.output.out,
         work_dir: a.output.work_dir,

@@ -90,6 +90,8 @@ fn commit_order(report: &Report) -> Result<Vec<ActorId>, String> {
 }
 
 pub struct ReplayOptions {
+    /// The report's path as given (named in the reproduce command of a `--lockstep` replay).
+    pub report_path: PathBuf,
     /// Replay a free run in lockstep, one transaction at a time in its observed commit order.
     pub lockstep: bool,
     pub out_dir: PathBuf,
@@ -116,7 +118,10 @@ pub fn replay(
             "replaying the free run's {} commits in lockstep, one transaction at a time in commit order",
             order.len()
         ));
-        replay = Some(Replay::Commits(order));
+        replay = Some(Replay::Commits {
+            order,
+            report: opts.report_path.clone(),
+        });
         Mode::Lockstep
     } else {
         if recorded == Mode::Lockstep {

@@ -40,8 +40,12 @@ pub struct RunRequest {
 pub enum Replay {
     /// The actor of every step of a lockstep trace.
     Steps(Vec<ActorId>),
-    /// The actor of every committed transaction of a free run, in commit order.
-    Commits(Vec<ActorId>),
+    /// The actor of every committed transaction of a free run, in commit order, read from
+    /// the kept run directory of `report` (`walburst replay --lockstep REPORT`).
+    Commits {
+        order: Vec<ActorId>,
+        report: PathBuf,
+    },
 }
 
 pub struct RunOutcome {
@@ -110,7 +114,9 @@ fn make_coordinator(req: &RunRequest) -> Coordinator {
     let budget = s.lockstep.step_budget(s.total_ops(), actors.len() as u64);
     let scheduler: Box<dyn Scheduler> = match (&req.replay, s.lockstep.scheduler) {
         (Some(Replay::Steps(choices)), _) => Box::new(ReplayScheduler::new(choices.clone())),
-        (Some(Replay::Commits(order)), _) => Box::new(CommitOrderScheduler::new(order.clone())),
+        (Some(Replay::Commits { order, .. }), _) => {
+            Box::new(CommitOrderScheduler::new(order.clone()))
+        }
         (None, SchedulerKind::Random) => Box::new(RandomScheduler::new(req.seed)),
         (None, SchedulerKind::Pct) => Box::new(PctScheduler::new(
             req.seed,
@@ -222,7 +228,14 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         workers: obs.workers.clone(),
         kills: obs.kills.clone(),
         run_dir: keep.then(|| run_dir.clone()),
-        reproduce: reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
+        reproduce: match &req.replay {
+            // The seed's scheduler would not replay a free run's commit order: the command
+            // that reproduces this run is the replay itself.
+            Some(Replay::Commits { report, .. }) => {
+                format!("walburst replay --lockstep {}", report.display())
+            }
+            _ => reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
+        },
     };
     if keep {
         write_jsonl(&run_dir.join("records.jsonl"), &obs.records)?;
