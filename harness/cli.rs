@@ -68,16 +68,19 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ScaleArgs {
-    /// Override the scenario's worker process count (recorded in the report).
+    /// Override the scenario's worker process count.
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
-    /// Override the ops each worker runs (recorded in the report).
+    /// Override the ops each worker runs.
     #[arg(long, value_name = "N")]
     pub ops: Option<u32>,
-    /// Lockstep scheduler, overriding the scenario's `[lockstep] scheduler`.
+    /// Lockstep scheduler, overriding the scenario's `[lockstep] scheduler`. `run` accepts
+    /// it only with --mode lockstep or --check-determinism (free mode refuses it, exit 2); a
+    /// plan does not depend on it.
     #[arg(long, value_enum, value_name = "KIND")]
     pub scheduler: Option<SchedulerKind>,
-    /// PCT bug depth, overriding the scenario's `[lockstep] pct_depth`.
+    /// PCT bug depth, overriding the scenario's `[lockstep] pct_depth` (like --scheduler:
+    /// lockstep only).
     #[arg(long, value_name = "D")]
     pub pct_depth: Option<u32>,
 }
@@ -104,7 +107,8 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Print only the seed and verdict lines.
+    /// Print only the seed and verdict lines (a sweep: only the pairs that did not pass, the
+    /// recap and the last line).
     #[arg(long, short)]
     pub quiet: bool,
     /// `free`: processes race as the OS schedules them. `lockstep`: one SQL step at a time,

@@ -48,8 +48,9 @@ pub fn check(req: &RunRequest, console: &mut Console) -> anyhow::Result<bool> {
     }
     if r1.verdict != r2.verdict {
         problems.push(format!(
-            "verdict differs ({:?} vs {:?})",
-            r1.verdict, r2.verdict
+            "verdict differs ({} vs {})",
+            crate::report::console::verdict_word(r1.verdict),
+            crate::report::console::verdict_word(r2.verdict)
         ));
     }
     if problems.is_empty() {

@@ -162,7 +162,7 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
     let s = &req.scenario;
-    console.seed_line(req.seed, &s.name, &s.key_settings());
+    console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
     let plan = plan::build(s, req.seed);
     let run_dir = make_run_dir(req)?;
     let db_dir = run_dir.join(DB_DIR);

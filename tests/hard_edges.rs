@@ -113,3 +113,107 @@ fn replay_lockstep_reproduce_command_replays_the_commit_order_again() {
     assert_eq!(second["content_hash"], first["content_hash"]);
     assert_eq!(second["reproduce"], first["reproduce"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Item 19: what the console says.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn seed_line_names_the_mode_and_quiet_prints_seed_and_verdict_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = scenario(d, "tiny", TINY);
+    for mode in ["free", "lockstep"] {
+        let (code, out, err) = walburst(
+            d,
+            &[
+                "run",
+                &p,
+                "--mode",
+                mode,
+                "-q",
+                "--out",
+                "out",
+                "--work-dir",
+                "work",
+            ],
+        );
+        assert_eq!(code, 0, "{out}\n{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "--quiet prints two lines:\n{out}");
+        assert!(
+            lines[0].starts_with(&format!("SEED=1 scenario=tiny mode={mode} ")),
+            "{out}"
+        );
+        assert!(lines[1].starts_with("PASS tiny seed=1: "), "{out}");
+    }
+    // A failing quiet run: still two lines, the last with its reproduce command.
+    let bad = scenario(
+        d,
+        "lost",
+        &format!("{TINY}[faults]\nafter_run = \"delete-committed-row\"\n"),
+    );
+    let (code, out, _) = walburst(
+        d,
+        &["run", &bad, "-q", "--out", "out", "--work-dir", "work"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[1].starts_with("FAIL tiny seed=1: "), "{out}");
+    assert!(lines[1].contains("; reproduce: walburst run "), "{out}");
+}
+
+#[test]
+fn verdict_line_counts_ambiguous_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = scenario(
+        d,
+        "amb",
+        &format!("{TINY}[faults]\nkill = \"after-commit\"\nkills = 1\nrespawn = true\n"),
+    );
+    let (code, out, err) = walburst(
+        d,
+        &[
+            "run",
+            &p,
+            "--seed",
+            "4",
+            "--out",
+            "out",
+            "--work-dir",
+            "work",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.contains(", 1 ambiguous (1 found committed), "),
+        "the one-line summary should count the ambiguous op:\n{last}"
+    );
+}
+
+#[test]
+fn help_and_readme_agree_with_behaviour() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, plan_help, _) = walburst(d, &["plan", "--help"]);
+    assert!(
+        !plan_help.contains("report"),
+        "`plan` writes no report; its help should not mention one:\n{plan_help}"
+    );
+    let (_, run_help, _) = walburst(d, &["run", "--help"]);
+    assert!(
+        run_help.contains("free mode refuses it"),
+        "run --help should say --scheduler needs lockstep:\n{run_help}"
+    );
+    let (code, _, err) = walburst(d, &["run", "smoke", "--scheduler", "pct"]);
+    assert_eq!(code, 2, "{err}");
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let default = walburst::compare::strategies::DEFAULT_STRATEGIES;
+    assert!(
+        readme.contains(&format!("default `{default}`")),
+        "README should name compare's default strategies ({default})"
+    );
+}

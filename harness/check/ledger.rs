@@ -183,11 +183,11 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
                     rep.phantom += n as u64;
                     let r = reported[&id];
                     rep.example(format!(
-                        "phantom: worker {} seq {} ({}) reported {:?} but left {n} row(s)",
+                        "phantom: worker {} seq {} ({}) reported {} but left {n} row(s)",
                         id.0,
                         id.1,
                         op.kind.name(),
-                        r.outcome
+                        r.outcome.name()
                     ));
                 }
             }
