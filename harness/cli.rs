@@ -12,6 +12,9 @@ use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode, Overrides, Schedu
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// The run ended but its report (or a sweep's summary or JUnit file) could not be written;
+/// the run directory with its records is kept and its path printed.
+pub const EXIT_UNWRITTEN: i32 = 3;
 /// SIGINT/SIGTERM stopped a run (the shell convention for SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -36,7 +39,9 @@ fn interrupted() -> bool {
 SQLite file, then checks the database (integrity_check, quick_check), the ledger of every write \
 (no lost, phantom or duplicate rows), write exclusion, lock sidecars and the app-level corruption \
 guards, and writes a JSON report. The same seed always gives the same schedule.\n\n\
-Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input.",
+Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input (nothing run), 3 a \
+report, summary or JUnit file could not be written after the run (the run directory is kept and \
+its path printed), 130 interrupted by SIGINT/SIGTERM.",
     after_help = "Examples:\n  walburst run                         run the default scenario (pr-45525-burst)\n  walburst run smoke --seed 3          one seed of the CI smoke scenario\n  walburst run my.toml --workers 4     a scenario file, scaled down\n  walburst plan pr-45525-burst --seed 7\n  walburst list"
 )]
 pub struct Cli {
@@ -268,6 +273,12 @@ fn replay_command(a: ReplayArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Err(m) =
+        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+    {
+        eprintln!("error: {m}");
+        return EXIT_USAGE;
+    }
     let worker_exe = match worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,
@@ -285,6 +296,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     match crate::replay::replay(&report, &opts, &mut console) {
         Ok(true) => EXIT_PASS,
         Ok(false) => EXIT_FAIL,
+        Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => EXIT_UNWRITTEN,
         Err(e) => {
             eprintln!("error: the replay could not be carried out: {e:#}");
             EXIT_FAIL
@@ -314,6 +326,12 @@ fn run_command(a: RunArgs) -> i32 {
             Err(e) => return usage_error(e),
         }
     }
+    if let Err(m) =
+        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+    {
+        eprintln!("error: {m}");
+        return EXIT_USAGE;
+    }
     let worker_exe = match worker_exe(a.worker_exe.clone()) {
         Ok(p) => p,
         Err(code) => return code,
@@ -326,7 +344,7 @@ fn run_command(a: RunArgs) -> i32 {
     } else {
         a.mode
     };
-    let (mut passed, mut failed) = (0u32, 0u32);
+    let (mut passed, mut failed, mut unwritten) = (0u32, 0u32, 0u32);
     for (s, source) in loaded {
         let seeds = a.seed.map(|x| vec![x]).unwrap_or_else(|| s.seeds.clone());
         for seed in seeds {
@@ -353,6 +371,8 @@ fn run_command(a: RunArgs) -> i32 {
             match outcome {
                 Ok(true) => passed += 1,
                 Ok(false) => failed += 1,
+                // Already said, with the kept run directory and the verdict line.
+                Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => unwritten += 1,
                 Err(e) => {
                     failed += 1;
                     console.line(&format!(
@@ -363,6 +383,14 @@ fn run_command(a: RunArgs) -> i32 {
                 }
             }
         }
+    }
+    if unwritten > 0 {
+        if passed + failed + unwritten > 1 {
+            console.line(&format!(
+                "{passed} passed, {failed} failed, {unwritten} ended without a written report (exit {EXIT_UNWRITTEN})"
+            ));
+        }
+        return EXIT_UNWRITTEN;
     }
     if passed + failed > 1 {
         console.line(&format!("{passed} passed, {failed} failed"));

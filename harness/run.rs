@@ -146,6 +146,16 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A kept run directory gets the op records and the report beside the database.
+fn keep_evidence(
+    run_dir: &Path,
+    records: &[observe::OpRecord],
+    report: &Report,
+) -> anyhow::Result<()> {
+    write_jsonl(&run_dir.join("records.jsonl"), records)?;
+    report::write_json_atomic(&run_dir.join("report.json"), report)
+}
+
 fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
     use std::io::Write;
     let f = std::fs::File::create(path)?;
@@ -238,18 +248,35 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         },
     };
     if keep {
-        write_jsonl(&run_dir.join("records.jsonl"), &obs.records)?;
-        report::write_json_atomic(&run_dir.join("report.json"), &report)?;
-    } else {
+        keep_evidence(&run_dir, &obs.records, &report)?;
+    }
+    // The report is written before a passing run's directory is removed: evidence is never
+    // deleted before its report is safely on disk.
+    let report_path = match &req.out_dir {
+        Some(dir) => match report::write(&report, dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let unwritten = report::outputs::ReportUnwritten {
+                    out_dir: dir.clone(),
+                    run_dir: run_dir.clone(),
+                    cause: format!("{e:#}"),
+                };
+                if !keep {
+                    report.run_dir = Some(run_dir.clone());
+                    keep_evidence(&run_dir, &obs.records, &report)?;
+                }
+                console.line(&format!("error: {unwritten}"));
+                console.finished(&report, None);
+                return Err(unwritten.into());
+            }
+        },
+        None => None,
+    };
+    if !keep {
         std::fs::remove_dir_all(&run_dir).map_err(|e| {
             anyhow::anyhow!("cannot remove run directory {}: {e}", run_dir.display())
         })?;
-        report.run_dir = None;
     }
-    let report_path = match &req.out_dir {
-        Some(dir) => Some(report::write(&report, dir)?),
-        None => None,
-    };
     console.finished(&report, report_path.as_deref());
     Ok(RunOutcome {
         report,

@@ -217,3 +217,210 @@ fn help_and_readme_agree_with_behaviour() {
         "README should name compare's default strategies ({default})"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Item 13: outputs checked before the run; a report that cannot be written keeps evidence.
+// ---------------------------------------------------------------------------------------
+
+/// A worker executable that waits until `gate` exists (at most 60 s), then runs the real
+/// walburst worker: the test decides when the run may proceed, with no timing guess.
+fn gated_worker(dir: &Path, gate: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join(format!(
+        "gated-{}.sh",
+        gate.file_name().unwrap().to_str().unwrap()
+    ));
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ni=0\nwhile [ ! -e '{}' ]; do i=$((i+1)); [ $i -gt 6000 ] && exit 99; sleep 0.01; done\nexec '{}' \"$@\"\n",
+            gate.display(),
+            BIN
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// Starts `walburst args` in `dir`, reads stdout until a line starting with `marker`, runs
+/// `meanwhile`, then collects the rest: (exit code, all stdout).
+fn run_until(dir: &Path, args: &[&str], marker: &str, meanwhile: impl FnOnce()) -> (i32, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        // The run cannot end before `meanwhile` opens the gate, so this read cannot block
+        // forever on a healthy binary; a crashed one ends the stream.
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no {marker} line:\n{text}"
+        );
+        text.push_str(&line);
+        if line.starts_with(marker) {
+            break;
+        }
+    }
+    meanwhile();
+    out.read_to_string(&mut text).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("walburst did not end:\n{text}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn unwritable_outputs_are_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = scenario(d, "tiny", TINY);
+    fs::write(d.join("file"), "not a directory").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", &p, "--out", "file/out"], "--out file/out"),
+        (vec!["run", &p, "--work-dir", "file"], "--work-dir file"),
+        (
+            vec![
+                "run",
+                &p,
+                "--seeds",
+                "1",
+                "--junit",
+                "file/j.xml",
+                "--no-regressions",
+            ],
+            "--junit file/j.xml",
+        ),
+        (
+            vec![
+                "run",
+                &p,
+                "--seeds",
+                "1",
+                "--out",
+                "file",
+                "--no-regressions",
+            ],
+            "--out file",
+        ),
+        (vec!["compare", &p, "--out", "file/x"], "--out file/x"),
+    ];
+    for (args, needle) in cases {
+        let (code, out, err) = walburst(d, &args);
+        assert_eq!(code, 2, "{args:?}\n{out}\n{err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.contains("not a directory"), "{args:?}: {err}");
+        assert!(!out.contains("SEED="), "{args:?} ran:\n{out}");
+    }
+    assert!(!d.join("reports").exists());
+}
+
+#[test]
+fn a_report_that_cannot_be_written_keeps_the_run_directory_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = scenario(d, "tiny", TINY);
+    let gate = d.join("go");
+    let worker = gated_worker(d, &gate);
+    let (code, out) = run_until(
+        d,
+        &[
+            "run",
+            &p,
+            "--out",
+            "out/reports",
+            "--work-dir",
+            "work",
+            "--worker-exe",
+            worker.to_str().unwrap(),
+        ],
+        "SEED=",
+        || {
+            // Mid-run, the report directory's parent becomes a regular file.
+            fs::write(d.join("out"), "in the way").unwrap();
+            fs::write(&gate, "").unwrap();
+        },
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("error: cannot write the report into out/reports"),
+        "{out}"
+    );
+    let kept = out
+        .lines()
+        .find_map(|l| l.strip_prefix("run directory kept: "))
+        .unwrap_or_else(|| panic!("no kept run directory named:\n{out}"));
+    let kept = d.join(kept);
+    let records = fs::read_to_string(kept.join("records.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 6, "every op's record is kept");
+    let report = read_json(&kept.join("report.json"));
+    assert_eq!(report["verdict"], "pass");
+    assert!(kept.join("db").is_dir(), "the database is kept");
+    assert!(
+        out.lines().last().unwrap().starts_with("PASS tiny seed=1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_junit_file_that_cannot_be_written_does_not_end_as_a_clean_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = scenario(d, "tiny", TINY);
+    let gate = d.join("go-sweep");
+    let worker = gated_worker(d, &gate);
+    let (code, out) = run_until(
+        d,
+        &[
+            "run",
+            &p,
+            "--seeds",
+            "1",
+            "--no-regressions",
+            "--junit",
+            "j/junit.xml",
+            "--out",
+            "out",
+            "--work-dir",
+            "work",
+            "--worker-exe",
+            worker.to_str().unwrap(),
+        ],
+        "SWEEP ",
+        || {
+            fs::write(d.join("j"), "in the way").unwrap();
+            fs::write(&gate, "").unwrap();
+        },
+    );
+    assert_eq!(code, 3, "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("1 passed, 0 failed; 1 output(s) could not be written"),
+        "{out}"
+    );
+    // The sweep's index is there; merging it into a directory below a file is refused
+    // before anything is written.
+    assert!(d.join("out/sweep-index.jsonl").is_file());
+    let (code, _, err) = walburst(d, &["merge", "out", "--out", "j/merged"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--out j/merged") && err.contains("not a directory"),
+        "{err}"
+    );
+}

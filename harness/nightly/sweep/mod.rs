@@ -70,6 +70,17 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         );
         return EXIT_PASS;
     }
+    // Every output is checked before the first pair runs: a sweep that cannot write its
+    // index, reports or JUnit file is bad input, not a night's work lost at the end.
+    if let Err(m) =
+        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+            .and_then(|()| match &sw.junit {
+                Some(j) => crate::report::outputs::check_file("--junit", j),
+                None => Ok(()),
+            })
+    {
+        return usage(m);
+    }
     let sweep_exe = match crate::cli::worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,
