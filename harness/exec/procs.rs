@@ -137,6 +137,7 @@ impl Workers {
         if let Some(r) = resume {
             cmd.arg("--resume").arg(r);
         }
+        super::lifeline::die_with_parent(&mut cmd, rustix::process::Signal::KILL);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
