@@ -424,3 +424,101 @@ fn a_junit_file_that_cannot_be_written_does_not_end_as_a_clean_sweep() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Item 17: one index per --out; the corpus is edited as TOML, under a lock.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_second_sweep_into_the_same_out_is_refused_and_the_first_index_stays_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = scenario(d, "tiny", TINY);
+    let gate = d.join("go-first");
+    let worker = gated_worker(d, &gate);
+    let sweep = |extra: &[&str]| {
+        let mut v = vec![
+            "run".to_string(),
+            p.clone(),
+            "--seeds".into(),
+            "1".into(),
+            "--no-regressions".into(),
+            "--out".into(),
+            "out".into(),
+            "--work-dir".into(),
+            "work".into(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let first = sweep(&["--worker-exe", worker.to_str().unwrap()]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let (code, out) = run_until(d, &first, "SWEEP ", || {
+        // The first sweep holds --out (its pair waits at the gate): a second is refused.
+        let second = sweep(&[]);
+        let second: Vec<&str> = second.iter().map(String::as_str).collect();
+        let (code, out, err) = walburst(d, &second);
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(
+            err.contains("another sweep is writing its run index there"),
+            "{err}"
+        );
+        assert!(!out.contains("SEED="), "{out}");
+        fs::write(&gate, "").unwrap();
+    });
+    assert_eq!(code, 0, "{out}");
+    let index = fs::read_to_string(d.join("out/sweep-index.jsonl")).unwrap();
+    let events: Vec<String> = index
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("every index line is JSON");
+            v["event"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(events, ["sweep", "start", "result", "end"], "{index}");
+}
+
+#[test]
+fn record_failures_edits_the_corpus_as_toml_keeping_its_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = scenario(
+        d,
+        "tiny",
+        &format!("{TINY}[faults]\nafter_run = \"delete-committed-row\"\n"),
+    );
+    // A corpus written by hand in TOML's inline form, with comments.
+    let corpus = d.join("reg.toml");
+    fs::write(
+        &corpus,
+        "# kept by hand: this comment stays\nregression = [\n  { case = \"tiny\", scenario = \"tiny.toml\", seed = 99, note = \"by hand\" },\n]\n",
+    )
+    .unwrap();
+    let (code, out, err) = walburst(
+        d,
+        &[
+            "run",
+            &p,
+            "--seeds",
+            "1",
+            "--record-failures",
+            "--regressions",
+            corpus.to_str().unwrap(),
+            "--out",
+            "out",
+            "--work-dir",
+            "work",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("recorded 1 new regression(s)"), "{out}\n{err}");
+    let text = fs::read_to_string(&corpus).unwrap();
+    assert!(
+        text.starts_with("# kept by hand: this comment stays\n"),
+        "{text}"
+    );
+    let loaded = walburst::nightly::corpus::load(&corpus).expect("the corpus still loads");
+    let seeds: Vec<u64> = loaded.entries.iter().map(|e| e.seed).collect();
+    assert_eq!(seeds, [99, 1], "{text}");
+    assert_eq!(loaded.entries[0].note, "by hand");
+}

@@ -85,6 +85,13 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
+    let out = &a.output.out;
+    // One sweep (shard) per index: held until this sweep ends.
+    let _out_lock = match index::lock_out(out, &tag) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
 
     // From here on SIGINT/SIGTERM start no further pair; the running ones stop cleanly.
     crate::cli::install_interrupt_handler();
@@ -107,8 +114,6 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         .iter()
         .filter(|p| p.kind == PairKind::Regression)
         .count();
-    let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
-    let out = &a.output.out;
     let index_path = out.join(format!("sweep-index{tag}.jsonl"));
     let shape = match &plan.seeds {
         Some(s) => format!("{case_count} cases x {} seeds", s.len()),
@@ -127,10 +132,6 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         index_path.display()
     ));
 
-    if let Err(e) = std::fs::create_dir_all(out) {
-        eprintln!("error: cannot create {}: {e}", out.display());
-        return EXIT_FAIL;
-    }
     let header = SweepHeader {
         format: INDEX_FORMAT.to_string(),
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
