@@ -230,18 +230,6 @@ fn relative_to(target: &Path, base: &Path) -> String {
     }
 }
 
-fn safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// How long `--record-failures` waits for another sweep that is recording into the same
 /// corpus.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -299,11 +287,7 @@ fn entry_table(
         t["ops"] = value(i64::from(n));
     }
     if let Some(k) = o.scheduler {
-        t["scheduler"] = value(if k == SchedulerKind::Pct {
-            "pct"
-        } else {
-            "random"
-        });
+        t["scheduler"] = value(k.name());
     }
     if let Some(d) = o.pct_depth {
         t["pct_depth"] = value(i64::from(d));
@@ -389,7 +373,11 @@ pub fn record_failures(
         if p.mode == Mode::Lockstep {
             let kept = r.result.run_dir.as_ref().map(|d| d.join("trace.jsonl"));
             if let Some(src) = kept.filter(|t| t.is_file()) {
-                let rel = format!("regressions/{}-s{}.trace.jsonl", safe(&p.case), p.seed);
+                let rel = format!(
+                    "regressions/{}-s{}.trace.jsonl",
+                    crate::report::file_safe(&p.case),
+                    p.seed
+                );
                 let dst = dir.join(&rel);
                 std::fs::create_dir_all(dir.join("regressions"))?;
                 std::fs::copy(&src, &dst).map_err(|e| {
