@@ -40,8 +40,12 @@ pub struct RunRequest {
 pub enum Replay {
     /// The actor of every step of a lockstep trace.
     Steps(Vec<ActorId>),
-    /// The actor of every committed transaction of a free run, in commit order.
-    Commits(Vec<ActorId>),
+    /// The actor of every committed transaction of a free run, in commit order, read from
+    /// the kept run directory of `report` (`walburst replay --lockstep REPORT`).
+    Commits {
+        order: Vec<ActorId>,
+        report: PathBuf,
+    },
 }
 
 pub struct RunOutcome {
@@ -96,10 +100,12 @@ fn actors(s: &Scenario) -> Vec<ActorId> {
 fn make_coordinator(req: &RunRequest) -> Coordinator {
     let s = &req.scenario;
     let actors = actors(s);
-    let budget = s.lockstep.step_budget(s.total_ops());
+    let budget = s.lockstep.step_budget(s.total_ops(), actors.len() as u64);
     let scheduler: Box<dyn Scheduler> = match (&req.replay, s.lockstep.scheduler) {
         (Some(Replay::Steps(choices)), _) => Box::new(ReplayScheduler::new(choices.clone())),
-        (Some(Replay::Commits(order)), _) => Box::new(CommitOrderScheduler::new(order.clone())),
+        (Some(Replay::Commits { order, .. }), _) => {
+            Box::new(CommitOrderScheduler::new(order.clone()))
+        }
         (None, SchedulerKind::Random) => Box::new(RandomScheduler::new(req.seed)),
         (None, SchedulerKind::Pct) => Box::new(PctScheduler::new(
             req.seed,
@@ -133,6 +139,16 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     conn.close()
         .map_err(|(_, e)| anyhow::anyhow!("closing the setup connection: {e}"))?;
     Ok(())
+}
+
+/// A kept run directory gets the op records and the report beside the database.
+fn keep_evidence(
+    run_dir: &Path,
+    records: &[observe::OpRecord],
+    report: &Report,
+) -> anyhow::Result<()> {
+    write_jsonl(&run_dir.join("records.jsonl"), records)?;
+    report::write_json_atomic(&run_dir.join("report.json"), report)
 }
 
 fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
@@ -174,7 +190,7 @@ fn worker_sqlite_note(workers: &[observe::WorkerExit], own: &str) -> Option<Stri
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
     let s = &req.scenario;
-    console.seed_line(req.seed, &s.name, &s.key_settings());
+    console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
     // Checked at load; resolved again here so a vanished program fails before any file.
     let command = s
         .worker_command(&req.source, &req.worker_exe)
@@ -246,21 +262,45 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         workers: obs.workers.clone(),
         kills: obs.kills.clone(),
         run_dir: keep.then(|| run_dir.clone()),
-        reproduce: reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
+        reproduce: match &req.replay {
+            // The seed's scheduler would not replay a free run's commit order: the command
+            // that reproduces this run is the replay itself.
+            Some(Replay::Commits { report, .. }) => {
+                format!("walburst replay --lockstep {}", report.display())
+            }
+            _ => reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
+        },
     };
     if keep {
-        write_jsonl(&run_dir.join("records.jsonl"), &obs.records)?;
-        report::write_json_atomic(&run_dir.join("report.json"), &report)?;
-    } else {
+        keep_evidence(&run_dir, &obs.records, &report)?;
+    }
+    // The report is written before a passing run's directory is removed: evidence is never
+    // deleted before its report is safely on disk.
+    let report_path = match &req.out_dir {
+        Some(dir) => match report::write(&report, dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let unwritten = report::outputs::ReportUnwritten {
+                    out_dir: dir.clone(),
+                    run_dir: run_dir.clone(),
+                    cause: format!("{e:#}"),
+                };
+                if !keep {
+                    report.run_dir = Some(run_dir.clone());
+                    keep_evidence(&run_dir, &obs.records, &report)?;
+                }
+                console.line(&format!("error: {unwritten}"));
+                console.finished(&report, None);
+                return Err(unwritten.into());
+            }
+        },
+        None => None,
+    };
+    if !keep {
         std::fs::remove_dir_all(&run_dir).map_err(|e| {
             anyhow::anyhow!("cannot remove run directory {}: {e}", run_dir.display())
         })?;
-        report.run_dir = None;
     }
-    let report_path = match &req.out_dir {
-        Some(dir) => Some(report::write(&report, dir)?),
-        None => None,
-    };
     console.finished(&report, report_path.as_deref());
     Ok(RunOutcome {
         report,

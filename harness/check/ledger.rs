@@ -190,11 +190,11 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
                     rep.example(
                         FailureCategory::PhantomWrites,
                         format!(
-                            "phantom: worker {} seq {} ({}) reported {:?} but left {n} row(s)",
+                            "phantom: worker {} seq {} ({}) reported {} but left {n} row(s)",
                             id.0,
                             id.1,
                             op.kind.name(),
-                            r.outcome
+                            r.outcome.name()
                         ),
                     );
                 }

@@ -187,6 +187,7 @@ impl Workers {
             .env("WALBURST_RUN_DIR", &self.run_dir)
             .env("WALBURST_WORKER", w.to_string())
             .envs(&c.env);
+        super::lifeline::die_with_parent(&mut cmd, rustix::process::Signal::KILL);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

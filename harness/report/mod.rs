@@ -1,6 +1,7 @@
 //! Reports: the run's JSON document (format in `reports/README.md`), written atomically.
 
 pub mod console;
+pub mod outputs;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -200,6 +200,11 @@ fn explain_toml_error(err: &toml::de::Error) -> String {
     }
 }
 
+/// How a value is written in a scenario file (`"mid-transaction"`), for messages.
+fn toml_value<T: Serialize>(v: &T) -> String {
+    toml::Value::try_from(v).map_or_else(|_| "?".into(), |x| x.to_string())
+}
+
 fn range_err(field: &str, value: impl fmt::Display, allowed: &str) -> String {
     format!("field `{field}` = {value} is out of range; allowed: {allowed}")
 }
@@ -217,6 +222,12 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         return Err(format!(
             "field `name` = {:?} has characters other than ASCII letters, digits, '-', '_', '.', '/'",
             s.name
+        ));
+    }
+    if s.name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "field `name` is {} characters long; allowed: at most {MAX_NAME_LEN} (it becomes part of report and run-directory file names)",
+            s.name.len()
         ));
     }
     if s.seeds.is_empty() {
@@ -324,8 +335,9 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     let f = &s.faults;
     if (f.kill == KillPoint::None) != (f.kills == 0) {
         return Err(format!(
-            "table `faults`: kill = {:?} with kills = {}; set both (a kill point and how many) or neither",
-            f.kill, f.kills
+            "table `faults`: kill = {} with kills = {}; set both (a kill point and how many) or neither",
+            toml_value(&f.kill),
+            f.kills
         ));
     }
     if f.kills > s.workload.workers.saturating_mul(s.workload.ops_per_worker) || f.kills > 1000 {
