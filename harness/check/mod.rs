@@ -2,6 +2,7 @@
 //! only after every worker has exited, from a fresh connection.
 
 pub mod content;
+pub mod durability;
 pub mod exclusion;
 pub mod ledger;
 pub mod verdict;

@@ -284,6 +284,8 @@ pub fn judge(
                 crate::scenario::KillPoint::Checkpoint => "during a checkpoint",
                 crate::scenario::KillPoint::Close => "at connection close",
                 crate::scenario::KillPoint::Hang => "hung",
+                crate::scenario::KillPoint::Io => "at an [io] fault point",
+                crate::scenario::KillPoint::PowerLoss => "in the power loss",
                 crate::scenario::KillPoint::None => "",
             },
             k.seq,

@@ -16,5 +16,6 @@ pub mod sink;
 pub mod sqlite;
 pub mod strategy;
 pub mod tamper;
+pub mod vfs;
 pub mod watch;
 pub mod worker;

@@ -80,6 +80,24 @@ pub enum WorkerMsg {
         worker: u32,
         actor: u32,
     },
+    /// An `[io]` fault point fired, announced before its action (a kill or power loss
+    /// follows at once).
+    IoFault {
+        worker: u32,
+        fired: Box<super::vfs::FiredPoint>,
+    },
+    /// A `stop` point's stall ended; the worker goes on.
+    IoResumed {
+        worker: u32,
+        point: u32,
+        t_ns: u64,
+        wal_bytes: Option<u64>,
+    },
+    /// The fault VFS's I/O counters, sent before `Done` only by a worker that registered it.
+    IoCounters {
+        worker: u32,
+        counts: super::vfs::IoCounts,
+    },
 }
 
 /// Runner -> worker: the start barrier opens.

@@ -140,4 +140,6 @@ pub struct Observations {
     pub interrupted: bool,
     /// Lockstep mode: the trace, its hash and the breaches the coordinator saw.
     pub lockstep: Option<crate::exec::coordinator::LockstepOutcome>,
+    /// What the fault VFS reported (`[io]` scenarios only).
+    pub io: crate::exec::vfs::IoObserved,
 }

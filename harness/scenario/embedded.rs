@@ -34,6 +34,8 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "lost-wal",
     "torn-page",
     "truncated-db",
+    "checkpoint-kill-at-page",
+    "checkpoint-stall",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

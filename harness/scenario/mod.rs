@@ -7,11 +7,13 @@
 mod embedded;
 mod expect;
 mod faults;
+mod io_faults;
 mod load;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
+pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str};
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +50,9 @@ pub struct Scenario {
     pub limits: Limits,
     #[serde(default)]
     pub faults: Faults,
+    /// Exact I/O fault points and power loss through the fault VFS (`[io]`).
+    #[serde(default, skip_serializing_if = "IoFaults::is_off")]
+    pub io: IoFaults,
     #[serde(default)]
     pub lockstep: Lockstep,
     #[serde(default)]
