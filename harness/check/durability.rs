@@ -265,3 +265,90 @@ pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verd
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{ScenarioSource, parse_str};
+
+    fn scenario(sync: &str, mode: &str) -> Scenario {
+        parse_str(
+            &format!(
+                "name = \"d\"\n[sqlite]\nsynchronous = \"{sync}\"\njournal_mode = \"{mode}\"\n"
+            ),
+            &ScenarioSource::Embedded("d".into()),
+        )
+        .unwrap()
+    }
+
+    fn committed(worker: u32, seq: u32, event_id: i64) -> OpRecord {
+        OpRecord {
+            worker,
+            actor: 0,
+            seq,
+            kind: OpKind::CreateTask,
+            outcome: Outcome::Committed,
+            reason: None,
+            error: None,
+            busy: Vec::new(),
+            lock_wait_us: 0,
+            begin_wait_us: 0,
+            latency_us: 0,
+            t_start_ns: 0,
+            t_begin_ok_ns: None,
+            t_commit_issued_ns: None,
+            t_end_ns: 0,
+            event_id: Some(event_id),
+            task_id: None,
+            guard: None,
+            checkpoint: None,
+        }
+    }
+
+    /// A real database holding events `present`, judged against commits 1..=4.
+    fn judge(s: &Scenario, present: &[i64]) -> Durability {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("d.db")).unwrap();
+        crate::exec::kanban::create_schema(&conn).unwrap();
+        for id in present {
+            conn.execute(
+                "INSERT INTO task_events (id, task_id, kind, payload, created_at, worker, seq) VALUES (?1, 't', 'created', '', 0, 0, 0)",
+                [id],
+            )
+            .unwrap();
+        }
+        let records: Vec<OpRecord> = (1..=4).map(|e| committed(0, e as u32, e)).collect();
+        check(&conn, s, &records)
+    }
+
+    #[test]
+    fn full_allows_no_loss_normal_a_suffix_only_off_anything() {
+        let full = judge(&scenario("full", "wal"), &[1, 2, 3]);
+        assert_eq!((full.acknowledged, full.lost), (4, 1));
+        assert!(full.failure().is_some(), "FULL lost a commit and passed");
+        assert!(
+            judge(&scenario("full", "wal"), &[1, 2, 3, 4])
+                .failure()
+                .is_none()
+        );
+
+        let suffix = judge(&scenario("normal", "wal"), &[1, 2]);
+        assert!(suffix.lost_is_suffix && suffix.failure().is_none());
+        let hole = judge(&scenario("normal", "wal"), &[1, 3]);
+        assert!(!hole.lost_is_suffix);
+        assert!(
+            hole.failure().is_some(),
+            "a lost commit before a surviving one passed"
+        );
+
+        let off = judge(&scenario("off", "wal"), &[2]);
+        assert_eq!(off.rule, DurabilityRule::ReportedOnly);
+        assert!(off.failure().is_none());
+        // Below EXTRA a DELETE-mode commit's journal unlink is not made durable.
+        assert_eq!(
+            rule(&scenario("full", "delete")),
+            DurabilityRule::SuffixMayBeLost
+        );
+        assert_eq!(rule(&scenario("extra", "delete")), DurabilityRule::NoneLost);
+    }
+}

@@ -36,6 +36,9 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "truncated-db",
     "checkpoint-kill-at-page",
     "checkpoint-stall",
+    "power-loss-full",
+    "power-loss-normal",
+    "power-loss-off",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -34,6 +34,7 @@ pub fn install(spec: &super::protocol::RunSpec, run_dir: &Path, worker: u32) -> 
     let io = &spec.scenario.io;
     if io.power_loss() {
         undo::open(&run_dir.join(UNDO_LOG))?;
+        super::sink::flush_each_record();
     }
     points::arm(spec, run_dir, worker);
     let rc = shim::register(VFS_NAME);
