@@ -98,3 +98,21 @@ fn power_loss_in_lockstep_is_deterministic() {
         }
     }
 }
+
+/// `compare` shows what each strategy lost to the power loss, only for power-loss scenarios.
+#[test]
+fn compare_gains_a_durability_row_with_power_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = walburst(
+        dir.path(),
+        "compare",
+        &["power-loss-full", "--repeat", "1", "--ops", "30"],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("power loss: acked lost / acked"))
+        .unwrap_or_else(|| panic!("no durability row:\n{stdout}"));
+    // FULL: nothing acknowledged lost under either strategy.
+    assert_eq!(row.matches(" 0 / ").count(), 2, "{row}");
+}
