@@ -199,7 +199,9 @@ pub fn apply(log: &Path, db: &Path) -> anyhow::Result<PowerLossReport> {
             if !matches!(r.tag, Tag::SyncBegin | Tag::SyncEnd) {
                 fu.changes += 1;
             }
-            if cutoff.is_some_and(|c| *i < c) {
+            // The cutoff record itself is durable too (a sync's begin, or an unlink whose
+            // directory was synced).
+            if cutoff.is_some_and(|c| *i <= c) {
                 continue;
             }
             match r.tag {
@@ -292,5 +294,24 @@ mod tests {
         assert_eq!(std::fs::read(&j).unwrap(), b"hot journal");
         assert_eq!(rep.files["x.db-journal"].unlinks_undone, 1);
         assert!(!rep.files["x.db-journal"].creation_undone);
+    }
+
+    #[test]
+    fn an_unlink_with_directory_sync_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("x.db-journal");
+        let p = j.to_string_lossy().into_owned();
+        let log = dir.path().join("undo.log");
+        // synchronous=EXTRA: the journal's unlink is followed by a directory sync; a new
+        // journal created after it (never synced) vanishes.
+        let mut bytes = encode(Tag::Delete, 1, &p, 1, 0, b"old journal");
+        bytes.extend(encode(Tag::Create, 1, &p, 0, 0, b""));
+        bytes.extend(encode(Tag::Write, 1, &p, 0, 0, b""));
+        std::fs::write(&j, b"new").unwrap();
+        std::fs::write(&log, &bytes).unwrap();
+        let rep = apply(&log, &dir.path().join("x.db")).unwrap();
+        assert!(!j.exists());
+        assert_eq!(rep.files["x.db-journal"].unlinks_undone, 0);
+        assert!(rep.files["x.db-journal"].creation_undone);
     }
 }

@@ -113,8 +113,9 @@ unsafe extern "C" fn x_open(
             },
         );
         (*real_file).pMethods = ptr::null();
-        let path_str =
-            (!path.is_null()).then(|| CStr::from_ptr(path).to_string_lossy().into_owned());
+        // Only a power-loss run models file creation (a stat, never a descriptor).
+        let path_str = (logging() && !path.is_null())
+            .then(|| CStr::from_ptr(path).to_string_lossy().into_owned());
         let existed = path_str
             .as_deref()
             .is_none_or(|p| std::path::Path::new(p).exists());
