@@ -37,6 +37,8 @@ fn clean_runs_never_load_the_vfs_and_counters_see_every_file_kind() {
     );
     let r = run(dir.path(), &[&counted]);
     assert!(r.passed(), "{}", r.stdout);
+    // Whichever committer crosses the threshold runs the auto-checkpoint: count them all.
+    let mut copied = 0;
     for w in ["0", "1"] {
         let c = &r.report["io"]["counters"][w];
         let n = |p: &str| c.pointer(p).and_then(|v| v.as_u64()).unwrap_or(0);
@@ -45,14 +47,15 @@ fn clean_runs_never_load_the_vfs_and_counters_see_every_file_kind() {
         assert!(n("/total/wal/sync") >= 20, "worker {w}: {c}");
         assert!(n("/total/shm/shm-lock") > 0, "worker {w}: {c}");
         assert!(n("/total/shm/shm-map") > 0, "worker {w}: {c}");
-        // Pages copied by auto-checkpoints, all inside CKPT_START..CKPT_DONE.
-        assert!(n("/in_checkpoint/main/write") > 0, "worker {w}: {c}");
+        // Main-file pages are written only by checkpoints, inside CKPT_START..CKPT_DONE.
+        copied += n("/in_checkpoint/main/write");
         assert_eq!(
             n("/in_checkpoint/main/write"),
             n("/total/main/write"),
             "{c}"
         );
     }
+    assert!(copied > 0, "no checkpoint page counted");
 }
 
 /// The bar: a kill after the k-th checkpoint page is deterministic in lockstep (the
