@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::clock::monotonic_ns;
 use super::coordinator::{Coordinator, LockstepOutcome, StepEvent};
-use super::procs::{Wait, Workers};
+use super::procs::{Wait, WorkerCommand, Workers};
 use super::protocol::RunSpec;
 use super::watch::FileWatch;
 use crate::observe::Observations;
@@ -28,7 +28,8 @@ const INTERRUPTED_MSG: &str = "interrupted (SIGINT/SIGTERM): every worker was ki
 pub fn execute(
     spec: &RunSpec,
     run_dir: &Path,
-    worker_exe: &Path,
+    command: WorkerCommand,
+    plan: &plan::Plan,
     lockstep: Option<Coordinator>,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Observations> {
@@ -38,7 +39,7 @@ pub fn execute(
     let watch = FileWatch::start(db_dir)
         .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", db_dir.display()))?;
     let mut obs = Observations::default();
-    let mut workers = Workers::new(worker_exe, run_dir);
+    let mut workers = Workers::new(command, spec, run_dir, plan);
     workers.spawn_all(n)?;
     progress.started(n, s.total_ops());
 
@@ -105,7 +106,10 @@ pub fn execute(
 
 fn finish(workers: Workers, mut obs: Observations, watch: FileWatch) -> Observations {
     workers.finish(&mut obs);
-    obs.files_seen = watch.finish();
+    match watch.finish() {
+        Ok(files) => obs.files_seen = files,
+        Err(e) => obs.watch_error = Some(e.to_string()),
+    }
     obs
 }
 
@@ -119,8 +123,7 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
     if !spec.scenario.faults.respawn || obs.io.power_lost {
         return false;
     }
-    let plan = plan::worker_plan(&spec.scenario, spec.seed, w);
-    match workers.respawn(w, &kill, obs, &plan) {
+    match workers.respawn(w, &kill, obs) {
         Ok(()) => {
             if let Some(k) = workers.kills.last_mut() {
                 k.respawned = true;

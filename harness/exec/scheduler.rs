@@ -7,13 +7,14 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::gate::ActorId;
+use super::step::{StepAction, StepResult};
 use crate::plan::stream;
 
 pub trait Scheduler {
     /// Picks one of `runnable` (sorted, never empty); `None` when a replay has diverged.
     fn choose(&mut self, step: u64, runnable: &[ActorId]) -> Option<ActorId>;
-    /// The chosen actor's step returned; `blocked` when it met BUSY or a held flock.
-    fn on_result(&mut self, _actor: ActorId, _action: &str, _result: &str, _blocked: bool) {}
+    /// The chosen actor's step returned (blocked: it met BUSY or a held flock).
+    fn on_result(&mut self, _actor: ActorId, _action: &StepAction, _result: &StepResult) {}
 }
 
 /// Uniform over the runnable actors.
@@ -88,8 +89,8 @@ impl Scheduler for PctScheduler {
         Some(pick)
     }
 
-    fn on_result(&mut self, actor: ActorId, _action: &str, _result: &str, blocked: bool) {
-        if blocked {
+    fn on_result(&mut self, actor: ActorId, _action: &StepAction, result: &StepResult) {
+        if result.is_blocked() {
             self.demote(actor);
         }
     }
@@ -157,17 +158,20 @@ impl Scheduler for CommitOrderScheduler {
         }
     }
 
-    fn on_result(&mut self, actor: ActorId, action: &str, result: &str, blocked: bool) {
-        let ok = result == "ok";
+    fn on_result(&mut self, actor: ActorId, action: &StepAction, result: &StepResult) {
+        let ok = result.is_ok();
+        let blocked = result.is_blocked();
         match action {
-            "begin" | "flock" if ok => self.current = Some(actor),
-            "commit" if ok => {
+            StepAction::Begin | StepAction::Flock if ok => self.current = Some(actor),
+            StepAction::Commit if ok => {
                 self.current = None;
                 if self.order.get(self.next) == Some(&actor) {
                     self.next += 1;
                 }
             }
-            "rollback" | "close" if self.current == Some(actor) => self.current = None,
+            StepAction::Rollback | StepAction::Close if self.current == Some(actor) => {
+                self.current = None
+            }
             _ => {}
         }
         if blocked && self.order.get(self.next) == Some(&actor) {
@@ -179,6 +183,12 @@ impl Scheduler for CommitOrderScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn busy() -> StepResult {
+        StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        }
+    }
 
     fn ids(n: u32) -> Vec<ActorId> {
         (0..n)
@@ -211,7 +221,7 @@ mod tests {
             Some(first),
             "no change points at depth 1"
         );
-        s.on_result(first, "begin", "SQLITE_BUSY", true);
+        s.on_result(first, &StepAction::Begin, &busy());
         let second = s.choose(2, &actors).unwrap();
         assert_ne!(second, first, "a blocked actor drops below the others");
     }
@@ -230,15 +240,15 @@ mod tests {
         let a = ids(3);
         let mut s = CommitOrderScheduler::new(vec![a[2], a[0], a[2]]);
         assert_eq!(s.choose(0, &a), Some(a[2]));
-        s.on_result(a[2], "begin", "ok", false);
+        s.on_result(a[2], &StepAction::Begin, &StepResult::Ok);
         assert_eq!(s.choose(1, &a), Some(a[2]), "inside its transaction");
-        s.on_result(a[2], "commit", "ok", false);
+        s.on_result(a[2], &StepAction::Commit, &StepResult::Ok);
         assert_eq!(s.choose(2, &a), Some(a[0]), "the next commit's actor");
-        s.on_result(a[0], "begin", "ok", false);
-        s.on_result(a[0], "commit", "ok", false);
+        s.on_result(a[0], &StepAction::Begin, &StepResult::Ok);
+        s.on_result(a[0], &StepAction::Commit, &StepResult::Ok);
         assert_eq!(s.choose(3, &a), Some(a[2]));
-        s.on_result(a[2], "begin", "ok", false);
-        s.on_result(a[2], "commit", "ok", false);
+        s.on_result(a[2], &StepAction::Begin, &StepResult::Ok);
+        s.on_result(a[2], &StepAction::Commit, &StepResult::Ok);
         assert_eq!(
             s.choose(4, &a[1..2]),
             Some(a[1]),

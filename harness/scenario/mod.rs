@@ -9,6 +9,7 @@ mod expect;
 mod faults;
 mod io_faults;
 mod load;
+pub mod matrix;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
@@ -57,9 +58,9 @@ pub struct Scenario {
     pub lockstep: Lockstep,
     #[serde(default)]
     pub expect: Expect,
-    /// Axes expanded into named cases (`harness/nightly/matrix.rs`, `NIGHTLY.md`).
+    /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<crate::nightly::matrix::Matrix>,
+    pub matrix: Option<matrix::Matrix>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -121,7 +122,7 @@ impl JournalMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Synchronous {
     Off,
@@ -443,6 +444,16 @@ pub enum SchedulerKind {
     Random,
     /// Probabilistic concurrency testing: priorities with change points.
     Pct,
+}
+
+impl SchedulerKind {
+    /// The name used in scenario files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::Random => "random",
+            SchedulerKind::Pct => "pct",
+        }
+    }
 }
 
 /// Free-running processes, or one SQL step at a time under a seeded scheduler.

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 pub use counters::{IoCounts, snapshot};
 pub use points::{FiredPoint, IoObserved, StallReport, resolve_nth, stalls};
 
-use crate::scenario::{FileKind, IoOp};
+use crate::scenario::{FileKind, IoFaults, IoOp};
 
 /// The name the fault VFS is registered under (never the default VFS).
 pub const VFS_NAME: &CStr = c"walburst-fault";
@@ -30,13 +30,18 @@ static ACTIVE: OnceLock<bool> = OnceLock::new();
 
 /// Registers the fault VFS in this worker and arms the scenario's points. Called once, by a
 /// worker of a scenario that asks for I/O faults, before it opens any connection.
-pub fn install(spec: &super::protocol::RunSpec, run_dir: &Path, worker: u32) -> Result<(), String> {
-    let io = &spec.scenario.io;
+pub fn install(
+    io: &IoFaults,
+    seed: u64,
+    db_path: &Path,
+    run_dir: &Path,
+    worker: u32,
+) -> Result<(), String> {
     if io.power_loss() {
         undo::open(&run_dir.join(UNDO_LOG))?;
         super::sink::flush_each_record();
     }
-    points::arm(spec, run_dir, worker);
+    points::arm(io, seed, db_path, run_dir, worker);
     let rc = shim::register(VFS_NAME);
     if rc != rusqlite::ffi::SQLITE_OK {
         return Err(format!("cannot register the fault VFS: SQLite code {rc}"));

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Proceed, counters::IoCounts, phase};
 use crate::exec::clock::monotonic_ns;
-use crate::exec::protocol::{RunSpec, WorkerMsg};
+use crate::exec::protocol::WorkerMsg;
 use crate::exec::sink::RecordSink;
-use crate::scenario::{FileKind, IoAction, IoOp, IoPhase, IoPoint, Scenario};
+use crate::scenario::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, Scenario};
 
 /// A point that fired, as the worker announced it (and the runner completed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,8 +76,8 @@ pub struct IoObserved {
 }
 
 /// The occurrence each point fires at: `nth` itself, or drawn from the run's seed.
-pub fn resolve_nth(s: &Scenario, seed: u64) -> Vec<u64> {
-    s.io.points
+pub fn resolve_nth(io: &IoFaults, seed: u64) -> Vec<u64> {
+    io.points
         .iter()
         .enumerate()
         .map(|(i, p)| {
@@ -103,11 +103,9 @@ struct Arming {
 
 static ARMED: OnceLock<Arming> = OnceLock::new();
 
-pub(super) fn arm(spec: &RunSpec, run_dir: &Path, worker: u32) {
-    let nths = resolve_nth(&spec.scenario, spec.seed);
-    let points = spec
-        .scenario
-        .io
+pub(super) fn arm(io: &IoFaults, seed: u64, db_path: &Path, run_dir: &Path, worker: u32) {
+    let nths = resolve_nth(io, seed);
+    let points = io
         .points
         .iter()
         .zip(nths)
@@ -121,7 +119,7 @@ pub(super) fn arm(spec: &RunSpec, run_dir: &Path, worker: u32) {
             marker: run_dir.join(format!("io-point-{i}.fired")),
         })
         .collect();
-    let mut wal = spec.db_path.clone().into_os_string();
+    let mut wal = db_path.as_os_str().to_owned();
     wal.push("-wal");
     let _ = ARMED.set(Arming {
         worker,
