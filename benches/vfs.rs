@@ -119,6 +119,48 @@ fn cpu_connection(dir: &Path, name: &str, shim: bool, sync: Synchronous) -> rusq
     conn
 }
 
+/// One write transaction: a task and its `created` event, as `create_task` writes them.
+fn commit_one(conn: &rusqlite::Connection, n: u64, payload: &str) {
+    let id = format!("t-{n}");
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    conn.execute(
+        "INSERT INTO tasks (id, title, body, priority, created_at, updated_at, created_worker, created_seq) \
+         VALUES (?1, 'bench', ?2, 0, 0, 0, 0, 0)",
+        rusqlite::params![id, payload],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO task_events (task_id, kind, payload, created_at, worker, seq) \
+         VALUES (?1, 'created', ?2, 0, 0, 0)",
+        rusqlite::params![id, payload],
+    )
+    .unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+}
+
+/// `WALBURST_BENCH_VFS_FIXED=N:plain|shim`: exactly N commits at synchronous=OFF and exit,
+/// for counting instructions under `valgrind --tool=callgrind` (a loaded machine's wall
+/// clock cannot resolve a few percent; instruction counts can). BENCHMARKS.md has the recipe.
+fn fixed(spec: &str) {
+    let (n, which) = spec.split_once(':').expect("N:plain|shim");
+    let n: u64 = n.parse().expect("N");
+    let shim = which == "shim";
+    let tmp = tempfile::tempdir().expect("tempdir");
+    if shim {
+        let io = walburst::scenario::IoFaults {
+            counters: true,
+            points: Vec::new(),
+        };
+        walburst::exec::vfs::install(&io, SEED, &tmp.path().join("unused.db"), tmp.path(), 0)
+            .expect("install");
+    }
+    let conn = cpu_connection(tmp.path(), "fixed", shim, Synchronous::Off);
+    let payload = "x".repeat(512);
+    for i in 1..=n {
+        commit_one(&conn, i, &payload);
+    }
+}
+
 fn bench_cpu(c: &mut Criterion, dir: &Path) {
     // Registers the fault VFS in this process (counters only, no points); the plain
     // connections below still open through SQLite's default VFS.
@@ -138,21 +180,7 @@ fn bench_cpu(c: &mut Criterion, dir: &Path) {
             g.bench_function(BenchmarkId::new(name, sync.as_sql()), |b| {
                 b.iter(|| {
                     n += 1;
-                    let id = format!("t-{n}");
-                    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-                    conn.execute(
-                        "INSERT INTO tasks (id, title, body, priority, created_at, updated_at, created_worker, created_seq) \
-                         VALUES (?1, 'bench', ?2, 0, 0, 0, 0, 0)",
-                        rusqlite::params![id, payload],
-                    )
-                    .unwrap();
-                    conn.execute(
-                        "INSERT INTO task_events (task_id, kind, payload, created_at, worker, seq) \
-                         VALUES (?1, 'created', ?2, 0, 0, 0)",
-                        rusqlite::params![id, payload],
-                    )
-                    .unwrap();
-                    conn.execute_batch("COMMIT").unwrap();
+                    commit_one(&conn, n, &payload);
                 })
             });
         }
@@ -161,6 +189,10 @@ fn bench_cpu(c: &mut Criterion, dir: &Path) {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("WALBURST_BENCH_VFS_FIXED") {
+        fixed(&spec);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     let tmp = tempfile::Builder::new()
         .prefix("walburst-bench-vfs-")
