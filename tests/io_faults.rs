@@ -179,6 +179,11 @@ fn bad_io_points_are_refused() {
             "io.points[0].stop_ms",
         ),
         ("[faults]\nkill = \"io\"\nkills = 1\n", "faults.kill"),
+        (
+            "[lockstep]\nstep_timeout_secs = 1\n\
+             [[io.points]]\nfile = \"main\"\nop = \"write\"\nnth = 1\naction = \"stop\"\nstop_ms = 2000\n",
+            "lockstep.step_timeout_secs",
+        ),
     ] {
         let s = scenario(dir.path(), "bad", body);
         let (code, _, stderr) = walburst(dir.path(), "run", &[&s]);

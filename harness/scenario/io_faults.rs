@@ -240,6 +240,17 @@ pub fn validate(s: &super::Scenario) -> Result<(), String> {
                 p.stop_ms
             ));
         }
+        // In lockstep the stall happens inside a granted step: keep it below the step watchdog.
+        if p.action == IoAction::Stop
+            && u64::from(p.stop_ms) >= u64::from(s.lockstep.step_timeout_secs) * 1000
+        {
+            return Err(format!(
+                "field `{}` = {} must be shorter than `lockstep.step_timeout_secs` ({} s)",
+                field("stop_ms"),
+                p.stop_ms,
+                s.lockstep.step_timeout_secs
+            ));
+        }
         if p.action == IoAction::Stop
             && u64::from(p.stop_ms)
                 >= s.limits.stall_timeout(s.sqlite.busy_timeout_ms).as_millis() as u64
