@@ -106,6 +106,8 @@ fn make_coordinator(req: &RunRequest) -> Coordinator {
             req.seed,
             &actors,
             s.lockstep.pct_depth,
+            // Estimated contended steps: a write op is 4-6 steps (begin, its statements,
+            // commit, a guard), plus the retries the coordinator still grants after releases.
             s.total_ops().saturating_mul(8),
         )),
     };

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use super::failure::{Detector, Failure, FailureCategory, FailureKind};
 use crate::exec::vfs::{FiredPoint, IoCounts, StallReport, power::PowerLossReport};
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::OpKind;
@@ -58,11 +59,20 @@ pub struct Durability {
 
 impl Durability {
     /// The failure this finding is, if any.
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<Failure> {
+        let fail = |count, text: String| {
+            Failure::new(
+                FailureCategory::Durability,
+                Detector::DurabilityOracle,
+                FailureKind::Unexpected,
+                count,
+                text,
+            )
+        };
         if let Some(e) = &self.error {
-            return Some(format!("durability could not be checked: {e}"));
+            return Some(fail(None, format!("durability could not be checked: {e}")));
         }
-        match self.rule {
+        let text = match self.rule {
             DurabilityRule::NoneLost if self.lost > 0 => Some(format!(
                 "power loss took {} of {} acknowledged commits at synchronous={} (journal_mode={}), which promises none: {}",
                 self.lost,
@@ -77,7 +87,8 @@ impl Durability {
                 self.lost_examples.join("; ")
             )),
             _ => None,
-        }
+        };
+        text.map(|t| fail(Some(self.lost), t))
     }
 
     pub fn note(&self) -> String {
@@ -198,13 +209,19 @@ pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verd
     let mut failures = Vec::new();
     for (i, p) in s.io.points.iter().enumerate() {
         match io.fired.iter().find(|f| f.point as usize == i) {
-            None => failures.push(format!(
-                "io point {i} ({} {} {:?}, nth {:?}, {}) never fired: the fault was not exercised",
-                p.file.name(),
-                p.op.name(),
-                p.phase,
-                p.nth,
-                p.action.name()
+            None => failures.push(Failure::new(
+                FailureCategory::IoPointNotFired,
+                Detector::FaultVfs,
+                FailureKind::Missing,
+                None,
+                format!(
+                    "io point {i} ({} {} {:?}, nth {:?}, {}) never fired: the fault was not exercised",
+                    p.file.name(),
+                    p.op.name(),
+                    p.phase,
+                    p.nth,
+                    p.action.name()
+                ),
             )),
             Some(f) => v.notes.push(format!(
                 "io point {i} fired: {} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
@@ -232,9 +249,15 @@ pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verd
         // Free mode: a stalled checkpointer must not stop the others (lockstep runs one
         // step at a time, so there nobody moves during a stall by design).
         if !lockstep && st.others_active_after && st.commits_by_others == 0 {
-            v.liveness.push(format!(
-                "while worker {} stalled for {} ms inside a checkpoint, no other worker committed although they had work left",
-                st.worker, st.stop_ms
+            v.liveness.push(Failure::new(
+                FailureCategory::Liveness,
+                Detector::FaultVfs,
+                FailureKind::Unexpected,
+                Some(0),
+                format!(
+                    "while worker {} stalled for {} ms inside a checkpoint, no other worker committed although they had work left",
+                    st.worker, st.stop_ms
+                ),
             ));
         }
     }
@@ -256,7 +279,13 @@ pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verd
         failures.extend(d.failure());
     }
     if s.io.points.iter().any(|p| p.action == IoAction::PowerLoss) && io.power_loss.is_none() {
-        failures.push("a power-loss point is set but no power loss was simulated".into());
+        failures.push(Failure::new(
+            FailureCategory::IoPointNotFired,
+            Detector::FaultVfs,
+            FailureKind::Missing,
+            None,
+            "a power-loss point is set but no power loss was simulated",
+        ));
     }
     if !failures.is_empty() || !v.liveness.is_empty() {
         v.failures.extend(failures);
