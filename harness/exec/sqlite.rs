@@ -19,7 +19,12 @@ pub fn open(path: &Path, cfg: &SqliteConfig, busy_timeout_ms: u32) -> rusqlite::
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+    // Workers of an `[io]` scenario open through the fault VFS; everyone else through
+    // SQLite's own (the fault VFS is then not even registered).
+    let conn = match super::vfs::active() {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
+        None => Connection::open_with_flags(path, flags)?,
+    };
     conn.busy_timeout(Duration::from_millis(u64::from(busy_timeout_ms)))?;
     if let Some(ps) = cfg.page_size {
         conn.pragma_update(None, "page_size", ps)?;

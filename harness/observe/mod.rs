@@ -1,6 +1,7 @@
 //! Observations: what workers report about each op, and what the runner saw of them.
 //! These are the raw history; checks and reports are computed from them.
 
+pub mod io;
 pub mod lockstep;
 mod sql_error;
 pub mod step;
@@ -181,4 +182,6 @@ pub struct Observations {
     pub interrupted: bool,
     /// Lockstep mode: the trace, its hash and the breaches the coordinator saw.
     pub lockstep: Option<lockstep::LockstepOutcome>,
+    /// What the fault VFS reported (`[io]` scenarios only).
+    pub io: io::IoObserved,
 }
