@@ -5,9 +5,9 @@
 /// From here on SIGINT/SIGTERM stop the current run cleanly: workers killed, an
 /// `interrupted` report written, the run directory kept.
 pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        crate::exec::procs::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-    });
+    // ctrlc runs this on its own thread (the signal handler only writes to a pipe), so
+    // taking a lock and sending on channels here is safe.
+    let _ = ctrlc::set_handler(crate::exec::procs::interrupt);
 }
 
 pub fn interrupted() -> bool {
