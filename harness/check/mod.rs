@@ -8,6 +8,7 @@ pub mod durability;
 pub mod exclusion;
 pub mod failure;
 pub mod ledger;
+pub mod lock_use;
 pub mod verdict;
 pub mod verify;
 
@@ -54,6 +55,10 @@ pub struct Checks {
     pub files_seen: Vec<String>,
     /// `<db>.lock` appeared during the run.
     pub sidecar_seen: bool,
+    /// Ops that demonstrably held the strategy's global write lock (`check::lock_use`):
+    /// `expect.sidecar = "auto"` requires the sidecar only when there is one.
+    #[serde(default)]
+    pub global_lock_ops: u64,
     /// Steps of verification that could not run.
     pub verification_errors: Vec<String>,
     /// Canonical hash of every table's rows (see `check::content`).
@@ -255,6 +260,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         .to_string_lossy()
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);
+    c.global_lock_ops = lock_use::holders(&spec.scenario.strategy, plan, obs).len() as u64;
 
     let corruption = classify(obs, c.damage());
     (c, corruption)

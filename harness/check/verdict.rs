@@ -437,8 +437,20 @@ fn judge_exclusion(j: &mut Judgement, s: &Scenario, c: &Checks) {
 
 fn judge_sidecar(j: &mut Judgement, s: &Scenario, c: &Checks) {
     let uses_lock = s.strategy.write_lock == WriteLock::Flock;
+    // `auto` requires the sidecar only when an op that takes the lock under this strategy
+    // demonstrably ran: a run of checkpoints alone (`lock_checkpoints = false`) never opens
+    // `<db>.lock`, and that is not the lock failing to run.
     let sidecar = match s.expect.sidecar {
-        SidecarExpectation::Auto if uses_lock => SidecarExpectation::Required,
+        SidecarExpectation::Auto if uses_lock && c.global_lock_ops > 0 => {
+            SidecarExpectation::Required
+        }
+        SidecarExpectation::Auto if uses_lock => {
+            j.notes.push(format!(
+                "sidecar not judged: no op that takes the global write lock under this strategy ran (expect.sidecar = \"auto\"; <db>.lock {})",
+                if c.sidecar_seen { "seen" } else { "not seen" }
+            ));
+            SidecarExpectation::Any
+        }
         SidecarExpectation::Auto => SidecarExpectation::Forbidden,
         other => other,
     };
@@ -453,9 +465,12 @@ fn judge_sidecar(j: &mut Judgement, s: &Scenario, c: &Checks) {
             Cat::Sidecar,
             Detector::SidecarWatch,
             FailureKind::Missing,
-            "the strategy takes a global write lock but no <db>.lock sidecar was seen: the lock did not run".into(),
+            format!(
+                "the strategy takes a global write lock but no <db>.lock sidecar was seen: the lock did not run ({} ops that take it under this strategy ran)",
+                c.global_lock_ops
+            ),
         ),
-        SidecarExpectation::Any if c.sidecar_seen => j
+        SidecarExpectation::Any if c.sidecar_seen && s.expect.sidecar == SidecarExpectation::Any => j
             .notes
             .push("seen, not judged: a <db>.lock sidecar (expect.sidecar = \"any\")".into()),
         _ => {}

@@ -50,21 +50,25 @@ pub fn guard_result(r: &Result<Option<crate::observe::GuardReport>, String>) -> 
 }
 
 /// Announces the kill to the runner, then SIGKILLs this whole process (every actor and
-/// connection with it), exactly as a crash would.
+/// connection with it), exactly as a crash would. The record stream stays held from the
+/// announcement to the kill, so no sibling actor reports anything after it, nor gets past
+/// the op it is in.
 fn die(sink: &RecordSink, worker: u32, actor: u32, seq: u32, point: KillPoint) -> ! {
     use crate::exec::protocol::WorkerMsg;
-    sink.send(
+    sink.last_words(
         &WorkerMsg::Dying {
             worker,
             actor,
             seq,
             point,
         },
-        true,
-    );
-    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
-    // SIGKILL cannot be caught; this is not reached.
-    std::process::abort()
+        || {
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
+        },
+    )
 }
 
 impl<'a> Actor<'a> {

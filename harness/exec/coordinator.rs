@@ -9,8 +9,9 @@
 //!   was not granted is ignored, a second `want` replaces the first;
 //! * `begin`+`ok` makes a write-lock holder, a non-blocked `commit`, a `rollback` or a
 //!   `close` ends holding; a second simultaneous holder is a breach at that step;
-//! * a gone worker's actors leave the run, unless it is respawned: then they stay live and
-//!   its successor parks them again.
+//! * a gone worker's actors leave the run, unless it is respawned: then every one of its
+//!   actors is live again (also one that had finished: the successor runs every actor, if
+//!   only to close its connection) and the successor parks or finishes each.
 //! * futile steps are skipped, never invented: an actor whose last step was turned away by
 //!   a lock (`busy`, `would_block`) is *futile* and is not offered to a scheduler that
 //!   [skips futile actors](Scheduler::skips_futile) until a step happens that could have
@@ -72,6 +73,8 @@ pub enum LockstepStop {
 
 pub struct Coordinator {
     scheduler: Box<dyn Scheduler>,
+    /// Every actor of the run, live or not (a respawn makes a worker's actors live again).
+    actors: BTreeSet<ActorId>,
     live: BTreeSet<ActorId>,
     parked: BTreeMap<ActorId, StepAction>,
     granted: Option<(ActorId, StepAction)>,
@@ -90,6 +93,7 @@ impl Coordinator {
     pub fn new(scheduler: Box<dyn Scheduler>, actors: &[ActorId], budget: u64) -> Self {
         Coordinator {
             scheduler,
+            actors: actors.iter().copied().collect(),
             live: actors.iter().copied().collect(),
             parked: BTreeMap::new(),
             granted: None,
@@ -120,6 +124,11 @@ impl Coordinator {
             }
             StepEvent::Respawned(w) => {
                 self.release_all();
+                // The successor runs every actor of the worker: one that had finished before
+                // the kill is live again until it says `actor_done` (a step it wants, such as
+                // closing an early connection, must be granted like any other, never raced).
+                let mine = self.actors.iter().filter(|a| a.worker == w);
+                self.live.extend(mine);
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
@@ -330,6 +339,31 @@ mod tests {
         step(&mut c, StepAction::Begin, busy); // 0's COMMIT turned away: still holds
         step(&mut c, StepAction::Begin, StepResult::Ok); // 1 commits
         assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+    }
+
+    /// Two actors of one worker: actor 0 finishes, then actor 1's process is killed and
+    /// respawned. The successor runs actor 0 too (it closes its early connection), so actor 0
+    /// must be live again: otherwise the run finishes without granting that close and the
+    /// successor dies waiting for a grant (found with kills after commit, 2 connections).
+    #[test]
+    fn a_respawn_revives_an_actor_that_had_finished() {
+        let a = |actor| ActorId { worker: 0, actor };
+        let mut c = Coordinator::new(
+            Box::new(ReplayScheduler::new(vec![a(1)])),
+            &[a(0), a(1)],
+            100,
+        );
+        c.on(StepEvent::ActorDone(a(0)));
+        c.on(StepEvent::Want(a(1), StepAction::Commit));
+        c.on(StepEvent::Respawned(0));
+        assert!(!c.settled(), "both actors of the successor must park");
+        c.on(StepEvent::Want(a(1), StepAction::Open));
+        assert!(!c.settled(), "actor 0 is live again");
+        c.on(StepEvent::Want(a(0), StepAction::Close));
+        assert!(c.settled());
+        c.on(StepEvent::ActorDone(a(1)));
+        c.on(StepEvent::ActorDone(a(0)));
+        assert!(c.finished());
     }
 
     #[test]

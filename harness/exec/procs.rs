@@ -280,34 +280,27 @@ impl Workers {
     }
 
     /// Starts a new process for worker `w` after its seeded kill, continuing each actor's
-    /// schedule after the first op it had not reported (that one was in flight: ambiguous).
-    /// The successor learns where to resume only from the ops file written for it. Returns
-    /// the seqs it skips (one per actor that had ops left): never reported by anyone.
-    pub fn respawn(
-        &mut self,
-        w: u32,
-        kill: &KillEvent,
-        obs: &Observations,
-    ) -> anyhow::Result<Vec<u32>> {
+    /// schedule after the first op the dead incarnation was given and had not reported (that
+    /// one was in flight: ambiguous, settled by probing). The successor learns where to resume
+    /// only from the ops file written for it. Returns the seqs it skips (one per actor that
+    /// had ops left): never reported by anyone.
+    ///
+    /// The resume point comes from what the dead incarnation was handed (`pending`), never
+    /// from the plan alone: an actor that reported nothing in its incarnation (starved by its
+    /// sibling, or killed early) was in flight at the first op *it was given*, which after an
+    /// earlier respawn is not the actor's first planned op. Exact because the built-in worker
+    /// announces its death holding its record stream (`RecordSink::last_words`): every
+    /// sibling has at most one op past its last report.
+    pub fn respawn(&mut self, w: u32, kill: &KillEvent) -> anyhow::Result<Vec<u32>> {
         let plan = &self.plans[w as usize];
-        // Per actor: the op after its highest reported one was in flight (or not yet
-        // started) when the process died; it is skipped (ambiguous) and the successor starts
-        // at the op after it. Earlier gaps are ops skipped by previous kills.
-        let done: BTreeSet<u32> = obs
-            .records
-            .iter()
-            .filter(|r| r.worker == w)
-            .map(|r| r.seq)
-            .collect();
+        let pending = &self.procs[w as usize].pending;
         let mut first: BTreeMap<u32, u32> = BTreeMap::new();
         let actors: BTreeSet<u32> = plan.ops.iter().map(|op| op.actor).collect();
         for a in actors {
-            let mine: Vec<u32> = plan.actor_ops(a).map(|op| op.seq).collect();
-            let highest_done = mine.iter().rposition(|s| done.contains(s));
-            let in_flight = match highest_done {
-                Some(i) => mine.get(i + 1),
-                None => mine.first(),
-            };
+            let in_flight = plan
+                .actor_ops(a)
+                .map(|op| op.seq)
+                .find(|s| pending.contains(s));
             first.insert(a, in_flight.map_or(u32::MAX, |s| s + 1));
         }
         // The actor that died knows exactly where: its successor starts right after.

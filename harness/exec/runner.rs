@@ -123,7 +123,7 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
     if !spec.scenario.faults.respawn || obs.io.power_lost {
         return false;
     }
-    match workers.respawn(w, &kill, obs) {
+    match workers.respawn(w, &kill) {
         Ok(skipped) => {
             if let Some(k) = workers.kills.last_mut() {
                 k.respawned = true;

@@ -73,6 +73,28 @@ impl RecordSink {
         );
     }
 
+    /// Writes `msg`, flushes it, and runs `then` while still holding the stream, which never
+    /// returns: the worker's last words (`dying`, then SIGKILL). Holding the stream is what
+    /// makes a respawn exact: no sibling actor can write a record after the announcement, and
+    /// since an actor writes each op's record before it starts its next op, every sibling
+    /// has at most one op past its last report when the process dies: the one the runner
+    /// skips as in flight and the ledger settles by probing. (Releasing the stream before the
+    /// kill let a sibling scheduled in that gap commit an op, lose its record with the
+    /// process, and commit the next one too, which the successor then ran again.)
+    pub fn last_words(&self, msg: &WorkerMsg, then: impl FnOnce()) -> ! {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (out, _) = &mut *guard;
+        let ok = serde_json::to_writer(&mut *out, msg).is_ok()
+            && out.write_all(b"\n").is_ok()
+            && out.flush().is_ok();
+        if !ok {
+            std::process::exit(3);
+        }
+        then();
+        // `then` ends the process; should it not, nothing more may be written.
+        std::process::abort()
+    }
+
     /// Writes one message; `flush` forces it out now (barrier, end of run).
     pub fn send(&self, msg: &WorkerMsg, flush: bool) {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());

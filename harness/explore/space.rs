@@ -9,7 +9,8 @@
 //!    write-lock breach, the cause of whatever damage follows).
 //! 2. **False corruption reports only from the legacy guards** (`header-probe`,
 //!    `header-probe-fd`, `page-count`); `wal-aware` and `none` must never report.
-//! 3. **No `<db>.lock` sidecar without a global lock** (and one with it).
+//! 3. **No `<db>.lock` sidecar without a global lock** (and one with it, once an op that
+//!    takes the lock ran).
 //! 4. **The run finishes**: no crashed or hung worker, no exhausted step budget.
 //!
 //! The properties are encoded in each drawn scenario's `[expect]` (defaults: everything

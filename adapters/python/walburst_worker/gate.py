@@ -165,11 +165,14 @@ class Gate:
             actor = st.index
         if seq is None and st is not None and st.op is not None:
             seq = st.op.op["seq"]
-        self.channel.send({"msg": "dying", "worker": self.worker, "actor": actor,
-                           "seq": seq, "point": point}, flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
-        while True:  # SIGKILL cannot be caught; this is not reached
-            _original_sleep(1)
+        def kill():
+            os.kill(os.getpid(), signal.SIGKILL)
+            while True:  # SIGKILL cannot be caught; this is not reached
+                _original_sleep(1)
+
+        # The stream stays held from `dying` to the kill: no sibling actor reports after it.
+        self.channel.last_words({"msg": "dying", "worker": self.worker, "actor": actor,
+                                 "seq": seq, "point": point}, kill)
 
     def maybe_die(self, point):
         op = self.current_op()

@@ -69,6 +69,19 @@ class Channel:
             if flush or time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
                 self._flush_locked()
 
+    def last_words(self, msg, then):
+        """Writes and flushes ``msg``, then calls ``then`` (which must end the process) while
+        still holding the stream: no other thread writes a line after it, so every other
+        actor has at most one op past its last record (PROTOCOL.md, "Seeded kills")."""
+        line = json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        with self._lock:
+            try:
+                self._out.write(line + b"\n")
+            except (BrokenPipeError, OSError, ValueError):
+                os._exit(3)
+            self._flush_locked()
+            then()
+
     def flush(self):
         with self._lock:
             self._flush_locked()
