@@ -58,6 +58,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run the same seeded schedule under several lock strategies and compare them side by side.
     Compare(crate::compare::CompareArgs),
+    /// The SQLite releases walburst can run on (`list`), and preparing them (`prepare`).
+    Sqlite(crate::releases::cli::SqliteArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -89,6 +91,7 @@ impl ScaleArgs {
             ops: self.ops,
             scheduler: self.scheduler,
             pct_depth: self.pct_depth,
+            ..Overrides::default()
         }
     }
 }
@@ -119,6 +122,11 @@ pub struct RunArgs {
     pub worker_exe: Option<PathBuf>,
     #[command(flatten)]
     pub scale: ScaleArgs,
+    /// Run each seed once per SQLite release (`walburst sqlite list`), e.g. 3.50.2,3.54.1,
+    /// and print their verdicts side by side. A release not yet prepared is prepared first
+    /// (about 1-2 minutes each, cached under target/walburst-sqlite/).
+    #[arg(long, value_name = "V1,V2", value_delimiter = ',', value_parser = crate::releases::version::parse_offered)]
+    pub sqlite: Vec<crate::releases::SqliteVersion>,
     #[command(flatten)]
     pub sweep: crate::nightly::SweepArgs,
 }
@@ -253,6 +261,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Compare(a) => crate::compare::command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
+        Command::Sqlite(a) => crate::releases::cli::command(a),
     }
 }
 
@@ -299,16 +308,35 @@ fn run_command(a: RunArgs) -> i32 {
         return EXIT_USAGE;
     }
     if crate::nightly::is_sweep(&a) {
+        if !a.sqlite.is_empty() {
+            eprintln!(
+                "error: --sqlite runs single scenarios; for a sweep, add a `sqlite = [...]` axis to the scenario's [matrix]"
+            );
+            return EXIT_USAGE;
+        }
         return crate::nightly::sweep::run_sweep(&a);
     }
     // Load and validate everything before running anything: bad input writes nothing.
+    // With --sqlite, each scenario is loaded once per release (the release is an override).
+    let releases: Vec<Option<crate::releases::SqliteVersion>> = if a.sqlite.is_empty() {
+        vec![None]
+    } else {
+        a.sqlite.iter().copied().map(Some).collect()
+    };
     let mut loaded = Vec::new();
     for spec in &a.scenarios {
-        match crate::nightly::load_case(spec, &overrides) {
-            Ok(x) => loaded.push(x),
-            Err(e) => return usage_error(e),
+        for &release in &releases {
+            let overrides = Overrides {
+                sqlite: release,
+                ..overrides.clone()
+            };
+            match crate::nightly::load_case(spec, &overrides) {
+                Ok((s, source)) => loaded.push((s, source, overrides)),
+                Err(e) => return usage_error(e),
+            }
         }
     }
+    let mut side_by_side = crate::releases::delegate::SideBySide::default();
     let worker_exe = match worker_exe(a.worker_exe.clone()) {
         Ok(p) => p,
         Err(code) => return code,
@@ -322,7 +350,7 @@ fn run_command(a: RunArgs) -> i32 {
         a.mode
     };
     let (mut passed, mut failed) = (0u32, 0u32);
-    for (s, source) in loaded {
+    for (s, source, overrides) in loaded {
         let seeds = a.seed.map(|x| vec![x]).unwrap_or_else(|| s.seeds.clone());
         for seed in seeds {
             let req = RunRequest {
@@ -340,7 +368,10 @@ fn run_command(a: RunArgs) -> i32 {
             let outcome = if a.check_determinism {
                 crate::determinism::check(&req, &mut console)
             } else {
-                run(&req, &mut console).map(|o| o.report.passed())
+                run(&req, &mut console).map(|o| {
+                    side_by_side.add(&o);
+                    o.report.passed()
+                })
             };
             if interrupted() {
                 return EXIT_INTERRUPTED;
@@ -350,6 +381,7 @@ fn run_command(a: RunArgs) -> i32 {
                 Ok(false) => failed += 1,
                 Err(e) => {
                     failed += 1;
+                    side_by_side.add_error(&s, seed, &e);
                     console.line(&format!(
                         "FAIL {} seed={seed}: the run could not be carried out: {e:#}; reproduce: {}",
                         s.name,
@@ -358,6 +390,9 @@ fn run_command(a: RunArgs) -> i32 {
                 }
             }
         }
+    }
+    if !a.sqlite.is_empty() {
+        side_by_side.print(&console);
     }
     if passed + failed > 1 {
         console.line(&format!("{passed} passed, {failed} failed"));

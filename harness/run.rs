@@ -155,6 +155,10 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
+    if let Some(v) = crate::releases::delegate::foreign(&req.scenario) {
+        return crate::releases::delegate::run(req, v, console);
+    }
+    crate::releases::delegate::check_expected()?;
     let s = &req.scenario;
     console.seed_line(req.seed, &s.name, &s.key_settings());
     let plan = plan::build(s, req.seed);
@@ -198,6 +202,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         schema_version: report::SCHEMA_VERSION,
         walburst_version: spec.walburst_version.clone(),
         sqlite_version: spec.sqlite_version.clone(),
+        sqlite_source_id: crate::releases::origin::source_id(),
+        sqlite_origin: Some(crate::releases::origin::origin()),
         scenario: s.clone(),
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
@@ -238,6 +244,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         None => None,
     };
     console.finished(&report, report_path.as_deref());
+    crate::releases::delegate::hand_back(&report, report_path.as_deref())?;
     Ok(RunOutcome {
         report,
         report_path,

@@ -22,6 +22,10 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
         Ok(s) => s,
         Err(e) => return fatal(format!("{e:#}")),
     };
+    // Workers must run the runner's SQLite (a `--worker-exe` or a mislinked build may not).
+    if let Err(e) = crate::releases::delegate::check_worker(&spec.sqlite_version) {
+        return fatal(e);
+    }
     let s = &spec.scenario;
     if worker >= s.workload.workers {
         return fatal(format!(

@@ -104,6 +104,7 @@ pub fn overrides_of(scale: &crate::cli::ScaleArgs) -> Overrides {
         ops: scale.ops,
         scheduler: scale.scheduler,
         pct_depth: scale.pct_depth,
+        ..Overrides::default()
     }
 }
 

@@ -34,6 +34,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "lost-wal",
     "torn-page",
     "truncated-db",
+    "wal-lock-hazard-by-release",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

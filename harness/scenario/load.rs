@@ -64,6 +64,9 @@ pub struct Overrides {
     pub scheduler: Option<SchedulerKind>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pct_depth: Option<u32>,
+    /// `--sqlite V`: run on that SQLite release (`[sqlite] version`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sqlite: Option<crate::releases::SqliteVersion>,
 }
 
 impl Overrides {
@@ -93,6 +96,9 @@ impl Overrides {
         if let Some(d) = self.pct_depth {
             args.push(format!("--pct-depth {d}"));
         }
+        if let Some(v) = self.sqlite {
+            args.push(format!("--sqlite {v}"));
+        }
         args
     }
 
@@ -108,6 +114,9 @@ impl Overrides {
         }
         if let Some(d) = self.pct_depth {
             scenario.lockstep.pct_depth = d;
+        }
+        if let Some(v) = self.sqlite {
+            scenario.sqlite.version = Some(v);
         }
     }
 }
@@ -200,6 +209,14 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         return Err(format!(
             "field `name` = {:?} has characters other than ASCII letters, digits, '-', '_', '.', '/'",
             s.name
+        ));
+    }
+    if let Some(v) = s.sqlite.version
+        && v.release().is_none()
+    {
+        return Err(format!(
+            "field `sqlite.version` = \"{v}\" is not offered (no published libsqlite3-sys bundles it, or it is older than 3.44.0); allowed: {}",
+            crate::releases::version::offered()
         ));
     }
     if s.seeds.is_empty() {

@@ -77,6 +77,9 @@ pub struct SqliteConfig {
     /// Only honoured when the database file is created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+    /// The SQLite release to run on (`walburst sqlite list`); absent: the bundled one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<crate::releases::SqliteVersion>,
 }
 
 impl Default for SqliteConfig {
@@ -92,6 +95,7 @@ impl Default for SqliteConfig {
             cell_size_check: true,
             checkpoint_on_close: true,
             page_size: None,
+            version: None,
         }
     }
 }
@@ -494,6 +498,9 @@ impl Scenario {
                 WriteLock::Flock => "flock",
             },
             self.guard.name(),
-        )
+        ) + &s
+            .version
+            .map(|v| format!(" sqlite={v}"))
+            .unwrap_or_default()
     }
 }
