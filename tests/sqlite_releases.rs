@@ -140,6 +140,38 @@ fn the_bundled_release_on_the_axis_runs_here_and_is_recorded() {
     );
 }
 
+/// `walburst compare ... --sqlite V1,V2`: one comparison per release, one verdict line each.
+fn compare_on(d: &Path, releases: &str) -> (i32, String, Vec<Value>) {
+    let o = Command::new(BIN)
+        .args(["compare", "smoke", "--strategies", "wal", "--repeat", "1"])
+        .args(["--ops", "20", "--sqlite", releases, "--out"])
+        .arg(d.join("cmp"))
+        .arg("--work-dir")
+        .arg(d.join("work"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let reports = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("compare report: "))
+        .map(|p| json(Path::new(p)))
+        .collect();
+    (o.status.code().unwrap_or(-1), out, reports)
+}
+
+#[test]
+fn compare_runs_once_per_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, reports) = compare_on(dir.path(), "3.54.1");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(reports.len(), 1, "{out}");
+    assert_eq!(reports[0]["sqlite_version"], "3.54.1");
+    assert!(
+        out.contains("side by side:\n  SQLite 3.54.1: PASS compare smoke"),
+        "{out}"
+    );
+}
+
 #[test]
 fn an_external_worker_gets_the_prepared_directory_first_and_a_mismatch_is_refused() {
     // A directory with no libsqlite3 in it: python3 falls back to the system library, and
@@ -258,6 +290,15 @@ fn prepare_and_run_an_older_release() {
         "{}",
         old["reproduce"]
     );
+
+    // compare: the same comparison on both releases, each recorded with its own.
+    let (code, out, reports) = compare_on(d, "3.50.2,3.54.1");
+    assert_eq!(code, 0, "{out}");
+    let versions: Vec<&Value> = reports.iter().map(|r| &r["sqlite_version"]).collect();
+    assert_eq!(versions, ["3.50.2", "3.54.1"], "{out}");
+    let run = json(Path::new(reports[0]["runs"][0]["report"].as_str().unwrap()));
+    assert_eq!(run["sqlite_version"], "3.50.2");
+    assert_eq!(run["sqlite_origin"]["kind"], "prepared");
 
     // A worker executable of another release is refused by name.
     let prepared = prepared_dir.join("walburst");
