@@ -192,6 +192,43 @@ fn an_external_worker_gets_the_prepared_directory_first_and_a_mismatch_is_refuse
     assert!(e.to_string().contains("asked for 3.50.2"), "{e}");
 }
 
+#[test]
+fn a_prepare_waits_for_the_cache_lock() {
+    // Another prepare holds the lock (here: this test); a second one must wait, not build.
+    use std::io::{BufRead, BufReader};
+    let cache = tempfile::tempdir().unwrap();
+    let lock = std::fs::File::create(cache.path().join(".lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["sqlite", "prepare", "3.50.2"])
+        .env(walburst::releases::cache::CACHE_ENV, cache.path())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.starts_with("waiting for another `walburst sqlite prepare` to finish"),
+        "{first}"
+    );
+    assert!(still_running);
+    let built: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        built,
+        [std::ffi::OsString::from(".lock")],
+        "nothing built while locked"
+    );
+}
+
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
