@@ -193,6 +193,38 @@ fn an_external_worker_gets_the_prepared_directory_first_and_a_mismatch_is_refuse
 }
 
 #[test]
+fn the_shipped_demonstration_expects_damage_only_below_3_51() {
+    let o = Command::new(BIN)
+        .args(["list", "wal-lock-hazard-by-release"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    let cases: Vec<&str> = out.lines().filter(|l| l.contains("/sqlite3.")).collect();
+    assert_eq!(
+        cases.len(),
+        walburst::releases::version::RELEASES.len(),
+        "{out}"
+    );
+    for line in cases {
+        let v: SqliteVersion = line
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .rsplit("/sqlite")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let damaged = line.contains("worker_errors=some");
+        assert_eq!(damaged, v < SqliteVersion::new(3, 51, 0), "{line}");
+        if !damaged {
+            assert!(line.ends_with("expect: false_corruption=any"), "{line}");
+        }
+    }
+}
+
+#[test]
 fn a_prepare_waits_for_the_cache_lock() {
     // Another prepare holds the lock (here: this test); a second one must wait, not build.
     use std::io::{BufRead, BufReader};
