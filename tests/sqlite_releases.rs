@@ -332,10 +332,21 @@ fn prepare_and_run_an_older_release() {
     let new = side_by_side_report(&stdout, "SQLite 3.54.1 (bundled)");
     assert_eq!(old["verdict"], "fail", "{stdout}");
     assert_eq!(new["verdict"], "pass", "{stdout}");
-    let damaged = old["checks"]["integrity_check"] != "ok"
-        || !old["checks"]["ledger_error"].is_null()
-        || old["corruption"]["real"].as_u64().unwrap_or(0) > 0;
-    assert!(damaged, "3.50.2 fails by real damage: {}", old["failures"]);
+    // The hazard shows as ops failing on a database deleted under them, in every measured
+    // run; whether integrity_check and the ledger are also destroyed varies between runs.
+    let failed_ops = old["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|f| f.contains("ops failed in workers"))
+        .unwrap_or_else(|| panic!("3.50.2 fails by failing ops: {}", old["failures"]));
+    assert!(
+        ["SQLITE_IOERR_SHORT_READ", "SQLITE_NOTADB", "SQLITE_CORRUPT"]
+            .iter()
+            .any(|c| failed_ops.contains(c)),
+        "{failed_ops}"
+    );
     assert_eq!(old["sqlite_version"], "3.50.2");
     assert_eq!(new["sqlite_version"], "3.54.1");
     assert_eq!(old["sqlite_origin"]["kind"], "prepared");
