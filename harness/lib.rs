@@ -16,6 +16,7 @@ pub mod explore;
 pub mod nightly;
 pub mod observe;
 pub mod plan;
+pub mod releases;
 pub mod replay;
 pub mod report;
 pub mod run;

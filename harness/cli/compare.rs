@@ -32,33 +32,76 @@ pub fn command(a: CompareArgs) -> i32 {
         worker_exe,
     };
     let mut console = Console::new(false);
-    match execute(&prepared, &out, &mut console) {
+    let releases: Vec<Option<crate::releases::SqliteVersion>> = if a.sqlite.is_empty() {
+        vec![None]
+    } else {
+        a.sqlite.iter().copied().map(Some).collect()
+    };
+    let mut code = EXIT_PASS;
+    let mut verdicts = Vec::new();
+    for release in releases {
+        let mut p = prepared.clone();
+        if release.is_some() {
+            p.base.sqlite.version = release;
+        }
+        let (c, line) = compare_once(&p, &out, &mut console);
+        code = code.max(c);
+        if let Some(v) = release {
+            verdicts.push(format!("  SQLite {v}: {line}"));
+        }
+    }
+    if !verdicts.is_empty() {
+        console.line("side by side:");
+        for v in verdicts {
+            console.line(&v);
+        }
+    }
+    code
+}
+
+/// One comparison; returns its exit code and verdict line.
+fn compare_once(
+    p: &crate::compare::Prepared,
+    out: &Output,
+    console: &mut Console,
+) -> (i32, String) {
+    match execute(p, out, console) {
         Ok(c) => {
             console.line("");
             console.line(c.table.trim_end());
             console.line(&format!("compare report: {}", c.json_path.display()));
             console.line(&format!("chart: {}", c.svg_path.display()));
             let failed = c.report.runs.iter().filter(|r| r.verdict != "pass").count();
-            if failed == 0 {
-                console.line(&format!(
-                    "PASS compare {}: {} runs passed",
-                    c.report.scenario,
-                    c.report.runs.len()
-                ));
-                EXIT_PASS
+            let (code, line) = if failed == 0 {
+                (
+                    EXIT_PASS,
+                    format!(
+                        "PASS compare {}: {} runs passed",
+                        c.report.scenario,
+                        c.report.runs.len()
+                    ),
+                )
             } else {
-                console.line(&format!(
-                    "FAIL compare {}: {failed} of {} runs did not pass (see above and {})",
-                    c.report.scenario,
-                    c.report.runs.len(),
-                    c.json_path.display()
-                ));
-                EXIT_FAIL
-            }
+                (
+                    EXIT_FAIL,
+                    format!(
+                        "FAIL compare {}: {failed} of {} runs did not pass (see above and {})",
+                        c.report.scenario,
+                        c.report.runs.len(),
+                        c.json_path.display()
+                    ),
+                )
+            };
+            console.line(&line);
+            (
+                code,
+                format!("{line}; compare report: {}", c.json_path.display()),
+            )
         }
         Err(e) => {
-            eprintln!("error: the comparison could not be carried out: {e:#}");
-            EXIT_FAIL
+            let line = format!("error: the comparison could not be carried out: {e:#}");
+            eprintln!("{line}");
+            (EXIT_FAIL, line)
         }
     }
 }

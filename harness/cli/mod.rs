@@ -8,10 +8,11 @@ use clap::{Args, Parser, Subcommand};
 mod compare;
 mod explore;
 mod shrink;
+mod sqlite;
 
 use crate::report::console::Console;
 use crate::run::{RunRequest, run};
-use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode};
+use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode, Overrides};
 
 use crate::exit::worker_exe;
 pub use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNWRITTEN, EXIT_USAGE};
@@ -60,6 +61,8 @@ pub enum Command {
     /// Swarm testing: draw whole scenarios from a seeded generator, run each, judge them
     /// against properties every configuration must keep, and shrink what fails.
     Explore(explore::ExploreArgs),
+    /// The SQLite releases walburst can run on (`list`), and preparing them (`prepare`).
+    Sqlite(sqlite::SqliteArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -95,6 +98,11 @@ pub struct RunArgs {
     pub worker_exe: Option<PathBuf>,
     #[command(flatten)]
     pub scale: ScaleArgs,
+    /// Run each seed once per SQLite release (`walburst sqlite list`), e.g. 3.50.2,3.54.1,
+    /// and print their verdicts side by side. A release not yet prepared is prepared first
+    /// (about 1-2 minutes each, cached under target/walburst-sqlite/).
+    #[arg(long, value_name = "V1,V2", value_delimiter = ',', value_parser = crate::releases::version::parse_offered)]
+    pub sqlite: Vec<crate::releases::SqliteVersion>,
     #[command(flatten)]
     pub sweep: crate::nightly::SweepArgs,
 }
@@ -197,6 +205,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
         Command::Shrink(a) => shrink::command(a),
         Command::Explore(a) => explore::command(a),
+        Command::Sqlite(a) => sqlite::command(a),
     }
 }
 
@@ -270,14 +279,32 @@ fn run_command(a: RunArgs) -> i32 {
     }
     let request = a.sweep_request();
     if crate::nightly::is_sweep(&request) {
+        if !a.sqlite.is_empty() {
+            eprintln!(
+                "error: --sqlite runs single scenarios; for a sweep, add a `sqlite = [...]` axis to the scenario's [matrix]"
+            );
+            return EXIT_USAGE;
+        }
         return crate::nightly::sweep::run_sweep(&request);
     }
     // Load and validate everything before running anything: bad input writes nothing.
+    // With --sqlite, each scenario is loaded once per release (the release is an override).
+    let releases: Vec<Option<crate::releases::SqliteVersion>> = if a.sqlite.is_empty() {
+        vec![None]
+    } else {
+        a.sqlite.iter().copied().map(Some).collect()
+    };
     let mut loaded = Vec::new();
     for spec in &a.scenarios {
-        match crate::nightly::load_case(spec, &overrides) {
-            Ok(x) => loaded.push(x),
-            Err(e) => return usage_error(e),
+        for &release in &releases {
+            let overrides = Overrides {
+                sqlite: release,
+                ..overrides.clone()
+            };
+            match crate::nightly::load_case(spec, &overrides) {
+                Ok((s, source)) => loaded.push((s, source, overrides)),
+                Err(e) => return usage_error(e),
+            }
         }
     }
     if let Err(m) =
@@ -286,6 +313,7 @@ fn run_command(a: RunArgs) -> i32 {
         eprintln!("error: {m}");
         return EXIT_USAGE;
     }
+    let mut side_by_side = crate::run::delegate::SideBySide::default();
     let worker_exe = match worker_exe(a.worker_exe.clone()) {
         Ok(p) => p,
         Err(code) => return code,
@@ -299,7 +327,7 @@ fn run_command(a: RunArgs) -> i32 {
         a.mode
     };
     let (mut passed, mut failed, mut unwritten) = (0u32, 0u32, 0u32);
-    for (s, source) in loaded {
+    for (s, source, overrides) in loaded {
         let seeds = a.seed.map(|x| vec![x]).unwrap_or_else(|| s.seeds.clone());
         for seed in seeds {
             let req = RunRequest {
@@ -317,7 +345,10 @@ fn run_command(a: RunArgs) -> i32 {
             let outcome = if a.check_determinism {
                 crate::determinism::check(&req, &mut console)
             } else {
-                run(&req, &mut console).map(|o| o.report.passed())
+                run(&req, &mut console).map(|o| {
+                    side_by_side.add(&o);
+                    o.report.passed()
+                })
             };
             if interrupted() {
                 return EXIT_INTERRUPTED;
@@ -329,6 +360,7 @@ fn run_command(a: RunArgs) -> i32 {
                 Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => unwritten += 1,
                 Err(e) => {
                     failed += 1;
+                    side_by_side.add_error(&s, seed, &e);
                     console.line(&format!(
                         "FAIL {} seed={seed}: the run could not be carried out: {e:#}; reproduce: {}",
                         s.name,
@@ -337,6 +369,9 @@ fn run_command(a: RunArgs) -> i32 {
                 }
             }
         }
+    }
+    if !a.sqlite.is_empty() {
+        side_by_side.print(&console);
     }
     if unwritten > 0 {
         if passed + failed + unwritten > 1 {

@@ -32,6 +32,10 @@ pub struct CompareArgs {
     /// Override `[sqlite] synchronous` for every strategy: off, normal, full or extra.
     #[arg(long, value_name = "MODE", value_enum)]
     pub synchronous: Option<Synchronous>,
+    /// Run the whole comparison once per SQLite release (`walburst sqlite list`), e.g.
+    /// 3.50.2,3.54.1: one table each, then one line per release.
+    #[arg(long, value_name = "V1,V2", value_delimiter = ',', value_parser = crate::releases::version::parse_offered)]
+    pub sqlite: Vec<crate::releases::SqliteVersion>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -195,7 +195,11 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     let report = CompareReport {
         compare_version: COMPARE_VERSION,
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
-        sqlite_version: crate::exec::sqlite::sqlite_version().to_string(),
+        // With `--sqlite`, every run was handed to that release's binary.
+        sqlite_version: p.base.sqlite.version.map_or_else(
+            || crate::exec::sqlite::sqlite_version().to_string(),
+            |v| v.to_string(),
+        ),
         scenario: p.base.name.clone(),
         scenario_source: p.source.clone(),
         seed: p.seed,

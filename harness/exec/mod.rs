@@ -9,6 +9,7 @@ pub mod gate;
 pub mod guard;
 pub mod kanban;
 pub mod lifeline;
+pub mod origin;
 pub mod procs;
 pub mod protocol;
 pub mod runner;

@@ -64,6 +64,15 @@ pub fn worker_main() -> i32 {
         sink.send(&WorkerMsg::Fatal { worker, message }, true);
         EXIT_FATAL
     };
+    // Workers must run the runner's SQLite (a `--worker-exe` or a mislinked build may not).
+    match crate::exec::protocol::RunSpec::read(&start.run_dir) {
+        Ok(spec) => {
+            if let Err(e) = super::origin::check_worker(&spec.sqlite_version) {
+                return fatal(e);
+            }
+        }
+        Err(e) => return fatal(format!("{e:#}")),
+    }
     if start.protocol != PROTOCOL_VERSION {
         return fatal(format!(
             "the runner speaks protocol {}, this worker {PROTOCOL_VERSION}",

@@ -51,6 +51,7 @@ impl Entry {
             ops: self.ops,
             scheduler: self.scheduler,
             pct_depth: self.pct_depth,
+            ..Overrides::default()
         }
     }
 }

@@ -24,6 +24,13 @@ pub struct Report {
     pub schema_version: u32,
     pub walburst_version: String,
     pub sqlite_version: String,
+    /// `sqlite_source_id()` of the SQLite that ran (workers and verification alike).
+    #[serde(default)]
+    pub sqlite_source_id: String,
+    /// How that SQLite was obtained (bundled, prepared from a libsqlite3-sys, a system
+    /// library); absent in reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite_origin: Option<crate::exec::origin::SqliteOrigin>,
     pub scenario: Scenario,
     pub scenario_source: ScenarioSource,
     pub overrides: Overrides,

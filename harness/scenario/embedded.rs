@@ -44,6 +44,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "power-loss-full",
     "power-loss-normal",
     "power-loss-off",
+    "wal-lock-hazard-by-release",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -99,6 +99,7 @@ impl ScaleArgs {
             ops: self.ops,
             scheduler: self.scheduler,
             pct_depth: self.pct_depth,
+            ..Overrides::default()
         }
     }
 }
@@ -114,6 +115,9 @@ pub struct Overrides {
     pub scheduler: Option<SchedulerKind>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pct_depth: Option<u32>,
+    /// `--sqlite V`: run on that SQLite release (`[sqlite] version`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sqlite: Option<super::release::SqliteVersion>,
 }
 
 impl Overrides {
@@ -136,6 +140,9 @@ impl Overrides {
         if let Some(d) = self.pct_depth {
             args.push(format!("--pct-depth {d}"));
         }
+        if let Some(v) = self.sqlite {
+            args.push(format!("--sqlite {v}"));
+        }
         args
     }
 
@@ -151,6 +158,9 @@ impl Overrides {
         }
         if let Some(d) = self.pct_depth {
             scenario.lockstep.pct_depth = d;
+        }
+        if let Some(v) = self.sqlite {
+            scenario.sqlite.version = Some(v);
         }
     }
 }
@@ -260,6 +270,14 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         return Err(format!(
             "field `name` is {} characters long; allowed: at most {MAX_NAME_LEN} (it becomes part of report and run-directory file names)",
             s.name.len()
+        ));
+    }
+    if let Some(v) = s.sqlite.version
+        && v.release().is_none()
+    {
+        return Err(format!(
+            "field `sqlite.version` = \"{v}\" is not offered (no published libsqlite3-sys bundles it, or it is older than 3.44.0); allowed: {}",
+            super::release::offered()
         ));
     }
     if s.seeds.is_empty() {

@@ -12,6 +12,7 @@ mod ledger;
 mod load;
 pub mod matrix;
 mod range;
+pub mod release;
 mod worker;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
@@ -98,6 +99,9 @@ pub struct SqliteConfig {
     /// Only honoured when the database file is created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+    /// The SQLite release to run on (`walburst sqlite list`); absent: the bundled one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<release::SqliteVersion>,
 }
 
 impl Default for SqliteConfig {
@@ -113,6 +117,7 @@ impl Default for SqliteConfig {
             cell_size_check: true,
             checkpoint_on_close: true,
             page_size: None,
+            version: None,
         }
     }
 }
@@ -546,7 +551,11 @@ impl Scenario {
                 WriteLock::Flock => "flock",
             },
             self.guard.name(),
-        ) + &self.worker_setting()
+        ) + &s
+            .version
+            .map(|v| format!(" sqlite={v}"))
+            .unwrap_or_default()
+            + &self.worker_setting()
     }
 
     /// ` worker=<program> <script>` for an external worker (file names only), else nothing.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::scenario::release::SqliteVersion;
 use crate::scenario::{
     GuardAt, GuardKind, JournalMode, Lifecycle, Scenario, Synchronous, WriteLock,
 };
@@ -21,10 +22,12 @@ pub enum Axis {
     WriteLock,
     Guard,
     GuardAt,
+    /// The SQLite release (`[sqlite] version`); each case runs in that release's binary.
+    Sqlite,
 }
 
 impl Axis {
-    pub const ALL: [Axis; 11] = [
+    pub const ALL: [Axis; 12] = [
         Axis::JournalMode,
         Axis::Synchronous,
         Axis::WalAutocheckpoint,
@@ -36,6 +39,7 @@ impl Axis {
         Axis::WriteLock,
         Axis::Guard,
         Axis::GuardAt,
+        Axis::Sqlite,
     ];
 
     /// The key in `[matrix]` (and in `when`/`exclude` tables).
@@ -52,6 +56,7 @@ impl Axis {
             Axis::WriteLock => "write_lock",
             Axis::Guard => "guard",
             Axis::GuardAt => "guard_at",
+            Axis::Sqlite => "sqlite",
         }
     }
 
@@ -69,6 +74,7 @@ impl Axis {
             Axis::WriteLock => "strategy.write_lock",
             Axis::Guard => "guard",
             Axis::GuardAt => "guard_at",
+            Axis::Sqlite => "sqlite.version",
         }
     }
 }
@@ -87,6 +93,7 @@ pub enum AxisValue {
     WriteLock(WriteLock),
     Guard(GuardKind),
     GuardAt(GuardAt),
+    Sqlite(SqliteVersion),
 }
 
 fn lifecycle_name(l: Lifecycle) -> &'static str {
@@ -124,6 +131,7 @@ impl AxisValue {
             AxisValue::WriteLock(_) => Axis::WriteLock,
             AxisValue::Guard(_) => Axis::Guard,
             AxisValue::GuardAt(_) => Axis::GuardAt,
+            AxisValue::Sqlite(_) => Axis::Sqlite,
         }
     }
 
@@ -145,6 +153,7 @@ impl AxisValue {
             AxisValue::Guard(g) => g.name().replace('-', ""),
             AxisValue::GuardAt(GuardAt::AfterCommit) => "aftercommit".into(),
             AxisValue::GuardAt(GuardAt::InTransaction) => "intx".into(),
+            AxisValue::Sqlite(v) => format!("sqlite{v}"),
         }
     }
 
@@ -162,6 +171,7 @@ impl AxisValue {
             AxisValue::WriteLock(w) => write_lock_name(w).into(),
             AxisValue::Guard(g) => g.name().into(),
             AxisValue::GuardAt(g) => guard_at_name(g).into(),
+            AxisValue::Sqlite(v) => v.to_string(),
         }
     }
 
@@ -178,6 +188,7 @@ impl AxisValue {
             AxisValue::WriteLock(v) => s.strategy.write_lock = v,
             AxisValue::Guard(v) => s.guard = v,
             AxisValue::GuardAt(v) => s.guard_at = v,
+            AxisValue::Sqlite(v) => s.sqlite.version = Some(v),
         }
     }
 
@@ -197,6 +208,9 @@ impl AxisValue {
             Axis::WriteLock => AxisValue::WriteLock(s.strategy.write_lock),
             Axis::Guard => AxisValue::Guard(s.guard),
             Axis::GuardAt => AxisValue::GuardAt(s.guard_at),
+            Axis::Sqlite => {
+                AxisValue::Sqlite(s.sqlite.version.unwrap_or_else(SqliteVersion::bundled))
+            }
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Matrix {
     pub guard: Vec<GuardKind>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guard_at: Vec<GuardAt>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sqlite: Vec<crate::scenario::release::SqliteVersion>,
     /// Combinations to leave out: a combination is dropped when every key of a rule matches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<Selector>,
@@ -73,6 +75,7 @@ impl Matrix {
             Axis::WriteLock => wrap(&self.write_lock, AxisValue::WriteLock),
             Axis::Guard => wrap(&self.guard, AxisValue::Guard),
             Axis::GuardAt => wrap(&self.guard_at, AxisValue::GuardAt),
+            Axis::Sqlite => wrap(&self.sqlite, AxisValue::Sqlite),
         }
     }
 
@@ -126,6 +129,12 @@ pub fn validate(m: &Matrix) -> Result<(), String> {
                 }
                 AxisValue::IdleConnections(n) => {
                     range_check(axis, n, 0, scenario::MAX_IDLE_CONNECTIONS)?
+                }
+                AxisValue::Sqlite(v) if v.release().is_none() => {
+                    return Err(format!(
+                        "field `matrix.sqlite` has \"{v}\", a release walburst does not offer; allowed: {}",
+                        crate::scenario::release::offered()
+                    ));
                 }
                 _ => {}
             }

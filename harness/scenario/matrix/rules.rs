@@ -37,6 +37,8 @@ pub struct Selector {
     pub guard: Option<OneOrMany<GuardKind>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard_at: Option<OneOrMany<GuardAt>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite: Option<OneOrMany<crate::scenario::release::SqliteVersion>>,
 }
 
 /// One `[[matrix.expect]]` rule: `when` selects cases, the other keys replace the same keys
@@ -165,6 +167,7 @@ impl Selector {
         );
         c(&mut out, Axis::Guard, &self.guard, AxisValue::Guard);
         c(&mut out, Axis::GuardAt, &self.guard_at, AxisValue::GuardAt);
+        c(&mut out, Axis::Sqlite, &self.sqlite, AxisValue::Sqlite);
         out
     }
 

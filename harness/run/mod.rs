@@ -1,6 +1,8 @@
 //! One run, end to end: scenario -> plan -> execution -> observations -> checks and
 //! verdict -> report. Each stage lives in its own module; this file only sequences them.
 
+pub mod delegate;
+
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -189,6 +191,10 @@ fn worker_sqlite_note(workers: &[observe::WorkerExit], own: &str) -> Option<Stri
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
+    if let Some(v) = delegate::foreign(&req.scenario) {
+        return delegate::run(req, v, console);
+    }
+    crate::exec::origin::check_expected()?;
     let s = &req.scenario;
     console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
     // Checked at load; resolved again here so a vanished program fails before any file.
@@ -258,6 +264,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         schema_version: report::SCHEMA_VERSION,
         walburst_version: spec.walburst_version.clone(),
         sqlite_version: spec.sqlite_version.clone(),
+        sqlite_source_id: crate::exec::origin::source_id(),
+        sqlite_origin: Some(crate::exec::origin::origin()),
         scenario: s.clone(),
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
@@ -323,6 +331,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         })?;
     }
     console.finished(&report, report_path.as_deref());
+    delegate::hand_back(&report, report_path.as_deref())?;
     Ok(RunOutcome {
         report,
         report_path,

@@ -1,0 +1,156 @@
+//! The SQLite this process actually runs: version, source id, and how it was obtained.
+//! Every report records it; a run that asked for another release refuses.
+
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Set at compile time by `walburst sqlite prepare` (the `libsqlite3-sys` version whose
+/// amalgamation the linked library was built from); absent in an ordinary build.
+const PREPARED_FROM: Option<&str> = option_env!("WALBURST_SQLITE_PREPARED_FROM");
+
+/// How the running SQLite was obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SqliteOrigin {
+    /// Compiled into this binary (rusqlite's `bundled` feature).
+    Bundled,
+    /// A shared library built by `walburst sqlite prepare` from a `libsqlite3-sys` crate's
+    /// amalgamation, loaded from beside this binary.
+    Prepared {
+        libsqlite3_sys: String,
+        library: PathBuf,
+    },
+    /// Some other shared library (a system `libsqlite3.so.0`, or a prepared build that
+    /// did not find its own library).
+    SystemLibrary { library: PathBuf },
+}
+
+impl SqliteOrigin {
+    pub fn describe(&self) -> String {
+        match self {
+            SqliteOrigin::Bundled => "bundled".into(),
+            SqliteOrigin::Prepared { libsqlite3_sys, .. } => {
+                format!("prepared from libsqlite3-sys {libsqlite3_sys}")
+            }
+            SqliteOrigin::SystemLibrary { library } => {
+                format!("system library {}", library.display())
+            }
+        }
+    }
+}
+
+/// The SQLite of this process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqliteIdentity {
+    pub version: String,
+    pub source_id: String,
+    pub origin: SqliteOrigin,
+}
+
+/// `sqlite3_sourceid()`: the check-in the library was built from.
+pub fn source_id() -> String {
+    // SAFETY: sqlite3_sourceid returns a pointer to a static NUL-terminated string.
+    unsafe { CStr::from_ptr(rusqlite::ffi::sqlite3_sourceid()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The shared `libsqlite3` mapped into this process, if any (`/proc/self/maps`).
+fn mapped_library() -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| {
+            Path::new(p)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libsqlite3.so"))
+        })
+        .map(PathBuf::from)
+}
+
+/// How this process got its SQLite. A prepared build counts as prepared only when the
+/// library it loaded is the one beside its own executable.
+pub fn origin() -> SqliteOrigin {
+    let Some(library) = mapped_library() else {
+        return SqliteOrigin::Bundled;
+    };
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    let lib_dir = library
+        .canonicalize()
+        .ok()
+        .and_then(|l| l.parent().map(Path::to_path_buf));
+    match PREPARED_FROM {
+        Some(sys) if exe_dir.is_some() && exe_dir == lib_dir => SqliteOrigin::Prepared {
+            libsqlite3_sys: sys.to_string(),
+            library,
+        },
+        _ => SqliteOrigin::SystemLibrary { library },
+    }
+}
+
+/// Version, source id and origin of the SQLite this process runs.
+pub fn this() -> SqliteIdentity {
+    SqliteIdentity {
+        version: rusqlite::version().to_string(),
+        source_id: source_id(),
+        origin: origin(),
+    }
+}
+
+/// Set on a delegated run: the process (and its workers, which inherit it) must run this
+/// SQLite version or refuse. Also stops a mislinked binary from delegating in a loop.
+pub const EXPECT_ENV: &str = "WALBURST_SQLITE_EXPECT";
+
+pub fn mismatch(asked: &str) -> String {
+    let me = this();
+    format!(
+        "SQLite mismatch: the run asked for SQLite {asked}, but this process runs SQLite {} ({}); the prepared build did not load its own library (`walburst sqlite prepare {asked}` rebuilds it)",
+        me.version,
+        me.origin.describe()
+    )
+}
+
+/// In a delegated run: refuses unless this process runs the release it was started for.
+pub fn check_expected() -> anyhow::Result<()> {
+    match std::env::var(EXPECT_ENV) {
+        Ok(asked) if !asked.is_empty() && asked != rusqlite::version() => {
+            anyhow::bail!("{}", mismatch(&asked))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// In a worker: its SQLite must be the runner's (`runner_version`, from the run spec) and,
+/// in a delegated run, the asked one.
+pub fn check_worker(runner_version: &str) -> Result<(), String> {
+    check_expected().map_err(|e| e.to_string())?;
+    if runner_version != rusqlite::version() {
+        let me = this();
+        return Err(format!(
+            "SQLite mismatch: the runner runs SQLite {runner_version}, this worker runs SQLite {} ({}); the worker executable is not the runner's build",
+            me.version,
+            me.origin.describe()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ordinary_build_runs_its_bundled_sqlite() {
+        let me = this();
+        assert_eq!(me.origin, SqliteOrigin::Bundled);
+        assert_eq!(me.version, rusqlite::version());
+        // "2025-.. .. <sha3 hash>": a date then the check-in hash.
+        assert!(me.source_id.len() > 60, "{}", me.source_id);
+    }
+}

@@ -1,0 +1,307 @@
+//! `walburst sqlite prepare VERSION`: builds one SQLite release as a shared library and
+//! walburst once more against it (recipe and traps: README.md, "Other SQLite releases").
+//!
+//! 1. A throwaway crate depending on `libsqlite3-sys = "=X"` with `bundled` compiles the
+//!    release's amalgamation with that crate's own flags (`HAVE_USLEEP` and the like); its
+//!    `out_dir/libsqlite3.a` becomes `libsqlite3.so.0` (`cc -shared --whole-archive`).
+//! 2. walburst, unchanged, is built into a separate target directory with
+//!    `LIBSQLITE3_SYS_USE_PKG_CONFIG=1` + `SQLITE3_LIB_DIR`, so libsqlite3-sys links that
+//!    library instead of bundling, with an rpath of `$ORIGIN`; the binary is copied beside
+//!    the library, and workers (re-exec of the same binary) load it with no variable.
+//! 3. The new binary reports its own SQLite; anything but the asked release is refused.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::cache::{self, BINARY, LIBRARY, MANIFEST, Prepared};
+use super::origin::{SqliteIdentity, SqliteOrigin};
+use super::version::{Release, SqliteVersion};
+
+/// No cargo build of a prepare may take longer (2 cores take about a minute).
+const BUILD_DEADLINE: Duration = Duration::from_secs(40 * 60);
+
+/// Environment a nested cargo must not inherit: they would redirect its output, change its
+/// flags, or (LIBSQLITE3_SYS_USE_PKG_CONFIG in step 1) stop it from bundling.
+const SCRUBBED: &[&str] = &[
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "RUSTFLAGS",
+    "LIBSQLITE3_SYS_USE_PKG_CONFIG",
+    "SQLITE3_LIB_DIR",
+    "SQLITE3_INCLUDE_DIR",
+    "SQLITE3_STATIC",
+    "PKG_CONFIG_PATH",
+    "LIBSQLITE3_FLAGS",
+    "WALBURST_SQLITE_PREPARED_FROM",
+];
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for v in SCRUBBED {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs `cmd` with stderr appended to `log` and returns its stdout lines; fails (naming the
+/// log) on a non-zero exit or after [`BUILD_DEADLINE`].
+fn run_logged(mut cmd: Command, log: &Path, what: &str) -> anyhow::Result<Vec<String>> {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| anyhow::anyhow!("cannot write the log {}: {e}", log.display()))?;
+    writeln!(&log_file, "\n=== {what}: {cmd:?}")?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file.try_clone()?)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {what}: {e}"))?;
+    let stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if start.elapsed() > BUILD_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!(
+                "{what} took longer than {} minutes and was killed; log: {}",
+                BUILD_DEADLINE.as_secs() / 60,
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let lines = reader.join().unwrap_or_default();
+    for l in &lines {
+        writeln!(&log_file, "{l}")?;
+    }
+    if !status.success() {
+        anyhow::bail!("{what} failed ({status}); log: {}", log.display());
+    }
+    Ok(lines)
+}
+
+/// Step 1: the release's static library, compiled by its own `libsqlite3-sys` build script.
+fn build_static(release: &Release, log: &Path) -> anyhow::Result<PathBuf> {
+    let root = cache::root();
+    let krate = root.join("amalgamation").join(release.libsqlite3_sys);
+    std::fs::create_dir_all(krate.join("src"))?;
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "# Written by `walburst sqlite prepare`: compiles one SQLite amalgamation.\n\
+             [package]\nname = \"walburst-sqlite-amalgamation\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\nlibsqlite3-sys = {{ version = \"={}\", features = [\"bundled\"] }}\n\n[workspace]\n",
+            release.libsqlite3_sys
+        ),
+    )?;
+    std::fs::write(krate.join("src").join("lib.rs"), "")?;
+    let mut cmd = cargo();
+    cmd.current_dir(&krate)
+        .args([
+            "build",
+            "--release",
+            "--message-format=json",
+            "--target-dir",
+        ])
+        .arg(root.join("amalgamation-target"));
+    let lines = run_logged(
+        cmd,
+        log,
+        &format!("compiling libsqlite3-sys {}", release.libsqlite3_sys),
+    )?;
+    let out_dir = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "build-script-executed")
+        .filter(|m| {
+            m["package_id"]
+                .as_str()
+                .is_some_and(|id| id.contains("libsqlite3-sys"))
+        })
+        .find_map(|m| m["out_dir"].as_str().map(PathBuf::from))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cargo did not report libsqlite3-sys's build script output; log: {}",
+                log.display()
+            )
+        })?;
+    let lib = out_dir.join("libsqlite3.a");
+    if !lib.is_file() {
+        anyhow::bail!(
+            "libsqlite3-sys {} did not produce {}; log: {}",
+            release.libsqlite3_sys,
+            lib.display(),
+            log.display()
+        );
+    }
+    Ok(lib)
+}
+
+/// Step 1b: `libsqlite3.so.0` (+ `libsqlite3.so` for the linker) and `pkgconfig/sqlite3.pc`.
+fn link_shared(v: SqliteVersion, archive: &Path, dir: &Path, log: &Path) -> anyhow::Result<()> {
+    let mut cc = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()));
+    cc.args(["-shared", "-o"])
+        .arg(dir.join(LIBRARY))
+        .arg(format!("-Wl,-soname,{LIBRARY}"))
+        .arg("-Wl,--whole-archive")
+        .arg(archive)
+        .args(["-Wl,--no-whole-archive", "-lm", "-ldl", "-lpthread"]);
+    run_logged(cc, log, "linking libsqlite3.so.0")?;
+    std::os::unix::fs::symlink(LIBRARY, dir.join("libsqlite3.so"))?;
+    std::fs::create_dir_all(dir.join("pkgconfig"))?;
+    std::fs::write(
+        dir.join("pkgconfig").join("sqlite3.pc"),
+        format!(
+            "libdir={}\n\nName: SQLite\nDescription: SQLite {v} prepared by walburst\nVersion: {v}\nLibs: -L${{libdir}} -lsqlite3\nCflags:\n",
+            dir.display()
+        ),
+    )?;
+    Ok(())
+}
+
+/// Step 2: walburst linked against the library in `dir`, copied into `dir`.
+fn build_walburst(release: &Release, dir: &Path, log: &Path) -> anyhow::Result<()> {
+    let tree = cache::source_tree().map_err(anyhow::Error::msg)?;
+    let target = cache::root().join("build");
+    let mut cmd = cargo();
+    cmd.current_dir(&tree)
+        .args(["build", "--release", "--bin", BINARY, "--manifest-path"])
+        .arg(tree.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .env("LIBSQLITE3_SYS_USE_PKG_CONFIG", "1")
+        .env("SQLITE3_LIB_DIR", dir)
+        .env("PKG_CONFIG_PATH", dir.join("pkgconfig"))
+        // DT_RPATH (not RUNPATH): the binary's own directory wins even over LD_LIBRARY_PATH.
+        .env(
+            "RUSTFLAGS",
+            "-C link-arg=-Wl,--disable-new-dtags,-rpath,$ORIGIN",
+        )
+        .env("WALBURST_SQLITE_PREPARED_FROM", release.libsqlite3_sys);
+    run_logged(cmd, log, "building walburst against it")?;
+    std::fs::copy(target.join("release").join(BINARY), dir.join(BINARY)).map_err(|e| {
+        anyhow::anyhow!("cannot copy the built walburst into {}: {e}", dir.display())
+    })?;
+    Ok(())
+}
+
+/// Step 3: what the new binary says it runs.
+pub fn identity_of(binary: &Path) -> anyhow::Result<SqliteIdentity> {
+    let out = Command::new(binary)
+        .args(["sqlite", "identity"])
+        .env_remove(crate::exec::origin::EXPECT_ENV)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", binary.display()))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{} sqlite identity failed ({}): {}",
+            binary.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// Prepares `v` unless a current preparation exists; returns its manifest. Progress goes
+/// to stderr; cargo's output to `<cache>/logs/prepare-<v>.log`.
+pub fn ensure(v: SqliteVersion) -> anyhow::Result<Prepared> {
+    let release = v
+        .release()
+        .ok_or_else(|| anyhow::anyhow!("SQLite {v} is not offered"))?;
+    if let Some(p) = cache::read_prepared(v).filter(cache::is_current) {
+        return Ok(p);
+    }
+    let tree = cache::source_tree().map_err(anyhow::Error::msg)?;
+    let _lock = cache::lock()?;
+    // Another process may have prepared it while we waited for the lock.
+    if let Some(p) = cache::read_prepared(v).filter(cache::is_current) {
+        return Ok(p);
+    }
+    let fingerprint = cache::source_fingerprint(&tree);
+    let root = cache::root();
+    let logs = root.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let log = logs.join(format!("prepare-{v}.log"));
+    let _ = std::fs::remove_file(&log);
+    let start = Instant::now();
+    let step = |n: u32, text: &str| {
+        eprintln!(
+            "[{n}/3 {:>4.0} s] SQLite {v}: {text}",
+            start.elapsed().as_secs_f64()
+        )
+    };
+    step(
+        1,
+        &format!(
+            "compiling the amalgamation of libsqlite3-sys {} (log: {})",
+            release.libsqlite3_sys,
+            log.display()
+        ),
+    );
+    let archive = build_static(release, &log)?;
+    // A fixed staging path (under the lock): the nested build sees the same
+    // SQLITE3_LIB_DIR whenever it prepares this version.
+    let staging = root.join(format!("{v}.staging"));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    link_shared(v, &archive, &staging, &log)?;
+    step(
+        2,
+        "building walburst against it (release, separate target directory)",
+    );
+    build_walburst(release, &staging, &log)?;
+    step(3, "checking the SQLite the new binary runs");
+    let id = identity_of(&staging.join(BINARY))?;
+    if id.version != v.to_string() || !matches!(id.origin, SqliteOrigin::Prepared { .. }) {
+        anyhow::bail!(
+            "the binary built for SQLite {v} runs SQLite {} ({}); log: {}",
+            id.version,
+            id.origin.describe(),
+            log.display()
+        );
+    }
+    let dir = cache::version_dir(v);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&staging, &dir)?;
+    // The .pc file names the staging directory it was linked from; point it here.
+    let pc = dir.join("pkgconfig").join("sqlite3.pc");
+    let text = std::fs::read_to_string(&pc)?;
+    std::fs::write(
+        &pc,
+        text.replace(&staging.display().to_string(), &dir.display().to_string()),
+    )?;
+    let prepared = Prepared {
+        sqlite_version: v,
+        sqlite_source_id: id.source_id,
+        libsqlite3_sys: release.libsqlite3_sys.to_string(),
+        source_fingerprint: fingerprint,
+        prepared_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        prepare_secs: (start.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        bytes: cache::dir_bytes(&dir),
+    };
+    crate::report::write_json_atomic(&dir.join(MANIFEST), &prepared)?;
+    eprintln!(
+        "SQLite {v} prepared in {:.0} s: {} ({:.1} MB)",
+        prepared.prepare_secs,
+        dir.display(),
+        prepared.bytes as f64 / 1e6
+    );
+    Ok(prepared)
+}

@@ -1,0 +1,184 @@
+//! Handing a run to the binary of another SQLite release.
+//!
+//! Why the whole run, not just the workers: verification (integrity_check, quick_check,
+//! the ledger read) runs in the runner process, and "is the database damaged?" must be
+//! answered by the release under test, as the app's next open would. So a run whose
+//! scenario asks for release V, in a process that runs another one, starts V's prepared
+//! binary as `walburst run ...` for the same (scenario, seed, mode, overrides); that process
+//! and its workers run V, and this one only collects the report.
+
+/// Set on a delegated run: where it writes its report and report path for the caller.
+pub const HANDBACK_ENV: &str = "WALBURST_SQLITE_HANDBACK";
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::origin::{self, EXPECT_ENV, mismatch};
+use crate::releases::{cache, prepare};
+use crate::report::{Report, console::Console};
+use crate::run::{RunOutcome, RunRequest};
+use crate::scenario::release::SqliteVersion;
+use crate::scenario::{Mode, Scenario};
+
+/// What a delegated run hands back.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Handback {
+    pub report: Report,
+    pub report_path: Option<PathBuf>,
+}
+
+/// The release `s` asks for, when this process runs another one.
+pub fn foreign(s: &Scenario) -> Option<SqliteVersion> {
+    s.sqlite
+        .version
+        .filter(|v| v.to_string() != rusqlite::version())
+}
+
+/// In a delegated run: writes the report for the process that started it.
+pub fn hand_back(report: &Report, report_path: Option<&Path>) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os(HANDBACK_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    crate::report::write_json_atomic(
+        Path::new(&path),
+        &Handback {
+            report: report.clone(),
+            report_path: report_path.map(Path::to_path_buf),
+        },
+    )
+}
+
+/// The `walburst run` arguments that recreate `req` in another binary.
+fn run_args(req: &RunRequest, out_dir: &Path, quiet: bool) -> Vec<String> {
+    let mut args = vec![
+        "run".to_string(),
+        req.source.as_arg(),
+        "--seed".into(),
+        req.seed.to_string(),
+    ];
+    if req.mode == Mode::Lockstep {
+        args.extend(["--mode".into(), "lockstep".into()]);
+    }
+    for o in req.overrides.as_args() {
+        args.extend(o.split_whitespace().map(String::from));
+    }
+    args.extend(["--out".into(), out_dir.display().to_string()]);
+    if req.keep {
+        args.push("--keep".into());
+    }
+    if let Some(w) = &req.work_dir {
+        args.extend(["--work-dir".into(), w.display().to_string()]);
+    }
+    if quiet {
+        args.push("--quiet".into());
+    }
+    args
+}
+
+/// Runs `req` in the prepared binary of release `v` (preparing it on first use) and returns
+/// its report. The child prints its own seed line, progress and verdict.
+pub fn run(
+    req: &RunRequest,
+    v: SqliteVersion,
+    console: &mut Console,
+) -> anyhow::Result<RunOutcome> {
+    // A delegated process that still runs the wrong release must not delegate again.
+    if std::env::var_os(EXPECT_ENV).is_some() {
+        anyhow::bail!("{}", mismatch(&v.to_string()));
+    }
+    if req.replay.is_some() {
+        anyhow::bail!(
+            "replaying on SQLite {v} from a walburst that runs {}: run the replay with that release's binary, {} replay REPORT",
+            rusqlite::version(),
+            cache::binary(v).display()
+        );
+    }
+    prepare::ensure(v)?;
+    let exe = cache::binary(v);
+    let scratch = tempfile::Builder::new()
+        .prefix("walburst-sqlite-handback-")
+        .tempdir()?;
+    let handback = scratch.path().join("handback.json");
+    let out_dir = req
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("reports"));
+    console.line(&format!("SQLite {v}: running {}", exe.display()));
+    let status = Command::new(&exe)
+        .args(run_args(req, &out_dir, console.quiet))
+        .env(EXPECT_ENV, v.to_string())
+        .env(HANDBACK_ENV, &handback)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", exe.display()))?;
+    let text = std::fs::read_to_string(&handback).map_err(|_| {
+        anyhow::anyhow!(
+            "the SQLite {v} run ({}) ended ({status}) without a report",
+            exe.display()
+        )
+    })?;
+    let back: Handback = serde_json::from_str(&text)?;
+    if back.report.sqlite_version != v.to_string() {
+        anyhow::bail!("{}", mismatch(&v.to_string()));
+    }
+    Ok(RunOutcome {
+        report: back.report,
+        report_path: req.out_dir.as_ref().and(back.report_path),
+        trace: Vec::new(),
+    })
+}
+
+/// `--sqlite V1,V2`: one line per (run, release) after all of them, with the report path.
+#[derive(Debug, Default)]
+pub struct SideBySide {
+    rows: Vec<(String, String, Option<PathBuf>)>,
+}
+
+fn release_label(version: &str, origin: Option<&origin::SqliteOrigin>) -> String {
+    match origin {
+        Some(o) => format!("SQLite {version} ({})", o.describe()),
+        None => format!("SQLite {version}"),
+    }
+}
+
+impl SideBySide {
+    pub fn add(&mut self, o: &RunOutcome) {
+        let r = &o.report;
+        self.rows.push((
+            release_label(&r.sqlite_version, r.sqlite_origin.as_ref()),
+            crate::report::console::verdict_line(r),
+            o.report_path.clone(),
+        ));
+    }
+
+    pub fn add_error(&mut self, s: &Scenario, seed: u64, e: &anyhow::Error) {
+        let asked = s
+            .sqlite
+            .version
+            .map_or_else(|| rusqlite::version().to_string(), |v| v.to_string());
+        self.rows.push((
+            release_label(&asked, None),
+            format!(
+                "FAIL {} seed={seed}: the run could not be carried out: {e:#}",
+                s.name
+            ),
+            None,
+        ));
+    }
+
+    pub fn print(&self, console: &Console) {
+        // A delegated run is one row of its caller's table, which prints it.
+        if std::env::var_os(EXPECT_ENV).is_some() || self.rows.is_empty() {
+            return;
+        }
+        console.line(&format!("side by side ({} runs):", self.rows.len()));
+        for (label, line, path) in &self.rows {
+            console.line(&format!("  {label}: {line}"));
+            if let Some(p) = path {
+                console.line(&format!("    report: {}", p.display()));
+            }
+        }
+    }
+}
