@@ -58,6 +58,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run the same seeded schedule under several lock strategies and compare them side by side.
     Compare(crate::compare::CompareArgs),
+    /// Draw a run's HTML page (and timeline SVG) from its JSON report and kept run directory.
+    Report(ReportArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -150,6 +152,20 @@ pub struct ReplayArgs {
     pub lockstep: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report written by `walburst run`; its kept run directory (`run_dir`) supplies the
+    /// op records, lockstep trace and events the timeline is drawn from.
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+    /// Where the HTML page goes (default: beside the report, `.json` -> `.html`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the timeline alone as an SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 /// Where a run's report and run directory go.
@@ -251,8 +267,48 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Run(a) => run_command(a),
         Command::Replay(a) => replay_command(a),
         Command::Compare(a) => crate::compare::command(a),
+        Command::Report(a) => report_command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
+    }
+}
+
+fn report_command(a: ReportArgs) -> i32 {
+    let report = match crate::replay::read_report(&a.report) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let files = crate::render::load_run_dir(&report);
+    let data = crate::render::RunData {
+        report: &report,
+        records: &files.records,
+        trace: &files.trace,
+        times: files.times.as_ref(),
+    };
+    let html = a
+        .html
+        .unwrap_or_else(|| crate::render::html_path_for(&a.report));
+    for n in &files.notes {
+        eprintln!("note: {n}");
+    }
+    match crate::render::write_run_page(&data, &files.notes, &html, a.svg.as_deref()) {
+        Ok(r) => {
+            let svg = r
+                .svg
+                .map_or(String::new(), |p| format!("; timeline: {}", p.display()));
+            print_out(&format!(
+                "page: {}{svg} (drawn in {:.0} ms)",
+                r.html.display(),
+                r.millis
+            ))
+        }
+        Err(e) => {
+            eprintln!("error: cannot draw {}: {e:#}", a.report.display());
+            EXIT_FAIL
+        }
     }
 }
 

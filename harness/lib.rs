@@ -14,6 +14,7 @@ pub mod exec;
 pub mod nightly;
 pub mod observe;
 pub mod plan;
+pub mod render;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -14,6 +14,7 @@ use crate::exec::scheduler::{
 use crate::exec::{kanban, runner, sqlite, tamper};
 use crate::observe;
 use crate::plan;
+use crate::render;
 use crate::report::{self, Report, console::Console};
 use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource, SchedulerKind, Setup};
 
@@ -49,6 +50,10 @@ pub struct RunOutcome {
     pub report_path: Option<PathBuf>,
     /// Lockstep: the full step trace.
     pub trace: Vec<TraceEntry>,
+    /// Every op record (for pictures drawn after the run, e.g. `compare`'s latency CDF).
+    pub records: Vec<observe::OpRecord>,
+    /// The page drawn beside the JSON report, when there is one.
+    pub page: Option<std::path::PathBuf>,
 }
 
 /// The command that reproduces a run.
@@ -152,6 +157,40 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<
     Ok(())
 }
 
+/// Draws `report.html` beside the JSON report; a failure is a console note, never an error.
+fn draw_page(
+    report: &Report,
+    records: &[observe::OpRecord],
+    trace: &[TraceEntry],
+    times: &observe::RunTimes,
+    json: &Path,
+    console: &Console,
+) -> Option<PathBuf> {
+    let data = render::RunData {
+        report,
+        records,
+        trace,
+        times: Some(times),
+    };
+    let html = render::html_path_for(json);
+    match render::write_run_page(&data, &[], &html, None) {
+        Ok(r) => {
+            if !console.quiet {
+                console.line(&format!(
+                    "page: {} (drawn in {:.0} ms)",
+                    html.display(),
+                    r.millis
+                ));
+            }
+            Some(html)
+        }
+        Err(e) => {
+            console.line(&format!("note: the report page could not be drawn: {e:#}"));
+            None
+        }
+    }
+}
+
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
@@ -225,7 +264,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         reproduce: reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
     };
     if keep {
-        write_jsonl(&run_dir.join("records.jsonl"), &obs.records)?;
+        write_jsonl(&run_dir.join(render::RECORDS_FILE), &obs.records)?;
+        report::write_json_atomic(&run_dir.join(render::EVENTS_FILE), &obs.times())?;
         report::write_json_atomic(&run_dir.join("report.json"), &report)?;
     } else {
         std::fs::remove_dir_all(&run_dir).map_err(|e| {
@@ -237,10 +277,17 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         Some(dir) => Some(report::write(&report, dir)?),
         None => None,
     };
+    // The JSON report is written; the page is drawn from it and can fail only on its own.
+    let times = obs.times();
+    let page = report_path
+        .as_deref()
+        .and_then(|p| draw_page(&report, &obs.records, &trace, &times, p, console));
     console.finished(&report, report_path.as_deref());
     Ok(RunOutcome {
         report,
         report_path,
         trace,
+        records: obs.records,
+        page,
     })
 }

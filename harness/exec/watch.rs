@@ -6,7 +6,7 @@
 //! (as a general file-watching layer does) wakes the runner on each write to `-wal`; that cost
 //! about a quarter of a 20-worker burst's throughput on 2 cores (BENCHMARKS.md).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,17 +15,22 @@ use std::time::Duration;
 
 use inotify::{Inotify, WatchMask};
 
+use super::clock::monotonic_ns;
+
 pub struct FileWatch {
     dir: PathBuf,
-    seen: Arc<Mutex<BTreeSet<String>>>,
+    /// Name -> CLOCK_MONOTONIC ns of its first sight (for the timeline's marks).
+    seen: Arc<Mutex<BTreeMap<String, u64>>>,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
 }
 
-fn list(dir: &Path, into: &mut BTreeSet<String>) {
+fn list(dir: &Path, into: &mut BTreeMap<String, u64>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
+        let now = monotonic_ns();
         for e in entries.flatten() {
-            into.insert(e.file_name().to_string_lossy().into_owned());
+            into.entry(e.file_name().to_string_lossy().into_owned())
+                .or_insert(now);
         }
     }
 }
@@ -40,7 +45,7 @@ impl FileWatch {
         inotify
             .watches()
             .add(dir, WatchMask::CREATE | WatchMask::MOVED_TO)?;
-        let seen = Arc::new(Mutex::new(BTreeSet::new()));
+        let seen = Arc::new(Mutex::new(BTreeMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (sink, halt) = (Arc::clone(&seen), Arc::clone(&stop));
         let reader = std::thread::spawn(move || {
@@ -50,9 +55,11 @@ impl FileWatch {
                 match inotify.read_events(&mut buffer) {
                     Ok(events) => {
                         let mut set = sink.lock().unwrap_or_else(|p| p.into_inner());
+                        let now = monotonic_ns();
                         for ev in events {
                             if let Some(name) = ev.name {
-                                set.insert(name.to_string_lossy().into_owned());
+                                set.entry(name.to_string_lossy().into_owned())
+                                    .or_insert(now);
                             }
                         }
                         continue;
@@ -75,14 +82,15 @@ impl FileWatch {
         })
     }
 
-    /// Stops watching and returns every name seen, sorted.
-    pub fn finish(mut self) -> Vec<String> {
+    /// Stops watching and returns every name seen, sorted, with when it was first seen
+    /// (monotonic ns; names present at the start carry the start's time).
+    pub fn finish(mut self) -> BTreeMap<String, u64> {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
         let mut set = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
         list(&self.dir, &mut set);
-        set.into_iter().collect()
+        set
     }
 }
