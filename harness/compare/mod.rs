@@ -12,6 +12,7 @@ pub mod chart;
 mod cli;
 mod files;
 mod model;
+pub mod page;
 mod prepare;
 mod run;
 mod stats;
