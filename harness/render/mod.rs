@@ -177,3 +177,6 @@ pub fn write_run_page(
         millis: t.elapsed().as_secs_f64() * 1e3,
     })
 }
+
+#[cfg(test)]
+mod tests;
