@@ -180,21 +180,26 @@ pub fn throughput_svg(per_worker: &[PerWorker]) -> anyhow::Result<String> {
     Ok(svg)
 }
 
-/// Bin edges in ms for the wait histogram: 1-2-5 steps from 10 us to 100 s.
+/// Waits shorter than this are the cost of `BEGIN IMMEDIATE` or `flock` itself, not waiting.
+const NO_WAIT_MS: f64 = 0.05;
+
+/// Bin edges in ms for the wait histogram: 1-2-5 steps from 50 us to 100 s.
 fn edges() -> Vec<f64> {
     let mut e = Vec::new();
     let mut decade = 0.01;
     while decade < 100_000.0 {
         for m in [1.0, 2.0, 5.0] {
-            e.push(decade * m);
+            if decade * m >= NO_WAIT_MS {
+                e.push(decade * m);
+            }
         }
         decade *= 10.0;
     }
     e
 }
 
-/// How write transactions waited for the write lock: a histogram of each op's busy-handler
-/// wait and flock wait (ops that did not wait at all are counted in the caption).
+/// How write transactions waited for the write lock: a histogram (log count axis, so a
+/// handful of starved ops still shows) of each op's busy-handler wait and flock wait.
 pub fn lock_wait_svg(records: &[OpRecord]) -> anyhow::Result<String> {
     let edges = edges();
     let writes: Vec<&OpRecord> = records
@@ -203,20 +208,20 @@ pub fn lock_wait_svg(records: &[OpRecord]) -> anyhow::Result<String> {
         .collect();
     let count = |pick: fn(&OpRecord) -> u64| {
         let mut bins = vec![0u64; edges.len()];
-        let mut zero = 0u64;
+        let mut short = 0u64;
         for r in &writes {
             let ms = pick(r) as f64 / 1e3;
-            if ms <= 0.0 {
-                zero += 1;
+            if ms < NO_WAIT_MS {
+                short += 1;
                 continue;
             }
             let i = edges.iter().rposition(|&e| ms >= e).unwrap_or(0);
             bins[i] += 1;
         }
-        (bins, zero)
+        (bins, short)
     };
-    let (busy, busy_zero) = count(|r| r.begin_wait_us);
-    let (flock, flock_zero) = count(|r| r.lock_wait_us);
+    let (busy, busy_short) = count(|r| r.begin_wait_us);
+    let (flock, flock_short) = count(|r| r.lock_wait_us);
     let used: Vec<usize> = (0..edges.len())
         .filter(|&i| busy[i] + flock[i] > 0)
         .collect();
@@ -230,7 +235,7 @@ pub fn lock_wait_svg(records: &[OpRecord]) -> anyhow::Result<String> {
         .max()
         .unwrap_or(0)
         .max(1) as f64
-        * 1.15;
+        * 2.5;
     let fmt_edge = |ms: f64| {
         if ms >= 1000.0 {
             format!("{:.0}s", ms / 1000.0)
@@ -241,7 +246,7 @@ pub fn lock_wait_svg(records: &[OpRecord]) -> anyhow::Result<String> {
         }
     };
     let caption = format!(
-        "lock wait per write op ({} ops; no busy-handler wait: {busy_zero}, no flock wait: {flock_zero})",
+        "lock wait per write op ({} ops; under 50 us, i.e. no wait: busy handler {busy_short}, flock {flock_short})",
         writes.len()
     );
     let mut svg = String::new();
@@ -249,17 +254,17 @@ pub fn lock_wait_svg(records: &[OpRecord]) -> anyhow::Result<String> {
         let root = SVGBackend::with_string(&mut svg, (900, 320)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 15))
+            .caption(caption, ("sans-serif", 14))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(56)
-            .build_cartesian_2d(-0.5f64..(k as f64 - 0.5), 0f64..ymax)
+            .build_cartesian_2d(-0.5f64..(k as f64 - 0.5), (0.7f64..ymax).log_scale())
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_desc("wait at least (bin start)")
-            .y_desc("ops")
+            .y_desc("ops (log scale)")
             .x_labels(k)
             .x_label_formatter(&|x| {
                 let i = x.round();
@@ -269,6 +274,7 @@ pub fn lock_wait_svg(records: &[OpRecord]) -> anyhow::Result<String> {
                     String::new()
                 }
             })
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .label_style(("sans-serif", 11))
             .draw()
             .map_err(err)?;
@@ -285,10 +291,10 @@ pub fn lock_wait_svg(records: &[OpRecord]) -> anyhow::Result<String> {
         {
             let off = -0.4 + j as f64 * 0.4;
             chart
-                .draw_series((lo..=hi).map(|i| {
+                .draw_series((lo..=hi).filter(|&i| bins[i] > 0).map(|i| {
                     let x = (i - lo) as f64 + off;
                     Rectangle::new(
-                        [(x + 0.02, 0.0), (x + 0.38, bins[i] as f64)],
+                        [(x + 0.02, 0.7), (x + 0.38, bins[i] as f64)],
                         color.filled(),
                     )
                 }))

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::html::{badge, document, escape, figure, legend, list, num, table};
-use super::{RunData, colors as c, latency, verdict_word};
+use super::html::{badge, document, escape, figure, list, num, table};
+use super::{RunData, latency, verdict_word};
 use crate::report::Report;
 
 /// Failures and liveness failures as lines (through `Display`, whatever their type).
@@ -173,15 +173,6 @@ fn timeline_section(b: &mut String, d: &RunData, timeline: Option<&str>, notes: 
             } else {
                 b.push_str("<p class=\"note\">Lockstep: one lane per actor, the step number across. A bar is a transaction from its begin step to its commit or rollback step; ticks are BUSY / held-flock steps; red lines are write-lock breaches.</p>\n");
             }
-            b.push_str(&legend(&[
-                (c::GUARD_FALSE, "▲ guard report (false)"),
-                (c::GUARD_REAL, "▲ guard report (real)"),
-                (c::KILL, "✕ seeded kill"),
-                (c::RESPAWN, "● respawn"),
-                (c::STALL, "✕ stalled / killed by the runner"),
-                (c::SIDECAR, "┆ <db>.lock appeared"),
-                (c::INIT_LOCK, "┆ <db>.init.lock appeared"),
-            ]));
             b.push_str(&figure(svg));
         }
         None => b.push_str("<p class=\"note\">No timeline: there are no op records to draw.</p>\n"),
