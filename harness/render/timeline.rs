@@ -273,15 +273,11 @@ fn aggregate(d: &RunData, f: &Frame, lanes: &Lanes, t0: u64, rects: &mut Rects) 
         }
         let b = r.t_begin_ok_ns.map_or(ms(r.t_end_ns), ms);
         let a = (b - (r.begin_wait_us + r.lock_wait_us) as f64 / 1e3).max(0.0);
-        let mut x = a;
-        while x < b {
-            let i = bin(x);
-            let edge = ((i + 1) as f64 * bin_ms).min(b);
-            wait[lane][i] += (edge - x).max(0.0);
-            if edge <= x {
-                break;
-            }
-            x = edge;
+        // Spread the wait over the bins it covers (by index: stepping by float edges can
+        // stall on rounding).
+        for i in bin(a)..=bin(b) {
+            let (lo, hi) = (i as f64 * bin_ms, (i + 1) as f64 * bin_ms);
+            wait[lane][i] += (b.min(hi) - a.max(lo)).max(0.0);
         }
     }
     let cmax = commits.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
