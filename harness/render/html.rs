@@ -26,9 +26,6 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.bad, span.bad { color: #b71c1c; font-weight: bold; }
 td.good { color: #2e7d32; }
 .figure { overflow-x: auto; border: 1px solid #e3e3e3; margin: 8px 0; }
-.legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
-.swatch { display: inline-block; width: 12px; height: 10px; margin-right: 4px;
-          vertical-align: middle; }
 .note { color: #555; font-size: 13px; }
 "#;
 
@@ -90,20 +87,6 @@ pub fn figure(svg: &str) -> String {
         None => svg,
     };
     format!("<div class=\"figure\">\n{body}</div>\n")
-}
-
-/// A colour legend row.
-pub fn legend(items: &[(&str, &str)]) -> String {
-    let mut s = String::from(r#"<div class="legend">"#);
-    for (colour, label) in items {
-        let _ = write!(
-            s,
-            r#"<span><span class="swatch" style="background:{colour}"></span>{}</span>"#,
-            escape(label)
-        );
-    }
-    s.push_str("</div>\n");
-    s
 }
 
 /// A list of items, escaped, with a class.
