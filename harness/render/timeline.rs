@@ -275,9 +275,10 @@ fn aggregate(d: &RunData, f: &Frame, lanes: &Lanes, t0: u64, rects: &mut Rects) 
         let a = (b - (r.begin_wait_us + r.lock_wait_us) as f64 / 1e3).max(0.0);
         // Spread the wait over the bins it covers (by index: stepping by float edges can
         // stall on rounding).
-        for i in bin(a)..=bin(b) {
+        let first = bin(a);
+        for (i, w) in wait[lane].iter_mut().enumerate().take(bin(b) + 1).skip(first) {
             let (lo, hi) = (i as f64 * bin_ms, (i + 1) as f64 * bin_ms);
-            wait[lane][i] += (b.min(hi) - a.max(lo)).max(0.0);
+            *w += (b.min(hi) - a.max(lo)).max(0.0);
         }
     }
     let cmax = commits.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
