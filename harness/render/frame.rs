@@ -228,7 +228,7 @@ impl Frame {
     }
 
     pub fn triangle(&self, svg: &mut String, x: f64, y: f64, fill: &str, tip: &str) {
-        let r = (self.lane_h * 0.45).max(4.0);
+        let r = (self.lane_h * 0.32).max(3.5);
         let _ = writeln!(
             svg,
             r##"<path d="M{x:.1} {:.1}l{r:.1} {:.1}h{:.1}z" fill="{fill}" stroke="#000000" stroke-width="0.5"><title>{}</title></path>"##,

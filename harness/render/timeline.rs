@@ -276,7 +276,12 @@ fn aggregate(d: &RunData, f: &Frame, lanes: &Lanes, t0: u64, rects: &mut Rects) 
         // Spread the wait over the bins it covers (by index: stepping by float edges can
         // stall on rounding).
         let first = bin(a);
-        for (i, w) in wait[lane].iter_mut().enumerate().take(bin(b) + 1).skip(first) {
+        for (i, w) in wait[lane]
+            .iter_mut()
+            .enumerate()
+            .take(bin(b) + 1)
+            .skip(first)
+        {
             let (lo, hi) = (i as f64 * bin_ms, (i + 1) as f64 * bin_ms);
             *w += (b.min(hi) - a.max(lo)).max(0.0);
         }
