@@ -152,3 +152,34 @@ fn lockstep_page_draws_the_step_axis_with_the_breach_marked() {
     assert!(html.contains(&format!("first breach: step {first}")));
     assert!(html.contains(&format!("breach at step {first}")));
 }
+
+#[test]
+fn seeded_kills_and_respawns_are_marked_where_they_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            "kill-mid-transaction",
+            "--seed",
+            "1",
+            "--workers",
+            "3",
+            "--ops",
+            "20",
+        ],
+    );
+    assert!(r.passed(), "{}", r.stdout);
+    let kills = r.report["kills"].as_array().unwrap();
+    assert!(!kills.is_empty(), "no kill landed: {}", r.stdout);
+    let html = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    for k in kills {
+        let w = k["worker"].as_u64().unwrap();
+        let seq = k["seq"].as_u64().unwrap();
+        assert!(
+            html.contains(&format!(", worker {w}: seeded SIGKILL at seq {seq} ")),
+            "kill of worker {w} at seq {seq} not marked"
+        );
+    }
+    let respawned = kills.iter().filter(|k| k["respawned"] == true).count();
+    assert_eq!(html.matches("respawn at ").count(), respawned);
+}
