@@ -35,7 +35,8 @@ fn interrupted() -> bool {
     long_about = "walburst launches real worker processes that run seeded write schedules against one \
 SQLite file, then checks the database (integrity_check, quick_check), the ledger of every write \
 (no lost, phantom or duplicate rows), write exclusion, lock sidecars and the app-level corruption \
-guards, and writes a JSON report. The same seed always gives the same schedule.\n\n\
+guards, and writes a JSON report with an HTML page beside it (verdict, failures, checks, a \
+timeline of every transaction, latency views). The same seed always gives the same schedule.\n\n\
 Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input.",
     after_help = "Examples:\n  walburst run                         run the default scenario (pr-45525-burst)\n  walburst run smoke --seed 3          one seed of the CI smoke scenario\n  walburst run my.toml --workers 4     a scenario file, scaled down\n  walburst plan pr-45525-burst --seed 7\n  walburst list"
 )]
@@ -59,6 +60,9 @@ pub enum Command {
     /// Run the same seeded schedule under several lock strategies and compare them side by side.
     Compare(crate::compare::CompareArgs),
     /// Draw a run's HTML page (and timeline SVG) from its JSON report and kept run directory.
+    ///
+    /// Exit status: 0 drawn, 1 the page or SVG could not be written, 2 the report could not
+    /// be read.
     Report(ReportArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
@@ -174,8 +178,8 @@ pub struct OutputArgs {
     /// Directory for the JSON reports.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
-    /// Keep each run directory (database, records, trace, worker stderr); failed runs always
-    /// keep it.
+    /// Keep each run directory (database, records, trace, events, worker stderr; what
+    /// `walburst report` redraws a timeline from); failed runs always keep it.
     #[arg(long)]
     pub keep: bool,
     /// Where run directories are created (default: the system temporary directory).
