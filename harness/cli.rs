@@ -187,16 +187,10 @@ pub struct OutputArgs {
     pub work_dir: Option<PathBuf>,
 }
 
+/// The built-in worker takes no arguments: it reads the protocol's `start` message from
+/// stdin (PROTOCOL.md).
 #[derive(Debug, Args)]
-pub struct WorkerArgs {
-    #[arg(long)]
-    pub run_dir: PathBuf,
-    #[arg(long)]
-    pub worker: u32,
-    /// Respawn after a seeded kill: first seq to run per actor (JSON file).
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
-}
+pub struct WorkerArgs {}
 
 /// Prints to stdout; a closed pipe (`walburst plan ... | head`) ends the command quietly.
 fn print_out(text: &str) -> i32 {
@@ -230,9 +224,7 @@ fn usage_error(e: LoadError) -> i32 {
 
 pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
-        Command::Worker(a) => {
-            crate::exec::worker::worker_main(&a.run_dir, a.worker, a.resume.as_deref())
-        }
+        Command::Worker(_) => crate::exec::worker::worker_main(),
         Command::List(l) if l.scenario.is_some() => crate::nightly::list_command(&l),
         Command::List(_) => {
             let mut text = String::new();

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use crate::check::{self, verdict};
 use crate::exec::coordinator::{Coordinator, TraceEntry};
 use crate::exec::gate::ActorId;
+use crate::exec::procs::WorkerCommand;
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::exec::scheduler::{
     CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
@@ -79,18 +80,7 @@ fn make_run_dir(req: &RunRequest) -> anyhow::Result<PathBuf> {
     let parent = req.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&parent)
         .map_err(|e| anyhow::anyhow!("cannot create work directory {}: {e}", parent.display()))?;
-    let safe: String = req
-        .scenario
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = crate::report::file_safe(&req.scenario.name);
     let dir = tempfile::Builder::new()
         .prefix(&format!("walburst-{safe}-s{}-", req.seed))
         .tempdir_in(&parent)
@@ -121,6 +111,8 @@ fn make_coordinator(req: &RunRequest) -> Coordinator {
             req.seed,
             &actors,
             s.lockstep.pct_depth,
+            // Estimated contended steps: a write op is 4-6 steps (begin, its statements,
+            // commit, a guard), plus the retries the coordinator still grants after releases.
             s.total_ops().saturating_mul(8),
         )),
     };
@@ -206,7 +198,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         scenario: s.clone(),
         source: req.source.clone(),
         seed: req.seed,
-        mode: req.mode.name().to_string(),
+        mode: req.mode,
         overrides: req.overrides.clone(),
         schedule_hash: plan.schedule_hash.clone(),
         db_path: db_dir.join(DB_FILE),
@@ -218,7 +210,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     }
 
     let coordinator = (req.mode == Mode::Lockstep).then(|| make_coordinator(req));
-    let mut obs = runner::execute(&spec, &run_dir, &req.worker_exe, coordinator, console)?;
+    let command = WorkerCommand::builtin(&req.worker_exe);
+    let mut obs = runner::execute(&spec, &run_dir, command, &plan, coordinator, console)?;
     let trace = obs
         .lockstep
         .as_mut()
@@ -241,7 +234,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
         seed: req.seed,
-        mode: spec.mode.clone(),
+        mode: spec.mode.name().to_string(),
         schedule_hash: plan.schedule_hash.clone(),
         trace_hash: obs.lockstep.as_ref().map(|l| l.trace_hash.clone()),
         content_hash: checks.content_hash.clone(),

@@ -4,6 +4,7 @@
 
 use walburst::check::{exclusion, ledger};
 use walburst::exec::gate::{ActorId, Gate};
+use walburst::exec::protocol::WorkerOp;
 use walburst::exec::{kanban, sqlite};
 use walburst::observe::OpRecord;
 use walburst::plan;
@@ -40,9 +41,13 @@ fn breach_inside_commit_is_invisible_to_exclusion_but_caught_by_ledger() {
         actor: 0,
     });
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let kanban::Applied::Wrote { event_id, .. } =
-        kanban::apply(&conn, &gate, seed, 0, &plan.workers[0].ops[0]).unwrap()
-    else {
+    let kanban::Applied::Wrote { event_id, .. } = kanban::apply(
+        &conn,
+        &gate,
+        0,
+        &WorkerOp::from_plan(seed, 0, &plan.workers[0].ops[0]),
+    )
+    .unwrap() else {
         panic!("create_task writes")
     };
     conn.execute_batch("COMMIT").unwrap();

@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 use walburst::check::ledger;
 use walburst::exec::gate::{ActorId, Gate};
+use walburst::exec::protocol::WorkerOp;
 use walburst::exec::{kanban, sqlite};
 use walburst::observe::{OpRecord, Outcome};
 use walburst::plan::{self, Plan};
@@ -28,9 +29,12 @@ fn setup(workers: u32, ops: u32) -> (tempfile::TempDir, Connection, Plan) {
 fn commit(conn: &Connection, plan: &Plan, worker: u32, seq: u32) -> i64 {
     let gate = Gate::free(ActorId { worker, actor: 0 });
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let op = &plan.workers[worker as usize].ops[seq as usize];
-    let kanban::Applied::Wrote { event_id, .. } =
-        kanban::apply(conn, &gate, SEED, worker, op).unwrap()
+    let op = WorkerOp::from_plan(
+        SEED,
+        worker,
+        &plan.workers[worker as usize].ops[seq as usize],
+    );
+    let kanban::Applied::Wrote { event_id, .. } = kanban::apply(conn, &gate, worker, &op).unwrap()
     else {
         panic!("creates write")
     };

@@ -173,6 +173,10 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         });
     }
     c.files_seen = obs.files_seen.clone();
+    // A watch that dropped events cannot vouch that no sidecar appeared.
+    if let Some(e) = &obs.watch_error {
+        c.verification_errors.push(format!("file watch: {e}"));
+    }
     let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
         .to_string_lossy()
         .into_owned();

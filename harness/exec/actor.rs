@@ -10,28 +10,29 @@ use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
 
 use super::clock::monotonic_ns;
-pub use super::connect::{Purpose, Session, connect, is_lockstep, may_connect_early, open_idle};
+pub use super::connect::{Purpose, Session, connect, open_idle};
 use super::connect::{us_since, write_lock};
 use super::gate::{Gate, sql_result};
 use super::guard::Guard;
 use super::kanban::{self, Applied};
-use super::protocol::RunSpec;
+use super::protocol::{Start, StartKill, WorkerOp};
 use super::sink::RecordSink;
 use super::sqlite::SqlError;
+use super::step::{StepAction, StepResult};
 use super::strategy::{Acquired, Held};
 use crate::observe::{BusyEvent, OpRecord, Outcome};
-use crate::plan::{Kill, OpKind, PlannedOp, stream};
+use crate::plan::{OpKind, stream};
 use crate::scenario::{GuardAt, KillPoint, Lifecycle, LockScope};
 
 pub struct Actor<'a> {
-    pub spec: &'a RunSpec,
+    pub spec: &'a Start,
     pub worker: u32,
     pub actor: u32,
     pub guard: Guard,
     pub sink: &'a RecordSink,
     pub gate: Gate<'a>,
     /// Seeded kills of this worker (any actor's op may carry one).
-    pub kills: Vec<Kill>,
+    pub kills: Vec<StartKill>,
     jitter: ChaCha8Rng,
 }
 
@@ -55,7 +56,7 @@ fn die(sink: &RecordSink, worker: u32, actor: u32, seq: u32, point: KillPoint) -
 
 impl<'a> Actor<'a> {
     pub fn new(
-        spec: &'a RunSpec,
+        spec: &'a Start,
         worker: u32,
         actor: u32,
         guard: Guard,
@@ -81,14 +82,18 @@ impl<'a> Actor<'a> {
 
     /// Dies here if a seeded kill is planned for this op at this point.
     fn maybe_die(&self, seq: u32, point: KillPoint) {
-        if self.kills.iter().any(|k| k.seq == seq && k.point == point) {
+        if self
+            .kills
+            .iter()
+            .any(|k| k.actor == self.actor && k.seq == seq && k.point == point)
+        {
             die(self.sink, self.worker, self.actor, seq, point);
         }
     }
 
     /// Runs the actor's ops in order; `session` is a connection opened before the barrier.
-    pub fn run(&mut self, ops: &[&PlannedOp], mut session: Option<Session>) {
-        let per_op = self.spec.scenario.workload.connection == Lifecycle::PerOp;
+    pub fn run(&mut self, ops: &[&WorkerOp], mut session: Option<Session>) {
+        let per_op = self.spec.workload.connection == Lifecycle::PerOp;
         let lockstep = self.gate.is_lockstep();
         for op in ops {
             if op.think_us > 0 && !lockstep {
@@ -130,7 +135,8 @@ impl<'a> Actor<'a> {
                 self.maybe_die(op.seq, KillPoint::Close);
                 // Close, then release a connection-scoped lock.
                 let s = session.take().expect("connected above");
-                self.gate.step("close", || drop(s), |_| "ok".into());
+                self.gate
+                    .step(StepAction::Close, || drop(s), |_| StepResult::Ok);
             }
             self.finish(rec);
             if !per_op {
@@ -141,7 +147,7 @@ impl<'a> Actor<'a> {
         }
     }
 
-    fn new_record(&self, op: &PlannedOp) -> OpRecord {
+    fn new_record(&self, op: &WorkerOp) -> OpRecord {
         OpRecord {
             worker: self.worker,
             actor: self.actor,
@@ -172,7 +178,7 @@ impl<'a> Actor<'a> {
     }
 
     fn checkpoint(&self, conn: &Connection, rec: &mut OpRecord) {
-        let st = &self.spec.scenario.strategy;
+        let st = &self.spec.strategy;
         let wanted = st.lock_checkpoints && st.write_lock_scope == LockScope::Transaction;
         let Ok(_held) = self.transaction_lock(wanted, rec) else {
             return;
@@ -196,16 +202,18 @@ impl<'a> Actor<'a> {
                 die(RecordSink::global(), w, a, seq, KillPoint::Checkpoint);
             });
         }
-        let mode = self.spec.scenario.workload.checkpoint_mode.as_sql();
+        let mode = self.spec.workload.checkpoint_mode.as_sql();
         let res = self.gate.step(
-            "checkpoint",
+            StepAction::Checkpoint,
             || {
                 conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
                     Ok([r.get(0)?, r.get(1)?, r.get(2)?])
                 })
             },
             |r| match r {
-                Ok([busy, ..]) if *busy != 0 => "busy".into(),
+                Ok([busy, ..]) if *busy != 0 => StepResult::Busy {
+                    code: "SQLITE_BUSY".into(),
+                },
                 other => sql_result(other),
             },
         );
@@ -232,7 +240,7 @@ impl<'a> Actor<'a> {
         during: &str,
         attempt: u32,
     ) -> bool {
-        let st = &self.spec.scenario.strategy;
+        let st = &self.spec.strategy;
         let lockstep = self.gate.is_lockstep();
         let retry = lockstep || attempt < st.retries;
         rec.busy.push(BusyEvent {
@@ -252,7 +260,7 @@ impl<'a> Actor<'a> {
     /// ROLLBACK as one step; the write-lock interval ends when it is issued.
     fn rollback(&self, conn: &Connection, rec: &mut OpRecord) -> rusqlite::Result<()> {
         self.gate.step(
-            "rollback",
+            StepAction::Rollback,
             || {
                 rec.t_commit_issued_ns.get_or_insert(monotonic_ns());
                 conn.execute_batch("ROLLBACK")
@@ -263,12 +271,14 @@ impl<'a> Actor<'a> {
 
     fn guard_step(&self, conn: &Connection) -> Result<Option<crate::observe::GuardReport>, String> {
         self.gate.step(
-            "guard",
+            StepAction::Guard,
             || self.guard.check(conn),
             |r| match r {
-                Ok(None) => "ok".into(),
-                Ok(Some(_)) => "fired".into(),
-                Err(e) => format!("error: {e}"),
+                Ok(None) => StepResult::Ok,
+                Ok(Some(_)) => StepResult::Fired,
+                Err(_) => StepResult::Error {
+                    code: "WALBURST_GUARD".into(),
+                },
             },
         )
     }
@@ -281,7 +291,7 @@ impl<'a> Actor<'a> {
             return Ok(None);
         }
         let t_lock = monotonic_ns();
-        let held = match write_lock(&self.gate, &self.spec.db_path, &self.spec.scenario.strategy) {
+        let held = match write_lock(&self.gate, &self.spec.db_path, &self.spec.strategy) {
             Ok(None) => Ok(None),
             Ok(Some(Acquired::Held(h))) => Ok(Some(h)),
             Ok(Some(Acquired::TimedOut)) => {
@@ -297,8 +307,8 @@ impl<'a> Actor<'a> {
         held
     }
 
-    fn write(&mut self, conn: &Connection, op: &PlannedOp, rec: &mut OpRecord) {
-        let scoped = self.spec.scenario.strategy.write_lock_scope == LockScope::Transaction;
+    fn write(&mut self, conn: &Connection, op: &WorkerOp, rec: &mut OpRecord) {
+        let scoped = self.spec.strategy.write_lock_scope == LockScope::Transaction;
         let Ok(tx_lock) = self.transaction_lock(scoped, rec) else {
             return;
         };
@@ -309,7 +319,7 @@ impl<'a> Actor<'a> {
             // Timestamps are taken inside the step: in lockstep the actor may sit parked
             // between steps while others act, and that time is not inside the lock.
             let begun = self.gate.step(
-                "begin",
+                StepAction::Begin,
                 || {
                     conn.execute_batch("BEGIN IMMEDIATE")
                         .map(|()| monotonic_ns())
@@ -334,7 +344,7 @@ impl<'a> Actor<'a> {
         }
         rec.begin_wait_us = rec.t_begin_ok_ns.unwrap_or(t_begin).saturating_sub(t_begin) / 1000;
 
-        let applied = match kanban::apply(conn, &self.gate, self.spec.seed, self.worker, op) {
+        let applied = match kanban::apply(conn, &self.gate, self.worker, op) {
             Ok(a) => a,
             Err(e) => {
                 rec.error = Some(SqlError::from_rusqlite(&e));
@@ -377,7 +387,7 @@ impl<'a> Actor<'a> {
         loop {
             let issued = &mut rec.t_commit_issued_ns;
             let committed = self.gate.step(
-                "commit",
+                StepAction::Commit,
                 || {
                     issued.get_or_insert(monotonic_ns());
                     conn.execute_batch("COMMIT")

@@ -8,8 +8,9 @@ use rusqlite::Connection;
 use super::clock::monotonic_ns;
 use super::gate::{Gate, sql_result};
 use super::kanban;
-use super::protocol::RunSpec;
+use super::protocol::Start;
 use super::sqlite::{self, SqlError};
+use super::step::{StepAction, StepResult};
 use super::strategy::{self, Acquired, Held};
 use crate::observe::BusyEvent;
 use crate::scenario::{InitLock, LockScope, LockWait, Setup, Strategy, WriteLock};
@@ -27,19 +28,6 @@ pub struct Session {
 pub enum Purpose {
     Writer,
     IdleReader,
-}
-
-pub fn is_lockstep(spec: &RunSpec) -> bool {
-    spec.mode == "lockstep"
-}
-
-/// Whether connections may be opened before the start barrier: only when opening takes no
-/// lock that another worker could hold for the whole run, and there is no setup race to run.
-pub fn may_connect_early(spec: &RunSpec) -> bool {
-    let s = &spec.scenario;
-    s.workload.setup == Setup::Runner
-        && !(s.strategy.write_lock == WriteLock::Flock
-            && s.strategy.write_lock_scope == LockScope::Connection)
 }
 
 pub(super) fn us_since(t0: u64) -> u64 {
@@ -64,12 +52,14 @@ fn take_lock(
     };
     for _ in 0..attempts {
         let got = gate.step(
-            "flock",
+            StepAction::Flock,
             || strategy::try_acquire(path),
             |r| match r {
-                Ok(Some(_)) => "ok".into(),
-                Ok(None) => "would-block".into(),
-                Err(e) => format!("error: {e}"),
+                Ok(Some(_)) => StepResult::Ok,
+                Ok(None) => StepResult::WouldBlock,
+                Err(_) => StepResult::Error {
+                    code: "WALBURST_FLOCK".into(),
+                },
             },
         )?;
         if let Some(h) = got {
@@ -100,12 +90,12 @@ pub(super) fn write_lock(
 /// Opens a connection as the field app does: connection-scoped write lock (if any), the
 /// first-connect lock around setup, settings, and (when racing) the schema.
 pub fn connect(
-    spec: &RunSpec,
+    spec: &Start,
     gate: &Gate,
     purpose: Purpose,
     busy: &mut Vec<BusyEvent>,
 ) -> Result<Session, SqlError> {
-    let s = &spec.scenario;
+    let s = spec;
     let db = &spec.db_path;
     let t_lock = monotonic_ns();
     let lock = if purpose == Purpose::Writer && s.strategy.write_lock_scope == LockScope::Connection
@@ -149,14 +139,14 @@ pub fn connect(
     };
     // Lockstep never waits inside SQLite: a step that would block returns BUSY at once.
     // (Connections opened before the barrier are ungated but still lockstep's.)
-    let busy_ms = if is_lockstep(spec) {
+    let busy_ms = if spec.is_lockstep() {
         0
     } else {
         s.sqlite.busy_timeout_ms
     };
     // Lockstep stands in for the busy handler: a BUSY while setting up is retried as a
     // later step. Free mode waits inside SQLite (busy_timeout) and reports what is left.
-    let lockstep = is_lockstep(spec);
+    let lockstep = spec.is_lockstep();
     let note_busy = |se: &SqlError, busy: &mut Vec<BusyEvent>| {
         let retry = lockstep && se.is_busy();
         if se.is_busy() {
@@ -169,7 +159,11 @@ pub fn connect(
         retry
     };
     let conn = loop {
-        match gate.step("open", || sqlite::open(db, &s.sqlite, busy_ms), sql_result) {
+        match gate.step(
+            StepAction::Open,
+            || sqlite::open(db, &s.sqlite, busy_ms),
+            sql_result,
+        ) {
             Ok(c) => break c,
             Err(e) => {
                 let se = SqlError::from_rusqlite(&e);
@@ -181,7 +175,11 @@ pub fn connect(
     };
     if s.workload.setup == Setup::Race {
         loop {
-            match gate.step("schema", || kanban::create_schema(&conn), sql_result) {
+            match gate.step(
+                StepAction::Schema,
+                || kanban::create_schema(&conn),
+                sql_result,
+            ) {
                 Ok(()) => break,
                 Err(e) => {
                     let se = SqlError::from_rusqlite(&e);
@@ -206,12 +204,12 @@ pub fn connect(
 
 /// Opens the idle connections a worker holds: set up like any other, read once, then left
 /// open until the worker exits (as apps with a reader connection do).
-pub fn open_idle(spec: &RunSpec, gate: &Gate, n: u32) -> Result<Vec<Session>, SqlError> {
+pub fn open_idle(spec: &Start, gate: &Gate, n: u32) -> Result<Vec<Session>, SqlError> {
     (0..n)
         .map(|_| {
             let session = connect(spec, gate, Purpose::IdleReader, &mut Vec::new())?;
             gate.step(
-                "idle read",
+                StepAction::statement("idle read"),
                 || {
                     session
                         .conn

@@ -9,8 +9,9 @@ use std::sync::{Mutex, mpsc};
 
 use serde::{Deserialize, Serialize};
 
-use super::protocol::WorkerMsg;
+use super::protocol::{RunnerMsg, WorkerMsg};
 use super::sink::RecordSink;
+use super::step::{StepAction, StepResult};
 
 /// One actor of a run: (worker, connection index within the worker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -25,7 +26,7 @@ pub struct LockstepLink {
 }
 
 impl LockstepLink {
-    /// Starts the thread that reads grants (`grant <actor>` lines) from stdin.
+    /// Starts the thread that reads `grant` messages from stdin.
     pub fn start(actors: u32) -> Arc<LockstepLink> {
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..actors).map(|_| mpsc::channel::<()>()).unzip();
@@ -33,12 +34,10 @@ impl LockstepLink {
             use std::io::BufRead;
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { break };
-                let Some(a) = line
-                    .strip_prefix("grant ")
-                    .and_then(|a| a.trim().parse::<usize>().ok())
-                else {
+                let Ok(RunnerMsg::Grant { actor }) = serde_json::from_str(&line) else {
                     continue;
                 };
+                let a = actor as usize;
                 if senders.get(a).is_none_or(|s| s.send(()).is_err()) {
                     continue;
                 }
@@ -77,13 +76,12 @@ impl<'a> Gate<'a> {
         self.lockstep.is_some()
     }
 
-    /// Runs `action` as one step; `describe` names its result for the trace (`ok`, an error
-    /// code, `busy`, ...).
+    /// Runs `action` as one step; `describe` types its result for the coordinator.
     pub fn step<T>(
         &self,
-        action: &str,
+        action: StepAction,
         f: impl FnOnce() -> T,
-        describe: impl Fn(&T) -> String,
+        describe: impl Fn(&T) -> StepResult,
     ) -> T {
         let Some((link, sink)) = &self.lockstep else {
             return f();
@@ -92,7 +90,7 @@ impl<'a> Gate<'a> {
             &WorkerMsg::Want {
                 worker: self.id.worker,
                 actor: self.id.actor,
-                action: action.to_string(),
+                action,
             },
             true,
         );
@@ -130,10 +128,7 @@ impl<'a> Gate<'a> {
     }
 }
 
-/// Names a rusqlite result for the trace: `ok` or the extended error code.
-pub fn sql_result<T>(r: &rusqlite::Result<T>) -> String {
-    match r {
-        Ok(_) => "ok".to_string(),
-        Err(e) => super::sqlite::SqlError::from_rusqlite(e).code,
-    }
+/// Types a rusqlite result for the trace: `ok`, or `busy`/`error` with the extended code.
+pub fn sql_result<T>(r: &rusqlite::Result<T>) -> StepResult {
+    StepResult::of_sql(r)
 }

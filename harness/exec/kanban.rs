@@ -5,7 +5,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::gate::{Gate, sql_result};
-use crate::plan::{GC_AGE_MS, OpKind, PlannedOp, payload, task_id, worker_name};
+use super::protocol::WorkerOp;
+use super::step::StepAction;
+use crate::plan::{GC_AGE_MS, OpKind, task_id, worker_name};
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS tasks (
@@ -86,13 +88,13 @@ pub enum Applied {
     Nothing(&'static str),
 }
 
-/// One statement as one lockstep step.
+/// One statement as one lockstep step, labelled for the trace.
 fn sql<T>(
     gate: &Gate,
-    action: &str,
+    label: &str,
     f: impl FnOnce() -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    gate.step(action, f, sql_result)
+    gate.step(StepAction::statement(label), f, sql_result)
 }
 
 /// Runs the body of one write op inside an open `BEGIN IMMEDIATE` transaction; every
@@ -100,12 +102,11 @@ fn sql<T>(
 pub fn apply(
     conn: &Connection,
     gate: &Gate,
-    seed: u64,
     worker: u32,
-    op: &PlannedOp,
+    op: &WorkerOp,
 ) -> rusqlite::Result<Applied> {
     let me = worker_name(worker);
-    let body = || payload(seed, worker, op.seq, op.payload_len);
+    let body = || op.payload.as_str();
     let (w, s, at) = (worker, op.seq, op.at_ms);
     let event = |task: Option<&str>, kind: &str, detail: String| -> rusqlite::Result<i64> {
         sql(gate, "insert event", || {
@@ -128,7 +129,7 @@ pub fn apply(
     };
     match op.kind {
         OpKind::CreateTask => {
-            let id = task_id(w, s);
+            let id = op.task_id.clone().unwrap_or_else(|| task_id(w, s));
             sql(gate, "insert task", || {
                 conn.prepare_cached(
                     "INSERT INTO tasks (id, title, body, priority, created_at, updated_at, created_worker, created_seq)

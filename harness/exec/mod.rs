@@ -14,6 +14,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod sink;
 pub mod sqlite;
+pub mod step;
 pub mod strategy;
 pub mod tamper;
 pub mod watch;

@@ -2,6 +2,7 @@
 //! pipes through a bounded channel, and reaping them. Nothing here decides when; the runner
 //! does.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,8 +13,12 @@ use std::time::{Duration, Instant};
 
 use super::coordinator::StepEvent;
 use super::gate::ActorId;
-use super::protocol::{GO, WorkerMsg};
+use super::protocol::{
+    PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp, hello_version,
+};
 use crate::observe::{KillEvent, Observations, WorkerExit};
+use crate::plan::{self, Plan, WorkerPlan};
+use crate::scenario::Mode;
 
 /// A record line longer than this is a runaway worker, not a record.
 const MAX_LINE: usize = 1 << 20;
@@ -26,8 +31,33 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 pub enum Event {
     Msg(u32, WorkerMsg),
+    /// A line that is not a protocol message.
     Garbage(u32, String),
+    /// A `hello` of another protocol version.
+    WrongVersion(u32, u64),
     Eof(u32),
+}
+
+/// How to start a worker program: the scenario's `[worker] command`, or the built-in one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Working directory; the run directory when `None`.
+    pub cwd: Option<PathBuf>,
+}
+
+impl WorkerCommand {
+    /// walburst's own worker: `<exe> worker`.
+    pub fn builtin(exe: &Path) -> WorkerCommand {
+        WorkerCommand {
+            program: exe.to_path_buf(),
+            args: vec!["worker".into()],
+            env: BTreeMap::new(),
+            cwd: None,
+        }
+    }
 }
 
 pub enum Wait {
@@ -48,6 +78,12 @@ pub struct Proc {
     pub last_heard: Instant,
     /// A seeded kill was announced by this incarnation.
     pub dying: Option<KillEvent>,
+    /// The worker said `hello` (in the protocol's version).
+    pub hello: bool,
+    /// The worker broke the protocol and was killed: its further lines are not believed.
+    pub violated: bool,
+    /// Seqs handed to this incarnation that it has not reported yet.
+    pending: BTreeSet<u32>,
     stderr_path: PathBuf,
 }
 
@@ -55,8 +91,11 @@ pub struct Workers {
     pub procs: Vec<Proc>,
     rx: Receiver<Event>,
     tx: SyncSender<Event>,
-    exe: PathBuf,
+    command: WorkerCommand,
+    spec: RunSpec,
     run_dir: PathBuf,
+    plans: Vec<WorkerPlan>,
+    planned_kills: Vec<plan::Kill>,
     pub kills: Vec<KillEvent>,
 }
 
@@ -79,15 +118,18 @@ fn spawn_reader(worker: u32, stdout: std::process::ChildStdout, tx: SyncSender<E
             let ev = if line.len() > MAX_LINE {
                 Event::Garbage(worker, format!("a line of more than {MAX_LINE} bytes"))
             } else {
-                match serde_json::from_slice::<WorkerMsg>(&line) {
-                    Ok(m) => Event::Msg(worker, m),
-                    Err(_) => Event::Garbage(
-                        worker,
-                        String::from_utf8_lossy(&line).chars().take(200).collect(),
-                    ),
+                match hello_version(&line) {
+                    Some(v) if v != u64::from(PROTOCOL_VERSION) => Event::WrongVersion(worker, v),
+                    _ => match serde_json::from_slice::<WorkerMsg>(&line) {
+                        Ok(m) => Event::Msg(worker, m),
+                        Err(_) => Event::Garbage(
+                            worker,
+                            String::from_utf8_lossy(&line).chars().take(200).collect(),
+                        ),
+                    },
                 }
             };
-            let garbage = matches!(ev, Event::Garbage(..));
+            let garbage = matches!(ev, Event::Garbage(..) | Event::WrongVersion(..));
             if tx.send(ev).is_err() || garbage {
                 // The runner stopped listening, or the worker is talking nonsense: stop
                 // reading (it will be killed) rather than follow a runaway stream.
@@ -108,47 +150,79 @@ fn tail(path: &Path, lines: usize) -> Option<String> {
 }
 
 impl Workers {
-    pub fn new(exe: &Path, run_dir: &Path) -> Workers {
+    pub fn new(command: WorkerCommand, spec: &RunSpec, run_dir: &Path, plan: &Plan) -> Workers {
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         Workers {
             procs: Vec::new(),
             rx,
             tx,
-            exe: exe.to_path_buf(),
+            command,
+            spec: spec.clone(),
             run_dir: run_dir.to_path_buf(),
+            plans: plan.workers.clone(),
+            planned_kills: plan::kills(&spec.scenario, spec.seed),
             kills: Vec::new(),
         }
     }
 
-    fn start(&self, w: u32, resume: Option<&Path>) -> anyhow::Result<Proc> {
-        let incarnation = self.kills.iter().filter(|k| k.worker == w).count();
+    /// Writes the ops file of worker `w`'s incarnation `n` and starts the process with its
+    /// `start` line. `first` gives, per actor, the first seq it must still run.
+    fn start(&self, w: u32, first: &BTreeMap<u32, u32>) -> anyhow::Result<Proc> {
+        let incarnation = self.kills.iter().filter(|k| k.worker == w).count() as u32;
         let stderr_path = self.run_dir.join(if incarnation == 0 {
             format!("worker-{w}.stderr")
         } else {
             format!("worker-{w}.{incarnation}.stderr")
         });
+        let seed = self.spec.seed;
+        let ops: Vec<WorkerOp> = self.plans[w as usize]
+            .ops
+            .iter()
+            .filter(|op| op.seq >= first.get(&op.actor).copied().unwrap_or(0))
+            .map(|op| WorkerOp::from_plan(seed, w, op))
+            .collect();
+        let pending: BTreeSet<u32> = ops.iter().map(|op| op.seq).collect();
+        let kills: Vec<StartKill> = self
+            .planned_kills
+            .iter()
+            .filter(|k| k.worker == w && pending.contains(&k.seq))
+            .map(|k| StartKill {
+                actor: ops
+                    .iter()
+                    .find(|op| op.seq == k.seq)
+                    .map_or(0, |op| op.actor),
+                seq: k.seq,
+                point: k.point,
+            })
+            .collect();
+        let ops_path = self.run_dir.join(format!("ops-{w}.{incarnation}.jsonl"));
+        write_ops(&ops_path, &ops)?;
+        let start = Start::new(&self.spec, &self.run_dir, w, incarnation, ops_path, kills);
+
         let stderr = File::create(&stderr_path)?;
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("worker")
-            .arg("--run-dir")
-            .arg(&self.run_dir)
-            .arg("--worker")
-            .arg(w.to_string());
-        if let Some(r) = resume {
-            cmd.arg("--resume").arg(r);
-        }
+        let c = &self.command;
+        let mut cmd = Command::new(&c.program);
+        cmd.args(&c.args)
+            .current_dir(c.cwd.as_deref().unwrap_or(&self.run_dir))
+            .env("WALBURST_PROTOCOL", PROTOCOL_VERSION.to_string())
+            .env("WALBURST_RUN_DIR", &self.run_dir)
+            .env("WALBURST_WORKER", w.to_string())
+            .envs(&c.env);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
             .map_err(|e| {
-                anyhow::anyhow!("cannot start worker {w} ({}): {e}", self.exe.display())
+                anyhow::anyhow!("cannot start worker {w} ({}): {e}", c.program.display())
             })?;
         spawn_reader(w, child.stdout.take().expect("piped"), self.tx.clone());
         let pid = child.id();
+        let mut stdin = child.stdin.take();
+        // A worker that died at once shows up as EOF on its stdout; nothing to do here.
+        send(&mut stdin, &RunnerMsg::Start(Box::new(start)));
         Ok(Proc {
-            stdin: child.stdin.take(),
+            stdin,
             child,
             exit: WorkerExit {
                 worker: w,
@@ -159,12 +233,18 @@ impl Workers {
                 killed_because: None,
                 error: None,
                 records: 0,
+                language: None,
+                implementation: None,
+                sqlite_version: None,
             },
             eof: false,
             ready: false,
             started: false,
             last_heard: Instant::now(),
             dying: None,
+            hello: false,
+            violated: false,
+            pending,
             stderr_path,
         })
     }
@@ -172,7 +252,7 @@ impl Workers {
     /// Starts workers 0..n; on a failure, kills the ones already started.
     pub fn spawn_all(&mut self, n: u32) -> anyhow::Result<()> {
         for w in 0..n {
-            match self.start(w, None) {
+            match self.start(w, &BTreeMap::new()) {
                 Ok(p) => self.procs.push(p),
                 Err(e) => {
                     self.kill_all();
@@ -185,31 +265,22 @@ impl Workers {
 
     /// Starts a new process for worker `w` after its seeded kill, continuing each actor's
     /// schedule after the first op it had not reported (that one was in flight: ambiguous).
-    pub fn respawn(
-        &mut self,
-        w: u32,
-        kill: &KillEvent,
-        obs: &Observations,
-        plan: &crate::plan::WorkerPlan,
-    ) -> anyhow::Result<()> {
+    /// The successor learns where to resume only from the ops file written for it.
+    pub fn respawn(&mut self, w: u32, kill: &KillEvent, obs: &Observations) -> anyhow::Result<()> {
+        let plan = &self.plans[w as usize];
         // Per actor: the op after its highest reported one was in flight (or not yet
         // started) when the process died; it is skipped (ambiguous) and the successor starts
         // at the op after it. Earlier gaps are ops skipped by previous kills.
-        let done: std::collections::BTreeSet<u32> = obs
+        let done: BTreeSet<u32> = obs
             .records
             .iter()
             .filter(|r| r.worker == w)
             .map(|r| r.seq)
             .collect();
-        let mut first: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
-        let actors: std::collections::BTreeSet<u32> = plan.ops.iter().map(|op| op.actor).collect();
+        let mut first: BTreeMap<u32, u32> = BTreeMap::new();
+        let actors: BTreeSet<u32> = plan.ops.iter().map(|op| op.actor).collect();
         for a in actors {
-            let mine: Vec<u32> = plan
-                .ops
-                .iter()
-                .filter(|op| op.actor == a)
-                .map(|op| op.seq)
-                .collect();
+            let mine: Vec<u32> = plan.actor_ops(a).map(|op| op.seq).collect();
             let highest_done = mine.iter().rposition(|s| done.contains(s));
             let in_flight = match highest_done {
                 Some(i) => mine.get(i + 1),
@@ -219,10 +290,7 @@ impl Workers {
         }
         // The actor that died knows exactly where: its successor starts right after.
         first.insert(kill.actor, kill.seq + 1);
-        let n = self.kills.iter().filter(|k| k.worker == w).count();
-        let path = self.run_dir.join(format!("resume-{w}.{n}.json"));
-        std::fs::write(&path, serde_json::to_vec(&first)?)?;
-        let successor = self.start(w, Some(&path))?;
+        let successor = self.start(w, &first)?;
         let old = std::mem::replace(&mut self.procs[w as usize], successor);
         // Keep the record count across incarnations.
         self.procs[w as usize].exit.records = old.exit.records;
@@ -256,13 +324,28 @@ impl Workers {
     pub fn handle(&mut self, ev: Event, obs: &mut Observations) -> Option<StepEvent> {
         match ev {
             Event::Msg(w, msg) => {
+                let lockstep = self.spec.mode == Mode::Lockstep;
                 let p = &mut self.procs[w as usize];
+                if p.violated {
+                    return None;
+                }
                 p.last_heard = Instant::now();
+                if let Err(why) = p.admit(w, &msg, lockstep) {
+                    self.violation(w, format!("protocol violation: {why}"));
+                    return None;
+                }
                 let id = |actor| ActorId { worker: w, actor };
                 match msg {
+                    WorkerMsg::Hello(h) => {
+                        p.hello = true;
+                        p.exit.language = Some(h.language);
+                        p.exit.implementation = Some(h.implementation);
+                        p.exit.sqlite_version = Some(h.sqlite_version);
+                    }
                     WorkerMsg::Ready { .. } => p.ready = true,
-                    WorkerMsg::Op(rec) => {
+                    WorkerMsg::Op(mut rec) => {
                         p.exit.records += 1;
+                        rec.error = rec.error.map(|e| e.normalized());
                         obs.records.push(*rec);
                     }
                     WorkerMsg::Done { .. } => p.exit.finished = true,
@@ -291,14 +374,15 @@ impl Workers {
                 }
             }
             Event::Garbage(w, line) => {
-                let p = &mut self.procs[w as usize];
-                p.exit
-                    .error
-                    .get_or_insert(format!("unreadable output on its record pipe: {line}"));
-                p.exit
-                    .killed_because
-                    .get_or_insert("wrote something other than records".into());
-                let _ = p.child.kill();
+                self.violation(w, format!("non-protocol output: {line}"));
+            }
+            Event::WrongVersion(w, v) => {
+                self.violation(
+                    w,
+                    format!(
+                        "protocol version mismatch (worker speaks {v}, runner {PROTOCOL_VERSION})"
+                    ),
+                );
             }
             Event::Eof(w) => {
                 let p = &mut self.procs[w as usize];
@@ -310,19 +394,24 @@ impl Workers {
         None
     }
 
+    /// The worker broke the protocol: name why, kill it, and believe nothing more it says.
+    fn violation(&mut self, w: u32, why: String) {
+        let p = &mut self.procs[w as usize];
+        p.violated = true;
+        p.exit.killed_because.get_or_insert(why);
+        let _ = p.child.kill();
+    }
+
     /// Sends the start signal (also to a respawned worker once it is ready).
     pub fn go(&mut self, w: u32) {
-        self.procs[w as usize].started = true;
-        if let Some(stdin) = self.procs[w as usize].stdin.as_mut() {
-            // A worker that died meanwhile shows up as EOF; nothing to do here.
-            let _ = writeln!(stdin, "{GO}").and_then(|_| stdin.flush());
-        }
+        let p = &mut self.procs[w as usize];
+        p.started = true;
+        send(&mut p.stdin, &RunnerMsg::Go);
     }
 
     pub fn grant(&mut self, a: ActorId) {
-        if let Some(stdin) = self.procs[a.worker as usize].stdin.as_mut() {
-            let _ = writeln!(stdin, "grant {}", a.actor).and_then(|_| stdin.flush());
-        }
+        let p = &mut self.procs[a.worker as usize];
+        send(&mut p.stdin, &RunnerMsg::Grant { actor: a.actor });
     }
 
     pub fn close_stdins(&mut self) {
@@ -387,25 +476,103 @@ impl Workers {
     }
 }
 
+impl Proc {
+    /// Whether `msg` may come now from worker `w` (PROTOCOL.md, "Named failures").
+    fn admit(&mut self, w: u32, msg: &WorkerMsg, lockstep: bool) -> Result<(), String> {
+        if msg.worker() != w {
+            return Err(format!(
+                "a message for worker {} on worker {w}'s pipe",
+                msg.worker()
+            ));
+        }
+        match msg {
+            WorkerMsg::Hello(_) if self.hello => Err("a second hello".into()),
+            WorkerMsg::Hello(_) => Ok(()),
+            _ if !self.hello => Err("the first message was not hello".into()),
+            WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(format!(
+                "an op record for seq {} that it was not given or already reported",
+                rec.seq
+            )),
+            WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
+                if !lockstep =>
+            {
+                Err("a lockstep message in a free run".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes one runner message; a worker that died meanwhile shows up as EOF, so a failed
+/// write is not an error here.
+fn send(stdin: &mut Option<ChildStdin>, msg: &RunnerMsg) {
+    if let Some(stdin) = stdin.as_mut() {
+        let mut line = serde_json::to_vec(msg).expect("runner messages serialize");
+        line.push(b'\n');
+        let _ = stdin.write_all(&line).and_then(|_| stdin.flush());
+    }
+}
+
+fn write_ops(path: &Path, ops: &[WorkerOp]) -> anyhow::Result<()> {
+    let mut w = std::io::BufWriter::new(File::create(path)?);
+    for op in ops {
+        serde_json::to_writer(&mut w, op)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 fn wait_bounded(child: &mut Child, exit: &mut WorkerExit) -> Option<std::process::ExitStatus> {
     use std::os::unix::process::ExitStatusExt;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                exit.killed_because
-                    .get_or_insert("did not exit after closing its pipes".into());
-                let _ = child.kill();
-                break child.wait().ok();
-            }
-            Err(_) => break None,
+    let status = match wait_exit(child, Duration::from_secs(10)) {
+        Ok(Some(st)) => Some(st),
+        Ok(None) => {
+            exit.killed_because
+                .get_or_insert("did not exit after closing its pipes".into());
+            let _ = child.kill();
+            child.wait().ok()
         }
+        Err(_) => None,
     };
     if let Some(st) = status {
         exit.exit_code = st.code();
         exit.signal = st.signal();
     }
     status
+}
+
+/// Waits up to `limit` for `child` to exit, sleeping on a pidfd (woken by the exit itself,
+/// not by a polling interval); `Ok(None)` when it is still running at the deadline.
+fn wait_exit(
+    child: &mut Child,
+    limit: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::process::{Pid, PidfdFlags, pidfd_open};
+    if let Some(st) = child.try_wait()? {
+        return Ok(Some(st));
+    }
+    let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
+    // The child is unreaped, so its pid cannot have been reused: the pidfd names it.
+    let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(st) = child.try_wait()? {
+            return Ok(Some(st));
+        }
+        if left.is_zero() {
+            return Ok(None);
+        }
+    }
 }

@@ -1,12 +1,22 @@
-//! What runner and workers say to each other: JSON lines over the worker's stdin/stdout
-//! pipes, never through the database under test.
+//! The worker protocol (PROTOCOL.md, version 1): JSON lines over the worker's stdin/stdout
+//! pipes, never through the database under test. The runner speaks only this; the built-in
+//! worker (`walburst worker`) is one implementation of the worker side, an app's adapter is
+//! another.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::step::{StepAction, StepResult};
 use crate::observe::OpRecord;
-use crate::scenario::{Overrides, Scenario, ScenarioSource};
+use crate::plan::{self, OpKind, PlannedOp};
+use crate::scenario::{
+    CheckpointMode, GuardAt, GuardKind, KillPoint, Lifecycle, Mode, Overrides, Profile, Scenario,
+    ScenarioSource, Setup, SqliteConfig, Strategy,
+};
+
+/// The protocol version this runner (and the built-in worker) speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
 
 /// File in the run directory holding the [`RunSpec`]; written before any worker starts.
 pub const RUN_SPEC_FILE: &str = "run.json";
@@ -14,7 +24,8 @@ pub const RUN_SPEC_FILE: &str = "run.json";
 pub const DB_DIR: &str = "db";
 pub const DB_FILE: &str = "kanban.db";
 
-/// Everything a worker needs to rebuild its share of the plan and run it.
+/// The run as the runner persists it before any worker starts (`run.json`): what the
+/// checks and reports need. Workers are not given it; they get a [`Start`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
     pub walburst_version: String,
@@ -22,7 +33,7 @@ pub struct RunSpec {
     pub scenario: Scenario,
     pub source: ScenarioSource,
     pub seed: u64,
-    pub mode: String,
+    pub mode: Mode,
     pub overrides: Overrides,
     pub schedule_hash: String,
     pub db_path: PathBuf,
@@ -37,21 +48,159 @@ impl RunSpec {
     }
 }
 
+/// The workload settings a worker needs (the rest of `[workload]` shaped the plan).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartWorkload {
+    pub profile: Profile,
+    pub connection: Lifecycle,
+    pub connections_per_worker: u32,
+    pub idle_connections: u32,
+    pub checkpoint_mode: CheckpointMode,
+    pub setup: Setup,
+}
+
+/// A seeded kill this incarnation performs on itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartKill {
+    pub actor: u32,
+    pub seq: u32,
+    pub point: KillPoint,
+}
+
+/// Runner -> worker, the first line: everything a worker needs to run its share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    pub protocol: u32,
+    pub worker: u32,
+    pub workers: u32,
+    pub incarnation: u32,
+    pub run_dir: PathBuf,
+    pub db_path: PathBuf,
+    pub ops_path: PathBuf,
+    pub mode: Mode,
+    pub seed: u64,
+    pub scenario: String,
+    pub sqlite: SqliteConfig,
+    pub workload: StartWorkload,
+    pub strategy: Strategy,
+    pub guard: GuardKind,
+    pub guard_at: GuardAt,
+    pub connect_early: bool,
+    pub kills: Vec<StartKill>,
+}
+
+impl Start {
+    pub fn new(
+        spec: &RunSpec,
+        run_dir: &Path,
+        worker: u32,
+        incarnation: u32,
+        ops_path: PathBuf,
+        kills: Vec<StartKill>,
+    ) -> Start {
+        let s = &spec.scenario;
+        let w = &s.workload;
+        Start {
+            protocol: PROTOCOL_VERSION,
+            worker,
+            workers: w.workers,
+            incarnation,
+            run_dir: run_dir.to_path_buf(),
+            db_path: spec.db_path.clone(),
+            ops_path,
+            mode: spec.mode,
+            seed: spec.seed,
+            scenario: s.name.clone(),
+            sqlite: s.sqlite.clone(),
+            workload: StartWorkload {
+                profile: w.profile,
+                connection: w.connection,
+                connections_per_worker: w.connections_per_worker,
+                idle_connections: w.idle_connections,
+                checkpoint_mode: w.checkpoint_mode,
+                setup: w.setup,
+            },
+            strategy: s.strategy.clone(),
+            guard: s.guard,
+            guard_at: s.guard_at,
+            connect_early: may_connect_early(s),
+            kills,
+        }
+    }
+
+    pub fn is_lockstep(&self) -> bool {
+        self.mode == Mode::Lockstep
+    }
+}
+
+/// Whether connections may be opened before the start barrier: only when opening takes no
+/// lock that another worker could hold for the whole run, and there is no setup race to run.
+pub fn may_connect_early(s: &Scenario) -> bool {
+    use crate::scenario::{LockScope, WriteLock};
+    s.workload.setup == Setup::Runner
+        && !(s.strategy.write_lock == WriteLock::Flock
+            && s.strategy.write_lock_scope == LockScope::Connection)
+}
+
+/// One line of the ops file: an op as a worker receives it, payload text included so that
+/// adapters need no walburst generator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerOp {
+    pub seq: u32,
+    pub actor: u32,
+    pub kind: OpKind,
+    pub think_us: u32,
+    pub at_ms: i64,
+    /// The task a `create_task` creates; `None` for the others (they pick theirs by SQL).
+    pub task_id: Option<String>,
+    pub payload: String,
+}
+
+impl WorkerOp {
+    pub fn from_plan(seed: u64, worker: u32, op: &PlannedOp) -> WorkerOp {
+        WorkerOp {
+            seq: op.seq,
+            actor: op.actor,
+            kind: op.kind,
+            think_us: op.think_us,
+            at_ms: op.at_ms,
+            task_id: (op.kind == OpKind::CreateTask).then(|| plan::task_id(worker, op.seq)),
+            payload: plan::payload(seed, worker, op.seq, op.payload_len),
+        }
+    }
+}
+
+/// Runner -> worker, one JSON object per line on the worker's stdin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "msg", rename_all = "snake_case")]
+pub enum RunnerMsg {
+    Start(Box<Start>),
+    /// The start barrier opens.
+    Go,
+    /// Lockstep: run the step this actor is parked before.
+    Grant {
+        actor: u32,
+    },
+}
+
 /// Worker -> runner, one JSON object per line on the worker's stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "msg", rename_all = "snake_case")]
 pub enum WorkerMsg {
+    /// The first line: who is speaking, and which SQLite it links.
+    Hello(Box<Hello>),
     /// Connected (where the scenario allows connecting early) and waiting at the barrier.
     Ready {
         worker: u32,
-        pid: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
     },
     Op(Box<OpRecord>),
     /// The whole schedule ran.
     Done {
         worker: u32,
     },
-    /// The worker cannot go on (bad run directory, cannot open the database, ...).
+    /// The worker cannot go on (bad start, cannot open the database, ...).
     Fatal {
         worker: u32,
         message: String,
@@ -60,20 +209,20 @@ pub enum WorkerMsg {
     Want {
         worker: u32,
         actor: u32,
-        action: String,
+        action: StepAction,
     },
     /// Lockstep: the granted step ran, with this result.
     Did {
         worker: u32,
         actor: u32,
-        result: String,
+        result: StepResult,
     },
     /// A seeded kill is about to land: the worker SIGKILLs itself right after this line.
     Dying {
         worker: u32,
         actor: u32,
         seq: u32,
-        point: crate::scenario::KillPoint,
+        point: KillPoint,
     },
     /// Lockstep: an actor ran its whole schedule.
     ActorDone {
@@ -82,5 +231,73 @@ pub enum WorkerMsg {
     },
 }
 
-/// Runner -> worker: the start barrier opens.
-pub const GO: &str = "go";
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u64,
+    pub worker: u32,
+    pub pid: u32,
+    /// `rust`, `python`, ...
+    pub language: String,
+    /// The worker program and its version (`walburst 0.1.0`, `walburst-python 0.1`).
+    pub implementation: String,
+    /// The SQLite the worker's code links (the app's, not walburst's).
+    pub sqlite_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite_source_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+}
+
+impl WorkerMsg {
+    /// The worker index a message claims to come from.
+    pub fn worker(&self) -> u32 {
+        match self {
+            WorkerMsg::Hello(h) => h.worker,
+            WorkerMsg::Op(r) => r.worker,
+            WorkerMsg::Ready { worker, .. }
+            | WorkerMsg::Done { worker }
+            | WorkerMsg::Fatal { worker, .. }
+            | WorkerMsg::Want { worker, .. }
+            | WorkerMsg::Did { worker, .. }
+            | WorkerMsg::Dying { worker, .. }
+            | WorkerMsg::ActorDone { worker, .. } => *worker,
+        }
+    }
+}
+
+/// The protocol version a line announces, if it is a `hello` of any version: a worker of
+/// another version is named as such even when the rest of its hello does not parse.
+pub fn hello_version(line: &[u8]) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    (v.get("msg")?.as_str()? == "hello").then(|| v.get("protocol")?.as_u64())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runner_messages_have_the_documented_shape() {
+        assert_eq!(
+            serde_json::to_string(&RunnerMsg::Go).unwrap(),
+            r#"{"msg":"go"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&RunnerMsg::Grant { actor: 2 }).unwrap(),
+            r#"{"msg":"grant","actor":2}"#
+        );
+    }
+
+    #[test]
+    fn a_minimal_adapter_record_parses() {
+        let line = r#"{"msg":"op","worker":1,"actor":0,"seq":4,"kind":"create_task","outcome":"committed","error":null,"t_start_ns":5,"t_end_ns":9,"unknown_field":1}"#;
+        match serde_json::from_str::<WorkerMsg>(line).unwrap() {
+            WorkerMsg::Op(r) => assert_eq!((r.worker, r.seq, r.latency_us), (1, 4, 0)),
+            other => panic!("{other:?}"),
+        }
+        let hello = r#"{"msg":"hello","protocol":2,"worker":0,"pid":1,"language":"x"}"#;
+        assert_eq!(hello_version(hello.as_bytes()), Some(2));
+        let ready = r#"{"msg":"ready","worker":3}"#;
+        assert!(serde_json::from_str::<WorkerMsg>(ready).is_ok());
+    }
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::clock::monotonic_ns;
 use super::coordinator::{Coordinator, LockstepOutcome, StepEvent};
-use super::procs::{Wait, Workers};
+use super::procs::{Wait, WorkerCommand, Workers};
 use super::protocol::RunSpec;
 use super::watch::FileWatch;
 use crate::observe::{Observations, RunEvent, RunEventKind};
@@ -28,7 +28,8 @@ const INTERRUPTED_MSG: &str = "interrupted (SIGINT/SIGTERM): every worker was ki
 pub fn execute(
     spec: &RunSpec,
     run_dir: &Path,
-    worker_exe: &Path,
+    command: WorkerCommand,
+    plan: &plan::Plan,
     lockstep: Option<Coordinator>,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Observations> {
@@ -38,7 +39,7 @@ pub fn execute(
     let watch = FileWatch::start(db_dir)
         .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", db_dir.display()))?;
     let mut obs = Observations::default();
-    let mut workers = Workers::new(worker_exe, run_dir);
+    let mut workers = Workers::new(command, spec, run_dir, plan);
     workers.spawn_all(n)?;
     progress.started(n, s.total_ops());
 
@@ -105,18 +106,23 @@ pub fn execute(
 
 fn finish(workers: Workers, mut obs: Observations, watch: FileWatch) -> Observations {
     workers.finish(&mut obs);
-    let seen = watch.finish();
-    // Names there before the barrier opened are not news; the rest are timeline marks.
-    for (name, &t_ns) in seen.iter().filter(|(_, t)| **t > obs.t_go_ns) {
-        obs.events.push(RunEvent {
-            t_ns,
-            worker: None,
-            kind: RunEventKind::FileAppeared,
-            detail: name.clone(),
-        });
+    match watch.finish() {
+        Ok(seen) => {
+            // Names there before the barrier opened are not news; the rest are timeline
+            // marks.
+            for (name, &t_ns) in seen.iter().filter(|(_, t)| **t > obs.t_go_ns) {
+                obs.events.push(RunEvent {
+                    t_ns,
+                    worker: None,
+                    kind: RunEventKind::FileAppeared,
+                    detail: name.clone(),
+                });
+            }
+            obs.files_seen = seen.into_keys().collect();
+        }
+        Err(e) => obs.watch_error = Some(e.to_string()),
     }
     obs.events.sort_by_key(|e| e.t_ns);
-    obs.files_seen = seen.into_keys().collect();
     obs
 }
 
@@ -134,8 +140,7 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
     if !spec.scenario.faults.respawn {
         return false;
     }
-    let plan = plan::worker_plan(&spec.scenario, spec.seed, w);
-    match workers.respawn(w, &kill, obs, &plan) {
+    match workers.respawn(w, &kill, obs) {
         Ok(()) => {
             if let Some(k) = workers.kills.last_mut() {
                 k.respawned = true;

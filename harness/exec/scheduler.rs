@@ -7,13 +7,25 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::gate::ActorId;
+use super::step::{StepAction, StepResult};
 use crate::plan::stream;
 
+/// Picks which parked actor runs the next lockstep step.
+///
+/// Contract: `choose` is a pure function of the scheduler's seed and of the calls made to it
+/// so far (never of time or process speed), so the same calls give the same choices. It is
+/// called only when the run is settled, with `runnable` sorted and never empty; it returns
+/// one of `runnable`, or `None` when a replay has diverged from its recording.
 pub trait Scheduler {
-    /// Picks one of `runnable` (sorted, never empty); `None` when a replay has diverged.
     fn choose(&mut self, step: u64, runnable: &[ActorId]) -> Option<ActorId>;
-    /// The chosen actor's step returned; `blocked` when it met BUSY or a held flock.
-    fn on_result(&mut self, _actor: ActorId, _action: &str, _result: &str, _blocked: bool) {}
+    /// The chosen actor's step returned (blocked: it met BUSY or a held flock).
+    fn on_result(&mut self, _actor: ActorId, _action: &StepAction, _result: &StepResult) {}
+    /// Whether the coordinator may leave out actors whose next step can only be turned away
+    /// by a lock (see `Coordinator`'s futile set). Seeded explorers say yes: such a step
+    /// changes nothing but the step count. Replays say no: they must see every parked actor.
+    fn skips_futile(&self) -> bool {
+        false
+    }
 }
 
 /// Uniform over the runnable actors.
@@ -33,20 +45,33 @@ impl Scheduler for RandomScheduler {
     fn choose(&mut self, _step: u64, runnable: &[ActorId]) -> Option<ActorId> {
         Some(runnable[self.rng.random_range(0..runnable.len())])
     }
+
+    fn skips_futile(&self) -> bool {
+        true
+    }
 }
 
 /// Probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): distinct random
-/// priorities, the highest runnable actor runs, and at `depth - 1` seeded change points the
-/// running actor drops below everyone. An actor that meets BUSY also drops to the bottom, or
-/// it would spin forever ahead of the lock holder it waits for.
+/// priorities, the highest runnable actor runs, and at `depth - 1` distinct seeded change
+/// points the running actor drops below everyone. An actor that meets BUSY also drops to the
+/// bottom, or it would spin forever ahead of the lock holder it waits for.
+///
+/// As in the paper, the change points are drawn over the steps where the choice matters:
+/// only steps with more than one runnable actor count (`contended`), and the points are
+/// distinct positions in `1..=bound`, `bound` being the run's estimated number of such steps.
 pub struct PctScheduler {
     priority: BTreeMap<ActorId, i64>,
+    /// Positions among the contended steps at which the running actor is demoted.
     change_points: BTreeSet<u64>,
+    /// Contended steps seen so far.
+    contended: u64,
     next_low: i64,
 }
 
 impl PctScheduler {
-    pub fn new(seed: u64, actors: &[ActorId], depth: u32, expected_steps: u64) -> Self {
+    /// `bound`: the expected number of contended steps of the run (an estimate is enough:
+    /// points past the real end simply never fire, as in the paper's analysis).
+    pub fn new(seed: u64, actors: &[ActorId], depth: u32, bound: u64) -> Self {
         let mut rng = stream(seed, "lockstep-pct", 0, 0);
         let mut order: Vec<ActorId> = actors.to_vec();
         // Fisher-Yates with the seeded stream: a random permutation of priorities.
@@ -58,12 +83,18 @@ impl PctScheduler {
             .enumerate()
             .map(|(i, a)| (a, i as i64 + 1))
             .collect();
-        let change_points = (1..depth)
-            .map(|_| rng.random_range(1..=expected_steps.max(1)))
-            .collect();
+        let bound = bound.max(1);
+        let want = u64::from(depth.saturating_sub(1)).min(bound);
+        // Distinct points: redraw a repeat (the set is tiny next to the bound, so this ends
+        // quickly and stays a pure function of the seed).
+        let mut change_points = BTreeSet::new();
+        while (change_points.len() as u64) < want {
+            change_points.insert(rng.random_range(1..=bound));
+        }
         PctScheduler {
             priority,
             change_points,
+            contended: 0,
             next_low: 0,
         }
     }
@@ -75,23 +106,30 @@ impl PctScheduler {
 }
 
 impl Scheduler for PctScheduler {
-    fn choose(&mut self, step: u64, runnable: &[ActorId]) -> Option<ActorId> {
+    fn choose(&mut self, _step: u64, runnable: &[ActorId]) -> Option<ActorId> {
         let pick = *runnable.iter().max_by_key(|a| {
             (
                 self.priority.get(a).copied().unwrap_or(i64::MIN),
                 std::cmp::Reverse(**a),
             )
         })?;
-        if self.change_points.contains(&step) {
-            self.demote(pick);
+        if runnable.len() > 1 {
+            self.contended += 1;
+            if self.change_points.contains(&self.contended) {
+                self.demote(pick);
+            }
         }
         Some(pick)
     }
 
-    fn on_result(&mut self, actor: ActorId, _action: &str, _result: &str, blocked: bool) {
-        if blocked {
+    fn on_result(&mut self, actor: ActorId, _action: &StepAction, result: &StepResult) {
+        if result.is_blocked() {
             self.demote(actor);
         }
+    }
+
+    fn skips_futile(&self) -> bool {
+        true
     }
 }
 
@@ -157,17 +195,20 @@ impl Scheduler for CommitOrderScheduler {
         }
     }
 
-    fn on_result(&mut self, actor: ActorId, action: &str, result: &str, blocked: bool) {
-        let ok = result == "ok";
+    fn on_result(&mut self, actor: ActorId, action: &StepAction, result: &StepResult) {
+        let ok = result.is_ok();
+        let blocked = result.is_blocked();
         match action {
-            "begin" | "flock" if ok => self.current = Some(actor),
-            "commit" if ok => {
+            StepAction::Begin | StepAction::Flock if ok => self.current = Some(actor),
+            StepAction::Commit if ok => {
                 self.current = None;
                 if self.order.get(self.next) == Some(&actor) {
                     self.next += 1;
                 }
             }
-            "rollback" | "close" if self.current == Some(actor) => self.current = None,
+            StepAction::Rollback | StepAction::Close if self.current == Some(actor) => {
+                self.current = None
+            }
             _ => {}
         }
         if blocked && self.order.get(self.next) == Some(&actor) {
@@ -179,6 +220,12 @@ impl Scheduler for CommitOrderScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn busy() -> StepResult {
+        StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        }
+    }
 
     fn ids(n: u32) -> Vec<ActorId> {
         (0..n)
@@ -211,7 +258,7 @@ mod tests {
             Some(first),
             "no change points at depth 1"
         );
-        s.on_result(first, "begin", "SQLITE_BUSY", true);
+        s.on_result(first, &StepAction::Begin, &busy());
         let second = s.choose(2, &actors).unwrap();
         assert_ne!(second, first, "a blocked actor drops below the others");
     }
@@ -230,15 +277,15 @@ mod tests {
         let a = ids(3);
         let mut s = CommitOrderScheduler::new(vec![a[2], a[0], a[2]]);
         assert_eq!(s.choose(0, &a), Some(a[2]));
-        s.on_result(a[2], "begin", "ok", false);
+        s.on_result(a[2], &StepAction::Begin, &StepResult::Ok);
         assert_eq!(s.choose(1, &a), Some(a[2]), "inside its transaction");
-        s.on_result(a[2], "commit", "ok", false);
+        s.on_result(a[2], &StepAction::Commit, &StepResult::Ok);
         assert_eq!(s.choose(2, &a), Some(a[0]), "the next commit's actor");
-        s.on_result(a[0], "begin", "ok", false);
-        s.on_result(a[0], "commit", "ok", false);
+        s.on_result(a[0], &StepAction::Begin, &StepResult::Ok);
+        s.on_result(a[0], &StepAction::Commit, &StepResult::Ok);
         assert_eq!(s.choose(3, &a), Some(a[2]));
-        s.on_result(a[2], "begin", "ok", false);
-        s.on_result(a[2], "commit", "ok", false);
+        s.on_result(a[2], &StepAction::Begin, &StepResult::Ok);
+        s.on_result(a[2], &StepAction::Commit, &StepResult::Ok);
         assert_eq!(
             s.choose(4, &a[1..2]),
             Some(a[1]),

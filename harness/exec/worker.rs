@@ -1,62 +1,88 @@
-//! The worker process: `walburst worker --run-dir D --worker K`, started by the runner with
-//! exec (never fork), rebuilds its share of the plan and runs it on its actors' threads.
+//! The built-in worker process, `walburst worker`: one implementation of the worker protocol
+//! (PROTOCOL.md). Started by the runner with exec (never fork), it reads `start` from stdin
+//! and its ops from the ops file the runner wrote, and runs them on its actors' threads.
 
 use std::io::BufRead;
-use std::path::Path;
 
 use super::actor::{self, Actor, Purpose, Session};
 use super::gate::{ActorId, Gate, LockstepLink};
 use super::guard::Guard;
-use super::protocol::{GO, RunSpec, WorkerMsg};
+use super::protocol::{Hello, PROTOCOL_VERSION, RunnerMsg, Start, WorkerMsg, WorkerOp};
 use super::sink::RecordSink;
-use crate::plan;
 
-/// Runs worker `worker` of the run in `run_dir`; returns the process exit code.
-pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
+/// Exit codes of the built-in worker (PROTOCOL.md).
+pub const EXIT_FATAL: i32 = 4;
+/// stdin closed before `go`: the run was aborted before it started.
+pub const EXIT_NO_GO: i32 = 5;
+
+/// Reads one runner message from stdin; `None` on EOF or a line that is not one.
+fn read_msg() -> Option<RunnerMsg> {
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(n) if n > 0 => serde_json::from_str(&line).ok(),
+        _ => None,
+    }
+}
+
+fn read_ops(start: &Start) -> Result<Vec<WorkerOp>, String> {
+    let path = &start.ops_path;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the ops file {}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| format!("ops file {} line {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Runs the worker whose `start` arrives on stdin; returns the process exit code.
+pub fn worker_main() -> i32 {
     let sink = RecordSink::global();
+    let start = match read_msg() {
+        Some(RunnerMsg::Start(s)) => *s,
+        // Not started by a runner that speaks the protocol: nothing to do, nobody to tell.
+        _ => return EXIT_NO_GO,
+    };
+    let worker = start.worker;
+    sink.send(
+        &WorkerMsg::Hello(Box::new(Hello {
+            protocol: u64::from(PROTOCOL_VERSION),
+            worker,
+            pid: std::process::id(),
+            language: "rust".into(),
+            implementation: format!("walburst {}", env!("CARGO_PKG_VERSION")),
+            sqlite_version: super::sqlite::sqlite_version().into(),
+            sqlite_source_id: None,
+            app: None,
+        })),
+        true,
+    );
     let fatal = |message: String| {
         sink.send(&WorkerMsg::Fatal { worker, message }, true);
-        4
+        EXIT_FATAL
     };
-    let spec = match RunSpec::read(run_dir) {
-        Ok(s) => s,
-        Err(e) => return fatal(format!("{e:#}")),
-    };
-    let s = &spec.scenario;
-    if worker >= s.workload.workers {
+    if start.protocol != PROTOCOL_VERSION {
         return fatal(format!(
-            "worker {worker} is not in a run of {} workers",
-            s.workload.workers
+            "the runner speaks protocol {}, this worker {PROTOCOL_VERSION}",
+            start.protocol
         ));
     }
-    let mut my_plan = plan::worker_plan(s, spec.seed, worker);
-    // A respawned worker continues its schedule after the ops its predecessor reached.
-    if let Some(path) = resume {
-        let first: std::collections::BTreeMap<u32, u32> = match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        {
-            Ok(m) => m,
-            Err(e) => return fatal(format!("cannot read resume file {}: {e}", path.display())),
-        };
-        my_plan
-            .ops
-            .retain(|op| op.seq >= first.get(&op.actor).copied().unwrap_or(0));
-    }
-    let my_kills: Vec<plan::Kill> = plan::kills(s, spec.seed)
-        .into_iter()
-        .filter(|k| k.worker == worker)
-        .collect();
-    let actors = s.workload.connections_per_worker;
-    let early = actor::may_connect_early(&spec);
-    let lockstep = actor::is_lockstep(&spec);
+    let ops = match read_ops(&start) {
+        Ok(ops) => ops,
+        Err(e) => return fatal(e),
+    };
+    let spec = &start;
+    let actors = spec.workload.connections_per_worker;
     let ungated = Gate::free(ActorId { worker, actor: 0 });
 
     let mut sessions: Vec<Option<Session>> = (0..actors).map(|_| None).collect();
     let mut idle = Vec::new();
-    if early {
+    if spec.connect_early {
         for slot in sessions.iter_mut() {
-            match actor::connect(&spec, &ungated, Purpose::Writer, &mut Vec::new()) {
+            match actor::connect(spec, &ungated, Purpose::Writer, &mut Vec::new()) {
                 Ok(sess) => *slot = Some(sess),
                 Err(e) => {
                     return fatal(format!(
@@ -66,7 +92,7 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
                 }
             }
         }
-        match actor::open_idle(&spec, &ungated, s.workload.idle_connections) {
+        match actor::open_idle(spec, &ungated, spec.workload.idle_connections) {
             Ok(c) => idle = c,
             Err(e) => {
                 return fatal(format!(
@@ -79,18 +105,16 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
     sink.send(
         &WorkerMsg::Ready {
             worker,
-            pid: std::process::id(),
+            pid: Some(std::process::id()),
         },
         true,
     );
 
-    let mut line = String::new();
-    match std::io::stdin().lock().read_line(&mut line) {
-        Ok(n) if n > 0 && line.trim() == GO => {}
+    if read_msg() != Some(RunnerMsg::Go) {
         // The runner went away or aborted the run before the barrier opened.
-        _ => return 5,
+        return EXIT_NO_GO;
     }
-    let link = lockstep.then(|| LockstepLink::start(actors));
+    let link = spec.is_lockstep().then(|| LockstepLink::start(actors));
     let gate_for = |a: u32| {
         let id = ActorId { worker, actor: a };
         match &link {
@@ -100,22 +124,22 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
     };
     // Idle connections opened after the barrier are actor 0's first steps, so that lockstep
     // orders them like everything else.
-    let idle_late = if early {
+    let idle_late = if spec.connect_early {
         0
     } else {
-        s.workload.idle_connections
+        spec.workload.idle_connections
     };
 
-    let guard = Guard::new(s.guard, s.guard_at, &spec.db_path);
+    let guard = Guard::new(spec.guard, spec.guard_at, &spec.db_path);
     let held: Vec<Session> = std::thread::scope(|scope| {
         let handles: Vec<_> = sessions
             .into_iter()
             .enumerate()
             .map(|(a, session)| {
                 let a = a as u32;
-                let ops: Vec<_> = my_plan.actor_ops(a).collect();
-                let (spec, guard, gate) = (&spec, guard.clone(), gate_for(a));
-                let kills = my_kills.clone();
+                let mine: Vec<&WorkerOp> = ops.iter().filter(|op| op.actor == a).collect();
+                let (guard, gate) = (guard.clone(), gate_for(a));
+                let kills = spec.kills.clone();
                 scope.spawn(move || {
                     let mut held = Vec::new();
                     if a == 0 && idle_late > 0 {
@@ -135,7 +159,7 @@ pub fn worker_main(run_dir: &Path, worker: u32, resume: Option<&Path>) -> i32 {
                     }
                     let mut actor = Actor::new(spec, worker, a, guard, sink, gate.clone());
                     actor.kills = kills;
-                    actor.run(&ops, session);
+                    actor.run(&mine, session);
                     gate.finish();
                     held
                 })

@@ -66,10 +66,13 @@ pub struct OpRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy: Vec<BusyEvent>,
     /// Time spent waiting for the strategy's global write lock.
+    #[serde(default)]
     pub lock_wait_us: u64,
     /// Time BEGIN IMMEDIATE took (SQLite's busy handler waiting for the write lock).
+    #[serde(default)]
     pub begin_wait_us: u64,
     /// From the op's start (after its think time) to the end of COMMIT/ROLLBACK.
+    #[serde(default)]
     pub latency_us: u64,
     /// CLOCK_MONOTONIC nanoseconds.
     pub t_start_ns: u64,
@@ -108,6 +111,14 @@ pub struct WorkerExit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub records: u64,
+    /// What the worker said in its `hello`: `rust`, `python`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
+    /// The SQLite the worker's code links (the app's, not walburst's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite_version: Option<String>,
 }
 
 /// A seeded SIGKILL that landed.
@@ -132,6 +143,8 @@ pub struct Observations {
     pub t_end_ns: u64,
     /// Every file name that appeared in the database directory during the run.
     pub files_seen: Vec<String>,
+    /// Why `files_seen` cannot be trusted (the watch failed or dropped events).
+    pub watch_error: Option<String>,
     /// Liveness problems (deadlines) that are not a single worker's fault.
     pub liveness: Vec<String>,
     /// Seeded kills that landed, in the order they did.

@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 use super::frame::{Frame, Lanes, legend};
 use super::svg::{Rects, line, text};
 use super::{RunData, colors as c};
-
-fn blocked(result: &str) -> bool {
-    result.starts_with("SQLITE_BUSY") || result.starts_with("SQLITE_LOCKED") || result == "busy"
-}
+use crate::exec::step::{StepAction, StepResult};
 
 /// Draws the step timeline; `None` without a trace.
 pub fn render(d: &RunData) -> Option<String> {
@@ -61,18 +58,17 @@ pub fn render(d: &RunData) -> Option<String> {
         let key = (e.worker, e.actor);
         let x = f.x(e.step as f64);
         let (y_tick, h_tick) = f.band(lane, 0.3, 0.7);
-        match (e.action.as_str(), e.result.as_str()) {
-            ("begin", "ok") => {
+        match (&e.action, &e.result) {
+            (StepAction::Begin, StepResult::Ok) => {
                 open.insert(key, e.step);
             }
-            ("commit" | "rollback" | "close", result) => {
-                let fill = match (e.action.as_str(), result) {
-                    ("commit", "ok") => c::COMMITTED,
-                    ("commit", r) if blocked(r) => {
-                        rects.add(lane, c::BUSY_WAIT, x, y_tick, step_w, h_tick);
-                        continue;
-                    }
-                    ("commit", _) => c::FAILED,
+            (StepAction::Commit, r) if r.is_blocked() => {
+                rects.add(lane, c::BUSY_WAIT, x, y_tick, step_w, h_tick);
+            }
+            (StepAction::Commit | StepAction::Rollback | StepAction::Close, r) => {
+                let fill = match (&e.action, r) {
+                    (StepAction::Commit, StepResult::Ok) => c::COMMITTED,
+                    (StepAction::Commit, _) => c::FAILED,
                     _ => c::ROLLED_BACK,
                 };
                 if let Some(from) = open.remove(&key) {
@@ -81,10 +77,14 @@ pub fn render(d: &RunData) -> Option<String> {
                     rects.add(lane, fill, x0, y, x - x0 + step_w, h);
                 }
             }
-            ("checkpoint", _) => rects.add(lane, c::CHECKPOINT, x, y_tick, step_w, h_tick),
-            ("guard", "fired") => guards.push((lane, x, e.step)),
-            ("flock", "would-block") => rects.add(lane, c::FLOCK_WAIT, x, y_tick, step_w, h_tick),
-            (_, r) if blocked(r) => rects.add(lane, c::BUSY_WAIT, x, y_tick, step_w, h_tick),
+            (StepAction::Checkpoint, _) => {
+                rects.add(lane, c::CHECKPOINT, x, y_tick, step_w, h_tick)
+            }
+            (StepAction::Guard, StepResult::Fired) => guards.push((lane, x, e.step)),
+            (_, StepResult::WouldBlock) => {
+                rects.add(lane, c::FLOCK_WAIT, x, y_tick, step_w, h_tick)
+            }
+            (_, r) if r.is_blocked() => rects.add(lane, c::BUSY_WAIT, x, y_tick, step_w, h_tick),
             _ => {}
         }
     }

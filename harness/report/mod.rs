@@ -71,20 +71,26 @@ impl Report {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .collect();
-        let name: String = self
-            .scenario
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("{name}-s{}-{stamp}.json", self.seed)
+        format!(
+            "{}-s{}-{stamp}.json",
+            file_safe(&self.scenario.name),
+            self.seed
+        )
     }
+}
+
+/// `name` with every character but ASCII letters, digits and `-` replaced by `_`, so
+/// that a scenario or case name can stand in a file name.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Writes `value` as pretty JSON to `path` atomically: a temporary file in the same

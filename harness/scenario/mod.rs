@@ -8,6 +8,7 @@ mod embedded;
 mod expect;
 mod faults;
 mod load;
+pub mod matrix;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
@@ -52,9 +53,9 @@ pub struct Scenario {
     pub lockstep: Lockstep,
     #[serde(default)]
     pub expect: Expect,
-    /// Axes expanded into named cases (`harness/nightly/matrix.rs`, `NIGHTLY.md`).
+    /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<crate::nightly::matrix::Matrix>,
+    pub matrix: Option<matrix::Matrix>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -116,7 +117,7 @@ impl JournalMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Synchronous {
     Off,
@@ -438,6 +439,16 @@ pub enum SchedulerKind {
     Random,
     /// Probabilistic concurrency testing: priorities with change points.
     Pct,
+}
+
+impl SchedulerKind {
+    /// The name used in scenario files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::Random => "random",
+            SchedulerKind::Pct => "pct",
+        }
+    }
 }
 
 /// Free-running processes, or one SQL step at a time under a seeded scheduler.
