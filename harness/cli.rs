@@ -64,6 +64,12 @@ pub enum Command {
     /// Exit status: 0 drawn, 1 the page or SVG could not be written, 2 the report could not
     /// be read.
     Report(ReportArgs),
+    /// Search for the smallest lockstep run that fails for the same reason as a report (or a
+    /// scenario and seed), and write it as a scenario file.
+    Shrink(crate::shrink::cli::ShrinkArgs),
+    /// Swarm testing: draw whole scenarios from a seeded generator, run each, judge them
+    /// against properties every configuration must keep, and shrink what fails.
+    Explore(crate::explore::cli::ExploreArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -266,6 +272,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Report(a) => report_command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
+        Command::Shrink(a) => crate::shrink::cli::command(a),
+        Command::Explore(a) => crate::explore::cli::command(a),
     }
 }
 

@@ -265,8 +265,14 @@ impl Workers {
 
     /// Starts a new process for worker `w` after its seeded kill, continuing each actor's
     /// schedule after the first op it had not reported (that one was in flight: ambiguous).
-    /// The successor learns where to resume only from the ops file written for it.
-    pub fn respawn(&mut self, w: u32, kill: &KillEvent, obs: &Observations) -> anyhow::Result<()> {
+    /// The successor learns where to resume only from the ops file written for it. Returns
+    /// the seqs it skips (one per actor that had ops left): never reported by anyone.
+    pub fn respawn(
+        &mut self,
+        w: u32,
+        kill: &KillEvent,
+        obs: &Observations,
+    ) -> anyhow::Result<Vec<u32>> {
         let plan = &self.plans[w as usize];
         // Per actor: the op after its highest reported one was in flight (or not yet
         // started) when the process died; it is skipped (ambiguous) and the successor starts
@@ -290,11 +296,17 @@ impl Workers {
         }
         // The actor that died knows exactly where: its successor starts right after.
         first.insert(kill.actor, kill.seq + 1);
+        // The ops the successor skips (one per actor that had ops left): never reported.
+        let skipped: Vec<u32> = first
+            .values()
+            .filter(|&&s| s != u32::MAX)
+            .map(|s| s - 1)
+            .collect();
         let successor = self.start(w, &first)?;
         let old = std::mem::replace(&mut self.procs[w as usize], successor);
         // Keep the record count across incarnations.
         self.procs[w as usize].exit.records = old.exit.records;
-        Ok(())
+        Ok(skipped)
     }
 
     /// Waits for the next event until `deadline`, waking every 100 ms to notice interrupts.
@@ -360,6 +372,7 @@ impl Workers {
                             point,
                             pid: p.exit.pid,
                             respawned: false,
+                            skipped: Vec::new(),
                         })
                     }
                     WorkerMsg::Want { actor, action, .. } => {

@@ -141,9 +141,10 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
         return false;
     }
     match workers.respawn(w, &kill, obs) {
-        Ok(()) => {
+        Ok(skipped) => {
             if let Some(k) = workers.kills.last_mut() {
                 k.respawned = true;
+                k.skipped = skipped;
             }
             obs.mark(
                 Some(w),

@@ -131,6 +131,10 @@ pub struct KillEvent {
     pub pid: u32,
     /// A successor process continued the worker's schedule.
     pub respawned: bool,
+    /// With respawn: the op seqs the successor skipped (each actor's op in flight when the
+    /// process died). They never report an outcome; every other planned op must.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<u32>,
 }
 
 /// Everything the execution stage hands to the checks.

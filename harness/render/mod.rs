@@ -61,6 +61,16 @@ pub fn verdict_word(r: &Report) -> &'static str {
     }
 }
 
+/// `none`, `false` or `real`, as in the report.
+pub fn classification_word(c: crate::check::Classification) -> &'static str {
+    use crate::check::Classification as C;
+    match c {
+        C::None => "none",
+        C::False => "false",
+        C::Real => "real",
+    }
+}
+
 /// The timeline of a run: the step axis in lockstep, time otherwise. `None` when there is
 /// nothing to draw from.
 pub fn timeline_svg(d: &RunData) -> Option<String> {

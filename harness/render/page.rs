@@ -120,7 +120,7 @@ fn checks(b: &mut String, r: &Report) {
             format!(
                 "{} ({}; false {}, real {})",
                 r.corruption.reports,
-                escape(&r.corruption.classification),
+                super::classification_word(r.corruption.classification),
                 r.corruption.false_reports,
                 r.corruption.real
             ),

@@ -104,7 +104,7 @@ pub fn render(d: &RunData) -> Option<String> {
             (c::SIDECAR, "<db>.lock appeared (dashed line)"),
         ],
     );
-    let guard_fill = if d.report.corruption.classification == "real" {
+    let guard_fill = if d.report.corruption.classification == crate::check::Classification::Real {
         c::GUARD_REAL
     } else {
         c::GUARD_FALSE
@@ -128,7 +128,11 @@ pub fn render(d: &RunData) -> Option<String> {
         let g = r.guard.as_ref().expect("filtered");
         let tip = format!(
             "guard {} fired: worker {} seq {} ({}): {}",
-            g.guard, r.worker, r.seq, d.report.corruption.classification, g.message
+            g.guard,
+            r.worker,
+            r.seq,
+            super::classification_word(d.report.corruption.classification),
+            g.message
         );
         f.triangle(&mut svg, f.x(*x), f.lane_mid(*lane), guard_fill, &tip);
     }

@@ -7,13 +7,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::failure::{Failure, Signature};
 use crate::check::verdict::VerdictKind;
 use crate::check::{Checks, Corruption};
 use crate::observe::{BusySummary, LatencySummary, PerWorker, Totals, WorkerExit};
 use crate::scenario::{Overrides, Scenario, ScenarioSource};
 
 /// Bumped on any incompatible change to the report format.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `failures` and `liveness` are typed objects (category, detector, kind, count,
+/// message), per-counter `[expect]` keys, `corruption.evidence`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -43,8 +46,8 @@ pub struct Report {
     pub checks: Checks,
     pub corruption: Corruption,
     pub verdict: VerdictKind,
-    pub failures: Vec<String>,
-    pub liveness: Vec<String>,
+    pub failures: Vec<Failure>,
+    pub liveness: Vec<Failure>,
     pub notes: Vec<String>,
     pub workers: Vec<WorkerExit>,
     /// Seeded kills that landed (`[faults] kill`).
@@ -58,6 +61,11 @@ pub struct Report {
 impl Report {
     pub fn passed(&self) -> bool {
         self.verdict == VerdictKind::Pass
+    }
+
+    /// What failed, by (category, detector, kind): what replay and shrinking compare.
+    pub fn failure_signature(&self) -> std::collections::BTreeSet<Signature> {
+        crate::check::failure::signatures(self.failures.iter().chain(&self.liveness))
     }
 
     pub fn interrupted(&self) -> bool {
