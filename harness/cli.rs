@@ -12,6 +12,9 @@ use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode, Overrides, Schedu
 pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// The run ended but its report (or a sweep's summary or JUnit file) could not be written;
+/// the run directory with its records is kept and its path printed.
+pub const EXIT_UNWRITTEN: i32 = 3;
 /// SIGINT/SIGTERM stopped a run (the shell convention for SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -36,8 +39,12 @@ fn interrupted() -> bool {
 SQLite file, then checks the database (integrity_check, quick_check), the ledger of every write \
 (no lost, phantom or duplicate rows), write exclusion, lock sidecars and the app-level corruption \
 guards, and writes a JSON report with an HTML page beside it (verdict, failures, checks, a \
-timeline of every transaction, latency views). The same seed always gives the same schedule.\n\n\
-Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input.",
+timeline of every transaction, latency views). The same seed always gives the same schedule. Workers are \
+walburst's own, or your app through an adapter that speaks the worker protocol (a scenario's \
+[worker] table; see PROTOCOL.md).\n\n\
+Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input (nothing run), 3 a \
+report, summary or JUnit file could not be written after the run (the run directory is kept and \
+its path printed), 130 interrupted by SIGINT/SIGTERM.",
     after_help = "Examples:\n  walburst run                         run the default scenario (pr-45525-burst)\n  walburst run smoke --seed 3          one seed of the CI smoke scenario\n  walburst run my.toml --workers 4     a scenario file, scaled down\n  walburst plan pr-45525-burst --seed 7\n  walburst list"
 )]
 pub struct Cli {
@@ -80,16 +87,19 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ScaleArgs {
-    /// Override the scenario's worker process count (recorded in the report).
+    /// Override the scenario's worker process count.
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
-    /// Override the ops each worker runs (recorded in the report).
+    /// Override the ops each worker runs.
     #[arg(long, value_name = "N")]
     pub ops: Option<u32>,
-    /// Lockstep scheduler, overriding the scenario's `[lockstep] scheduler`.
+    /// Lockstep scheduler, overriding the scenario's `[lockstep] scheduler`. `run` accepts
+    /// it only with --mode lockstep or --check-determinism (free mode refuses it, exit 2); a
+    /// plan does not depend on it.
     #[arg(long, value_enum, value_name = "KIND")]
     pub scheduler: Option<SchedulerKind>,
-    /// PCT bug depth, overriding the scenario's `[lockstep] pct_depth`.
+    /// PCT bug depth, overriding the scenario's `[lockstep] pct_depth` (like --scheduler:
+    /// lockstep only).
     #[arg(long, value_name = "D")]
     pub pct_depth: Option<u32>,
 }
@@ -116,7 +126,8 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Print only the seed and verdict lines.
+    /// Print only the seed and verdict lines (a sweep: only the pairs that did not pass, the
+    /// recap and the last line).
     #[arg(long, short)]
     pub quiet: bool,
     /// `free`: processes race as the OS schedules them. `lockstep`: one SQL step at a time,
@@ -324,11 +335,18 @@ fn replay_command(a: ReplayArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Err(m) =
+        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+    {
+        eprintln!("error: {m}");
+        return EXIT_USAGE;
+    }
     let worker_exe = match worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,
     };
     let opts = crate::replay::ReplayOptions {
+        report_path: a.report.clone(),
         lockstep: a.lockstep,
         out_dir: a.output.out,
         work_dir: a.output.work_dir,
@@ -340,6 +358,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     match crate::replay::replay(&report, &opts, &mut console) {
         Ok(true) => EXIT_PASS,
         Ok(false) => EXIT_FAIL,
+        Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => EXIT_UNWRITTEN,
         Err(e) => {
             eprintln!("error: the replay could not be carried out: {e:#}");
             EXIT_FAIL
@@ -369,6 +388,12 @@ fn run_command(a: RunArgs) -> i32 {
             Err(e) => return usage_error(e),
         }
     }
+    if let Err(m) =
+        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+    {
+        eprintln!("error: {m}");
+        return EXIT_USAGE;
+    }
     let worker_exe = match worker_exe(a.worker_exe.clone()) {
         Ok(p) => p,
         Err(code) => return code,
@@ -381,7 +406,7 @@ fn run_command(a: RunArgs) -> i32 {
     } else {
         a.mode
     };
-    let (mut passed, mut failed) = (0u32, 0u32);
+    let (mut passed, mut failed, mut unwritten) = (0u32, 0u32, 0u32);
     for (s, source) in loaded {
         let seeds = a.seed.map(|x| vec![x]).unwrap_or_else(|| s.seeds.clone());
         for seed in seeds {
@@ -408,6 +433,8 @@ fn run_command(a: RunArgs) -> i32 {
             match outcome {
                 Ok(true) => passed += 1,
                 Ok(false) => failed += 1,
+                // Already said, with the kept run directory and the verdict line.
+                Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => unwritten += 1,
                 Err(e) => {
                     failed += 1;
                     console.line(&format!(
@@ -418,6 +445,14 @@ fn run_command(a: RunArgs) -> i32 {
                 }
             }
         }
+    }
+    if unwritten > 0 {
+        if passed + failed + unwritten > 1 {
+            console.line(&format!(
+                "{passed} passed, {failed} failed, {unwritten} ended without a written report (exit {EXIT_UNWRITTEN})"
+            ));
+        }
+        return EXIT_UNWRITTEN;
     }
     if passed + failed > 1 {
         console.line(&format!("{passed} passed, {failed} failed"));

@@ -39,6 +39,10 @@ pub fn read_report(path: &Path) -> Result<Report, ReplayError> {
             crate::report::SCHEMA_VERSION
         )));
     }
+    // The scenario a report records is input like any scenario file: it is validated by the
+    // same rules before anything runs (a hand-edited report once asked for 512 x 1000000 ops).
+    crate::scenario::validate(&report.scenario)
+        .map_err(|m| err(format!("the scenario it records (`scenario`): {m}")))?;
     Ok(report)
 }
 
@@ -87,6 +91,8 @@ fn commit_order(report: &Report) -> Result<Vec<ActorId>, String> {
 }
 
 pub struct ReplayOptions {
+    /// The report's path as given (named in the reproduce command of a `--lockstep` replay).
+    pub report_path: PathBuf,
     /// Replay a free run in lockstep, one transaction at a time in its observed commit order.
     pub lockstep: bool,
     pub out_dir: PathBuf,
@@ -101,11 +107,7 @@ pub fn replay(
     opts: &ReplayOptions,
     console: &mut Console,
 ) -> anyhow::Result<bool> {
-    let recorded = match report.mode.as_str() {
-        "lockstep" => Mode::Lockstep,
-        "free" => Mode::Free,
-        other => anyhow::bail!("the report's mode {other:?} is unknown to this walburst"),
-    };
+    let recorded = report.mode;
     let mut replay = None;
     let mode = if opts.lockstep && recorded == Mode::Free {
         let order = commit_order(report).map_err(|e| anyhow::anyhow!("--lockstep: {e}"))?;
@@ -113,7 +115,10 @@ pub fn replay(
             "replaying the free run's {} commits in lockstep, one transaction at a time in commit order",
             order.len()
         ));
-        replay = Some(Replay::Commits(order));
+        replay = Some(Replay::Commits {
+            order,
+            report: opts.report_path.clone(),
+        });
         Mode::Lockstep
     } else {
         if recorded == Mode::Lockstep {
@@ -172,7 +177,7 @@ pub fn replay(
             "REPRODUCED {} seed={} ({}): verdict {}{failures}{}",
             report.scenario.name,
             report.seed,
-            report.mode,
+            report.mode.name(),
             verdict(&again),
             match (recorded, &again.content_hash) {
                 (Mode::Lockstep, Some(_)) => ", trace and content hashes identical",
@@ -189,7 +194,7 @@ pub fn replay(
             "NOT REPRODUCED {} seed={} ({}): {}",
             report.scenario.name,
             report.seed,
-            report.mode,
+            report.mode.name(),
             differ.join("; ")
         ));
         Ok(false)

@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use crate::check::{self, verdict};
 use crate::exec::coordinator::{Coordinator, TraceEntry};
 use crate::exec::gate::ActorId;
-use crate::exec::procs::WorkerCommand;
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::exec::scheduler::{
     CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
@@ -42,8 +41,12 @@ pub struct RunRequest {
 pub enum Replay {
     /// The actor of every step of a lockstep trace.
     Steps(Vec<ActorId>),
-    /// The actor of every committed transaction of a free run, in commit order.
-    Commits(Vec<ActorId>),
+    /// The actor of every committed transaction of a free run, in commit order, read from
+    /// the kept run directory of `report` (`walburst replay --lockstep REPORT`).
+    Commits {
+        order: Vec<ActorId>,
+        report: PathBuf,
+    },
 }
 
 pub struct RunOutcome {
@@ -102,10 +105,12 @@ fn actors(s: &Scenario) -> Vec<ActorId> {
 fn make_coordinator(req: &RunRequest) -> Coordinator {
     let s = &req.scenario;
     let actors = actors(s);
-    let budget = s.lockstep.step_budget(s.total_ops());
+    let budget = s.lockstep.step_budget(s.total_ops(), actors.len() as u64);
     let scheduler: Box<dyn Scheduler> = match (&req.replay, s.lockstep.scheduler) {
         (Some(Replay::Steps(choices)), _) => Box::new(ReplayScheduler::new(choices.clone())),
-        (Some(Replay::Commits(order)), _) => Box::new(CommitOrderScheduler::new(order.clone())),
+        (Some(Replay::Commits { order, .. }), _) => {
+            Box::new(CommitOrderScheduler::new(order.clone()))
+        }
         (None, SchedulerKind::Random) => Box::new(RandomScheduler::new(req.seed)),
         (None, SchedulerKind::Pct) => Box::new(PctScheduler::new(
             req.seed,
@@ -125,7 +130,11 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     let conn = sqlite::open(&spec.db_path, &s.sqlite, s.sqlite.busy_timeout_ms).map_err(|e| {
         anyhow::anyhow!("cannot create the database {}: {e}", spec.db_path.display())
     })?;
-    kanban::create_schema(&conn).map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    // An app with its own ledger creates its own tables; walburst only sets the database up.
+    if s.ledger.is_none() {
+        kanban::create_schema(&conn)
+            .map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+    }
     // The schema belongs in the main file, as in a database that has lived a while; only the
     // burst's own commits start out in -wal.
     if s.sqlite.journal_mode == crate::scenario::JournalMode::Wal {
@@ -135,6 +144,18 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
     conn.close()
         .map_err(|(_, e)| anyhow::anyhow!("closing the setup connection: {e}"))?;
     Ok(())
+}
+
+/// A kept run directory gets the op records and the report beside the database.
+fn keep_evidence(
+    run_dir: &Path,
+    records: &[observe::OpRecord],
+    times: &observe::RunTimes,
+    report: &Report,
+) -> anyhow::Result<()> {
+    write_jsonl(&run_dir.join(render::RECORDS_FILE), records)?;
+    report::write_json_atomic(&run_dir.join(render::EVENTS_FILE), times)?;
+    report::write_json_atomic(&run_dir.join("report.json"), report)
 }
 
 fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
@@ -183,11 +204,38 @@ fn draw_page(
     }
 }
 
+/// Names the SQLite the workers' code ran when it is not walburst's own (an external
+/// worker links its own): that is the SQLite under test, walburst's only verifies.
+fn worker_sqlite_note(workers: &[observe::WorkerExit], own: &str) -> Option<String> {
+    let ran: std::collections::BTreeSet<String> = workers
+        .iter()
+        .filter_map(|w| {
+            let v = w.sqlite_version.as_deref()?;
+            let who = [w.language.as_deref(), w.implementation.as_deref()];
+            Some(format!(
+                "{v} ({})",
+                who.into_iter().flatten().collect::<Vec<_>>().join(", ")
+            ))
+        })
+        .collect();
+    let foreign = ran.iter().any(|r| !r.starts_with(&format!("{own} ")));
+    foreign.then(|| {
+        format!(
+            "workers ran SQLite {}; walburst's own SQLite {own} did the setup and verification",
+            ran.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
     let s = &req.scenario;
-    console.seed_line(req.seed, &s.name, &s.key_settings());
+    console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
+    // Checked at load; resolved again here so a vanished program fails before any file.
+    let command = s
+        .worker_command(&req.source, &req.worker_exe)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", req.source))?;
     let plan = plan::build(s, req.seed);
     let run_dir = make_run_dir(req)?;
     let db_dir = run_dir.join(DB_DIR);
@@ -210,7 +258,6 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     }
 
     let coordinator = (req.mode == Mode::Lockstep).then(|| make_coordinator(req));
-    let command = WorkerCommand::builtin(&req.worker_exe);
     let mut obs = runner::execute(&spec, &run_dir, command, &plan, coordinator, console)?;
     let trace = obs
         .lockstep
@@ -225,6 +272,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
     let mut v = verdict::judge(s, &obs, &totals, &checks, &corruption);
     v.notes.extend(injected);
+    v.notes
+        .extend(worker_sqlite_note(&obs.workers, &spec.sqlite_version));
     let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
@@ -234,7 +283,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
         seed: req.seed,
-        mode: spec.mode.name().to_string(),
+        mode: spec.mode,
         schedule_hash: plan.schedule_hash.clone(),
         trace_hash: obs.lockstep.as_ref().map(|l| l.trace_hash.clone()),
         content_hash: checks.content_hash.clone(),
@@ -254,24 +303,47 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         workers: obs.workers.clone(),
         kills: obs.kills.clone(),
         run_dir: keep.then(|| run_dir.clone()),
-        reproduce: reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
+        reproduce: match &req.replay {
+            // The seed's scheduler would not replay a free run's commit order: the command
+            // that reproduces this run is the replay itself.
+            Some(Replay::Commits { report, .. }) => {
+                format!("walburst replay --lockstep {}", report.display())
+            }
+            _ => reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
+        },
     };
+    let times = obs.times();
     if keep {
-        write_jsonl(&run_dir.join(render::RECORDS_FILE), &obs.records)?;
-        report::write_json_atomic(&run_dir.join(render::EVENTS_FILE), &obs.times())?;
-        report::write_json_atomic(&run_dir.join("report.json"), &report)?;
-    } else {
+        keep_evidence(&run_dir, &obs.records, &times, &report)?;
+    }
+    // The report is written before a passing run's directory is removed: evidence is never
+    // deleted before its report is safely on disk.
+    let report_path = match &req.out_dir {
+        Some(dir) => match report::write(&report, dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let unwritten = report::outputs::ReportUnwritten {
+                    out_dir: dir.clone(),
+                    run_dir: run_dir.clone(),
+                    cause: format!("{e:#}"),
+                };
+                if !keep {
+                    report.run_dir = Some(run_dir.clone());
+                    keep_evidence(&run_dir, &obs.records, &times, &report)?;
+                }
+                console.line(&format!("error: {unwritten}"));
+                console.finished(&report, None);
+                return Err(unwritten.into());
+            }
+        },
+        None => None,
+    };
+    if !keep {
         std::fs::remove_dir_all(&run_dir).map_err(|e| {
             anyhow::anyhow!("cannot remove run directory {}: {e}", run_dir.display())
         })?;
-        report.run_dir = None;
     }
-    let report_path = match &req.out_dir {
-        Some(dir) => Some(report::write(&report, dir)?),
-        None => None,
-    };
     // The JSON report is written; the page is drawn from it and can fail only on its own.
-    let times = obs.times();
     let page = report_path
         .as_deref()
         .and_then(|p| draw_page(&report, &obs.records, &trace, &times, p, console));

@@ -75,7 +75,9 @@ fn pr_45525_burst_commits_every_write_at_real_settings() {
     // The seed line comes first, the verdict with commits/s last.
     let first = r.stdout.lines().next().unwrap();
     assert!(
-        first.starts_with("SEED=7 scenario=pr-45525-burst journal_mode=wal synchronous=full"),
+        first.starts_with(
+            "SEED=7 scenario=pr-45525-burst mode=free journal_mode=wal synchronous=full"
+        ),
         "{first}"
     );
     let last = r.stdout.lines().last().unwrap();

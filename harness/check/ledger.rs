@@ -44,7 +44,7 @@ impl LedgerReport {
         self.lost == 0 && self.phantom == 0 && self.duplicate == 0 && self.order_violations == 0
     }
 
-    fn example(&mut self, kind: FailureCategory, text: String) {
+    pub(super) fn example(&mut self, kind: FailureCategory, text: String) {
         self.first.entry(kind).or_insert_with(|| text.clone());
         if self.examples.len() < MAX_EXAMPLES {
             self.examples.push(text);
@@ -190,11 +190,11 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
                     rep.example(
                         FailureCategory::PhantomWrites,
                         format!(
-                            "phantom: worker {} seq {} ({}) reported {:?} but left {n} row(s)",
+                            "phantom: worker {} seq {} ({}) reported {} but left {n} row(s)",
                             id.0,
                             id.1,
                             op.kind.name(),
-                            r.outcome
+                            r.outcome.name()
                         ),
                     );
                 }

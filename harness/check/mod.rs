@@ -1,6 +1,7 @@
 //! Checks: turn observations and the database left behind into findings. Verification runs
 //! only after every worker has exited, from a fresh connection.
 
+pub mod app_ledger;
 pub mod completeness;
 pub mod content;
 pub mod exclusion;
@@ -179,7 +180,11 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     match verify::open_for_verify(db) {
         Ok(conn) => {
             let mut v = verify::structural(&conn, spec.scenario.sqlite.journal_mode);
-            match ledger::check(&conn, plan, &obs.records) {
+            let judged = match &spec.scenario.ledger {
+                Some(table) => app_ledger::check(&conn, table, plan, &obs.records),
+                None => ledger::check(&conn, plan, &obs.records),
+            };
+            match judged {
                 Ok(l) => {
                     c.lost_writes = l.lost;
                     c.phantom_writes = l.phantom;

@@ -47,6 +47,12 @@ pub fn command(a: CompareArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Err(m) =
+        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+    {
+        eprintln!("error: {m}");
+        return EXIT_USAGE;
+    }
     let worker_exe = match crate::cli::worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,

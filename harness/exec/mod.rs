@@ -8,6 +8,7 @@ pub mod coordinator;
 pub mod gate;
 pub mod guard;
 pub mod kanban;
+pub mod lifeline;
 pub mod procs;
 pub mod protocol;
 pub mod runner;

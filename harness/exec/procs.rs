@@ -19,6 +19,7 @@ use super::protocol::{
 use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
 use crate::scenario::Mode;
+pub use crate::scenario::WorkerCommand;
 
 /// A record line longer than this is a runaway worker, not a record.
 const MAX_LINE: usize = 1 << 20;
@@ -36,28 +37,6 @@ pub enum Event {
     /// A `hello` of another protocol version.
     WrongVersion(u32, u64),
     Eof(u32),
-}
-
-/// How to start a worker program: the scenario's `[worker] command`, or the built-in one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerCommand {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    /// Working directory; the run directory when `None`.
-    pub cwd: Option<PathBuf>,
-}
-
-impl WorkerCommand {
-    /// walburst's own worker: `<exe> worker`.
-    pub fn builtin(exe: &Path) -> WorkerCommand {
-        WorkerCommand {
-            program: exe.to_path_buf(),
-            args: vec!["worker".into()],
-            env: BTreeMap::new(),
-            cwd: None,
-        }
-    }
 }
 
 pub enum Wait {
@@ -208,6 +187,7 @@ impl Workers {
             .env("WALBURST_RUN_DIR", &self.run_dir)
             .env("WALBURST_WORKER", w.to_string())
             .envs(&c.env);
+        super::lifeline::die_with_parent(&mut cmd, rustix::process::Signal::KILL);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -267,6 +267,8 @@ pub fn scenario(opts: SpaceOptions) -> impl Strategy<Value = (Scenario, u64)> {
                     faults,
                     lockstep: Lockstep::default(),
                     expect: Expect::default(),
+                    worker: None,
+                    ledger: None,
                     matrix: None,
                 };
                 if legacy_guard(guard) {

@@ -230,12 +230,103 @@ fn relative_to(target: &Path, base: &Path) -> String {
     }
 }
 
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
+/// How long `--record-failures` waits for another sweep that is recording into the same
+/// corpus.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Holds an exclusive `flock` on the corpus file's directory (the file itself is replaced
+/// by an atomic rename, so its own inode cannot carry the lock) while the corpus is read,
+/// edited and written: two sweeps recording at once each see the other's entries.
+fn lock_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let f = std::fs::File::open(dir)
+        .map_err(|e| anyhow::anyhow!("cannot open {} to lock it: {e}", dir.display()))?;
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another sweep held the lock on {} for more than {} s",
+                dir.display(),
+                LOCK_WAIT.as_secs()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                anyhow::bail!("cannot lock {}: {e}", dir.display())
+            }
+        }
+    }
 }
 
-/// Appends every sweep pair that failed (verdict fail) and is not in the corpus yet.
-/// Returns the cases recorded.
+/// One `[[regression]]` entry as a TOML table, keys in the documented order.
+fn entry_table(
+    p: &Pair,
+    scenario: &str,
+    trace: Option<&str>,
+    note: &str,
+) -> anyhow::Result<toml_edit::Table> {
+    use toml_edit::value;
+    let mut t = toml_edit::Table::new();
+    t["case"] = value(p.case.as_str());
+    t["scenario"] = value(scenario);
+    let seed = i64::try_from(p.seed)
+        .map_err(|_| anyhow::anyhow!("seed {} does not fit a TOML integer", p.seed))?;
+    t["seed"] = value(seed);
+    if p.mode == Mode::Lockstep {
+        t["mode"] = value("lockstep");
+        if let Some(tr) = trace {
+            t["trace"] = value(tr);
+        }
+    }
+    let o = &p.overrides;
+    if let Some(w) = o.workers {
+        t["workers"] = value(i64::from(w));
+    }
+    if let Some(n) = o.ops {
+        t["ops"] = value(i64::from(n));
+    }
+    if let Some(k) = o.scheduler {
+        t["scheduler"] = value(k.name());
+    }
+    if let Some(d) = o.pct_depth {
+        t["pct_depth"] = value(i64::from(d));
+    }
+    t["note"] = value(note);
+    t.decor_mut().set_prefix("\n");
+    Ok(t)
+}
+
+/// Appends a table to the document's `regression` array, whichever TOML form it is written
+/// in (`[[regression]]` tables or an inline `regression = [...]`).
+fn push_entry(doc: &mut toml_edit::DocumentMut, mut t: toml_edit::Table) -> anyhow::Result<()> {
+    // Comments after the last entry (the header of a new corpus, a commented-out example)
+    // stay above the new entry: it is appended, at the end of the file.
+    let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+    let tables_form = doc.get("regression").is_none_or(|i| i.is_array_of_tables());
+    if tables_form && !trailing.trim().is_empty() {
+        t.decor_mut()
+            .set_prefix(format!("{}\n\n", trailing.trim_end()));
+        doc.set_trailing("");
+    }
+    let item = doc
+        .entry("regression")
+        .or_insert(toml_edit::Item::ArrayOfTables(
+            toml_edit::ArrayOfTables::new(),
+        ));
+    if let Some(tables) = item.as_array_of_tables_mut() {
+        tables.push(t);
+    } else if let Some(array) = item.as_array_mut() {
+        let inline = toml_edit::Value::InlineTable(t.into_inline_table()).decorated("\n  ", "");
+        array.push_formatted(inline);
+    } else {
+        anyhow::bail!("`regression` is neither an array of tables nor an array");
+    }
+    Ok(())
+}
+
+/// Adds every sweep pair that failed (verdict fail) and is not in the corpus yet, editing
+/// the TOML document (comments and layout kept) under a lock. Returns the cases recorded.
 pub fn record_failures(
     corpus: &Corpus,
     results: &[ResultEntry],
@@ -243,12 +334,20 @@ pub fn record_failures(
     date: &str,
 ) -> anyhow::Result<Vec<String>> {
     let dir = corpus.dir();
-    let mut text = match std::fs::read_to_string(&corpus.path) {
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let _lock = lock_dir(&dir)?;
+    // Read again under the lock: another sweep may have recorded since this one started.
+    let text = match std::fs::read_to_string(&corpus.path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => HEADER.to_string(),
         Err(e) => anyhow::bail!("cannot read {}: {e}", corpus.path.display()),
     };
-    let mut known: Vec<(String, u64, Mode, Overrides)> = corpus
+    let now = load(&corpus.path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", corpus.path.display()))?;
+    let mut known: Vec<(String, u64, Mode, Overrides)> = now
         .entries
         .iter()
         .map(|e| (e.case.clone(), e.seed, e.mode, e.overrides()))
@@ -270,12 +369,8 @@ pub fn record_failures(
             crate::scenario::ScenarioSource::Embedded(n) => n.clone(),
             crate::scenario::ScenarioSource::File(f) => relative_to(f, &dir),
         };
-        let mut block = String::from("\n[[regression]]\n");
-        block.push_str(&format!("case = {}\n", toml_str(&p.case)));
-        block.push_str(&format!("scenario = {}\n", toml_str(&scenario)));
-        block.push_str(&format!("seed = {}\n", p.seed));
+        let mut trace = None;
         if p.mode == Mode::Lockstep {
-            block.push_str("mode = \"lockstep\"\n");
             let kept = r.result.run_dir.as_ref().map(|d| d.join("trace.jsonl"));
             if let Some(src) = kept.filter(|t| t.is_file()) {
                 let rel = format!(
@@ -288,28 +383,8 @@ pub fn record_failures(
                 std::fs::copy(&src, &dst).map_err(|e| {
                     anyhow::anyhow!("cannot copy {} to {}: {e}", src.display(), dst.display())
                 })?;
-                block.push_str(&format!("trace = {}\n", toml_str(&rel)));
+                trace = Some(rel);
             }
-        }
-        let o = &p.overrides;
-        if let Some(w) = o.workers {
-            block.push_str(&format!("workers = {w}\n"));
-        }
-        if let Some(n) = o.ops {
-            block.push_str(&format!("ops = {n}\n"));
-        }
-        if let Some(k) = o.scheduler {
-            block.push_str(&format!(
-                "scheduler = \"{}\"\n",
-                if k == SchedulerKind::Pct {
-                    "pct"
-                } else {
-                    "random"
-                }
-            ));
-        }
-        if let Some(d) = o.pct_depth {
-            block.push_str(&format!("pct_depth = {d}\n"));
         }
         // The kind of failure, without the example (it names a temporary run directory).
         let first = r.result.reasons.first().cloned().unwrap_or_default();
@@ -322,19 +397,16 @@ pub fn record_failures(
         } else {
             first
         };
-        block.push_str(&format!(
-            "note = {}\n",
-            toml_str(&format!("recorded by --record-failures on {date}: {first}"))
-        ));
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push_str(&block);
+        let note = format!("recorded by --record-failures on {date}: {first}");
+        push_entry(
+            &mut doc,
+            entry_table(p, &scenario, trace.as_deref(), &note)?,
+        )?;
         known.push(id);
         recorded.push(format!("{} seed={}", p.case, p.seed));
     }
     if !recorded.is_empty() {
-        super::write_atomic(&corpus.path, text.as_bytes())?;
+        super::write_atomic(&corpus.path, doc.to_string().as_bytes())?;
         // What we wrote must load again.
         load(&corpus.path).map_err(|e| anyhow::anyhow!("the corpus no longer loads: {e}"))?;
     }

@@ -211,6 +211,9 @@ pub fn merge_command(a: MergeArgs) -> i32 {
         Ok(s) => s,
         Err(m) => return bad(m),
     };
+    if let Err(m) = crate::report::outputs::check_dir("--out", &a.out) {
+        return bad(m);
+    }
     let progress = Progress::new(0, true);
     let json = a.out.join("merged-summary.json");
     let md = a.out.join("merged-summary.md");
@@ -219,7 +222,7 @@ pub fn merge_command(a: MergeArgs) -> i32 {
         write_summary(&summary, &json, &md).and_then(|_| super::junit::write(&summary, &junit));
     if let Err(e) = written {
         eprintln!("error: {e:#}");
-        return EXIT_FAIL;
+        return crate::cli::EXIT_UNWRITTEN;
     }
     // The summaries are written; the page is drawn from them and can fail only on its own.
     let html = a.out.join("merged-summary.html");

@@ -170,18 +170,16 @@ pub fn load_suite(spec: &str, overrides: &Overrides) -> Result<Suite, LoadError>
     let mut expansion = matrix::expand(&base).map_err(|m| err(&source, m))?;
     for case in &mut expansion.cases {
         overrides.apply(&mut case.scenario);
-        if case.scenario.total_ops() > scenario::MAX_TOTAL_OPS {
-            return Err(err(
-                &source,
-                format!(
-                    "case {} with {}: workers x ops_per_worker = {} exceeds the limit of {} ops per run",
-                    case.name,
-                    overrides.as_args().join(" "),
-                    case.scenario.total_ops(),
-                    scenario::MAX_TOTAL_OPS
-                ),
-            ));
-        }
+        // Each case is a scenario of its own and is validated as one (its name grew by the
+        // case suffix, its settings by the matrix values and the overrides).
+        scenario::validate(&case.scenario).map_err(|m| {
+            let with = if overrides.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", overrides.as_args().join(" "))
+            };
+            err(&source, format!("case {}{with}: {m}", case.name))
+        })?;
     }
     Ok(Suite {
         base,

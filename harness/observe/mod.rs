@@ -26,6 +26,19 @@ pub enum Outcome {
     Done,
 }
 
+impl Outcome {
+    /// As written in records and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Committed => "committed",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Failed => "failed",
+            Outcome::Ambiguous => "ambiguous",
+            Outcome::Done => "done",
+        }
+    }
+}
+
 /// One "database is locked" seen by an op, and whether the op then got past it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusyEvent {

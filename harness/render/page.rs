@@ -29,7 +29,7 @@ pub fn run_page(d: &RunData, timeline: Option<&str>, notes: &[String]) -> String
     let _ = writeln!(
         b,
         "<p class=\"meta\">{} mode; started {}; {:.3} s; {} of {} planned writes committed ({:.0} commits/s); SQLite {}; walburst {}</p>",
-        escape(&r.mode),
+        r.mode.name(),
         escape(&r.started_at),
         r.wall_secs,
         r.totals.committed,

@@ -28,7 +28,7 @@ fn report(workers: u32) -> Report {
         scenario_source: source,
         overrides: Overrides::default(),
         seed: 1,
-        mode: "free".into(),
+        mode: crate::scenario::Mode::Free,
         schedule_hash: "sha256:0".into(),
         trace_hash: None,
         content_hash: None,

@@ -72,7 +72,7 @@ pub fn render(d: &RunData) -> Option<String> {
         "{} seed={} ({} mode): {}",
         s.name,
         d.report.seed,
-        d.report.mode,
+        d.report.mode.name(),
         super::verdict_word(d.report)
     );
     let subtitle = subtitle(d);

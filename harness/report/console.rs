@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Report;
 use crate::exec::runner::Progress;
+use crate::scenario::Mode;
 
 /// Prints run output to stdout and progress to stderr (only when stderr is a terminal).
 pub struct Console {
@@ -28,20 +29,30 @@ impl Console {
         let _ = out.flush();
     }
 
-    /// The first line of every run: the seed and the settings that matter.
-    pub fn seed_line(&mut self, seed: u64, name: &str, settings: &str) {
+    /// The first line of every run: the seed, the mode and the settings that matter.
+    pub fn seed_line(&mut self, seed: u64, name: &str, mode: Mode, settings: &str) {
         self.label = format!("{name} seed={seed}");
-        self.line(&format!("SEED={seed} scenario={name} {settings}"));
+        self.line(&format!(
+            "SEED={seed} scenario={name} mode={} {settings}",
+            mode.name()
+        ));
     }
 
     pub fn finished(&mut self, report: &Report, report_path: Option<&Path>) {
         if self.live {
             eprint!("\r\x1b[2K");
         }
+        // --quiet: the seed line and the verdict line (which ends with the reproduce
+        // command of a failure), nothing in between.
         if !self.quiet {
-            for n in &report.notes {
-                self.line(&format!("note: {n}"));
-            }
+            self.details(report, report_path);
+        }
+        self.line(&verdict_line(report));
+    }
+
+    fn details(&self, report: &Report, report_path: Option<&Path>) {
+        for n in &report.notes {
+            self.line(&format!("note: {n}"));
         }
         if report.interrupted() {
             self.line(&format!(
@@ -64,7 +75,6 @@ impl Console {
         if let Some(p) = report_path {
             self.line(&format!("report: {}", p.display()));
         }
-        self.line(&verdict_line(report));
     }
 }
 
@@ -74,18 +84,15 @@ pub fn verdict_line(r: &Report) -> String {
     let c = &r.checks;
     let k = &r.corruption;
     let mut line = format!(
-        "{} {} seed={}: {}/{} committed, {} rolled back, {} failed, {:.0} commits/s, p99 {:.1} ms, wall {:.2} s; integrity {}, ledger {}, overlaps {}, corruption reports {} (false {}, real {})",
-        match r.verdict {
-            crate::check::verdict::VerdictKind::Pass => "PASS",
-            crate::check::verdict::VerdictKind::Fail => "FAIL",
-            crate::check::verdict::VerdictKind::Interrupted => "INTERRUPTED",
-        },
+        "{} {} seed={}: {}/{} committed, {} rolled back, {} failed, {}, {:.0} commits/s, p99 {:.1} ms, wall {:.2} s; integrity {}, ledger {}, overlaps {}, corruption reports {} (false {}, real {})",
+        verdict_word(r.verdict),
         r.scenario.name,
         r.seed,
         t.committed,
         t.planned_writes,
         t.rolled_back,
         t.failed,
+        ambiguous(r),
         t.commits_per_sec,
         r.latency_ms.p99,
         r.wall_secs,
@@ -116,6 +123,30 @@ pub fn verdict_line(r: &Report) -> String {
         line.push_str(&format!("; reproduce: {}", r.reproduce));
     }
     line
+}
+
+/// `PASS`, `FAIL` or `INTERRUPTED`.
+pub fn verdict_word(v: crate::check::verdict::VerdictKind) -> &'static str {
+    use crate::check::verdict::VerdictKind;
+    match v {
+        VerdictKind::Pass => "PASS",
+        VerdictKind::Fail => "FAIL",
+        VerdictKind::Interrupted => "INTERRUPTED",
+    }
+}
+
+/// Ops whose outcome nobody knew (reported ambiguous, or never reported because the worker
+/// died), and how many of them the ledger found committed.
+fn ambiguous(r: &Report) -> String {
+    let n = r.checks.ambiguous.max(r.totals.ambiguous);
+    if n == 0 || r.checks.ledger_error.is_some() {
+        format!("{n} ambiguous")
+    } else {
+        format!(
+            "{n} ambiguous ({} found committed)",
+            r.checks.ambiguous_committed
+        )
+    }
 }
 
 impl Progress for Console {

@@ -1,6 +1,7 @@
 //! Reports: the run's JSON document (format in `reports/README.md`), written atomically.
 
 pub mod console;
+pub mod outputs;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ pub struct Report {
     pub scenario_source: ScenarioSource,
     pub overrides: Overrides,
     pub seed: u64,
-    pub mode: String,
+    pub mode: crate::scenario::Mode,
     pub schedule_hash: String,
     /// Lockstep: hash of the step trace (step, worker, actor, action, result).
     #[serde(default, skip_serializing_if = "Option::is_none")]

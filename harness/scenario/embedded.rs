@@ -34,6 +34,11 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "lost-wal",
     "torn-page",
     "truncated-db",
+    "python-pr-45525-burst",
+    "python-legacy-page-count-guard",
+    "python-page-count-guard-delete",
+    "python-legacy-header-probe",
+    "python-header-probe-lock-hazard-wal",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -18,6 +18,24 @@ pub enum ScenarioSource {
 }
 
 impl ScenarioSource {
+    /// The directory `[worker]` paths are resolved against (absolute): the file's own, or
+    /// for a shipped scenario the `scenarios/` directory of the source tree it was built from.
+    pub fn dir(&self) -> PathBuf {
+        match self {
+            ScenarioSource::Embedded(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
+            ScenarioSource::File(path) => {
+                let parent = path.parent().unwrap_or(Path::new(""));
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                std::fs::canonicalize(parent)
+                    .unwrap_or_else(|_| std::env::current_dir().unwrap_or_default().join(parent))
+            }
+        }
+    }
+
     /// How to name this scenario on a command line.
     pub fn as_arg(&self) -> String {
         match self {
@@ -157,6 +175,12 @@ pub fn parse_str(text: &str, source: &ScenarioSource) -> Result<Scenario, LoadEr
         }
     })?;
     validate(&scenario).map_err(|m| LoadError::new(source, m))?;
+    // The worker program must exist before anything runs.
+    if scenario.worker.is_some() {
+        scenario
+            .worker_command(source, Path::new("walburst"))
+            .map_err(|m| LoadError::new(source, m))?;
+    }
     Ok(scenario)
 }
 
@@ -176,6 +200,11 @@ fn explain_toml_error(err: &toml::de::Error) -> String {
     }
 }
 
+/// How a value is written in a scenario file (`"mid-transaction"`), for messages.
+fn toml_value<T: Serialize>(v: &T) -> String {
+    toml::Value::try_from(v).map_or_else(|_| "?".into(), |x| x.to_string())
+}
+
 fn range_err(field: &str, value: impl fmt::Display, allowed: &str) -> String {
     format!("field `{field}` = {value} is out of range; allowed: {allowed}")
 }
@@ -193,6 +222,12 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         return Err(format!(
             "field `name` = {:?} has characters other than ASCII letters, digits, '-', '_', '.', '/'",
             s.name
+        ));
+    }
+    if s.name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "field `name` is {} characters long; allowed: at most {MAX_NAME_LEN} (it becomes part of report and run-directory file names)",
+            s.name.len()
         ));
     }
     if s.seeds.is_empty() {
@@ -300,8 +335,9 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     let f = &s.faults;
     if (f.kill == KillPoint::None) != (f.kills == 0) {
         return Err(format!(
-            "table `faults`: kill = {:?} with kills = {}; set both (a kill point and how many) or neither",
-            f.kill, f.kills
+            "table `faults`: kill = {} with kills = {}; set both (a kill point and how many) or neither",
+            toml_value(&f.kill),
+            f.kills
         ));
     }
     if f.kills > s.workload.workers.saturating_mul(s.workload.ops_per_worker) || f.kills > 1000 {
@@ -319,6 +355,9 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     }
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
         return Err("table `limits`: timeouts must be at least 1 second".into());
+    }
+    if let Some(l) = &s.ledger {
+        l.validate()?;
     }
     Ok(())
 }

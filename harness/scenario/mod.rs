@@ -7,13 +7,18 @@
 mod embedded;
 mod expect;
 mod faults;
+mod ledger;
 mod load;
 pub mod matrix;
+mod range;
+mod worker;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
-pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str};
+pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
+pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str, validate};
+pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +30,10 @@ pub const MAX_PAYLOAD_BYTES: u32 = 1 << 20;
 pub const MAX_CONNECTIONS_PER_WORKER: u32 = 16;
 pub const MAX_IDLE_CONNECTIONS: u32 = 16;
 pub const MAX_THINK_TIME_US: u32 = 10_000_000;
+/// A scenario's name becomes part of report and run-directory file names (with a seed, a
+/// timestamp and a matrix case suffix); this keeps them well under the 255-byte limit of
+/// one file name.
+pub const MAX_NAME_LEN: usize = 120;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +62,12 @@ pub struct Scenario {
     pub lockstep: Lockstep,
     #[serde(default)]
     pub expect: Expect,
+    /// The worker program; `None`: the built-in worker (PROTOCOL.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerTable>,
+    /// An app-defined ledger; `None`: the built-in kanban ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerTable>,
     /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<matrix::Matrix>,
@@ -147,8 +162,10 @@ pub struct Workload {
     pub mix: OpMix,
     pub checkpoint_mode: CheckpointMode,
     /// Inclusive range of payload sizes in bytes (task bodies, comments, results).
+    #[serde(deserialize_with = "range::exactly_two")]
     pub payload_bytes: [u32; 2],
     /// Inclusive range of pauses before each op, in microseconds; [0, 0] is a tight burst.
+    #[serde(deserialize_with = "range::exactly_two")]
     pub think_time_us: [u32; 2],
     pub connection: Lifecycle,
     pub connections_per_worker: u32,
@@ -288,6 +305,7 @@ pub struct Strategy {
     /// Extra attempts of BEGIN IMMEDIATE / COMMIT after "database is locked".
     pub retries: u32,
     /// Inclusive range of the seeded sleep before each retry, in milliseconds.
+    #[serde(deserialize_with = "range::exactly_two")]
     pub retry_jitter_ms: [u32; 2],
 }
 
@@ -404,8 +422,7 @@ pub struct Lockstep {
     pub scheduler: SchedulerKind,
     /// PCT's bug depth d: d - 1 priority change points.
     pub pct_depth: u32,
-    /// Step budget; past it the run fails for liveness (0: 256 steps per planned op; a
-    /// 20-worker burst measured about 59, most of them BUSY retries of waiting actors).
+    /// Step budget; past it the run fails for liveness (0: automatic, see `step_budget`).
     pub max_steps: u64,
     /// Seconds one granted step may take before the worker is declared stuck.
     pub step_timeout_secs: u32,
@@ -423,11 +440,18 @@ impl Default for Lockstep {
 }
 
 impl Lockstep {
-    pub fn step_budget(&self, total_ops: u64) -> u64 {
+    /// The steps a run may take before lockstep declares a livelock. Retries of actors
+    /// waiting for a lock (a polled flock, a BUSY the coordinator cannot rule out as futile)
+    /// compete with the holder's steps, so the steps per op can grow with the number of
+    /// actors (`smoke` at 96 workers x 2 ops: 61,534 steps for 192 ops, 1.7 per op per
+    /// actor, over the old flat 256 per op). Automatic: per planned op 16 steps per actor,
+    /// at least 256, and at least 1000 in all.
+    pub fn step_budget(&self, total_ops: u64, actors: u64) -> u64 {
         if self.max_steps > 0 {
             self.max_steps
         } else {
-            total_ops.saturating_mul(256).max(1000)
+            let per_op = actors.saturating_mul(16).max(256);
+            total_ops.saturating_mul(per_op).max(1000)
         }
     }
 }
@@ -481,6 +505,18 @@ impl Limits {
 }
 
 impl Scenario {
+    /// The program each worker runs, resolved against `source`'s directory.
+    pub fn worker_command(
+        &self,
+        source: &ScenarioSource,
+        builtin_exe: &std::path::Path,
+    ) -> Result<WorkerCommand, String> {
+        match &self.worker {
+            None => Ok(WorkerCommand::builtin(builtin_exe)),
+            Some(t) => worker::resolve(t, &source.dir()),
+        }
+    }
+
     pub fn total_ops(&self) -> u64 {
         u64::from(self.workload.workers) * u64::from(self.workload.ops_per_worker)
     }
@@ -505,6 +541,20 @@ impl Scenario {
                 WriteLock::Flock => "flock",
             },
             self.guard.name(),
-        )
+        ) + &self.worker_setting()
+    }
+
+    /// ` worker=<program> <script>` for an external worker (file names only), else nothing.
+    fn worker_setting(&self) -> String {
+        let Some(w) = &self.worker else {
+            return String::new();
+        };
+        let names: Vec<&str> = w
+            .command
+            .iter()
+            .take(2)
+            .map(|a| a.rsplit('/').next().unwrap_or(a))
+            .collect();
+        format!(" worker={}", names.join(" "))
     }
 }

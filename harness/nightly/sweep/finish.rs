@@ -108,10 +108,21 @@ pub(super) fn finish(
     if was_interrupted {
         progress.line("interrupted (SIGINT/SIGTERM): no further pair was started");
     }
-    progress.line(&summary.totals.line());
+    if problems.is_empty() {
+        progress.line(&summary.totals.line());
+    } else {
+        // The counts alone would read as a clean night; the last line says what is missing.
+        progress.line(&format!(
+            "{}; {} output(s) could not be written (see the errors above)",
+            summary.totals.line(),
+            problems.len()
+        ));
+    }
     if was_interrupted {
         crate::cli::EXIT_INTERRUPTED
-    } else if summary.totals.not_passed() == 0 && problems.is_empty() {
+    } else if !problems.is_empty() {
+        crate::cli::EXIT_UNWRITTEN
+    } else if summary.totals.not_passed() == 0 {
         EXIT_PASS
     } else {
         EXIT_FAIL

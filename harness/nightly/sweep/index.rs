@@ -54,6 +54,29 @@ pub enum IndexLine {
     },
 }
 
+/// Takes the lock of the run index `sweep-index{tag}.jsonl` in `out` (an exclusive `flock`
+/// on `sweep{tag}.lock` beside it), creating `out`. A second sweep given the same `--out`
+/// (and shard) is refused instead of truncating the first one's index under it.
+pub(super) fn lock_out(out: &Path, tag: &str) -> Result<File, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let path = out.join(format!("sweep{tag}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot create the lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "--out {}: another sweep is writing its run index there (it holds {}); give each sweep its own --out",
+            out.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
 pub(super) struct Index {
     file: File,
     path: PathBuf,

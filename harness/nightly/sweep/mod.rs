@@ -70,9 +70,27 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         );
         return EXIT_PASS;
     }
+    // Every output is checked before the first pair runs: a sweep that cannot write its
+    // index, reports or JUnit file is bad input, not a night's work lost at the end.
+    if let Err(m) =
+        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+            .and_then(|()| match &sw.junit {
+                Some(j) => crate::report::outputs::check_file("--junit", j),
+                None => Ok(()),
+            })
+    {
+        return usage(m);
+    }
     let sweep_exe = match crate::cli::worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,
+    };
+    let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
+    let out = &a.output.out;
+    // One sweep (shard) per index: held until this sweep ends.
+    let _out_lock = match index::lock_out(out, &tag) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
     };
 
     // From here on SIGINT/SIGTERM start no further pair; the running ones stop cleanly.
@@ -96,8 +114,6 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         .iter()
         .filter(|p| p.kind == PairKind::Regression)
         .count();
-    let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
-    let out = &a.output.out;
     let index_path = out.join(format!("sweep-index{tag}.jsonl"));
     let shape = match &plan.seeds {
         Some(s) => format!("{case_count} cases x {} seeds", s.len()),
@@ -116,10 +132,6 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
         index_path.display()
     ));
 
-    if let Err(e) = std::fs::create_dir_all(out) {
-        eprintln!("error: cannot create {}: {e}", out.display());
-        return EXIT_FAIL;
-    }
     let header = SweepHeader {
         format: INDEX_FORMAT.to_string(),
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),

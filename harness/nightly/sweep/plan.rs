@@ -73,31 +73,33 @@ pub struct SeedPlan {
 
 /// Today's date in UTC, `YYYY-MM-DD`.
 pub fn utc_today() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()[..10].to_string()
+    chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
+        .date_naive()
+        .format(DATE_FORMAT)
+        .to_string()
 }
 
+const DATE_FORMAT: &str = "%Y-%m-%d";
+
 /// The nightly base seed of a UTC date: `YYYYMMDD x 1000`, so that up to 1000 seeds a night
-/// never overlap the next night's.
+/// never overlap the next night's. The date must exist (no 2026-02-30) and be written in
+/// the canonical form (the one `utc_today` prints), so that every shard derives one seed.
 pub fn nightly_base_seed(date: &str) -> Result<u64, String> {
-    let bad = || format!("--date `{date}` is not a date written YYYY-MM-DD");
-    let parts: Vec<&str> = date.split('-').collect();
-    if parts.len() != 3
-        || parts[0].len() != 4
-        || parts[1].len() != 2
-        || parts[2].len() != 2
-        || !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
-    {
+    let bad = || format!("--date `{date}` is not a calendar date written YYYY-MM-DD");
+    let day = chrono::NaiveDate::parse_from_str(date, DATE_FORMAT).map_err(|_| bad())?;
+    if day.format(DATE_FORMAT).to_string() != date {
         return Err(bad());
     }
-    let (y, m, d): (u64, u64, u64) = (
-        parts[0].parse().map_err(|_| bad())?,
-        parts[1].parse().map_err(|_| bad())?,
-        parts[2].parse().map_err(|_| bad())?,
+    use chrono::Datelike;
+    let (y, m, d) = (
+        u64::try_from(day.year()).map_err(|_| bad())?,
+        day.month(),
+        day.day(),
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if y > 9999 {
         return Err(bad());
     }
-    Ok((y * 10_000 + m * 100 + d) * 1000)
+    Ok((y * 10_000 + u64::from(m) * 100 + u64::from(d)) * 1000)
 }
 
 pub fn seed_plan(a: &RunArgs) -> Result<SeedPlan, String> {
@@ -259,12 +261,16 @@ mod tests {
     fn nightly_base_seed_is_the_date_times_1000() {
         assert_eq!(nightly_base_seed("2026-04-15"), Ok(20_260_415_000));
         assert_eq!(nightly_base_seed("1999-12-31"), Ok(19_991_231_000));
+        assert_eq!(nightly_base_seed("2024-02-29"), Ok(20_240_229_000));
         for bad in [
             "2026-4-15",
             "2026-13-01",
             "2026-04-00",
             "20260415",
             "2026-04-15x",
+            "2026-02-30",
+            "2025-02-29",
+            "2026-04-31",
             "",
         ] {
             assert!(nightly_base_seed(bad).is_err(), "{bad}");

@@ -2,10 +2,12 @@
 //! child `walburst sweep-pair` process and records it in the run index.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::process::{Pid, Signal};
 
 use super::index::{Index, IndexLine};
 use crate::nightly::pair::ChildResult;
@@ -65,9 +67,13 @@ fn execute(i: usize, pair: &Pair, ctx: &Ctx) -> PairResult {
     if let Some(d) = o.pct_depth {
         cmd.arg("--pct-depth").arg(d.to_string());
     }
-    cmd.stdin(Stdio::null());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // A pair dies with its sweep: killed outright, the sweep leaves no pair running on.
+    crate::exec::lifeline::die_with_parent(&mut cmd, Signal::TERM);
     let t0 = Instant::now();
-    let output = cmd.output();
+    let output = run_child(cmd);
     let wall_secs = (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     let mut result = PairResult {
         status: Status::Error,
@@ -134,6 +140,61 @@ fn execute(i: usize, pair: &Pair, ctx: &Ctx) -> PairResult {
         }
     }
     result
+}
+
+/// How long a pair may take to stop after the SIGTERM passed on to it (it kills its workers
+/// and writes an `interrupted` report) before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// Runs a pair's process to its end, collecting its output. SIGINT/SIGTERM sent to the sweep
+/// alone (`kill PID`, a CI runner stopping the job) is passed on to the running pair at once,
+/// so it stops now and records itself interrupted instead of running to a PASS.
+fn run_child(mut cmd: Command) -> std::io::Result<Output> {
+    use std::io::Read;
+    let mut child = cmd.spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let mut stop_sent: Option<Instant> = None;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        match stop_sent {
+            None if crate::nightly::interrupted() => {
+                let _ = rustix::process::kill_process(Pid::from_child(&child), Signal::TERM);
+                stop_sent = Some(Instant::now());
+            }
+            Some(t) if t.elapsed() > STOP_GRACE => {
+                let _ = child.kill();
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 enum Msg {

@@ -1,0 +1,541 @@
+"""The lockstep gate and the gated connection factory.
+
+Importing ``walburst_worker`` replaces ``sqlite3.connect`` with a function that opens
+every connection with a :class:`GatedConnection` factory (mixed into the app's own factory
+if it passes one), so the statements an unmodified app issues through connections it opens
+itself pass the gate: ``execute``/``executemany``/``executescript``, ``cursor().execute``,
+``commit``, ``rollback`` and ``close``. The gate also watches what those statements do for
+the op in flight (BEGIN/COMMIT times, BUSY events by extended code, whether COMMIT
+returned OK), which is how an op record is built without the app's cooperation.
+
+In free mode the gate only watches. In lockstep (``"mode":"lockstep"``) every action of an
+actor thread is one step: ``want`` -> wait for ``grant`` -> run -> ``did``. There SQLite
+never waits (``busy_timeout`` is forced to 0), and a statement turned away with BUSY is
+retried by the gate as a new step, standing in for SQLite's busy handler exactly as
+walburst's own worker does. ``fcntl.flock`` becomes one non-blocking attempt per step and
+``time.sleep`` does nothing in actor threads (in lockstep only steps order events).
+"""
+
+import fcntl
+import functools
+import os
+import re
+import signal
+import sqlite3
+import threading
+import time
+
+from . import errors
+from .protocol import monotonic_ns
+
+_tls = threading.local()
+
+_original_connect = sqlite3.connect
+_original_flock = fcntl.flock
+_original_sleep = time.sleep
+
+_CONNECT_ARGS = ("timeout", "detect_types", "isolation_level", "check_same_thread",
+                 "factory", "cached_statements", "uri")
+
+
+class OpContext:
+    """What the gate saw while one op ran on one actor thread."""
+
+    def __init__(self, op, kill_points):
+        self.op = op
+        self.kill_points = kill_points
+        self.busy = []
+        self.t_begin_issued_ns = None
+        self.t_begin_ok_ns = None
+        self.t_commit_issued_ns = None
+        self.commit_ok = False
+        self.commit_error = None
+        self.ambiguous = False
+        self.rolled_back = False
+        self.closed = False
+        self.guard = None
+        self.guard_error = None
+        self.checkpoint = None
+        self.lock_wait_us = 0
+        self._last_busy = None
+
+    def note_busy(self, kind, key, exc, retried):
+        code, _ = errors.code_of(exc)
+        event = {"code": code, "during": _DURING.get(kind, "statement"), "retried": retried}
+        self.busy.append(event)
+        self._last_busy = (key, event)
+
+    def note_attempt(self, key):
+        """The app issued the same action again after a BUSY: it retried."""
+        if self._last_busy is not None and self._last_busy[0] == key:
+            self._last_busy[1]["retried"] = True
+        self._last_busy = None
+
+
+_DURING = {"open": "connect", "begin": "begin", "commit": "commit"}
+
+
+class ActorState:
+    def __init__(self, worker, index):
+        self.worker = worker
+        self.index = index
+        self.grant = threading.Semaphore(0)
+        self.op = None
+        self.in_step = False
+
+
+class Gate:
+    """The process's one gate: free until :meth:`attach` says lockstep."""
+
+    def __init__(self):
+        self.lockstep = False
+        self.channel = None
+        self.worker = None
+        self.actors = {}
+        self.gone = False
+
+    def attach(self, channel, worker, lockstep, actors, seed=0):
+        self.seed = seed
+        self.channel = channel
+        self.worker = worker
+        self.lockstep = lockstep
+        self.actors = {a: ActorState(worker, a) for a in actors}
+
+    def enter_actor(self, index):
+        """Binds the calling thread to an actor: its actions are that actor's steps."""
+        _tls.actor = self.actors[index]
+        return _tls.actor
+
+    def on_grant(self, index):
+        st = self.actors.get(index)
+        if st is not None:
+            st.grant.release()
+
+    def on_eof(self):
+        """The coordinator is gone: every parked actor wakes and the process exits."""
+        self.gone = True
+        for st in self.actors.values():
+            st.grant.release()
+
+    def current_op(self):
+        st = getattr(_tls, "actor", None)
+        return st.op if st is not None else None
+
+    def gated_here(self):
+        """Whether an action on this thread now is a lockstep step of its own."""
+        st = getattr(_tls, "actor", None)
+        return self.lockstep and st is not None and not st.in_step
+
+    def step(self, action, fn, describe=None):
+        """Runs ``fn`` as one step; ``describe`` maps (value, exception) to a StepResult."""
+        st = getattr(_tls, "actor", None)
+        if not self.lockstep or st is None or st.in_step:
+            return fn()
+        describe = describe or describe_sql
+        self.channel.send({"msg": "want", "worker": st.worker, "actor": st.index,
+                           "action": action}, flush=True)
+        st.grant.acquire()
+        if self.gone:
+            # Coordinator gone (EOF in lockstep): do nothing more, not even clean up.
+            os._exit(6)
+        st.in_step = True
+        try:
+            value = fn()
+        except BaseException as exc:
+            st.in_step = False
+            self._did(st, describe(None, exc))
+            raise
+        st.in_step = False
+        self._did(st, describe(value, None))
+        return value
+
+    def _did(self, st, result):
+        self.channel.send({"msg": "did", "worker": st.worker, "actor": st.index,
+                           "result": result}, flush=True)
+
+    def actor_done(self, index):
+        if self.lockstep:
+            self.channel.send({"msg": "actor_done", "worker": self.worker, "actor": index},
+                              flush=True)
+
+    def die(self, point, actor=None, seq=None):
+        """Announces a seeded kill, then SIGKILLs the whole process, as a crash would."""
+        st = getattr(_tls, "actor", None)
+        if actor is None and st is not None:
+            actor = st.index
+        if seq is None and st is not None and st.op is not None:
+            seq = st.op.op["seq"]
+        self.channel.send({"msg": "dying", "worker": self.worker, "actor": actor,
+                           "seq": seq, "point": point}, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        while True:  # SIGKILL cannot be caught; this is not reached
+            _original_sleep(1)
+
+    def maybe_die(self, point):
+        op = self.current_op()
+        if op is not None and point in op.kill_points:
+            self.die(point)
+
+
+GATE = Gate()
+
+
+def describe_sql(value, exc):
+    if exc is None:
+        return {"kind": "ok"}
+    if errors.is_busy(exc):
+        return {"kind": "busy", "code": errors.code_of(exc)[0]}
+    return {"kind": "error", "code": errors.code_of(exc)[0]}
+
+
+# --- classifying SQL text -----------------------------------------------------------
+
+_COMMENT = re.compile(r"^\s*(?:--[^\n]*\n|/\*.*?\*/|\s)*", re.S)
+_BUSY_TIMEOUT = re.compile(r"^\s*PRAGMA\s+(?:main\.)?busy_timeout\s*(=|\()", re.I)
+_DML = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
+
+
+@functools.lru_cache(maxsize=1024)
+def classify(sql):
+    """(kind, label) of one statement: begin, commit, rollback, checkpoint or statement."""
+    text = _COMMENT.sub("", sql, count=1)
+    words = text.split(None, 4)
+    head = words[0].upper().rstrip(";") if words else ""
+    if head == "BEGIN":
+        return "begin", None
+    if head in ("COMMIT", "END"):
+        return "commit", None
+    if head == "ROLLBACK" and "TO" not in (w.upper() for w in words[1:3]):
+        # (ROLLBACK TO a savepoint does not end the transaction: a plain statement.)
+        return "rollback", None
+    if head == "PRAGMA" and "wal_checkpoint" in text.lower():
+        return "checkpoint", None
+    label = " ".join(words[:3]) if head in ("INSERT", "DELETE", "REPLACE") else " ".join(words[:2])
+    return "statement", label[:60]
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_dml(sql):
+    words = _COMMENT.sub("", sql, count=1).split(None, 1)
+    return bool(words) and words[0].upper() in _DML
+
+
+class _Rows:
+    """The rows of a checkpoint, already read inside its step (a cursor stand-in)."""
+
+    def __init__(self, rows, description):
+        self._rows = list(rows)
+        self.description = description
+        self.rowcount = -1
+        self.lastrowid = None
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self):
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchmany(self, size=1):
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    def close(self):
+        self._rows = []
+
+
+class GatedConnectionMixin:
+    """Mixed in front of the app's connection class; see the module docstring."""
+
+    def _walburst_run(self, kind, label, key, fn):
+        gate = GATE
+        op = gate.current_op()
+        st = getattr(_tls, "actor", None)
+        nested = st is not None and st.in_step
+        if op is not None and not nested:
+            op.note_attempt(key)
+            if kind == "begin" and op.t_begin_issued_ns is None:
+                op.t_begin_issued_ns = monotonic_ns()
+            elif kind == "commit":
+                gate.maybe_die("mid-transaction")
+            elif kind == "checkpoint" and "checkpoint" in op.kill_points:
+                _kill_during_checkpoint(gate, st.index, op.op["seq"])
+        was_in_tx = self.in_transaction
+        action = {"kind": kind}
+        if label is not None:
+            action["label"] = label
+        waited_until = time.monotonic() + 60
+        while True:
+            stamps = {}
+
+            def run():
+                if kind in ("commit", "rollback"):
+                    stamps["issued"] = monotonic_ns()
+                value = fn()
+                if kind == "begin":
+                    stamps["begin_ok"] = monotonic_ns()
+                return value
+
+            describe = _describe_checkpoint if kind == "checkpoint" else describe_sql
+            try:
+                value = gate.step(action, run, describe)
+            except sqlite3.Error as exc:
+                if op is not None and not nested:
+                    if "issued" in stamps and op.t_commit_issued_ns is None:
+                        op.t_commit_issued_ns = stamps["issued"]
+                    busy = errors.is_busy(exc)
+                    retry = gate.gated_here() and errors.is_retried_by_busy_handler(exc)
+                    if busy:
+                        op.note_busy(kind, key, exc, retry)
+                    if kind == "commit" and was_in_tx and not self.in_transaction:
+                        # The transaction ended inside a failed COMMIT: nobody knows whether
+                        # it is durable. The ledger settles it.
+                        op.ambiguous = True
+                        op.commit_error = exc
+                    if retry:
+                        continue
+                if gate.lockstep and st is None and errors.is_retried_by_busy_handler(exc) \
+                        and time.monotonic() < waited_until:
+                    # Before the barrier (ungated) lockstep still has busy_timeout=0; the
+                    # busy handler's wait is done here, off the schedule.
+                    _original_sleep(0.001)
+                    continue
+                raise
+            break
+        if op is not None and not nested:
+            if "issued" in stamps and op.t_commit_issued_ns is None:
+                op.t_commit_issued_ns = stamps["issued"]
+            if kind == "begin" and op.t_begin_ok_ns is None:
+                op.t_begin_ok_ns = stamps.get("begin_ok")
+            elif kind == "commit" and was_in_tx:
+                op.commit_ok = True
+                gate.maybe_die("after-commit")
+            elif kind == "rollback" and was_in_tx:
+                op.rolled_back = True
+            elif kind == "checkpoint" and value._rows and op.checkpoint is None:
+                op.checkpoint = [int(v) for v in value._rows[0][:3]]
+            elif kind == "statement" and not was_in_tx and not self.in_transaction \
+                    and _is_dml(key[1]):
+                # An autocommit write: it committed when the statement returned.
+                op.commit_ok = True
+                op.t_commit_issued_ns = op.t_commit_issued_ns or monotonic_ns()
+        return value
+
+    def _walburst_kind(self, sql):
+        kind, label = classify(sql)
+        if kind == "statement" and self.isolation_level is not None \
+                and not self.in_transaction and _is_dml(sql):
+            # The sqlite3 module will issue BEGIN before this statement: it starts a
+            # (deferred) write transaction, so to the coordinator it is a begin.
+            return "begin", label
+        return kind, label
+
+    def cursor(self, factory=None):
+        return super().cursor(_gated_cursor_class(factory))
+
+    def execute(self, sql, parameters=(), /):
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters, /):
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    def executescript(self, script, /):
+        return self.cursor().executescript(script)
+
+    def commit(self):
+        if not self.in_transaction:
+            return super().commit()
+        return self._walburst_run("commit", None, ("commit", "COMMIT"), super().commit)
+
+    def rollback(self):
+        if not self.in_transaction:
+            return super().rollback()
+        return self._walburst_run("rollback", None, ("rollback", "ROLLBACK"), super().rollback)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        # ``with conn:`` commits or rolls back in C, past the overrides above; route it
+        # through them so the gate sees (and in lockstep orders) that COMMIT too.
+        if exc_type is None:
+            try:
+                self.commit()
+            except BaseException:
+                if self.in_transaction:
+                    self.rollback()
+                raise
+        else:
+            self.rollback()
+        return False
+
+    def close(self):
+        op = GATE.current_op()
+        st = getattr(_tls, "actor", None)
+        if op is not None and not (st is not None and st.in_step):
+            GATE.maybe_die("close")
+            op.closed = True
+        was_in_tx = self.in_transaction
+        GATE.step({"kind": "close"}, super().close)
+        if op is not None and was_in_tx:
+            op.rolled_back = True
+
+
+class GatedCursorMixin:
+    def execute(self, sql, parameters=(), /):
+        conn = self.connection
+        kind, label = conn._walburst_kind(sql)
+        if GATE.lockstep and _BUSY_TIMEOUT.match(sql):
+            # Lockstep never waits inside SQLite: the gate is the busy handler.
+            sql, parameters = "PRAGMA busy_timeout=0", ()
+        base = super()
+        if kind == "checkpoint":
+            def run():
+                cur = base.execute(sql, parameters)
+                return _Rows(cur.fetchall(), cur.description)
+        else:
+            def run():
+                return base.execute(sql, parameters)
+        return conn._walburst_run(kind, label, (kind, sql), run)
+
+    def executemany(self, sql, seq_of_parameters, /):
+        conn = self.connection
+        kind, label = conn._walburst_kind(sql)
+        base = super()
+        return conn._walburst_run(kind, label, (kind, sql),
+                                  lambda: base.executemany(sql, seq_of_parameters))
+
+    def executescript(self, script, /):
+        conn = self.connection
+        kind = "schema" if re.search(r"\bCREATE\b", script, re.I) else "statement"
+        label = None if kind == "schema" else "script"
+        base = super()
+        return conn._walburst_run(kind, label, (kind, script),
+                                  lambda: base.executescript(script))
+
+
+def _kill_during_checkpoint(gate, actor, seq):
+    """Lands the seeded kill while the checkpoint runs: a timer a seeded few microseconds
+    in (free mode's best effort; the op's record dies with it either way)."""
+    import random
+    delay = random.Random("kill-timer-%d-%d-%d" % (gate.seed, gate.worker, seq)).randrange(2000)
+
+    def fire():
+        _original_sleep(delay / 1e6)
+        gate.die("checkpoint", actor, seq)
+
+    threading.Thread(target=fire, daemon=True).start()
+
+
+def _describe_checkpoint(value, exc):
+    if exc is None and value is not None and value._rows and value._rows[0] \
+            and value._rows[0][0]:
+        return {"kind": "busy", "code": "SQLITE_BUSY"}
+    return describe_sql(value, exc)
+
+
+class GatedConnection(GatedConnectionMixin, sqlite3.Connection):
+    pass
+
+
+class GatedCursor(GatedCursorMixin, sqlite3.Cursor):
+    pass
+
+
+_mixed = {}
+
+
+def _gated_cursor_class(factory):
+    if factory is None or factory is sqlite3.Cursor:
+        return GatedCursor
+    if issubclass(factory, GatedCursorMixin):
+        return factory
+    return _mix(GatedCursorMixin, factory)
+
+
+def _mix(mixin, cls):
+    key = (mixin, cls)
+    if key not in _mixed:
+        _mixed[key] = type("Gated" + cls.__name__, (mixin, cls), {})
+    return _mixed[key]
+
+
+def gated_connect(database, *args, **kwargs):
+    """``sqlite3.connect`` with the gated factory; in lockstep with ``timeout=0``."""
+    for name, value in zip(_CONNECT_ARGS, args):
+        kwargs[name] = value
+    factory = kwargs.get("factory") or sqlite3.Connection
+    if factory is sqlite3.Connection:
+        factory = GatedConnection
+    elif not issubclass(factory, GatedConnectionMixin):
+        factory = _mix(GatedConnectionMixin, factory)
+    kwargs["factory"] = factory
+    if GATE.lockstep:
+        kwargs["timeout"] = 0
+    op = GATE.current_op()
+    while True:
+        try:
+            return GATE.step({"kind": "open"}, lambda: _original_connect(database, **kwargs))
+        except sqlite3.Error as exc:
+            if op is not None and errors.is_busy(exc):
+                op.note_busy("open", ("open", str(database)), exc, GATE.gated_here())
+            if GATE.gated_here() and errors.is_retried_by_busy_handler(exc):
+                continue
+            raise
+
+
+def gated_flock(fd, operation):
+    """``fcntl.flock``: in lockstep one non-blocking attempt per step; the wait for an
+    exclusive or shared lock is charged to the op's ``lock_wait_us``."""
+    if operation & fcntl.LOCK_UN:
+        return _original_flock(fd, operation)
+    op = GATE.current_op()
+    t0 = monotonic_ns()
+    try:
+        if not GATE.gated_here():
+            return _original_flock(fd, operation)
+        nonblocking = bool(operation & fcntl.LOCK_NB)
+        attempt = operation | fcntl.LOCK_NB
+
+        def describe(value, exc):
+            if exc is None:
+                return {"kind": "ok"}
+            if isinstance(exc, BlockingIOError):
+                return {"kind": "would_block"}
+            return {"kind": "error", "code": "WALBURST_FLOCK_" + type(exc).__name__}
+
+        while True:
+            try:
+                return GATE.step({"kind": "flock"}, lambda: _original_flock(fd, attempt),
+                                 describe)
+            except BlockingIOError:
+                if nonblocking:
+                    raise
+    finally:
+        if op is not None:
+            op.lock_wait_us += (monotonic_ns() - t0) // 1000
+
+
+def gated_sleep(seconds):
+    """In lockstep an actor's sleep is not time: only steps order what happens."""
+    if GATE.lockstep and getattr(_tls, "actor", None) is not None:
+        return None
+    return _original_sleep(seconds)
+
+
+def as_step(kind, fn, describe=None):
+    """Wraps an app function (a guard probe, a custom lock) so each call is one step."""
+
+    def stepped(*args, **kwargs):
+        return GATE.step({"kind": kind}, lambda: fn(*args, **kwargs), describe)
+
+    stepped.__wrapped__ = fn
+    return stepped
+
+
+def install():
+    """Puts the gated factory, flock and sleep in place; idempotent."""
+    sqlite3.connect = gated_connect
+    sqlite3.dbapi2.connect = gated_connect
+    fcntl.flock = gated_flock
+    time.sleep = gated_sleep

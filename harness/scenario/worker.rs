@@ -1,0 +1,163 @@
+//! `[worker]`: which program runs as each worker (PROTOCOL.md, "Choosing the worker"), and
+//! how its paths are resolved against the scenario file's directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Replaced, in `command` elements, `env` values and `cwd`, by the scenario's directory.
+pub const SCENARIO_DIR_VAR: &str = "{scenario_dir}";
+
+/// The system under test, as written in the scenario. Without the table the built-in worker
+/// (`walburst worker`) runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerTable {
+    /// argv of the worker program.
+    pub command: Vec<String>,
+    /// Extra environment variables (names may not start with `WALBURST_`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Working directory; default: the run directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+}
+
+/// A worker program ready to start: absolute program, arguments, environment, directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Working directory; the run directory when `None`.
+    pub cwd: Option<PathBuf>,
+}
+
+impl WorkerCommand {
+    /// walburst's own worker: `<exe> worker`.
+    pub fn builtin(exe: &Path) -> WorkerCommand {
+        WorkerCommand {
+            program: exe.to_path_buf(),
+            args: vec!["worker".into()],
+            env: BTreeMap::new(),
+            cwd: None,
+        }
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Resolves the table against `scenario_dir` (absolute): `{scenario_dir}` substituted,
+/// `command[0]` with a '/' made absolute against it, a bare name looked up on `PATH`, a
+/// relative `cwd` made absolute against it. `Err` names the field and what is wrong.
+pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, String> {
+    let dir = scenario_dir.to_string_lossy();
+    let subst = |s: &str| s.replace(SCENARIO_DIR_VAR, &dir);
+    let Some((program, args)) = t.command.split_first() else {
+        return Err(format!(
+            "field `worker.command` is empty; give the worker program's argv, e.g. [\"python3\", \"{SCENARIO_DIR_VAR}/my_worker.py\"]"
+        ));
+    };
+    let program = subst(program);
+    let program = if program.contains('/') {
+        let p = scenario_dir.join(&program);
+        if !is_executable(&p) {
+            return Err(format!(
+                "field `worker.command`: the program {} is not an executable file (a relative command[0] is resolved against the scenario's directory {dir})",
+                p.display()
+            ));
+        }
+        p
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|d| d.join(&program))
+            .find(|p| is_executable(p))
+            .ok_or_else(|| {
+                format!("field `worker.command`: the program {program:?} is not on PATH")
+            })?
+    };
+    let cwd = match &t.cwd {
+        None => None,
+        Some(c) => {
+            let p = scenario_dir.join(subst(c));
+            if !p.is_dir() {
+                return Err(format!(
+                    "field `worker.cwd` = {c:?}: {} is not a directory (a relative cwd is resolved against the scenario's directory)",
+                    p.display()
+                ));
+            }
+            Some(p)
+        }
+    };
+    for name in t.env.keys() {
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            return Err(format!(
+                "field `worker.env`: {name:?} is not a valid variable name"
+            ));
+        }
+        if name.starts_with("WALBURST_") {
+            return Err(format!(
+                "field `worker.env`: {name} is reserved; WALBURST_* variables are set by the runner"
+            ));
+        }
+    }
+    Ok(WorkerCommand {
+        program,
+        args: args.iter().map(|a| subst(a)).collect(),
+        env: t.env.iter().map(|(k, v)| (k.clone(), subst(v))).collect(),
+        cwd,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(command: &[&str]) -> WorkerTable {
+        WorkerTable {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            env: BTreeMap::new(),
+            cwd: None,
+        }
+    }
+
+    #[test]
+    fn paths_resolve_against_the_scenario_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let script = d.path().join("w.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut t = table(&["./w.sh", "{scenario_dir}/data", "plain"]);
+        t.cwd = Some(".".into());
+        t.env.insert("X".into(), "{scenario_dir}/x".into());
+        let c = resolve(&t, d.path()).unwrap();
+        assert_eq!(c.program, d.path().join("./w.sh"));
+        let dir = d.path().display();
+        assert_eq!(c.args, vec![format!("{dir}/data"), "plain".to_string()]);
+        assert_eq!(c.env["X"], format!("{dir}/x"));
+        assert_eq!(c.cwd, Some(d.path().join(".")));
+        let sh = resolve(&table(&["sh", "-c", "true"]), d.path()).unwrap();
+        assert!(sh.program.is_absolute(), "found on PATH");
+    }
+
+    #[test]
+    fn bad_tables_name_their_field() {
+        let d = tempfile::tempdir().unwrap();
+        let err = |t: WorkerTable| resolve(&t, d.path()).unwrap_err();
+        assert!(err(table(&[])).contains("`worker.command` is empty"));
+        assert!(err(table(&["./missing.sh"])).contains("`worker.command`"));
+        assert!(err(table(&["no-such-program-xyz"])).contains("not on PATH"));
+        let mut t = table(&["sh"]);
+        t.cwd = Some("nowhere".into());
+        assert!(err(t).contains("`worker.cwd`"));
+        let mut t = table(&["sh"]);
+        t.env.insert("WALBURST_WORKER".into(), "1".into());
+        assert!(err(t).contains("reserved"));
+    }
+}

@@ -1,0 +1,272 @@
+//! External workers through the protocol (PROTOCOL.md): an app with its own schema and an
+//! app-defined `[ledger]` passes, and each broken adapter fails with its own named reason,
+//! within the scenario's deadlines, never hanging and never passing. The app is
+//! `tests/fixtures/jobs_app.py` (python3, standard library).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jobs_app.py")
+}
+
+/// python3 must be installed for these tests; say so plainly when it is not.
+fn require_python() {
+    let ok = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "these tests run the fixture app with `python3`, which was not found on PATH; install Python 3.9+"
+    );
+}
+
+/// A scenario running the jobs app in `mode` with short deadlines.
+fn jobs_scenario(command: &str, mode: &str) -> String {
+    format!(
+        r#"name = "jobs-{mode}"
+[workload]
+workers = 3
+ops_per_worker = 8
+[limits]
+start_timeout_secs = 20
+stall_timeout_secs = 2
+run_timeout_secs = 60
+[worker]
+command = ["python3", {command:?}, {mode:?}]
+[ledger]
+present = "SELECT worker, seq FROM jobs"
+[[ledger.rows]]
+name = "job rows"
+query = "SELECT worker, seq FROM jobs"
+kinds = ["create_task"]
+"#
+    )
+}
+
+fn run_mode(dir: &Path, mode: &str) -> (Run, Duration) {
+    require_python();
+    let command = fixture().display().to_string();
+    let path = scenario_file(dir, mode, &jobs_scenario(&command, mode));
+    let t0 = Instant::now();
+    let r = run(dir, &[path.to_str().unwrap(), "--seed", "3"]);
+    (r, t0.elapsed())
+}
+
+/// Every liveness line and failure, for asserting on named reasons.
+fn reasons(r: &Run) -> String {
+    let mut all = r.failures();
+    all.extend(
+        r.report["liveness"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v["message"].as_str().unwrap_or_default().to_string()),
+    );
+    all.join("\n")
+}
+
+#[test]
+fn an_honest_app_with_its_own_ledger_passes_and_is_recorded() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    // `{scenario_dir}` finds the app next to the scenario file.
+    std::fs::copy(fixture(), dir.path().join("jobs_app.py")).unwrap();
+    let path = scenario_file(
+        dir.path(),
+        "honest",
+        &jobs_scenario("{scenario_dir}/jobs_app.py", "honest"),
+    );
+    let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.u("/totals/committed"), 24);
+    assert_eq!(r.u("/checks/lost_writes"), 0);
+    assert_eq!(r.s("/checks/integrity_check"), "ok");
+    let w = &r.report["workers"][0];
+    assert_eq!(w["language"], "python");
+    assert_eq!(w["implementation"], "jobs-app-fixture 1");
+    let py_sqlite = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3; print(sqlite3.sqlite_version)"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        w["sqlite_version"].as_str().unwrap(),
+        String::from_utf8_lossy(&py_sqlite.stdout).trim(),
+        "the report records the app's SQLite, not walburst's"
+    );
+    if w["sqlite_version"] != r.report["sqlite_version"] {
+        assert!(
+            r.report["notes"].to_string().contains("workers ran SQLite"),
+            "{}",
+            r.report["notes"]
+        );
+    }
+}
+
+#[test]
+fn a_worker_of_another_protocol_version_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "wrong-version");
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("protocol version mismatch (worker speaks 2, runner 1)"),
+        "{}",
+        reasons(&r)
+    );
+}
+
+#[test]
+fn a_stray_print_is_non_protocol_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "garbage");
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("non-protocol output: starting the burst now"),
+        "{}",
+        reasons(&r)
+    );
+}
+
+#[test]
+fn a_phantom_acknowledgement_is_a_lost_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "phantom-ack");
+    assert_ne!(r.code, 0);
+    // Every acknowledged commit is missing, from `present` and from the row check.
+    assert_eq!(r.u("/checks/lost_writes"), 2 * 24, "{}", r.stdout);
+    let examples = r.report["checks"]["ledger_examples"].to_string();
+    assert!(
+        examples.contains("acknowledged committed but `ledger.present` does not list it"),
+        "{examples}"
+    );
+    assert!(reasons(&r).contains("lost"), "{}", reasons(&r));
+}
+
+#[test]
+fn a_worker_that_exits_mid_run_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "crash-exit");
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("exited with code 3 before finishing its schedule"),
+        "{}",
+        reasons(&r)
+    );
+    assert!(reasons(&r).contains("crashing on purpose"), "stderr tail");
+}
+
+#[test]
+fn a_worker_killed_by_a_signal_mid_run_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "crash-signal");
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("died from signal 11"),
+        "{}",
+        reasons(&r)
+    );
+}
+
+#[test]
+fn a_silent_worker_is_killed_by_the_stall_watchdog() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, took) = run_mode(dir.path(), "hang");
+    assert_ne!(r.code, 0);
+    assert!(reasons(&r).contains("stalled"), "{}", reasons(&r));
+    assert!(
+        took < Duration::from_secs(30),
+        "the 2 s stall timeout must end it well before the run deadline, took {took:?}"
+    );
+}
+
+#[test]
+fn unsupported_op_kinds_are_named_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "unsupported");
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("WALBURST_UNSUPPORTED"),
+        "{}",
+        reasons(&r)
+    );
+}
+
+#[test]
+fn bad_worker_and_ledger_tables_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[worker]\ncommand = []\n", "worker.command"),
+        (
+            "[worker]\ncommand = [\"./no-such-adapter.py\"]\n",
+            "worker.command",
+        ),
+        (
+            "[worker]\ncommand = [\"sh\"]\ncwd = \"no-such-dir\"\n",
+            "worker.cwd",
+        ),
+        (
+            "[worker]\ncommand = [\"sh\"]\nenv = { WALBURST_WORKER = \"1\" }\n",
+            "worker.env",
+        ),
+        ("[ledger]\npresent = \"\"\n", "ledger.present"),
+        (
+            "[ledger]\npresent = \"SELECT 1, 2\"\n[[ledger.rows]]\nname = \"x\"\nquery = \"SELECT 1, 2\"\nkinds = [\"create\"]\n",
+            "ledger.rows[0].kinds",
+        ),
+    ];
+    for (i, (table, field)) in cases.iter().enumerate() {
+        let path = scenario_file(
+            dir.path(),
+            &format!("bad{i}"),
+            &format!("name = \"b\"\n{table}"),
+        );
+        let (code, out, err) = walburst(dir.path(), "run", &[path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{table}: {out}{err}");
+        assert!(err.contains(field), "{table}: {err}");
+        assert!(!dir.path().join("work").exists(), "nothing ran for {table}");
+    }
+}
+
+#[test]
+fn an_external_worker_in_lockstep_is_deterministic() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let path = scenario_file(dir.path(), "ls", &jobs_scenario(&command, "honest"));
+    let (code, out, err) = walburst(
+        dir.path(),
+        "run",
+        &[path.to_str().unwrap(), "--seed", "4", "--check-determinism"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("DETERMINISTIC jobs-honest seed=4: 2 runs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_silent_worker_in_lockstep_is_named_at_its_step() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let toml = jobs_scenario(&command, "hang") + "[lockstep]\nstep_timeout_secs = 2\n";
+    let path = scenario_file(dir.path(), "ls-hang", &toml);
+    let t0 = Instant::now();
+    let r = run(
+        dir.path(),
+        &[path.to_str().unwrap(), "--seed", "3", "--mode", "lockstep"],
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r).contains("lockstep stopped: workers did not park for step 0 within 2 s"),
+        "{}",
+        reasons(&r)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
+}

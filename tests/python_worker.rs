@@ -1,0 +1,211 @@
+//! The Python adapter (adapters/python/) run through walburst: real Python worker
+//! processes on the interpreter's own sqlite3 module, real files. These tests need
+//! `python3` on PATH and fail with a clear message without it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const SMALL: [&str; 4] = ["--workers", "4", "--ops", "30"];
+
+/// The python3 these tests run, or a clear failure.
+fn python3() -> &'static str {
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3, sys; assert sys.version_info >= (3, 9)")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 (3.9 or newer, with the sqlite3 module) is not on PATH: the Python adapter \
+         tests (tests/python_worker.rs) need it"
+    );
+    "python3"
+}
+
+fn adapter_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters/python")
+}
+
+/// The SQLite version the interpreter's sqlite3 module links.
+fn python_sqlite_version() -> String {
+    let o = Command::new(python3())
+        .args(["-c", "import sqlite3; print(sqlite3.sqlite_version)"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A shipped Python scenario rewritten to a temp file whose worker command names the
+/// adapter by absolute path (so it runs from any directory), with `key = value` edits.
+fn python_scenario(dir: &Path, shipped_name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = shipped(shipped_name);
+    for (k, v) in edits {
+        text = set(&text, k, v);
+    }
+    let worker = adapter_dir().join("kanban_worker.py");
+    text = set(
+        &text,
+        "command",
+        &format!("[\"{}\", \"{}\"]", python3(), worker.display()),
+    );
+    scenario_file(dir, &format!("{shipped_name}-test"), &text)
+}
+
+#[test]
+fn python_burst_passes_and_records_the_apps_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = python_scenario(dir.path(), "python-pr-45525-burst", &[]);
+    let mut args = vec![path.to_str().unwrap(), "--seed", "7"];
+    args.extend(SMALL);
+    let r = run(dir.path(), &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.passed(), "{}", r.stdout);
+    assert_eq!(r.u("/totals/committed"), 4 * 30);
+    assert_eq!(r.u("/checks/lost_writes"), 0);
+    let report = r.report.to_string();
+    assert!(report.contains("\"language\":\"python\""), "{report:.2000}");
+    assert!(
+        report.contains(&format!(
+            "\"sqlite_version\":\"{}\"",
+            python_sqlite_version()
+        )),
+        "the report does not record the Python app's SQLite"
+    );
+}
+
+#[test]
+fn python_page_count_guard_false_in_wal_none_in_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = python_scenario(dir.path(), "python-legacy-page-count-guard", &[]);
+    let mut args = vec![wal.to_str().unwrap(), "--seed", "7"];
+    args.extend(SMALL);
+    let r = run(dir.path(), &args);
+    assert!(!r.passed(), "{}", r.stdout);
+    // Most WAL commits that grew the file fire; every report is false.
+    assert!(r.u("/corruption/false") > 4 * 30 / 2, "{}", r.stdout);
+    assert_eq!(r.u("/corruption/real"), 0, "{}", r.stdout);
+    assert_eq!(
+        r.u("/corruption/by_guard/page-count"),
+        r.u("/corruption/reports")
+    );
+    assert_eq!(r.s("/checks/integrity_check"), "ok");
+    assert_eq!(r.u("/checks/lost_writes"), 0);
+    let delete = python_scenario(dir.path(), "python-page-count-guard-delete", &[]);
+    let mut args = vec![delete.to_str().unwrap(), "--seed", "7"];
+    args.extend(SMALL);
+    let r = run(dir.path(), &args);
+    assert!(r.passed(), "{}", r.stdout);
+    assert_eq!(r.u("/corruption/reports"), 0);
+}
+
+#[test]
+fn python_lockstep_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = python_scenario(dir.path(), "python-pr-45525-burst", &[]);
+    let (code, out, err) = walburst(
+        dir.path(),
+        "run",
+        &[
+            path.to_str().unwrap(),
+            "--workers",
+            "3",
+            "--ops",
+            "10",
+            "--mode",
+            "lockstep",
+            "--check-determinism",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("DETERMINISTIC python-pr-45525-burst seed=7: 2 runs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn failing_python_lockstep_run_replays_from_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bare-close probe inside the write transaction in DELETE mode: the close drops the
+    // writer's POSIX locks and another writer's blocked BEGIN IMMEDIATE gets in.
+    let path = python_scenario(
+        dir.path(),
+        "python-header-probe-lock-hazard-wal",
+        &[
+            ("guard_at", "\"in-transaction\""),
+            ("journal_mode", "\"delete\""),
+            ("connection", "\"persistent\""),
+            ("idle_connections", "0"),
+        ],
+    );
+    let failing = run(
+        dir.path(),
+        &[
+            path.to_str().unwrap(),
+            "--seed",
+            "7",
+            "--mode",
+            "lockstep",
+            "--workers",
+            "3",
+            "--ops",
+            "12",
+        ],
+    );
+    assert!(!failing.passed(), "{}", failing.stdout);
+    let (code, out, err) = walburst(
+        dir.path(),
+        "replay",
+        &[failing.report_path.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.lines().last().unwrap().starts_with(
+            "REPRODUCED python-header-probe-lock-hazard-wal seed=7 (lockstep): verdict fail"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn python_schema_is_the_kanban_profiles() {
+    let o = Command::new(python3())
+        .current_dir(adapter_dir())
+        .args([
+            "-c",
+            "import sys, kanban_app; sys.stdout.write(kanban_app.SCHEMA)",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        walburst::exec::kanban::SCHEMA,
+        "adapters/python/kanban_app.py's SCHEMA drifted from harness/exec/kanban.rs"
+    );
+}
+
+/// The adapter's own unit tests (over a Python fake runner): outcomes, guards, kills, EOF
+/// and protocol-version handling, lockstep determinism in WAL and DELETE.
+#[test]
+fn python_adapter_unit_tests_pass() {
+    let o = Command::new(python3())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["-m", "unittest", "discover", "-s", "adapters/python/tests"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
