@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::check::{self, verdict};
+use crate::check::{self, durability, verdict};
 use crate::exec::coordinator::{Coordinator, TraceEntry};
 use crate::exec::gate::ActorId;
 use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::exec::scheduler::{
     CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
 };
-use crate::exec::{kanban, runner, sqlite, tamper};
+use crate::exec::{kanban, runner, sqlite, tamper, vfs};
 use crate::observe;
 use crate::plan;
 use crate::render;
@@ -267,6 +267,16 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     if !trace.is_empty() {
         write_jsonl(&run_dir.join("trace.jsonl"), &trace)?;
     }
+    // Power loss: every worker is dead; undo what no sync made durable before anyone
+    // (the verification's fresh connection) runs recovery.
+    let power_loss = if obs.io.power_lost {
+        Some(vfs::power::apply(
+            &run_dir.join(vfs::UNDO_LOG),
+            &spec.db_path,
+        )?)
+    } else {
+        None
+    };
     let injected = tamper::apply(&spec.db_path, s.faults.after_run, req.seed)?;
     let (checks, corruption) = check::run(&spec, &plan, &obs);
     let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
@@ -274,6 +284,16 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     v.notes.extend(injected);
     v.notes
         .extend(worker_sqlite_note(&obs.workers, &spec.sqlite_version));
+    // Also when a clean scenario's worker reported counters: then it loaded the fault VFS
+    // although nothing asked for it, and the report must show that.
+    let io = (s.io.wants_vfs() || !obs.io.counters.is_empty()).then(|| {
+        let conn = power_loss
+            .as_ref()
+            .and_then(|_| check::verify::open_for_verify(&spec.db_path).ok());
+        let io = durability::io_report(s, &obs, power_loss, conn.as_ref());
+        durability::judge_io(s, req.mode == Mode::Lockstep, &io, &mut v);
+        io
+    });
     let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
@@ -302,6 +322,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
         notes: v.notes,
         workers: obs.workers.clone(),
         kills: obs.kills.clone(),
+        io,
         run_dir: keep.then(|| run_dir.clone()),
         reproduce: match &req.replay {
             // The seed's scheduler would not replay a free run's commit order: the command

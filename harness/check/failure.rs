@@ -40,6 +40,11 @@ pub enum FailureCategory {
     Sidecar,
     /// A worker crashed, hung, never started, or ops never reported (liveness).
     Liveness,
+    /// After a simulated power loss, acknowledged commits were lost beyond what the
+    /// synchronous level allows (`io.durability`).
+    Durability,
+    /// An `[io]` fault point never fired: the fault was not exercised.
+    IoPointNotFired,
 }
 
 impl FailureCategory {
@@ -60,6 +65,8 @@ impl FailureCategory {
             FailureCategory::JournalMode => "journal_mode",
             FailureCategory::Sidecar => "sidecar",
             FailureCategory::Liveness => "liveness",
+            FailureCategory::Durability => "durability",
+            FailureCategory::IoPointNotFired => "io_point_not_fired",
         }
     }
 }
@@ -98,6 +105,10 @@ pub enum Detector {
     OpCount,
     /// The runner's deadlines and the lockstep step budget.
     Runner,
+    /// The durability oracle after a simulated power loss.
+    DurabilityOracle,
+    /// The fault VFS (`[io]`): its points and stalls.
+    FaultVfs,
 }
 
 /// Whether the failure saw something not allowed, or missed a documented outcome.
@@ -149,6 +160,8 @@ impl Detector {
             Detector::WorkerExit => "worker_exit",
             Detector::OpCount => "op_count",
             Detector::Runner => "runner",
+            Detector::DurabilityOracle => "durability_oracle",
+            Detector::FaultVfs => "fault_vfs",
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod app_ledger;
 pub mod completeness;
 pub mod content;
+pub mod durability;
 pub mod exclusion;
 pub mod failure;
 pub mod ledger;

@@ -482,6 +482,8 @@ fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
                 crate::scenario::KillPoint::Checkpoint => "during a checkpoint",
                 crate::scenario::KillPoint::Close => "at connection close",
                 crate::scenario::KillPoint::Hang => "hung",
+                crate::scenario::KillPoint::Io => "at an [io] fault point",
+                crate::scenario::KillPoint::PowerLoss => "in the power loss",
                 crate::scenario::KillPoint::None => "",
             },
             k.seq,

@@ -56,6 +56,9 @@ pub struct RunSummary {
     pub real_corruption: u64,
     pub sidecar_seen: bool,
     pub integrity_ok: bool,
+    /// After a power loss (`[io]`): acknowledged commits, and how many of them were lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_loss_acknowledged_lost: Option<[u64; 2]>,
     /// The run's full report (in the compare directory's `runs/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<PathBuf>,
@@ -109,6 +112,11 @@ impl RunSummary {
             real_corruption: r.corruption.real,
             sidecar_seen: r.checks.sidecar_seen,
             integrity_ok: r.checks.integrity_check == "ok" && r.checks.quick_check == "ok",
+            power_loss_acknowledged_lost: r
+                .io
+                .as_ref()
+                .and_then(|io| io.durability.as_ref())
+                .map(|d| [d.acknowledged, d.lost]),
             run_dir: r.run_dir.clone(),
             ..base
         }

@@ -136,6 +136,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     real_corruption: 0,
                     sidecar_seen: false,
                     integrity_ok: false,
+                    power_loss_acknowledged_lost: None,
                     report: None,
                     run_dir: None,
                 };

@@ -74,6 +74,9 @@ pub struct StrategySummary {
     /// Runs in which `<db>.lock` appeared.
     pub sidecar_seen: u32,
     pub integrity_ok: u32,
+    /// Power-loss runs only: acknowledged commits and those lost, summed over the repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_loss_acknowledged_lost: Option<[u64; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vs_first: Option<Ratios>,
 }
@@ -119,6 +122,10 @@ pub fn summarize(
                 real_corruption: done.iter().map(|r| r.real_corruption).sum(),
                 sidecar_seen: done.iter().filter(|r| r.sidecar_seen).count() as u32,
                 integrity_ok: done.iter().filter(|r| r.integrity_ok).count() as u32,
+                power_loss_acknowledged_lost: done
+                    .iter()
+                    .filter_map(|r| r.power_loss_acknowledged_lost)
+                    .reduce(|a, b| [a[0] + b[0], a[1] + b[1]]),
                 vs_first: None,
             };
             let ratio = |a: Option<Stat>, b: Option<Stat>| match (a, b) {

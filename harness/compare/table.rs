@@ -73,7 +73,7 @@ fn rows(cols: &[&StrategySummary]) -> Vec<Row> {
             None => "1.00x".into(),
         }
     };
-    vec![
+    let mut rows = vec![
         row("runs passed", &|s| format!("{}/{}", s.passed, s.runs)),
         row("commits/s median", &|s| median(s.commits_per_sec)),
         row("commits/s min-max", &|s| range(s.commits_per_sec)),
@@ -115,7 +115,21 @@ fn rows(cols: &[&StrategySummary]) -> Vec<Row> {
         row("sidecar <db>.lock seen", &|s| {
             format!("{}/{}", s.sidecar_seen, s.runs - s.errors)
         }),
-    ]
+    ];
+    // Only when the scenario simulates power loss (`[io]`): what each strategy lost of it.
+    if cols
+        .iter()
+        .any(|s| s.power_loss_acknowledged_lost.is_some())
+    {
+        rows.push(row(
+            "power loss: acked lost / acked",
+            &|s| match s.power_loss_acknowledged_lost {
+                Some([acked, lost]) => format!("{lost} / {acked}"),
+                None => "-".into(),
+            },
+        ));
+    }
+    rows
 }
 
 /// Renders every worker count's block, then a legend of the strategies.

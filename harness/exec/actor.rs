@@ -122,6 +122,7 @@ impl<'a> Actor<'a> {
                     std::thread::sleep(Duration::from_secs(3600));
                 }
             }
+            super::vfs::set_current_op(self.actor, op.seq);
             let mut rec = self.new_record(op);
             if session.is_none() {
                 match connect(self.spec, &self.gate, Purpose::Writer, &mut rec.busy) {

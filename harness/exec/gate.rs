@@ -7,18 +7,11 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, mpsc};
 
-use serde::{Deserialize, Serialize};
-
 use super::protocol::{RunnerMsg, WorkerMsg};
 use super::sink::RecordSink;
 use super::step::{StepAction, StepResult};
 
-/// One actor of a run: (worker, connection index within the worker).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ActorId {
-    pub worker: u32,
-    pub actor: u32,
-}
+pub use crate::observe::ActorId;
 
 /// A worker's link to the coordinator: grants arrive on stdin and are routed per actor.
 pub struct LockstepLink {

@@ -18,5 +18,6 @@ pub mod sqlite;
 pub mod step;
 pub mod strategy;
 pub mod tamper;
+pub mod vfs;
 pub mod watch;
 pub mod worker;

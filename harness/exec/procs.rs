@@ -364,6 +364,36 @@ impl Workers {
                     WorkerMsg::ActorDone { actor, .. } => {
                         return Some(StepEvent::ActorDone(id(actor)));
                     }
+                    WorkerMsg::IoFault { fired, .. } => {
+                        use crate::scenario::{IoAction, KillPoint};
+                        let point = match fired.action {
+                            IoAction::Kill => Some(KillPoint::Io),
+                            IoAction::PowerLoss => Some(KillPoint::PowerLoss),
+                            IoAction::Stop | IoAction::Fail => None,
+                        };
+                        if let Some(point) = point {
+                            p.dying = Some(KillEvent {
+                                worker: w,
+                                actor: fired.actor.unwrap_or(0),
+                                seq: fired.seq.unwrap_or(0),
+                                point,
+                                pid: p.exit.pid,
+                                respawned: false,
+                                skipped: Vec::new(),
+                            });
+                        }
+                        obs.io.power_lost |= fired.action == IoAction::PowerLoss;
+                        obs.io.fired.push(*fired);
+                    }
+                    WorkerMsg::IoResumed {
+                        point,
+                        t_ns,
+                        wal_bytes,
+                        ..
+                    } => obs.io.resumed.push((w, point, t_ns, wal_bytes)),
+                    WorkerMsg::IoCounters { counts, .. } => {
+                        obs.io.counters.entry(w).or_default().add(&counts);
+                    }
                 }
             }
             Event::Garbage(w, line) => {
@@ -430,6 +460,26 @@ impl Workers {
         if matches!(p.child.try_wait(), Ok(None)) {
             p.exit.killed_because.get_or_insert(because);
             let _ = p.child.kill();
+        }
+    }
+
+    /// Power loss: every live worker dies at once, as planned (announced as a kill, so that
+    /// the verdict does not count it as a crash and nothing is respawned).
+    pub fn power_off(&mut self) {
+        for p in self.procs.iter_mut() {
+            if matches!(p.child.try_wait(), Ok(None)) {
+                p.dying.get_or_insert(KillEvent {
+                    worker: p.exit.worker,
+                    actor: 0,
+                    // With one connection, the op it was in (the one after its last record).
+                    seq: p.exit.records as u32,
+                    point: crate::scenario::KillPoint::PowerLoss,
+                    pid: p.exit.pid,
+                    respawned: false,
+                    skipped: Vec::new(),
+                });
+                let _ = p.child.kill();
+            }
         }
     }
 

@@ -11,8 +11,8 @@ use super::step::{StepAction, StepResult};
 use crate::observe::OpRecord;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
-    CheckpointMode, GuardAt, GuardKind, KillPoint, Lifecycle, Mode, Overrides, Profile, Scenario,
-    ScenarioSource, Setup, SqliteConfig, Strategy,
+    CheckpointMode, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, Mode, Overrides, Profile,
+    Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -87,6 +87,10 @@ pub struct Start {
     pub guard_at: GuardAt,
     pub connect_early: bool,
     pub kills: Vec<StartKill>,
+    /// `[io]`: fault points and power loss, served by the built-in worker's fault VFS
+    /// (absent when the scenario has none).
+    #[serde(default, skip_serializing_if = "IoFaults::is_off")]
+    pub io: IoFaults,
 }
 
 impl Start {
@@ -125,6 +129,7 @@ impl Start {
             guard_at: s.guard_at,
             connect_early: may_connect_early(s),
             kills,
+            io: s.io.clone(),
         }
     }
 
@@ -229,6 +234,24 @@ pub enum WorkerMsg {
         worker: u32,
         actor: u32,
     },
+    /// An `[io]` fault point fired, announced before its action (a kill or power loss
+    /// follows at once).
+    IoFault {
+        worker: u32,
+        fired: Box<super::vfs::FiredPoint>,
+    },
+    /// A `stop` point's stall ended; the worker goes on.
+    IoResumed {
+        worker: u32,
+        point: u32,
+        t_ns: u64,
+        wal_bytes: Option<u64>,
+    },
+    /// The fault VFS's I/O counters, sent before `Done` only by a worker that registered it.
+    IoCounters {
+        worker: u32,
+        counts: super::vfs::IoCounts,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,7 +283,10 @@ impl WorkerMsg {
             | WorkerMsg::Want { worker, .. }
             | WorkerMsg::Did { worker, .. }
             | WorkerMsg::Dying { worker, .. }
-            | WorkerMsg::ActorDone { worker, .. } => *worker,
+            | WorkerMsg::ActorDone { worker, .. }
+            | WorkerMsg::IoFault { worker, .. }
+            | WorkerMsg::IoResumed { worker, .. }
+            | WorkerMsg::IoCounters { worker, .. } => *worker,
         }
     }
 }

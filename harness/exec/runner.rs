@@ -137,7 +137,8 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
         RunEventKind::KillLanded,
         format!("seeded SIGKILL at seq {} ({:?})", kill.seq, kill.point),
     );
-    if !spec.scenario.faults.respawn {
+    // After power loss nothing runs again before verification.
+    if !spec.scenario.faults.respawn || obs.io.power_lost {
         return false;
     }
     match workers.respawn(w, &kill, obs) {
@@ -189,6 +190,9 @@ fn collect_free(
                 if let Some(StepEvent::WorkerGone(w)) = workers.handle(ev, obs) {
                     // A successor gets its start signal once it says it is ready.
                     after_exit(spec, w, workers, obs);
+                }
+                if obs.io.power_lost {
+                    workers.power_off();
                 }
                 start_ready_successors(workers);
             }
@@ -289,6 +293,25 @@ fn stalled_where(spec: &RunSpec, w: u32, obs: &Observations, stall: Duration) ->
     }
 }
 
+/// Handles a lockstep event; an `[io]` point that fires is stamped with the step in flight
+/// (`at`), and power loss cuts every worker at once.
+fn io_aware_handle(
+    ev: super::procs::Event,
+    workers: &mut Workers,
+    obs: &mut Observations,
+    at: u64,
+) -> Option<StepEvent> {
+    let fired_before = obs.io.fired.len();
+    let handled = workers.handle(ev, obs);
+    for f in &mut obs.io.fired[fired_before..] {
+        f.step = Some(at);
+    }
+    if obs.io.power_lost {
+        workers.power_off();
+    }
+    handled
+}
+
 /// Lockstep: grant one step at a time to the actor the scheduler picks, until every actor
 /// has finished, the step budget runs out, a step hangs, or the deadline passes.
 fn coordinate(
@@ -307,7 +330,7 @@ fn coordinate(
         let deadline = (Instant::now() + step_timeout).min(run_deadline);
         while !coord.settled() {
             match workers.next(deadline) {
-                Wait::Event(ev) => match workers.handle(ev, obs) {
+                Wait::Event(ev) => match io_aware_handle(ev, workers, obs, coord.out.steps) {
                     Some(StepEvent::WorkerGone(w)) => {
                         if after_exit(spec, w, workers, obs) {
                             // Its actors stay live: the successor parks them again, so the

@@ -3,12 +3,21 @@
 
 use std::io::{BufWriter, Stdout, Write};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::protocol::WorkerMsg;
 use crate::observe::OpRecord;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Set in power-loss runs: every record goes out at once, because the runner SIGKILLs every
+/// worker at the power loss and a commit it never heard of is not acknowledged to the oracle.
+static FLUSH_EACH_RECORD: AtomicBool = AtomicBool::new(false);
+
+pub fn flush_each_record() {
+    FLUSH_EACH_RECORD.store(true, Ordering::Relaxed);
+}
 
 pub struct RecordSink {
     inner: Mutex<(BufWriter<Stdout>, Instant)>,
@@ -58,7 +67,10 @@ impl RecordSink {
     }
 
     pub fn op(&self, rec: OpRecord) {
-        self.send(&WorkerMsg::Op(Box::new(rec)), false);
+        self.send(
+            &WorkerMsg::Op(Box::new(rec)),
+            FLUSH_EACH_RECORD.load(Ordering::Relaxed),
+        );
     }
 
     /// Writes one message; `flush` forces it out now (barrier, end of run).

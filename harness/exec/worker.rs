@@ -70,6 +70,17 @@ pub fn worker_main() -> i32 {
             start.protocol
         ));
     }
+    if start.io.wants_vfs()
+        && let Err(e) = super::vfs::install(
+            &start.io,
+            start.seed,
+            &start.db_path,
+            &start.run_dir,
+            worker,
+        )
+    {
+        return fatal(e);
+    }
     let ops = match read_ops(&start) {
         Ok(ops) => ops,
         Err(e) => return fatal(e),
@@ -187,6 +198,16 @@ pub fn worker_main() -> i32 {
     });
     drop(held);
     drop(idle);
+    // Asked of SQLite, not of the scenario: a clean run proves it never loaded the VFS.
+    if super::vfs::registered() {
+        sink.send(
+            &WorkerMsg::IoCounters {
+                worker,
+                counts: super::vfs::snapshot(),
+            },
+            false,
+        );
+    }
     sink.send(&WorkerMsg::Done { worker }, true);
     0
 }

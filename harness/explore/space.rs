@@ -265,6 +265,7 @@ pub fn scenario(opts: SpaceOptions) -> impl Strategy<Value = (Scenario, u64)> {
                         ..Limits::default()
                     },
                     faults,
+                    io: Default::default(),
                     lockstep: Lockstep::default(),
                     expect: Expect::default(),
                     worker: None,

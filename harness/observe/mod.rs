@@ -1,14 +1,26 @@
 //! Observations: what workers report about each op, and what the runner saw of them.
 //! These are the raw history; checks and reports are computed from them.
 
+pub mod io;
+pub mod lockstep;
+mod sql_error;
+pub mod step;
 mod summary;
+
+pub use sql_error::{SqlError, code_name, primary_code};
 
 pub use summary::{BusySummary, LatencySummary, PerWorker, Totals, summarize};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::sqlite::SqlError;
 use crate::plan::OpKind;
+
+/// One actor of a run: (worker, connection index within the worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ActorId {
+    pub worker: u32,
+    pub actor: u32,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,7 +181,9 @@ pub struct Observations {
     /// SIGINT/SIGTERM stopped the run.
     pub interrupted: bool,
     /// Lockstep mode: the trace, its hash and the breaches the coordinator saw.
-    pub lockstep: Option<crate::exec::coordinator::LockstepOutcome>,
+    pub lockstep: Option<lockstep::LockstepOutcome>,
+    /// What the fault VFS reported (`[io]` scenarios only).
+    pub io: io::IoObserved,
     /// Timed marks for the timeline (files appearing, kills, respawns, stalls), in the
     /// order the runner saw them.
     pub events: Vec<RunEvent>,

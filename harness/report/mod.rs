@@ -54,6 +54,10 @@ pub struct Report {
     /// Seeded kills that landed (`[faults] kill`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kills: Vec<crate::observe::KillEvent>,
+    /// `[io]` scenarios: the fault VFS's counters, fired points, stalls, power loss and the
+    /// durability oracle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<crate::check::durability::IoReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_dir: Option<PathBuf>,
     pub reproduce: String,

@@ -39,6 +39,11 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "python-page-count-guard-delete",
     "python-legacy-header-probe",
     "python-header-probe-lock-hazard-wal",
+    "checkpoint-kill-at-page",
+    "checkpoint-stall",
+    "power-loss-full",
+    "power-loss-normal",
+    "power-loss-off",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

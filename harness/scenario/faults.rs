@@ -36,6 +36,11 @@ pub enum KillPoint {
     Checkpoint,
     /// At the connection's close: the process dies holding its connection open.
     Close,
+    /// Where an `[io]` point with action `kill` or `power-loss` struck (inside a VFS call);
+    /// not valid in `[faults] kill`.
+    Io,
+    /// Every worker alive when an `[io]` power-loss point fired; not valid in `[faults] kill`.
+    PowerLoss,
     /// Test-only: the op never finishes (the worker sleeps forever) so the liveness
     /// watchdog must act.
     Hang,

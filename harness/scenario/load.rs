@@ -353,6 +353,13 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     if f.respawn && f.kill == KillPoint::Hang {
         return Err("field `faults.respawn` cannot be combined with kill = \"hang\" (a hung worker is killed by the watchdog, not respawned)".into());
     }
+    if matches!(f.kill, KillPoint::Io | KillPoint::PowerLoss) {
+        return Err(format!(
+            "field `faults.kill` = {:?} is set by `[io]` points only; allowed: none, mid-transaction, after-commit, checkpoint, close, hang",
+            f.kill
+        ));
+    }
+    super::io_faults::validate(s)?;
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
         return Err("table `limits`: timeouts must be at least 1 second".into());
     }

@@ -7,6 +7,7 @@
 mod embedded;
 mod expect;
 mod faults;
+mod io_faults;
 mod ledger;
 mod load;
 pub mod matrix;
@@ -16,6 +17,7 @@ mod worker;
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
+pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str, validate};
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
@@ -58,6 +60,9 @@ pub struct Scenario {
     pub limits: Limits,
     #[serde(default)]
     pub faults: Faults,
+    /// Exact I/O fault points and power loss through the fault VFS (`[io]`).
+    #[serde(default, skip_serializing_if = "IoFaults::is_off")]
+    pub io: IoFaults,
     #[serde(default)]
     pub lockstep: Lockstep,
     #[serde(default)]

@@ -86,15 +86,20 @@ fn rank(f: &Failure) -> (u8, Category) {
             F::LockOverlaps | F::LockstepBreaches => Category::LockBreach,
             F::Sidecar => Category::Sidecar,
             F::FalseCorruption => Category::FalseReport,
-            F::LostWrites | F::PhantomWrites | F::DuplicateWrites | F::OrderViolations => {
-                Category::LostWrite
-            }
+            // Acknowledged commits lost to a simulated power loss are lost writes too.
+            F::LostWrites
+            | F::PhantomWrites
+            | F::DuplicateWrites
+            | F::OrderViolations
+            | F::Durability => Category::LostWrite,
             F::Integrity | F::RealCorruption | F::FinalLength | F::JournalMode => {
                 Category::RealDamage
             }
             F::WorkerErrors => Category::WorkerErrors,
             F::Unreadable => Category::Verification,
             F::Liveness => Category::Liveness,
+            // Only ever `Missing` (handled above); a fault that was not exercised.
+            F::IoPointNotFired => Category::ExpectationUnmet,
         }
     };
     let within = match f.category {

@@ -1,0 +1,383 @@
+//! The durability oracle: after a simulated power loss, which acknowledged commits survived,
+//! judged by what the synchronous level promises (sqlite.org/pragma.html#pragma_synchronous):
+//! * WAL at FULL or EXTRA, rollback journals at EXTRA (and at FULL in TRUNCATE/PERSIST
+//!   mode): every acknowledged commit is present.
+//! * NORMAL, and FULL in DELETE mode (the journal's unlink is not followed by a directory
+//!   sync below EXTRA): a suffix of the acknowledged commits may be gone, never a commit
+//!   followed by one that survived; the database stays consistent (integrity is judged by
+//!   the usual checks).
+//! * OFF: anything may happen; losses and damage are reported, not judged.
+
+use std::collections::BTreeSet;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::failure::{Detector, Failure, FailureCategory, FailureKind};
+use crate::exec::vfs::{FiredPoint, IoCounts, StallReport, power::PowerLossReport};
+use crate::observe::{OpRecord, Outcome};
+use crate::plan::OpKind;
+use crate::scenario::{JournalMode, Scenario, Synchronous};
+
+/// What the synchronous level lets power loss take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DurabilityRule {
+    /// Every acknowledged commit must be present.
+    NoneLost,
+    /// A suffix of the acknowledged commits (in commit order) may be missing.
+    SuffixMayBeLost,
+    /// Reported, not judged.
+    ReportedOnly,
+}
+
+pub fn rule(s: &Scenario) -> DurabilityRule {
+    match (s.sqlite.synchronous, s.sqlite.journal_mode) {
+        (Synchronous::Off, _) => DurabilityRule::ReportedOnly,
+        (Synchronous::Normal, _) => DurabilityRule::SuffixMayBeLost,
+        (Synchronous::Full, JournalMode::Delete) => DurabilityRule::SuffixMayBeLost,
+        (Synchronous::Full | Synchronous::Extra, _) => DurabilityRule::NoneLost,
+    }
+}
+
+/// Acknowledged commits after power loss, against the rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durability {
+    pub synchronous: String,
+    pub journal_mode: String,
+    pub rule: DurabilityRule,
+    /// Commits whose COMMIT returned OK (ops whose event row no gc may delete).
+    pub acknowledged: u64,
+    pub lost: u64,
+    /// Every lost commit came after every surviving one in commit order (event ids).
+    pub lost_is_suffix: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_examples: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Durability {
+    /// The failure this finding is, if any.
+    pub fn failure(&self) -> Option<Failure> {
+        let fail = |count, text: String| {
+            Failure::new(
+                FailureCategory::Durability,
+                Detector::DurabilityOracle,
+                FailureKind::Unexpected,
+                count,
+                text,
+            )
+        };
+        if let Some(e) = &self.error {
+            return Some(fail(None, format!("durability could not be checked: {e}")));
+        }
+        let text = match self.rule {
+            DurabilityRule::NoneLost if self.lost > 0 => Some(format!(
+                "power loss took {} of {} acknowledged commits at synchronous={} (journal_mode={}), which promises none: {}",
+                self.lost,
+                self.acknowledged,
+                self.synchronous,
+                self.journal_mode,
+                self.lost_examples.join("; ")
+            )),
+            DurabilityRule::SuffixMayBeLost if !self.lost_is_suffix => Some(format!(
+                "power loss took {} acknowledged commits that are not a suffix of the commit order (a later commit survived): {}",
+                self.lost,
+                self.lost_examples.join("; ")
+            )),
+            _ => None,
+        };
+        text.map(|t| fail(Some(self.lost), t))
+    }
+
+    pub fn note(&self) -> String {
+        format!(
+            "power loss at synchronous={} (journal_mode={}): {} of {} acknowledged commits lost{}",
+            self.synchronous,
+            self.journal_mode,
+            self.lost,
+            self.acknowledged,
+            match self.rule {
+                DurabilityRule::NoneLost => " (none may be)",
+                DurabilityRule::SuffixMayBeLost if self.lost_is_suffix =>
+                    " (a suffix of the commit order, as allowed)",
+                DurabilityRule::SuffixMayBeLost => " (not a suffix)",
+                DurabilityRule::ReportedOnly => " (synchronous=off: reported, not judged)",
+            }
+        )
+    }
+}
+
+/// Checks every acknowledged commit against the database behind `conn` (a fresh connection
+/// after recovery).
+pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durability {
+    let mut d = Durability {
+        synchronous: s.sqlite.synchronous.as_sql().into(),
+        journal_mode: s.sqlite.journal_mode.as_sql().into(),
+        rule: rule(s),
+        acknowledged: 0,
+        lost: 0,
+        lost_is_suffix: true,
+        lost_examples: Vec::new(),
+        error: None,
+    };
+    let ids: rusqlite::Result<BTreeSet<i64>> = conn
+        .prepare("SELECT id FROM task_events")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
+    let present = match ids {
+        Ok(p) => p,
+        Err(e) => {
+            d.error = Some(format!("cannot read task_events: {e}"));
+            return d;
+        }
+    };
+    let mut lost_ids = Vec::new();
+    let mut max_surviving = i64::MIN;
+    for r in records.iter().filter(|r| {
+        r.outcome == Outcome::Committed && r.kind.is_write() && r.kind != OpKind::Heartbeat
+    }) {
+        let Some(eid) = r.event_id else { continue };
+        d.acknowledged += 1;
+        if present.contains(&eid) {
+            max_surviving = max_surviving.max(eid);
+        } else {
+            lost_ids.push((eid, r.worker, r.seq));
+        }
+    }
+    lost_ids.sort();
+    d.lost = lost_ids.len() as u64;
+    d.lost_is_suffix = lost_ids.first().is_none_or(|&(e, _, _)| e > max_surviving);
+    d.lost_examples = lost_ids
+        .iter()
+        .take(5)
+        .map(|(e, w, q)| format!("worker {w} seq {q} (event {e})"))
+        .collect();
+    d
+}
+
+/// The `io` section of a report: the fault VFS's counters, the points that fired, stalls,
+/// and what power loss did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IoReport {
+    /// Per worker (summed over incarnations that finished): file kind -> op -> calls.
+    pub counters: std::collections::BTreeMap<u32, IoCounts>,
+    pub fired: Vec<FiredPoint>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stalls: Vec<StallReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_loss: Option<PowerLossReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<Durability>,
+}
+
+/// Builds the `io` section after verification: power loss already undone, `conn` a fresh
+/// connection for the durability oracle (when power was lost).
+pub fn io_report(
+    s: &Scenario,
+    obs: &crate::observe::Observations,
+    power_loss: Option<PowerLossReport>,
+    conn: Option<&Connection>,
+) -> IoReport {
+    let durability = match (&power_loss, conn) {
+        (Some(_), Some(c)) => Some(check(c, s, &obs.records)),
+        (Some(_), None) => Some(Durability {
+            synchronous: s.sqlite.synchronous.as_sql().into(),
+            journal_mode: s.sqlite.journal_mode.as_sql().into(),
+            rule: rule(s),
+            acknowledged: 0,
+            lost: 0,
+            lost_is_suffix: false,
+            lost_examples: Vec::new(),
+            error: Some("the database could not be opened after power loss".into()),
+        }),
+        _ => None,
+    };
+    IoReport {
+        counters: obs.io.counters.clone(),
+        fired: obs.io.fired.clone(),
+        stalls: crate::exec::vfs::stalls(s, &obs.io, &obs.records),
+        power_loss,
+        durability,
+    }
+}
+
+/// Adds the `io` findings to the verdict: every point must have fired (a point that never
+/// fires tested nothing), and the durability oracle must hold.
+pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verdict::Verdict) {
+    use crate::scenario::IoAction;
+    let mut failures = Vec::new();
+    for (i, p) in s.io.points.iter().enumerate() {
+        match io.fired.iter().find(|f| f.point as usize == i) {
+            None => failures.push(Failure::new(
+                FailureCategory::IoPointNotFired,
+                Detector::FaultVfs,
+                FailureKind::Missing,
+                None,
+                format!(
+                    "io point {i} ({} {} {:?}, nth {:?}, {}) never fired: the fault was not exercised",
+                    p.file.name(),
+                    p.op.name(),
+                    p.phase,
+                    p.nth,
+                    p.action.name()
+                ),
+            )),
+            Some(f) => v.notes.push(format!(
+                "io point {i} fired: {} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
+                f.action.name(),
+                f.worker,
+                f.pid,
+                f.file.name(),
+                f.op.name(),
+                if f.in_checkpoint { " during a checkpoint" } else { "" },
+                f.nth,
+                f.seq.map_or("?".into(), |q| q.to_string()),
+                f.step.map_or(String::new(), |st| format!(" at lockstep step {st}"))
+            )),
+        }
+    }
+    for st in &io.stalls {
+        v.notes.push(format!(
+            "stall of worker {} for {} ms: other workers committed {} times meanwhile; -wal went from {} to {} bytes",
+            st.worker,
+            st.stop_ms,
+            st.commits_by_others,
+            st.wal_bytes_before.map_or("?".into(), |b| b.to_string()),
+            st.wal_bytes_after.map_or("?".into(), |b| b.to_string()),
+        ));
+        // Free mode: a stalled checkpointer must not stop the others (lockstep runs one
+        // step at a time, so there nobody moves during a stall by design).
+        if !lockstep && st.others_active_after && st.commits_by_others == 0 {
+            v.liveness.push(Failure::new(
+                FailureCategory::Liveness,
+                Detector::FaultVfs,
+                FailureKind::Unexpected,
+                Some(0),
+                format!(
+                    "while worker {} stalled for {} ms inside a checkpoint, no other worker committed although they had work left",
+                    st.worker, st.stop_ms
+                ),
+            ));
+        }
+    }
+    if let Some(pl) = &io.power_loss {
+        v.notes.push(format!(
+            "power loss: {} unsynced writes undone ({} bytes) over {} files; -shm {}",
+            pl.writes_undone(),
+            pl.files.values().map(|f| f.bytes_restored).sum::<u64>(),
+            pl.files.len(),
+            if pl.shm_discarded {
+                "discarded"
+            } else {
+                "absent"
+            }
+        ));
+    }
+    if let Some(d) = &io.durability {
+        v.notes.push(d.note());
+        failures.extend(d.failure());
+    }
+    if s.io.points.iter().any(|p| p.action == IoAction::PowerLoss) && io.power_loss.is_none() {
+        failures.push(Failure::new(
+            FailureCategory::IoPointNotFired,
+            Detector::FaultVfs,
+            FailureKind::Missing,
+            None,
+            "a power-loss point is set but no power loss was simulated",
+        ));
+    }
+    if !failures.is_empty() || !v.liveness.is_empty() {
+        v.failures.extend(failures);
+        if v.verdict == super::verdict::VerdictKind::Pass {
+            v.verdict = super::verdict::VerdictKind::Fail;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{ScenarioSource, parse_str};
+
+    fn scenario(sync: &str, mode: &str) -> Scenario {
+        parse_str(
+            &format!(
+                "name = \"d\"\n[sqlite]\nsynchronous = \"{sync}\"\njournal_mode = \"{mode}\"\n"
+            ),
+            &ScenarioSource::Embedded("d".into()),
+        )
+        .unwrap()
+    }
+
+    fn committed(worker: u32, seq: u32, event_id: i64) -> OpRecord {
+        OpRecord {
+            worker,
+            actor: 0,
+            seq,
+            kind: OpKind::CreateTask,
+            outcome: Outcome::Committed,
+            reason: None,
+            error: None,
+            busy: Vec::new(),
+            lock_wait_us: 0,
+            begin_wait_us: 0,
+            latency_us: 0,
+            t_start_ns: 0,
+            t_begin_ok_ns: None,
+            t_commit_issued_ns: None,
+            t_end_ns: 0,
+            event_id: Some(event_id),
+            task_id: None,
+            guard: None,
+            checkpoint: None,
+        }
+    }
+
+    /// A real database holding events `present`, judged against commits 1..=4.
+    fn judge(s: &Scenario, present: &[i64]) -> Durability {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("d.db")).unwrap();
+        crate::exec::kanban::create_schema(&conn).unwrap();
+        for id in present {
+            conn.execute(
+                "INSERT INTO task_events (id, task_id, kind, payload, created_at, worker, seq) VALUES (?1, 't', 'created', '', 0, 0, 0)",
+                [id],
+            )
+            .unwrap();
+        }
+        let records: Vec<OpRecord> = (1..=4).map(|e| committed(0, e as u32, e)).collect();
+        check(&conn, s, &records)
+    }
+
+    #[test]
+    fn full_allows_no_loss_normal_a_suffix_only_off_anything() {
+        let full = judge(&scenario("full", "wal"), &[1, 2, 3]);
+        assert_eq!((full.acknowledged, full.lost), (4, 1));
+        assert!(full.failure().is_some(), "FULL lost a commit and passed");
+        assert!(
+            judge(&scenario("full", "wal"), &[1, 2, 3, 4])
+                .failure()
+                .is_none()
+        );
+
+        let suffix = judge(&scenario("normal", "wal"), &[1, 2]);
+        assert!(suffix.lost_is_suffix && suffix.failure().is_none());
+        let hole = judge(&scenario("normal", "wal"), &[1, 3]);
+        assert!(!hole.lost_is_suffix);
+        assert!(
+            hole.failure().is_some(),
+            "a lost commit before a surviving one passed"
+        );
+
+        let off = judge(&scenario("off", "wal"), &[2]);
+        assert_eq!(off.rule, DurabilityRule::ReportedOnly);
+        assert!(off.failure().is_none());
+        // Below EXTRA a DELETE-mode commit's journal unlink is not made durable.
+        assert_eq!(
+            rule(&scenario("full", "delete")),
+            DurabilityRule::SuffixMayBeLost
+        );
+        assert_eq!(rule(&scenario("extra", "delete")), DurabilityRule::NoneLost);
+    }
+}

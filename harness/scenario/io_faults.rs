@@ -1,0 +1,271 @@
+//! `[io]`: exact I/O fault points, served by the fault VFS in the workers
+//! (`harness/exec/vfs/`). A scenario without this table never loads that VFS.
+
+use serde::{Deserialize, Serialize};
+
+/// I/O faults and counters. Off by default: clean runs use SQLite's own unix VFS untouched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IoFaults {
+    /// Load the fault VFS only to count I/O per file kind (no fault points needed).
+    pub counters: bool,
+    /// Fault points; each fires at most once per run (across every worker process).
+    pub points: Vec<IoPoint>,
+}
+
+impl IoFaults {
+    /// Whether workers open their connections through the fault VFS.
+    pub fn wants_vfs(&self) -> bool {
+        self.counters || !self.points.is_empty()
+    }
+
+    pub fn is_off(&self) -> bool {
+        !self.wants_vfs()
+    }
+
+    /// Whether a point simulates power loss (and the workers keep an undo log).
+    pub fn power_loss(&self) -> bool {
+        self.points.iter().any(|p| p.action == IoAction::PowerLoss)
+    }
+}
+
+/// One fault point: the `nth` occurrence of `op` on a file of kind `file` while SQLite is in
+/// `phase`, counted per worker process, then `action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IoPoint {
+    pub file: FileKind,
+    pub op: IoOp,
+    #[serde(default)]
+    pub phase: IoPhase,
+    /// Which occurrence fires (1 = the first): `3`, or `[lo, hi]` for a seeded choice.
+    pub nth: Nth,
+    /// Only this worker counts towards the point; absent: every worker counts its own
+    /// occurrences and the first to reach `nth` fires it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<u32>,
+    pub action: IoAction,
+    /// `stop`: how long the worker stalls inside the call before it continues.
+    #[serde(default = "default_stop_ms")]
+    pub stop_ms: u32,
+}
+
+fn default_stop_ms() -> u32 {
+    500
+}
+
+/// The occurrence that fires: exact, or drawn from the run's seed in an inclusive range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Nth {
+    Exact(u64),
+    Range([u64; 2]),
+}
+
+impl Nth {
+    pub fn bounds(self) -> [u64; 2] {
+        match self {
+            Nth::Exact(n) => [n, n],
+            Nth::Range(r) => r,
+        }
+    }
+}
+
+/// Which file an operation touches, by how SQLite opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    /// The database file itself.
+    Main,
+    Wal,
+    /// The rollback journal (`-journal`).
+    Journal,
+    /// WAL shared memory (`-shm`), reached through the main file's xShm* methods.
+    Shm,
+    /// Temporary files, super-journals: counted, never a fault target.
+    Other,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 5] = [
+        FileKind::Main,
+        FileKind::Wal,
+        FileKind::Journal,
+        FileKind::Shm,
+        FileKind::Other,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Main => "main",
+            FileKind::Wal => "wal",
+            FileKind::Journal => "journal",
+            FileKind::Shm => "shm",
+            FileKind::Other => "other",
+        }
+    }
+}
+
+/// The VFS methods that are counted and can carry a fault point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoOp {
+    Write,
+    Sync,
+    Truncate,
+    ShmLock,
+    ShmMap,
+}
+
+impl IoOp {
+    pub const ALL: [IoOp; 5] = [
+        IoOp::Write,
+        IoOp::Sync,
+        IoOp::Truncate,
+        IoOp::ShmLock,
+        IoOp::ShmMap,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IoOp::Write => "write",
+            IoOp::Sync => "sync",
+            IoOp::Truncate => "truncate",
+            IoOp::ShmLock => "shm-lock",
+            IoOp::ShmMap => "shm-map",
+        }
+    }
+
+    /// Whether the op is one of the `-shm` methods (only on [`FileKind::Shm`]).
+    pub fn is_shm(self) -> bool {
+        matches!(self, IoOp::ShmLock | IoOp::ShmMap)
+    }
+}
+
+/// When an occurrence counts: SQLite's checkpoint copy phase is known exactly from
+/// `SQLITE_FCNTL_CKPT_START` .. `SQLITE_FCNTL_CKPT_DONE` on the main file (the pages copied
+/// from the WAL into the database; the WAL sync before and the truncate and sync after lie
+/// outside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoPhase {
+    #[default]
+    Any,
+    Checkpoint,
+    OutsideCheckpoint,
+}
+
+/// What happens at the point. The worker announces the point to the runner first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoAction {
+    /// The worker SIGKILLs itself before the operation (respawned if `[faults] respawn`).
+    Kill,
+    /// The worker stalls inside the call for `stop_ms`, then performs it and goes on.
+    Stop,
+    /// The operation is not performed and returns SQLite's I/O error for it
+    /// (`SQLITE_IOERR_WRITE`, `_FSYNC`, `_TRUNCATE`, `_SHMLOCK`, `_SHMMAP`).
+    Fail,
+    /// Power loss: the runner SIGKILLs every worker and undoes every write no sync made
+    /// durable (`scenarios/README.md`, "Power loss"), then verifies.
+    PowerLoss,
+}
+
+impl IoAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            IoAction::Kill => "kill",
+            IoAction::Stop => "stop",
+            IoAction::Fail => "fail",
+            IoAction::PowerLoss => "power-loss",
+        }
+    }
+}
+
+/// Upper bound of `stop_ms`: a stall is a bounded pause, not a hang.
+pub const MAX_STOP_MS: u32 = 60_000;
+
+/// Checks `[io]` on its own and against the rest of the scenario.
+pub fn validate(s: &super::Scenario) -> Result<(), String> {
+    let io = &s.io;
+    // The fault VFS lives in the built-in worker; an external worker's SQLite cannot load it.
+    if io.wants_vfs() && s.worker.is_some() {
+        return Err("table `io` cannot be combined with table `worker`: the fault VFS runs only in the built-in worker; allowed: remove `[worker]` or `[io]`".into());
+    }
+    if io.points.len() > 16 {
+        return Err(format!(
+            "table `io`: {} points; allowed: at most 16",
+            io.points.len()
+        ));
+    }
+    if io
+        .points
+        .iter()
+        .filter(|p| p.action == IoAction::PowerLoss)
+        .count()
+        > 1
+    {
+        return Err("table `io`: more than one point with action = \"power-loss\"; allowed: one (power is lost once)".into());
+    }
+    for (i, p) in io.points.iter().enumerate() {
+        let field = |f: &str| format!("io.points[{i}].{f}");
+        let [lo, hi] = p.nth.bounds();
+        if lo == 0 || lo > hi || hi > 1_000_000_000 {
+            return Err(format!(
+                "field `{}` = [{lo}, {hi}] is out of range; allowed: n or [lo, hi] with 1 <= lo <= hi <= 1000000000",
+                field("nth")
+            ));
+        }
+        if p.file == FileKind::Other {
+            return Err(format!(
+                "field `{}` = \"other\" cannot carry a point; allowed: main, wal, journal, shm",
+                field("file")
+            ));
+        }
+        if (p.file == FileKind::Shm) != p.op.is_shm() {
+            return Err(format!(
+                "field `{}` = \"{}\" does not happen on file = \"{}\"; shm-lock and shm-map happen on \"shm\" only, write, sync and truncate on main, wal and journal",
+                field("op"),
+                p.op.name(),
+                p.file.name()
+            ));
+        }
+        if let Some(w) = p.worker.filter(|&w| w >= s.workload.workers) {
+            return Err(format!(
+                "field `{}` = {w} is out of range; allowed: 0..{}",
+                field("worker"),
+                s.workload.workers
+            ));
+        }
+        if p.action == IoAction::Stop && !(1..=MAX_STOP_MS).contains(&p.stop_ms) {
+            return Err(format!(
+                "field `{}` = {} is out of range; allowed: 1..={MAX_STOP_MS}",
+                field("stop_ms"),
+                p.stop_ms
+            ));
+        }
+        // In lockstep the stall happens inside a granted step: keep it below the step watchdog.
+        if p.action == IoAction::Stop
+            && u64::from(p.stop_ms) >= u64::from(s.lockstep.step_timeout_secs) * 1000
+        {
+            return Err(format!(
+                "field `{}` = {} must be shorter than `lockstep.step_timeout_secs` ({} s)",
+                field("stop_ms"),
+                p.stop_ms,
+                s.lockstep.step_timeout_secs
+            ));
+        }
+        if p.action == IoAction::Stop
+            && u64::from(p.stop_ms)
+                >= s.limits.stall_timeout(s.sqlite.busy_timeout_ms).as_millis() as u64
+        {
+            return Err(format!(
+                "field `{}` = {} must be shorter than the stall watchdog ({} s)",
+                field("stop_ms"),
+                p.stop_ms,
+                s.limits.stall_timeout(s.sqlite.busy_timeout_ms).as_secs()
+            ));
+        }
+    }
+    Ok(())
+}
