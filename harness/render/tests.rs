@@ -47,6 +47,7 @@ fn report(workers: u32) -> Report {
         notes: Vec::new(),
         workers: Vec::new(),
         kills: Vec::new(),
+        io: None,
         run_dir: None,
         reproduce: "walburst run smoke --seed 1".into(),
     }
