@@ -142,7 +142,14 @@ fn the_step_budget_stops_lockstep() {
     }
     park_others(&mut c, &[(a, "begin"), (b, "begin")]);
     let err = c.grant().unwrap_err();
-    assert!(err.contains("step budget of 2 exhausted"), "{err}");
+    assert_eq!(
+        err,
+        walburst::exec::coordinator::LockstepStop::BudgetExhausted { budget: 2, live: 2 }
+    );
+    assert!(
+        err.to_string().contains("step budget of 2 exhausted"),
+        "{err}"
+    );
 }
 
 fn actors(n: u32) -> Vec<ActorId> {

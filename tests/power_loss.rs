@@ -9,7 +9,7 @@ use serde_json::Value;
 /// Runs every seed of a shipped power-loss scenario; returns each run's report.
 fn run_all_seeds(scenario: &str) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = walburst(dir.path(), "run", &[scenario, "-q"]);
+    let (code, stdout, stderr) = walburst(dir.path(), "run", &[scenario]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let reports: Vec<Value> = stdout
         .lines()
@@ -134,7 +134,7 @@ fn delete_mode_power_loss_extra_keeps_everything_full_may_lose_the_last_commit()
             seed_list.join(", ")
         );
         let path = scenario_file(dir.path(), &format!("pl-delete-{sync}"), &toml);
-        let (code, stdout, stderr) = walburst(dir.path(), "run", &[path.to_str().unwrap(), "-q"]);
+        let (code, stdout, stderr) = walburst(dir.path(), "run", &[path.to_str().unwrap()]);
         assert_eq!(code, 0, "{sync}: {stdout}\n{stderr}");
         let lost: Vec<u64> = stdout
             .lines()

@@ -9,20 +9,20 @@
 //! medians and ranges ([`table`] prints them, [`chart`] draws them) and written as JSON.
 
 pub mod chart;
-mod cli;
 mod files;
 mod model;
 pub mod page;
 mod prepare;
+mod request;
 mod run;
 mod stats;
 pub mod strategies;
 pub mod table;
 
-pub use cli::{CompareArgs, command};
 pub use files::write_text_atomic;
 pub use model::{CompareReport, Group, RunSummary, StrategyInfo};
 pub use prepare::{Prepared, prepare};
+pub use request::CompareArgs;
 pub use run::{Compared, Output, execute, repeat_order};
 pub use stats::{Ratios, Stat, StrategySummary, summarize};
 

@@ -20,6 +20,7 @@ use super::sink::RecordSink;
 use super::sqlite::SqlError;
 use super::step::{StepAction, StepResult};
 use super::strategy::{Acquired, Held};
+use crate::observe::HarnessError;
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, stream};
 use crate::scenario::{GuardAt, KillPoint, Lifecycle, LockScope};
@@ -313,11 +314,11 @@ impl<'a> Actor<'a> {
             Ok(None) => Ok(None),
             Ok(Some(Acquired::Held(h))) => Ok(Some(h)),
             Ok(Some(Acquired::TimedOut)) => {
-                rec.error = Some(SqlError::harness("global write lock not acquired in time"));
+                rec.error = Some(SqlError::harness(HarnessError::WriteLockTimeout));
                 Err(())
             }
             Err(e) => {
-                rec.error = Some(SqlError::harness(format!("write lock: {e}")));
+                rec.error = Some(SqlError::harness(HarnessError::WriteLockIo(e.to_string())));
                 Err(())
             }
         };

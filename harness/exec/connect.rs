@@ -13,6 +13,7 @@ use super::sqlite::{self, SqlError};
 use super::step::{StepAction, StepResult};
 use super::strategy::{self, Acquired, Held};
 use crate::observe::BusyEvent;
+use crate::observe::HarnessError;
 use crate::scenario::{InitLock, LockScope, LockWait, Setup, Strategy, WriteLock};
 
 /// An open connection plus the connection-scoped write lock it was opened under.
@@ -105,12 +106,12 @@ pub fn connect(
     let lock = if purpose == Purpose::Writer && s.strategy.write_lock_scope == LockScope::Connection
     {
         match write_lock(gate, db, &s.strategy)
-            .map_err(|e| SqlError::harness(format!("write lock: {e}")))?
+            .map_err(|e| SqlError::harness(HarnessError::WriteLockIo(e.to_string())))?
         {
             None => None,
             Some(Acquired::Held(h)) => Some(h),
             Some(Acquired::TimedOut) => {
-                return Err(SqlError::harness("global write lock not acquired in time"));
+                return Err(SqlError::harness(HarnessError::WriteLockTimeout));
             }
         }
     } else {
@@ -133,7 +134,7 @@ pub fn connect(
                 st.init_lock_poll_ms,
                 st.init_lock_timeout_ms,
             )
-            .map_err(|e| SqlError::harness(format!("init lock: {e}")))?
+            .map_err(|e| SqlError::harness(HarnessError::InitLockIo(e.to_string())))?
             {
                 Acquired::Held(h) => Some(h),
                 // The field app proceeds without the lock after its timeout.

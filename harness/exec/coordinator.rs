@@ -61,6 +61,15 @@ pub fn could_release(action: &StepAction, result: &StepResult, by_holder: bool) 
     }
 }
 
+/// Why the coordinator cannot grant another step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockstepStop {
+    #[error("step budget of {budget} exhausted with {live} actors still running (livelock?)")]
+    BudgetExhausted { budget: u64, live: usize },
+    #[error("the schedule diverged at step {step}: the recorded actor is not waiting")]
+    Diverged { step: u64 },
+}
+
 pub struct Coordinator {
     scheduler: Box<dyn Scheduler>,
     live: BTreeSet<ActorId>,
@@ -218,13 +227,12 @@ impl Coordinator {
     }
 
     /// Picks the next step once settled; `Err` says why lockstep must stop.
-    pub fn grant(&mut self) -> Result<ActorId, String> {
+    pub fn grant(&mut self) -> Result<ActorId, LockstepStop> {
         if self.out.steps >= self.budget {
-            return Err(format!(
-                "step budget of {} exhausted with {} actors still running (livelock?)",
-                self.budget,
-                self.live.len()
-            ));
+            return Err(LockstepStop::BudgetExhausted {
+                budget: self.budget,
+                live: self.live.len(),
+            });
         }
         let mut runnable: Vec<ActorId> = self.parked.keys().copied().collect();
         if self.scheduler.skips_futile() {
@@ -238,10 +246,9 @@ impl Coordinator {
             }
         }
         let Some(a) = self.scheduler.choose(self.out.steps, &runnable) else {
-            return Err(format!(
-                "the schedule diverged at step {}: the recorded actor is not waiting",
-                self.out.steps
-            ));
+            return Err(LockstepStop::Diverged {
+                step: self.out.steps,
+            });
         };
         let action = self.parked.remove(&a).expect("chosen from parked");
         self.granted = Some((a, action));

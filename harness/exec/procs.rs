@@ -7,7 +7,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -30,8 +31,26 @@ const CHANNEL_DEPTH: usize = 4096;
 /// Set by SIGINT/SIGTERM; every wait of the runner checks it.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// The event channels of the runs in progress, so that an interrupt wakes their waits at
+/// once instead of being noticed on a timer.
+static LISTENERS: Mutex<Vec<(u64, SyncSender<Event>)>> = Mutex::new(Vec::new());
+static NEXT_LISTENER: AtomicU64 = AtomicU64::new(0);
+
+/// Marks the process interrupted and wakes every run waiting for an event. Called from the
+/// interrupt handler's thread (never from a signal handler itself).
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let listeners = LISTENERS.lock().unwrap_or_else(|p| p.into_inner());
+    for (_, tx) in listeners.iter() {
+        // A full channel already has events to wake the runner, which checks the flag first.
+        let _ = tx.try_send(Event::Interrupt);
+    }
+}
+
 pub enum Event {
     Msg(u32, WorkerMsg),
+    /// SIGINT/SIGTERM arrived ([`interrupt`]).
+    Interrupt,
     /// A line that is not a protocol message.
     Garbage(u32, String),
     /// A `hello` of another protocol version.
@@ -67,6 +86,8 @@ pub struct Proc {
 }
 
 pub struct Workers {
+    /// This run's entry in [`LISTENERS`], removed on drop.
+    listener: u64,
     pub procs: Vec<Proc>,
     rx: Receiver<Event>,
     tx: SyncSender<Event>,
@@ -128,10 +149,25 @@ fn tail(path: &Path, lines: usize) -> Option<String> {
     Some(all[all.len().saturating_sub(lines)..].join(" | "))
 }
 
+impl Drop for Workers {
+    fn drop(&mut self) {
+        LISTENERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(id, _)| *id != self.listener);
+    }
+}
+
 impl Workers {
     pub fn new(command: WorkerCommand, spec: &RunSpec, run_dir: &Path, plan: &Plan) -> Workers {
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+        let listener = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
+        LISTENERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((listener, tx.clone()));
         Workers {
+            listener,
             procs: Vec::new(),
             rx,
             tx,
@@ -289,7 +325,8 @@ impl Workers {
         Ok(skipped)
     }
 
-    /// Waits for the next event until `deadline`, waking every 100 ms to notice interrupts.
+    /// Waits for the next event until `deadline`. Sleeps on the channel alone: worker
+    /// output, pipe ends and interrupts ([`interrupt`]) all arrive there.
     pub fn next(&self, deadline: Instant) -> Wait {
         loop {
             if INTERRUPTED.load(Ordering::SeqCst) {
@@ -297,17 +334,24 @@ impl Workers {
             }
             // Whatever has already arrived comes first, even past a deadline: a deadline
             // must never hide the exit of the worker it was about.
-            if let Ok(ev) = self.rx.try_recv() {
-                return Wait::Event(ev);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Wait::TimedOut;
-            }
-            match self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
-                Ok(ev) => return Wait::Event(ev),
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return Wait::TimedOut,
+            let ev = match self.rx.try_recv() {
+                Ok(ev) => ev,
+                Err(_) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Wait::TimedOut;
+                    }
+                    match self.rx.recv_timeout(left) {
+                        Ok(ev) => ev,
+                        Err(RecvTimeoutError::Timeout) => return Wait::TimedOut,
+                        Err(RecvTimeoutError::Disconnected) => return Wait::TimedOut,
+                    }
+                }
+            };
+            match ev {
+                // The flag is checked at the top of the loop.
+                Event::Interrupt => continue,
+                ev => return Wait::Event(ev),
             }
         }
     }
@@ -315,6 +359,8 @@ impl Workers {
     /// Applies one event to the processes' state; lockstep events are handed back.
     pub fn handle(&mut self, ev: Event, obs: &mut Observations) -> Option<StepEvent> {
         match ev {
+            // `next` never hands it out; the flag it stands for is checked there.
+            Event::Interrupt => {}
             Event::Msg(w, msg) => {
                 let lockstep = self.spec.mode == Mode::Lockstep;
                 let p = &mut self.procs[w as usize];
@@ -514,8 +560,11 @@ impl Workers {
                 p.exit.error = tail(&p.stderr_path, 20);
             }
         }
-        obs.workers = self.procs.into_iter().map(|p| p.exit).collect();
-        obs.kills = self.kills;
+        obs.workers = std::mem::take(&mut self.procs)
+            .into_iter()
+            .map(|p| p.exit)
+            .collect();
+        obs.kills = std::mem::take(&mut self.kills);
     }
 }
 

@@ -376,7 +376,7 @@ fn coordinate(
         }
         match coord.grant() {
             Ok(a) => workers.grant(a),
-            Err(why) => break Some(why),
+            Err(why) => break Some(why.to_string()),
         }
         if last_progress.elapsed() >= Duration::from_millis(250) {
             progress.ops(obs.records.len() as u64, planned);

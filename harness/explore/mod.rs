@@ -4,7 +4,6 @@
 //! new finding with [`crate::shrink`]. The same seed draws the same scenarios in the same
 //! order; in lockstep each one runs the same way.
 
-pub mod cli;
 pub mod space;
 
 use std::collections::BTreeSet;

@@ -11,7 +11,7 @@ use clap::Args;
 use super::progress::Progress;
 use super::summary::{Entry, PairResult, ShardInfo, Summary};
 use super::sweep::{INDEX_FORMAT, IndexLine, SweepHeader, print_recap, read_index, write_summary};
-use crate::cli::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -222,7 +222,7 @@ pub fn merge_command(a: MergeArgs) -> i32 {
         write_summary(&summary, &json, &md).and_then(|_| super::junit::write(&summary, &junit));
     if let Err(e) = written {
         eprintln!("error: {e:#}");
-        return crate::cli::EXIT_UNWRITTEN;
+        return crate::exit::EXIT_UNWRITTEN;
     }
     // The summaries are written; the page is drawn from them and can fail only on its own.
     let html = a.out.join("merged-summary.html");

@@ -99,19 +99,27 @@ pub struct ListArgs {
     pub scenario: Option<String>,
 }
 
-pub fn overrides_of(scale: &crate::cli::ScaleArgs) -> Overrides {
-    Overrides {
-        workers: scale.workers,
-        ops: scale.ops,
-        scheduler: scale.scheduler,
-        pct_depth: scale.pct_depth,
-    }
+/// What `walburst run` hands the sweep engine: the run arguments as plain data, so a sweep
+/// can be driven without the command line (the CLI builds this; nothing here imports it).
+#[derive(Debug, Clone)]
+pub struct SweepRequest {
+    /// Scenario names or files; `FILE#CASE` names one case of a `[matrix]`.
+    pub scenarios: Vec<String>,
+    /// One seed instead of the scenarios' own.
+    pub seed: Option<u64>,
+    pub output: crate::report::outputs::OutputArgs,
+    pub quiet: bool,
+    pub mode: scenario::Mode,
+    pub check_determinism: bool,
+    pub worker_exe: Option<std::path::PathBuf>,
+    pub scale: scenario::ScaleArgs,
+    pub sweep: SweepArgs,
 }
 
 /// Whether `walburst run` must run as a sweep: a sweep flag, or a scenario with a matrix
 /// named without a case. (Specs that fail to load are left to the ordinary path, which
 /// reports them.)
-pub fn is_sweep(args: &crate::cli::RunArgs) -> bool {
+pub fn is_sweep(args: &SweepRequest) -> bool {
     args.sweep.any()
         || args.scenarios.iter().any(|spec| {
             split_case(spec).1.is_none()
@@ -242,13 +250,13 @@ pub fn load_case(
 /// `walburst list FILE`: every case with its settings, folding and expectations.
 pub fn list_command(a: &ListArgs) -> i32 {
     let Some(spec) = &a.scenario else {
-        return crate::cli::EXIT_USAGE;
+        return crate::exit::EXIT_USAGE;
     };
     let suite = match load_suite(split_case(spec).0, &Overrides::default()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return crate::cli::EXIT_USAGE;
+            return crate::exit::EXIT_USAGE;
         }
     };
     let x = &suite.expansion;
@@ -283,7 +291,7 @@ pub fn list_command(a: &ListArgs) -> i32 {
             break;
         }
     }
-    crate::cli::EXIT_PASS
+    crate::exit::EXIT_PASS
 }
 
 /// Whether SIGINT/SIGTERM arrived (the handler `walburst run` installs sets it): a sweep

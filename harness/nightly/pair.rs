@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, OutputArgs, ScaleArgs};
 use crate::exec::coordinator::TraceEntry;
 use crate::exec::gate::ActorId;
+use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::report::console::Console;
+use crate::report::outputs::OutputArgs;
 use crate::run::{RunRequest, run};
 use crate::scenario::Mode;
+use crate::scenario::ScaleArgs;
 
 #[derive(Debug, Args)]
 pub struct PairArgs {
@@ -81,8 +83,8 @@ pub fn read_trace(path: &Path) -> anyhow::Result<Vec<ActorId>> {
 
 pub fn pair_main(a: PairArgs) -> i32 {
     // As `walburst run`: a Ctrl-C stops the run cleanly (workers killed, report written).
-    crate::cli::install_interrupt_handler();
-    let overrides = super::overrides_of(&a.scale);
+    crate::signals::install_interrupt_handler();
+    let overrides = a.scale.overrides();
     let (scenario, source) = match super::load_case(&a.spec, &overrides) {
         Ok(x) => x,
         Err(e) => {
@@ -100,7 +102,7 @@ pub fn pair_main(a: PairArgs) -> i32 {
         },
         None => None,
     };
-    let worker_exe = match crate::cli::worker_exe(a.worker_exe.clone()) {
+    let worker_exe = match crate::exit::worker_exe(a.worker_exe.clone()) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -165,7 +167,7 @@ pub fn pair_main(a: PairArgs) -> i32 {
         return EXIT_FAIL;
     }
     if result.interrupted {
-        crate::cli::EXIT_INTERRUPTED
+        crate::exit::EXIT_INTERRUPTED
     } else if result.passed {
         EXIT_PASS
     } else {

@@ -7,7 +7,7 @@ mod sql_error;
 pub mod step;
 mod summary;
 
-pub use sql_error::{SqlError, code_name, primary_code};
+pub use sql_error::{HarnessError, SqlError, code_name, primary_code};
 
 pub use summary::{BusySummary, LatencySummary, PerWorker, Totals, summarize};
 

@@ -3,6 +3,27 @@
 use rusqlite::ffi;
 use serde::{Deserialize, Serialize};
 
+/// What can fail in an op that is not SQLite: the strategy's file locks. Recorded with codes
+/// of their own, so a lock timeout is never mistaken for (or counted as) a SQLite error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HarnessError {
+    #[error("global write lock not acquired in time")]
+    WriteLockTimeout,
+    #[error("write lock: {0}")]
+    WriteLockIo(String),
+    #[error("init lock: {0}")]
+    InitLockIo(String),
+}
+
+impl HarnessError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HarnessError::WriteLockTimeout => "WALBURST_LOCK_TIMEOUT",
+            HarnessError::WriteLockIo(_) | HarnessError::InitLockIo(_) => "WALBURST_LOCK_IO",
+        }
+    }
+}
+
 /// A SQLite failure as observed, by code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqlError {
@@ -34,12 +55,13 @@ impl SqlError {
         }
     }
 
-    pub fn harness(message: impl Into<String>) -> SqlError {
+    /// A failure of the harness's own machinery, under its own code (never a SQLite code).
+    pub fn harness(e: HarnessError) -> SqlError {
         SqlError {
             primary: 0,
             extended: 0,
-            code: "WALBURST".to_string(),
-            message: message.into(),
+            code: e.code().to_string(),
+            message: e.to_string(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Where a run writes, checked before it starts, and what happens when a report still
 //! cannot be written after it ends. A directory that cannot be written is bad input (exit 2,
 //! nothing run); a report that cannot be written after the run keeps the run directory with
-//! its records and report, names it, and exits 3 ([`crate::cli::EXIT_UNWRITTEN`]).
+//! its records and report, names it, and exits 3 ([`crate::exit::EXIT_UNWRITTEN`]).
 
 use std::path::{Path, PathBuf};
 
@@ -127,4 +127,19 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "{left:?}");
     }
+}
+
+/// Where a run's report and run directory go.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Directory for the JSON reports.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Keep each run directory (database, records, trace, worker stderr); failed runs always
+    /// keep it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Where run directories are created (default: the system temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 }

@@ -19,7 +19,7 @@ pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
-pub use load::{LoadError, Overrides, ScenarioSource, load, parse_str, validate};
+pub use load::{LoadError, Overrides, ScaleArgs, ScenarioSource, load, parse_str, validate};
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 
 use serde::{Deserialize, Serialize};

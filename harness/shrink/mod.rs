@@ -27,7 +27,6 @@
 //! is a different run, and the seeded scheduler already gives small traces once the scenario
 //! is small.
 
-pub mod cli;
 pub mod dims;
 pub mod output;
 pub mod search;

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 
 use super::index::{Index, IndexLine};
 use super::plan::{Sweep, utc_today};
-use crate::cli::{EXIT_FAIL, EXIT_PASS, RunArgs};
+use crate::exit::{EXIT_FAIL, EXIT_PASS};
+use crate::nightly::SweepRequest;
 use crate::nightly::corpus;
 use crate::nightly::progress::Progress;
 use crate::nightly::shard::Shard;
@@ -14,7 +15,7 @@ use crate::nightly::summary::{Entry, PairResult, Summary, failures_to_show};
 
 /// Closes the index and writes and prints what the sweep found; returns the exit code.
 pub(super) fn finish(
-    a: &RunArgs,
+    a: &SweepRequest,
     sweep: &Sweep,
     results: Vec<Option<PairResult>>,
     index_error: Option<String>,
@@ -119,9 +120,9 @@ pub(super) fn finish(
         ));
     }
     if was_interrupted {
-        crate::cli::EXIT_INTERRUPTED
+        crate::exit::EXIT_INTERRUPTED
     } else if !problems.is_empty() {
-        crate::cli::EXIT_UNWRITTEN
+        crate::exit::EXIT_UNWRITTEN
     } else if summary.totals.not_passed() == 0 {
         EXIT_PASS
     } else {

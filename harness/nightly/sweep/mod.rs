@@ -21,7 +21,8 @@ use std::time::SystemTime;
 use super::progress::Progress;
 use super::shard::Shard;
 use super::summary::PairKind;
-use crate::cli::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, RunArgs};
+use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use crate::nightly::SweepRequest;
 use index::Index;
 use pool::Ctx;
 
@@ -31,7 +32,7 @@ fn usage(msg: impl std::fmt::Display) -> i32 {
 }
 
 /// `walburst run` as a sweep.
-pub fn run_sweep(a: &RunArgs) -> i32 {
+pub fn run_sweep(a: &SweepRequest) -> i32 {
     let sw = &a.sweep;
     let plan = match seed_plan(a) {
         Ok(p) => p,
@@ -81,7 +82,7 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
     {
         return usage(m);
     }
-    let sweep_exe = match crate::cli::worker_exe(None) {
+    let sweep_exe = match crate::exit::worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -94,7 +95,7 @@ pub fn run_sweep(a: &RunArgs) -> i32 {
     };
 
     // From here on SIGINT/SIGTERM start no further pair; the running ones stop cleanly.
-    crate::cli::install_interrupt_handler();
+    crate::signals::install_interrupt_handler();
     let mut progress = Progress::new(selected.len() as u64, a.quiet);
     if let Some(base) = plan.base {
         let seeds = plan.seeds.as_deref().unwrap_or(&[]);

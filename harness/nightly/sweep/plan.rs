@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::index::sweep_hash;
-use crate::cli::RunArgs;
+use crate::nightly::SweepRequest;
 use crate::nightly::shard;
 use crate::nightly::summary::{Pair, PairKind};
-use crate::nightly::{Suite, corpus, load_case, load_suite, overrides_of, split_case};
+use crate::nightly::{Suite, corpus, load_case, load_suite, split_case};
 use crate::scenario::matrix::Case;
 use crate::scenario::{Mode, Overrides};
 
@@ -102,7 +102,7 @@ pub fn nightly_base_seed(date: &str) -> Result<u64, String> {
     Ok((y * 10_000 + u64::from(m) * 100 + u64::from(d)) * 1000)
 }
 
-pub fn seed_plan(a: &RunArgs) -> Result<SeedPlan, String> {
+pub fn seed_plan(a: &SweepRequest) -> Result<SeedPlan, String> {
     let sw = &a.sweep;
     if a.seed.is_some() && (sw.seeds.is_some() || sw.base_seed.is_some() || sw.nightly) {
         return Err(
@@ -159,9 +159,9 @@ pub(super) struct Sweep {
 
 /// Loads every scenario and the regression corpus and lists the pairs. An error is a usage
 /// error, for the user.
-pub(super) fn prepare(a: &RunArgs, plan: SeedPlan) -> Result<Sweep, String> {
+pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, String> {
     let sw = &a.sweep;
-    let overrides = overrides_of(&a.scale);
+    let overrides = a.scale.overrides();
     let mode = if a.check_determinism {
         Mode::Lockstep
     } else {

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::space::SpaceOptions;
-use super::{ExploreOptions, ExploreSummary, explore};
-use crate::cli::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS};
+use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS};
+use crate::explore::space::SpaceOptions;
+use crate::explore::{ExploreOptions, ExploreSummary, explore};
 use crate::report::console::Console;
 use crate::scenario::Mode;
 use crate::shrink::Budget;
@@ -57,7 +57,7 @@ pub fn last_line(s: &ExploreSummary) -> String {
 }
 
 pub fn command(a: ExploreArgs) -> i32 {
-    let worker_exe = match crate::cli::worker_exe(None) {
+    let worker_exe = match crate::exit::worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -77,7 +77,7 @@ pub fn command(a: ExploreArgs) -> i32 {
             reseeds: 1,
         },
     };
-    crate::cli::install_interrupt_handler();
+    crate::signals::install_interrupt_handler();
     let mut console = Console::new(true);
     let summary = match explore(&opts, &mut console) {
         Ok(s) => s,

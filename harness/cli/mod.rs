@@ -5,30 +5,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod compare;
+mod explore;
+mod shrink;
+
 use crate::report::console::Console;
 use crate::run::{RunRequest, run};
-use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode, Overrides, SchedulerKind};
+use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode};
 
-pub const EXIT_PASS: i32 = 0;
-pub const EXIT_FAIL: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-/// The run ended but its report (or a sweep's summary or JUnit file) could not be written;
-/// the run directory with its records is kept and its path printed.
-pub const EXIT_UNWRITTEN: i32 = 3;
-/// SIGINT/SIGTERM stopped a run (the shell convention for SIGINT).
-pub const EXIT_INTERRUPTED: i32 = 130;
-
-/// From here on SIGINT/SIGTERM stop the current run cleanly: workers killed, an
-/// `interrupted` report written, the run directory kept.
-pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        crate::exec::procs::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-    });
-}
-
-fn interrupted() -> bool {
-    crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
-}
+use crate::exit::worker_exe;
+pub use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNWRITTEN, EXIT_USAGE};
+pub use crate::report::outputs::OutputArgs;
+pub use crate::scenario::ScaleArgs;
+use crate::signals::{install_interrupt_handler, interrupted};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,10 +62,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Search for the smallest lockstep run that fails for the same reason as a report (or a
     /// scenario and seed), and write it as a scenario file.
-    Shrink(crate::shrink::cli::ShrinkArgs),
+    Shrink(shrink::ShrinkArgs),
     /// Swarm testing: draw whole scenarios from a seeded generator, run each, judge them
     /// against properties every configuration must keep, and shrink what fails.
-    Explore(crate::explore::cli::ExploreArgs),
+    Explore(explore::ExploreArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -86,36 +75,6 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ScaleArgs {
-    /// Override the scenario's worker process count.
-    #[arg(long, value_name = "N")]
-    pub workers: Option<u32>,
-    /// Override the ops each worker runs.
-    #[arg(long, value_name = "N")]
-    pub ops: Option<u32>,
-    /// Lockstep scheduler, overriding the scenario's `[lockstep] scheduler`. `run` accepts
-    /// it only with --mode lockstep or --check-determinism (free mode refuses it, exit 2); a
-    /// plan does not depend on it.
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub scheduler: Option<SchedulerKind>,
-    /// PCT bug depth, overriding the scenario's `[lockstep] pct_depth` (like --scheduler:
-    /// lockstep only).
-    #[arg(long, value_name = "D")]
-    pub pct_depth: Option<u32>,
-}
-
-impl ScaleArgs {
-    fn overrides(&self) -> Overrides {
-        Overrides {
-            workers: self.workers,
-            ops: self.ops,
-            scheduler: self.scheduler,
-            pct_depth: self.pct_depth,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
 pub struct RunArgs {
     /// Shipped scenario names (see `walburst list`) or paths to scenario TOML files;
     /// `FILE#CASE` names one case of a [matrix] (`walburst list FILE`).
@@ -189,21 +148,6 @@ pub struct ReportArgs {
     pub svg: Option<PathBuf>,
 }
 
-/// Where a run's report and run directory go.
-#[derive(Debug, Clone, Args)]
-pub struct OutputArgs {
-    /// Directory for the JSON reports.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub out: PathBuf,
-    /// Keep each run directory (database, records, trace, events, worker stderr; what
-    /// `walburst report` redraws a timeline from); failed runs always keep it.
-    #[arg(long)]
-    pub keep: bool,
-    /// Where run directories are created (default: the system temporary directory).
-    #[arg(long, value_name = "DIR")]
-    pub work_dir: Option<PathBuf>,
-}
-
 /// The built-in worker takes no arguments: it reads the protocol's `start` message from
 /// stdin (PROTOCOL.md).
 #[derive(Debug, Args)]
@@ -221,17 +165,6 @@ fn print_out(text: &str) -> i32 {
             EXIT_FAIL
         }
     }
-}
-
-/// The executable started as each worker: `explicit`, or this walburst binary. `Err` holds
-/// the exit code after the error has been printed.
-pub fn worker_exe(explicit: Option<PathBuf>) -> Result<PathBuf, i32> {
-    explicit
-        .map_or_else(std::env::current_exe, Ok)
-        .map_err(|e| {
-            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
-            EXIT_FAIL
-        })
 }
 
 fn usage_error(e: LoadError) -> i32 {
@@ -279,12 +212,12 @@ pub fn main_with(cli: Cli) -> i32 {
         }
         Command::Run(a) => run_command(a),
         Command::Replay(a) => replay_command(a),
-        Command::Compare(a) => crate::compare::command(a),
+        Command::Compare(a) => compare::command(a),
         Command::Report(a) => report_command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
-        Command::Shrink(a) => crate::shrink::cli::command(a),
-        Command::Explore(a) => crate::explore::cli::command(a),
+        Command::Shrink(a) => shrink::command(a),
+        Command::Explore(a) => explore::command(a),
     }
 }
 
@@ -366,6 +299,24 @@ fn replay_command(a: ReplayArgs) -> i32 {
     }
 }
 
+impl RunArgs {
+    /// The sweep engine's request: the same arguments as plain data.
+    fn sweep_request(&self) -> crate::nightly::SweepRequest {
+        let a = self.clone();
+        crate::nightly::SweepRequest {
+            scenarios: a.scenarios,
+            seed: a.seed,
+            output: a.output,
+            quiet: a.quiet,
+            mode: a.mode,
+            check_determinism: a.check_determinism,
+            worker_exe: a.worker_exe,
+            scale: a.scale,
+            sweep: a.sweep,
+        }
+    }
+}
+
 fn run_command(a: RunArgs) -> i32 {
     let overrides = a.scale.overrides();
     if a.mode == Mode::Free
@@ -377,8 +328,9 @@ fn run_command(a: RunArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    if crate::nightly::is_sweep(&a) {
-        return crate::nightly::sweep::run_sweep(&a);
+    let request = a.sweep_request();
+    if crate::nightly::is_sweep(&request) {
+        return crate::nightly::sweep::run_sweep(&request);
     }
     // Load and validate everything before running anything: bad input writes nothing.
     let mut loaded = Vec::new();

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Budget, ShrinkInput, ShrinkOptions, ShrinkSummary, output, shrink};
-use crate::cli::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
+use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
 use crate::report::console::Console;
 use crate::scenario::Overrides;
+use crate::shrink::{Budget, ShrinkInput, ShrinkOptions, ShrinkSummary, output, shrink};
 
 #[derive(Debug, Args)]
 pub struct ShrinkArgs {
@@ -63,7 +63,7 @@ fn read_input(a: &ShrinkArgs) -> Result<ShrinkInput, i32> {
             eprintln!("error: {e}");
             EXIT_USAGE
         })?;
-        let Some(expected) = super::signature::of(&report) else {
+        let Some(expected) = crate::shrink::signature::of(&report) else {
             eprintln!(
                 "error: {}: the run did not fail (verdict {:?}); there is no failure to shrink",
                 path.display(),
@@ -111,7 +111,7 @@ pub fn command(a: ShrinkArgs) -> i32 {
         Ok(i) => i,
         Err(code) => return code,
     };
-    let worker_exe = match crate::cli::worker_exe(None) {
+    let worker_exe = match crate::exit::worker_exe(None) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -124,7 +124,7 @@ pub fn command(a: ShrinkArgs) -> i32 {
         out_dir: a.out.clone(),
         worker_exe,
     };
-    crate::cli::install_interrupt_handler();
+    crate::signals::install_interrupt_handler();
     let mut console = Console::new(true);
     let summary = match shrink(&input, &opts, &mut console) {
         Ok((s, _)) => s,
@@ -158,7 +158,7 @@ pub fn command(a: ShrinkArgs) -> i32 {
         }
     }
     console.line(&last_line(&summary));
-    if summary.stop == Some(super::Stop::Interrupted) {
+    if summary.stop == Some(crate::shrink::Stop::Interrupted) {
         EXIT_INTERRUPTED
     } else if summary.confirmed {
         EXIT_PASS
@@ -204,7 +204,7 @@ fn print_result(s: &ShrinkSummary, path: &std::path::Path) {
                 "SHRUNK (NOT CONFIRMED)"
             },
             s.scenario,
-            s.stop.unwrap_or(super::Stop::FixedPoint),
+            s.stop.unwrap_or(crate::shrink::Stop::FixedPoint),
             s.wall_secs
         ));
     }
