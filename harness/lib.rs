@@ -17,6 +17,7 @@ pub mod nightly;
 pub mod observe;
 pub mod plan;
 pub mod releases;
+pub mod render;
 pub mod replay;
 pub mod report;
 pub mod run;

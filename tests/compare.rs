@@ -196,6 +196,20 @@ fn compare_two_strategies_prints_table_and_writes_json_and_svg() {
     assert!(svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains("flock-tx") && svg.contains("commits/s"));
 
+    // The CDF per strategy and the page: every commit of each strategy, failures first.
+    let cdf = std::fs::read_to_string(dir.join("compare-cdf.svg")).unwrap();
+    assert!(
+        cdf.contains("commit latency CDF per strategy"),
+        "{cdf:.200}"
+    );
+    assert!(cdf.contains("wal: n=") && cdf.contains("flock-tx: n="));
+    let html = std::fs::read_to_string(dir.join("compare.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains(r#"<span class="verdict pass">PASS</span>"#));
+    assert!(html.find(r#"id="failures""#) < html.find(r#"id="latency""#));
+    assert!(html.contains("commit latency CDF per strategy"));
+    assert!(!html.contains("<script") && !html.contains("href=\"http"));
+
     // Nothing is left in the work directory by passing runs.
     let left: Vec<_> = std::fs::read_dir(tmp.path().join("work"))
         .map(|d| d.collect())

@@ -226,6 +226,13 @@ fn a_hung_worker_ends_in_a_liveness_failure_naming_it() {
                 && l.contains("stuck in op seq 11")),
         "{liveness:?}"
     );
+    // The run's page marks the stall on worker 2's lane and lists the liveness failure.
+    let page = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    assert!(
+        page.contains("stalled, killed by the watchdog at ") && page.contains(", worker 2: "),
+        "no stall mark on the timeline"
+    );
+    assert!(page.contains(r#"<ol class="liveness">"#));
     assert!(
         r.failures().is_empty(),
         "a hang is a liveness failure, not a safety one: {:?}",

@@ -413,6 +413,37 @@ fn shards_cover_exactly_the_unsharded_pairs_and_merge_matches() {
     assert!(d.join("merged/merged-junit.xml").is_file());
     let md = std::fs::read_to_string(d.join("merged/merged-summary.md")).unwrap();
     assert!(md.starts_with("# walburst: 8 passed, 4 failed"), "{md}");
+    // The merged page: failures first, each with its reproduce command and a link to the
+    // failing run's own page (which exists), then the matrix by axis.
+    let html = std::fs::read_to_string(d.join("merged/merged-summary.html")).unwrap();
+    assert!(html.contains(r#"<span class="verdict fail">FAIL</span>"#));
+    let (fails_at, matrix_at) = (
+        html.find(r#"id="failures""#).unwrap(),
+        html.find(r#"id="matrix""#).unwrap(),
+    );
+    assert!(fails_at < matrix_at);
+    assert!(html.contains("<b>journal_mode</b>") && html.contains("<b>guard</b>"));
+    let failing: Vec<&Value> = merged["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["result"]["status"] != "pass")
+        .collect();
+    assert_eq!(failing.len(), 4);
+    for e in failing {
+        let cmd = e["pair"]["reproduce"].as_str().unwrap();
+        assert!(html.contains(cmd), "no reproduce command {cmd}");
+        let report = std::path::PathBuf::from(e["result"]["report"].as_str().unwrap());
+        let page = report.with_extension("html");
+        assert!(
+            html.contains(&page.display().to_string()),
+            "no link to {page:?}"
+        );
+        assert!(
+            page.is_file(),
+            "the failing run's page {page:?} was not drawn"
+        );
+    }
 
     // A missing shard is never a pass; shards of different sweeps do not merge.
     let part = exec(d, &["merge", "s1", "--out", d.join("m1").to_str().unwrap()]);

@@ -259,10 +259,12 @@ fn several_seeds_end_with_a_pass_fail_count() {
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("SEED=")).count(), 2);
     assert_eq!(stdout.lines().last(), Some("2 passed, 0 failed"));
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("reports"))
-            .unwrap()
-            .count(),
-        2
-    );
+    // Two reports, each with its page.
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.iter().filter(|n| n.ends_with(".json")).count(), 2);
+    assert_eq!(names.iter().filter(|n| n.ends_with(".html")).count(), 2);
+    assert_eq!(names.len(), 4, "{names:?}");
 }

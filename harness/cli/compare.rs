@@ -71,6 +71,10 @@ fn compare_once(
             console.line(c.table.trim_end());
             console.line(&format!("compare report: {}", c.json_path.display()));
             console.line(&format!("chart: {}", c.svg_path.display()));
+            match &c.page {
+                Ok(p) => console.line(&format!("page: {}", p.display())),
+                Err(e) => console.line(&format!("note: the compare page could not be drawn: {e}")),
+            }
             let failed = c.report.runs.iter().filter(|r| r.verdict != "pass").count();
             let (code, line) = if failed == 0 {
                 (

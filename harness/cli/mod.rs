@@ -28,7 +28,8 @@ use crate::signals::{install_interrupt_handler, interrupted};
     long_about = "walburst launches real worker processes that run seeded write schedules against one \
 SQLite file, then checks the database (integrity_check, quick_check), the ledger of every write \
 (no lost, phantom or duplicate rows), write exclusion, lock sidecars and the app-level corruption \
-guards, and writes a JSON report. The same seed always gives the same schedule. Workers are \
+guards, and writes a JSON report with an HTML page beside it (verdict, failures, checks, a \
+timeline of every transaction, latency views). The same seed always gives the same schedule. Workers are \
 walburst's own, or your app through an adapter that speaks the worker protocol (a scenario's \
 [worker] table; see PROTOCOL.md).\n\n\
 Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input (nothing run), 3 a \
@@ -55,6 +56,11 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run the same seeded schedule under several lock strategies and compare them side by side.
     Compare(crate::compare::CompareArgs),
+    /// Draw a run's HTML page (and timeline SVG) from its JSON report and kept run directory.
+    ///
+    /// Exit status: 0 drawn, 1 the page or SVG could not be written, 2 the report could not
+    /// be read.
+    Report(ReportArgs),
     /// Search for the smallest lockstep run that fails for the same reason as a report (or a
     /// scenario and seed), and write it as a scenario file.
     Shrink(shrink::ShrinkArgs),
@@ -136,6 +142,20 @@ pub struct ReplayArgs {
     pub output: OutputArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report written by `walburst run`; its kept run directory (`run_dir`) supplies the
+    /// op records, lockstep trace and events the timeline is drawn from.
+    #[arg(value_name = "REPORT.json")]
+    pub report: PathBuf,
+    /// Where the HTML page goes (default: beside the report, `.json` -> `.html`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the timeline alone as an SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}
+
 /// The built-in worker takes no arguments: it reads the protocol's `start` message from
 /// stdin (PROTOCOL.md).
 #[derive(Debug, Args)]
@@ -201,11 +221,51 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Run(a) => run_command(a),
         Command::Replay(a) => replay_command(a),
         Command::Compare(a) => compare::command(a),
+        Command::Report(a) => report_command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
         Command::Shrink(a) => shrink::command(a),
         Command::Explore(a) => explore::command(a),
         Command::Sqlite(a) => sqlite::command(a),
+    }
+}
+
+fn report_command(a: ReportArgs) -> i32 {
+    let report = match crate::replay::read_report(&a.report) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let files = crate::render::load_run_dir(&report);
+    let data = crate::render::RunData {
+        report: &report,
+        records: &files.records,
+        trace: &files.trace,
+        times: files.times.as_ref(),
+    };
+    let html = a
+        .html
+        .unwrap_or_else(|| crate::render::html_path_for(&a.report));
+    for n in &files.notes {
+        eprintln!("note: {n}");
+    }
+    match crate::render::write_run_page(&data, &files.notes, &html, a.svg.as_deref()) {
+        Ok(r) => {
+            let svg = r
+                .svg
+                .map_or(String::new(), |p| format!("; timeline: {}", p.display()));
+            print_out(&format!(
+                "page: {}{svg} (drawn in {:.0} ms)",
+                r.html.display(),
+                r.millis
+            ))
+        }
+        Err(e) => {
+            eprintln!("error: cannot draw {}: {e:#}", a.report.display());
+            EXIT_FAIL
+        }
     }
 }
 

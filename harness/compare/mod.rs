@@ -11,6 +11,7 @@
 pub mod chart;
 mod files;
 mod model;
+pub mod page;
 mod prepare;
 mod request;
 mod run;

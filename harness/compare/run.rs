@@ -13,7 +13,7 @@ use super::files::{make_compare_dir, write_text_atomic};
 use super::prepare::{strategy_scenario, to_toml, variant};
 use super::{
     COMPARE_VERSION, CompareReport, Group, JSON_FILE, Prepared, RunSummary, SVG_FILE, StrategyInfo,
-    chart, summarize, table, workers_label,
+    chart, page, summarize, table, workers_label,
 };
 use crate::report::file_safe;
 
@@ -46,6 +46,8 @@ pub struct Compared {
     pub json_path: PathBuf,
     pub svg_path: PathBuf,
     pub table: String,
+    /// `compare.html`, or why it could not be drawn (the JSON is written either way).
+    pub page: Result<PathBuf, String>,
 }
 
 /// Runs the comparison, printing progress through `console`, and writes its files.
@@ -83,6 +85,8 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     let total = p.groups.len() as u32 * p.repeat * p.presets.len() as u32;
     let mut runs = Vec::new();
     let mut groups = Vec::new();
+    let mut latencies = page::Latencies::default();
+    let mut reproduce = std::collections::BTreeMap::new();
     for o in &p.groups {
         let mut hashes: Vec<String> = Vec::new();
         let mut group_workers = p.base.workload.workers;
@@ -151,6 +155,12 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                 };
                 let summary = match run(&req, console) {
                     Ok(outcome) => {
+                        latencies.add(
+                            group_workers,
+                            preset.name,
+                            crate::render::latency::commit_latencies_ms(&outcome.records),
+                        );
+                        reproduce.insert(n, outcome.report.reproduce.clone());
                         let mut s = RunSummary::from_report(blank, &outcome.report);
                         if !hashes.contains(&outcome.report.schedule_hash) {
                             hashes.push(outcome.report.schedule_hash.clone());
@@ -163,6 +173,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     }
                     Err(e) => {
                         let cmd = crate::run::reproduce_command(&source, p.seed, Mode::Free, o);
+                        reproduce.insert(n, cmd.clone());
                         console.line(&format!(
                             "FAIL {} seed={}: the run could not be carried out: {e:#}; reproduce: {cmd}",
                             preset.name, p.seed
@@ -223,13 +234,38 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     write_text_atomic(&svg_path, &svg)?;
     let json_path = dir.join(JSON_FILE);
     report::write_json_atomic(&json_path, &report)?;
+    // The JSON is written; the page is drawn from it and can fail only on its own.
+    let page = draw_page(&report, &table, &svg, &latencies, &reproduce, &dir);
     Ok(Compared {
         report,
         dir,
         json_path,
         svg_path,
         table,
+        page,
     })
+}
+
+fn draw_page(
+    report: &CompareReport,
+    table: &str,
+    chart: &str,
+    latencies: &page::Latencies,
+    reproduce: &std::collections::BTreeMap<u32, String>,
+    dir: &std::path::Path,
+) -> Result<PathBuf, String> {
+    let cdfs = latencies
+        .cdf_svgs(report)
+        .into_iter()
+        .collect::<anyhow::Result<Vec<String>>>()
+        .map_err(|e| format!("{e:#}"))?;
+    if let Some(first) = cdfs.first() {
+        write_text_atomic(&dir.join(page::CDF_FILE), first).map_err(|e| format!("{e:#}"))?;
+    }
+    let html = page::render(report, table, chart, &cdfs, reproduce, dir);
+    let path = dir.join(page::HTML_FILE);
+    write_text_atomic(&path, &html).map_err(|e| format!("{e:#}"))?;
+    Ok(path)
 }
 
 #[cfg(test)]

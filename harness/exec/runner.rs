@@ -10,7 +10,7 @@ use super::coordinator::{Coordinator, LockstepOutcome, StepEvent};
 use super::procs::{Wait, WorkerCommand, Workers};
 use super::protocol::RunSpec;
 use super::watch::FileWatch;
-use crate::observe::Observations;
+use crate::observe::{Observations, RunEvent, RunEventKind};
 use crate::plan;
 
 /// What the runner reports while a run is under way (for progress displays).
@@ -107,9 +107,22 @@ pub fn execute(
 fn finish(workers: Workers, mut obs: Observations, watch: FileWatch) -> Observations {
     workers.finish(&mut obs);
     match watch.finish() {
-        Ok(files) => obs.files_seen = files,
+        Ok(seen) => {
+            // Names there before the barrier opened are not news; the rest are timeline
+            // marks.
+            for (name, &t_ns) in seen.iter().filter(|(_, t)| **t > obs.t_go_ns) {
+                obs.events.push(RunEvent {
+                    t_ns,
+                    worker: None,
+                    kind: RunEventKind::FileAppeared,
+                    detail: name.clone(),
+                });
+            }
+            obs.files_seen = seen.into_keys().collect();
+        }
         Err(e) => obs.watch_error = Some(e.to_string()),
     }
+    obs.events.sort_by_key(|e| e.t_ns);
     obs
 }
 
@@ -119,6 +132,11 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
     let Some(kill) = workers.reap(w) else {
         return false;
     };
+    obs.mark(
+        Some(w),
+        RunEventKind::KillLanded,
+        format!("seeded SIGKILL at seq {} ({:?})", kill.seq, kill.point),
+    );
     // After power loss nothing runs again before verification.
     if !spec.scenario.faults.respawn || obs.io.power_lost {
         return false;
@@ -129,6 +147,11 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
                 k.respawned = true;
                 k.skipped = skipped;
             }
+            obs.mark(
+                Some(w),
+                RunEventKind::Respawned,
+                format!("respawned after seq {}", kill.seq),
+            );
             true
         }
         Err(e) => {
@@ -193,6 +216,7 @@ fn collect_free(
                 ));
                 for w in stuck {
                     let records = workers.procs[w as usize].exit.records;
+                    obs.mark(Some(w), RunEventKind::Killed, "run deadline".into());
                     workers.kill(
                         w,
                         format!(
@@ -218,6 +242,7 @@ fn collect_free(
                     let why = stalled_where(spec, w, obs, stall);
                     obs.liveness
                         .push(format!("worker {w} stalled: {why}; it was killed"));
+                    obs.mark(Some(w), RunEventKind::Stalled, why.clone());
                     workers.kill(w, format!("stalled: {why}"));
                 }
             }
@@ -362,6 +387,11 @@ fn coordinate(
         obs.liveness.push(format!("lockstep stopped: {why}"));
         for w in 0..workers.procs.len() as u32 {
             if !workers.procs[w as usize].eof {
+                obs.mark(
+                    Some(w),
+                    RunEventKind::Killed,
+                    format!("lockstep stopped: {why}"),
+                );
                 workers.kill(w, format!("lockstep stopped: {why}"));
             }
         }

@@ -12,7 +12,7 @@
 //! events) is not a quiet "nothing seen": [`FileWatch::finish`] returns it as an error, and
 //! the checks turn it into a verification error.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ use std::thread::JoinHandle;
 
 use inotify::{EventMask, Inotify, WatchMask};
 use rustix::event::{PollFd, PollFlags, poll};
+
+use super::clock::monotonic_ns;
 
 /// Why the set of files seen during the run may be incomplete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +36,8 @@ pub enum WatchError {
 /// What the reader thread collected.
 #[derive(Default)]
 struct Seen {
-    names: BTreeSet<String>,
+    /// Name -> CLOCK_MONOTONIC ns of its first sight (for the timeline's marks).
+    names: BTreeMap<String, u64>,
     error: Option<WatchError>,
 }
 
@@ -46,10 +49,12 @@ pub struct FileWatch {
     reader: Option<JoinHandle<()>>,
 }
 
-fn list(dir: &Path, into: &mut BTreeSet<String>) {
+fn list(dir: &Path, into: &mut BTreeMap<String, u64>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
+        let now = monotonic_ns();
         for e in entries.flatten() {
-            into.insert(e.file_name().to_string_lossy().into_owned());
+            into.entry(e.file_name().to_string_lossy().into_owned())
+                .or_insert(now);
         }
     }
 }
@@ -60,12 +65,15 @@ fn drain(inotify: &mut Inotify, buffer: &mut [u8], seen: &Mutex<Seen>) -> bool {
         match inotify.read_events(buffer) {
             Ok(events) => {
                 let mut set = seen.lock().unwrap_or_else(|p| p.into_inner());
+                let now = monotonic_ns();
                 for ev in events {
                     if ev.mask.contains(EventMask::Q_OVERFLOW) {
                         set.error.get_or_insert(WatchError::Overflow);
                     }
                     if let Some(name) = ev.name {
-                        set.names.insert(name.to_string_lossy().into_owned());
+                        set.names
+                            .entry(name.to_string_lossy().into_owned())
+                            .or_insert(now);
                     }
                 }
             }
@@ -122,9 +130,10 @@ impl FileWatch {
         })
     }
 
-    /// Stops watching and returns every name seen, sorted, or why that set cannot be
-    /// trusted.
-    pub fn finish(mut self) -> Result<Vec<String>, WatchError> {
+    /// Stops watching and returns every name seen, sorted, with when it was first seen
+    /// (monotonic ns; names present at the start carry the start's time), or why that set
+    /// cannot be trusted.
+    pub fn finish(mut self) -> Result<BTreeMap<String, u64>, WatchError> {
         // A failed write still wakes the reader: the socket closes when `self` drops, but
         // the join below needs it awake now.
         if self.stop.write_all(b"x").is_err() {
@@ -138,7 +147,7 @@ impl FileWatch {
             return Err(e);
         }
         list(&self.dir, &mut seen.names);
-        Ok(seen.names.into_iter().collect())
+        Ok(seen.names)
     }
 }
 
@@ -153,7 +162,7 @@ mod tests {
         let p = dir.path().join("x.db.lock");
         std::fs::write(&p, b"").unwrap();
         std::fs::remove_file(&p).unwrap();
-        let seen = watch.finish().unwrap();
+        let seen: Vec<String> = watch.finish().unwrap().into_keys().collect();
         assert_eq!(seen, vec!["x.db.lock".to_string()]);
     }
 

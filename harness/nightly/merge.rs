@@ -224,6 +224,9 @@ pub fn merge_command(a: MergeArgs) -> i32 {
         eprintln!("error: {e:#}");
         return crate::exit::EXIT_UNWRITTEN;
     }
+    // The summaries are written; the page is drawn from them and can fail only on its own.
+    let html = a.out.join("merged-summary.html");
+    let page = super::write_atomic(&html, super::page::render(&summary).as_bytes());
     if !a.quiet {
         let shards = summary.shards.as_ref().map_or(String::new(), |s| {
             format!(
@@ -252,6 +255,11 @@ pub fn merge_command(a: MergeArgs) -> i32 {
             md.display(),
             junit.display()
         ));
+    }
+    match page {
+        Ok(()) if !a.quiet => progress.line(&format!("page: {}", html.display())),
+        Ok(()) => {}
+        Err(e) => progress.line(&format!("note: the merged page could not be drawn: {e:#}")),
     }
     progress.line(&summary.totals.line());
     if summary.totals.not_passed() == 0 {

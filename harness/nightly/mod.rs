@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod junit;
 pub use crate::scenario::matrix;
 pub mod merge;
+pub mod page;
 pub mod pair;
 pub mod progress;
 pub mod shard;

@@ -184,4 +184,64 @@ pub struct Observations {
     pub lockstep: Option<lockstep::LockstepOutcome>,
     /// What the fault VFS reported (`[io]` scenarios only).
     pub io: io::IoObserved,
+    /// Timed marks for the timeline (files appearing, kills, respawns, stalls), in the
+    /// order the runner saw them.
+    pub events: Vec<RunEvent>,
+}
+
+/// Something that happened to the run at a known time, outside any op record: drawn as a
+/// mark on the timeline; no check reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEvent {
+    /// CLOCK_MONOTONIC nanoseconds, when the runner saw it.
+    pub t_ns: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<u32>,
+    pub kind: RunEventKind,
+    /// In words: the file's name, why a worker was killed, the kill point.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunEventKind {
+    /// A name appeared in the database directory (first sight, within the watch's poll).
+    FileAppeared,
+    /// A seeded SIGKILL took a worker process (seen when its pipe closed).
+    KillLanded,
+    /// A successor process took over a killed worker's schedule.
+    Respawned,
+    /// The watchdog killed a worker that said nothing for the stall timeout.
+    Stalled,
+    /// The runner killed a worker for another reason (run deadline, lockstep stopped).
+    Killed,
+}
+
+/// What the run directory's `events.json` holds: the run's time origin and end, and its
+/// timed marks, so `walburst report` can draw an old run's timeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunTimes {
+    pub t_go_ns: u64,
+    pub t_end_ns: u64,
+    pub events: Vec<RunEvent>,
+}
+
+impl Observations {
+    pub fn times(&self) -> RunTimes {
+        RunTimes {
+            t_go_ns: self.t_go_ns,
+            t_end_ns: self.t_end_ns,
+            events: self.events.clone(),
+        }
+    }
+
+    /// Records a timed mark now.
+    pub fn mark(&mut self, worker: Option<u32>, kind: RunEventKind, detail: String) {
+        self.events.push(RunEvent {
+            t_ns: crate::exec::clock::monotonic_ns(),
+            worker,
+            kind,
+            detail,
+        });
+    }
 }

@@ -16,6 +16,7 @@ use crate::exec::scheduler::{
 use crate::exec::{kanban, runner, sqlite, tamper, vfs};
 use crate::observe;
 use crate::plan;
+use crate::render;
 use crate::report::{self, Report, console::Console};
 use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource, SchedulerKind, Setup};
 
@@ -55,6 +56,10 @@ pub struct RunOutcome {
     pub report_path: Option<PathBuf>,
     /// Lockstep: the full step trace.
     pub trace: Vec<TraceEntry>,
+    /// Every op record (for pictures drawn after the run, e.g. `compare`'s latency CDF).
+    pub records: Vec<observe::OpRecord>,
+    /// The page drawn beside the JSON report, when there is one.
+    pub page: Option<std::path::PathBuf>,
 }
 
 /// The command that reproduces a run.
@@ -147,9 +152,11 @@ fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
 fn keep_evidence(
     run_dir: &Path,
     records: &[observe::OpRecord],
+    times: &observe::RunTimes,
     report: &Report,
 ) -> anyhow::Result<()> {
-    write_jsonl(&run_dir.join("records.jsonl"), records)?;
+    write_jsonl(&run_dir.join(render::RECORDS_FILE), records)?;
+    report::write_json_atomic(&run_dir.join(render::EVENTS_FILE), times)?;
     report::write_json_atomic(&run_dir.join("report.json"), report)
 }
 
@@ -163,6 +170,40 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<
     }
     w.flush()?;
     Ok(())
+}
+
+/// Draws `report.html` beside the JSON report; a failure is a console note, never an error.
+fn draw_page(
+    report: &Report,
+    records: &[observe::OpRecord],
+    trace: &[TraceEntry],
+    times: &observe::RunTimes,
+    json: &Path,
+    console: &Console,
+) -> Option<PathBuf> {
+    let data = render::RunData {
+        report,
+        records,
+        trace,
+        times: Some(times),
+    };
+    let html = render::html_path_for(json);
+    match render::write_run_page(&data, &[], &html, None) {
+        Ok(r) => {
+            if !console.quiet {
+                console.line(&format!(
+                    "page: {} (drawn in {:.0} ms)",
+                    html.display(),
+                    r.millis
+                ));
+            }
+            Some(html)
+        }
+        Err(e) => {
+            console.line(&format!("note: the report page could not be drawn: {e:#}"));
+            None
+        }
+    }
 }
 
 /// Names the SQLite the workers' code ran when it is not walburst's own (an external
@@ -300,8 +341,9 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
             _ => reproduce_command(&req.source, req.seed, req.mode, &req.overrides),
         },
     };
+    let times = obs.times();
     if keep {
-        keep_evidence(&run_dir, &obs.records, &report)?;
+        keep_evidence(&run_dir, &obs.records, &times, &report)?;
     }
     // The report is written before a passing run's directory is removed: evidence is never
     // deleted before its report is safely on disk.
@@ -316,7 +358,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
                 };
                 if !keep {
                     report.run_dir = Some(run_dir.clone());
-                    keep_evidence(&run_dir, &obs.records, &report)?;
+                    keep_evidence(&run_dir, &obs.records, &times, &report)?;
                 }
                 console.line(&format!("error: {unwritten}"));
                 console.finished(&report, None);
@@ -330,11 +372,17 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
             anyhow::anyhow!("cannot remove run directory {}: {e}", run_dir.display())
         })?;
     }
+    // The JSON report is written; the page is drawn from it and can fail only on its own.
+    let page = report_path
+        .as_deref()
+        .and_then(|p| draw_page(&report, &obs.records, &trace, &times, p, console));
     console.finished(&report, report_path.as_deref());
     delegate::hand_back(&report, report_path.as_deref())?;
     Ok(RunOutcome {
         report,
         report_path,
         trace,
+        records: obs.records,
+        page,
     })
 }
