@@ -1,6 +1,7 @@
 //! Observations: what workers report about each op, and what the runner saw of them.
 //! These are the raw history; checks and reports are computed from them.
 
+pub mod clock;
 pub mod io;
 pub mod lockstep;
 mod sql_error;
@@ -238,7 +239,7 @@ impl Observations {
     /// Records a timed mark now.
     pub fn mark(&mut self, worker: Option<u32>, kind: RunEventKind, detail: String) {
         self.events.push(RunEvent {
-            t_ns: crate::exec::clock::monotonic_ns(),
+            t_ns: clock::monotonic_ns(),
             worker,
             kind,
             detail,

@@ -24,6 +24,8 @@ fn report(workers: u32) -> Report {
         schema_version: crate::report::SCHEMA_VERSION,
         walburst_version: "test".into(),
         sqlite_version: "3".into(),
+        sqlite_source_id: String::new(),
+        sqlite_origin: None,
         scenario,
         scenario_source: source,
         overrides: Overrides::default(),

@@ -127,6 +127,9 @@ pub fn run(
         report: back.report,
         report_path: req.out_dir.as_ref().and(back.report_path),
         trace: Vec::new(),
+        // The delegated process keeps its records to itself; its page sits beside its report.
+        records: Vec::new(),
+        page: None,
     })
 }
 
