@@ -338,8 +338,8 @@ fn prepare_and_run_an_older_release() {
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(Value::as_str)
-        .find(|f| f.contains("ops failed in workers"))
+        .find(|f| f["category"] == "worker_errors")
+        .and_then(|f| f["message"].as_str())
         .unwrap_or_else(|| panic!("3.50.2 fails by failing ops: {}", old["failures"]));
     assert!(
         ["SQLITE_IOERR_SHORT_READ", "SQLITE_NOTADB", "SQLITE_CORRUPT"]

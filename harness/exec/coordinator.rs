@@ -16,9 +16,9 @@
 //!   a lock (`busy`, `would_block`) is *futile* and is not offered to a scheduler that
 //!   [skips futile actors](Scheduler::skips_futile) until a step happens that could have
 //!   released a lock ([`could_release`]). Then every futile actor may try again, so a lock
-//!   that was dropped where the coordinator cannot see it (the bare-close probe drops a
-//!   process's POSIX locks inside a `guard` step) still lets a waiting `begin` in at that
-//!   exact step. A contender let back in that has not tried yet becomes futile again when
+//!   that was dropped where the coordinator cannot see it (the bare-close probe drops its
+//!   process's POSIX locks inside a `guard` step, which counts as releasing whenever that
+//!   process holds the write lock) still lets a waiting `begin` in at that exact step. A contender let back in that has not tried yet becomes futile again when
 //!   another actor's `begin` succeeds first (the lock is taken again, nothing released it
 //!   since). If every parked actor is futile, all are offered (a livelock then runs into the
 //!   step budget instead of stalling).
@@ -43,17 +43,25 @@ pub enum StepEvent {
 }
 
 /// Whether a step could have released a lock another actor waits for. Conservative: every
-/// step that ends or might end a transaction or a connection, that runs a guard (the bare
-/// probe drops POSIX locks), opens a connection (the init lock is let go right after), or
-/// that failed (SQLite may have rolled back), and any statement outside a write transaction
-/// (a reader's statement can hold a SHARED lock that blocks a COMMIT until it finishes).
-pub fn could_release(action: &StepAction, result: &StepResult, by_holder: bool) -> bool {
+/// step that ends or might end a transaction or a connection, opens a connection (the init
+/// lock is let go right after), or failed (SQLite may have rolled back), and any statement
+/// outside a write transaction (a reader's statement can hold a SHARED lock that blocks a
+/// COMMIT until it finishes). A guard step counts when its process holds the write lock
+/// (`process_holds`): the bare-close probe drops every POSIX lock *its own process* holds on
+/// the database, so it can free the lock only there. (Between steps, a connection outside a
+/// write transaction holds no lock: its statements are steps of their own.)
+pub fn could_release(
+    action: &StepAction,
+    result: &StepResult,
+    by_holder: bool,
+    process_holds: bool,
+) -> bool {
     match action {
         _ if matches!(result, StepResult::Error { .. }) => true,
         StepAction::Commit => !result.is_blocked(),
+        StepAction::Guard => process_holds,
         StepAction::Rollback
         | StepAction::Close
-        | StepAction::Guard
         | StepAction::Open
         | StepAction::Schema
         | StepAction::Checkpoint => true,
@@ -167,7 +175,8 @@ impl Coordinator {
         } else {
             self.futile.remove(&a);
         }
-        if could_release(action, result, by_holder) {
+        let process_holds = self.holders.iter().any(|h| h.worker == a.worker);
+        if could_release(action, result, by_holder, process_holds) {
             self.release_all();
         } else if *action == StepAction::Begin && result.is_ok() {
             // The write lock is taken again: a `begin` that has not retried since the last
