@@ -6,25 +6,9 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
-use common::BIN;
+use common::walburst_in as walburst;
 use serde_json::Value;
-
-/// `walburst <args>` in `dir`; (exit code, stdout, stderr).
-fn walburst(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("walburst starts");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 /// Every file below `dir`, sorted.
 fn listing(dir: &Path) -> Vec<std::path::PathBuf> {

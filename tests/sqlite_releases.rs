@@ -399,6 +399,70 @@ fn prepare_and_run_an_older_release() {
         "{stdout}"
     );
 
+    // The application under test on the prepared release: the Python example worker gets
+    // 3.50.2's directory first on its library path and reports that release.
+    let kanban_worker =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters/python/kanban_worker.py");
+    let py_toml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/python-pr-45525-burst.toml"),
+    )
+    .unwrap()
+    .replace(
+        "\"{scenario_dir}/../adapters/python/kanban_worker.py\"",
+        &format!("{:?}", kanban_worker.to_str().unwrap()),
+    );
+    let py = scenario_file(d, "py-on-release", &py_toml);
+    let (code, stdout, stderr) = walburst(
+        d,
+        "run",
+        &[
+            py.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--ops",
+            "10",
+            "--sqlite",
+            "3.50.2",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r = side_by_side_report(
+        &stdout,
+        "SQLite 3.50.2 (prepared from libsqlite3-sys 0.35.0)",
+    );
+    for w in r["workers"].as_array().unwrap() {
+        assert_eq!(w["language"], "python", "{w}");
+        assert_eq!(w["sqlite_version"], "3.50.2", "{w}");
+    }
+    // A worker that resets its library path loads the system's SQLite: refused by name.
+    let reset = scenario_file(
+        d,
+        "py-reset",
+        &py_toml.replace(
+            "command = [\"python3\",",
+            "command = [\"env\", \"-u\", \"LD_LIBRARY_PATH\", \"python3\",",
+        ),
+    );
+    let (code, stdout, _) = walburst(
+        d,
+        "run",
+        &[
+            reset.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--ops",
+            "10",
+            "--sqlite",
+            "3.50.2",
+        ],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("SQLite mismatch: the worker runs SQLite")
+            && stdout.contains("the run asked for 3.50.2"),
+        "{stdout}"
+    );
+
     // A [matrix] sqlite axis shards and merges like any other axis.
     let m = scenario_file(
         d,

@@ -371,7 +371,22 @@ impl Workers {
                         p.hello = true;
                         p.exit.language = Some(h.language);
                         p.exit.implementation = Some(h.implementation);
+                        let mismatch = self
+                            .command
+                            .expect_sqlite
+                            .as_ref()
+                            .filter(|v| **v != h.sqlite_version)
+                            .map(|v| {
+                                format!(
+                                    "SQLite mismatch: the worker runs SQLite {}, the run asked for {v} (its library path did not reach the prepared release: a statically linked SQLite, or a library path the worker resets)",
+                                    h.sqlite_version
+                                )
+                            });
                         p.exit.sqlite_version = Some(h.sqlite_version);
+                        if let Some(why) = mismatch {
+                            self.violation(w, why);
+                            return None;
+                        }
                     }
                     WorkerMsg::Ready { .. } => p.ready = true,
                     WorkerMsg::Op(mut rec) => {

@@ -239,9 +239,17 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     let s = &req.scenario;
     console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
     // Checked at load; resolved again here so a vanished program fails before any file.
-    let command = s
+    let mut command = s
         .worker_command(&req.source, &req.worker_exe)
         .map_err(|e| anyhow::anyhow!("{}: {e}", req.source))?;
+    // A run on a chosen release: an external worker loads it through its library path (it
+    // cannot use the copy compiled into walburst) and must report it, or it is refused.
+    if let (Some(v), Some(_)) = (s.sqlite.version, &s.worker) {
+        for (k, val) in crate::releases::worker_env::worker_env(v)? {
+            command.env.insert(k, val.to_string_lossy().into_owned());
+        }
+        command.expect_sqlite = Some(v.to_string());
+    }
     let plan = plan::build(s, req.seed);
     let run_dir = make_run_dir(req)?;
     let db_dir = run_dir.join(DB_DIR);

@@ -32,6 +32,9 @@ pub struct WorkerCommand {
     pub env: BTreeMap<String, String>,
     /// Working directory; the run directory when `None`.
     pub cwd: Option<PathBuf>,
+    /// The SQLite version the worker must report in its `hello` (a run on a chosen release,
+    /// `--sqlite`); another version is a named failure before the barrier opens.
+    pub expect_sqlite: Option<String>,
 }
 
 impl WorkerCommand {
@@ -42,6 +45,7 @@ impl WorkerCommand {
             args: vec!["worker".into()],
             env: BTreeMap::new(),
             cwd: None,
+            expect_sqlite: None,
         }
     }
 }
@@ -111,6 +115,7 @@ pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, St
         args: args.iter().map(|a| subst(a)).collect(),
         env: t.env.iter().map(|(k, v)| (k.clone(), subst(v))).collect(),
         cwd,
+        expect_sqlite: None,
     })
 }
 

@@ -111,6 +111,21 @@ pub fn set(toml: &str, key: &str, value: &str) -> String {
 
 /// Runs `walburst <command> <args>` with reports and run directories inside `dir`;
 /// returns (exit code, stdout, stderr).
+/// `walburst <args>` run in `dir` (no output flags added); (exit code, stdout, stderr).
+pub fn walburst_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("walburst starts");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 pub fn walburst(dir: &Path, command: &str, args: &[&str]) -> (i32, String, String) {
     let o = Command::new(BIN)
         .arg(command)
