@@ -258,18 +258,20 @@ fn truncated_main_file_is_detected() {
 
 /// The checkpoint race of the old header probe (through a kept descriptor, so only the race
 /// is under test). Measured here at 8 workers x 100 ops, synchronous=NORMAL: 10 to 77 false
-/// reports per run, 10/10 seeds. Three seeds together cannot all miss it.
+/// reports per run, 10/10 seeds on a quiet machine; but 3 seeds once all missed it at load
+/// average 14+, so seeds are tried until the race shows (at most 12), each still checked.
 #[test]
 fn header_probe_checkpoint_race_gives_false_reports() {
     let dir = tempfile::tempdir().unwrap();
     let mut total_false = 0;
-    for seed in ["1", "2", "3"] {
+    for seed in 1..=12u32 {
+        let seed = seed.to_string();
         let r = run(
             dir.path(),
             &[
                 "legacy-header-probe",
                 "--seed",
-                seed,
+                &seed,
                 "--workers",
                 "8",
                 "--ops",
@@ -280,10 +282,13 @@ fn header_probe_checkpoint_race_gives_false_reports() {
         assert_eq!(r.s("/checks/integrity_check"), "ok");
         assert_eq!(r.u("/checks/lost_writes"), 0);
         total_false += r.u("/corruption/false");
+        if total_false > 0 {
+            break;
+        }
     }
     assert!(
         total_false > 0,
-        "the checkpoint race never showed in 3 seeds"
+        "the checkpoint race never showed in 12 seeds"
     );
 }
 
