@@ -7,16 +7,16 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::coordinator::StepEvent;
 use super::gate::ActorId;
 use super::protocol::{
     PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp, hello_version,
 };
+use super::reap::{tail, wait_bounded};
 use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
 use crate::scenario::Mode;
@@ -28,24 +28,8 @@ const MAX_LINE: usize = 1 << 20;
 /// own pipe instead of growing the runner's memory.
 const CHANNEL_DEPTH: usize = 4096;
 
-/// Set by SIGINT/SIGTERM; every wait of the runner checks it.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// The event channels of the runs in progress, so that an interrupt wakes their waits at
-/// once instead of being noticed on a timer.
-static LISTENERS: Mutex<Vec<(u64, SyncSender<Event>)>> = Mutex::new(Vec::new());
-static NEXT_LISTENER: AtomicU64 = AtomicU64::new(0);
-
-/// Marks the process interrupted and wakes every run waiting for an event. Called from the
-/// interrupt handler's thread (never from a signal handler itself).
-pub fn interrupt() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-    let listeners = LISTENERS.lock().unwrap_or_else(|p| p.into_inner());
-    for (_, tx) in listeners.iter() {
-        // A full channel already has events to wake the runner, which checks the flag first.
-        let _ = tx.try_send(Event::Interrupt);
-    }
-}
+pub use super::interrupt::{INTERRUPTED, interrupt};
+use super::interrupt::{listen, unlisten};
 
 pub enum Event {
     Msg(u32, WorkerMsg),
@@ -86,7 +70,7 @@ pub struct Proc {
 }
 
 pub struct Workers {
-    /// This run's entry in [`LISTENERS`], removed on drop.
+    /// This run's entry among the interrupt listeners, removed on drop.
     listener: u64,
     pub procs: Vec<Proc>,
     rx: Receiver<Event>,
@@ -140,32 +124,16 @@ fn spawn_reader(worker: u32, stdout: std::process::ChildStdout, tx: SyncSender<E
     });
 }
 
-fn tail(path: &Path, lines: usize) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if all.is_empty() {
-        return None;
-    }
-    Some(all[all.len().saturating_sub(lines)..].join(" | "))
-}
-
 impl Drop for Workers {
     fn drop(&mut self) {
-        LISTENERS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(id, _)| *id != self.listener);
+        unlisten(self.listener);
     }
 }
 
 impl Workers {
     pub fn new(command: WorkerCommand, spec: &RunSpec, run_dir: &Path, plan: &Plan) -> Workers {
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
-        let listener = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
-        LISTENERS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((listener, tx.clone()));
+        let listener = listen(tx.clone());
         Workers {
             listener,
             procs: Vec::new(),
@@ -621,58 +589,4 @@ fn write_ops(path: &Path, ops: &[WorkerOp]) -> anyhow::Result<()> {
     }
     w.flush()?;
     Ok(())
-}
-
-fn wait_bounded(child: &mut Child, exit: &mut WorkerExit) -> Option<std::process::ExitStatus> {
-    use std::os::unix::process::ExitStatusExt;
-    let status = match wait_exit(child, Duration::from_secs(10)) {
-        Ok(Some(st)) => Some(st),
-        Ok(None) => {
-            exit.killed_because
-                .get_or_insert("did not exit after closing its pipes".into());
-            let _ = child.kill();
-            child.wait().ok()
-        }
-        Err(_) => None,
-    };
-    if let Some(st) = status {
-        exit.exit_code = st.code();
-        exit.signal = st.signal();
-    }
-    status
-}
-
-/// Waits up to `limit` for `child` to exit, sleeping on a pidfd (woken by the exit itself,
-/// not by a polling interval); `Ok(None)` when it is still running at the deadline.
-fn wait_exit(
-    child: &mut Child,
-    limit: Duration,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
-    use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    use rustix::process::{Pid, PidfdFlags, pidfd_open};
-    if let Some(st) = child.try_wait()? {
-        return Ok(Some(st));
-    }
-    let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
-    // The child is unreaped, so its pid cannot have been reused: the pidfd names it.
-    let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        });
-        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        if let Some(st) = child.try_wait()? {
-            return Ok(Some(st));
-        }
-        if left.is_zero() {
-            return Ok(None);
-        }
-    }
 }
