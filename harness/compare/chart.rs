@@ -7,14 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{CompareReport, Stat, StrategySummary};
 
-const COLORS: [RGBColor; 6] = [
-    RGBColor(0x1f, 0x77, 0xb4),
-    RGBColor(0xff, 0x7f, 0x0e),
-    RGBColor(0x2c, 0xa0, 0x2c),
-    RGBColor(0xd6, 0x27, 0x28),
-    RGBColor(0x94, 0x67, 0xbd),
-    RGBColor(0x8c, 0x56, 0x4b),
-];
+use crate::render::latency::COLORS;
 
 struct Panel {
     title: &'static str,

@@ -7,7 +7,8 @@ use plotters::prelude::*;
 
 use crate::observe::{OpRecord, Outcome, PerWorker};
 
-const COLORS: [RGBColor; 6] = [
+/// The series colours of every chart (latency views here, `compare`'s bar chart).
+pub const COLORS: [RGBColor; 6] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xff, 0x7f, 0x0e),
     RGBColor(0x2c, 0xa0, 0x2c),
