@@ -101,10 +101,7 @@ fn spawn_reader(worker: u32, stdout: std::process::ChildStdout, tx: SyncSender<E
                     Some(v) if v != u64::from(PROTOCOL_VERSION) => Event::WrongVersion(worker, v),
                     _ => match serde_json::from_slice::<WorkerMsg>(&line) {
                         Ok(m) => Event::Msg(worker, m),
-                        Err(_) => Event::Garbage(
-                            worker,
-                            String::from_utf8_lossy(&line).chars().take(200).collect(),
-                        ),
+                        Err(e) => Event::Garbage(worker, describe_garbage(&line, &e)),
                     },
                 }
             };
@@ -117,6 +114,24 @@ fn spawn_reader(worker: u32, stdout: std::process::ChildStdout, tx: SyncSender<E
         }
         let _ = tx.send(Event::Eof(worker));
     });
+}
+
+/// The start of a line that is not a protocol message; for a JSON object that names a
+/// message type, also what is wrong with it (a missing field, an unknown type), so that an
+/// adapter's author sees why.
+fn describe_garbage(line: &[u8], e: &serde_json::Error) -> String {
+    let text: String = String::from_utf8_lossy(line)
+        .trim_end()
+        .chars()
+        .take(200)
+        .collect();
+    let names_msg = serde_json::from_slice::<serde_json::Value>(line)
+        .is_ok_and(|v| v.get("msg").is_some_and(serde_json::Value::is_string));
+    if names_msg {
+        format!("{text} ({e})")
+    } else {
+        text
+    }
 }
 
 fn tail(path: &Path, lines: usize) -> Option<String> {
