@@ -185,6 +185,19 @@ fn a_silent_worker_is_killed_by_the_stall_watchdog() {
 }
 
 #[test]
+fn done_with_ops_unreported_is_a_protocol_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "early-done");
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r)
+            .contains("protocol violation: done with 4 of its ops unreported (first: seq 4)"),
+        "{}",
+        reasons(&r)
+    );
+}
+
+#[test]
 fn unsupported_op_kinds_are_named_failures() {
     let dir = tempfile::tempdir().unwrap();
     let (r, _) = run_mode(dir.path(), "unsupported");

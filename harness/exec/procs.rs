@@ -487,6 +487,11 @@ impl Proc {
                 "an op record for seq {} that it was not given or already reported",
                 rec.seq
             )),
+            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(format!(
+                "done with {} of its ops unreported (first: seq {})",
+                self.pending.len(),
+                self.pending.first().copied().unwrap_or_default()
+            )),
             WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
                 if !lockstep =>
             {
