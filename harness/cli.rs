@@ -60,6 +60,12 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run the same seeded schedule under several lock strategies and compare them side by side.
     Compare(crate::compare::CompareArgs),
+    /// Search for the smallest lockstep run that fails for the same reason as a report (or a
+    /// scenario and seed), and write it as a scenario file.
+    Shrink(crate::shrink::cli::ShrinkArgs),
+    /// Swarm testing: draw whole scenarios from a seeded generator, run each, judge them
+    /// against properties every configuration must keep, and shrink what fails.
+    Explore(crate::explore::cli::ExploreArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -247,6 +253,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Compare(a) => crate::compare::command(a),
         Command::Merge(a) => crate::nightly::merge::merge_command(a),
         Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
+        Command::Shrink(a) => crate::shrink::cli::command(a),
+        Command::Explore(a) => crate::explore::cli::command(a),
     }
 }
 

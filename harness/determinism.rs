@@ -1,7 +1,12 @@
 //! `--check-determinism`: the same seed run twice in lockstep must give the same trace and
 //! the same database content; on divergence, name the first step that differs.
 
+use std::collections::BTreeSet;
+
+use crate::check::failure::Signature;
+use crate::check::verdict::VerdictKind;
 use crate::exec::coordinator::TraceEntry;
+use crate::report::Report;
 use crate::report::console::Console;
 use crate::run::{RunRequest, run};
 
@@ -25,32 +30,134 @@ pub fn first_divergence(a: &[TraceEntry], b: &[TraceEntry]) -> Option<String> {
         })
 }
 
-/// Runs `req` twice; true when both runs passed and agree on every hash.
+/// What two runs of one (scenario, seed) are compared on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    pub verdict: VerdictKind,
+    /// Every failure's (category, detector, kind).
+    pub signature: BTreeSet<Signature>,
+    pub schedule_hash: String,
+    pub trace_hash: Option<String>,
+    pub content_hash: Option<String>,
+}
+
+impl From<&Report> for Fingerprint {
+    fn from(r: &Report) -> Self {
+        Fingerprint {
+            verdict: r.verdict,
+            signature: r.failure_signature(),
+            schedule_hash: r.schedule_hash.clone(),
+            trace_hash: r.trace_hash.clone(),
+            content_hash: r.content_hash.clone(),
+        }
+    }
+}
+
+/// How strictly hashes are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashes {
+    /// Not compared (the runs were not both in lockstep).
+    Ignore,
+    /// Compared; a hash missing on both sides agrees (replay of an unreadable database,
+    /// whose failure signature already says so). The trace hash must be present.
+    Equal,
+    /// Compared, and a hash missing on either side is a difference: `--check-determinism`.
+    Present,
+}
+
+fn verdict_name(v: VerdictKind) -> &'static str {
+    match v {
+        VerdictKind::Pass => "pass",
+        VerdictKind::Fail => "fail",
+        VerdictKind::Interrupted => "interrupted",
+    }
+}
+
+fn show_signature(s: &BTreeSet<Signature>) -> String {
+    if s.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = s.iter().map(ToString::to_string).collect();
+    parts.join(", ")
+}
+
+/// Everything in which `b` (the later run) differs from `a`, in words; empty when they
+/// agree. `labels` names the two runs (`recorded`/`replay`, `first run`/`second run`).
+pub fn differences(
+    a: &Fingerprint,
+    b: &Fingerprint,
+    hashes: Hashes,
+    labels: (&str, &str),
+) -> Vec<String> {
+    let (la, lb) = labels;
+    let mut out = Vec::new();
+    let verdicts = if a.verdict == b.verdict {
+        format!("verdict {} both times", verdict_name(a.verdict))
+    } else {
+        format!(
+            "verdict {} in the {la}, {} in the {lb}",
+            verdict_name(a.verdict),
+            verdict_name(b.verdict)
+        )
+    };
+    if a.verdict != b.verdict || a.signature != b.signature {
+        out.push(format!(
+            "failures differ: {la} [{}], {lb} [{}] ({verdicts})",
+            show_signature(&a.signature),
+            show_signature(&b.signature)
+        ));
+    }
+    if a.schedule_hash != b.schedule_hash {
+        out.push(format!(
+            "schedule_hash differs: {la} {}, {lb} {} ({verdicts})",
+            a.schedule_hash, b.schedule_hash
+        ));
+    }
+    let mut hash = |name: &str, x: &Option<String>, y: &Option<String>, may_be_absent: bool| {
+        let show = |h: &Option<String>| h.clone().unwrap_or_else(|| "missing".into());
+        let differ = match (x, y) {
+            (Some(x), Some(y)) => x != y,
+            (None, None) => !may_be_absent,
+            _ => true,
+        };
+        if differ {
+            out.push(format!(
+                "{name} differs: {la} {}, {lb} {} ({verdicts})",
+                show(x),
+                show(y)
+            ));
+        }
+    };
+    match hashes {
+        Hashes::Ignore => {}
+        Hashes::Equal => {
+            hash("trace_hash", &a.trace_hash, &b.trace_hash, false);
+            hash("content_hash", &a.content_hash, &b.content_hash, true);
+        }
+        Hashes::Present => {
+            hash("trace_hash", &a.trace_hash, &b.trace_hash, false);
+            hash("content_hash", &a.content_hash, &b.content_hash, false);
+        }
+    }
+    out
+}
+
+/// Runs `req` twice; true when both runs passed and agree on every hash. A hash missing on
+/// either side (a run that could not compute it) is "not deterministic", never agreement.
 pub fn check(req: &RunRequest, console: &mut Console) -> anyhow::Result<bool> {
     let first = run(req, console)?;
     let second = run(req, console)?;
     let (r1, r2) = (&first.report, &second.report);
-    let mut problems = Vec::new();
-    if r1.trace_hash != r2.trace_hash {
-        problems.push(format!(
-            "trace_hash differs ({} vs {}); {}",
-            r1.trace_hash.as_deref().unwrap_or("-"),
-            r2.trace_hash.as_deref().unwrap_or("-"),
-            first_divergence(&first.trace, &second.trace).unwrap_or_default()
-        ));
-    }
-    if r1.content_hash != r2.content_hash {
-        problems.push(format!(
-            "content_hash differs ({} vs {})",
-            r1.content_hash.as_deref().unwrap_or("-"),
-            r2.content_hash.as_deref().unwrap_or("-")
-        ));
-    }
-    if r1.verdict != r2.verdict {
-        problems.push(format!(
-            "verdict differs ({:?} vs {:?})",
-            r1.verdict, r2.verdict
-        ));
+    let mut problems = differences(
+        &Fingerprint::from(r1),
+        &Fingerprint::from(r2),
+        Hashes::Present,
+        ("first run", "second run"),
+    );
+    if r1.trace_hash != r2.trace_hash
+        && let Some(d) = first_divergence(&first.trace, &second.trace)
+    {
+        problems.push(d);
     }
     if problems.is_empty() {
         console.line(&format!(
@@ -71,5 +178,82 @@ pub fn check(req: &RunRequest, console: &mut Console) -> anyhow::Result<bool> {
             r1.scenario.name, r1.seed, r1.reproduce
         ));
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::failure::{Detector, FailureCategory, FailureKind};
+
+    fn fp(verdict: VerdictKind, sig: &[FailureCategory]) -> Fingerprint {
+        Fingerprint {
+            verdict,
+            signature: sig
+                .iter()
+                .map(|&category| Signature {
+                    category,
+                    detector: Detector::Ledger,
+                    kind: FailureKind::Unexpected,
+                })
+                .collect(),
+            schedule_hash: "s".into(),
+            trace_hash: Some("t".into()),
+            content_hash: Some("c".into()),
+        }
+    }
+
+    const L: (&str, &str) = ("recorded", "replay");
+
+    #[test]
+    fn equal_runs_agree() {
+        let a = fp(VerdictKind::Fail, &[FailureCategory::LostWrites]);
+        for h in [Hashes::Ignore, Hashes::Equal, Hashes::Present] {
+            assert!(differences(&a, &a.clone(), h, L).is_empty());
+        }
+    }
+
+    /// Failing both times for another reason is not a reproduction.
+    #[test]
+    fn a_fail_for_another_category_differs() {
+        let a = fp(VerdictKind::Fail, &[FailureCategory::LostWrites]);
+        let b = fp(VerdictKind::Fail, &[FailureCategory::PhantomWrites]);
+        let d = differences(&a, &b, Hashes::Ignore, L);
+        assert_eq!(
+            d,
+            [
+                "failures differ: recorded [lost_writes/ledger/unexpected], replay [phantom_writes/ledger/unexpected] (verdict fail both times)"
+            ]
+        );
+    }
+
+    /// A schedule-hash difference says plainly that both runs passed.
+    #[test]
+    fn a_schedule_hash_difference_reads_clearly() {
+        let a = fp(VerdictKind::Pass, &[]);
+        let mut b = a.clone();
+        b.schedule_hash = "other".into();
+        assert_eq!(
+            differences(&a, &b, Hashes::Ignore, L),
+            ["schedule_hash differs: recorded s, replay other (verdict pass both times)"]
+        );
+    }
+
+    /// `--check-determinism`: a hash missing on either side, or on both, is a difference.
+    #[test]
+    fn a_missing_hash_is_never_agreement_for_determinism() {
+        let a = fp(VerdictKind::Pass, &[]);
+        let mut b = a.clone();
+        b.content_hash = None;
+        assert_eq!(differences(&a, &b, Hashes::Present, L).len(), 1);
+        let mut a2 = a.clone();
+        a2.content_hash = None;
+        assert_eq!(differences(&a2, &b, Hashes::Present, L).len(), 1);
+        a2.trace_hash = None;
+        b.trace_hash = None;
+        assert_eq!(differences(&a2, &b, Hashes::Present, L).len(), 2);
+        // Replay accepts an absent content hash on both sides (its signature says why),
+        // never an absent trace hash.
+        assert_eq!(differences(&a2, &b, Hashes::Equal, L).len(), 1);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::determinism::{Fingerprint, Hashes, differences};
 use crate::exec::coordinator::TraceEntry;
 use crate::exec::gate::ActorId;
 use crate::report::Report;
@@ -141,20 +142,30 @@ pub fn replay(
         replay,
     };
     let again = run(&req, console)?.report;
-    let mut same = vec![("verdict", report.verdict == again.verdict)];
-    if again.schedule_hash != report.schedule_hash {
-        same.push(("schedule_hash", false));
-    }
-    // Hashes are comparable only when the replay ran in the report's own mode.
-    if mode == Mode::Lockstep && recorded == Mode::Lockstep {
-        same.push(("trace_hash", report.trace_hash == again.trace_hash));
-        same.push(("content_hash", report.content_hash == again.content_hash));
-    }
-    let differ: Vec<&str> = same.iter().filter(|(_, ok)| !ok).map(|(k, _)| *k).collect();
+    // Reproduced means the same failures (category, detector, kind), not merely pass/fail;
+    // hashes are comparable only when the replay ran in the report's own mode.
+    let hashes = if mode == Mode::Lockstep && recorded == Mode::Lockstep {
+        Hashes::Equal
+    } else {
+        Hashes::Ignore
+    };
+    let differ = differences(
+        &Fingerprint::from(report),
+        &Fingerprint::from(&again),
+        hashes,
+        ("recorded run", "replay"),
+    );
     let verdict = |r: &Report| if r.passed() { "pass" } else { "fail" };
     if differ.is_empty() {
+        let signature = again.failure_signature();
+        let failures = if signature.is_empty() {
+            String::new()
+        } else {
+            let s: Vec<String> = signature.iter().map(ToString::to_string).collect();
+            format!(" with the same failures [{}]", s.join(", "))
+        };
         console.line(&format!(
-            "REPRODUCED {} seed={} ({}): verdict {}{}",
+            "REPRODUCED {} seed={} ({}): verdict {}{failures}{}",
             report.scenario.name,
             report.seed,
             report.mode.name(),
@@ -171,13 +182,11 @@ pub fn replay(
         Ok(true)
     } else {
         console.line(&format!(
-            "NOT REPRODUCED {} seed={} ({}): {} differ (was {}, now {})",
+            "NOT REPRODUCED {} seed={} ({}): {}",
             report.scenario.name,
             report.seed,
             report.mode.name(),
-            differ.join(", "),
-            verdict(report),
-            verdict(&again)
+            differ.join("; ")
         ));
         Ok(false)
     }

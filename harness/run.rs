@@ -74,18 +74,7 @@ fn make_run_dir(req: &RunRequest) -> anyhow::Result<PathBuf> {
     let parent = req.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&parent)
         .map_err(|e| anyhow::anyhow!("cannot create work directory {}: {e}", parent.display()))?;
-    let safe: String = req
-        .scenario
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = crate::report::file_safe(&req.scenario.name);
     let dir = tempfile::Builder::new()
         .prefix(&format!("walburst-{safe}-s{}-", req.seed))
         .tempdir_in(&parent)
@@ -116,6 +105,8 @@ fn make_coordinator(req: &RunRequest) -> Coordinator {
             req.seed,
             &actors,
             s.lockstep.pct_depth,
+            // Estimated contended steps: a write op is 4-6 steps (begin, its statements,
+            // commit, a guard), plus the retries the coordinator still grants after releases.
             s.total_ops().saturating_mul(8),
         )),
     };

@@ -268,7 +268,7 @@ fn compare_bad_input_exits_2_and_writes_nothing() {
         (vec!["--repeat", "0"], vec!["--repeat 0", "1..=100"]),
         (
             vec!["--synchronous", "sometimes"],
-            vec!["`sometimes`", "normal"],
+            vec!["sometimes", "possible values: off, normal, full, extra"],
         ),
         (vec!["--workers", "0"], vec!["workload.workers", "1..=512"]),
         (vec!["no-such-scenario"], vec!["no-such-scenario", "smoke"]),

@@ -638,7 +638,8 @@ fn record_failures_appends_once_and_the_entry_then_runs_first() {
         "{corpus}"
     );
     assert!(
-        corpus.contains("note = \"recorded by --record-failures on "),
+        corpus.contains("note = \"recorded by --record-failures on ")
+            || corpus.contains("note = 'recorded by --record-failures on "),
         "{corpus}"
     );
 

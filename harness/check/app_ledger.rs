@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 
+use super::failure::FailureCategory;
 use super::ledger::LedgerReport;
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::{Plan, PlannedOp};
@@ -81,7 +82,7 @@ pub fn check(
                 committed.insert(id);
                 if n == 0 {
                     rep.lost += 1;
-                    rep.example(format!(
+                    rep.example(FailureCategory::LostWrites, format!(
                         "lost: {what} acknowledged committed but `ledger.present` does not list it"
                     ));
                 }
@@ -107,7 +108,7 @@ pub fn check(
             Some(other) => {
                 if n > 0 {
                     rep.phantom += n;
-                    rep.example(format!(
+                    rep.example(FailureCategory::PhantomWrites, format!(
                         "phantom: {what} reported {other:?} but `ledger.present` lists it {n} time(s)"
                     ));
                 }
@@ -116,15 +117,16 @@ pub fn check(
         }
         if n > 1 {
             rep.duplicate += n - 1;
-            rep.example(format!(
-                "duplicate: {what} is listed {n} times by `ledger.present`"
-            ));
+            rep.example(
+                FailureCategory::DuplicateWrites,
+                format!("duplicate: {what} is listed {n} times by `ledger.present`"),
+            );
         }
     }
     for (id, &n) in &present.counts {
         if !planned.contains_key(id) {
             rep.phantom += n;
-            rep.example(format!(
+            rep.example(FailureCategory::PhantomWrites, format!(
                 "phantom: `ledger.present` lists worker {} seq {}, which no planned write op has",
                 id.0, id.1
             ));
@@ -132,7 +134,7 @@ pub fn check(
     }
     if present.unattributable > 0 {
         rep.phantom += present.unattributable;
-        rep.example(format!(
+        rep.example(FailureCategory::PhantomWrites, format!(
             "phantom: `ledger.present` returned {} row(s) whose (worker, seq) is not two integers",
             present.unattributable
         ));
@@ -153,24 +155,30 @@ pub fn check(
                 1 => {}
                 0 => {
                     rep.lost += 1;
-                    rep.example(format!(
-                        "lost: worker {} seq {} committed but {what_q} does not list it",
-                        id.0, id.1
-                    ));
+                    rep.example(
+                        FailureCategory::LostWrites,
+                        format!(
+                            "lost: worker {} seq {} committed but {what_q} does not list it",
+                            id.0, id.1
+                        ),
+                    );
                 }
                 n => {
                     rep.duplicate += n - 1;
-                    rep.example(format!(
-                        "duplicate: worker {} seq {} is listed {n} times by {what_q}",
-                        id.0, id.1
-                    ));
+                    rep.example(
+                        FailureCategory::DuplicateWrites,
+                        format!(
+                            "duplicate: worker {} seq {} is listed {n} times by {what_q}",
+                            id.0, id.1
+                        ),
+                    );
                 }
             }
         }
         for (id, &n) in &listed.counts {
             if !expected.contains(id) {
                 rep.phantom += n;
-                rep.example(format!(
+                rep.example(FailureCategory::PhantomWrites, format!(
                     "phantom: {what_q} lists worker {} seq {}, which is not a committed op of its kinds",
                     id.0, id.1
                 ));

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use super::failure::FailureCategory;
 use crate::exec::kanban::{event_kind, gc_cutoff};
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::{OpKind, Plan, PlannedOp, payload};
@@ -33,6 +34,9 @@ pub struct LedgerReport {
     /// Every ambiguous op and what the probe found (at most 100 listed).
     pub ambiguous_ops: Vec<String>,
     pub examples: Vec<String>,
+    /// The first example of each kind of anomaly, for the failure that names its counter.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first: BTreeMap<FailureCategory, String>,
 }
 
 impl LedgerReport {
@@ -40,7 +44,8 @@ impl LedgerReport {
         self.lost == 0 && self.phantom == 0 && self.duplicate == 0 && self.order_violations == 0
     }
 
-    pub(super) fn example(&mut self, text: String) {
+    pub(super) fn example(&mut self, kind: FailureCategory, text: String) {
+        self.first.entry(kind).or_insert_with(|| text.clone());
         if self.examples.len() < MAX_EXAMPLES {
             self.examples.push(text);
         }
@@ -182,13 +187,16 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
                 if n > 0 {
                     rep.phantom += n as u64;
                     let r = reported[&id];
-                    rep.example(format!(
-                        "phantom: worker {} seq {} ({}) reported {:?} but left {n} row(s)",
-                        id.0,
-                        id.1,
-                        op.kind.name(),
-                        r.outcome
-                    ));
+                    rep.example(
+                        FailureCategory::PhantomWrites,
+                        format!(
+                            "phantom: worker {} seq {} ({}) reported {:?} but left {n} row(s)",
+                            id.0,
+                            id.1,
+                            op.kind.name(),
+                            r.outcome
+                        ),
+                    );
                 }
             }
         }
@@ -213,7 +221,7 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
                 rep.gc_removed += 1;
             } else {
                 rep.lost += 1;
-                rep.example(format!(
+                rep.example(FailureCategory::LostWrites, format!(
                     "lost delete: {what} event {eid} should have been removed by a committed gc but is present"
                 ));
             }
@@ -221,26 +229,36 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
             match events.len() {
                 0 => {
                     rep.lost += 1;
-                    rep.example(format!(
-                        "lost: {what} committed but its event row is missing"
-                    ));
+                    rep.example(
+                        FailureCategory::LostWrites,
+                        format!("lost: {what} committed but its event row is missing"),
+                    );
                 }
                 1 => {
                     let (eid, kind) = &events[0];
                     if kind != event_kind(op.kind) {
                         rep.lost += 1;
-                        rep.example(format!("lost: {what} event row has kind {kind:?}"));
+                        rep.example(
+                            FailureCategory::LostWrites,
+                            format!("lost: {what} event row has kind {kind:?}"),
+                        );
                     } else if reported_eid.is_some_and(|r| r != *eid) {
                         rep.lost += 1;
-                        rep.example(format!(
-                            "lost: {what} committed as event {} but its row has id {eid}",
-                            reported_eid.unwrap_or_default()
-                        ));
+                        rep.example(
+                            FailureCategory::LostWrites,
+                            format!(
+                                "lost: {what} committed as event {} but its row has id {eid}",
+                                reported_eid.unwrap_or_default()
+                            ),
+                        );
                     }
                 }
                 n => {
                     rep.duplicate += (n - 1) as u64;
-                    rep.example(format!("duplicate: {what} has {n} event rows"));
+                    rep.example(
+                        FailureCategory::DuplicateWrites,
+                        format!("duplicate: {what} has {n} event rows"),
+                    );
                 }
             }
         }
@@ -250,20 +268,25 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
             match found.len() {
                 0 => {
                     rep.lost += 1;
-                    rep.example(format!(
-                        "lost: {what} committed but its {table} row is missing"
-                    ));
+                    rep.example(
+                        FailureCategory::LostWrites,
+                        format!("lost: {what} committed but its {table} row is missing"),
+                    );
                 }
                 1 if found[0] != expected_body() => {
                     rep.lost += 1;
-                    rep.example(format!(
-                        "lost: {what} {table} row has other content than written"
-                    ));
+                    rep.example(
+                        FailureCategory::LostWrites,
+                        format!("lost: {what} {table} row has other content than written"),
+                    );
                 }
                 1 => {}
                 n => {
                     rep.duplicate += (n - 1) as u64;
-                    rep.example(format!("duplicate: {what} has {n} {table} rows"));
+                    rep.example(
+                        FailureCategory::DuplicateWrites,
+                        format!("duplicate: {what} has {n} {table} rows"),
+                    );
                 }
             }
         };
@@ -274,13 +297,17 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
                 1 => {}
                 0 => {
                     rep.lost += 1;
-                    rep.example(format!(
-                        "lost: {what} committed but its task_runs row is missing"
-                    ));
+                    rep.example(
+                        FailureCategory::LostWrites,
+                        format!("lost: {what} committed but its task_runs row is missing"),
+                    );
                 }
                 n => {
                     rep.duplicate += n - 1;
-                    rep.example(format!("duplicate: {what} has {n} task_runs rows"));
+                    rep.example(
+                        FailureCategory::DuplicateWrites,
+                        format!("duplicate: {what} has {n} task_runs rows"),
+                    );
                 }
             },
             _ => {}
@@ -301,18 +328,24 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
     for id in strays {
         let n = rows.count_for(id);
         rep.phantom += n as u64;
-        rep.example(format!(
-            "phantom: {n} row(s) carry worker {} seq {}, which no planned write op has",
-            id.0, id.1
-        ));
+        rep.example(
+            FailureCategory::PhantomWrites,
+            format!(
+                "phantom: {n} row(s) carry worker {} seq {}, which no planned write op has",
+                id.0, id.1
+            ),
+        );
     }
 
     if rows.unattributable > 0 {
         rep.phantom += rows.unattributable;
-        rep.example(format!(
-            "phantom: {} row(s) have no readable (worker, seq) identity",
-            rows.unattributable
-        ));
+        rep.example(
+            FailureCategory::PhantomWrites,
+            format!(
+                "phantom: {} row(s) have no readable (worker, seq) identity",
+                rows.unattributable
+            ),
+        );
     }
 
     // Each actor runs its ops in order, so its commits' event ids must increase with seq.
@@ -323,7 +356,7 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
             && eid <= prev
         {
             rep.order_violations += 1;
-            rep.example(format!(
+            rep.example(FailureCategory::OrderViolations, format!(
                 "order: worker {} seq {} committed as event {eid}, before seq {prev_seq} (event {prev})",
                 id.0, id.1
             ));

@@ -2,8 +2,10 @@
 //! only after every worker has exited, from a fresh connection.
 
 pub mod app_ledger;
+pub mod completeness;
 pub mod content;
 pub mod exclusion;
+pub mod failure;
 pub mod ledger;
 pub mod verdict;
 pub mod verify;
@@ -16,6 +18,7 @@ use crate::exec::protocol::{DB_FILE, RunSpec};
 use crate::exec::strategy;
 use crate::observe::Observations;
 use crate::plan::Plan;
+use failure::FailureCategory;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checks {
@@ -37,6 +40,9 @@ pub struct Checks {
     pub order_violations: u64,
     pub gc_removed: u64,
     pub ledger_examples: Vec<String>,
+    /// The first ledger example of each counter (lost, phantom, duplicate, order).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ledger_first: BTreeMap<FailureCategory, String>,
     /// Why the ledger could not be checked (a damaged database); its counts are then unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_error: Option<String>,
@@ -52,6 +58,13 @@ pub struct Checks {
     /// Canonical hash of every table's rows (see `check::content`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// Why the content hash could not be computed (an error while checking: a failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash_error: Option<String>,
+    /// Planned ops that must report an outcome (planned minus the ops seeded kills took),
+    /// and those that did not.
+    #[serde(default)]
+    pub ops: completeness::Completeness,
     /// Lockstep: write-lock breaches seen by the coordinator, at their exact steps.
     pub lockstep_breaches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,18 +74,65 @@ pub struct Checks {
 impl Checks {
     /// The database is healthy and no write was lost, invented or let through the lock.
     pub fn clean(&self) -> bool {
-        self.integrity_check == "ok"
-            && self.quick_check == "ok"
-            && self.lost_writes == 0
-            && self.phantom_writes == 0
-            && self.duplicate_writes == 0
-            && self.order_violations == 0
-            && self.lock_overlaps == 0
-            && self.lockstep_breaches == 0
-            && self.ledger_error.is_none()
-            && self.verification_errors.is_empty()
+        self.damage().is_empty()
+    }
+
+    /// What verification found wrong, by the category of failure it would be; empty when
+    /// the database is healthy, every write is accounted for, the lock held, the file has
+    /// its exact length, the journal mode is the configured one and every check could run.
+    pub fn damage(&self) -> Vec<FailureCategory> {
+        let mut d = Vec::new();
+        let mut add = |bad: bool, c: FailureCategory| {
+            if bad {
+                d.push(c);
+            }
+        };
+        add(
+            self.integrity_check != "ok" || self.quick_check != "ok",
+            FailureCategory::Integrity,
+        );
+        add(self.lost_writes > 0, FailureCategory::LostWrites);
+        add(self.phantom_writes > 0, FailureCategory::PhantomWrites);
+        add(self.duplicate_writes > 0, FailureCategory::DuplicateWrites);
+        add(self.order_violations > 0, FailureCategory::OrderViolations);
+        add(self.lock_overlaps > 0, FailureCategory::LockOverlaps);
+        add(
+            self.lockstep_breaches > 0,
+            FailureCategory::LockstepBreaches,
+        );
+        let unreadable = self.ledger_error.is_some()
+            || self.content_hash_error.is_some()
+            || !self.verification_errors.is_empty();
+        add(unreadable, FailureCategory::Unreadable);
+        // When verification could not run, `unreadable` says so; a length or mode that was
+        // never measured is not further evidence.
+        add(
+            !unreadable && !self.final_length_ok,
+            FailureCategory::FinalLength,
+        );
+        add(
+            !self.journal_mode_ok && !self.journal_mode.is_empty(),
+            FailureCategory::JournalMode,
+        );
+        d
     }
 }
+
+/// How the corruption reports of a run are classified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Classification {
+    /// Healthy, and nobody reported corruption.
+    #[default]
+    None,
+    /// Reports on a healthy database.
+    False,
+    /// Verification found damage, reported or not.
+    Real,
+}
+
+/// The `source` of corruption reports that SQLite itself raised.
+pub const SQLITE_SOURCE: &str = "sqlite";
 
 /// One corruption report, as the app (or SQLite) raised it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,7 +159,10 @@ pub struct CorruptionExample {
 pub struct Corruption {
     /// `none` (healthy, nobody reported corruption), `false` (reports on a healthy
     /// database), or `real` (verification found damage, reported or not).
-    pub classification: String,
+    pub classification: Classification,
+    /// What made the run `real`: the categories of damage verification found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<FailureCategory>,
     pub reports: u64,
     #[serde(rename = "false")]
     pub false_reports: u64,
@@ -132,10 +195,14 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                     c.order_violations = l.order_violations;
                     c.gc_removed = l.gc_removed;
                     c.ledger_examples = l.examples;
+                    c.ledger_first = l.first;
                 }
                 Err(e) => c.ledger_error = Some(e),
             }
-            c.content_hash = content::content_hash(&conn).ok();
+            match content::content_hash(&conn) {
+                Ok(h) => c.content_hash = Some(h),
+                Err(e) => c.content_hash_error = Some(e.to_string()),
+            }
             verify::finalize(&conn, db, &mut v);
             if let Err((_, e)) = conn.close() {
                 v.errors
@@ -156,6 +223,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
             c.verification_errors.push(c.integrity_check.clone());
         }
     }
+    c.ops = completeness::check(plan, obs);
     let x = exclusion::check(&obs.records);
     c.lock_overlaps = x.overlaps;
     c.lock_intervals = x.intervals;
@@ -178,12 +246,16 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         });
     }
     c.files_seen = obs.files_seen.clone();
+    // A watch that dropped events cannot vouch that no sidecar appeared.
+    if let Some(e) = &obs.watch_error {
+        c.verification_errors.push(format!("file watch: {e}"));
+    }
     let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
         .to_string_lossy()
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);
 
-    let corruption = classify(obs, c.clean());
+    let corruption = classify(obs, c.damage());
     (c, corruption)
 }
 
@@ -195,7 +267,8 @@ fn summary_line(lines: &[String]) -> String {
     }
 }
 
-fn classify(obs: &Observations, clean: bool) -> Corruption {
+fn classify(obs: &Observations, damage: Vec<FailureCategory>) -> Corruption {
+    let clean = damage.is_empty();
     let mut k = Corruption::default();
     for r in &obs.records {
         let (source, ex) = if let Some(g) = &r.guard {
@@ -215,12 +288,12 @@ fn classify(obs: &Observations, clean: bool) -> Corruption {
             )
         } else if let Some(e) = r.error.as_ref().filter(|e| e.is_corruption()) {
             (
-                "sqlite".to_string(),
+                SQLITE_SOURCE.to_string(),
                 CorruptionExample {
                     worker: r.worker,
                     seq: r.seq,
                     op: r.kind.name().into(),
-                    source: "sqlite".into(),
+                    source: SQLITE_SOURCE.into(),
                     message: format!("{}: {}", e.code, e.message),
                     claimed_pages: None,
                     file_pages: None,
@@ -243,10 +316,10 @@ fn classify(obs: &Observations, clean: bool) -> Corruption {
         k.real = k.reports;
     }
     k.classification = match (clean, k.reports) {
-        (false, _) => "real",
-        (true, 0) => "none",
-        (true, _) => "false",
-    }
-    .to_string();
+        (false, _) => Classification::Real,
+        (true, 0) => Classification::None,
+        (true, _) => Classification::False,
+    };
+    k.evidence = damage;
     k
 }

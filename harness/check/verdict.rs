@@ -1,8 +1,10 @@
-//! The verdict: every finding measured against the scenario's `[expect]`, one plain line per
-//! failure. Safety (the data) and liveness (the run finished) are reported apart.
+//! The verdict: every finding measured against the scenario's `[expect]`, one typed failure
+//! per counter or check that broke its expectation. Safety (the data) and liveness (the run
+//! finished) are reported apart.
 
 use serde::{Deserialize, Serialize};
 
+use super::failure::{Detector, Failure, FailureCategory as Cat, FailureKind, Signature};
 use super::{Checks, Corruption};
 use crate::observe::{Observations, Outcome, Totals};
 use crate::scenario::{Expectation, IntegrityExpectation, Scenario, SidecarExpectation, WriteLock};
@@ -20,41 +22,96 @@ pub enum VerdictKind {
 pub struct Verdict {
     pub verdict: VerdictKind,
     /// Safety failures: the data, the guards, the locks.
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
     /// Liveness failures: workers that crashed, hung or never started.
-    pub liveness: Vec<String>,
+    pub liveness: Vec<Failure>,
     /// Documented outcomes that showed as expected, and other things worth knowing.
     pub notes: Vec<String>,
 }
 
-fn judge_count(
-    failures: &mut Vec<String>,
-    notes: &mut Vec<String>,
-    field: &str,
-    what: &str,
-    expected: Expectation,
-    count: u64,
-    detail: &str,
-) {
-    if expected.allows(count) {
-        if expected == Expectation::Some {
-            notes.push(format!(
-                "expected and seen: {count} {what} (expect.{field} = \"some\")"
-            ));
-        }
-        return;
+impl Verdict {
+    /// Every failure's signature, safety and liveness together.
+    pub fn signature(&self) -> std::collections::BTreeSet<Signature> {
+        super::failure::signatures(self.failures.iter().chain(&self.liveness))
     }
-    let detail = if detail.is_empty() {
-        String::new()
-    } else {
-        format!(": {detail}")
-    };
-    match expected {
-        Expectation::None => failures.push(format!("{count} {what}{detail}")),
-        Expectation::Some => failures.push(format!(
-            "expected {what} (expect.{field} = \"some\") but saw none: the documented behaviour no longer shows"
-        )),
-        Expectation::Any => {}
+}
+
+/// The verdict under construction.
+#[derive(Default)]
+struct Judgement {
+    failures: Vec<Failure>,
+    liveness: Vec<Failure>,
+    notes: Vec<String>,
+}
+
+fn expectation_name(e: Expectation) -> &'static str {
+    match e {
+        Expectation::None => "none",
+        Expectation::Some => "some",
+        Expectation::Any => "any",
+    }
+}
+
+impl Judgement {
+    /// Judges one counter against its own expectation (`expect.<category name>`). A count
+    /// declared `some` or `any` that shows leaves a note with the count.
+    fn count(
+        &mut self,
+        category: Cat,
+        detector: Detector,
+        expected: Expectation,
+        count: u64,
+        what: &str,
+        detail: &str,
+    ) {
+        let field = category.name();
+        let decl = format!("expect.{field} = \"{}\"", expectation_name(expected));
+        if expected.allows(count) {
+            match expected {
+                Expectation::Some => self
+                    .notes
+                    .push(format!("expected and seen: {count} {what} ({decl})")),
+                Expectation::Any if count > 0 => self
+                    .notes
+                    .push(format!("seen, not judged: {count} {what} ({decl})")),
+                _ => {}
+            }
+            return;
+        }
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {detail}")
+        };
+        let (kind, text) = match expected {
+            Expectation::Some => (
+                FailureKind::Missing,
+                format!(
+                    "expected {what} ({decl}) but saw none: the documented behaviour no longer shows"
+                ),
+            ),
+            _ => (
+                FailureKind::Unexpected,
+                format!("{count} {what} ({decl}){detail}"),
+            ),
+        };
+        self.failures
+            .push(Failure::new(category, detector, kind, Some(count), text));
+    }
+
+    fn fail(&mut self, category: Cat, detector: Detector, kind: FailureKind, text: String) {
+        self.failures
+            .push(Failure::new(category, detector, kind, None, text));
+    }
+
+    fn live(&mut self, detector: Detector, text: String) {
+        self.liveness.push(Failure::new(
+            Cat::Liveness,
+            detector,
+            FailureKind::Unexpected,
+            None,
+            text,
+        ));
     }
 }
 
@@ -65,11 +122,39 @@ pub fn judge(
     checks: &Checks,
     k: &Corruption,
 ) -> Verdict {
-    let e = &s.expect;
-    let mut failures = Vec::new();
-    let mut notes = Vec::new();
-    let mut liveness = obs.liveness.clone();
+    let mut j = Judgement::default();
+    for l in &obs.liveness {
+        j.live(Detector::Runner, l.clone());
+    }
+    judge_worker_exits(&mut j, obs);
+    judge_op_count(&mut j, checks, totals);
+    judge_worker_errors(&mut j, s, obs, totals);
+    judge_corruption(&mut j, s, k);
+    judge_integrity(&mut j, s, checks);
+    judge_unreadable(&mut j, s, checks);
+    judge_final_state(&mut j, s, checks);
+    judge_ledger(&mut j, s, checks);
+    judge_exclusion(&mut j, s, checks);
+    judge_sidecar(&mut j, s, checks);
+    add_notes(&mut j, obs, checks);
+    let verdict = if obs.interrupted {
+        VerdictKind::Interrupted
+    } else if j.failures.is_empty() && j.liveness.is_empty() {
+        VerdictKind::Pass
+    } else {
+        VerdictKind::Fail
+    };
+    Verdict {
+        verdict,
+        failures: j.failures,
+        liveness: j.liveness,
+        notes: j.notes,
+    }
+}
 
+/// Workers that did not finish their schedule and exit 0, except seeded kills that were
+/// the plan.
+fn judge_worker_exits(j: &mut Judgement, obs: &Observations) {
     for w in &obs.workers {
         if w.finished && w.exit_code == Some(0) {
             continue;
@@ -97,184 +182,302 @@ pub fn judge(
             .as_deref()
             .map(|e| format!(" ({e})"))
             .unwrap_or_default();
-        liveness.push(format!(
-            "worker {} (pid {}) {how} after {} ops{err}",
-            w.worker, w.pid, w.records
-        ));
+        let detector = if w.protocol_failure.is_some() {
+            Detector::WorkerProtocol
+        } else {
+            Detector::WorkerExit
+        };
+        j.live(
+            detector,
+            format!(
+                "worker {} (pid {}) {how} after {} ops{err}",
+                w.worker, w.pid, w.records
+            ),
+        );
     }
-    // With kills, the ops in flight (and, without respawn, the rest) never report.
-    if liveness.is_empty() && obs.kills.is_empty() && totals.ops < totals.planned {
-        liveness.push(format!(
-            "only {} of {} planned ops reported an outcome",
-            totals.ops, totals.planned
-        ));
-    }
+}
 
-    let failed: Vec<String> = {
-        let mut by_code = std::collections::BTreeMap::<String, u64>::new();
-        for r in obs.records.iter().filter(|r| r.outcome == Outcome::Failed) {
-            let code = r
-                .error
-                .as_ref()
-                .map_or("unknown".to_string(), |e| e.code.clone());
-            *by_code.entry(code).or_default() += 1;
-        }
-        by_code
-            .into_iter()
-            .map(|(c, n)| format!("{c} x{n}"))
-            .collect()
-    };
-    judge_count(
-        &mut failures,
-        &mut notes,
-        "worker_errors",
-        "ops failed in workers",
-        e.worker_errors,
+/// Every planned op reports an outcome, except exactly the ops seeded kills took.
+fn judge_op_count(j: &mut Judgement, checks: &Checks, totals: &Totals) {
+    // A crashed or hung worker already explains its missing ops.
+    if j.liveness.is_empty() && checks.ops.unreported > 0 {
+        j.live(
+            Detector::OpCount,
+            format!(
+                "{} of {} expected ops never reported an outcome ({} planned, the rest taken by seeded kills): {}",
+                checks.ops.unreported,
+                checks.ops.expected,
+                totals.planned,
+                checks.ops.examples.join(", ")
+            ),
+        );
+    }
+}
+
+fn judge_worker_errors(j: &mut Judgement, s: &Scenario, obs: &Observations, totals: &Totals) {
+    let mut by_code = std::collections::BTreeMap::<String, u64>::new();
+    for r in obs.records.iter().filter(|r| r.outcome == Outcome::Failed) {
+        let code = r
+            .error
+            .as_ref()
+            .map_or("unknown".to_string(), |e| e.code.clone());
+        *by_code.entry(code).or_default() += 1;
+    }
+    let detail: Vec<String> = by_code
+        .into_iter()
+        .map(|(c, n)| format!("{c} x{n}"))
+        .collect();
+    j.count(
+        Cat::WorkerErrors,
+        Detector::WorkerRecords,
+        s.expect.worker_errors,
         totals.failed,
-        &failed.join(", "),
+        "ops failed in workers",
+        &detail.join(", "),
     );
-    let first = |src: &str| {
-        k.examples
-            .iter()
-            .find(|x| x.source != "sqlite" || src == "sqlite")
-            .map(|x| format!("first: worker {} seq {}: {}", x.worker, x.seq, x.message))
-            .unwrap_or_default()
-    };
-    judge_count(
-        &mut failures,
-        &mut notes,
-        "false_corruption",
-        "false corruption reports (guard fired, yet integrity_check ok and every write accounted for)",
-        e.false_corruption,
-        k.false_reports,
-        &first("guard"),
-    );
-    judge_count(
-        &mut failures,
-        &mut notes,
-        "real_corruption",
-        "corruption reports classified real (the database or the ledger is damaged)",
-        e.real_corruption,
-        k.real,
-        &first("sqlite"),
-    );
+}
 
-    let integrity_ok = checks.integrity_check == "ok" && checks.quick_check == "ok";
-    match e.integrity {
-        IntegrityExpectation::Ok if !integrity_ok => failures.push(format!(
-            "integrity_check: {}; quick_check: {}",
-            checks.integrity_check, checks.quick_check
-        )),
-        IntegrityExpectation::Damaged if integrity_ok => failures.push(
+fn judge_corruption(j: &mut Judgement, s: &Scenario, k: &Corruption) {
+    let by_app_guard = k.by_guard.keys().any(|g| g != super::SQLITE_SOURCE);
+    let detector = if by_app_guard || k.reports == 0 {
+        Detector::Guard
+    } else {
+        Detector::Sqlite
+    };
+    let first = k
+        .examples
+        .first()
+        .map(|x| {
+            format!(
+                "first: worker {} seq {} ({}): {}",
+                x.worker, x.seq, x.source, x.message
+            )
+        })
+        .unwrap_or_default();
+    j.count(
+        Cat::FalseCorruption,
+        detector,
+        s.expect.false_corruption,
+        k.false_reports,
+        "false corruption reports (guard fired, yet integrity_check ok and every write accounted for)",
+        &first,
+    );
+    let evidence: Vec<&str> = k.evidence.iter().map(|c| c.name()).collect();
+    j.count(
+        Cat::RealCorruption,
+        detector,
+        s.expect.real_corruption,
+        k.real,
+        &format!(
+            "corruption reports classified real (damage found by: {})",
+            evidence.join(", ")
+        ),
+        &first,
+    );
+}
+
+fn integrity_ok(c: &Checks) -> bool {
+    c.integrity_check == "ok" && c.quick_check == "ok"
+}
+
+/// Whether the ledger, the content hash or a verification step could not read the database.
+fn unreadable(c: &Checks) -> bool {
+    c.ledger_error.is_some() || c.content_hash_error.is_some() || !c.verification_errors.is_empty()
+}
+
+fn judge_integrity(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    let ok = integrity_ok(c);
+    let seen = format!(
+        "integrity_check: {}; quick_check: {}",
+        c.integrity_check, c.quick_check
+    );
+    match s.expect.integrity {
+        IntegrityExpectation::Ok if !ok => j.fail(
+            Cat::Integrity,
+            Detector::IntegrityCheck,
+            FailureKind::Unexpected,
+            format!("{seen} (expect.integrity = \"ok\")"),
+        ),
+        IntegrityExpectation::Damaged if ok => j.fail(
+            Cat::Integrity,
+            Detector::IntegrityCheck,
+            FailureKind::Missing,
             "expected a damaged database (expect.integrity = \"damaged\") but integrity_check and quick_check are ok".into(),
         ),
-        IntegrityExpectation::Damaged => notes.push(format!("expected and seen: damaged database ({})", checks.integrity_check)),
+        IntegrityExpectation::Damaged | IntegrityExpectation::Any if !ok => j.notes.push(format!(
+            "expected and seen: damaged database ({seen})"
+        )),
+        IntegrityExpectation::Unreadable if !unreadable(c) => j.fail(
+            Cat::Unreadable,
+            Detector::Ledger,
+            FailureKind::Missing,
+            format!(
+                "expected an unreadable database (expect.integrity = \"unreadable\") but the ledger and every verification step ran ({seen})"
+            ),
+        ),
         _ => {}
     }
-    if e.integrity == IntegrityExpectation::Ok && integrity_ok && !checks.final_length_ok {
-        failures.push(
+}
+
+/// An error while checking is never a pass: only `expect.integrity = "unreadable"` turns it
+/// into a note.
+fn judge_unreadable(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    let expected = s.expect.integrity == IntegrityExpectation::Unreadable;
+    let errors = c
+        .ledger_error
+        .iter()
+        .map(|e| {
+            (
+                Detector::Ledger,
+                format!("the ledger could not be checked: {e}"),
+            )
+        })
+        .chain(c.content_hash_error.iter().map(|e| {
+            (
+                Detector::ContentHash,
+                format!("the content hash could not be computed: {e}"),
+            )
+        }))
+        .chain(
+            c.verification_errors
+                .iter()
+                .map(|e| (Detector::Verification, format!("verification: {e}"))),
+        );
+    for (detector, text) in errors {
+        if expected {
+            j.notes.push(format!(
+                "expected and seen (expect.integrity = \"unreadable\"): {text}"
+            ));
+        } else {
+            j.fail(Cat::Unreadable, detector, FailureKind::Unexpected, text);
+        }
+    }
+}
+
+/// The exact length (whenever the database is healthy and verification ran) and the
+/// journal mode after the run.
+fn judge_final_state(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    if integrity_ok(c) && !unreadable(c) && !c.final_length_ok {
+        j.fail(
+            Cat::FinalLength,
+            Detector::FinalLengthCheck,
+            FailureKind::Unexpected,
             "after wal_checkpoint(TRUNCATE) the main file length is not page_count x page_size"
                 .into(),
         );
     }
-    if !checks.journal_mode_ok && !checks.journal_mode.is_empty() {
-        failures.push(format!(
-            "journal mode after the run is {}, not {} as configured",
-            checks.journal_mode,
-            s.sqlite.journal_mode.as_sql()
-        ));
+    if !c.journal_mode_ok && !c.journal_mode.is_empty() {
+        j.fail(
+            Cat::JournalMode,
+            Detector::JournalModeCheck,
+            FailureKind::Unexpected,
+            format!(
+                "journal mode after the run is {}, not {} as configured",
+                c.journal_mode,
+                s.sqlite.journal_mode.as_sql()
+            ),
+        );
     }
-    let ledger_bad = checks.lost_writes
-        + checks.phantom_writes
-        + checks.duplicate_writes
-        + checks.order_violations;
-    let ledger_detail = format!(
-        "lost {}, phantom {}, duplicate {}, out of order {}{}",
-        checks.lost_writes,
-        checks.phantom_writes,
-        checks.duplicate_writes,
-        checks.order_violations,
-        checks
-            .ledger_examples
-            .first()
-            .map(|x| format!("; first: {x}"))
+}
+
+/// Each ledger counter against its own expectation, with the first example of its kind.
+fn judge_ledger(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    let e = &s.expect;
+    let example = |cat: Cat| {
+        c.ledger_first
+            .get(&cat)
+            .map(|x| format!("first: {x}"))
             .unwrap_or_default()
-    );
-    // On a database expected to be damaged, an unreadable ledger or a verification step that
-    // errors out is the damage showing, not a new failure.
-    let damage_expected = e.integrity != IntegrityExpectation::Ok && !integrity_ok;
-    if let Some(err) = &checks.ledger_error {
-        if damage_expected {
-            notes.push(format!(
-                "the ledger could not be checked on the damaged database: {err}"
-            ));
-        } else {
-            failures.push(format!("the ledger could not be checked: {err}"));
-        }
-    }
-    judge_count(
-        &mut failures,
-        &mut notes,
-        "lost_writes",
-        "ledger anomalies",
-        e.lost_writes,
-        ledger_bad,
-        &ledger_detail,
-    );
-    // Interval overlaps (monotonic times) and lockstep breaches (exact steps) are two views
-    // of one property, judged together.
-    let breach_detail = [
-        checks.lock_overlap_example.as_deref(),
-        checks.first_breach.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join("; ");
-    judge_count(
-        &mut failures,
-        &mut notes,
-        "lock_overlaps",
-        &format!(
-            "write-lock breaches ({} interval overlaps, {} caught in lockstep)",
-            checks.lock_overlaps, checks.lockstep_breaches
+    };
+    for (cat, expected, count, what) in [
+        (
+            Cat::LostWrites,
+            e.lost_writes,
+            c.lost_writes,
+            "lost writes (committed, but rows missing or wrong)",
         ),
-        e.lock_overlaps,
-        checks.lock_overlaps + checks.lockstep_breaches,
-        &breach_detail,
+        (
+            Cat::PhantomWrites,
+            e.phantom_writes,
+            c.phantom_writes,
+            "phantom writes (rows no committed op wrote)",
+        ),
+        (
+            Cat::DuplicateWrites,
+            e.duplicate_writes,
+            c.duplicate_writes,
+            "duplicate writes (committed rows present more than once)",
+        ),
+        (
+            Cat::OrderViolations,
+            e.order_violations,
+            c.order_violations,
+            "order violations (an actor's commits out of seq order)",
+        ),
+    ] {
+        j.count(cat, Detector::Ledger, expected, count, what, &example(cat));
+    }
+}
+
+/// Interval overlaps (monotonic times) and lockstep breaches (exact steps): two detectors,
+/// two counters, each judged against its own expectation.
+fn judge_exclusion(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    j.count(
+        Cat::LockOverlaps,
+        Detector::IntervalCheck,
+        s.expect.lock_overlaps,
+        c.lock_overlaps,
+        "write-lock interval overlaps",
+        c.lock_overlap_example.as_deref().unwrap_or_default(),
     );
+    j.count(
+        Cat::LockstepBreaches,
+        Detector::LockstepCoordinator,
+        s.expect.lockstep_breaches,
+        c.lockstep_breaches,
+        "write-lock breaches caught in lockstep",
+        c.first_breach.as_deref().unwrap_or_default(),
+    );
+}
+
+fn judge_sidecar(j: &mut Judgement, s: &Scenario, c: &Checks) {
     let uses_lock = s.strategy.write_lock == WriteLock::Flock;
-    let sidecar = match e.sidecar {
+    let sidecar = match s.expect.sidecar {
         SidecarExpectation::Auto if uses_lock => SidecarExpectation::Required,
         SidecarExpectation::Auto => SidecarExpectation::Forbidden,
         other => other,
     };
     match sidecar {
-        SidecarExpectation::Forbidden if checks.sidecar_seen => failures.push(
+        SidecarExpectation::Forbidden if c.sidecar_seen => j.fail(
+            Cat::Sidecar,
+            Detector::SidecarWatch,
+            FailureKind::Unexpected,
             "a global lock sidecar <db>.lock appeared although the strategy takes no global write lock".into(),
         ),
-        SidecarExpectation::Required if !checks.sidecar_seen => failures.push(
+        SidecarExpectation::Required if !c.sidecar_seen => j.fail(
+            Cat::Sidecar,
+            Detector::SidecarWatch,
+            FailureKind::Missing,
             "the strategy takes a global write lock but no <db>.lock sidecar was seen: the lock did not run".into(),
         ),
+        SidecarExpectation::Any if c.sidecar_seen => j
+            .notes
+            .push("seen, not judged: a <db>.lock sidecar (expect.sidecar = \"any\")".into()),
         _ => {}
     }
-    for err in &checks.verification_errors {
-        if damage_expected {
-            notes.push(format!("verification on the damaged database: {err}"));
-        } else {
-            failures.push(format!("verification: {err}"));
-        }
-    }
-    if checks.ambiguous > 0 {
-        notes.push(format!(
+}
+
+fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
+    if c.ambiguous > 0 {
+        j.notes.push(format!(
             "{} ambiguous ops settled by probing: {} committed, {} absent",
-            checks.ambiguous,
-            checks.ambiguous_committed,
-            checks.ambiguous - checks.ambiguous_committed
+            c.ambiguous,
+            c.ambiguous_committed,
+            c.ambiguous - c.ambiguous_committed
         ));
     }
     for k in &obs.kills {
-        notes.push(format!(
+        j.notes.push(format!(
             "seeded kill: worker {} (pid {}) died {} in op seq {}{}",
             k.worker,
             k.pid,
@@ -294,17 +497,8 @@ pub fn judge(
             }
         ));
     }
-    let verdict = if obs.interrupted {
-        VerdictKind::Interrupted
-    } else if failures.is_empty() && liveness.is_empty() {
-        VerdictKind::Pass
-    } else {
-        VerdictKind::Fail
-    };
-    Verdict {
-        verdict,
-        failures,
-        liveness,
-        notes,
-    }
 }
+
+#[cfg(test)]
+#[path = "verdict_tests.rs"]
+mod tests;

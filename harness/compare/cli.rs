@@ -3,6 +3,7 @@
 use crate::cli::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, OutputArgs};
 use crate::report::console::Console;
 use crate::scenario::DEFAULT_SCENARIO;
+use crate::scenario::Synchronous;
 
 use super::strategies::DEFAULT_STRATEGIES;
 use super::{Output, execute, prepare};
@@ -30,8 +31,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N")]
     pub ops: Option<u32>,
     /// Override `[sqlite] synchronous` for every strategy: off, normal, full or extra.
-    #[arg(long, value_name = "MODE")]
-    pub synchronous: Option<String>,
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub synchronous: Option<Synchronous>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

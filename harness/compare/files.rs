@@ -2,18 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-pub(super) fn safe_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// `OUT/compare-<scenario>-s<seed>-<stamp>[-N]/`, never an existing directory.
 pub(super) fn make_compare_dir(
     out: &Path,
@@ -27,7 +15,7 @@ pub(super) fn make_compare_dir(
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    let stem = format!("compare-{}-s{seed}-{stamp}", safe_name(name));
+    let stem = format!("compare-{}-s{seed}-{stamp}", crate::report::file_safe(name));
     for n in 1u32.. {
         let dir = if n == 1 {
             out.join(&stem)

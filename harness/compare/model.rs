@@ -89,7 +89,7 @@ impl RunSummary {
                 .failures
                 .iter()
                 .chain(r.liveness.iter())
-                .cloned()
+                .map(|f| f.to_string())
                 .collect(),
             schedule_hash: Some(r.schedule_hash.clone()),
             wall_secs: r.wall_secs,

@@ -1,6 +1,6 @@
 //! Validating a comparison, and the scenario each strategy's runs use.
 
-use crate::scenario::{self, Overrides, Scenario, ScenarioSource, Synchronous};
+use crate::scenario::{self, Overrides, Scenario, ScenarioSource};
 
 use super::strategies::{self, Preset};
 use super::{CompareArgs, MAX_REPEAT};
@@ -19,18 +19,6 @@ pub struct Prepared {
     pub notes: Vec<String>,
 }
 
-fn parse_synchronous(v: &str) -> Result<Synchronous, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "off" => Ok(Synchronous::Off),
-        "normal" => Ok(Synchronous::Normal),
-        "full" => Ok(Synchronous::Full),
-        "extra" => Ok(Synchronous::Extra),
-        _ => Err(format!(
-            "--synchronous: unknown mode `{v}`; allowed: off, normal, full, extra"
-        )),
-    }
-}
-
 /// Validates everything a comparison needs before anything runs or is written.
 pub fn prepare(a: &CompareArgs) -> Result<Prepared, String> {
     let (mut base, source) =
@@ -43,8 +31,8 @@ pub fn prepare(a: &CompareArgs) -> Result<Prepared, String> {
         ));
     }
     let mut notes = Vec::new();
-    if let Some(v) = &a.synchronous {
-        base.sqlite.synchronous = parse_synchronous(v)?;
+    if let Some(v) = a.synchronous {
+        base.sqlite.synchronous = v;
         notes.push(format!(
             "[sqlite] synchronous = {} for every strategy (--synchronous)",
             base.sqlite.synchronous.as_sql()
@@ -163,8 +151,6 @@ mod tests {
         assert!(e.contains("`nope`") && e.contains("flock-conn"), "{e}");
         let e = prepare(&args(&["--repeat", "0"])).unwrap_err();
         assert!(e.contains("--repeat 0"), "{e}");
-        let e = prepare(&args(&["--synchronous", "fast"])).unwrap_err();
-        assert!(e.contains("`fast`") && e.contains("normal"), "{e}");
         let e = prepare(&args(&["--workers", "4,0"])).unwrap_err();
         assert!(e.contains("workload.workers"), "{e}");
         let e = prepare(&args(&["--workers", "4,4"])).unwrap_err();

@@ -9,12 +9,13 @@ use crate::report::console::Console;
 use crate::run::{RunRequest, run};
 use crate::scenario::{Mode, ScenarioSource};
 
-use super::files::{make_compare_dir, safe_name, write_text_atomic};
+use super::files::{make_compare_dir, write_text_atomic};
 use super::prepare::{strategy_scenario, to_toml, variant};
 use super::{
     COMPARE_VERSION, CompareReport, Group, JSON_FILE, Prepared, RunSummary, SVG_FILE, StrategyInfo,
     chart, summarize, table, workers_label,
 };
+use crate::report::file_safe;
 
 /// Where a comparison writes and how it starts workers.
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     let mut infos = Vec::new();
     for preset in &p.presets {
         let s = strategy_scenario(&p.base, preset);
-        let path = scen_dir.join(format!("{}.toml", safe_name(&s.name)));
+        let path = scen_dir.join(format!("{}.toml", file_safe(&s.name)));
         let text = format!(
             "# Written by `walburst compare` for strategy {}: {}.\n# The scenario {} with that \
              strategy applied; `walburst run` this file to reproduce one run.\n{}",

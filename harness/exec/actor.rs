@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
 
 use super::clock::monotonic_ns;
-pub use super::connect::{Purpose, Session, connect, open_idle};
+pub use super::connect::{Purpose, Session, close, connect, open_idle};
 use super::connect::{us_since, write_lock};
 use super::gate::{Gate, sql_result};
 use super::guard::Guard;
@@ -34,6 +34,18 @@ pub struct Actor<'a> {
     /// Seeded kills of this worker (any actor's op may carry one).
     pub kills: Vec<StartKill>,
     jitter: ChaCha8Rng,
+}
+
+/// Names a guard step's result for the trace. An error is hashed as `error` alone: its
+/// text (SQLite's message, paths) is not part of the interleaving and may vary.
+pub fn guard_result(r: &Result<Option<crate::observe::GuardReport>, String>) -> StepResult {
+    match r {
+        Ok(None) => StepResult::Ok,
+        Ok(Some(_)) => StepResult::Fired,
+        Err(_) => StepResult::Error {
+            code: "WALBURST_GUARD".into(),
+        },
+    }
 }
 
 /// Announces the kill to the runner, then SIGKILLs this whole process (every actor and
@@ -145,6 +157,11 @@ impl<'a> Actor<'a> {
                 self.maybe_die(op.seq, KillPoint::Close);
             }
         }
+        // In lockstep the last close (which may checkpoint and delete -wal) is a step like
+        // any other, never concurrent with another actor's step.
+        if let Some(s) = session.take() {
+            super::connect::close(&self.gate, s);
+        }
     }
 
     fn new_record(&self, op: &WorkerOp) -> OpRecord {
@@ -183,12 +200,15 @@ impl<'a> Actor<'a> {
         let Ok(_held) = self.transaction_lock(wanted, rec) else {
             return;
         };
-        if self
-            .kills
-            .iter()
-            .any(|k| k.seq == rec.seq && k.point == KillPoint::Checkpoint)
+        let lockstep = self.gate.is_lockstep();
+        if !lockstep
+            && self
+                .kills
+                .iter()
+                .any(|k| k.seq == rec.seq && k.point == KillPoint::Checkpoint)
         {
-            // Land the kill while the checkpoint runs: a timer a seeded few microseconds in.
+            // Free mode: land the kill while the checkpoint runs, a timer a seeded few
+            // microseconds in ("somewhere during"). Lockstep uses a fixed point instead.
             let delay = stream(
                 self.spec.seed,
                 "kill-timer",
@@ -206,9 +226,15 @@ impl<'a> Actor<'a> {
         let res = self.gate.step(
             StepAction::Checkpoint,
             || {
-                conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                let r = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
                     Ok([r.get(0)?, r.get(1)?, r.get(2)?])
-                })
+                });
+                // Lockstep: a fixed point inside the gated step, after SQLite's checkpoint
+                // returned and before its result is reported, the same in every run.
+                if lockstep {
+                    self.maybe_die(rec.seq, KillPoint::Checkpoint);
+                }
+                r
             },
             |r| match r {
                 Ok([busy, ..]) if *busy != 0 => StepResult::Busy {
@@ -270,17 +296,8 @@ impl<'a> Actor<'a> {
     }
 
     fn guard_step(&self, conn: &Connection) -> Result<Option<crate::observe::GuardReport>, String> {
-        self.gate.step(
-            StepAction::Guard,
-            || self.guard.check(conn),
-            |r| match r {
-                Ok(None) => StepResult::Ok,
-                Ok(Some(_)) => StepResult::Fired,
-                Err(_) => StepResult::Error {
-                    code: "WALBURST_GUARD".into(),
-                },
-            },
-        )
+        self.gate
+            .step(StepAction::Guard, || self.guard.check(conn), guard_result)
     }
 
     /// Takes the strategy's global write lock around one transaction (when `wanted` and the

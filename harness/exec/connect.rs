@@ -57,8 +57,12 @@ fn take_lock(
             |r| match r {
                 Ok(Some(_)) => StepResult::Ok,
                 Ok(None) => StepResult::WouldBlock,
-                Err(_) => StepResult::Error {
-                    code: "WALBURST_FLOCK".into(),
+                // The OS error number, never its text: the trace hashes codes only.
+                Err(e) => StepResult::Error {
+                    code: match e.raw_os_error() {
+                        Some(n) => format!("WALBURST_FLOCK_ERRNO_{n}"),
+                        None => format!("WALBURST_FLOCK_{:?}", e.kind()).to_uppercase(),
+                    },
                 },
             },
         )?;
@@ -223,4 +227,14 @@ pub fn open_idle(spec: &Start, gate: &Gate, n: u32) -> Result<Vec<Session>, SqlE
             Ok(session)
         })
         .collect()
+}
+
+/// Closes a connection; in lockstep as one gated step (`close`), so that a close that
+/// checkpoints or removes `-wal` happens at the same point of every run.
+pub fn close(gate: &Gate, session: Session) {
+    if gate.is_lockstep() {
+        gate.step(StepAction::Close, || drop(session), |_| StepResult::Ok);
+    } else {
+        drop(session);
+    }
 }

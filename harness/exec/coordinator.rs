@@ -11,6 +11,16 @@
 //!   `close` ends holding; a second simultaneous holder is a breach at that step;
 //! * a gone worker's actors leave the run, unless it is respawned: then they stay live and
 //!   its successor parks them again.
+//! * futile steps are skipped, never invented: an actor whose last step was turned away by
+//!   a lock (`busy`, `would_block`) is *futile* and is not offered to a scheduler that
+//!   [skips futile actors](Scheduler::skips_futile) until a step happens that could have
+//!   released a lock ([`could_release`]). Then every futile actor may try again, so a lock
+//!   that was dropped where the coordinator cannot see it (the bare-close probe drops a
+//!   process's POSIX locks inside a `guard` step) still lets a waiting `begin` in at that
+//!   exact step. A contender let back in that has not tried yet becomes futile again when
+//!   another actor's `begin` succeeds first (the lock is taken again, nothing released it
+//!   since). If every parked actor is futile, all are offered (a livelock then runs into the
+//!   step budget instead of stalling).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,12 +73,37 @@ pub enum StepEvent {
     Respawned(u32),
 }
 
+/// Whether a step could have released a lock another actor waits for. Conservative: every
+/// step that ends or might end a transaction or a connection, that runs a guard (the bare
+/// probe drops POSIX locks), opens a connection (the init lock is let go right after), or
+/// that failed (SQLite may have rolled back), and any statement outside a write transaction
+/// (a reader's statement can hold a SHARED lock that blocks a COMMIT until it finishes).
+pub fn could_release(action: &StepAction, result: &StepResult, by_holder: bool) -> bool {
+    match action {
+        _ if matches!(result, StepResult::Error { .. }) => true,
+        StepAction::Commit => !result.is_blocked(),
+        StepAction::Rollback
+        | StepAction::Close
+        | StepAction::Guard
+        | StepAction::Open
+        | StepAction::Schema
+        | StepAction::Checkpoint => true,
+        StepAction::Statement { .. } => !by_holder,
+        StepAction::Begin | StepAction::Flock => false,
+    }
+}
+
 pub struct Coordinator {
     scheduler: Box<dyn Scheduler>,
     live: BTreeSet<ActorId>,
     parked: BTreeMap<ActorId, StepAction>,
     granted: Option<(ActorId, StepAction)>,
     holders: BTreeSet<ActorId>,
+    /// Actors whose last step was turned away by a lock, with nothing released since.
+    futile: BTreeSet<ActorId>,
+    /// Actors let out of `futile` by a releasing step that have not stepped since.
+    /// Invariant: disjoint from `futile`.
+    retrying: BTreeSet<ActorId>,
     hasher: Sha256,
     budget: u64,
     pub out: LockstepOutcome,
@@ -82,6 +117,8 @@ impl Coordinator {
             parked: BTreeMap::new(),
             granted: None,
             holders: BTreeSet::new(),
+            futile: BTreeSet::new(),
+            retrying: BTreeSet::new(),
             hasher: Sha256::new(),
             budget,
             out: LockstepOutcome::default(),
@@ -101,8 +138,11 @@ impl Coordinator {
             }
             StepEvent::ActorDone(a) => {
                 self.live.remove(&a);
+                // Its connections closed on the way out, outside any step.
+                self.release_all();
             }
             StepEvent::Respawned(w) => {
+                self.release_all();
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
@@ -110,6 +150,13 @@ impl Coordinator {
                 }
             }
             StepEvent::WorkerGone(w) => {
+                // A process that died with live actors held its locks until then (the run
+                // waits for this event before it is settled again). One whose actors had all
+                // finished releases nothing new, and its exit arrives at no fixed step: it
+                // must not change the coordinator's choices.
+                if self.live.iter().any(|a| a.worker == w) {
+                    self.release_all();
+                }
                 self.live.retain(|a| a.worker != w);
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
@@ -120,8 +167,42 @@ impl Coordinator {
         }
     }
 
+    /// Every futile actor may try again.
+    fn release_all(&mut self) {
+        self.retrying.append(&mut self.futile);
+    }
+
+    /// Keeps `futile` and `retrying` up to date after `a`'s step (see the module doc).
+    fn track_futility(&mut self, a: ActorId, action: &StepAction, result: &StepResult) {
+        let by_holder = self.holders.contains(&a);
+        self.retrying.remove(&a);
+        if result.is_blocked() {
+            self.futile.insert(a);
+        } else {
+            self.futile.remove(&a);
+        }
+        if could_release(action, result, by_holder) {
+            self.release_all();
+        } else if *action == StepAction::Begin && result.is_ok() {
+            // The write lock is taken again: a `begin` that has not retried since the last
+            // release would meet it, as it did before.
+            let again: Vec<ActorId> = self
+                .retrying
+                .iter()
+                .copied()
+                .filter(|r| self.parked.get(r) == Some(&StepAction::Begin))
+                .collect();
+            for r in again {
+                self.retrying.remove(&r);
+                self.futile.insert(r);
+            }
+        }
+        debug_assert!(self.futile.is_disjoint(&self.retrying));
+    }
+
     fn record(&mut self, a: ActorId, action: StepAction, result: StepResult) {
         let step = self.out.steps;
+        self.track_futility(a, &action, &result);
         match action {
             StepAction::Begin if result.is_ok() => {
                 if !self.holders.is_empty() && !self.holders.contains(&a) {
@@ -177,7 +258,17 @@ impl Coordinator {
                 self.live.len()
             ));
         }
-        let runnable: Vec<ActorId> = self.parked.keys().copied().collect();
+        let mut runnable: Vec<ActorId> = self.parked.keys().copied().collect();
+        if self.scheduler.skips_futile() {
+            let useful: Vec<ActorId> = runnable
+                .iter()
+                .copied()
+                .filter(|a| !self.futile.contains(a))
+                .collect();
+            if !useful.is_empty() {
+                runnable = useful;
+            }
+        }
         let Some(a) = self.scheduler.choose(self.out.steps, &runnable) else {
             return Err(format!(
                 "the schedule diverged at step {}: the recorded actor is not waiting",

@@ -16,7 +16,7 @@ use super::gate::ActorId;
 use super::protocol::{
     PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp, hello_version,
 };
-use crate::observe::{KillEvent, Observations, WorkerExit};
+use crate::observe::{KillEvent, Observations, ProtocolFailure, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
 use crate::scenario::Mode;
 pub use crate::scenario::WorkerCommand;
@@ -227,6 +227,7 @@ impl Workers {
                 killed_because: None,
                 error: None,
                 records: 0,
+                protocol_failure: None,
                 language: None,
                 implementation: None,
                 sqlite_version: None,
@@ -259,8 +260,14 @@ impl Workers {
 
     /// Starts a new process for worker `w` after its seeded kill, continuing each actor's
     /// schedule after the first op it had not reported (that one was in flight: ambiguous).
-    /// The successor learns where to resume only from the ops file written for it.
-    pub fn respawn(&mut self, w: u32, kill: &KillEvent, obs: &Observations) -> anyhow::Result<()> {
+    /// The successor learns where to resume only from the ops file written for it. Returns
+    /// the seqs it skips (one per actor that had ops left): never reported by anyone.
+    pub fn respawn(
+        &mut self,
+        w: u32,
+        kill: &KillEvent,
+        obs: &Observations,
+    ) -> anyhow::Result<Vec<u32>> {
         let plan = &self.plans[w as usize];
         // Per actor: the op after its highest reported one was in flight (or not yet
         // started) when the process died; it is skipped (ambiguous) and the successor starts
@@ -284,11 +291,17 @@ impl Workers {
         }
         // The actor that died knows exactly where: its successor starts right after.
         first.insert(kill.actor, kill.seq + 1);
+        // The ops the successor skips (one per actor that had ops left): never reported.
+        let skipped: Vec<u32> = first
+            .values()
+            .filter(|&&s| s != u32::MAX)
+            .map(|s| s - 1)
+            .collect();
         let successor = self.start(w, &first)?;
         let old = std::mem::replace(&mut self.procs[w as usize], successor);
         // Keep the record count across incarnations.
         self.procs[w as usize].exit.records = old.exit.records;
-        Ok(())
+        Ok(skipped)
     }
 
     /// Waits for the next event until `deadline`, waking every 100 ms to notice interrupts.
@@ -325,7 +338,11 @@ impl Workers {
                 }
                 p.last_heard = Instant::now();
                 if let Err(why) = p.admit(w, &msg, lockstep) {
-                    self.violation(w, format!("protocol violation: {why}"));
+                    self.violation(
+                        w,
+                        ProtocolFailure::Violation,
+                        format!("protocol violation: {why}"),
+                    );
                     return None;
                 }
                 let id = |actor| ActorId { worker: w, actor };
@@ -354,6 +371,7 @@ impl Workers {
                             point,
                             pid: p.exit.pid,
                             respawned: false,
+                            skipped: Vec::new(),
                         })
                     }
                     WorkerMsg::Want { actor, action, .. } => {
@@ -368,11 +386,16 @@ impl Workers {
                 }
             }
             Event::Garbage(w, line) => {
-                self.violation(w, format!("non-protocol output: {line}"));
+                self.violation(
+                    w,
+                    ProtocolFailure::NonProtocolOutput,
+                    format!("non-protocol output: {line}"),
+                );
             }
             Event::WrongVersion(w, v) => {
                 self.violation(
                     w,
+                    ProtocolFailure::VersionMismatch,
                     format!(
                         "protocol version mismatch (worker speaks {v}, runner {PROTOCOL_VERSION})"
                     ),
@@ -389,9 +412,10 @@ impl Workers {
     }
 
     /// The worker broke the protocol: name why, kill it, and believe nothing more it says.
-    fn violation(&mut self, w: u32, why: String) {
+    fn violation(&mut self, w: u32, what: ProtocolFailure, why: String) {
         let p = &mut self.procs[w as usize];
         p.violated = true;
+        p.exit.protocol_failure.get_or_insert(what);
         p.exit.killed_because.get_or_insert(why);
         let _ = p.child.kill();
     }
@@ -524,23 +548,54 @@ fn write_ops(path: &Path, ops: &[WorkerOp]) -> anyhow::Result<()> {
 
 fn wait_bounded(child: &mut Child, exit: &mut WorkerExit) -> Option<std::process::ExitStatus> {
     use std::os::unix::process::ExitStatusExt;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                exit.killed_because
-                    .get_or_insert("did not exit after closing its pipes".into());
-                let _ = child.kill();
-                break child.wait().ok();
-            }
-            Err(_) => break None,
+    let status = match wait_exit(child, Duration::from_secs(10)) {
+        Ok(Some(st)) => Some(st),
+        Ok(None) => {
+            exit.killed_because
+                .get_or_insert("did not exit after closing its pipes".into());
+            let _ = child.kill();
+            child.wait().ok()
         }
+        Err(_) => None,
     };
     if let Some(st) = status {
         exit.exit_code = st.code();
         exit.signal = st.signal();
     }
     status
+}
+
+/// Waits up to `limit` for `child` to exit, sleeping on a pidfd (woken by the exit itself,
+/// not by a polling interval); `Ok(None)` when it is still running at the deadline.
+fn wait_exit(
+    child: &mut Child,
+    limit: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::process::{Pid, PidfdFlags, pidfd_open};
+    if let Some(st) = child.try_wait()? {
+        return Ok(Some(st));
+    }
+    let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
+    // The child is unreaped, so its pid cannot have been reused: the pidfd names it.
+    let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(st) = child.try_wait()? {
+            return Ok(Some(st));
+        }
+        if left.is_zero() {
+            return Ok(None);
+        }
+    }
 }

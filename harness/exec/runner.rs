@@ -106,7 +106,10 @@ pub fn execute(
 
 fn finish(workers: Workers, mut obs: Observations, watch: FileWatch) -> Observations {
     workers.finish(&mut obs);
-    obs.files_seen = watch.finish();
+    match watch.finish() {
+        Ok(files) => obs.files_seen = files,
+        Err(e) => obs.watch_error = Some(e.to_string()),
+    }
     obs
 }
 
@@ -120,9 +123,10 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
         return false;
     }
     match workers.respawn(w, &kill, obs) {
-        Ok(()) => {
+        Ok(skipped) => {
             if let Some(k) = workers.kills.last_mut() {
                 k.respawned = true;
+                k.skipped = skipped;
             }
             true
         }

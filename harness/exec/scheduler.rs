@@ -10,11 +10,22 @@ use super::gate::ActorId;
 use super::step::{StepAction, StepResult};
 use crate::plan::stream;
 
+/// Picks which parked actor runs the next lockstep step.
+///
+/// Contract: `choose` is a pure function of the scheduler's seed and of the calls made to it
+/// so far (never of time or process speed), so the same calls give the same choices. It is
+/// called only when the run is settled, with `runnable` sorted and never empty; it returns
+/// one of `runnable`, or `None` when a replay has diverged from its recording.
 pub trait Scheduler {
-    /// Picks one of `runnable` (sorted, never empty); `None` when a replay has diverged.
     fn choose(&mut self, step: u64, runnable: &[ActorId]) -> Option<ActorId>;
     /// The chosen actor's step returned (blocked: it met BUSY or a held flock).
     fn on_result(&mut self, _actor: ActorId, _action: &StepAction, _result: &StepResult) {}
+    /// Whether the coordinator may leave out actors whose next step can only be turned away
+    /// by a lock (see `Coordinator`'s futile set). Seeded explorers say yes: such a step
+    /// changes nothing but the step count. Replays say no: they must see every parked actor.
+    fn skips_futile(&self) -> bool {
+        false
+    }
 }
 
 /// Uniform over the runnable actors.
@@ -34,20 +45,33 @@ impl Scheduler for RandomScheduler {
     fn choose(&mut self, _step: u64, runnable: &[ActorId]) -> Option<ActorId> {
         Some(runnable[self.rng.random_range(0..runnable.len())])
     }
+
+    fn skips_futile(&self) -> bool {
+        true
+    }
 }
 
 /// Probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): distinct random
-/// priorities, the highest runnable actor runs, and at `depth - 1` seeded change points the
-/// running actor drops below everyone. An actor that meets BUSY also drops to the bottom, or
-/// it would spin forever ahead of the lock holder it waits for.
+/// priorities, the highest runnable actor runs, and at `depth - 1` distinct seeded change
+/// points the running actor drops below everyone. An actor that meets BUSY also drops to the
+/// bottom, or it would spin forever ahead of the lock holder it waits for.
+///
+/// As in the paper, the change points are drawn over the steps where the choice matters:
+/// only steps with more than one runnable actor count (`contended`), and the points are
+/// distinct positions in `1..=bound`, `bound` being the run's estimated number of such steps.
 pub struct PctScheduler {
     priority: BTreeMap<ActorId, i64>,
+    /// Positions among the contended steps at which the running actor is demoted.
     change_points: BTreeSet<u64>,
+    /// Contended steps seen so far.
+    contended: u64,
     next_low: i64,
 }
 
 impl PctScheduler {
-    pub fn new(seed: u64, actors: &[ActorId], depth: u32, expected_steps: u64) -> Self {
+    /// `bound`: the expected number of contended steps of the run (an estimate is enough:
+    /// points past the real end simply never fire, as in the paper's analysis).
+    pub fn new(seed: u64, actors: &[ActorId], depth: u32, bound: u64) -> Self {
         let mut rng = stream(seed, "lockstep-pct", 0, 0);
         let mut order: Vec<ActorId> = actors.to_vec();
         // Fisher-Yates with the seeded stream: a random permutation of priorities.
@@ -59,12 +83,18 @@ impl PctScheduler {
             .enumerate()
             .map(|(i, a)| (a, i as i64 + 1))
             .collect();
-        let change_points = (1..depth)
-            .map(|_| rng.random_range(1..=expected_steps.max(1)))
-            .collect();
+        let bound = bound.max(1);
+        let want = u64::from(depth.saturating_sub(1)).min(bound);
+        // Distinct points: redraw a repeat (the set is tiny next to the bound, so this ends
+        // quickly and stays a pure function of the seed).
+        let mut change_points = BTreeSet::new();
+        while (change_points.len() as u64) < want {
+            change_points.insert(rng.random_range(1..=bound));
+        }
         PctScheduler {
             priority,
             change_points,
+            contended: 0,
             next_low: 0,
         }
     }
@@ -76,15 +106,18 @@ impl PctScheduler {
 }
 
 impl Scheduler for PctScheduler {
-    fn choose(&mut self, step: u64, runnable: &[ActorId]) -> Option<ActorId> {
+    fn choose(&mut self, _step: u64, runnable: &[ActorId]) -> Option<ActorId> {
         let pick = *runnable.iter().max_by_key(|a| {
             (
                 self.priority.get(a).copied().unwrap_or(i64::MIN),
                 std::cmp::Reverse(**a),
             )
         })?;
-        if self.change_points.contains(&step) {
-            self.demote(pick);
+        if runnable.len() > 1 {
+            self.contended += 1;
+            if self.change_points.contains(&self.contended) {
+                self.demote(pick);
+            }
         }
         Some(pick)
     }
@@ -93,6 +126,10 @@ impl Scheduler for PctScheduler {
         if result.is_blocked() {
             self.demote(actor);
         }
+    }
+
+    fn skips_futile(&self) -> bool {
+        true
     }
 }
 

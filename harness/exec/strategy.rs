@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::scenario::{InitLock, LockWait, Strategy, WriteLock};
+use crate::scenario::LockWait;
 
 pub fn write_lock_path(db: &Path) -> PathBuf {
     sidecar(db, ".lock")
@@ -87,38 +87,5 @@ pub fn try_acquire(path: &Path) -> std::io::Result<Option<Held>> {
         Ok(()) => Ok(Some(Held { file })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(e)) => Err(e),
-    }
-}
-
-/// The global write lock of a strategy, if it has one.
-pub fn write_lock(db: &Path, s: &Strategy) -> std::io::Result<Option<Acquired>> {
-    match s.write_lock {
-        WriteLock::None => Ok(None),
-        WriteLock::Flock => acquire(
-            &write_lock_path(db),
-            s.write_lock_wait,
-            s.write_lock_poll_ms,
-            s.write_lock_timeout_ms,
-        )
-        .map(Some),
-    }
-}
-
-/// The first-connect lock; after a poll timeout the caller proceeds without it, as the field
-/// app does.
-pub fn init_lock(db: &Path, s: &Strategy) -> std::io::Result<Option<Held>> {
-    let wait = match s.init_lock {
-        InitLock::None => return Ok(None),
-        InitLock::Blocking => LockWait::Blocking,
-        InitLock::Poll => LockWait::Poll,
-    };
-    match acquire(
-        &init_lock_path(db),
-        wait,
-        s.init_lock_poll_ms,
-        s.init_lock_timeout_ms,
-    )? {
-        Acquired::Held(h) => Ok(Some(h)),
-        Acquired::TimedOut => Ok(None),
     }
 }

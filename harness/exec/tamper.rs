@@ -92,6 +92,18 @@ pub fn apply(db: &Path, tamper: Tamper, seed: u64) -> anyhow::Result<Option<Stri
                 removed.join(" and ")
             )))
         }
+        Tamper::LeaveWal => {
+            let conn = open(db)?;
+            let before: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !before.eq_ignore_ascii_case("wal") {
+                anyhow::bail!("leave-wal: the database is in {before} mode, not wal");
+            }
+            let after: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+            conn.close().map_err(|(_, e)| e)?;
+            Ok(Some(format!(
+                "injected fault: switched the journal mode from {before} to {after}"
+            )))
+        }
         Tamper::AppendPage => {
             let (ps, pc, _) = settle(db)?;
             let f = OpenOptions::new().write(true).open(db)?;

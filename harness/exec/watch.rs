@@ -5,20 +5,44 @@
 //! Only creations and renames into the directory are subscribed to. Watching every event
 //! (as a general file-watching layer does) wakes the runner on each write to `-wal`; that cost
 //! about a quarter of a 20-worker burst's throughput on 2 cores (BENCHMARKS.md).
+//!
+//! The reader thread sleeps in `poll(2)` on the inotify descriptor and on a stop socket, so
+//! it wakes exactly when a file appears or the run ends: no polling interval. A watch that
+//! cannot be trusted (a read error, or the kernel's event queue overflowing, which drops
+//! events) is not a quiet "nothing seen": [`FileWatch::finish`] returns it as an error, and
+//! the checks turn it into a verification error.
 
 use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use inotify::{Inotify, WatchMask};
+use inotify::{EventMask, Inotify, WatchMask};
+use rustix::event::{PollFd, PollFlags, poll};
+
+/// Why the set of files seen during the run may be incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    #[error("the inotify event queue overflowed: files created during the run may be missing")]
+    Overflow,
+    #[error("reading inotify events failed: {0}")]
+    Read(String),
+}
+
+/// What the reader thread collected.
+#[derive(Default)]
+struct Seen {
+    names: BTreeSet<String>,
+    error: Option<WatchError>,
+}
 
 pub struct FileWatch {
     dir: PathBuf,
-    seen: Arc<Mutex<BTreeSet<String>>>,
-    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Seen>>,
+    /// Writing to (or dropping) this end wakes the reader for its last read.
+    stop: UnixStream,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -30,9 +54,30 @@ fn list(dir: &Path, into: &mut BTreeSet<String>) {
     }
 }
 
-/// How often the reader looks for queued events; the kernel queues them meanwhile, so this
-/// bounds only how late they are read, not whether.
-const POLL: Duration = Duration::from_millis(20);
+/// Reads every queued event into `seen`; false when the watch must end (an error).
+fn drain(inotify: &mut Inotify, buffer: &mut [u8], seen: &Mutex<Seen>) -> bool {
+    loop {
+        match inotify.read_events(buffer) {
+            Ok(events) => {
+                let mut set = seen.lock().unwrap_or_else(|p| p.into_inner());
+                for ev in events {
+                    if ev.mask.contains(EventMask::Q_OVERFLOW) {
+                        set.error.get_or_insert(WatchError::Overflow);
+                    }
+                    if let Some(name) = ev.name {
+                        set.names.insert(name.to_string_lossy().into_owned());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(e) => {
+                let mut set = seen.lock().unwrap_or_else(|p| p.into_inner());
+                set.error.get_or_insert(WatchError::Read(e.to_string()));
+                return false;
+            }
+        }
+    }
+}
 
 impl FileWatch {
     pub fn start(dir: &Path) -> std::io::Result<FileWatch> {
@@ -40,33 +85,35 @@ impl FileWatch {
         inotify
             .watches()
             .add(dir, WatchMask::CREATE | WatchMask::MOVED_TO)?;
-        let seen = Arc::new(Mutex::new(BTreeSet::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (sink, halt) = (Arc::clone(&seen), Arc::clone(&stop));
+        let (stop, wake) = UnixStream::pair()?;
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let sink = Arc::clone(&seen);
         let reader = std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             loop {
-                // Read what is queued before honouring a stop, so nothing is left behind.
-                match inotify.read_events(&mut buffer) {
-                    Ok(events) => {
-                        let mut set = sink.lock().unwrap_or_else(|p| p.into_inner());
-                        for ev in events {
-                            if let Some(name) = ev.name {
-                                set.insert(name.to_string_lossy().into_owned());
-                            }
-                        }
+                let mut fds = [
+                    PollFd::new(&inotify, PollFlags::IN),
+                    PollFd::new(&wake, PollFlags::IN),
+                ];
+                if let Err(e) = poll(&mut fds, None) {
+                    if e == rustix::io::Errno::INTR {
                         continue;
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => return,
-                }
-                if halt.load(Ordering::SeqCst) {
+                    let mut set = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    set.error.get_or_insert(WatchError::Read(e.to_string()));
                     return;
                 }
-                std::thread::sleep(POLL);
+                let stopping = !fds[1].revents().is_empty();
+                // Read what is queued before honouring a stop, so nothing is left behind.
+                if !drain(&mut inotify, &mut buffer, &sink) || stopping {
+                    return;
+                }
             }
         });
-        list(dir, &mut seen.lock().unwrap_or_else(|p| p.into_inner()));
+        list(
+            dir,
+            &mut seen.lock().unwrap_or_else(|p| p.into_inner()).names,
+        );
         Ok(FileWatch {
             dir: dir.to_path_buf(),
             seen,
@@ -75,14 +122,58 @@ impl FileWatch {
         })
     }
 
-    /// Stops watching and returns every name seen, sorted.
-    pub fn finish(mut self) -> Vec<String> {
-        self.stop.store(true, Ordering::SeqCst);
+    /// Stops watching and returns every name seen, sorted, or why that set cannot be
+    /// trusted.
+    pub fn finish(mut self) -> Result<Vec<String>, WatchError> {
+        // A failed write still wakes the reader: the socket closes when `self` drops, but
+        // the join below needs it awake now.
+        if self.stop.write_all(b"x").is_err() {
+            let _ = self.stop.shutdown(std::net::Shutdown::Both);
+        }
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
-        let mut set = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        list(&self.dir, &mut set);
-        set.into_iter().collect()
+        let mut seen = std::mem::take(&mut *self.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(e) = seen.error {
+            return Err(e);
+        }
+        list(&self.dir, &mut seen.names);
+        Ok(seen.names.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sees_a_file_created_and_removed_while_watching() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = FileWatch::start(dir.path()).unwrap();
+        let p = dir.path().join("x.db.lock");
+        std::fs::write(&p, b"").unwrap();
+        std::fs::remove_file(&p).unwrap();
+        let seen = watch.finish().unwrap();
+        assert_eq!(seen, vec!["x.db.lock".to_string()]);
+    }
+
+    #[test]
+    fn an_overflowing_queue_is_an_error_not_a_short_list() {
+        // The kernel's default queue holds 16384 events; creating more files than that
+        // before the reader can drain them overflows it (the reader is held off by taking
+        // the lock it needs to record names).
+        let dir = tempfile::tempdir().unwrap();
+        let watch = FileWatch::start(dir.path()).unwrap();
+        let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(16384);
+        {
+            let _held = watch.seen.lock().unwrap();
+            for i in 0..limit + 512 {
+                std::fs::File::create(dir.path().join(format!("f{i}"))).unwrap();
+            }
+        }
+        assert_eq!(watch.finish(), Err(WatchError::Overflow));
     }
 }

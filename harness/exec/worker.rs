@@ -131,6 +131,10 @@ pub fn worker_main() -> i32 {
     };
 
     let guard = Guard::new(spec.guard, spec.guard_at, &spec.db_path);
+    let lockstep = spec.is_lockstep();
+    // In lockstep, actor 0 closes the idle connections (opened before or after the barrier)
+    // as gated steps after its last op; in free mode they stay open until the worker exits.
+    let mut idle_early = lockstep.then(|| std::mem::take(&mut idle));
     let held: Vec<Session> = std::thread::scope(|scope| {
         let handles: Vec<_> = sessions
             .into_iter()
@@ -140,6 +144,11 @@ pub fn worker_main() -> i32 {
                 let mine: Vec<&WorkerOp> = ops.iter().filter(|op| op.actor == a).collect();
                 let (guard, gate) = (guard.clone(), gate_for(a));
                 let kills = spec.kills.clone();
+                let mut idle_mine = if a == 0 {
+                    idle_early.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
                 scope.spawn(move || {
                     let mut held = Vec::new();
                     if a == 0 && idle_late > 0 {
@@ -160,6 +169,12 @@ pub fn worker_main() -> i32 {
                     let mut actor = Actor::new(spec, worker, a, guard, sink, gate.clone());
                     actor.kills = kills;
                     actor.run(&mine, session);
+                    if lockstep {
+                        idle_mine.append(&mut held);
+                        for s in idle_mine {
+                            actor::close(&gate, s);
+                        }
+                    }
                     gate.finish();
                     held
                 })

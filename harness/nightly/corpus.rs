@@ -234,18 +234,6 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-fn safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Appends every sweep pair that failed (verdict fail) and is not in the corpus yet.
 /// Returns the cases recorded.
 pub fn record_failures(
@@ -290,7 +278,11 @@ pub fn record_failures(
             block.push_str("mode = \"lockstep\"\n");
             let kept = r.result.run_dir.as_ref().map(|d| d.join("trace.jsonl"));
             if let Some(src) = kept.filter(|t| t.is_file()) {
-                let rel = format!("regressions/{}-s{}.trace.jsonl", safe(&p.case), p.seed);
+                let rel = format!(
+                    "regressions/{}-s{}.trace.jsonl",
+                    crate::report::file_safe(&p.case),
+                    p.seed
+                );
                 let dst = dir.join(&rel);
                 std::fs::create_dir_all(dir.join("regressions"))?;
                 std::fs::copy(&src, &dst).map_err(|e| {

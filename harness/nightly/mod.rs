@@ -9,7 +9,7 @@
 
 pub mod corpus;
 pub mod junit;
-pub mod matrix;
+pub use crate::scenario::matrix;
 pub mod merge;
 pub mod pair;
 pub mod progress;

@@ -140,10 +140,10 @@ pub fn pair_main(a: PairArgs) -> i32 {
         match run(&req, &mut console) {
             Ok(o) => {
                 result.passed = o.report.passed();
-                result.failures = o.report.failures.clone();
+                result.failures = o.report.failures.iter().map(|f| f.to_string()).collect();
                 result
                     .failures
-                    .extend(o.report.liveness.iter().map(|l| format!("liveness: {l}")));
+                    .extend(o.report.liveness.iter().map(|l| l.to_string()));
                 result.notes = o.report.notes.clone();
                 result.report = o.report_path.clone();
                 result.run_dir = o.report.run_dir.clone();

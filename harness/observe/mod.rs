@@ -111,6 +111,9 @@ pub struct WorkerExit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub records: u64,
+    /// The runner killed it for breaking the worker protocol (PROTOCOL.md, "Named failures").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_failure: Option<ProtocolFailure>,
     /// What the worker said in its `hello`: `rust`, `python`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
@@ -119,6 +122,18 @@ pub struct WorkerExit {
     /// The SQLite the worker's code links (the app's, not walburst's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqlite_version: Option<String>,
+}
+
+/// How a worker broke the protocol; `killed_because` has the details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolFailure {
+    /// Its `hello` named another protocol version.
+    VersionMismatch,
+    /// A line on stdout that is not a protocol message.
+    NonProtocolOutput,
+    /// A protocol message out of place (not hello first, an unknown or repeated op, ...).
+    Violation,
 }
 
 /// A seeded SIGKILL that landed.
@@ -131,6 +146,10 @@ pub struct KillEvent {
     pub pid: u32,
     /// A successor process continued the worker's schedule.
     pub respawned: bool,
+    /// With respawn: the op seqs the successor skipped (each actor's op in flight when the
+    /// process died). They never report an outcome; every other planned op must.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<u32>,
 }
 
 /// Everything the execution stage hands to the checks.
@@ -143,6 +162,8 @@ pub struct Observations {
     pub t_end_ns: u64,
     /// Every file name that appeared in the database directory during the run.
     pub files_seen: Vec<String>,
+    /// Why `files_seen` cannot be trusted (the watch failed or dropped events).
+    pub watch_error: Option<String>,
     /// Liveness problems (deadlines) that are not a single worker's fault.
     pub liveness: Vec<String>,
     /// Seeded kills that landed, in the order they did.

@@ -55,7 +55,7 @@ impl Console {
                 self.line(&format!("  - {f}"));
             }
             for f in &report.liveness {
-                self.line(&format!("  - liveness: {f}"));
+                self.line(&format!("  - {f}"));
             }
         }
         if let Some(dir) = &report.run_dir {

@@ -7,13 +7,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::failure::{Failure, Signature};
 use crate::check::verdict::VerdictKind;
 use crate::check::{Checks, Corruption};
 use crate::observe::{BusySummary, LatencySummary, PerWorker, Totals, WorkerExit};
 use crate::scenario::{Overrides, Scenario, ScenarioSource};
 
 /// Bumped on any incompatible change to the report format.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `failures` and `liveness` are typed objects (category, detector, kind, count,
+/// message), per-counter `[expect]` keys, `corruption.evidence`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -43,8 +46,8 @@ pub struct Report {
     pub checks: Checks,
     pub corruption: Corruption,
     pub verdict: VerdictKind,
-    pub failures: Vec<String>,
-    pub liveness: Vec<String>,
+    pub failures: Vec<Failure>,
+    pub liveness: Vec<Failure>,
     pub notes: Vec<String>,
     pub workers: Vec<WorkerExit>,
     /// Seeded kills that landed (`[faults] kill`).
@@ -60,6 +63,11 @@ impl Report {
         self.verdict == VerdictKind::Pass
     }
 
+    /// What failed, by (category, detector, kind): what replay and shrinking compare.
+    pub fn failure_signature(&self) -> std::collections::BTreeSet<Signature> {
+        crate::check::failure::signatures(self.failures.iter().chain(&self.liveness))
+    }
+
     pub fn interrupted(&self) -> bool {
         self.verdict == VerdictKind::Interrupted
     }
@@ -71,20 +79,26 @@ impl Report {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .collect();
-        let name: String = self
-            .scenario
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("{name}-s{}-{stamp}.json", self.seed)
+        format!(
+            "{}-s{}-{stamp}.json",
+            file_safe(&self.scenario.name),
+            self.seed
+        )
     }
+}
+
+/// `name` with every character but ASCII letters, digits and `-` replaced by `_`, so
+/// that a scenario or case name can stand in a file name.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Writes `value` as pretty JSON to `path` atomically: a temporary file in the same

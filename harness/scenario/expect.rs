@@ -8,8 +8,18 @@ use serde::{Deserialize, Serialize};
 pub struct Expect {
     pub false_corruption: Expectation,
     pub real_corruption: Expectation,
+    /// Committed writes whose rows are missing or wrong (`checks.lost_writes`) only.
     pub lost_writes: Expectation,
+    /// Rows of ops that did not commit, or that no planned op wrote.
+    pub phantom_writes: Expectation,
+    /// Committed writes present more than once.
+    pub duplicate_writes: Expectation,
+    /// Commits of one actor out of seq order.
+    pub order_violations: Expectation,
+    /// Interval overlaps of the monotonic-time exclusion check only.
     pub lock_overlaps: Expectation,
+    /// Write-lock breaches the lockstep coordinator caught (always 0 in free mode).
+    pub lockstep_breaches: Expectation,
     pub worker_errors: Expectation,
     pub integrity: IntegrityExpectation,
     pub sidecar: SidecarExpectation,
@@ -21,7 +31,11 @@ impl Default for Expect {
             false_corruption: Expectation::None,
             real_corruption: Expectation::None,
             lost_writes: Expectation::None,
+            phantom_writes: Expectation::None,
+            duplicate_writes: Expectation::None,
+            order_violations: Expectation::None,
             lock_overlaps: Expectation::None,
+            lockstep_breaches: Expectation::None,
             worker_errors: Expectation::None,
             integrity: IntegrityExpectation::Ok,
             sidecar: SidecarExpectation::Auto,
@@ -54,8 +68,14 @@ impl Expectation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IntegrityExpectation {
+    /// integrity_check and quick_check say `ok`, and every verification step ran.
     Ok,
+    /// The checks report damage, yet the ledger and every verification step could run.
     Damaged,
+    /// The database is damaged so far that the ledger or a verification step cannot read
+    /// it: that must show. The only expectation under which an unreadable database passes.
+    Unreadable,
+    /// `ok` or `damaged`; an unreadable database still fails.
     Any,
 }
 

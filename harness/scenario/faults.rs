@@ -30,8 +30,9 @@ pub enum KillPoint {
     /// After COMMIT returned OK, before the outcome is reported: the op becomes ambiguous.
     /// Lands only if the op commits (a claim with nothing to claim rolls back).
     AfterCommit,
-    /// While a checkpoint op runs (best effort: a timer inside the call; free mode only
-    /// gives "somewhere during").
+    /// While a checkpoint op runs: free mode by a seeded timer inside the call ("somewhere
+    /// during"); lockstep at a fixed point inside the gated step (after the checkpoint
+    /// returned, before its result is reported).
     Checkpoint,
     /// At the connection's close: the process dies holding its connection open.
     Close,
@@ -58,4 +59,7 @@ pub enum Tamper {
     /// Deletes `-wal` and `-shm` while no connection is open: with checkpoints disabled,
     /// every commit that lived only in the WAL is lost and the ledger must say so.
     RemoveWal,
+    /// Switches a WAL database to `journal_mode = DELETE` (through SQLite, data intact): the
+    /// journal-mode check must fail. Its negative control.
+    LeaveWal,
 }

@@ -99,14 +99,7 @@ impl Overrides {
             args.push(format!("--ops {o}"));
         }
         if let Some(k) = self.scheduler {
-            args.push(format!(
-                "--scheduler {}",
-                if k == SchedulerKind::Pct {
-                    "pct"
-                } else {
-                    "random"
-                }
-            ));
+            args.push(format!("--scheduler {}", k.name()));
         }
         if let Some(d) = self.pct_depth {
             args.push(format!("--pct-depth {d}"));

@@ -9,6 +9,7 @@ mod expect;
 mod faults;
 mod ledger;
 mod load;
+pub mod matrix;
 mod worker;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
@@ -62,9 +63,9 @@ pub struct Scenario {
     /// An app-defined ledger; `None`: the built-in kanban ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<LedgerTable>,
-    /// Axes expanded into named cases (`harness/nightly/matrix.rs`, `NIGHTLY.md`).
+    /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<crate::nightly::matrix::Matrix>,
+    pub matrix: Option<matrix::Matrix>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -126,7 +127,7 @@ impl JournalMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Synchronous {
     Off,
@@ -448,6 +449,16 @@ pub enum SchedulerKind {
     Random,
     /// Probabilistic concurrency testing: priorities with change points.
     Pct,
+}
+
+impl SchedulerKind {
+    /// The name used in scenario files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::Random => "random",
+            SchedulerKind::Pct => "pct",
+        }
+    }
 }
 
 /// Free-running processes, or one SQL step at a time under a seeded scheduler.

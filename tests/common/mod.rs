@@ -39,6 +39,39 @@ impl Run {
             .as_array()
             .unwrap()
             .iter()
+            .map(|v| v["message"].as_str().unwrap().to_string())
+            .collect()
+    }
+    /// `category/detector/kind` of every safety failure, in report order.
+    pub fn failure_signatures(&self) -> Vec<String> {
+        self.report["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}/{}/{}",
+                    v["category"].as_str().unwrap(),
+                    v["detector"].as_str().unwrap(),
+                    v["kind"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+    /// The categories of every safety failure, in report order.
+    pub fn failure_categories(&self) -> Vec<String> {
+        self.report["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["category"].as_str().unwrap().to_string())
+            .collect()
+    }
+    pub fn notes(&self) -> Vec<String> {
+        self.report["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
             .map(|v| v.as_str().unwrap().to_string())
             .collect()
     }

@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::nightly::shard::Shard;
 use crate::nightly::summary::{Pair, PairResult, Totals};
@@ -107,8 +106,5 @@ pub fn read_index(path: &Path) -> anyhow::Result<Vec<IndexLine>> {
 }
 
 pub(super) fn sweep_hash(pairs: &[Pair]) -> String {
-    let bytes = serde_json::to_vec(pairs).expect("pairs serialize");
-    let digest = Sha256::digest(&bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    crate::plan::sha256_hex(&serde_json::to_vec(pairs).expect("pairs serialize"))
 }

@@ -5,10 +5,10 @@ use std::time::SystemTime;
 
 use super::index::sweep_hash;
 use crate::cli::RunArgs;
-use crate::nightly::matrix::Case;
 use crate::nightly::shard;
 use crate::nightly::summary::{Pair, PairKind};
 use crate::nightly::{Suite, corpus, load_case, load_suite, overrides_of, split_case};
+use crate::scenario::matrix::Case;
 use crate::scenario::{Mode, Overrides};
 
 #[allow(clippy::too_many_arguments)]

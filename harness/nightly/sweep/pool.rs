@@ -11,7 +11,6 @@ use super::index::{Index, IndexLine};
 use crate::nightly::pair::ChildResult;
 use crate::nightly::progress::Progress;
 use crate::nightly::summary::{Pair, PairResult, Status};
-use crate::scenario::SchedulerKind;
 
 pub(super) struct Ctx {
     pub(super) exe: PathBuf,
@@ -21,13 +20,6 @@ pub(super) struct Ctx {
     pub(super) work_dir: Option<PathBuf>,
     pub(super) keep: bool,
     pub(super) results_dir: PathBuf,
-}
-
-fn scheduler_arg(k: SchedulerKind) -> &'static str {
-    match k {
-        SchedulerKind::Random => "random",
-        SchedulerKind::Pct => "pct",
-    }
 }
 
 /// Runs one pair as a child process and turns what it left into a result.
@@ -68,7 +60,7 @@ fn execute(i: usize, pair: &Pair, ctx: &Ctx) -> PairResult {
         cmd.arg("--ops").arg(n.to_string());
     }
     if let Some(k) = o.scheduler {
-        cmd.arg("--scheduler").arg(scheduler_arg(k));
+        cmd.arg("--scheduler").arg(k.name());
     }
     if let Some(d) = o.pct_depth {
         cmd.arg("--pct-depth").arg(d.to_string());

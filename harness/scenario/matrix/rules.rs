@@ -56,7 +56,15 @@ pub struct ExpectRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_writes: Option<Expectation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phantom_writes: Option<Expectation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_writes: Option<Expectation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_violations: Option<Expectation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_overlaps: Option<Expectation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockstep_breaches: Option<Expectation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_errors: Option<Expectation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,8 +203,20 @@ impl ExpectRule {
         if let Some(v) = self.lost_writes {
             e.lost_writes = v;
         }
+        if let Some(v) = self.phantom_writes {
+            e.phantom_writes = v;
+        }
+        if let Some(v) = self.duplicate_writes {
+            e.duplicate_writes = v;
+        }
+        if let Some(v) = self.order_violations {
+            e.order_violations = v;
+        }
         if let Some(v) = self.lock_overlaps {
             e.lock_overlaps = v;
+        }
+        if let Some(v) = self.lockstep_breaches {
+            e.lockstep_breaches = v;
         }
         if let Some(v) = self.worker_errors {
             e.worker_errors = v;
@@ -213,7 +233,11 @@ impl ExpectRule {
         self.false_corruption.is_some()
             || self.real_corruption.is_some()
             || self.lost_writes.is_some()
+            || self.phantom_writes.is_some()
+            || self.duplicate_writes.is_some()
+            || self.order_violations.is_some()
             || self.lock_overlaps.is_some()
+            || self.lockstep_breaches.is_some()
             || self.worker_errors.is_some()
             || self.integrity.is_some()
             || self.sidecar.is_some()
@@ -233,7 +257,15 @@ pub fn expect_summary(e: &scenario::Expect) -> String {
         ("false_corruption", e.false_corruption, d.false_corruption),
         ("real_corruption", e.real_corruption, d.real_corruption),
         ("lost_writes", e.lost_writes, d.lost_writes),
+        ("phantom_writes", e.phantom_writes, d.phantom_writes),
+        ("duplicate_writes", e.duplicate_writes, d.duplicate_writes),
+        ("order_violations", e.order_violations, d.order_violations),
         ("lock_overlaps", e.lock_overlaps, d.lock_overlaps),
+        (
+            "lockstep_breaches",
+            e.lockstep_breaches,
+            d.lockstep_breaches,
+        ),
         ("worker_errors", e.worker_errors, d.worker_errors),
     ] {
         if a != b {

@@ -155,7 +155,7 @@ pub fn validate(m: &Matrix) -> Result<(), String> {
         mentioned(&rule.when).map_err(|e| format!("`matrix.expect[{i}].when`: {e}"))?;
         if !rule.sets_anything() {
             return Err(format!(
-                "`matrix.expect[{i}]` sets no expectation; allowed keys: false_corruption, real_corruption, lost_writes, lock_overlaps, worker_errors, integrity, sidecar (and `when`, `note`)"
+                "`matrix.expect[{i}]` sets no expectation; allowed keys: false_corruption, real_corruption, lost_writes, phantom_writes, duplicate_writes, order_violations, lock_overlaps, lockstep_breaches, worker_errors, integrity, sidecar (and `when`, `note`)"
             ));
         }
     }

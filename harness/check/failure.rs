@@ -1,0 +1,244 @@
+//! Typed failures: what went wrong (the category, named after the counter or check it
+//! concerns), which detector saw it, and a human message. Replay and the shrinker compare
+//! runs by [`Signature`] (category, detector, kind), never by message text.
+
+use serde::{Deserialize, Serialize};
+
+/// What a failure is about. Every `[expect]` counter has its own category, so a failure
+/// names exactly the counter that broke its expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCategory {
+    /// `corruption.false` against `expect.false_corruption`.
+    FalseCorruption,
+    /// `corruption.real` against `expect.real_corruption`.
+    RealCorruption,
+    /// `checks.lost_writes` against `expect.lost_writes`.
+    LostWrites,
+    /// `checks.phantom_writes` against `expect.phantom_writes`.
+    PhantomWrites,
+    /// `checks.duplicate_writes` against `expect.duplicate_writes`.
+    DuplicateWrites,
+    /// `checks.order_violations` against `expect.order_violations`.
+    OrderViolations,
+    /// `checks.lock_overlaps` (interval check) against `expect.lock_overlaps`.
+    LockOverlaps,
+    /// `checks.lockstep_breaches` against `expect.lockstep_breaches`.
+    LockstepBreaches,
+    /// `totals.failed` against `expect.worker_errors`.
+    WorkerErrors,
+    /// integrity_check / quick_check against `expect.integrity`.
+    Integrity,
+    /// The database, its ledger or a verification step could not be read; passes only
+    /// under `expect.integrity = "unreadable"`.
+    Unreadable,
+    /// After the final checkpoint the main file is not `page_count x page_size` bytes.
+    FinalLength,
+    /// The journal mode after the run is not the configured one.
+    JournalMode,
+    /// `<db>.lock` against `expect.sidecar`.
+    Sidecar,
+    /// A worker crashed, hung, never started, or ops never reported (liveness).
+    Liveness,
+}
+
+impl FailureCategory {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureCategory::FalseCorruption => "false_corruption",
+            FailureCategory::RealCorruption => "real_corruption",
+            FailureCategory::LostWrites => "lost_writes",
+            FailureCategory::PhantomWrites => "phantom_writes",
+            FailureCategory::DuplicateWrites => "duplicate_writes",
+            FailureCategory::OrderViolations => "order_violations",
+            FailureCategory::LockOverlaps => "lock_overlaps",
+            FailureCategory::LockstepBreaches => "lockstep_breaches",
+            FailureCategory::WorkerErrors => "worker_errors",
+            FailureCategory::Integrity => "integrity",
+            FailureCategory::Unreadable => "unreadable",
+            FailureCategory::FinalLength => "final_length",
+            FailureCategory::JournalMode => "journal_mode",
+            FailureCategory::Sidecar => "sidecar",
+            FailureCategory::Liveness => "liveness",
+        }
+    }
+}
+
+/// Which check saw the failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// An application guard raised the corruption report(s).
+    Guard,
+    /// SQLite itself returned a corruption error.
+    Sqlite,
+    /// The ledger (rows against records and plan).
+    Ledger,
+    /// `PRAGMA integrity_check` / `quick_check` on a fresh connection.
+    IntegrityCheck,
+    /// The monotonic-interval write-exclusion check.
+    IntervalCheck,
+    /// The lockstep coordinator's model of who holds the write lock.
+    LockstepCoordinator,
+    /// The file watch on the database directory (`<db>.lock`).
+    SidecarWatch,
+    /// `PRAGMA journal_mode` after the run.
+    JournalModeCheck,
+    /// The exact length check after `wal_checkpoint(TRUNCATE)`.
+    FinalLengthCheck,
+    /// A verification step (open, checkpoint, page_count, ...) errored.
+    Verification,
+    /// The canonical content hash could not be computed.
+    ContentHash,
+    /// Failed ops in the workers' records.
+    WorkerRecords,
+    /// How a worker process ended.
+    WorkerExit,
+    /// The runner killed a worker for breaking the worker protocol (PROTOCOL.md).
+    WorkerProtocol,
+    /// Planned ops that never reported an outcome.
+    OpCount,
+    /// The runner's deadlines and the lockstep step budget.
+    Runner,
+}
+
+/// Whether the failure saw something not allowed, or missed a documented outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Seen although `[expect]` does not allow it (or it always fails a run).
+    Unexpected,
+    /// `[expect]` says it must show (`some`, `damaged`, `unreadable`, `required`) and it did not.
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub category: FailureCategory,
+    pub detector: Detector,
+    pub kind: FailureKind,
+    /// The counter's value, for failures about a count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// For a person; starts with the category name.
+    pub message: String,
+}
+
+/// The part of a failure that identifies it across runs: equal signatures mean "the same
+/// failure", whatever the counts and messages say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Signature {
+    pub category: FailureCategory,
+    pub detector: Detector,
+    pub kind: FailureKind,
+}
+
+impl Detector {
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::Guard => "guard",
+            Detector::Sqlite => "sqlite",
+            Detector::Ledger => "ledger",
+            Detector::IntegrityCheck => "integrity_check",
+            Detector::IntervalCheck => "interval_check",
+            Detector::LockstepCoordinator => "lockstep_coordinator",
+            Detector::SidecarWatch => "sidecar_watch",
+            Detector::JournalModeCheck => "journal_mode_check",
+            Detector::FinalLengthCheck => "final_length_check",
+            Detector::Verification => "verification",
+            Detector::ContentHash => "content_hash",
+            Detector::WorkerRecords => "worker_records",
+            Detector::WorkerExit => "worker_exit",
+            Detector::WorkerProtocol => "worker_protocol",
+            Detector::OpCount => "op_count",
+            Detector::Runner => "runner",
+        }
+    }
+}
+
+impl FailureKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Unexpected => "unexpected",
+            FailureKind::Missing => "missing",
+        }
+    }
+}
+
+/// `category/detector/kind`, as the report's keys spell them.
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}",
+            self.category.name(),
+            self.detector.name(),
+            self.kind.name()
+        )
+    }
+}
+
+impl Failure {
+    /// A failure whose message is prefixed with its category name.
+    pub fn new(
+        category: FailureCategory,
+        detector: Detector,
+        kind: FailureKind,
+        count: Option<u64>,
+        text: impl std::fmt::Display,
+    ) -> Failure {
+        Failure {
+            category,
+            detector,
+            kind,
+            count,
+            message: format!("{}: {text}", category.name()),
+        }
+    }
+
+    pub fn signature(&self) -> Signature {
+        Signature {
+            category: self.category,
+            detector: self.detector,
+            kind: self.kind,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The sorted, deduplicated signatures of a set of failures.
+pub fn signatures<'a>(
+    failures: impl IntoIterator<Item = &'a Failure>,
+) -> std::collections::BTreeSet<Signature> {
+    failures.into_iter().map(Failure::signature).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names used in messages and signatures are the serialised names.
+    #[test]
+    fn names_match_serde() {
+        let json = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for d in [
+            Detector::IntegrityCheck,
+            Detector::LockstepCoordinator,
+            Detector::OpCount,
+        ] {
+            assert_eq!(json(serde_json::to_value(d).unwrap()), d.name());
+        }
+        for c in [FailureCategory::LostWrites, FailureCategory::FinalLength] {
+            assert_eq!(json(serde_json::to_value(c).unwrap()), c.name());
+        }
+        assert_eq!(
+            json(serde_json::to_value(FailureKind::Missing).unwrap()),
+            "missing"
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! `verdict::judge` on hand-made findings: each counter against its own expectation.
+
+use super::*;
+use crate::check::Classification;
+use crate::scenario::{ScenarioSource, parse_str};
+
+fn scenario(expect: &str) -> Scenario {
+    let text = format!("name = \"t\"\n[expect]\n{expect}\n");
+    parse_str(&text, &ScenarioSource::Embedded("t".into())).unwrap()
+}
+
+fn healthy() -> Checks {
+    Checks {
+        integrity_check: "ok".into(),
+        quick_check: "ok".into(),
+        journal_mode: "wal".into(),
+        journal_mode_ok: true,
+        final_length_ok: true,
+        content_hash: Some("h".into()),
+        ..Checks::default()
+    }
+}
+
+fn verdict(expect: &str, c: &Checks) -> Verdict {
+    let k = Corruption::default();
+    judge(
+        &scenario(expect),
+        &Observations::default(),
+        &Totals::default(),
+        c,
+        &k,
+    )
+}
+
+fn sigs(v: &Verdict) -> Vec<(Cat, Detector, FailureKind)> {
+    v.failures
+        .iter()
+        .map(|f| (f.category, f.detector, f.kind))
+        .collect()
+}
+
+#[test]
+fn a_healthy_run_passes_with_no_notes() {
+    let v = verdict("", &healthy());
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(v.notes.is_empty());
+    assert!(healthy().clean());
+}
+
+/// `lost_writes = "some"` judges lost writes only: phantom, duplicate and out-of-order rows
+/// still fail, each under its own category.
+#[test]
+fn each_ledger_counter_has_its_own_expectation() {
+    type Set = fn(&mut Checks);
+    let cases: [(Cat, Set); 3] = [
+        (Cat::PhantomWrites, |c| c.phantom_writes = 2),
+        (Cat::DuplicateWrites, |c| c.duplicate_writes = 2),
+        (Cat::OrderViolations, |c| c.order_violations = 2),
+    ];
+    for (cat, set) in cases {
+        let mut c = healthy();
+        c.lost_writes = 1;
+        set(&mut c);
+        let v = verdict("lost_writes = \"some\"", &c);
+        assert_eq!(v.verdict, VerdictKind::Fail, "{cat:?}");
+        assert_eq!(
+            sigs(&v),
+            [(cat, Detector::Ledger, FailureKind::Unexpected)],
+            "{v:?}"
+        );
+        assert_eq!(v.failures[0].count, Some(2));
+        assert!(v.failures[0].message.starts_with(cat.name()), "{v:?}");
+        // Declared on its own key, it passes.
+        let v = verdict(
+            &format!("lost_writes = \"some\"\n{} = \"some\"", cat.name()),
+            &c,
+        );
+        assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    }
+    // And `some` on lost writes alone, with only other anomalies, is missing.
+    let mut c = healthy();
+    c.phantom_writes = 1;
+    let v = verdict("lost_writes = \"some\"\nphantom_writes = \"any\"", &c);
+    assert_eq!(
+        sigs(&v),
+        [(Cat::LostWrites, Detector::Ledger, FailureKind::Missing)]
+    );
+}
+
+/// Interval overlaps and lockstep breaches are two counters with two expectations.
+#[test]
+fn lock_overlaps_and_lockstep_breaches_are_judged_apart() {
+    let mut c = healthy();
+    c.lockstep_breaches = 3;
+    let v = verdict("lock_overlaps = \"some\"", &c);
+    assert_eq!(
+        sigs(&v),
+        [
+            (
+                Cat::LockOverlaps,
+                Detector::IntervalCheck,
+                FailureKind::Missing
+            ),
+            (
+                Cat::LockstepBreaches,
+                Detector::LockstepCoordinator,
+                FailureKind::Unexpected
+            ),
+        ]
+    );
+    let v = verdict("lockstep_breaches = \"some\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    c.lock_overlaps = 1;
+    let v = verdict("lockstep_breaches = \"some\"", &c);
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::LockOverlaps,
+            Detector::IntervalCheck,
+            FailureKind::Unexpected
+        )]
+    );
+}
+
+/// A count declared `any` that shows leaves a note with the count.
+#[test]
+fn any_above_zero_leaves_a_note_with_the_count() {
+    let mut c = healthy();
+    c.duplicate_writes = 4;
+    let v = verdict("duplicate_writes = \"any\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass);
+    assert_eq!(
+        v.notes,
+        [
+            "seen, not judged: 4 duplicate writes (committed rows present more than once) (expect.duplicate_writes = \"any\")"
+        ]
+    );
+    let k = Corruption {
+        classification: Classification::False,
+        reports: 7,
+        false_reports: 7,
+        ..Corruption::default()
+    };
+    let v = judge(
+        &scenario("false_corruption = \"any\""),
+        &Observations::default(),
+        &Totals::default(),
+        &healthy(),
+        &k,
+    );
+    assert_eq!(v.verdict, VerdictKind::Pass);
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.starts_with("seen, not judged: 7 false corruption reports")),
+        "{v:?}"
+    );
+}
+
+/// `damaged` and `any` do not excuse an unreadable ledger; `unreadable` does.
+#[test]
+fn an_unreadable_ledger_passes_only_under_unreadable() {
+    let mut c = healthy();
+    c.integrity_check = "error: malformed".into();
+    c.ledger_error = Some("cannot read".into());
+    for e in ["damaged", "any"] {
+        let v = verdict(&format!("integrity = \"{e}\""), &c);
+        assert_eq!(
+            sigs(&v),
+            [(Cat::Unreadable, Detector::Ledger, FailureKind::Unexpected)],
+            "{e}: {v:?}"
+        );
+    }
+    let v = verdict("integrity = \"unreadable\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    let v = verdict("integrity = \"unreadable\"", &healthy());
+    assert_eq!(
+        sigs(&v),
+        [(Cat::Unreadable, Detector::Ledger, FailureKind::Missing)]
+    );
+}
+
+/// A content hash that could not be computed is an error while checking: a failure.
+#[test]
+fn a_content_hash_error_fails_the_run() {
+    let mut c = healthy();
+    c.content_hash = None;
+    c.content_hash_error = Some("no such table".into());
+    assert!(!c.clean());
+    let v = verdict("", &c);
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::Unreadable,
+            Detector::ContentHash,
+            FailureKind::Unexpected
+        )]
+    );
+}
+
+/// The exact length is judged on every healthy run, not only under `integrity = "ok"`, and
+/// both the length and the journal mode take part in the classification.
+#[test]
+fn final_length_and_journal_mode_are_judged_and_make_a_run_unclean() {
+    let mut c = healthy();
+    c.final_length_ok = false;
+    assert_eq!(c.damage(), [Cat::FinalLength]);
+    for e in ["ok", "any"] {
+        let v = verdict(&format!("integrity = \"{e}\""), &c);
+        assert_eq!(
+            sigs(&v),
+            [(
+                Cat::FinalLength,
+                Detector::FinalLengthCheck,
+                FailureKind::Unexpected
+            )],
+            "{e}"
+        );
+    }
+    let mut c = healthy();
+    c.journal_mode = "delete".into();
+    c.journal_mode_ok = false;
+    assert_eq!(c.damage(), [Cat::JournalMode]);
+    let v = verdict("", &c);
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::JournalMode,
+            Detector::JournalModeCheck,
+            FailureKind::Unexpected
+        )]
+    );
+}
+
+/// Failures serialise with a stable shape: category, detector, kind, count, message.
+#[test]
+fn failures_serialise_stably() {
+    let mut c = healthy();
+    c.lost_writes = 2;
+    let v = verdict("", &c);
+    let json = serde_json::to_value(&v.failures[0]).unwrap();
+    assert_eq!(json["category"], "lost_writes");
+    assert_eq!(json["detector"], "ledger");
+    assert_eq!(json["kind"], "unexpected");
+    assert_eq!(json["count"], 2);
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("lost_writes: 2 lost writes")
+    );
+}
+
+/// What made a run real lists only what was measured: an unopenable database is
+/// `unreadable` and `integrity`, not also a wrong length and journal mode.
+#[test]
+fn evidence_lists_only_what_was_measured() {
+    let c = Checks {
+        integrity_check: "not run: cannot open the database".into(),
+        quick_check: "not run: cannot open the database".into(),
+        ledger_error: Some("cannot open".into()),
+        verification_errors: vec!["cannot open".into()],
+        ..Checks::default()
+    };
+    assert_eq!(c.damage(), [Cat::Integrity, Cat::Unreadable]);
+}
