@@ -58,17 +58,21 @@ fn run_mode(dir: &Path, mode: &str) -> (Run, Duration) {
     (r, t0.elapsed())
 }
 
-/// Every liveness line and failure, for asserting on named reasons.
+/// Every failure and liveness message, with its signature, for asserting on named reasons.
 fn reasons(r: &Run) -> String {
-    let mut all = r.failures();
-    all.extend(
-        r.report["liveness"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| v["message"].as_str().unwrap_or_default().to_string()),
-    );
-    all.join("\n")
+    ["failures", "liveness"]
+        .iter()
+        .flat_map(|k| r.report[*k].as_array().cloned().unwrap_or_default())
+        .map(|f| {
+            format!(
+                "{}/{}: {}",
+                f["category"].as_str().unwrap_or_default(),
+                f["detector"].as_str().unwrap_or_default(),
+                f["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -114,7 +118,8 @@ fn a_worker_of_another_protocol_version_is_named() {
     let (r, _) = run_mode(dir.path(), "wrong-version");
     assert_ne!(r.code, 0);
     assert!(
-        reasons(&r).contains("protocol version mismatch (worker speaks 2, runner 1)"),
+        reasons(&r).contains("liveness/worker_protocol")
+            && reasons(&r).contains("protocol version mismatch (worker speaks 2, runner 1)"),
         "{}",
         reasons(&r)
     );
@@ -126,7 +131,8 @@ fn a_stray_print_is_non_protocol_output() {
     let (r, _) = run_mode(dir.path(), "garbage");
     assert_ne!(r.code, 0);
     assert!(
-        reasons(&r).contains("non-protocol output: starting the burst now"),
+        reasons(&r).contains("liveness/worker_protocol")
+            && reasons(&r).contains("non-protocol output: starting the burst now"),
         "{}",
         reasons(&r)
     );
@@ -153,7 +159,8 @@ fn a_worker_that_exits_mid_run_is_named() {
     let (r, _) = run_mode(dir.path(), "crash-exit");
     assert_ne!(r.code, 0);
     assert!(
-        reasons(&r).contains("exited with code 3 before finishing its schedule"),
+        reasons(&r).contains("liveness/worker_exit")
+            && reasons(&r).contains("exited with code 3 before finishing its schedule"),
         "{}",
         reasons(&r)
     );
@@ -181,6 +188,19 @@ fn a_silent_worker_is_killed_by_the_stall_watchdog() {
     assert!(
         took < Duration::from_secs(30),
         "the 2 s stall timeout must end it well before the run deadline, took {took:?}"
+    );
+}
+
+#[test]
+fn done_with_ops_unreported_is_a_protocol_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = run_mode(dir.path(), "early-done");
+    assert_ne!(r.code, 0);
+    assert!(
+        reasons(&r)
+            .contains("protocol violation: done with 4 of its ops unreported (first: seq 4)"),
+        "{}",
+        reasons(&r)
     );
 }
 

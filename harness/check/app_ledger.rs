@@ -3,11 +3,11 @@
 //! the app's columns there is no content or commit-order check; lost, phantom, duplicate
 //! and ambiguous writes are counted exactly as the kanban ledger counts them.
 
-use crate::check::failure::FailureCategory;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 
+use super::failure::FailureCategory;
 use super::ledger::LedgerReport;
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::{Plan, PlannedOp};

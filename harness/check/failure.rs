@@ -101,6 +101,8 @@ pub enum Detector {
     WorkerRecords,
     /// How a worker process ended.
     WorkerExit,
+    /// The runner killed a worker for breaking the worker protocol (PROTOCOL.md).
+    WorkerProtocol,
     /// Planned ops that never reported an outcome.
     OpCount,
     /// The runner's deadlines and the lockstep step budget.
@@ -158,6 +160,7 @@ impl Detector {
             Detector::ContentHash => "content_hash",
             Detector::WorkerRecords => "worker_records",
             Detector::WorkerExit => "worker_exit",
+            Detector::WorkerProtocol => "worker_protocol",
             Detector::OpCount => "op_count",
             Detector::Runner => "runner",
             Detector::DurabilityOracle => "durability_oracle",

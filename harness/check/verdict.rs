@@ -182,8 +182,13 @@ fn judge_worker_exits(j: &mut Judgement, obs: &Observations) {
             .as_deref()
             .map(|e| format!(" ({e})"))
             .unwrap_or_default();
+        let detector = if w.protocol_failure.is_some() {
+            Detector::WorkerProtocol
+        } else {
+            Detector::WorkerExit
+        };
         j.live(
-            Detector::WorkerExit,
+            detector,
             format!(
                 "worker {} (pid {}) {how} after {} ops{err}",
                 w.worker, w.pid, w.records

@@ -13,6 +13,7 @@ pub mod lifeline;
 pub mod origin;
 pub mod procs;
 pub mod protocol;
+mod reader;
 mod reap;
 pub mod runner;
 pub mod scheduler;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -14,16 +14,15 @@ use std::time::Instant;
 use super::coordinator::StepEvent;
 use super::gate::ActorId;
 use super::protocol::{
-    PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp, hello_version,
+    PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp,
 };
+use super::reader::spawn_reader;
 use super::reap::{tail, wait_bounded};
-use crate::observe::{KillEvent, Observations, WorkerExit};
+use crate::observe::{KillEvent, Observations, ProtocolFailure, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
 use crate::scenario::Mode;
 pub use crate::scenario::WorkerCommand;
 
-/// A record line longer than this is a runaway worker, not a record.
-const MAX_LINE: usize = 1 << 20;
 /// Lines buffered between reader threads and the runner; a flooding worker blocks on its
 /// own pipe instead of growing the runner's memory.
 const CHANNEL_DEPTH: usize = 4096;
@@ -81,47 +80,6 @@ pub struct Workers {
     plans: Vec<WorkerPlan>,
     planned_kills: Vec<plan::Kill>,
     pub kills: Vec<KillEvent>,
-}
-
-fn spawn_reader(worker: u32, stdout: std::process::ChildStdout, tx: SyncSender<Event>) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(1 << 16, stdout);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = match (&mut reader)
-                .take(MAX_LINE as u64 + 1)
-                .read_until(b'\n', &mut line)
-            {
-                Ok(n) => n,
-                Err(_) => break,
-            };
-            if n == 0 {
-                break;
-            }
-            let ev = if line.len() > MAX_LINE {
-                Event::Garbage(worker, format!("a line of more than {MAX_LINE} bytes"))
-            } else {
-                match hello_version(&line) {
-                    Some(v) if v != u64::from(PROTOCOL_VERSION) => Event::WrongVersion(worker, v),
-                    _ => match serde_json::from_slice::<WorkerMsg>(&line) {
-                        Ok(m) => Event::Msg(worker, m),
-                        Err(_) => Event::Garbage(
-                            worker,
-                            String::from_utf8_lossy(&line).chars().take(200).collect(),
-                        ),
-                    },
-                }
-            };
-            let garbage = matches!(ev, Event::Garbage(..) | Event::WrongVersion(..));
-            if tx.send(ev).is_err() || garbage {
-                // The runner stopped listening, or the worker is talking nonsense: stop
-                // reading (it will be killed) rather than follow a runaway stream.
-                break;
-            }
-        }
-        let _ = tx.send(Event::Eof(worker));
-    });
 }
 
 impl Drop for Workers {
@@ -217,6 +175,7 @@ impl Workers {
                 killed_because: None,
                 error: None,
                 records: 0,
+                protocol_failure: None,
                 language: None,
                 implementation: None,
                 sqlite_version: None,
@@ -330,7 +289,11 @@ impl Workers {
                 }
                 p.last_heard = Instant::now();
                 if let Err(why) = p.admit(w, &msg, lockstep) {
-                    self.violation(w, format!("protocol violation: {why}"));
+                    self.violation(
+                        w,
+                        ProtocolFailure::Violation,
+                        format!("protocol violation: {why}"),
+                    );
                     return None;
                 }
                 let id = |actor| ActorId { worker: w, actor };
@@ -352,7 +315,7 @@ impl Workers {
                             });
                         p.exit.sqlite_version = Some(h.sqlite_version);
                         if let Some(why) = mismatch {
-                            self.violation(w, why);
+                            self.violation(w, ProtocolFailure::SqliteMismatch, why);
                             return None;
                         }
                     }
@@ -419,11 +382,16 @@ impl Workers {
                 }
             }
             Event::Garbage(w, line) => {
-                self.violation(w, format!("non-protocol output: {line}"));
+                self.violation(
+                    w,
+                    ProtocolFailure::NonProtocolOutput,
+                    format!("non-protocol output: {line}"),
+                );
             }
             Event::WrongVersion(w, v) => {
                 self.violation(
                     w,
+                    ProtocolFailure::VersionMismatch,
                     format!(
                         "protocol version mismatch (worker speaks {v}, runner {PROTOCOL_VERSION})"
                     ),
@@ -440,9 +408,10 @@ impl Workers {
     }
 
     /// The worker broke the protocol: name why, kill it, and believe nothing more it says.
-    fn violation(&mut self, w: u32, why: String) {
+    fn violation(&mut self, w: u32, what: ProtocolFailure, why: String) {
         let p = &mut self.procs[w as usize];
         p.violated = true;
+        p.exit.protocol_failure.get_or_insert(what);
         p.exit.killed_because.get_or_insert(why);
         let _ = p.child.kill();
     }
@@ -560,6 +529,11 @@ impl Proc {
             WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(format!(
                 "an op record for seq {} that it was not given or already reported",
                 rec.seq
+            )),
+            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(format!(
+                "done with {} of its ops unreported (first: seq {})",
+                self.pending.len(),
+                self.pending.first().copied().unwrap_or_default()
             )),
             WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
                 if !lockstep =>

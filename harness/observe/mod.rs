@@ -137,6 +137,9 @@ pub struct WorkerExit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub records: u64,
+    /// The runner killed it for breaking the worker protocol (PROTOCOL.md, "Named failures").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_failure: Option<ProtocolFailure>,
     /// What the worker said in its `hello`: `rust`, `python`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
@@ -145,6 +148,20 @@ pub struct WorkerExit {
     /// The SQLite the worker's code links (the app's, not walburst's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqlite_version: Option<String>,
+}
+
+/// How a worker broke the protocol; `killed_because` has the details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolFailure {
+    /// Its `hello` named another protocol version.
+    VersionMismatch,
+    /// A line on stdout that is not a protocol message.
+    NonProtocolOutput,
+    /// A protocol message out of place (not hello first, an unknown or repeated op, ...).
+    Violation,
+    /// Its `hello` named another SQLite version than the release the run asked for.
+    SqliteMismatch,
 }
 
 /// A seeded SIGKILL that landed.
