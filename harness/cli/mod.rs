@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod compare;
 mod explore;
+mod nightly;
 mod shrink;
 mod sqlite;
 
@@ -183,7 +184,9 @@ fn usage_error(e: LoadError) -> i32 {
 pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
         Command::Worker(_) => crate::exec::worker::worker_main(),
-        Command::List(l) if l.scenario.is_some() => crate::nightly::list_command(&l),
+        Command::List(crate::nightly::ListArgs {
+            scenario: Some(spec),
+        }) => nightly::list(&spec),
         Command::List(_) => {
             let mut text = String::new();
             for e in scenario::embedded() {
@@ -222,8 +225,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Replay(a) => replay_command(a),
         Command::Compare(a) => compare::command(a),
         Command::Report(a) => report_command(a),
-        Command::Merge(a) => crate::nightly::merge::merge_command(a),
-        Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
+        Command::Merge(a) => nightly::merge(crate::nightly::merge::merge_command(a)),
+        Command::SweepPair(a) => nightly::sweep(crate::nightly::pair::pair_main(a)),
         Command::Shrink(a) => shrink::command(a),
         Command::Explore(a) => explore::command(a),
         Command::Sqlite(a) => sqlite::command(a),
@@ -345,7 +348,7 @@ fn run_command(a: RunArgs) -> i32 {
             );
             return EXIT_USAGE;
         }
-        return crate::nightly::sweep::run_sweep(&request);
+        return nightly::sweep(crate::nightly::sweep::run_sweep(&request));
     }
     // Load and validate everything before running anything: bad input writes nothing.
     // With --sqlite, each scenario is loaded once per release (the release is an override).

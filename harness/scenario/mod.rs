@@ -7,6 +7,7 @@
 mod embedded;
 mod expect;
 mod faults;
+mod invalid;
 mod io_faults;
 mod ledger;
 mod load;
@@ -18,9 +19,12 @@ mod worker;
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
+pub use invalid::Invalid;
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
-pub use load::{LoadError, Overrides, ScaleArgs, ScenarioSource, load, parse_str, validate};
+pub use load::{
+    LoadError, LoadProblem, Overrides, ScaleArgs, ScenarioSource, load, parse_str, syntax, validate,
+};
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 
 use serde::{Deserialize, Serialize};
@@ -520,7 +524,7 @@ impl Scenario {
         &self,
         source: &ScenarioSource,
         builtin_exe: &std::path::Path,
-    ) -> Result<WorkerCommand, String> {
+    ) -> Result<WorkerCommand, Invalid> {
         match &self.worker {
             None => Ok(WorkerCommand::builtin(builtin_exe)),
             Some(t) => worker::resolve(t, &source.dir()),
