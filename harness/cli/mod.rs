@@ -303,7 +303,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     match crate::replay::replay(&report, &opts, &mut console) {
         Ok(true) => EXIT_PASS,
         Ok(false) => EXIT_FAIL,
-        Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => EXIT_UNWRITTEN,
+        Err(crate::replay::ReplayError::Run(crate::run::RunError::Unwritten(_))) => EXIT_UNWRITTEN,
         Err(e) => {
             eprintln!("error: the replay could not be carried out: {e:#}");
             EXIT_FAIL
@@ -420,7 +420,7 @@ fn run_command(a: RunArgs) -> i32 {
                 Ok(true) => passed += 1,
                 Ok(false) => failed += 1,
                 // Already said, with the kept run directory and the verdict line.
-                Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => unwritten += 1,
+                Err(crate::run::RunError::Unwritten(_)) => unwritten += 1,
                 Err(e) => {
                     failed += 1;
                     side_by_side.add_error(&s, seed, &e);

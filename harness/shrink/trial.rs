@@ -66,7 +66,7 @@ impl Trials<'_> {
             mode: Mode::Lockstep,
             replay: None,
         };
-        let outcome = written.and_then(|()| run(&req, self.console));
+        let outcome = written.and_then(|()| Ok(run(&req, self.console)?));
         match outcome {
             Ok(o) => TrialRun {
                 signature: signature::of(&o.report),
