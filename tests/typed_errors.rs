@@ -26,7 +26,11 @@ fn subject(e: &LoadError) -> &str {
 #[test]
 fn refused_values_name_their_field_as_data() {
     let e = parse("[workload]\nworkers = 0\n");
-    assert!(e.to_string().contains("field `workload.workers` = 0 is out of range"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("field `workload.workers` = 0 is out of range"),
+        "{e}"
+    );
     assert!(matches!(
         e.invalid(),
         Some(Invalid::OutOfRange { field, value, .. }) if field == "workload.workers" && value == "0"

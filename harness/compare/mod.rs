@@ -22,7 +22,7 @@ pub mod table;
 
 pub use error::CompareError;
 pub use files::write_text_atomic;
-pub use model::{CompareReport, Group, RunSummary, StrategyInfo};
+pub use model::{CompareReport, Group, RunSummary, RunVerdict, StrategyInfo};
 pub use prepare::{Prepared, prepare};
 pub use request::CompareArgs;
 pub use run::{Compared, Output, PageUnwritten, execute, repeat_order};

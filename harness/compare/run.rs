@@ -9,6 +9,7 @@ use crate::report::console::Console;
 use crate::run::{RunRequest, run};
 use crate::scenario::{Mode, ScenarioSource};
 
+use super::RunVerdict;
 use super::files::{make_compare_dir, write_text_atomic};
 use super::prepare::{strategy_scenario, to_toml, variant};
 use super::{
@@ -122,7 +123,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     workers: group_workers,
                     ops_per_worker: group_ops,
                     seed: p.seed,
-                    verdict: "error".into(),
+                    verdict: RunVerdict::Error,
                     failures: Vec::new(),
                     error: None,
                     schedule_hash: None,
@@ -209,7 +210,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
         ));
     }
     let summary = summarize(&runs, &p.presets, &groups);
-    let passed = runs.iter().all(|r| r.verdict == "pass");
+    let passed = runs.iter().all(|r| r.verdict == RunVerdict::Pass);
     let report = CompareReport {
         compare_version: COMPARE_VERSION,
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
