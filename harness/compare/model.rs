@@ -134,7 +134,7 @@ impl RunSummary {
             false_corruption: r.corruption.false_reports,
             real_corruption: r.corruption.real,
             sidecar_seen: r.checks.sidecar_seen,
-            integrity_ok: r.checks.integrity_check == "ok" && r.checks.quick_check == "ok",
+            integrity_ok: r.checks.integrity_ok(),
             power_loss_acknowledged_lost: r
                 .io
                 .as_ref()
