@@ -268,6 +268,10 @@ fn draw_page(
             reason: format!("{e:#}"),
         }
     };
+    let unwritten = |e: crate::report::WriteError| PageUnwritten {
+        path: e.path.clone(),
+        reason: e.error.to_string(),
+    };
     let cdf = dir.join(page::CDF_FILE);
     let cdfs = latencies
         .cdf_svgs(report)
@@ -275,11 +279,11 @@ fn draw_page(
         .collect::<anyhow::Result<Vec<String>>>()
         .map_err(failed(cdf.clone()))?;
     if let Some(first) = cdfs.first() {
-        write_text_atomic(&cdf, first).map_err(failed(cdf.clone()))?;
+        write_text_atomic(&cdf, first).map_err(unwritten)?;
     }
     let html = page::render(report, table, chart, &cdfs, reproduce, dir);
     let path = dir.join(page::HTML_FILE);
-    write_text_atomic(&path, &html).map_err(failed(path.clone()))?;
+    write_text_atomic(&path, &html).map_err(unwritten)?;
     Ok(path)
 }
 

@@ -37,7 +37,10 @@ pub fn foreign(s: &Scenario) -> Option<SqliteVersion> {
 }
 
 /// In a delegated run: writes the report for the process that started it.
-pub fn hand_back(report: &Report, report_path: Option<&Path>) -> anyhow::Result<()> {
+pub fn hand_back(
+    report: &Report,
+    report_path: Option<&Path>,
+) -> Result<(), crate::report::WriteError> {
     let Some(path) = std::env::var_os(HANDBACK_ENV).filter(|p| !p.is_empty()) else {
         return Ok(());
     };

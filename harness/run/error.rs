@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::report::WriteError;
 use crate::report::outputs::ReportUnwritten;
 use crate::scenario::Invalid;
 use crate::scenario::release::SqliteVersion;
@@ -28,6 +29,10 @@ pub enum RunError {
         path: PathBuf,
         error: rusqlite::Error,
     },
+    /// A file of the run's evidence (run spec, records, trace, kept report) could not be
+    /// written.
+    #[error(transparent)]
+    Evidence(#[from] WriteError),
     /// The run ended but its report could not be written; the run directory is kept.
     #[error(transparent)]
     Unwritten(#[from] ReportUnwritten),

@@ -159,22 +159,28 @@ fn keep_evidence(
     records: &[observe::OpRecord],
     times: &observe::RunTimes,
     report: &Report,
-) -> anyhow::Result<()> {
+) -> Result<(), report::WriteError> {
     write_jsonl(&run_dir.join(render::RECORDS_FILE), records)?;
     report::write_json_atomic(&run_dir.join(render::EVENTS_FILE), times)?;
     report::write_json_atomic(&run_dir.join("report.json"), report)
 }
 
-fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
+/// One JSON line per item (records, trace steps).
+fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> Result<(), report::WriteError> {
     use std::io::Write;
-    let f = std::fs::File::create(path)?;
-    let mut w = std::io::BufWriter::new(f);
-    for r in items {
-        serde_json::to_writer(&mut w, r)?;
-        w.write_all(b"\n")?;
-    }
-    w.flush()?;
-    Ok(())
+    let write = || -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for r in items {
+            serde_json::to_writer(&mut w, r)?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    };
+    write().map_err(|error| report::WriteError {
+        doing: "write",
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Draws `report.html` beside the JSON report; a failure is a console note, never an error.

@@ -87,5 +87,5 @@ impl Trials<'_> {
 /// Writes a scenario as TOML (atomically).
 pub fn write_scenario(path: &Path, s: &Scenario) -> anyhow::Result<()> {
     let text = toml::to_string(s)?;
-    crate::report::write_atomic(path, text.as_bytes())
+    Ok(crate::report::write_atomic(path, text.as_bytes())?)
 }

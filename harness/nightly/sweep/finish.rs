@@ -133,7 +133,10 @@ pub fn write_summary(summary: &Summary, json: &Path, md: &Path) -> anyhow::Resul
     let mut text = serde_json::to_string_pretty(summary)?;
     text.push('\n');
     crate::nightly::write_atomic(json, text.as_bytes())?;
-    crate::nightly::write_atomic(md, summary.markdown().as_bytes())
+    Ok(crate::nightly::write_atomic(
+        md,
+        summary.markdown().as_bytes(),
+    )?)
 }
 
 /// The failures again, one line each with their reproduce command, then the regressions'
