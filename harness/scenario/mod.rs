@@ -455,10 +455,10 @@ impl Default for Lockstep {
 
 impl Lockstep {
     /// The steps a run may take before lockstep declares a livelock. Retries of actors
-    /// waiting for a lock (a polled flock, a BUSY the coordinator cannot rule out as futile)
-    /// compete with the holder's steps, so the steps per op can grow with the number of
-    /// actors (`smoke` at 96 workers x 2 ops: 61,534 steps for 192 ops, 1.7 per op per
-    /// actor, over the old flat 256 per op). Automatic: per planned op 16 steps per actor,
+    /// waiting for a lock (a BUSY the coordinator cannot rule out as futile) compete with the
+    /// holder's steps, so the steps per op can grow with the number of actors (`smoke`
+    /// without its init lock at 96 workers x 2 ops: 62,692 steps for 192 ops, 1.7 per op per
+    /// actor, over the old flat 256 per op; flock waiters on a lock known held are skipped). Automatic: per planned op 16 steps per actor,
     /// at least 256, and at least 1000 in all.
     pub fn step_budget(&self, total_ops: u64, actors: u64) -> u64 {
         if self.max_steps > 0 {
