@@ -379,6 +379,21 @@ fn prepare_and_run_an_older_release() {
     let run = json(Path::new(reports[0]["runs"][0]["report"].as_str().unwrap()));
     assert_eq!(run["sqlite_version"], "3.50.2");
     assert_eq!(run["sqlite_origin"]["kind"], "prepared");
+    // A run on another release hands back everything (its records draw the latency CDF)
+    // and names no scratch report that is deleted a moment later.
+    assert!(!out.contains("walburst-sqlite-handback"), "{out}");
+    for dir in out
+        .lines()
+        .filter_map(|l| l.strip_prefix("compare report: "))
+        .map(|p| Path::new(p).parent().unwrap().to_path_buf())
+    {
+        let cdf = std::fs::read_to_string(dir.join("compare-cdf.svg")).unwrap();
+        assert!(
+            cdf.contains("wal: n="),
+            "no commits drawn in {}",
+            dir.display()
+        );
+    }
 
     // A worker executable of another release is refused by name.
     let prepared = prepared_dir.join("walburst");

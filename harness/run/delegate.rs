@@ -9,24 +9,44 @@
 
 /// Set on a delegated run: where it writes its report and report path for the caller.
 pub const HANDBACK_ENV: &str = "WALBURST_SQLITE_HANDBACK";
+/// Set on a delegated run whose caller writes no report file (compare, shrink, explore):
+/// the report goes back through the hand-back file only, so the child neither writes one
+/// into a scratch directory nor prints a `report:` path that is gone a moment later.
+pub const HANDBACK_ONLY_ENV: &str = "WALBURST_SQLITE_HANDBACK_ONLY";
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use crate::exec::coordinator::TraceEntry;
 use crate::exec::origin::{self, EXPECT_ENV, mismatch};
+use crate::observe::OpRecord;
 use crate::releases::{cache, prepare};
 use crate::report::{Report, console::Console};
 use crate::run::{RunError, RunOutcome, RunRequest};
 use crate::scenario::release::SqliteVersion;
 use crate::scenario::{Mode, Scenario};
 
-/// What a delegated run hands back.
+/// What a delegated run hands back: everything a [`RunOutcome`] holds but the page, so a
+/// run on another release is as complete for its caller as one in this process (compare's
+/// latency CDF needs the records, a determinism check the trace).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Handback {
     pub report: Report,
     pub report_path: Option<PathBuf>,
+    #[serde(default)]
+    pub records: Vec<OpRecord>,
+    #[serde(default)]
+    pub trace: Vec<TraceEntry>,
+    #[serde(default)]
+    pub page: Option<PathBuf>,
+}
+
+/// In a delegated run: whether the caller asked for the report through the hand-back only.
+pub fn handback_only() -> bool {
+    std::env::var_os(HANDBACK_ENV).is_some_and(|p| !p.is_empty())
+        && std::env::var_os(HANDBACK_ONLY_ENV).is_some()
 }
 
 /// The release `s` asks for, when this process runs another one.
@@ -37,18 +57,18 @@ pub fn foreign(s: &Scenario) -> Option<SqliteVersion> {
 }
 
 /// In a delegated run: writes the report for the process that started it.
-pub fn hand_back(
-    report: &Report,
-    report_path: Option<&Path>,
-) -> Result<(), crate::report::WriteError> {
+pub fn hand_back(o: &RunOutcome) -> Result<(), crate::report::WriteError> {
     let Some(path) = std::env::var_os(HANDBACK_ENV).filter(|p| !p.is_empty()) else {
         return Ok(());
     };
     crate::report::write_json_atomic(
         Path::new(&path),
         &Handback {
-            report: report.clone(),
-            report_path: report_path.map(Path::to_path_buf),
+            report: o.report.clone(),
+            report_path: o.report_path.clone(),
+            records: o.records.clone(),
+            trace: o.trace.clone(),
+            page: o.page.clone(),
         },
     )
 }
@@ -117,10 +137,15 @@ pub fn run(
         .clone()
         .unwrap_or_else(|| scratch.path().join("reports"));
     console.line(&format!("SQLite {v}: running {}", exe.display()));
-    let status = Command::new(&exe)
+    let mut child = Command::new(&exe);
+    child
         .args(run_args(req, &out_dir, console.quiet))
         .env(EXPECT_ENV, v.to_string())
-        .env(HANDBACK_ENV, &handback)
+        .env(HANDBACK_ENV, &handback);
+    if req.out_dir.is_none() {
+        child.env(HANDBACK_ONLY_ENV, "1");
+    }
+    let status = child
         .stdin(Stdio::null())
         .status()
         .map_err(RunError::io("start", &exe))?;
@@ -141,11 +166,10 @@ pub fn run(
     }
     Ok(RunOutcome {
         report: back.report,
-        report_path: req.out_dir.as_ref().and(back.report_path),
-        trace: Vec::new(),
-        // The delegated process keeps its records to itself; its page sits beside its report.
-        records: Vec::new(),
-        page: None,
+        report_path: back.report_path,
+        trace: back.trace,
+        records: back.records,
+        page: back.page,
     })
 }
 

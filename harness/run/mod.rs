@@ -369,7 +369,9 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
     }
     // The report is written before a passing run's directory is removed: evidence is never
     // deleted before its report is safely on disk.
-    let report_path = match &req.out_dir {
+    // A delegated run for a caller that writes no report hands it back instead (delegate).
+    let out_dir = req.out_dir.as_ref().filter(|_| !delegate::handback_only());
+    let report_path = match out_dir {
         Some(dir) => match report::write(&report, dir) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -389,21 +391,23 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
         },
         None => None,
     };
-    if !keep {
-        std::fs::remove_dir_all(&run_dir)
-            .map_err(RunError::io("remove run directory", &run_dir))?;
-    }
     // The JSON report is written; the page is drawn from it and can fail only on its own.
     let page = report_path
         .as_deref()
         .and_then(|p| draw_page(&report, &obs.records, &trace, &times, p, console));
     console.finished(&report, report_path.as_deref());
-    delegate::hand_back(&report, report_path.as_deref())?;
-    Ok(RunOutcome {
+    let outcome = RunOutcome {
         report,
         report_path,
         trace,
         records: obs.records,
         page,
-    })
+    };
+    // A delegated run's caller may hold the only copy of the report: it goes back first.
+    delegate::hand_back(&outcome)?;
+    if !keep {
+        std::fs::remove_dir_all(&run_dir)
+            .map_err(RunError::io("remove run directory", &run_dir))?;
+    }
+    Ok(outcome)
 }
