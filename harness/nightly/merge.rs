@@ -212,7 +212,7 @@ pub fn merge_command(a: MergeArgs) -> i32 {
         Err(m) => return bad(m),
     };
     if let Err(m) = crate::report::outputs::check_dir("--out", &a.out) {
-        return bad(m);
+        return bad(m.to_string());
     }
     let progress = Progress::new(0, true);
     let json = a.out.join("merged-summary.json");
