@@ -18,7 +18,8 @@ use super::protocol::{
 };
 use super::reader::spawn_reader;
 use super::reap::{tail, wait_bounded};
-use crate::observe::{KillEvent, Observations, ProtocolFailure, WorkerExit};
+use super::violation::ProtocolViolation;
+use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
 use crate::scenario::Mode;
 pub use crate::scenario::WorkerCommand;
@@ -288,12 +289,8 @@ impl Workers {
                     return None;
                 }
                 p.last_heard = Instant::now();
-                if let Err(why) = p.admit(w, &msg, lockstep) {
-                    self.violation(
-                        w,
-                        ProtocolFailure::Violation,
-                        format!("protocol violation: {why}"),
-                    );
+                if let Err(v) = p.admit(w, &msg, lockstep) {
+                    self.violation(v);
                     return None;
                 }
                 let id = |actor| ActorId { worker: w, actor };
@@ -307,15 +304,14 @@ impl Workers {
                             .expect_sqlite
                             .as_ref()
                             .filter(|v| **v != h.sqlite_version)
-                            .map(|v| {
-                                format!(
-                                    "SQLite mismatch: the worker runs SQLite {}, the run asked for {v} (its library path did not reach the prepared release: a statically linked SQLite, or a library path the worker resets)",
-                                    h.sqlite_version
-                                )
+                            .map(|v| ProtocolViolation::SqliteMismatch {
+                                worker: w,
+                                runs: h.sqlite_version.clone(),
+                                asked: v.to_string(),
                             });
                         p.exit.sqlite_version = Some(h.sqlite_version);
-                        if let Some(why) = mismatch {
-                            self.violation(w, ProtocolFailure::SqliteMismatch, why);
+                        if let Some(v) = mismatch {
+                            self.violation(v);
                             return None;
                         }
                     }
@@ -381,21 +377,15 @@ impl Workers {
                     }
                 }
             }
-            Event::Garbage(w, line) => {
-                self.violation(
-                    w,
-                    ProtocolFailure::NonProtocolOutput,
-                    format!("non-protocol output: {line}"),
-                );
+            Event::Garbage(worker, line) => {
+                self.violation(ProtocolViolation::NonProtocolOutput { worker, line });
             }
-            Event::WrongVersion(w, v) => {
-                self.violation(
-                    w,
-                    ProtocolFailure::VersionMismatch,
-                    format!(
-                        "protocol version mismatch (worker speaks {v}, runner {PROTOCOL_VERSION})"
-                    ),
-                );
+            Event::WrongVersion(worker, speaks) => {
+                self.violation(ProtocolViolation::VersionMismatch {
+                    worker,
+                    speaks,
+                    runner: PROTOCOL_VERSION,
+                });
             }
             Event::Eof(w) => {
                 let p = &mut self.procs[w as usize];
@@ -408,11 +398,11 @@ impl Workers {
     }
 
     /// The worker broke the protocol: name why, kill it, and believe nothing more it says.
-    fn violation(&mut self, w: u32, what: ProtocolFailure, why: String) {
-        let p = &mut self.procs[w as usize];
+    fn violation(&mut self, v: ProtocolViolation) {
+        let p = &mut self.procs[v.worker() as usize];
         p.violated = true;
-        p.exit.protocol_failure.get_or_insert(what);
-        p.exit.killed_because.get_or_insert(why);
+        p.exit.protocol_failure.get_or_insert(v.failure());
+        p.exit.killed_because.get_or_insert_with(|| v.to_string());
         let _ = p.child.kill();
     }
 
@@ -515,30 +505,31 @@ impl Workers {
 
 impl Proc {
     /// Whether `msg` may come now from worker `w` (PROTOCOL.md, "Named failures").
-    fn admit(&mut self, w: u32, msg: &WorkerMsg, lockstep: bool) -> Result<(), String> {
+    fn admit(&mut self, w: u32, msg: &WorkerMsg, lockstep: bool) -> Result<(), ProtocolViolation> {
+        use ProtocolViolation as V;
         if msg.worker() != w {
-            return Err(format!(
-                "a message for worker {} on worker {w}'s pipe",
-                msg.worker()
-            ));
+            return Err(V::WrongPipe {
+                worker: w,
+                claimed: msg.worker(),
+            });
         }
         match msg {
-            WorkerMsg::Hello(_) if self.hello => Err("a second hello".into()),
+            WorkerMsg::Hello(_) if self.hello => Err(V::SecondHello { worker: w }),
             WorkerMsg::Hello(_) => Ok(()),
-            _ if !self.hello => Err("the first message was not hello".into()),
-            WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(format!(
-                "an op record for seq {} that it was not given or already reported",
-                rec.seq
-            )),
-            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(format!(
-                "done with {} of its ops unreported (first: seq {})",
-                self.pending.len(),
-                self.pending.first().copied().unwrap_or_default()
-            )),
+            _ if !self.hello => Err(V::NoHello { worker: w }),
+            WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(V::UnexpectedOp {
+                worker: w,
+                seq: rec.seq,
+            }),
+            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(V::DoneWithOpsUnreported {
+                worker: w,
+                unreported: self.pending.len(),
+                first: self.pending.first().copied().unwrap_or_default(),
+            }),
             WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
                 if !lockstep =>
             {
-                Err("a lockstep message in a free run".into())
+                Err(V::LockstepInFreeRun { worker: w })
             }
             _ => Ok(()),
         }
