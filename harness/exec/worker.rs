@@ -88,7 +88,7 @@ pub fn worker_main() -> i32 {
             worker,
         )
     {
-        return fatal(e);
+        return fatal(e.to_string());
     }
     let ops = match read_ops(&start) {
         Ok(ops) => ops,
