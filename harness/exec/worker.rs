@@ -68,7 +68,7 @@ pub fn worker_main() -> i32 {
     match crate::exec::protocol::RunSpec::read(&start.run_dir) {
         Ok(spec) => {
             if let Err(e) = super::origin::check_worker(&spec.sqlite_version) {
-                return fatal(e);
+                return fatal(e.to_string());
             }
         }
         Err(e) => return fatal(format!("{e:#}")),
