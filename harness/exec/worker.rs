@@ -71,7 +71,7 @@ pub fn worker_main() -> i32 {
                 return fatal(e.to_string());
             }
         }
-        Err(e) => return fatal(format!("{e:#}")),
+        Err(e) => return fatal(e.to_string()),
     }
     if start.protocol != PROTOCOL_VERSION {
         return fatal(format!(
