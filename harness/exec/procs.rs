@@ -42,6 +42,32 @@ pub enum Event {
     Eof(u32),
 }
 
+/// A worker process that could not be started; names the worker and the file or program.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot write the ops file of worker {worker} ({}): {source}", path.display())]
+    OpsFile {
+        worker: u32,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the stderr file of worker {worker} ({}): {source}", path.display())]
+    Stderr {
+        worker: u32,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start worker {worker} ({}): {source}", program.display())]
+    Spawn {
+        worker: u32,
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 pub enum Wait {
     Event(Event),
     TimedOut,
@@ -109,7 +135,7 @@ impl Workers {
 
     /// Writes the ops file of worker `w`'s incarnation `n` and starts the process with its
     /// `start` line. `first` gives, per actor, the first seq it must still run.
-    fn start(&self, w: u32, first: &BTreeMap<u32, u32>) -> anyhow::Result<Proc> {
+    fn start(&self, w: u32, first: &BTreeMap<u32, u32>) -> Result<Proc, StartError> {
         let incarnation = self.kills.iter().filter(|k| k.worker == w).count() as u32;
         let stderr_path = self.run_dir.join(if incarnation == 0 {
             format!("worker-{w}.stderr")
@@ -138,10 +164,25 @@ impl Workers {
             })
             .collect();
         let ops_path = self.run_dir.join(format!("ops-{w}.{incarnation}.jsonl"));
-        write_ops(&ops_path, &ops)?;
+        if let Err(source) = write_ops(&ops_path, &ops) {
+            return Err(StartError::OpsFile {
+                worker: w,
+                path: ops_path,
+                source,
+            });
+        }
         let start = Start::new(&self.spec, &self.run_dir, w, incarnation, ops_path, kills);
 
-        let stderr = File::create(&stderr_path)?;
+        let stderr = match File::create(&stderr_path) {
+            Ok(f) => f,
+            Err(source) => {
+                return Err(StartError::Stderr {
+                    worker: w,
+                    path: stderr_path,
+                    source,
+                });
+            }
+        };
         let c = &self.command;
         let mut cmd = Command::new(&c.program);
         cmd.args(&c.args)
@@ -156,8 +197,10 @@ impl Workers {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
-            .map_err(|e| {
-                anyhow::anyhow!("cannot start worker {w} ({}): {e}", c.program.display())
+            .map_err(|source| StartError::Spawn {
+                worker: w,
+                program: c.program.clone(),
+                source,
             })?;
         spawn_reader(w, child.stdout.take().expect("piped"), self.tx.clone());
         let pid = child.id();
@@ -194,7 +237,7 @@ impl Workers {
     }
 
     /// Starts workers 0..n; on a failure, kills the ones already started.
-    pub fn spawn_all(&mut self, n: u32) -> anyhow::Result<()> {
+    pub fn spawn_all(&mut self, n: u32) -> Result<(), StartError> {
         for w in 0..n {
             match self.start(w, &BTreeMap::new()) {
                 Ok(p) => self.procs.push(p),
@@ -219,7 +262,7 @@ impl Workers {
     /// earlier respawn is not the actor's first planned op. Exact because the built-in worker
     /// announces its death holding its record stream (`RecordSink::last_words`): every
     /// sibling has at most one op past its last report.
-    pub fn respawn(&mut self, w: u32, kill: &KillEvent) -> anyhow::Result<Vec<u32>> {
+    pub fn respawn(&mut self, w: u32, kill: &KillEvent) -> Result<Vec<u32>, StartError> {
         let plan = &self.plans[w as usize];
         let pending = &self.procs[w as usize].pending;
         let mut first: BTreeMap<u32, u32> = BTreeMap::new();
@@ -546,7 +589,7 @@ fn send(stdin: &mut Option<ChildStdin>, msg: &RunnerMsg) {
     }
 }
 
-fn write_ops(path: &Path, ops: &[WorkerOp]) -> anyhow::Result<()> {
+fn write_ops(path: &Path, ops: &[WorkerOp]) -> std::io::Result<()> {
     let mut w = std::io::BufWriter::new(File::create(path)?);
     for op in ops {
         serde_json::to_writer(&mut w, op)?;
