@@ -8,7 +8,7 @@ use crate::check::verdict::VerdictKind;
 use crate::exec::coordinator::TraceEntry;
 use crate::report::Report;
 use crate::report::console::Console;
-use crate::run::{RunRequest, run};
+use crate::run::{RunError, RunRequest, run};
 
 /// The first step at which two traces differ, described for a person.
 pub fn first_divergence(a: &[TraceEntry], b: &[TraceEntry]) -> Option<String> {
@@ -144,7 +144,7 @@ pub fn differences(
 
 /// Runs `req` twice; true when both runs passed and agree on every hash. A hash missing on
 /// either side (a run that could not compute it) is "not deterministic", never agreement.
-pub fn check(req: &RunRequest, console: &mut Console) -> anyhow::Result<bool> {
+pub fn check(req: &RunRequest, console: &mut Console) -> Result<bool, RunError> {
     let first = run(req, console)?;
     let second = run(req, console)?;
     let (r1, r2) = (&first.report, &second.report);

@@ -9,40 +9,79 @@ use crate::exec::coordinator::TraceEntry;
 use crate::exec::gate::ActorId;
 use crate::report::Report;
 use crate::report::console::Console;
-use crate::run::{Replay, RunRequest, run};
-use crate::scenario::Mode;
+use crate::run::{Replay, RunError, RunRequest, run};
+use crate::scenario::{Invalid, Mode};
 
-/// Why a report cannot be replayed (bad input: exit 2).
+/// Why a report cannot be replayed. The report's own faults are bad input (exit 2); the
+/// others come after it was accepted.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct ReplayError {
-    pub path: String,
-    pub message: String,
+pub enum ReplayError {
+    #[error("{}: cannot read the report: {error}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: not a walburst report (or of another schema_version): {error}", path.display())]
+    NotAReport {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    #[error(
+        "{}: schema_version {found} cannot be replayed by this walburst (it reads {expected})",
+        path.display()
+    )]
+    Schema {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    /// The scenario the report records fails the scenario rules (a hand-edited report).
+    #[error("{}: the scenario it records (`scenario`): {problem}", path.display())]
+    Scenario { path: PathBuf, problem: Invalid },
+    /// `--lockstep`: the free run's commit order cannot be read from its kept records.
+    #[error("--lockstep: {0}")]
+    CommitOrder(String),
+    /// The replay itself could not be carried out.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl ReplayError {
+    /// Whether the report itself was refused (before anything ran).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ReplayError::Unreadable { .. }
+                | ReplayError::NotAReport { .. }
+                | ReplayError::Schema { .. }
+                | ReplayError::Scenario { .. }
+        )
+    }
 }
 
 pub fn read_report(path: &Path) -> Result<Report, ReplayError> {
-    let err = |message: String| ReplayError {
-        path: path.display().to_string(),
-        message,
-    };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the report: {e}")))?;
-    let report: Report = serde_json::from_str(&text).map_err(|e| {
-        err(format!(
-            "not a walburst report (or of another schema_version): {e}"
-        ))
+    let path_buf = || path.to_path_buf();
+    let text = std::fs::read_to_string(path).map_err(|error| ReplayError::Unreadable {
+        path: path_buf(),
+        error,
+    })?;
+    let report: Report = serde_json::from_str(&text).map_err(|error| ReplayError::NotAReport {
+        path: path_buf(),
+        error,
     })?;
     if report.schema_version != crate::report::SCHEMA_VERSION {
-        return Err(err(format!(
-            "schema_version {} cannot be replayed by this walburst (it reads {})",
-            report.schema_version,
-            crate::report::SCHEMA_VERSION
-        )));
+        return Err(ReplayError::Schema {
+            path: path_buf(),
+            found: report.schema_version,
+            expected: crate::report::SCHEMA_VERSION,
+        });
     }
     // The scenario a report records is input like any scenario file: it is validated by the
     // same rules before anything runs (a hand-edited report once asked for 512 x 1000000 ops).
-    crate::scenario::validate(&report.scenario)
-        .map_err(|m| err(format!("the scenario it records (`scenario`): {m}")))?;
+    crate::scenario::validate(&report.scenario).map_err(|problem| ReplayError::Scenario {
+        path: path_buf(),
+        problem,
+    })?;
     Ok(report)
 }
 
@@ -106,11 +145,11 @@ pub fn replay(
     report: &Report,
     opts: &ReplayOptions,
     console: &mut Console,
-) -> anyhow::Result<bool> {
+) -> Result<bool, ReplayError> {
     let recorded = report.mode;
     let mut replay = None;
     let mode = if opts.lockstep && recorded == Mode::Free {
-        let order = commit_order(report).map_err(|e| anyhow::anyhow!("--lockstep: {e}"))?;
+        let order = commit_order(report).map_err(ReplayError::CommitOrder)?;
         console.line(&format!(
             "replaying the free run's {} commits in lockstep, one transaction at a time in commit order",
             order.len()

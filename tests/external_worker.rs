@@ -270,6 +270,32 @@ fn an_external_worker_in_lockstep_is_deterministic() {
     );
 }
 
+/// A flock's lock is named by file name (PROTOCOL.md, StepAction `flock`): a path would put
+/// the run directory into the trace hash, so a `want` carrying one is refused by name.
+#[test]
+fn a_flock_named_by_its_path_is_refused() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let path = scenario_file(
+        dir.path(),
+        "ls-flock-path",
+        &jobs_scenario(&command, "flock-path"),
+    );
+    let r = run(
+        dir.path(),
+        &[path.to_str().unwrap(), "--seed", "3", "--mode", "lockstep"],
+    );
+    assert_ne!(r.code, 0);
+    let why = reasons(&r);
+    assert!(
+        why.contains("liveness/worker_protocol")
+            && why.contains("non-protocol output")
+            && why.contains("a flock's lock is a file name, not a path"),
+        "{why}"
+    );
+}
+
 #[test]
 fn a_silent_worker_in_lockstep_is_named_at_its_step() {
     require_python();

@@ -187,7 +187,7 @@ fn bad_io_points_are_refused() {
         // The fault VFS lives in the built-in worker only.
         (
             "[io]\ncounters = true\n[worker]\ncommand = [\"/bin/true\"]\n",
-            "table `io` cannot be combined with table `worker`",
+            "table `io`: cannot be combined with table `worker`",
         ),
     ] {
         let s = scenario(dir.path(), "bad", body);

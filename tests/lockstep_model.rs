@@ -6,7 +6,7 @@
 use walburst::exec::coordinator::{Coordinator, StepEvent};
 use walburst::exec::gate::ActorId;
 use walburst::exec::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
-use walburst::exec::step::{StepAction, StepResult};
+use walburst::exec::step::{LockName, StepAction, StepResult};
 
 fn id(worker: u32) -> ActorId {
     ActorId { worker, actor: 0 }
@@ -24,7 +24,8 @@ fn want(a: ActorId, action: &str) -> StepEvent {
             "rollback" => StepAction::Rollback,
             "close" => StepAction::Close,
             "guard" => StepAction::Guard,
-            "flock" => StepAction::Flock,
+            "flock" => StepAction::Flock { lock: None },
+            "flock:init" => StepAction::flock(LockName::Init),
             "checkpoint" => StepAction::Checkpoint,
             label => StepAction::statement(label),
         },
@@ -150,6 +151,56 @@ fn the_step_budget_stops_lockstep() {
         err.to_string().contains("step budget of 2 exhausted"),
         "{err}"
     );
+}
+
+/// Issue 15: `n` first connects under the init lock, modelled step by step with a real lock
+/// state: each actor tries the init lock (one attempt per step), opens while holding it (the
+/// open could release a lock, as far as the coordinator knows), lets it go, then closes.
+/// Every attempt after a releasing step used to be offered to every waiter, each turned
+/// away: O(n^2) steps. Since a turned-away (or taken) flock sends every other waiter on the
+/// same lock back to futile, the run stays linear in `n`.
+#[test]
+fn first_connects_under_the_init_lock_take_linear_steps() {
+    let n = 64;
+    let all = actors(n);
+    let mut c = Coordinator::new(Box::new(RandomScheduler::new(5)), &all, 100_000);
+    let mut stage = vec![0u8; n as usize];
+    let mut init_held_by: Option<ActorId> = None;
+    for &a in &all {
+        c.on(want(a, "flock:init"));
+    }
+    while !c.finished() {
+        assert!(c.settled());
+        let a = c.grant().expect("no livelock");
+        let s = &mut stage[a.worker as usize];
+        let (result, next) = match *s {
+            0 if init_held_by.is_some() => ("would-block", Some("flock:init")),
+            0 => {
+                init_held_by = Some(a);
+                *s = 1;
+                ("ok", Some("open"))
+            }
+            1 => {
+                // The init lock is let go right after the open, before the next step.
+                init_held_by = None;
+                *s = 2;
+                ("ok", Some("close"))
+            }
+            _ => ("ok", None),
+        };
+        c.on(did(a, result));
+        match next {
+            Some(action) => c.on(want(a, action)),
+            None => c.on(StepEvent::ActorDone(a)),
+        }
+    }
+    let steps = c.out.steps;
+    // 3 useful steps per actor, and at most one attempt turned away per releasing step.
+    assert!(
+        steps <= 5 * u64::from(n),
+        "{steps} steps for {n} first connects"
+    );
+    assert!(steps >= 3 * u64::from(n));
 }
 
 fn actors(n: u32) -> Vec<ActorId> {

@@ -78,6 +78,12 @@ pub struct Checks {
 }
 
 impl Checks {
+    /// Both of SQLite's own checks answered `ok` (their whole answer: anything else is the
+    /// list of problems they found, or why they could not run).
+    pub fn integrity_ok(&self) -> bool {
+        self.integrity_check == "ok" && self.quick_check == "ok"
+    }
+
     /// The database is healthy and no write was lost, invented or let through the lock.
     pub fn clean(&self) -> bool {
         self.damage().is_empty()
@@ -93,10 +99,7 @@ impl Checks {
                 d.push(c);
             }
         };
-        add(
-            self.integrity_check != "ok" || self.quick_check != "ok",
-            FailureCategory::Integrity,
-        );
+        add(!self.integrity_ok(), FailureCategory::Integrity);
         add(self.lost_writes > 0, FailureCategory::LostWrites);
         add(self.phantom_writes > 0, FailureCategory::PhantomWrites);
         add(self.duplicate_writes > 0, FailureCategory::DuplicateWrites);

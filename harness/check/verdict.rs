@@ -276,17 +276,13 @@ fn judge_corruption(j: &mut Judgement, s: &Scenario, k: &Corruption) {
     );
 }
 
-fn integrity_ok(c: &Checks) -> bool {
-    c.integrity_check == "ok" && c.quick_check == "ok"
-}
-
 /// Whether the ledger, the content hash or a verification step could not read the database.
 fn unreadable(c: &Checks) -> bool {
     c.ledger_error.is_some() || c.content_hash_error.is_some() || !c.verification_errors.is_empty()
 }
 
 fn judge_integrity(j: &mut Judgement, s: &Scenario, c: &Checks) {
-    let ok = integrity_ok(c);
+    let ok = c.integrity_ok();
     let seen = format!(
         "integrity_check: {}; quick_check: {}",
         c.integrity_check, c.quick_check
@@ -357,7 +353,7 @@ fn judge_unreadable(j: &mut Judgement, s: &Scenario, c: &Checks) {
 /// The exact length (whenever the database is healthy and verification ran) and the
 /// journal mode after the run.
 fn judge_final_state(j: &mut Judgement, s: &Scenario, c: &Checks) {
-    if integrity_ok(c) && !unreadable(c) && !c.final_length_ok {
+    if c.integrity_ok() && !unreadable(c) && !c.final_length_ok {
         j.fail(
             Cat::FinalLength,
             Detector::FinalLengthCheck,

@@ -75,7 +75,12 @@ fn compare_once(
                 Ok(p) => console.line(&format!("page: {}", p.display())),
                 Err(e) => console.line(&format!("note: the compare page could not be drawn: {e}")),
             }
-            let failed = c.report.runs.iter().filter(|r| r.verdict != "pass").count();
+            let failed = c
+                .report
+                .runs
+                .iter()
+                .filter(|r| r.verdict != crate::compare::RunVerdict::Pass)
+                .count();
             let (code, line) = if failed == 0 {
                 (
                     EXIT_PASS,

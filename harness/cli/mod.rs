@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod compare;
 mod explore;
+mod nightly;
 mod shrink;
 mod sqlite;
 
@@ -183,7 +184,9 @@ fn usage_error(e: LoadError) -> i32 {
 pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
         Command::Worker(_) => crate::exec::worker::worker_main(),
-        Command::List(l) if l.scenario.is_some() => crate::nightly::list_command(&l),
+        Command::List(crate::nightly::ListArgs {
+            scenario: Some(spec),
+        }) => nightly::list(&spec),
         Command::List(_) => {
             let mut text = String::new();
             for e in scenario::embedded() {
@@ -222,8 +225,8 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Replay(a) => replay_command(a),
         Command::Compare(a) => compare::command(a),
         Command::Report(a) => report_command(a),
-        Command::Merge(a) => crate::nightly::merge::merge_command(a),
-        Command::SweepPair(a) => crate::nightly::pair::pair_main(a),
+        Command::Merge(a) => nightly::merge(crate::nightly::merge::merge_command(a)),
+        Command::SweepPair(a) => nightly::sweep(crate::nightly::pair::pair_main(a)),
         Command::Shrink(a) => shrink::command(a),
         Command::Explore(a) => explore::command(a),
         Command::Sqlite(a) => sqlite::command(a),
@@ -300,7 +303,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     match crate::replay::replay(&report, &opts, &mut console) {
         Ok(true) => EXIT_PASS,
         Ok(false) => EXIT_FAIL,
-        Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => EXIT_UNWRITTEN,
+        Err(crate::replay::ReplayError::Run(crate::run::RunError::Unwritten(_))) => EXIT_UNWRITTEN,
         Err(e) => {
             eprintln!("error: the replay could not be carried out: {e:#}");
             EXIT_FAIL
@@ -345,7 +348,7 @@ fn run_command(a: RunArgs) -> i32 {
             );
             return EXIT_USAGE;
         }
-        return crate::nightly::sweep::run_sweep(&request);
+        return nightly::sweep(crate::nightly::sweep::run_sweep(&request));
     }
     // Load and validate everything before running anything: bad input writes nothing.
     // With --sqlite, each scenario is loaded once per release (the release is an override).
@@ -417,7 +420,7 @@ fn run_command(a: RunArgs) -> i32 {
                 Ok(true) => passed += 1,
                 Ok(false) => failed += 1,
                 // Already said, with the kept run directory and the verdict line.
-                Err(e) if e.is::<crate::report::outputs::ReportUnwritten>() => unwritten += 1,
+                Err(crate::run::RunError::Unwritten(_)) => unwritten += 1,
                 Err(e) => {
                     failed += 1;
                     side_by_side.add_error(&s, seed, &e);

@@ -32,6 +32,6 @@ pub(super) fn make_compare_dir(
 }
 
 /// Writes `text` to `path` atomically (temporary file, fsync, rename).
-pub fn write_text_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
+pub fn write_text_atomic(path: &Path, text: &str) -> Result<(), crate::report::WriteError> {
     crate::report::write_atomic(path, text.as_bytes())
 }

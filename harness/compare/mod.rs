@@ -9,6 +9,7 @@
 //! medians and ranges ([`table`] prints them, [`chart`] draws them) and written as JSON.
 
 pub mod chart;
+mod error;
 mod files;
 mod model;
 pub mod page;
@@ -19,11 +20,12 @@ mod stats;
 pub mod strategies;
 pub mod table;
 
+pub use error::CompareError;
 pub use files::write_text_atomic;
-pub use model::{CompareReport, Group, RunSummary, StrategyInfo};
+pub use model::{CompareReport, Group, RunSummary, RunVerdict, StrategyInfo};
 pub use prepare::{Prepared, prepare};
 pub use request::CompareArgs;
-pub use run::{Compared, Output, execute, repeat_order};
+pub use run::{Compared, Output, PageUnwritten, execute, repeat_order};
 pub use stats::{Ratios, Stat, StrategySummary, summarize};
 
 /// Bumped on any incompatible change to `compare.json`.

@@ -11,6 +11,26 @@ use crate::scenario::ScenarioSource;
 use super::StrategySummary;
 use super::stats::round3;
 
+/// How one run of a comparison ended: `pass`, `fail`, or `error` (it could not be carried
+/// out, so it has no verdict of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunVerdict {
+    Pass,
+    Fail,
+    Error,
+}
+
+impl RunVerdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunVerdict::Pass => "pass",
+            RunVerdict::Fail => "fail",
+            RunVerdict::Error => "error",
+        }
+    }
+}
+
 /// One run of one strategy, reduced to what the comparison shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -23,8 +43,7 @@ pub struct RunSummary {
     pub workers: u32,
     pub ops_per_worker: u32,
     pub seed: u64,
-    /// `pass`, `fail`, or `error` (the run could not be carried out).
-    pub verdict: String,
+    pub verdict: RunVerdict,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,7 +87,7 @@ pub struct RunSummary {
 
 impl RunSummary {
     pub(super) fn carried_out(&self) -> bool {
-        self.verdict != "error"
+        self.verdict != RunVerdict::Error
     }
 
     pub(super) fn from_report(base: RunSummary, r: &Report) -> RunSummary {
@@ -87,7 +106,11 @@ impl RunSummary {
             }
         };
         RunSummary {
-            verdict: if r.passed() { "pass" } else { "fail" }.into(),
+            verdict: if r.passed() {
+                RunVerdict::Pass
+            } else {
+                RunVerdict::Fail
+            },
             failures: r
                 .failures
                 .iter()
@@ -111,7 +134,7 @@ impl RunSummary {
             false_corruption: r.corruption.false_reports,
             real_corruption: r.corruption.real,
             sidecar_seen: r.checks.sidecar_seen,
-            integrity_ok: r.checks.integrity_check == "ok" && r.checks.quick_check == "ok",
+            integrity_ok: r.checks.integrity_ok(),
             power_loss_acknowledged_lost: r
                 .io
                 .as_ref()

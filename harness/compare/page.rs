@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{CompareReport, workers_label};
+use super::{CompareReport, RunVerdict, workers_label};
 use crate::render::html::{badge, document, escape, figure, list, num, table};
 use crate::render::latency;
 
@@ -88,7 +88,11 @@ pub fn render(
         escape(&r.finished_at)
     );
     b.push_str("<h2 id=\"failures\">Failures</h2>\n");
-    let failed: Vec<_> = r.runs.iter().filter(|x| x.verdict != "pass").collect();
+    let failed: Vec<_> = r
+        .runs
+        .iter()
+        .filter(|x| x.verdict != RunVerdict::Pass)
+        .collect();
     if failed.is_empty() {
         b.push_str("<p>None: every run was carried out and passed.</p>\n");
     }
@@ -99,7 +103,7 @@ pub fn render(
             x.run,
             escape(&x.strategy),
             workers_label(x.workers),
-            escape(&x.verdict)
+            x.verdict.name()
         );
         let mut lines = x.failures.clone();
         lines.extend(x.error.clone());
@@ -134,7 +138,7 @@ pub fn render(
                 num(x.repeat),
                 escape(&x.strategy),
                 num(x.workers),
-                escape(&x.verdict),
+                x.verdict.name().to_string(),
                 num(format!("{:.3}", x.wall_secs)),
                 num(format!("{:.0}", x.commits_per_sec)),
                 num(x.latency_ms.p99),

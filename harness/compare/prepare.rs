@@ -1,7 +1,8 @@
 //! Validating a comparison, and the scenario each strategy's runs use.
 
-use crate::scenario::{self, Overrides, Scenario, ScenarioSource};
+use crate::scenario::{self, LoadError, Overrides, Scenario, ScenarioSource};
 
+use super::CompareError;
 use super::strategies::{self, Preset};
 use super::{CompareArgs, MAX_REPEAT};
 
@@ -20,15 +21,11 @@ pub struct Prepared {
 }
 
 /// Validates everything a comparison needs before anything runs or is written.
-pub fn prepare(a: &CompareArgs) -> Result<Prepared, String> {
-    let (mut base, source) =
-        scenario::load(&a.scenario, &Overrides::default()).map_err(|e| e.to_string())?;
+pub fn prepare(a: &CompareArgs) -> Result<Prepared, CompareError> {
+    let (mut base, source) = scenario::load(&a.scenario, &Overrides::default())?;
     let presets = strategies::parse_list(&a.strategies)?;
     if !(1..=MAX_REPEAT).contains(&a.repeat) {
-        return Err(format!(
-            "--repeat {} is out of range; allowed: 1..={MAX_REPEAT}",
-            a.repeat
-        ));
+        return Err(CompareError::Repeat(a.repeat));
     }
     let mut notes = Vec::new();
     if let Some(v) = a.synchronous {
@@ -56,10 +53,7 @@ pub fn prepare(a: &CompareArgs) -> Result<Prepared, String> {
     }
     for (i, w) in counts.iter().enumerate() {
         if counts[..i].contains(w) {
-            return Err(format!(
-                "--workers: {} is named twice; name each worker count once",
-                w.unwrap_or_default()
-            ));
+            return Err(CompareError::WorkersTwice(w.unwrap_or_default()));
         }
     }
     counts.sort();
@@ -73,7 +67,7 @@ pub fn prepare(a: &CompareArgs) -> Result<Prepared, String> {
         .collect();
     for o in &groups {
         // The scenario's own checks, with the scenario's own error messages.
-        scenario::load(&a.scenario, o).map_err(|e| e.to_string())?;
+        scenario::load(&a.scenario, o)?;
         for p in &presets {
             variant(&base, p, o, &source)?;
         }
@@ -103,8 +97,11 @@ pub(super) fn strategy_scenario(base: &Scenario, p: &Preset) -> Scenario {
     s
 }
 
-pub(super) fn to_toml(s: &Scenario) -> Result<String, String> {
-    toml::to_string(s).map_err(|e| format!("cannot write scenario {} as TOML: {e}", s.name))
+pub(super) fn to_toml(s: &Scenario) -> Result<String, CompareError> {
+    toml::to_string(s).map_err(|error| CompareError::Toml {
+        name: s.name.clone(),
+        error,
+    })
 }
 
 /// The scenario one run uses, validated the way a scenario file is (through its TOML).
@@ -113,7 +110,7 @@ pub(super) fn variant(
     p: &Preset,
     o: &Overrides,
     source: &ScenarioSource,
-) -> Result<Scenario, String> {
+) -> Result<Scenario, CompareError> {
     let mut s = strategy_scenario(base, p);
     o.apply(&mut s);
     let text = to_toml(&s)?;
@@ -126,7 +123,8 @@ pub(super) fn variant(
             o.as_args().join(" ")
         )
     };
-    scenario::parse_str(&text, source).map_err(|e| format!("{origin}: {}", e.message))
+    scenario::parse_str(&text, source)
+        .map_err(|e| CompareError::Scenario(LoadError::new(origin, e.problem)))
 }
 
 #[cfg(test)]
@@ -148,15 +146,23 @@ mod tests {
     #[test]
     fn prepare_rejects_bad_input_naming_it() {
         let e = prepare(&args(&["--strategies", "wal,nope"])).unwrap_err();
-        assert!(e.contains("`nope`") && e.contains("flock-conn"), "{e}");
+        assert!(
+            matches!(&e, CompareError::UnknownStrategy { name, allowed } if name == "nope" && allowed.contains("flock-conn")),
+            "{e}"
+        );
         let e = prepare(&args(&["--repeat", "0"])).unwrap_err();
-        assert!(e.contains("--repeat 0"), "{e}");
+        assert!(matches!(e, CompareError::Repeat(0)), "{e}");
+        assert!(e.to_string().contains("--repeat 0"), "{e}");
         let e = prepare(&args(&["--workers", "4,0"])).unwrap_err();
-        assert!(e.contains("workload.workers"), "{e}");
+        let CompareError::Scenario(le) = &e else {
+            panic!("not a scenario error: {e}")
+        };
+        assert_eq!(le.invalid().map(|i| i.subject()), Some("workload.workers"));
+        assert!(le.origin.contains("--workers 0"), "{e}");
         let e = prepare(&args(&["--workers", "4,4"])).unwrap_err();
-        assert!(e.contains("twice"), "{e}");
+        assert!(matches!(e, CompareError::WorkersTwice(4)), "{e}");
         let e = prepare(&args(&["no-such-scenario"])).unwrap_err();
-        assert!(e.contains("no-such-scenario"), "{e}");
+        assert!(e.to_string().contains("no-such-scenario"), "{e}");
     }
 
     #[test]

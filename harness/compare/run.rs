@@ -9,6 +9,7 @@ use crate::report::console::Console;
 use crate::run::{RunRequest, run};
 use crate::scenario::{Mode, ScenarioSource};
 
+use super::RunVerdict;
 use super::files::{make_compare_dir, write_text_atomic};
 use super::prepare::{strategy_scenario, to_toml, variant};
 use super::{
@@ -47,7 +48,15 @@ pub struct Compared {
     pub svg_path: PathBuf,
     pub table: String,
     /// `compare.html`, or why it could not be drawn (the JSON is written either way).
-    pub page: Result<PathBuf, String>,
+    pub page: Result<PathBuf, PageUnwritten>,
+}
+
+/// `compare.html` (or its CDF picture) could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw {}: {reason}", path.display())]
+pub struct PageUnwritten {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 /// Runs the comparison, printing progress through `console`, and writes its files.
@@ -69,7 +78,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
             preset.name,
             preset.summary,
             p.source.as_arg(),
-            to_toml(&s).map_err(|e| anyhow::anyhow!(e))?
+            to_toml(&s)?
         );
         write_text_atomic(&path, &text)?;
         infos.push(StrategyInfo {
@@ -94,8 +103,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
         for r in 0..p.repeat {
             for (pos, &k) in repeat_order(p.presets.len(), r).iter().enumerate() {
                 let preset = p.presets[k];
-                let scenario =
-                    variant(&p.base, preset, o, &p.source).map_err(|e| anyhow::anyhow!(e))?;
+                let scenario = variant(&p.base, preset, o, &p.source)?;
                 group_workers = scenario.workload.workers;
                 group_ops = scenario.workload.ops_per_worker;
                 let n = runs.len() as u32 + 1;
@@ -115,7 +123,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     workers: group_workers,
                     ops_per_worker: group_ops,
                     seed: p.seed,
-                    verdict: "error".into(),
+                    verdict: RunVerdict::Error,
                     failures: Vec::new(),
                     error: None,
                     schedule_hash: None,
@@ -202,7 +210,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
         ));
     }
     let summary = summarize(&runs, &p.presets, &groups);
-    let passed = runs.iter().all(|r| r.verdict == "pass");
+    let passed = runs.iter().all(|r| r.verdict == RunVerdict::Pass);
     let report = CompareReport {
         compare_version: COMPARE_VERSION,
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -253,18 +261,29 @@ fn draw_page(
     latencies: &page::Latencies,
     reproduce: &std::collections::BTreeMap<u32, String>,
     dir: &std::path::Path,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, PageUnwritten> {
+    let failed = |path: PathBuf| {
+        move |e: anyhow::Error| PageUnwritten {
+            path,
+            reason: format!("{e:#}"),
+        }
+    };
+    let unwritten = |e: crate::report::WriteError| PageUnwritten {
+        path: e.path.clone(),
+        reason: e.error.to_string(),
+    };
+    let cdf = dir.join(page::CDF_FILE);
     let cdfs = latencies
         .cdf_svgs(report)
         .into_iter()
         .collect::<anyhow::Result<Vec<String>>>()
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(failed(cdf.clone()))?;
     if let Some(first) = cdfs.first() {
-        write_text_atomic(&dir.join(page::CDF_FILE), first).map_err(|e| format!("{e:#}"))?;
+        write_text_atomic(&cdf, first).map_err(unwritten)?;
     }
     let html = page::render(report, table, chart, &cdfs, reproduce, dir);
     let path = dir.join(page::HTML_FILE);
-    write_text_atomic(&path, &html).map_err(|e| format!("{e:#}"))?;
+    write_text_atomic(&path, &html).map_err(unwritten)?;
     Ok(path)
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::strategies::Preset;
-use super::{Group, RunSummary};
+use super::{Group, RunSummary, RunVerdict};
 
 /// Min, median and max of one metric over the repeats of one strategy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -103,7 +103,7 @@ pub fn summarize(
                 strategy: p.name.to_string(),
                 workers: g.workers,
                 runs: all.len() as u32,
-                passed: all.iter().filter(|r| r.verdict == "pass").count() as u32,
+                passed: all.iter().filter(|r| r.verdict == RunVerdict::Pass).count() as u32,
                 errors: (all.len() - done.len()) as u32,
                 commits_per_sec: stat(|r| r.commits_per_sec),
                 wall_secs: stat(|r| r.wall_secs),

@@ -4,6 +4,7 @@
 //! guard, the seed's schedule) stays as written, so the presets differ only in how writers
 //! coordinate.
 
+use super::CompareError;
 use crate::scenario::{
     Lifecycle, LockScope, LockWait, Scenario, SidecarExpectation, Strategy, WriteLock,
 };
@@ -126,25 +127,27 @@ pub fn find(name: &str) -> Option<&'static Preset> {
 }
 
 /// Parses a comma-separated list: known names, no duplicates, at least one.
-pub fn parse_list(list: &str) -> Result<Vec<&'static Preset>, String> {
-    let allowed = names().join(", ");
+pub fn parse_list(list: &str) -> Result<Vec<&'static Preset>, CompareError> {
+    let allowed = || names().join(", ");
     let mut out: Vec<&'static Preset> = Vec::new();
     for raw in list.split(',') {
         let name = raw.trim();
         if name.is_empty() {
-            return Err(format!(
-                "--strategies {list:?}: empty strategy name; allowed: a comma-separated list of {allowed}"
-            ));
+            return Err(CompareError::EmptyStrategy {
+                list: list.to_string(),
+                allowed: allowed(),
+            });
         }
         let Some(p) = find(name) else {
-            return Err(format!(
-                "--strategies: unknown strategy `{name}`; allowed: {allowed}"
-            ));
+            return Err(CompareError::UnknownStrategy {
+                name: name.to_string(),
+                allowed: allowed(),
+            });
         };
         if out.iter().any(|q| q.name == p.name) {
-            return Err(format!(
-                "--strategies: `{name}` is named twice; name each strategy once"
-            ));
+            return Err(CompareError::StrategyTwice {
+                name: name.to_string(),
+            });
         }
         out.push(p);
     }
@@ -184,10 +187,16 @@ mod tests {
     #[test]
     fn parse_list_rejects_unknown_and_duplicates() {
         assert_eq!(parse_list("wal,flock-tx").unwrap().len(), 2);
-        let e = parse_list("wal,flock").unwrap_err();
+        let e = parse_list("wal,flock").unwrap_err().to_string();
         assert!(e.contains("`flock`") && e.contains("flock-tx"), "{e}");
-        assert!(parse_list("wal,wal").unwrap_err().contains("twice"));
-        assert!(parse_list("wal,").unwrap_err().contains("empty"));
+        assert!(matches!(
+            parse_list("wal,wal").unwrap_err(),
+            CompareError::StrategyTwice { name } if name == "wal"
+        ));
+        assert!(matches!(
+            parse_list("wal,").unwrap_err(),
+            CompareError::EmptyStrategy { .. }
+        ));
     }
 
     #[test]

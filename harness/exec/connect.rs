@@ -10,7 +10,7 @@ use super::gate::{Gate, sql_result};
 use super::kanban;
 use super::protocol::Start;
 use super::sqlite::{self, SqlError};
-use super::step::{StepAction, StepResult};
+use super::step::{LockName, StepAction, StepResult};
 use super::strategy::{self, Acquired, Held};
 use crate::observe::BusyEvent;
 use crate::observe::HarnessError;
@@ -39,6 +39,7 @@ pub(super) fn us_since(t0: u64) -> u64 {
 /// attempt per step (a poll gives up after as many attempts as its timeout allows).
 fn take_lock(
     gate: &Gate,
+    lock: LockName,
     path: &Path,
     wait: LockWait,
     poll_ms: u32,
@@ -53,7 +54,7 @@ fn take_lock(
     };
     for _ in 0..attempts {
         let got = gate.step(
-            StepAction::Flock,
+            StepAction::flock(lock.clone()),
             || strategy::try_acquire(path),
             |r| match r {
                 Ok(Some(_)) => StepResult::Ok,
@@ -83,6 +84,7 @@ pub(super) fn write_lock(
         WriteLock::None => Ok(None),
         WriteLock::Flock => take_lock(
             gate,
+            LockName::Write,
             &strategy::write_lock_path(db),
             s.write_lock_wait,
             s.write_lock_poll_ms,
@@ -129,6 +131,7 @@ pub fn connect(
             };
             match take_lock(
                 gate,
+                LockName::Init,
                 &strategy::init_lock_path(db),
                 wait,
                 st.init_lock_poll_ms,

@@ -22,6 +22,16 @@
 //!   another actor's `begin` succeeds first (the lock is taken again, nothing released it
 //!   since). If every parked actor is futile, all are offered (a livelock then runs into the
 //!   step budget instead of stalling).
+//! * a held flock turns away every attempt on it: a `flock` on a *named* lock L (`"lock"`)
+//!   that comes back `would_block`, or `ok`, proves L held from that step until the next
+//!   step that could release a lock. Until then every other actor parked before a `flock`
+//!   on L is futile too, without spending a step on it: one let back in (`retrying`), one
+//!   that has not tried yet, and one that parks there later. Only flocks, which their
+//!   holder lets go right after one of its own releasing steps (walburst's worker: the init
+//!   lock after `open`/`schema`, the write lock after `commit`, `rollback`, `checkpoint` or
+//!   `close`) or by dying: a `begin` turned away proves nothing for the next one (a bare close drops a
+//!   process's POSIX locks where the coordinator cannot see it), and a flock without a name
+//!   is an unknown lock, never grouped with another.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +39,7 @@ use sha2::{Digest, Sha256};
 
 use super::gate::ActorId;
 use super::scheduler::Scheduler;
-use super::step::{StepAction, StepResult};
+use super::step::{LockName, StepAction, StepResult};
 
 pub use crate::observe::lockstep::{Breach, LockstepOutcome, TraceEntry};
 
@@ -66,7 +76,7 @@ pub fn could_release(
         | StepAction::Schema
         | StepAction::Checkpoint => true,
         StepAction::Statement { .. } => !by_holder,
-        StepAction::Begin | StepAction::Flock => false,
+        StepAction::Begin | StepAction::Flock { .. } => false,
     }
 }
 
@@ -92,6 +102,8 @@ pub struct Coordinator {
     /// Actors let out of `futile` by a releasing step that have not stepped since.
     /// Invariant: disjoint from `futile`.
     retrying: BTreeSet<ActorId>,
+    /// Named flocks a step proved held, with nothing released since.
+    held_flocks: BTreeSet<LockName>,
     hasher: Sha256,
     budget: u64,
     pub out: LockstepOutcome,
@@ -108,6 +120,7 @@ impl Coordinator {
             holders: BTreeSet::new(),
             futile: BTreeSet::new(),
             retrying: BTreeSet::new(),
+            held_flocks: BTreeSet::new(),
             hasher: Sha256::new(),
             budget,
             out: LockstepOutcome::default(),
@@ -117,6 +130,13 @@ impl Coordinator {
     pub fn on(&mut self, ev: StepEvent) {
         match ev {
             StepEvent::Want(a, action) => {
+                if let StepAction::Flock { lock: Some(l) } = &action
+                    && self.held_flocks.contains(l)
+                {
+                    // Its attempt would be turned away: nothing released the lock since.
+                    self.retrying.remove(&a);
+                    self.futile.insert(a);
+                }
                 self.parked.insert(a, action);
             }
             StepEvent::Did(a, result) => {
@@ -164,6 +184,19 @@ impl Coordinator {
     /// Every futile actor may try again.
     fn release_all(&mut self) {
         self.retrying.append(&mut self.futile);
+        self.held_flocks.clear();
+    }
+
+    /// A step proved the flock `lock` held: every actor parked before an attempt on it is
+    /// futile until something could release it.
+    fn flock_held(&mut self, lock: &LockName) {
+        self.held_flocks.insert(lock.clone());
+        for (r, want) in &self.parked {
+            if matches!(want, StepAction::Flock { lock: Some(l) } if l == lock) {
+                self.retrying.remove(r);
+                self.futile.insert(*r);
+            }
+        }
     }
 
     /// Keeps `futile` and `retrying` up to date after `a`'s step (see the module doc).
@@ -191,6 +224,10 @@ impl Coordinator {
                 self.retrying.remove(&r);
                 self.futile.insert(r);
             }
+        } else if let StepAction::Flock { lock: Some(l) } = action
+            && matches!(result, StepResult::Ok | StepResult::WouldBlock)
+        {
+            self.flock_held(l);
         }
         debug_assert!(self.futile.is_disjoint(&self.retrying));
     }
@@ -393,6 +430,116 @@ mod tests {
         assert!(c.settled());
         c.on(StepEvent::ActorDone(id(0)));
         assert!(c.finished());
+    }
+
+    fn futile(c: &Coordinator) -> Vec<u32> {
+        c.futile.iter().map(|a| a.worker).collect()
+    }
+
+    /// Issue 15: a flock that is turned away, or taken, proves its lock held until a step
+    /// that could release it; every waiter on that lock is futile until then, also one let
+    /// back in, one that has not tried yet and one that parks later. Waiters on another
+    /// lock, on an unnamed lock and on a `begin` keep their turn.
+    #[test]
+    fn a_held_flock_turns_away_every_waiter_on_that_lock_and_no_other() {
+        let (init, write) = (
+            StepAction::flock(LockName::Init),
+            StepAction::flock(LockName::Write),
+        );
+        let mut c = coord(6, &[0, 3, 0, 1, 5, 4]);
+        for w in 0..3 {
+            c.on(StepEvent::Want(id(w), init.clone()));
+        }
+        c.on(StepEvent::Want(id(3), write.clone()));
+        c.on(StepEvent::Want(id(4), StepAction::Flock { lock: None }));
+        c.on(StepEvent::Want(id(5), write.clone()));
+        // 0 takes the init lock: 1 and 2 have not tried, but their attempts must fail.
+        step(&mut c, StepAction::Open, StepResult::Ok);
+        assert_eq!(futile(&c), [1, 2]);
+        // 3 finds the write lock held: 5 waits on it too; the init waiters stay futile.
+        step(&mut c, write.clone(), StepResult::WouldBlock);
+        assert_eq!(futile(&c), [1, 2, 3, 5]);
+        // 0's open could release a lock: everyone may try again, nothing is known held.
+        step(&mut c, StepAction::Schema, StepResult::Ok);
+        assert!(c.futile.is_empty());
+        assert!(c.held_flocks.is_empty());
+        // 1 finds the init lock still held: 2, let back in, is futile again without trying;
+        // 3 and 5 (another lock) and 4 (an unnamed one) keep their turn.
+        step(&mut c, init.clone(), StepResult::WouldBlock);
+        assert_eq!(futile(&c), [1, 2]);
+        assert_eq!(
+            c.retrying.iter().map(|a| a.worker).collect::<Vec<_>>(),
+            [3, 5]
+        );
+        // 5 takes the write lock, then parks before the init lock: futile at once.
+        step(&mut c, init.clone(), StepResult::Ok);
+        assert_eq!(futile(&c), [1, 2, 3, 5]);
+        // An unnamed flock proves nothing about anyone else's wait.
+        step(&mut c, StepAction::Open, StepResult::WouldBlock);
+        assert_eq!(futile(&c), [1, 2, 3, 4, 5]);
+        assert!(c.futile.is_disjoint(&c.retrying));
+    }
+
+    /// Only flocks: a `begin` turned away leaves the other `begin` waiters their turn (the
+    /// lock-hazard control needs a waiting `begin` to try at the exact step a bare close
+    /// drops the lock), and an errored flock counts as releasing, as before.
+    #[test]
+    fn a_busy_begin_or_a_failed_flock_groups_nobody() {
+        let busy = StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        };
+        let mut c = coord(3, &[0, 1]);
+        for w in 0..2 {
+            c.on(StepEvent::Want(id(w), StepAction::Begin));
+        }
+        c.on(StepEvent::Want(id(2), StepAction::flock(LockName::Init)));
+        step(&mut c, StepAction::Begin, busy);
+        assert_eq!(futile(&c), [0]);
+        let errno = StepResult::Error {
+            code: "WALBURST_FLOCK_ERRNO_5".into(),
+        };
+        c.on(StepEvent::Want(id(1), StepAction::flock(LockName::Init)));
+        step(&mut c, StepAction::Open, errno);
+        assert!(c.futile.is_empty());
+        assert!(c.held_flocks.is_empty());
+    }
+
+    /// A skipping scheduler is never offered a waiter on a lock known held while someone
+    /// else can move.
+    #[test]
+    fn a_skipping_scheduler_grants_the_holder_not_the_waiters() {
+        let init = StepAction::flock(LockName::Init);
+        let actors: Vec<ActorId> = (0..8).map(id).collect();
+        let random = crate::exec::scheduler::RandomScheduler::new(3);
+        let mut c = Coordinator::new(Box::new(random), &actors, 100);
+        for &a in &actors {
+            c.on(StepEvent::Want(a, init.clone()));
+        }
+        let holder = step(&mut c, StepAction::Open, StepResult::Ok);
+        let mut tried = 0;
+        for _ in 0..20 {
+            if c.futile.len() == 7 {
+                let a = c.grant().unwrap();
+                assert_eq!(a, holder, "a waiter on the held init lock was granted");
+                // A statement outside a transaction could release a lock.
+                c.on(StepEvent::Did(a, StepResult::Ok));
+                c.on(StepEvent::Want(a, StepAction::statement("pragma")));
+                assert!(c.futile.is_empty());
+                continue;
+            }
+            // Everyone may try: the first waiter turned away sends the rest back to futile.
+            let a = c.grant().unwrap();
+            if a == holder {
+                c.on(StepEvent::Did(a, StepResult::Ok));
+                c.on(StepEvent::Want(a, StepAction::statement("pragma")));
+                continue;
+            }
+            c.on(StepEvent::Did(a, StepResult::WouldBlock));
+            c.on(StepEvent::Want(a, init.clone()));
+            assert_eq!(c.futile.len(), 7);
+            tried += 1;
+        }
+        assert!(tried >= 3, "only {tried} waiters tried");
     }
 
     #[test]

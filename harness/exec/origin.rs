@@ -117,7 +117,10 @@ pub enum SqliteMismatch {
         runs.version,
         runs.origin.describe()
     )]
-    NotAsked { asked: String, runs: SqliteIdentity },
+    NotAsked {
+        asked: String,
+        runs: Box<SqliteIdentity>,
+    },
     /// A worker whose SQLite is not its runner's (`runner`, from the run spec).
     #[error(
         "SQLite mismatch: the runner runs SQLite {runner}, this worker runs SQLite {} ({}); the worker executable is not the runner's build",
@@ -126,7 +129,7 @@ pub enum SqliteMismatch {
     )]
     NotRunners {
         runner: String,
-        runs: SqliteIdentity,
+        runs: Box<SqliteIdentity>,
     },
 }
 
@@ -134,7 +137,7 @@ pub enum SqliteMismatch {
 pub fn mismatch(asked: &str) -> SqliteMismatch {
     SqliteMismatch::NotAsked {
         asked: asked.to_string(),
-        runs: this(),
+        runs: Box::new(this()),
     }
 }
 
@@ -153,7 +156,7 @@ pub fn check_worker(runner_version: &str) -> Result<(), SqliteMismatch> {
     if runner_version != rusqlite::version() {
         return Err(SqliteMismatch::NotRunners {
             runner: runner_version.to_string(),
-            runs: this(),
+            runs: Box::new(this()),
         });
     }
     Ok(())

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::summary::{Entry as ResultEntry, Pair, PairKind, Status};
 use super::{Suite, dir_of, load_suite, split_case};
-use crate::scenario::{LoadError, Mode, Overrides, SchedulerKind};
+use crate::scenario::{self, Invalid, LoadError, LoadProblem, Mode, Overrides, SchedulerKind};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,13 +63,6 @@ pub struct Corpus {
     pub entries: Vec<Entry>,
 }
 
-fn err(origin: impl std::fmt::Display, message: impl Into<String>) -> LoadError {
-    LoadError {
-        origin: origin.to_string(),
-        message: message.into(),
-    }
-}
-
 /// Where the corpus is when `--regressions` does not say: `regressions.toml` beside the
 /// first scenario file on the command line, else `scenarios/regressions.toml`.
 pub fn default_path(specs: &[String]) -> PathBuf {
@@ -96,40 +89,40 @@ pub fn load(path: &Path) -> Result<Corpus, LoadError> {
                 entries: Vec::new(),
             });
         }
-        Err(e) => {
-            return Err(err(
+        Err(error) => {
+            return Err(LoadError::new(
                 path.display(),
-                format!("cannot read the regression corpus: {e}"),
+                LoadProblem::Unreadable {
+                    what: "the regression corpus",
+                    error,
+                },
             ));
         }
     };
-    let de = toml::Deserializer::parse(&text).map_err(|e| err(path.display(), e.to_string()))?;
+    let de = toml::Deserializer::parse(&text)
+        .map_err(|e| LoadError::new(path.display(), scenario::syntax("", &e)))?;
     let file: CorpusFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let msg = e.inner().to_string();
-        if field.is_empty() || field == "." {
-            err(path.display(), msg.trim_end().to_string())
-        } else {
-            err(
-                path.display(),
-                format!("field `{field}`: {}", msg.trim_end()),
-            )
-        }
+        LoadError::new(
+            path.display(),
+            scenario::syntax(&e.path().to_string(), e.inner()),
+        )
     })?;
     for (i, e) in file.regression.iter().enumerate() {
         if e.note.trim().is_empty() {
-            return Err(err(
+            return Err(LoadError::new(
                 path.display(),
-                format!(
-                    "field `regression[{i}].note` is empty; say what failed and why it is kept"
+                Invalid::field(
+                    format!("regression[{i}].note"),
+                    "is empty; say what failed and why it is kept",
                 ),
             ));
         }
         if e.trace.is_some() && e.mode != Mode::Lockstep {
-            return Err(err(
+            return Err(LoadError::new(
                 path.display(),
-                format!(
-                    "field `regression[{i}].trace` needs `mode = \"lockstep\"` (a trace is a lockstep interleaving)"
+                Invalid::field(
+                    format!("regression[{i}].trace"),
+                    "needs `mode = \"lockstep\"` (a trace is a lockstep interleaving)",
                 ),
             ));
         }
@@ -163,11 +156,18 @@ impl Corpus {
     pub fn pairs(&self, determinism: bool) -> Result<Vec<Pair>, LoadError> {
         let mut out = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
-            let field = |f: &str| format!("field `regression[{i}].{f}`");
+            let field = |f: &str| format!("regression[{i}].{f}");
             let spec = self.scenario_spec(&e.scenario);
             let overrides = e.overrides();
-            let suite = load_suite(&spec, &overrides)
-                .map_err(|le| err(self.path.display(), format!("{}: {le}", field("scenario"))))?;
+            let suite = load_suite(&spec, &overrides).map_err(|le| {
+                LoadError::new(
+                    self.path.display(),
+                    LoadProblem::Inner {
+                        field: field("scenario"),
+                        inner: Box::new(le),
+                    },
+                )
+            })?;
             let case = suite.find(&e.case).ok_or_else(|| {
                 let names: Vec<&str> = suite
                     .expansion
@@ -176,14 +176,16 @@ impl Corpus {
                     .take(5)
                     .map(|c| c.name.as_str())
                     .collect();
-                err(
+                LoadError::new(
                     self.path.display(),
-                    format!(
-                        "{}: `{}` is not a case of {}; its cases include {} (`walburst list {spec}` shows all)",
+                    Invalid::field(
                         field("case"),
-                        e.case,
-                        suite.source,
-                        names.join(", ")
+                        format!(
+                            "= {:?} is not a case of {}; its cases include {} (`walburst list {spec}` shows all)",
+                            e.case,
+                            suite.source,
+                            names.join(", ")
+                        ),
                     ),
                 )
             })?;
@@ -195,9 +197,12 @@ impl Corpus {
                         self.dir().join(t)
                     };
                     if !p.is_file() {
-                        return Err(err(
+                        return Err(LoadError::new(
                             self.path.display(),
-                            format!("{}: no such file {}", field("trace"), p.display()),
+                            Invalid::field(
+                                field("trace"),
+                                format!("names {}, which is not a file", p.display()),
+                            ),
                         ));
                     }
                     Some(p)

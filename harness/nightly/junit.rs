@@ -88,5 +88,5 @@ pub fn write(summary: &Summary, path: &Path) -> anyhow::Result<()> {
     let xml = build(summary)
         .to_string()
         .map_err(|e| anyhow::anyhow!("cannot serialize JUnit XML: {e}"))?;
-    super::write_atomic(path, xml.as_bytes())
+    Ok(super::write_atomic(path, xml.as_bytes())?)
 }

@@ -11,7 +11,7 @@ use clap::Args;
 use super::progress::Progress;
 use super::summary::{Entry, PairResult, ShardInfo, Summary};
 use super::sweep::{INDEX_FORMAT, IndexLine, SweepHeader, print_recap, read_index, write_summary};
-use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use super::{Ended, MergeError};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -33,23 +33,23 @@ fn is_index_name(p: &Path) -> bool {
         .is_some_and(|n| n.starts_with("sweep-index") && n.ends_with(".jsonl"))
 }
 
-fn index_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+fn index_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, MergeError> {
     let mut files = Vec::new();
     for d in dirs {
         if d.is_file() {
             files.push(d.clone());
             continue;
         }
-        let rd = std::fs::read_dir(d).map_err(|e| format!("{}: cannot read: {e}", d.display()))?;
+        let rd = std::fs::read_dir(d).map_err(|error| MergeError::Unreadable {
+            path: d.clone(),
+            error,
+        })?;
         let mut found: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file() && is_index_name(p))
             .collect();
         if found.is_empty() {
-            return Err(format!(
-                "{}: no sweep-index*.jsonl here (give the --out directory of a sweep)",
-                d.display()
-            ));
+            return Err(MergeError::NoIndex(d.clone()));
         }
         found.sort();
         files.extend(found);
@@ -65,24 +65,19 @@ struct Part {
     wall_secs: Option<f64>,
 }
 
-fn read_part(path: &Path) -> Result<Part, String> {
-    let lines = read_index(path).map_err(|e| format!("{e:#}"))?;
+fn read_part(path: &Path) -> Result<Part, MergeError> {
+    let lines = read_index(path)?;
     let mut it = lines.into_iter();
     let header = match it.next() {
         Some(IndexLine::Sweep(h)) if h.format == INDEX_FORMAT => h,
         Some(IndexLine::Sweep(h)) => {
-            return Err(format!(
-                "{}: index format {} (this walburst reads {INDEX_FORMAT})",
-                path.display(),
-                h.format
-            ));
+            return Err(MergeError::Format {
+                path: path.to_path_buf(),
+                found: h.format,
+                expected: INDEX_FORMAT,
+            });
         }
-        _ => {
-            return Err(format!(
-                "{}: does not start with a sweep header",
-                path.display()
-            ));
-        }
+        _ => return Err(MergeError::NoHeader(path.to_path_buf())),
     };
     let mut part = Part {
         path: path.to_path_buf(),
@@ -99,7 +94,7 @@ fn read_part(path: &Path) -> Result<Part, String> {
             }
             IndexLine::End { wall_secs, .. } => part.wall_secs = Some(wall_secs),
             IndexLine::Sweep(_) => {
-                return Err(format!("{}: a second sweep header", path.display()));
+                return Err(MergeError::SecondHeader(path.to_path_buf()));
             }
         }
     }
@@ -107,35 +102,37 @@ fn read_part(path: &Path) -> Result<Part, String> {
 }
 
 /// Merges the parts into one summary; errors are bad input (exit 2).
-fn merge(parts: Vec<Part>) -> Result<Summary, String> {
+fn merge(parts: Vec<Part>) -> Result<Summary, MergeError> {
     let first = &parts[0];
     let hash = first.header.sweep_hash.clone();
     let count = first.header.shard.map_or(1, |s| s.count);
     let mut by_shard: BTreeMap<u32, &Part> = BTreeMap::new();
     for p in &parts {
         if p.header.sweep_hash != hash {
-            return Err(format!(
-                "{} and {} are from different sweeps ({} vs {}): merge the shards of one sweep (same command, same --date)",
-                first.path.display(),
-                p.path.display(),
-                super::summary::short_hash(&hash),
-                super::summary::short_hash(&p.header.sweep_hash)
-            ));
+            return Err(MergeError::DifferentSweeps {
+                first: first.path.clone(),
+                other: p.path.clone(),
+                first_hash: super::summary::short_hash(&hash).to_string(),
+                other_hash: super::summary::short_hash(&p.header.sweep_hash).to_string(),
+            });
         }
         let (k, n) = p.header.shard.map_or((1, 1), |s| (s.index, s.count));
         if n != count {
-            return Err(format!(
-                "{} is shard {k}/{n} but {} is of {count} shards",
-                p.path.display(),
-                first.path.display()
-            ));
+            return Err(MergeError::ShardCount {
+                path: p.path.clone(),
+                index: k,
+                count: n,
+                first: first.path.clone(),
+                expected: count,
+            });
         }
         if let Some(other) = by_shard.insert(k, p) {
-            return Err(format!(
-                "shard {k}/{n} appears twice: {} and {}",
-                other.path.display(),
-                p.path.display()
-            ));
+            return Err(MergeError::ShardTwice {
+                index: k,
+                count: n,
+                a: other.path.clone(),
+                b: p.path.clone(),
+            });
         }
     }
     let pairs = &first.header.pairs;
@@ -191,29 +188,15 @@ fn merge(parts: Vec<Part>) -> Result<Summary, String> {
     ))
 }
 
-pub fn merge_command(a: MergeArgs) -> i32 {
-    let bad = |m: String| {
-        eprintln!("error: {m}");
-        EXIT_USAGE
-    };
-    let files = match index_files(&a.dirs) {
-        Ok(f) => f,
-        Err(m) => return bad(m),
-    };
-    let mut parts = Vec::new();
-    for f in &files {
-        match read_part(f) {
-            Ok(p) => parts.push(p),
-            Err(m) => return bad(m),
-        }
-    }
-    let summary = match merge(parts) {
-        Ok(s) => s,
-        Err(m) => return bad(m),
-    };
-    if let Err(m) = crate::report::outputs::check_dir("--out", &a.out) {
-        return bad(m.to_string());
-    }
+/// `walburst merge`: `Err` is bad input, found before anything is written.
+pub fn merge_command(a: MergeArgs) -> Result<Ended, MergeError> {
+    let files = index_files(&a.dirs)?;
+    let parts = files
+        .iter()
+        .map(|f| read_part(f))
+        .collect::<Result<Vec<Part>, MergeError>>()?;
+    let summary = merge(parts)?;
+    crate::report::outputs::check_dir("--out", &a.out).map_err(MergeError::Output)?;
     let progress = Progress::new(0, true);
     let json = a.out.join("merged-summary.json");
     let md = a.out.join("merged-summary.md");
@@ -222,7 +205,7 @@ pub fn merge_command(a: MergeArgs) -> i32 {
         write_summary(&summary, &json, &md).and_then(|_| super::junit::write(&summary, &junit));
     if let Err(e) = written {
         eprintln!("error: {e:#}");
-        return crate::exit::EXIT_UNWRITTEN;
+        return Ok(Ended::Unwritten);
     }
     // The summaries are written; the page is drawn from them and can fail only on its own.
     let html = a.out.join("merged-summary.html");
@@ -262,9 +245,9 @@ pub fn merge_command(a: MergeArgs) -> i32 {
         Err(e) => progress.line(&format!("note: the merged page could not be drawn: {e:#}")),
     }
     progress.line(&summary.totals.line());
-    if summary.totals.not_passed() == 0 {
-        EXIT_PASS
+    Ok(if summary.totals.not_passed() == 0 {
+        Ended::Pass
     } else {
-        EXIT_FAIL
-    }
+        Ended::Fail
+    })
 }

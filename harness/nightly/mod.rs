@@ -8,6 +8,7 @@
 //! index, a [`summary`] and [`junit`] XML. [`merge`] puts shard results back together.
 
 pub mod corpus;
+mod error;
 pub mod junit;
 pub use crate::scenario::matrix;
 pub mod merge;
@@ -18,11 +19,13 @@ pub mod shard;
 pub mod summary;
 pub mod sweep;
 
+pub use error::{Ended, MergeError, SweepError};
+
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::scenario::{self, LoadError, Overrides, Scenario, ScenarioSource};
+use crate::scenario::{self, Invalid, LoadError, LoadProblem, Overrides, Scenario, ScenarioSource};
 use matrix::{Case, Expansion};
 
 /// `walburst run` flags that make a run a sweep (see `NIGHTLY.md`).
@@ -165,17 +168,10 @@ impl Suite {
     }
 }
 
-fn err(origin: impl std::fmt::Display, message: impl Into<String>) -> LoadError {
-    LoadError {
-        origin: origin.to_string(),
-        message: message.into(),
-    }
-}
-
 /// Loads a scenario (no `#CASE`) and expands its matrix; overrides apply to every case.
 pub fn load_suite(spec: &str, overrides: &Overrides) -> Result<Suite, LoadError> {
     let (base, source) = scenario::load(spec, overrides)?;
-    let mut expansion = matrix::expand(&base).map_err(|m| err(&source, m))?;
+    let mut expansion = matrix::expand(&base).map_err(|m| LoadError::new(&source, m))?;
     for case in &mut expansion.cases {
         overrides.apply(&mut case.scenario);
         // Each case is a scenario of its own and is validated as one (its name grew by the
@@ -186,7 +182,15 @@ pub fn load_suite(spec: &str, overrides: &Overrides) -> Result<Suite, LoadError>
             } else {
                 format!(" with {}", overrides.as_args().join(" "))
             };
-            err(&source, format!("case {}{with}: {m}", case.name))
+            let case = case.name.clone();
+            LoadError::new(
+                &source,
+                Invalid::Case {
+                    case,
+                    with,
+                    problem: Box::new(m),
+                },
+            )
         })?;
     }
     Ok(Suite {
@@ -205,15 +209,12 @@ pub fn load_case(
     let (base_spec, wanted) = split_case(spec);
     let suite = load_suite(base_spec, overrides)?;
     match wanted {
-        None if suite.base.matrix.is_some() => Err(err(
+        None if suite.base.matrix.is_some() => Err(LoadError::new(
             &suite.source,
-            format!(
-                "this scenario has a [matrix] of {} cases; name one as `{}#CASE` (`walburst list {}` shows them) or run them all with `walburst run {}`",
-                suite.expansion.cases.len(),
-                base_spec,
-                base_spec,
-                base_spec
-            ),
+            LoadProblem::NeedsCase {
+                spec: base_spec.to_string(),
+                cases: suite.expansion.cases.len(),
+            },
         )),
         None => {
             let case = &suite.expansion.cases[0];
@@ -221,44 +222,26 @@ pub fn load_case(
         }
         Some(w) => match suite.find(w) {
             Some(case) => Ok((case.scenario.clone(), suite.case_source(case))),
-            None => {
-                let names: Vec<&str> = suite
-                    .expansion
-                    .cases
-                    .iter()
-                    .take(8)
-                    .map(|c| c.suffix.as_str())
-                    .collect();
-                Err(err(
-                    &suite.source,
-                    format!(
-                        "no case `{w}` in this scenario's matrix; cases include {}{} (`walburst list {base_spec}` shows all {})",
-                        names.join(", "),
-                        if suite.expansion.cases.len() > 8 {
-                            ", ..."
-                        } else {
-                            ""
-                        },
-                        suite.expansion.cases.len()
-                    ),
-                ))
-            }
+            None => Err(LoadError::new(
+                &suite.source,
+                LoadProblem::NoSuchCase {
+                    spec: base_spec.to_string(),
+                    wanted: w.to_string(),
+                    some: (suite.expansion.cases.iter())
+                        .take(8)
+                        .map(|c| c.suffix.clone())
+                        .collect(),
+                    total: suite.expansion.cases.len(),
+                },
+            )),
         },
     }
 }
 
-/// `walburst list FILE`: every case with its settings, folding and expectations.
-pub fn list_command(a: &ListArgs) -> i32 {
-    let Some(spec) = &a.scenario else {
-        return crate::exit::EXIT_USAGE;
-    };
-    let suite = match load_suite(split_case(spec).0, &Overrides::default()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return crate::exit::EXIT_USAGE;
-        }
-    };
+/// `walburst list FILE`: every case with its settings, folding and expectations, one line
+/// each.
+pub fn list_cases(spec: &str) -> Result<Vec<String>, LoadError> {
+    let suite = load_suite(split_case(spec).0, &Overrides::default())?;
     let x = &suite.expansion;
     let width = x.cases.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut out = Vec::new();
@@ -284,14 +267,7 @@ pub fn list_command(a: &ListArgs) -> i32 {
             split_case(spec).0,
         ));
     }
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    for l in out {
-        if writeln!(stdout, "{l}").is_err() {
-            break;
-        }
-    }
-    crate::exit::EXIT_PASS
+    Ok(out)
 }
 
 /// Whether SIGINT/SIGTERM arrived (the handler `walburst run` installs sets it): a sweep
@@ -309,6 +285,6 @@ pub(crate) fn dir_of(p: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to `path` atomically (see [`crate::report::write_atomic`]).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), crate::report::WriteError> {
     crate::report::write_atomic(path, bytes)
 }

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::{Ended, SweepError};
 use crate::exec::coordinator::TraceEntry;
 use crate::exec::gate::ActorId;
-use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
 use crate::report::console::Console;
 use crate::report::outputs::OutputArgs;
 use crate::run::{RunRequest, run};
@@ -64,9 +64,12 @@ pub struct ChildResult {
 }
 
 /// Reads a `trace.jsonl` into the actor chosen at each step.
-pub fn read_trace(path: &Path) -> anyhow::Result<Vec<ActorId>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read the trace {}: {e}", path.display()))?;
+pub fn read_trace(path: &Path) -> Result<Vec<ActorId>, SweepError> {
+    let bad = |reason: String| SweepError::BadTrace {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
@@ -76,35 +79,26 @@ pub fn read_trace(path: &Path) -> anyhow::Result<Vec<ActorId>> {
                     worker: e.worker,
                     actor: e.actor,
                 })
-                .map_err(|e| anyhow::anyhow!("{} line {}: {e}", path.display(), i + 1))
+                .map_err(|e| bad(format!("line {}: {e}", i + 1)))
         })
         .collect()
 }
 
-pub fn pair_main(a: PairArgs) -> i32 {
+/// `walburst sweep-pair`: `Err` before the run starts (bad input), or when its result cannot
+/// be handed back to the sweep.
+pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
     // As `walburst run`: a Ctrl-C stops the run cleanly (workers killed, report written).
     crate::signals::install_interrupt_handler();
     let overrides = a.scale.overrides();
-    let (scenario, source) = match super::load_case(&a.spec, &overrides) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let replay = match &a.trace {
-        Some(t) => match read_trace(t) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return EXIT_USAGE;
-            }
-        },
-        None => None,
-    };
-    let worker_exe = match crate::exit::worker_exe(a.worker_exe.clone()) {
-        Ok(p) => p,
-        Err(code) => return code,
+    let (scenario, source) = super::load_case(&a.spec, &overrides)?;
+    let replay = a.trace.as_deref().map(read_trace).transpose()?;
+    let worker_exe = match a.worker_exe.clone() {
+        Some(p) => p,
+        None => std::env::current_exe().map_err(|error| SweepError::Io {
+            doing: "find walburst's own executable to start workers:",
+            path: "/proc/self/exe".into(),
+            error,
+        })?,
     };
     let mode = if a.check_determinism || replay.is_some() {
         Mode::Lockstep
@@ -162,15 +156,16 @@ pub fn pair_main(a: PairArgs) -> i32 {
         ));
     }
     result.interrupted = super::interrupted();
-    if let Err(e) = crate::report::write_json_atomic(&a.result, &result) {
-        eprintln!("error: cannot write the pair result: {e:#}");
-        return EXIT_FAIL;
-    }
-    if result.interrupted {
-        crate::exit::EXIT_INTERRUPTED
+    crate::report::write_json_atomic(&a.result, &result).map_err(|e| SweepError::Io {
+        doing: "write the pair result",
+        path: a.result.clone(),
+        error: std::io::Error::other(format!("{e:#}")),
+    })?;
+    Ok(if result.interrupted {
+        Ended::Interrupted
     } else if result.passed {
-        EXIT_PASS
+        Ended::Pass
     } else {
-        EXIT_FAIL
-    }
+        Ended::Fail
+    })
 }

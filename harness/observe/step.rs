@@ -16,8 +16,13 @@ pub enum StepAction {
     /// The schema setup batch (`setup = "race"`).
     Schema,
     Close,
-    /// One non-blocking attempt at a file lock.
-    Flock,
+    /// One non-blocking attempt at a file lock. `lock` names which one, when the worker knows
+    /// (the coordinator then knows that a held lock turns away every attempt on it); without
+    /// a name the lock is unknown and never grouped with another.
+    Flock {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lock: Option<LockName>,
+    },
     Begin,
     Commit,
     Rollback,
@@ -30,7 +35,74 @@ pub enum StepAction {
     Checkpoint,
 }
 
+/// Which file lock a `flock` step tries: walburst's two sidecar locks by role, any other
+/// by its file name (never a path: traces must not carry paths, and a trace hash must not
+/// depend on the run directory). On the wire it is one string, `"init"`, `"write"` or the
+/// file name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LockName {
+    /// The first-connect lock, `<db>.init.lock`.
+    Init,
+    /// The global write lock, `<db>.lock`.
+    Write,
+    /// Another lock file (an app's own), by its file name.
+    File(String),
+}
+
+/// A lock name that is not a file name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a flock's lock is a file name, not a path or empty: {0:?}")]
+pub struct BadLockName(String);
+
+impl LockName {
+    /// Names the lock file `file` of the database file `db` (both file names, no
+    /// directories): the sidecar locks by role, anything else by its own name.
+    pub fn of_file(db: &str, file: &str) -> LockName {
+        match file.strip_prefix(db) {
+            Some(".init.lock") => LockName::Init,
+            Some(".lock") => LockName::Write,
+            _ => LockName::File(file.to_owned()),
+        }
+    }
+}
+
+impl TryFrom<String> for LockName {
+    type Error = BadLockName;
+
+    fn try_from(s: String) -> Result<LockName, BadLockName> {
+        Ok(match s.as_str() {
+            "init" => LockName::Init,
+            "write" => LockName::Write,
+            "" | "." | ".." => return Err(BadLockName(s)),
+            _ if s.contains(['/', '\\', '\0']) => return Err(BadLockName(s)),
+            _ => LockName::File(s),
+        })
+    }
+}
+
+impl From<LockName> for String {
+    fn from(l: LockName) -> String {
+        l.to_string()
+    }
+}
+
+impl fmt::Display for LockName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockName::Init => f.write_str("init"),
+            LockName::Write => f.write_str("write"),
+            LockName::File(name) => f.write_str(name),
+        }
+    }
+}
+
 impl StepAction {
+    /// A flock attempt on a named lock.
+    pub fn flock(lock: LockName) -> StepAction {
+        StepAction::Flock { lock: Some(lock) }
+    }
+
     pub fn statement(label: impl Into<String>) -> StepAction {
         StepAction::Statement {
             label: label.into(),
@@ -44,7 +116,8 @@ impl fmt::Display for StepAction {
             StepAction::Open => "open",
             StepAction::Schema => "schema",
             StepAction::Close => "close",
-            StepAction::Flock => "flock",
+            StepAction::Flock { lock: None } => "flock",
+            StepAction::Flock { lock: Some(l) } => return write!(f, "flock:{l}"),
             StepAction::Begin => "begin",
             StepAction::Commit => "commit",
             StepAction::Rollback => "rollback",
@@ -134,5 +207,50 @@ mod tests {
         assert!(w.is_blocked());
         assert!(serde_json::from_str::<StepResult>(r#"{"kind":"maybe"}"#).is_err());
         assert!(serde_json::from_str::<StepAction>(r#"{"kind":"statement"}"#).is_err());
+    }
+
+    /// A flock names its lock by role or file name, never by path; one without a name (an
+    /// older adapter) still parses, as an unknown lock.
+    #[test]
+    fn flock_steps_name_their_lock() {
+        let init = StepAction::flock(LockName::Init);
+        assert_eq!(
+            serde_json::to_string(&init).unwrap(),
+            r#"{"kind":"flock","lock":"init"}"#
+        );
+        assert_eq!(init.to_string(), "flock:init");
+        let own: StepAction =
+            serde_json::from_str(r#"{"kind":"flock","lock":"app.pid.lock"}"#).unwrap();
+        assert_eq!(
+            own,
+            StepAction::flock(LockName::File("app.pid.lock".into()))
+        );
+        assert_eq!(own.to_string(), "flock:app.pid.lock");
+        let unknown: StepAction = serde_json::from_str(r#"{"kind":"flock"}"#).unwrap();
+        assert_eq!(unknown, StepAction::Flock { lock: None });
+        assert_eq!(
+            serde_json::to_string(&unknown).unwrap(),
+            r#"{"kind":"flock"}"#
+        );
+        assert_eq!(unknown.to_string(), "flock");
+        for bad in ["", "/tmp/x/kanban.db.lock", "a/b", ".."] {
+            let line = format!(r#"{{"kind":"flock","lock":{bad:?}}}"#);
+            assert!(
+                serde_json::from_str::<StepAction>(&line).is_err(),
+                "{line} parsed"
+            );
+        }
+        assert_eq!(
+            LockName::of_file("kanban.db", "kanban.db.init.lock"),
+            LockName::Init
+        );
+        assert_eq!(
+            LockName::of_file("kanban.db", "kanban.db.lock"),
+            LockName::Write
+        );
+        assert_eq!(
+            LockName::of_file("kanban.db", "other.db.lock"),
+            LockName::File("other.db.lock".into())
+        );
     }
 }

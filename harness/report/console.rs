@@ -96,11 +96,7 @@ pub fn verdict_line(r: &Report) -> String {
         t.commits_per_sec,
         r.latency_ms.p99,
         r.wall_secs,
-        if c.integrity_check == "ok" && c.quick_check == "ok" {
-            "ok"
-        } else {
-            "DAMAGED"
-        },
+        if c.integrity_ok() { "ok" } else { "DAMAGED" },
         if c.ledger_error.is_some() {
             "UNREADABLE".to_string()
         } else if c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0 {

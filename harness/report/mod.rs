@@ -113,53 +113,68 @@ pub fn file_safe(name: &str) -> String {
         .collect()
 }
 
-/// Writes `value` as pretty JSON to `path` atomically: a temporary file in the same
-/// directory, synced, then renamed over the target. Readers never see half a report.
+/// A file of the run's evidence (a report, a summary, records) that could not be written:
+/// what was being done, to which path, and the OS's answer.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {doing} {}: {error}", path.display())]
+pub struct WriteError {
+    pub doing: &'static str,
+    pub path: PathBuf,
+    pub error: std::io::Error,
+}
+
+fn failed(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WriteError {
+    let path = path.to_path_buf();
+    move |error| WriteError { doing, path, error }
+}
+
 /// A temporary file for an atomic write, readable like any other file once renamed
 /// (tempfile creates 0600, which would hide reports from CI artifact collectors).
-fn temp_in(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+fn temp_in(dir: &Path) -> Result<tempfile::NamedTempFile, WriteError> {
     use std::os::unix::fs::PermissionsExt;
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| anyhow::anyhow!("cannot write in {}: {e}", dir.display()))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(failed("write in", dir))?;
     tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(failed("set the permissions of a file in", dir))?;
     Ok(tmp)
 }
 
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value)?;
+/// Writes `value` as pretty JSON to `path` atomically (see [`write_atomic`]).
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), WriteError> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| failed("serialize", path)(std::io::Error::other(e)))?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (created if
 /// missing), synced, then renamed over the target. Readers never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(failed("create directory", dir))?;
     let mut tmp = temp_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(failed("write", path))?;
     tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| failed("write", path)(e.error))?;
     Ok(())
 }
 
 /// Writes the report into `out_dir` under its own name, never replacing another report
 /// (two runs of one seed in the same second get `-2`, `-3`, ...); returns the path.
-pub fn write(report: &Report, out_dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(out_dir).map_err(|e| {
-        anyhow::anyhow!("cannot create report directory {}: {e}", out_dir.display())
-    })?;
+pub fn write(report: &Report, out_dir: &Path) -> Result<PathBuf, WriteError> {
+    std::fs::create_dir_all(out_dir).map_err(failed("create report directory", out_dir))?;
     let mut tmp = temp_in(out_dir)?;
-    serde_json::to_writer_pretty(&mut tmp, report)?;
-    tmp.write_all(b"\n")?;
-    tmp.as_file().sync_all()?;
     let name = report.file_name();
+    serde_json::to_writer_pretty(&mut tmp, report)
+        .map_err(std::io::Error::other)
+        .and_then(|()| tmp.write_all(b"\n"))
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(failed("write", &out_dir.join(&name)))?;
     let stem = name.trim_end_matches(".json");
     for n in 1.. {
         let path = if n == 1 {
@@ -170,7 +185,7 @@ pub fn write(report: &Report, out_dir: &Path) -> anyhow::Result<PathBuf> {
         match tmp.persist_noclobber(&path) {
             Ok(_) => return Ok(path),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => tmp = e.file,
-            Err(e) => anyhow::bail!("cannot write {}: {}", path.display(), e.error),
+            Err(e) => return Err(failed("write", &path)(e.error)),
         }
     }
     unreachable!("the loop returns")

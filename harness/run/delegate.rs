@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::exec::origin::{self, EXPECT_ENV, mismatch};
 use crate::releases::{cache, prepare};
 use crate::report::{Report, console::Console};
-use crate::run::{RunOutcome, RunRequest};
+use crate::run::{RunError, RunOutcome, RunRequest};
 use crate::scenario::release::SqliteVersion;
 use crate::scenario::{Mode, Scenario};
 
@@ -37,7 +37,10 @@ pub fn foreign(s: &Scenario) -> Option<SqliteVersion> {
 }
 
 /// In a delegated run: writes the report for the process that started it.
-pub fn hand_back(report: &Report, report_path: Option<&Path>) -> anyhow::Result<()> {
+pub fn hand_back(
+    report: &Report,
+    report_path: Option<&Path>,
+) -> Result<(), crate::report::WriteError> {
     let Some(path) = std::env::var_os(HANDBACK_ENV).filter(|p| !p.is_empty()) else {
         return Ok(());
     };
@@ -83,23 +86,31 @@ pub fn run(
     req: &RunRequest,
     v: SqliteVersion,
     console: &mut Console,
-) -> anyhow::Result<RunOutcome> {
+) -> Result<RunOutcome, RunError> {
+    let refuse = |problem: String| RunError::Release {
+        version: v,
+        problem,
+    };
     // A delegated process that still runs the wrong release must not delegate again.
     if std::env::var_os(EXPECT_ENV).is_some() {
-        anyhow::bail!("{}", mismatch(&v.to_string()));
+        return Err(refuse(mismatch(&v.to_string()).to_string()));
     }
     if req.replay.is_some() {
-        anyhow::bail!(
-            "replaying on SQLite {v} from a walburst that runs {}: run the replay with that release's binary, {} replay REPORT",
+        return Err(refuse(format!(
+            "replaying on it from a walburst that runs {}: run the replay with that release's binary, {} replay REPORT",
             rusqlite::version(),
             cache::binary(v).display()
-        );
+        )));
     }
-    prepare::ensure(v)?;
+    prepare::ensure(v).map_err(|e| refuse(format!("{e:#}")))?;
     let exe = cache::binary(v);
     let scratch = tempfile::Builder::new()
         .prefix("walburst-sqlite-handback-")
-        .tempdir()?;
+        .tempdir()
+        .map_err(RunError::io(
+            "create a temporary directory in",
+            std::env::temp_dir(),
+        ))?;
     let handback = scratch.path().join("handback.json");
     let out_dir = req
         .out_dir
@@ -112,16 +123,21 @@ pub fn run(
         .env(HANDBACK_ENV, &handback)
         .stdin(Stdio::null())
         .status()
-        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", exe.display()))?;
+        .map_err(RunError::io("start", &exe))?;
     let text = std::fs::read_to_string(&handback).map_err(|_| {
-        anyhow::anyhow!(
-            "the SQLite {v} run ({}) ended ({status}) without a report",
+        refuse(format!(
+            "the run ({}) ended ({status}) without a report",
             exe.display()
-        )
+        ))
     })?;
-    let back: Handback = serde_json::from_str(&text)?;
+    let back: Handback = serde_json::from_str(&text).map_err(|e| {
+        refuse(format!(
+            "its report {} does not read: {e}",
+            handback.display()
+        ))
+    })?;
     if back.report.sqlite_version != v.to_string() {
-        anyhow::bail!("{}", mismatch(&v.to_string()));
+        return Err(refuse(mismatch(&v.to_string()).to_string()));
     }
     Ok(RunOutcome {
         report: back.report,
@@ -156,7 +172,7 @@ impl SideBySide {
         ));
     }
 
-    pub fn add_error(&mut self, s: &Scenario, seed: u64, e: &anyhow::Error) {
+    pub fn add_error(&mut self, s: &Scenario, seed: u64, e: &RunError) {
         let asked = s
             .sqlite
             .version

@@ -2,6 +2,9 @@
 //! verdict -> report. Each stage lives in its own module; this file only sequences them.
 
 pub mod delegate;
+mod error;
+
+pub use error::{RunError, SetupStage};
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -81,17 +84,14 @@ pub fn reproduce_command(
     parts.join(" ")
 }
 
-fn make_run_dir(req: &RunRequest) -> anyhow::Result<PathBuf> {
+fn make_run_dir(req: &RunRequest) -> Result<PathBuf, RunError> {
     let parent = req.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| anyhow::anyhow!("cannot create work directory {}: {e}", parent.display()))?;
+    std::fs::create_dir_all(&parent).map_err(RunError::io("create work directory", &parent))?;
     let safe = crate::report::file_safe(&req.scenario.name);
     let dir = tempfile::Builder::new()
         .prefix(&format!("walburst-{safe}-s{}-", req.seed))
         .tempdir_in(&parent)
-        .map_err(|e| {
-            anyhow::anyhow!("cannot create a run directory in {}: {e}", parent.display())
-        })?;
+        .map_err(RunError::io("create a run directory in", &parent))?;
     Ok(dir.keep())
 }
 
@@ -127,24 +127,29 @@ fn make_coordinator(req: &RunRequest) -> Coordinator {
 }
 
 /// The runner prepares the database before any worker starts (`setup = "runner"`).
-fn prepare_db(spec: &RunSpec) -> anyhow::Result<()> {
+fn prepare_db(spec: &RunSpec) -> Result<(), RunError> {
     let s = &spec.scenario;
-    let conn = sqlite::open(&spec.db_path, &s.sqlite, s.sqlite.busy_timeout_ms).map_err(|e| {
-        anyhow::anyhow!("cannot create the database {}: {e}", spec.db_path.display())
-    })?;
+    let failed = |stage| {
+        move |error| RunError::Setup {
+            stage,
+            path: spec.db_path.clone(),
+            error,
+        }
+    };
+    let conn = sqlite::open(&spec.db_path, &s.sqlite, s.sqlite.busy_timeout_ms)
+        .map_err(failed(SetupStage::Create))?;
     // An app with its own ledger creates its own tables; walburst only sets the database up.
     if s.ledger.is_none() {
-        kanban::create_schema(&conn)
-            .map_err(|e| anyhow::anyhow!("cannot create the schema: {e}"))?;
+        kanban::create_schema(&conn).map_err(failed(SetupStage::Schema))?;
     }
     // The schema belongs in the main file, as in a database that has lived a while; only the
     // burst's own commits start out in -wal.
     if s.sqlite.journal_mode == crate::scenario::JournalMode::Wal {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(|e| anyhow::anyhow!("cannot checkpoint the schema: {e}"))?;
+            .map_err(failed(SetupStage::Checkpoint))?;
     }
     conn.close()
-        .map_err(|(_, e)| anyhow::anyhow!("closing the setup connection: {e}"))?;
+        .map_err(|(_, e)| failed(SetupStage::Close)(e))?;
     Ok(())
 }
 
@@ -154,22 +159,28 @@ fn keep_evidence(
     records: &[observe::OpRecord],
     times: &observe::RunTimes,
     report: &Report,
-) -> anyhow::Result<()> {
+) -> Result<(), report::WriteError> {
     write_jsonl(&run_dir.join(render::RECORDS_FILE), records)?;
     report::write_json_atomic(&run_dir.join(render::EVENTS_FILE), times)?;
     report::write_json_atomic(&run_dir.join("report.json"), report)
 }
 
-fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
+/// One JSON line per item (records, trace steps).
+fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> Result<(), report::WriteError> {
     use std::io::Write;
-    let f = std::fs::File::create(path)?;
-    let mut w = std::io::BufWriter::new(f);
-    for r in items {
-        serde_json::to_writer(&mut w, r)?;
-        w.write_all(b"\n")?;
-    }
-    w.flush()?;
-    Ok(())
+    let write = || -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for r in items {
+            serde_json::to_writer(&mut w, r)?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    };
+    write().map_err(|error| report::WriteError {
+        doing: "write",
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Draws `report.html` beside the JSON report; a failure is a console note, never an error.
@@ -231,7 +242,7 @@ fn worker_sqlite_note(workers: &[observe::WorkerExit], own: &str) -> Option<Stri
 
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
-pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome> {
+pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunError> {
     if let Some(v) = delegate::foreign(&req.scenario) {
         return delegate::run(req, v, console);
     }
@@ -241,7 +252,10 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     // Checked at load; resolved again here so a vanished program fails before any file.
     let mut command = s
         .worker_command(&req.source, &req.worker_exe)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", req.source))?;
+        .map_err(|problem| RunError::Worker {
+            scenario: req.source.to_string(),
+            problem,
+        })?;
     // A run on a chosen release: an external worker loads it through its library path (it
     // cannot use the copy compiled into walburst) and must report it, or it is refused.
     if let (Some(v), Some(_)) = (s.sqlite.version, &s.worker) {
@@ -253,7 +267,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
     let plan = plan::build(s, req.seed);
     let run_dir = make_run_dir(req)?;
     let db_dir = run_dir.join(DB_DIR);
-    std::fs::create_dir_all(&db_dir)?;
+    std::fs::create_dir_all(&db_dir).map_err(RunError::io("create", &db_dir))?;
     let spec = RunSpec {
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
         sqlite_version: sqlite::sqlite_version().to_string(),
@@ -370,15 +384,14 @@ pub fn run(req: &RunRequest, console: &mut Console) -> anyhow::Result<RunOutcome
                 }
                 console.line(&format!("error: {unwritten}"));
                 console.finished(&report, None);
-                return Err(unwritten.into());
+                return Err(RunError::Unwritten(unwritten));
             }
         },
         None => None,
     };
     if !keep {
-        std::fs::remove_dir_all(&run_dir).map_err(|e| {
-            anyhow::anyhow!("cannot remove run directory {}: {e}", run_dir.display())
-        })?;
+        std::fs::remove_dir_all(&run_dir)
+            .map_err(RunError::io("remove run directory", &run_dir))?;
     }
     // The JSON report is written; the page is drawn from it and can fail only on its own.
     let page = report_path

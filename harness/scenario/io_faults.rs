@@ -186,16 +186,21 @@ impl IoAction {
 pub const MAX_STOP_MS: u32 = 60_000;
 
 /// Checks `[io]` on its own and against the rest of the scenario.
-pub fn validate(s: &super::Scenario) -> Result<(), String> {
+pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
+    use super::Invalid;
     let io = &s.io;
     // The fault VFS lives in the built-in worker; an external worker's SQLite cannot load it.
     if io.wants_vfs() && s.worker.is_some() {
-        return Err("table `io` cannot be combined with table `worker`: the fault VFS runs only in the built-in worker; allowed: remove `[worker]` or `[io]`".into());
+        return Err(Invalid::table(
+            "io",
+            "cannot be combined with table `worker`: the fault VFS runs only in the built-in worker; allowed: remove `[worker]` or `[io]`",
+        ));
     }
     if io.points.len() > 16 {
-        return Err(format!(
-            "table `io`: {} points; allowed: at most 16",
-            io.points.len()
+        return Err(Invalid::range(
+            "io.points",
+            format!("{} points", io.points.len()),
+            "at most 16",
         ));
     }
     if io
@@ -205,65 +210,74 @@ pub fn validate(s: &super::Scenario) -> Result<(), String> {
         .count()
         > 1
     {
-        return Err("table `io`: more than one point with action = \"power-loss\"; allowed: one (power is lost once)".into());
+        return Err(Invalid::table(
+            "io",
+            "more than one point with action = \"power-loss\"; allowed: one (power is lost once)",
+        ));
     }
     for (i, p) in io.points.iter().enumerate() {
         let field = |f: &str| format!("io.points[{i}].{f}");
         let [lo, hi] = p.nth.bounds();
         if lo == 0 || lo > hi || hi > 1_000_000_000 {
-            return Err(format!(
-                "field `{}` = [{lo}, {hi}] is out of range; allowed: n or [lo, hi] with 1 <= lo <= hi <= 1000000000",
-                field("nth")
+            return Err(Invalid::range(
+                field("nth"),
+                format!("[{lo}, {hi}]"),
+                "n or [lo, hi] with 1 <= lo <= hi <= 1000000000",
             ));
         }
         if p.file == FileKind::Other {
-            return Err(format!(
-                "field `{}` = \"other\" cannot carry a point; allowed: main, wal, journal, shm",
-                field("file")
+            return Err(Invalid::field(
+                field("file"),
+                "= \"other\" cannot carry a point; allowed: main, wal, journal, shm",
             ));
         }
         if (p.file == FileKind::Shm) != p.op.is_shm() {
-            return Err(format!(
-                "field `{}` = \"{}\" does not happen on file = \"{}\"; shm-lock and shm-map happen on \"shm\" only, write, sync and truncate on main, wal and journal",
+            return Err(Invalid::field(
                 field("op"),
-                p.op.name(),
-                p.file.name()
+                format!(
+                    "= \"{}\" does not happen on file = \"{}\"; shm-lock and shm-map happen on \"shm\" only, write, sync and truncate on main, wal and journal",
+                    p.op.name(),
+                    p.file.name()
+                ),
             ));
         }
         if let Some(w) = p.worker.filter(|&w| w >= s.workload.workers) {
-            return Err(format!(
-                "field `{}` = {w} is out of range; allowed: 0..{}",
+            return Err(Invalid::range(
                 field("worker"),
-                s.workload.workers
+                w,
+                format!("0..{}", s.workload.workers),
             ));
         }
         if p.action == IoAction::Stop && !(1..=MAX_STOP_MS).contains(&p.stop_ms) {
-            return Err(format!(
-                "field `{}` = {} is out of range; allowed: 1..={MAX_STOP_MS}",
+            return Err(Invalid::range(
                 field("stop_ms"),
-                p.stop_ms
+                p.stop_ms,
+                format!("1..={MAX_STOP_MS}"),
             ));
         }
         // In lockstep the stall happens inside a granted step: keep it below the step watchdog.
         if p.action == IoAction::Stop
             && u64::from(p.stop_ms) >= u64::from(s.lockstep.step_timeout_secs) * 1000
         {
-            return Err(format!(
-                "field `{}` = {} must be shorter than `lockstep.step_timeout_secs` ({} s)",
+            return Err(Invalid::field(
                 field("stop_ms"),
-                p.stop_ms,
-                s.lockstep.step_timeout_secs
+                format!(
+                    "= {} must be shorter than `lockstep.step_timeout_secs` ({} s)",
+                    p.stop_ms, s.lockstep.step_timeout_secs
+                ),
             ));
         }
         if p.action == IoAction::Stop
             && u64::from(p.stop_ms)
                 >= s.limits.stall_timeout(s.sqlite.busy_timeout_ms).as_millis() as u64
         {
-            return Err(format!(
-                "field `{}` = {} must be shorter than the stall watchdog ({} s)",
+            return Err(Invalid::field(
                 field("stop_ms"),
-                p.stop_ms,
-                s.limits.stall_timeout(s.sqlite.busy_timeout_ms).as_secs()
+                format!(
+                    "= {} must be shorter than the stall watchdog ({} s)",
+                    p.stop_ms,
+                    s.limits.stall_timeout(s.sqlite.busy_timeout_ms).as_secs()
+                ),
             ));
         }
     }

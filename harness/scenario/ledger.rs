@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Invalid;
+
 /// The op kinds a scenario may name (those of `[workload.mix]`).
 pub const OP_KIND_NAMES: [&str; 7] = [
     "create_task",
@@ -36,29 +38,38 @@ pub struct RowCheck {
 }
 
 impl LedgerTable {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.present.trim().is_empty() {
-            return Err("field `ledger.present` is empty; give the SQL that lists the (worker, seq) of every write present, e.g. \"SELECT worker, seq FROM jobs\"".into());
+            return Err(Invalid::field(
+                "ledger.present",
+                "is empty; give the SQL that lists the (worker, seq) of every write present, e.g. \"SELECT worker, seq FROM jobs\"",
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for (i, r) in self.rows.iter().enumerate() {
             if r.name.trim().is_empty() || !names.insert(r.name.as_str()) {
-                return Err(format!(
-                    "field `ledger.rows[{i}].name` = {:?} is empty or repeated; each row check needs its own name",
-                    r.name
+                return Err(Invalid::field(
+                    format!("ledger.rows[{i}].name"),
+                    format!(
+                        "= {:?} is empty or repeated; each row check needs its own name",
+                        r.name
+                    ),
                 ));
             }
             if r.query.trim().is_empty() {
-                return Err(format!("field `ledger.rows[{i}].query` is empty"));
+                return Err(Invalid::field(
+                    format!("ledger.rows[{i}].query"),
+                    "is empty",
+                ));
             }
             if let Some(k) = r
                 .kinds
                 .iter()
                 .find(|k| !OP_KIND_NAMES.contains(&k.as_str()))
             {
-                return Err(format!(
-                    "field `ledger.rows[{i}].kinds` has {k:?}; allowed: {}",
-                    OP_KIND_NAMES.join(", ")
+                return Err(Invalid::field(
+                    format!("ledger.rows[{i}].kinds"),
+                    format!("has {k:?}; allowed: {}", OP_KIND_NAMES.join(", ")),
                 ));
             }
         }

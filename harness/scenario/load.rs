@@ -54,19 +54,78 @@ impl fmt::Display for ScenarioSource {
     }
 }
 
-/// Bad input: the message names the file, the field and what is allowed.
+/// Bad input: where it came from (the file, or the shipped scenario's name, with the
+/// overrides that shaped it) and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
-#[error("{origin}: {message}")]
+#[error("{origin}: {problem}")]
 pub struct LoadError {
     pub origin: String,
-    pub message: String,
+    pub problem: LoadProblem,
+}
+
+/// What is wrong with a scenario (or a file that names scenarios, like the regression
+/// corpus) that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadProblem {
+    /// The file exists but cannot be read.
+    #[error("cannot read {what}: {error}")]
+    Unreadable {
+        what: &'static str,
+        error: std::io::Error,
+    },
+    /// Neither a shipped scenario's name nor an existing file.
+    #[error(
+        "no shipped scenario has this name and no such file exists; shipped scenarios: {} (or give a path to a .toml file)",
+        shipped.join(", ")
+    )]
+    UnknownName { shipped: Vec<&'static str> },
+    /// Not TOML, or not the shape of the file (an unknown key, a wrong type, a value not
+    /// among the allowed ones); `field` is empty where TOML cannot say which.
+    #[error("{}{message}", if field.is_empty() { String::new() } else { format!("field `{field}`: ") })]
+    Syntax { field: String, message: String },
+    /// Well-formed, but a value the rules refuse.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// A field that names another scenario, which fails to load (a corpus entry's scenario).
+    #[error("field `{field}`: {inner}")]
+    Inner {
+        field: String,
+        inner: Box<LoadError>,
+    },
+    /// A `[matrix]` scenario named where one case is needed.
+    #[error(
+        "this scenario has a [matrix] of {cases} cases; name one as `{spec}#CASE` (`walburst list {spec}` shows them) or run them all with `walburst run {spec}`"
+    )]
+    NeedsCase { spec: String, cases: usize },
+    /// `FILE#CASE` with a case the matrix does not have.
+    #[error(
+        "no case `{wanted}` in this scenario's matrix; cases include {}{} (`walburst list {spec}` shows all {total})",
+        some.join(", "),
+        if *total > some.len() { ", ..." } else { "" }
+    )]
+    NoSuchCase {
+        spec: String,
+        wanted: String,
+        /// The first few case suffixes, for the message.
+        some: Vec<String>,
+        total: usize,
+    },
 }
 
 impl LoadError {
-    fn new(origin: impl fmt::Display, message: impl Into<String>) -> Self {
+    pub fn new(origin: impl fmt::Display, problem: impl Into<LoadProblem>) -> Self {
         LoadError {
             origin: origin.to_string(),
-            message: message.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The refusal, when the file was read and parsed and a value was refused.
+    pub fn invalid(&self) -> Option<&Invalid> {
+        match &self.problem {
+            LoadProblem::Invalid(i) => Some(i),
+            LoadProblem::Inner { inner, .. } => inner.invalid(),
+            _ => None,
         }
     }
 }
@@ -176,18 +235,22 @@ pub fn load(spec: &str, overrides: &Overrides) -> Result<(Scenario, ScenarioSour
         )
     } else if looks_like_path {
         let path = PathBuf::from(spec);
-        let text = std::fs::read_to_string(&path).map_err(|err| {
-            LoadError::new(path.display(), format!("cannot read scenario file: {err}"))
+        let text = std::fs::read_to_string(&path).map_err(|error| {
+            LoadError::new(
+                path.display(),
+                LoadProblem::Unreadable {
+                    what: "scenario file",
+                    error,
+                },
+            )
         })?;
         (text, ScenarioSource::File(path))
     } else {
-        let names: Vec<&str> = embedded().iter().map(|e| e.name).collect();
         return Err(LoadError::new(
             format!("scenario `{spec}`"),
-            format!(
-                "no shipped scenario has this name and no such file exists; shipped scenarios: {} (or give a path to a .toml file)",
-                names.join(", ")
-            ),
+            LoadProblem::UnknownName {
+                shipped: embedded().iter().map(|e| e.name).collect(),
+            },
         ));
     };
     let mut scenario = parse_str(&text, &source)?;
@@ -205,16 +268,11 @@ pub fn load(spec: &str, overrides: &Overrides) -> Result<(Scenario, ScenarioSour
 
 /// Parses and validates a scenario's TOML text.
 pub fn parse_str(text: &str, source: &ScenarioSource) -> Result<Scenario, LoadError> {
-    let de = toml::Deserializer::parse(text)
-        .map_err(|err| LoadError::new(source, explain_toml_error(&err)))?;
+    let de =
+        toml::Deserializer::parse(text).map_err(|err| LoadError::new(source, syntax("", &err)))?;
     let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        let msg = explain_toml_error(err.inner());
-        if path.is_empty() || path == "." {
-            LoadError::new(source, msg)
-        } else {
-            LoadError::new(source, format!("field `{path}`: {msg}"))
-        }
+        LoadError::new(source, syntax(&path, err.inner()))
     })?;
     validate(&scenario).map_err(|m| LoadError::new(source, m))?;
     // The worker program must exist before anything runs.
@@ -224,6 +282,14 @@ pub fn parse_str(text: &str, source: &ScenarioSource) -> Result<Scenario, LoadEr
             .map_err(|m| LoadError::new(source, m))?;
     }
     Ok(scenario)
+}
+
+/// A TOML or shape error at `field` (empty or "." where TOML cannot say).
+pub fn syntax(field: &str, err: &toml::de::Error) -> LoadProblem {
+    LoadProblem::Syntax {
+        field: if field == "." { "" } else { field }.to_string(),
+        message: explain_toml_error(err),
+    }
 }
 
 /// `toml`'s message already names the line, column and (for enums and unknown keys) the
@@ -247,68 +313,79 @@ fn toml_value<T: Serialize>(v: &T) -> String {
     toml::Value::try_from(v).map_or_else(|_| "?".into(), |x| x.to_string())
 }
 
-fn range_err(field: &str, value: impl fmt::Display, allowed: &str) -> String {
-    format!("field `{field}` = {value} is out of range; allowed: {allowed}")
-}
-
 /// Checks values the type system cannot: ranges and combinations.
-pub fn validate(s: &Scenario) -> Result<(), String> {
+pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     if s.name.trim().is_empty() {
-        return Err("field `name` is empty; give the scenario a name".into());
+        return Err(Invalid::field("name", "is empty; give the scenario a name"));
     }
     if !s
         .name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
     {
-        return Err(format!(
-            "field `name` = {:?} has characters other than ASCII letters, digits, '-', '_', '.', '/'",
-            s.name
+        return Err(Invalid::field(
+            "name",
+            format!(
+                "= {:?} has characters other than ASCII letters, digits, '-', '_', '.', '/'",
+                s.name
+            ),
         ));
     }
     if s.name.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "field `name` is {} characters long; allowed: at most {MAX_NAME_LEN} (it becomes part of report and run-directory file names)",
-            s.name.len()
+        return Err(Invalid::field(
+            "name",
+            format!(
+                "is {} characters long; allowed: at most {MAX_NAME_LEN} (it becomes part of report and run-directory file names)",
+                s.name.len()
+            ),
         ));
     }
     if let Some(v) = s.sqlite.version
         && v.release().is_none()
     {
-        return Err(format!(
-            "field `sqlite.version` = \"{v}\" is not offered (no published libsqlite3-sys bundles it, or it is older than 3.44.0); allowed: {}",
-            super::release::offered()
+        return Err(Invalid::field(
+            "sqlite.version",
+            format!(
+                "= \"{v}\" is not offered (no published libsqlite3-sys bundles it, or it is older than 3.44.0); allowed: {}",
+                super::release::offered()
+            ),
         ));
     }
     if s.seeds.is_empty() {
-        return Err("field `seeds` is empty; allowed: a list of one or more integers".into());
+        return Err(Invalid::field(
+            "seeds",
+            "is empty; allowed: a list of one or more integers",
+        ));
     }
     let w = &s.workload;
     if !(1..=MAX_WORKERS).contains(&w.workers) {
-        return Err(range_err(
+        return Err(Invalid::range(
             "workload.workers",
             w.workers,
-            &format!("1..={MAX_WORKERS}"),
+            format!("1..={MAX_WORKERS}"),
         ));
     }
     if !(1..=MAX_OPS_PER_WORKER).contains(&w.ops_per_worker) {
-        return Err(range_err(
+        return Err(Invalid::range(
             "workload.ops_per_worker",
             w.ops_per_worker,
-            &format!("1..={MAX_OPS_PER_WORKER}"),
+            format!("1..={MAX_OPS_PER_WORKER}"),
         ));
     }
     if s.total_ops() > MAX_TOTAL_OPS {
-        return Err(format!(
-            "workers x ops_per_worker = {} exceeds the limit of {MAX_TOTAL_OPS} ops per run",
-            s.total_ops()
-        ));
+        return Err(too_many_ops(s));
     }
     if w.mix.weights().iter().all(|&x| x == 0) {
-        return Err("table `workload.mix` has every weight 0; give at least one op (create_task, claim_task, heartbeat, add_comment, complete_task, gc_events, checkpoint) a positive weight".into());
+        return Err(Invalid::table(
+            "workload.mix",
+            "every weight is 0; give at least one op (create_task, claim_task, heartbeat, add_comment, complete_task, gc_events, checkpoint) a positive weight",
+        ));
     }
     if w.mix.weights().iter().map(|&x| u64::from(x)).sum::<u64>() > u64::from(u32::MAX) {
-        return Err("table `workload.mix`: the weights add up to more than 4294967295".into());
+        return Err(Invalid::table(
+            "workload.mix",
+            "the weights add up to more than 4294967295",
+        ));
     }
     check_range(
         "workload.payload_bytes",
@@ -323,31 +400,31 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         MAX_THINK_TIME_US,
     )?;
     if !(1..=MAX_CONNECTIONS_PER_WORKER).contains(&w.connections_per_worker) {
-        return Err(range_err(
+        return Err(Invalid::range(
             "workload.connections_per_worker",
             w.connections_per_worker,
-            &format!("1..={MAX_CONNECTIONS_PER_WORKER}"),
+            format!("1..={MAX_CONNECTIONS_PER_WORKER}"),
         ));
     }
     if w.idle_connections > MAX_IDLE_CONNECTIONS {
-        return Err(range_err(
+        return Err(Invalid::range(
             "workload.idle_connections",
             w.idle_connections,
-            &format!("0..={MAX_IDLE_CONNECTIONS}"),
+            format!("0..={MAX_IDLE_CONNECTIONS}"),
         ));
     }
     let q = &s.sqlite;
     if q.page_size
         .is_some_and(|ps| !(512..=65536).contains(&ps) || !ps.is_power_of_two())
     {
-        return Err(range_err(
+        return Err(Invalid::range(
             "sqlite.page_size",
             q.page_size.unwrap_or_default(),
             "a power of two from 512 to 65536",
         ));
     }
     if q.journal_size_limit < -1 {
-        return Err(range_err(
+        return Err(Invalid::range(
             "sqlite.journal_size_limit",
             q.journal_size_limit,
             "-1 (no limit) or a byte count >= 0",
@@ -355,14 +432,14 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     }
     let st = &s.strategy;
     if st.write_lock_wait == LockWait::Poll && st.write_lock_poll_ms == 0 {
-        return Err(range_err(
+        return Err(Invalid::range(
             "strategy.write_lock_poll_ms",
             0,
             "1.. (milliseconds between attempts)",
         ));
     }
     if st.init_lock == InitLock::Poll && st.init_lock_poll_ms == 0 {
-        return Err(range_err(
+        return Err(Invalid::range(
             "strategy.init_lock_poll_ms",
             0,
             "1.. (milliseconds between attempts)",
@@ -370,48 +447,67 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     }
     check_range("strategy.retry_jitter_ms", st.retry_jitter_ms, 0, 60_000)?;
     if st.retries > 100 {
-        return Err(range_err("strategy.retries", st.retries, "0..=100"));
+        return Err(Invalid::range("strategy.retries", st.retries, "0..=100"));
     }
     if !(1..=100).contains(&s.lockstep.pct_depth) {
-        return Err(range_err(
+        return Err(Invalid::range(
             "lockstep.pct_depth",
             s.lockstep.pct_depth,
             "1..=100",
         ));
     }
     if s.lockstep.step_timeout_secs == 0 {
-        return Err(range_err("lockstep.step_timeout_secs", 0, "1.. (seconds)"));
+        return Err(Invalid::range(
+            "lockstep.step_timeout_secs",
+            0,
+            "1.. (seconds)",
+        ));
     }
     let f = &s.faults;
     if (f.kill == KillPoint::None) != (f.kills == 0) {
-        return Err(format!(
-            "table `faults`: kill = {} with kills = {}; set both (a kill point and how many) or neither",
-            toml_value(&f.kill),
-            f.kills
+        return Err(Invalid::table(
+            "faults",
+            format!(
+                "kill = {} with kills = {}; set both (a kill point and how many) or neither",
+                toml_value(&f.kill),
+                f.kills
+            ),
         ));
     }
     if f.kills > s.workload.workers.saturating_mul(s.workload.ops_per_worker) || f.kills > 1000 {
-        return Err(range_err(
+        return Err(Invalid::range(
             "faults.kills",
             f.kills,
             "0..=1000 and at most one per planned op",
         ));
     }
     if f.kill == KillPoint::Checkpoint && s.workload.mix.checkpoint == 0 {
-        return Err("field `faults.kill` = \"checkpoint\" needs checkpoint ops: give `workload.mix.checkpoint` a positive weight".into());
+        return Err(Invalid::field(
+            "faults.kill",
+            "= \"checkpoint\" needs checkpoint ops: give `workload.mix.checkpoint` a positive weight",
+        ));
     }
     if f.respawn && f.kill == KillPoint::Hang {
-        return Err("field `faults.respawn` cannot be combined with kill = \"hang\" (a hung worker is killed by the watchdog, not respawned)".into());
+        return Err(Invalid::field(
+            "faults.respawn",
+            "cannot be combined with kill = \"hang\" (a hung worker is killed by the watchdog, not respawned)",
+        ));
     }
     if matches!(f.kill, KillPoint::Io | KillPoint::PowerLoss) {
-        return Err(format!(
-            "field `faults.kill` = {:?} is set by `[io]` points only; allowed: none, mid-transaction, after-commit, checkpoint, close, hang",
-            f.kill
+        return Err(Invalid::field(
+            "faults.kill",
+            format!(
+                "= {} is set by `[io]` points only; allowed: none, mid-transaction, after-commit, checkpoint, close, hang",
+                toml_value(&f.kill)
+            ),
         ));
     }
     super::io_faults::validate(s)?;
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
-        return Err("table `limits`: timeouts must be at least 1 second".into());
+        return Err(Invalid::table(
+            "limits",
+            "timeouts must be at least 1 second",
+        ));
     }
     if let Some(l) = &s.ledger {
         l.validate()?;
@@ -419,18 +515,30 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     Ok(())
 }
 
-fn check_range(field: &str, r: [u32; 2], lo: u32, hi: u32) -> Result<(), String> {
+/// `workers x ops_per_worker` over [`MAX_TOTAL_OPS`] (also checked per matrix case).
+pub(super) fn too_many_ops(s: &Scenario) -> Invalid {
+    Invalid::table(
+        "workload",
+        format!(
+            "workers x ops_per_worker = {} exceeds the limit of {MAX_TOTAL_OPS} ops per run",
+            s.total_ops()
+        ),
+    )
+}
+
+fn check_range(field: &str, r: [u32; 2], lo: u32, hi: u32) -> Result<(), Invalid> {
+    let allowed = format!("[min, max] with {lo} <= min <= max <= {hi}");
     if r[0] > r[1] {
-        return Err(format!(
-            "field `{field}` = [{}, {}] has min > max; allowed: [min, max] with {lo} <= min <= max <= {hi}",
-            r[0], r[1]
+        return Err(Invalid::field(
+            field,
+            format!("= [{}, {}] has min > max; allowed: {allowed}", r[0], r[1]),
         ));
     }
     if r[0] < lo || r[1] > hi {
-        return Err(range_err(
+        return Err(Invalid::range(
             field,
             format!("[{}, {}]", r[0], r[1]),
-            &format!("[min, max] with {lo} <= min <= max <= {hi}"),
+            allowed,
         ));
     }
     Ok(())

@@ -7,6 +7,7 @@
 mod embedded;
 mod expect;
 mod faults;
+mod invalid;
 mod io_faults;
 mod ledger;
 mod load;
@@ -18,9 +19,12 @@ mod worker;
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
+pub use invalid::Invalid;
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
-pub use load::{LoadError, Overrides, ScaleArgs, ScenarioSource, load, parse_str, validate};
+pub use load::{
+    LoadError, LoadProblem, Overrides, ScaleArgs, ScenarioSource, load, parse_str, syntax, validate,
+};
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 
 use serde::{Deserialize, Serialize};
@@ -451,10 +455,10 @@ impl Default for Lockstep {
 
 impl Lockstep {
     /// The steps a run may take before lockstep declares a livelock. Retries of actors
-    /// waiting for a lock (a polled flock, a BUSY the coordinator cannot rule out as futile)
-    /// compete with the holder's steps, so the steps per op can grow with the number of
-    /// actors (`smoke` at 96 workers x 2 ops: 61,534 steps for 192 ops, 1.7 per op per
-    /// actor, over the old flat 256 per op). Automatic: per planned op 16 steps per actor,
+    /// waiting for a lock (a BUSY the coordinator cannot rule out as futile) compete with the
+    /// holder's steps, so the steps per op can grow with the number of actors (`smoke`
+    /// without its init lock at 96 workers x 2 ops: 62,692 steps for 192 ops, 1.7 per op per
+    /// actor, over the old flat 256 per op; flock waiters on a lock known held are skipped). Automatic: per planned op 16 steps per actor,
     /// at least 256, and at least 1000 in all.
     pub fn step_budget(&self, total_ops: u64, actors: u64) -> u64 {
         if self.max_steps > 0 {
@@ -520,7 +524,7 @@ impl Scenario {
         &self,
         source: &ScenarioSource,
         builtin_exe: &std::path::Path,
-    ) -> Result<WorkerCommand, String> {
+    ) -> Result<WorkerCommand, Invalid> {
         match &self.worker {
             None => Ok(WorkerCommand::builtin(builtin_exe)),
             Some(t) => worker::resolve(t, &source.dir()),

@@ -127,14 +127,25 @@ pub fn offered() -> String {
         .join(", ")
 }
 
+/// A `--sqlite` value walburst cannot run on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NotOffered {
+    #[error(transparent)]
+    Malformed(#[from] BadVersion),
+    /// A well-formed version with no release in [`RELEASES`].
+    #[error(
+        "SQLite {} is not offered (no published libsqlite3-sys bundles it, or it is older than 3.44.0, which rusqlite 0.43 needs); offered: {}",
+        .0,
+        offered()
+    )]
+    Unknown(SqliteVersion),
+}
+
 /// Parses a version and checks that walburst offers it; the message lists what is offered.
-pub fn parse_offered(text: &str) -> Result<SqliteVersion, String> {
-    let v: SqliteVersion = text.parse().map_err(|e: BadVersion| e.to_string())?;
+pub fn parse_offered(text: &str) -> Result<SqliteVersion, NotOffered> {
+    let v = text.parse::<SqliteVersion>()?;
     if v.release().is_none() {
-        return Err(format!(
-            "SQLite {v} is not offered (no published libsqlite3-sys bundles it, or it is older than 3.44.0, which rusqlite 0.43 needs); offered: {}",
-            offered()
-        ));
+        return Err(NotOffered::Unknown(v));
     }
     Ok(v)
 }
@@ -169,12 +180,16 @@ mod tests {
     #[test]
     fn unoffered_versions_are_refused_with_the_list() {
         let e = parse_offered("3.50.1").unwrap_err();
-        assert!(e.contains("not offered") && e.contains("3.50.2"), "{e}");
-        assert!(parse_offered("3.50.2").is_ok());
+        assert_eq!(e, NotOffered::Unknown(SqliteVersion::new(3, 50, 1)));
+        let text = e.to_string();
         assert!(
-            parse_offered("banana")
-                .unwrap_err()
-                .contains("not a SQLite version")
+            text.contains("not offered") && text.contains("3.50.2"),
+            "{text}"
+        );
+        assert!(parse_offered("3.50.2").is_ok());
+        assert_eq!(
+            parse_offered("banana").unwrap_err(),
+            NotOffered::Malformed(BadVersion("banana".into()))
         );
     }
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Invalid;
+
 /// Replaced, in `command` elements, `env` values and `cwd`, by the scenario's directory.
 pub const SCENARIO_DIR_VAR: &str = "{scenario_dir}";
 
@@ -58,21 +60,27 @@ fn is_executable(p: &Path) -> bool {
 /// Resolves the table against `scenario_dir` (absolute): `{scenario_dir}` substituted,
 /// `command[0]` with a '/' made absolute against it, a bare name looked up on `PATH`, a
 /// relative `cwd` made absolute against it. `Err` names the field and what is wrong.
-pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, String> {
+pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, Invalid> {
     let dir = scenario_dir.to_string_lossy();
     let subst = |s: &str| s.replace(SCENARIO_DIR_VAR, &dir);
     let Some((program, args)) = t.command.split_first() else {
-        return Err(format!(
-            "field `worker.command` is empty; give the worker program's argv, e.g. [\"python3\", \"{SCENARIO_DIR_VAR}/my_worker.py\"]"
+        return Err(Invalid::field(
+            "worker.command",
+            format!(
+                "is empty; give the worker program's argv, e.g. [\"python3\", \"{SCENARIO_DIR_VAR}/my_worker.py\"]"
+            ),
         ));
     };
     let program = subst(program);
     let program = if program.contains('/') {
         let p = scenario_dir.join(&program);
         if !is_executable(&p) {
-            return Err(format!(
-                "field `worker.command`: the program {} is not an executable file (a relative command[0] is resolved against the scenario's directory {dir})",
-                p.display()
+            return Err(Invalid::field(
+                "worker.command",
+                format!(
+                    "names {}, which is not an executable file (a relative command[0] is resolved against the scenario's directory {dir})",
+                    p.display()
+                ),
             ));
         }
         p
@@ -82,7 +90,10 @@ pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, St
             .map(|d| d.join(&program))
             .find(|p| is_executable(p))
             .ok_or_else(|| {
-                format!("field `worker.command`: the program {program:?} is not on PATH")
+                Invalid::field(
+                    "worker.command",
+                    format!("names the program {program:?}, which is not on PATH"),
+                )
             })?
     };
     let cwd = match &t.cwd {
@@ -90,9 +101,12 @@ pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, St
         Some(c) => {
             let p = scenario_dir.join(subst(c));
             if !p.is_dir() {
-                return Err(format!(
-                    "field `worker.cwd` = {c:?}: {} is not a directory (a relative cwd is resolved against the scenario's directory)",
-                    p.display()
+                return Err(Invalid::field(
+                    "worker.cwd",
+                    format!(
+                        "= {c:?}: {} is not a directory (a relative cwd is resolved against the scenario's directory)",
+                        p.display()
+                    ),
                 ));
             }
             Some(p)
@@ -100,13 +114,17 @@ pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, St
     };
     for name in t.env.keys() {
         if name.is_empty() || name.contains('=') || name.contains('\0') {
-            return Err(format!(
-                "field `worker.env`: {name:?} is not a valid variable name"
+            return Err(Invalid::field(
+                "worker.env",
+                format!("has {name:?}, which is not a valid variable name"),
             ));
         }
         if name.starts_with("WALBURST_") {
-            return Err(format!(
-                "field `worker.env`: {name} is reserved; WALBURST_* variables are set by the runner"
+            return Err(Invalid::field(
+                "worker.env",
+                format!(
+                    "has {name}, which is reserved; WALBURST_* variables are set by the runner"
+                ),
             ));
         }
     }
@@ -155,14 +173,20 @@ mod tests {
     fn bad_tables_name_their_field() {
         let d = tempfile::tempdir().unwrap();
         let err = |t: WorkerTable| resolve(&t, d.path()).unwrap_err();
-        assert!(err(table(&[])).contains("`worker.command` is empty"));
-        assert!(err(table(&["./missing.sh"])).contains("`worker.command`"));
-        assert!(err(table(&["no-such-program-xyz"])).contains("not on PATH"));
+        let e = err(table(&[]));
+        assert_eq!(e.subject(), "worker.command");
+        assert!(e.to_string().contains("`worker.command` is empty"));
+        assert_eq!(err(table(&["./missing.sh"])).subject(), "worker.command");
+        let e = err(table(&["no-such-program-xyz"]));
+        assert_eq!(e.subject(), "worker.command");
+        assert!(e.to_string().contains("not on PATH"));
         let mut t = table(&["sh"]);
         t.cwd = Some("nowhere".into());
-        assert!(err(t).contains("`worker.cwd`"));
+        assert_eq!(err(t).subject(), "worker.cwd");
         let mut t = table(&["sh"]);
         t.env.insert("WALBURST_WORKER".into(), "1".into());
-        assert!(err(t).contains("reserved"));
+        let e = err(t);
+        assert_eq!(e.subject(), "worker.env");
+        assert!(e.to_string().contains("reserved"));
     }
 }

@@ -66,7 +66,7 @@ impl Trials<'_> {
             mode: Mode::Lockstep,
             replay: None,
         };
-        let outcome = written.and_then(|()| run(&req, self.console));
+        let outcome = written.and_then(|()| Ok(run(&req, self.console)?));
         match outcome {
             Ok(o) => TrialRun {
                 signature: signature::of(&o.report),
@@ -87,5 +87,5 @@ impl Trials<'_> {
 /// Writes a scenario as TOML (atomically).
 pub fn write_scenario(path: &Path, s: &Scenario) -> anyhow::Result<()> {
     let text = toml::to_string(s)?;
-    crate::report::write_atomic(path, text.as_bytes())
+    Ok(crate::report::write_atomic(path, text.as_bytes())?)
 }

@@ -85,6 +85,11 @@ class Proc:
         events.put((self.worker, {"msg": "__eof__"}))
 
     def send(self, msg):
+        # A worker whose stdin we closed on purpose (close_stdin_after_go) may still park
+        # an actor before it sees EOF: the grant then has nowhere to go, as with a real
+        # runner whose pipe is gone.
+        if self.p.stdin.closed:
+            return
         try:
             self.p.stdin.write((json.dumps(msg) + "\n").encode())
             self.p.stdin.flush()

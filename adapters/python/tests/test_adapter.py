@@ -114,8 +114,50 @@ class Lockstep(unittest.TestCase):
                            strategy={"write_lock": "flock", "write_lock_wait": "blocking",
                                      "write_lock_scope": "transaction"})
             self.assertEqual(out["fatal"], [], out.get("stderr"))
-            self.assertIn('"flock"', "".join(out["trace"]))
+            trace = "".join(out["trace"])
+            self.assertIn('"flock"', trace)
+            # The global write lock is named by its role, never by its path.
+            self.assertIn('"lock": "write"', trace)
+            self.assertNotIn(tmp, trace)
             self.assertEqual(count(tmp, "SELECT count(*) FROM tasks"), 10)
+
+    def test_flock_steps_name_the_lock_file(self):
+        """The gate names a flock's lock by the file under the descriptor, as walburst's
+        own worker does: sidecars by role, other files by name, anything else unknown.
+        (In a child process: importing the adapter installs its gate.)"""
+        import json
+        import subprocess
+        script = (
+            "import json, os, sys\n"
+            "sys.path.insert(0, %r)\n"
+            "from walburst_worker.gate import lock_name\n"
+            "tmp, out = sys.argv[1], {}\n"
+            "for file, db in [('kanban.db.init.lock', 'kanban.db'),\n"
+            "                 ('kanban.db.lock', 'kanban.db'), ('app.pid.lock', 'kanban.db'),\n"
+            "                 ('kanban.db.lock', None), ('init', 'kanban.db')]:\n"
+            "    fd = os.open(os.path.join(tmp, file), os.O_RDWR | os.O_CREAT, 0o644)\n"
+            "    out['%%s|%%s' %% (file, db)] = lock_name(fd, db)\n"
+            "    os.close(fd)\n"
+            "with open(os.path.join(tmp, 'f.lock'), 'w') as f:\n"
+            "    out['file object'] = lock_name(f, 'kanban.db')\n"
+            "r, w = os.pipe()\n"
+            "out['pipe'] = lock_name(r, 'kanban.db')\n"
+            "out['closed'] = lock_name(10 ** 6, 'kanban.db')\n"
+            "print(json.dumps(out))\n" % fr.ADAPTER)
+        with tempfile.TemporaryDirectory() as tmp:
+            got = json.loads(subprocess.run([sys.executable, "-c", script, tmp], check=True,
+                                            capture_output=True, text=True).stdout)
+        self.assertEqual(got, {
+            "kanban.db.init.lock|kanban.db": "init",
+            "kanban.db.lock|kanban.db": "write",
+            "app.pid.lock|kanban.db": "app.pid.lock",
+            "kanban.db.lock|None": "kanban.db.lock",
+            # A file literally named like a role would be mistaken for a sidecar: unknown.
+            "init|kanban.db": None,
+            "file object": "f.lock",
+            "pipe": None,
+            "closed": None,
+        })
 
 
 class ImplicitTransactions(unittest.TestCase):
@@ -162,6 +204,10 @@ class Strategies(unittest.TestCase):
                                          "init_lock_timeout_ms": 10000})
                 self.assertEqual(out["fatal"], [], (mode, out.get("stderr")))
                 self.assertEqual({r["outcome"] for r in out["records"]}, {"committed"}, mode)
+                if mode == "lockstep":
+                    trace = "".join(out["trace"])
+                    self.assertIn('"lock": "init"', trace)
+                    self.assertIn('"lock": "write"', trace)
                 self.assertTrue(os.path.exists(os.path.join(tmp, "db", "kanban.db.lock")))
                 self.assertTrue(os.path.exists(os.path.join(tmp, "db", "kanban.db.init.lock")))
 

@@ -93,9 +93,12 @@ class Gate:
         self.worker = None
         self.actors = {}
         self.gone = False
+        self.db_name = None
 
-    def attach(self, channel, worker, lockstep, actors, seed=0):
+    def attach(self, channel, worker, lockstep, actors, seed=0, db_path=None):
         self.seed = seed
+        # The database's file name, to name walburst's sidecar locks by role in flock steps.
+        self.db_name = os.path.basename(db_path) if db_path else None
         self.channel = channel
         self.worker = worker
         self.lockstep = lockstep
@@ -487,6 +490,29 @@ def gated_connect(database, *args, **kwargs):
             raise
 
 
+def lock_name(fd, db_name):
+    """The protocol's name for the lock file open on ``fd`` (PROTOCOL.md, ``flock``):
+    ``"init"`` for ``<db>.init.lock``, ``"write"`` for ``<db>.lock``, any other file by its
+    file name, never its path (a trace must not depend on the run directory). ``None``
+    (an unknown lock, never grouped with another) when the descriptor is not a named file,
+    or when its name is itself ``init``/``write`` and would be mistaken for a sidecar."""
+    try:
+        n = fd if isinstance(fd, int) else fd.fileno()
+        target = os.readlink("/proc/self/fd/%d" % n)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    if not target.startswith("/") or target.endswith(" (deleted)"):
+        return None  # a pipe, socket or anonymous inode, or a file no longer linked
+    name = os.path.basename(target)
+    if db_name and name.startswith(db_name):
+        role = {".init.lock": "init", ".lock": "write"}.get(name[len(db_name):])
+        if role:
+            return role
+    if name in ("", ".", "..", "init", "write"):
+        return None
+    return name
+
+
 def gated_flock(fd, operation):
     """``fcntl.flock``: in lockstep one non-blocking attempt per step; the wait for an
     exclusive or shared lock is charged to the op's ``lock_wait_us``."""
@@ -499,6 +525,11 @@ def gated_flock(fd, operation):
             return _original_flock(fd, operation)
         nonblocking = bool(operation & fcntl.LOCK_NB)
         attempt = operation | fcntl.LOCK_NB
+        # Naming the lock lets the coordinator skip attempts it knows must fail.
+        action = {"kind": "flock"}
+        name = lock_name(fd, GATE.db_name)
+        if name is not None:
+            action["lock"] = name
 
         def describe(value, exc):
             if exc is None:
@@ -509,7 +540,7 @@ def gated_flock(fd, operation):
 
         while True:
             try:
-                return GATE.step({"kind": "flock"}, lambda: _original_flock(fd, attempt),
+                return GATE.step(action, lambda: _original_flock(fd, attempt),
                                  describe)
             except BlockingIOError:
                 if nonblocking:

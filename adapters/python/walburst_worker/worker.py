@@ -154,7 +154,7 @@ class Worker:
             by_actor.setdefault(int(op.get("actor", 0)), []).append(op)
         self.lockstep = start.get("mode") == "lockstep"
         GATE.attach(self.channel, self.worker, self.lockstep, sorted(by_actor),
-                    int(start.get("seed") or 0))
+                    int(start.get("seed") or 0), start.get("db_path"))
         self.actors = {a: Actor(start, a) for a in by_actor}
         self.kills = {}
         for k in start.get("kills") or []:

@@ -1,19 +1,18 @@
-//! The end of a sweep: the summary, the JUnit file, recorded failures, the recap and the
-//! exit code.
+//! The end of a sweep: the summary, the JUnit file, recorded failures, the recap and how it
+//! ended.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use super::index::{Index, IndexLine};
 use super::plan::{Sweep, utc_today};
-use crate::exit::{EXIT_FAIL, EXIT_PASS};
-use crate::nightly::SweepRequest;
 use crate::nightly::corpus;
 use crate::nightly::progress::Progress;
 use crate::nightly::shard::Shard;
 use crate::nightly::summary::{Entry, PairResult, Summary, failures_to_show};
+use crate::nightly::{Ended, SweepRequest};
 
-/// Closes the index and writes and prints what the sweep found; returns the exit code.
+/// Closes the index and writes and prints what the sweep found; returns how it ended.
 pub(super) fn finish(
     a: &SweepRequest,
     sweep: &Sweep,
@@ -21,7 +20,7 @@ pub(super) fn finish(
     index_error: Option<String>,
     index: &Mutex<Index>,
     progress: &mut Progress,
-) -> i32 {
+) -> Ended {
     let sw = &a.sweep;
     let Sweep {
         plan,
@@ -120,13 +119,13 @@ pub(super) fn finish(
         ));
     }
     if was_interrupted {
-        crate::exit::EXIT_INTERRUPTED
+        Ended::Interrupted
     } else if !problems.is_empty() {
-        crate::exit::EXIT_UNWRITTEN
+        Ended::Unwritten
     } else if summary.totals.not_passed() == 0 {
-        EXIT_PASS
+        Ended::Pass
     } else {
-        EXIT_FAIL
+        Ended::Fail
     }
 }
 
@@ -134,7 +133,10 @@ pub fn write_summary(summary: &Summary, json: &Path, md: &Path) -> anyhow::Resul
     let mut text = serde_json::to_string_pretty(summary)?;
     text.push('\n');
     crate::nightly::write_atomic(json, text.as_bytes())?;
-    crate::nightly::write_atomic(md, summary.markdown().as_bytes())
+    Ok(crate::nightly::write_atomic(
+        md,
+        summary.markdown().as_bytes(),
+    )?)
 }
 
 /// The failures again, one line each with their reproduce command, then the regressions'

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nightly::shard::Shard;
 use crate::nightly::summary::{Pair, PairResult, Totals};
+use crate::nightly::{MergeError, SweepError};
 
 pub const INDEX_FORMAT: &str = "walburst-index/1";
 
@@ -57,23 +58,26 @@ pub enum IndexLine {
 /// Takes the lock of the run index `sweep-index{tag}.jsonl` in `out` (an exclusive `flock`
 /// on `sweep{tag}.lock` beside it), creating `out`. A second sweep given the same `--out`
 /// (and shard) is refused instead of truncating the first one's index under it.
-pub(super) fn lock_out(out: &Path, tag: &str) -> Result<File, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+pub(super) fn lock_out(out: &Path, tag: &str) -> Result<File, SweepError> {
+    let io = |doing, path: &Path| {
+        let path = path.to_path_buf();
+        move |error| SweepError::Io { doing, path, error }
+    };
+    std::fs::create_dir_all(out).map_err(io("create", out))?;
     let path = out.join(format!("sweep{tag}.lock"));
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("cannot create the lock file {}: {e}", path.display()))?;
+        .map_err(io("create the lock file", &path))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "--out {}: another sweep is writing its run index there (it holds {}); give each sweep its own --out",
-            out.display(),
-            path.display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SweepError::OutBusy {
+            out: out.to_path_buf(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io("lock", &path)(e)),
     }
 }
 
@@ -83,9 +87,12 @@ pub(super) struct Index {
 }
 
 impl Index {
-    pub(super) fn create(path: &Path, header: SweepHeader) -> anyhow::Result<Index> {
-        let file = File::create(path)
-            .map_err(|e| anyhow::anyhow!("cannot create the run index {}: {e}", path.display()))?;
+    pub(super) fn create(path: &Path, header: SweepHeader) -> Result<Index, SweepError> {
+        let file = File::create(path).map_err(|error| SweepError::Io {
+            doing: "create the run index",
+            path: path.to_path_buf(),
+            error,
+        })?;
         let mut index = Index {
             file,
             path: path.to_path_buf(),
@@ -94,20 +101,26 @@ impl Index {
         Ok(index)
     }
 
-    pub(super) fn write(&mut self, line: &IndexLine) -> anyhow::Result<()> {
-        let mut text = serde_json::to_string(line)?;
+    pub(super) fn write(&mut self, line: &IndexLine) -> Result<(), SweepError> {
+        let mut text = serde_json::to_string(line).expect("index lines serialize");
         text.push('\n');
         self.file
             .write_all(text.as_bytes())
             .and_then(|_| self.file.sync_data())
-            .map_err(|e| anyhow::anyhow!("cannot write the run index {}: {e}", self.path.display()))
+            .map_err(|error| SweepError::Io {
+                doing: "write the run index",
+                path: self.path.clone(),
+                error,
+            })
     }
 }
 
 /// Reads a run index back (for `merge`).
-pub fn read_index(path: &Path) -> anyhow::Result<Vec<IndexLine>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+pub fn read_index(path: &Path) -> Result<Vec<IndexLine>, MergeError> {
+    let text = std::fs::read_to_string(path).map_err(|error| MergeError::Unreadable {
+        path: path.to_path_buf(),
+        error,
+    })?;
     let all: Vec<&str> = text.lines().collect();
     let mut lines = Vec::new();
     for (i, l) in all.iter().enumerate() {
@@ -118,11 +131,12 @@ pub fn read_index(path: &Path) -> anyhow::Result<Vec<IndexLine>> {
             Ok(x) => lines.push(x),
             // A last line cut short by a killed shard ends the index.
             Err(_) if i + 1 == all.len() && !text.ends_with('\n') => break,
-            Err(e) => anyhow::bail!(
-                "{} line {}: not a run index line: {e}",
-                path.display(),
-                i + 1
-            ),
+            Err(e) => {
+                return Err(MergeError::BadIndex {
+                    path: path.to_path_buf(),
+                    reason: format!("line {}: not a run index line: {e}", i + 1),
+                });
+            }
         }
     }
     Ok(lines)

@@ -21,33 +21,21 @@ use std::time::SystemTime;
 use super::progress::Progress;
 use super::shard::Shard;
 use super::summary::PairKind;
-use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
-use crate::nightly::SweepRequest;
+use crate::nightly::{Ended, SweepError, SweepRequest};
 use index::Index;
 use pool::Ctx;
 
-fn usage(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    EXIT_USAGE
-}
-
-/// `walburst run` as a sweep.
-pub fn run_sweep(a: &SweepRequest) -> i32 {
+/// `walburst run` as a sweep. `Err` comes before any pair runs.
+pub fn run_sweep(a: &SweepRequest) -> Result<Ended, SweepError> {
     let sw = &a.sweep;
-    let plan = match seed_plan(a) {
-        Ok(p) => p,
-        Err(m) => return usage(m),
-    };
+    let plan = seed_plan(a)?;
     let jobs = sw.jobs.unwrap_or(1);
     if jobs == 0 {
-        return usage("--jobs 0 runs nothing; allowed: 1 or more");
+        return Err(SweepError::NoJobs);
     }
 
     // Everything is loaded and validated before anything is written.
-    let sweep = match plan::prepare(a, plan) {
-        Ok(s) => s,
-        Err(m) => return usage(m),
-    };
+    let sweep = plan::prepare(a, plan)?;
     let (plan, all, hash, selected, case_count) = (
         &sweep.plan,
         &sweep.all,
@@ -69,30 +57,25 @@ pub fn run_sweep(a: &SweepRequest) -> i32 {
             sw.shard.map(|s| format!(", shard {s}")).unwrap_or_default(),
             super::summary::short_hash(hash)
         );
-        return EXIT_PASS;
+        return Ok(Ended::Pass);
     }
     // Every output is checked before the first pair runs: a sweep that cannot write its
     // index, reports or JUnit file is bad input, not a night's work lost at the end.
-    if let Err(m) =
-        crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
-            .and_then(|()| match &sw.junit {
-                Some(j) => crate::report::outputs::check_file("--junit", j),
-                None => Ok(()),
-            })
-    {
-        return usage(m);
-    }
-    let sweep_exe = match crate::exit::worker_exe(None) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
+        .and_then(|()| match &sw.junit {
+            Some(j) => crate::report::outputs::check_file("--junit", j),
+            None => Ok(()),
+        })
+        .map_err(SweepError::Output)?;
+    let sweep_exe = std::env::current_exe().map_err(|error| SweepError::Io {
+        doing: "find walburst's own executable to start the pairs:",
+        path: "/proc/self/exe".into(),
+        error,
+    })?;
     let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
     let out = &a.output.out;
     // One sweep (shard) per index: held until this sweep ends.
-    let _out_lock = match index::lock_out(out, &tag) {
-        Ok(l) => l,
-        Err(e) => return usage(e),
-    };
+    let _out_lock = index::lock_out(out, &tag)?;
 
     // From here on SIGINT/SIGTERM start no further pair; the running ones stop cleanly.
     crate::signals::install_interrupt_handler();
@@ -144,20 +127,15 @@ pub fn run_sweep(a: &SweepRequest) -> i32 {
         started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         pairs: all.clone(),
     };
-    let index = match Index::create(&index_path, header) {
-        Ok(i) => Mutex::new(i),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return EXIT_FAIL;
-        }
-    };
-    let results_dir = match tempfile::Builder::new().prefix("walburst-sweep-").tempdir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: cannot create a temporary directory: {e}");
-            return EXIT_FAIL;
-        }
-    };
+    let index = Mutex::new(Index::create(&index_path, header)?);
+    let results_dir = tempfile::Builder::new()
+        .prefix("walburst-sweep-")
+        .tempdir()
+        .map_err(|error| SweepError::Io {
+            doing: "create a temporary directory in",
+            path: std::env::temp_dir(),
+            error,
+        })?;
     let ctx = Ctx {
         exe: sweep_exe,
         worker_exe: a.worker_exe.clone(),
@@ -167,5 +145,12 @@ pub fn run_sweep(a: &SweepRequest) -> i32 {
         results_dir: results_dir.path().to_path_buf(),
     };
     let (results, index_error) = pool::run_pairs(all, selected, jobs, &ctx, &index, &mut progress);
-    finish::finish(a, &sweep, results, index_error, &index, &mut progress)
+    Ok(finish::finish(
+        a,
+        &sweep,
+        results,
+        index_error,
+        &index,
+        &mut progress,
+    ))
 }

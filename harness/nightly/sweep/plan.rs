@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::index::sweep_hash;
-use crate::nightly::SweepRequest;
 use crate::nightly::shard;
 use crate::nightly::summary::{Pair, PairKind};
 use crate::nightly::{Suite, corpus, load_case, load_suite, split_case};
+use crate::nightly::{SweepError, SweepRequest};
 use crate::scenario::matrix::Case;
 use crate::scenario::{Mode, Overrides};
 
@@ -84,8 +84,8 @@ const DATE_FORMAT: &str = "%Y-%m-%d";
 /// The nightly base seed of a UTC date: `YYYYMMDD x 1000`, so that up to 1000 seeds a night
 /// never overlap the next night's. The date must exist (no 2026-02-30) and be written in
 /// the canonical form (the one `utc_today` prints), so that every shard derives one seed.
-pub fn nightly_base_seed(date: &str) -> Result<u64, String> {
-    let bad = || format!("--date `{date}` is not a calendar date written YYYY-MM-DD");
+pub fn nightly_base_seed(date: &str) -> Result<u64, SweepError> {
+    let bad = || SweepError::BadDate(date.to_string());
     let day = chrono::NaiveDate::parse_from_str(date, DATE_FORMAT).map_err(|_| bad())?;
     if day.format(DATE_FORMAT).to_string() != date {
         return Err(bad());
@@ -102,21 +102,16 @@ pub fn nightly_base_seed(date: &str) -> Result<u64, String> {
     Ok((y * 10_000 + u64::from(m) * 100 + u64::from(d)) * 1000)
 }
 
-pub fn seed_plan(a: &SweepRequest) -> Result<SeedPlan, String> {
+pub fn seed_plan(a: &SweepRequest) -> Result<SeedPlan, SweepError> {
     let sw = &a.sweep;
     if a.seed.is_some() && (sw.seeds.is_some() || sw.base_seed.is_some() || sw.nightly) {
-        return Err(
-            "--seed runs one seed; it cannot be combined with --seeds, --base-seed or --nightly"
-                .into(),
-        );
+        return Err(SweepError::SeedWithSweep);
     }
     if sw.nightly && sw.base_seed.is_some() {
-        return Err(
-            "--nightly derives the base seed from the date; drop --base-seed (or --nightly)".into(),
-        );
+        return Err(SweepError::NightlyWithBaseSeed);
     }
     if sw.seeds == Some(0) {
-        return Err("--seeds 0 runs nothing; allowed: 1 or more".into());
+        return Err(SweepError::NoSeeds);
     }
     let (base, nightly_date) = if sw.nightly {
         let date = sw.date.clone().unwrap_or_else(utc_today);
@@ -129,9 +124,7 @@ pub fn seed_plan(a: &SweepRequest) -> Result<SeedPlan, String> {
         (None, Some(b)) => {
             let n = u64::from(sw.seeds.unwrap_or(1));
             if b.checked_add(n - 1).is_none() {
-                return Err(format!(
-                    "--base-seed {b} with --seeds {n} runs past the largest seed"
-                ));
+                return Err(SweepError::SeedOverflow { base: b, seeds: n });
             }
             Some((b..b + n).collect())
         }
@@ -159,7 +152,7 @@ pub(super) struct Sweep {
 
 /// Loads every scenario and the regression corpus and lists the pairs. An error is a usage
 /// error, for the user.
-pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, String> {
+pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, SweepError> {
     let sw = &a.sweep;
     let overrides = a.scale.overrides();
     let mode = if a.check_determinism {
@@ -172,10 +165,7 @@ pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, String>
     let mut case_count = 0usize;
     for spec in &a.scenarios {
         let (base_spec, wanted) = split_case(spec);
-        let suite = match load_suite(base_spec, &overrides) {
-            Ok(s) => s,
-            Err(e) => return Err(e.to_string()),
-        };
+        let suite = load_suite(base_spec, &overrides)?;
         let cases: Vec<&Case> = match wanted {
             Some(w) => match suite.find(w) {
                 Some(c) => vec![c],
@@ -183,7 +173,7 @@ pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, String>
                 None => {
                     return Err(load_case(spec, &overrides)
                         .expect_err("no such case")
-                        .to_string());
+                        .into());
                 }
             },
             None => suite.expansion.cases.iter().collect(),
@@ -215,14 +205,11 @@ pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, String>
         .clone()
         .unwrap_or_else(|| corpus::default_path(&a.scenarios));
     if sw.regressions.is_some() && !corpus_path.exists() && !sw.record_failures {
-        return Err(format!(
-            "{}: no such regression corpus (give an existing file, or --record-failures to start one)",
-            corpus_path.display()
-        ));
+        return Err(SweepError::NoCorpus(corpus_path));
     }
     let corpus = match corpus::load(&corpus_path) {
         Ok(c) => c,
-        Err(e) if !sw.no_regressions => return Err(e.to_string()),
+        Err(e) if !sw.no_regressions => return Err(e.into()),
         Err(_) => corpus::Corpus {
             path: corpus_path.clone(),
             entries: Vec::new(),
@@ -231,10 +218,7 @@ pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, String>
     let regression_pairs = if sw.no_regressions {
         Vec::new()
     } else {
-        match corpus.pairs(a.check_determinism) {
-            Ok(p) => p,
-            Err(e) => return Err(e.to_string()),
-        }
+        corpus.pairs(a.check_determinism)?
     };
     let mut seen = std::collections::HashSet::new();
     let all: Vec<Pair> = regression_pairs
@@ -259,9 +243,9 @@ mod tests {
 
     #[test]
     fn nightly_base_seed_is_the_date_times_1000() {
-        assert_eq!(nightly_base_seed("2026-04-15"), Ok(20_260_415_000));
-        assert_eq!(nightly_base_seed("1999-12-31"), Ok(19_991_231_000));
-        assert_eq!(nightly_base_seed("2024-02-29"), Ok(20_240_229_000));
+        assert_eq!(nightly_base_seed("2026-04-15").unwrap(), 20_260_415_000);
+        assert_eq!(nightly_base_seed("1999-12-31").unwrap(), 19_991_231_000);
+        assert_eq!(nightly_base_seed("2024-02-29").unwrap(), 20_240_229_000);
         for bad in [
             "2026-4-15",
             "2026-13-01",
@@ -273,7 +257,10 @@ mod tests {
             "2026-04-31",
             "",
         ] {
-            assert!(nightly_base_seed(bad).is_err(), "{bad}");
+            assert!(
+                matches!(nightly_base_seed(bad), Err(SweepError::BadDate(d)) if d == bad),
+                "{bad}"
+            );
         }
         assert_eq!(utc_today().len(), 10);
         assert!(nightly_base_seed(&utc_today()).is_ok());

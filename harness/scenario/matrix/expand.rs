@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Axis, AxisValue, validate};
-use crate::scenario::{self, GuardKind, JournalMode, Scenario};
+use crate::scenario::{self, GuardKind, Invalid, JournalMode, Scenario};
 
 /// One expanded case: a complete scenario (no matrix) with its name.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +45,8 @@ pub fn inert_axes(s: &Scenario) -> Vec<Axis> {
 }
 
 /// Expands `base` into its cases. A scenario without a matrix is one case under its own
-/// name. Errors are messages for the user (the caller adds the file name).
-pub fn expand(base: &Scenario) -> Result<Expansion, String> {
+/// name. The caller adds the file name to an error.
+pub fn expand(base: &Scenario) -> Result<Expansion, Invalid> {
     let Some(m) = &base.matrix else {
         let mut s = base.clone();
         s.matrix = None;
@@ -153,14 +153,17 @@ pub fn expand(base: &Scenario) -> Result<Expansion, String> {
     }
     for (i, hits) in exclude_hits.iter().enumerate() {
         if *hits == 0 {
-            return Err(format!(
-                "`matrix.exclude[{i}]` ({}) matches no combination; remove it or fix its values",
-                m.exclude[i].describe()
+            return Err(Invalid::field(
+                format!("matrix.exclude[{i}]"),
+                format!(
+                    "({}) matches no combination; remove it or fix its values",
+                    m.exclude[i].describe()
+                ),
             ));
         }
     }
     if cases.is_empty() {
-        return Err("`matrix.exclude` leaves no case to run".into());
+        return Err(Invalid::field("matrix.exclude", "leaves no case to run"));
     }
     let mut rule_hits = vec![0usize; m.expect.len()];
     for case in &mut cases {
@@ -176,21 +179,23 @@ pub fn expand(base: &Scenario) -> Result<Expansion, String> {
     }
     for (i, hits) in rule_hits.iter().enumerate() {
         if *hits == 0 {
-            return Err(format!(
-                "`matrix.expect[{i}]` (when {}) matches no case; remove it or fix its values",
-                m.expect[i].when.describe()
+            return Err(Invalid::field(
+                format!("matrix.expect[{i}]"),
+                format!(
+                    "(when {}) matches no case; remove it or fix its values",
+                    m.expect[i].when.describe()
+                ),
             ));
         }
     }
     for case in &cases {
         let s = &case.scenario;
         if s.total_ops() > scenario::MAX_TOTAL_OPS {
-            return Err(format!(
-                "case {}: workers x ops_per_worker = {} exceeds the limit of {} ops per run",
-                case.name,
-                s.total_ops(),
-                scenario::MAX_TOTAL_OPS
-            ));
+            return Err(Invalid::Case {
+                case: case.name.clone(),
+                with: String::new(),
+                problem: Box::new(scenario::load::too_many_ops(s)),
+            });
         }
     }
     Ok(Expansion {

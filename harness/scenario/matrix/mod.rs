@@ -18,6 +18,8 @@ pub use rules::{ExpectRule, OneOrMany, Selector, expect_summary};
 
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::Invalid;
+
 use crate::scenario::{self, GuardAt, GuardKind, JournalMode, Lifecycle, Synchronous, WriteLock};
 use axis::wrap;
 
@@ -88,35 +90,37 @@ impl Matrix {
     }
 }
 
-fn range_check(axis: Axis, v: u32, lo: u32, hi: u32) -> Result<(), String> {
+fn range_check(axis: Axis, v: u32, lo: u32, hi: u32) -> Result<(), Invalid> {
     if (lo..=hi).contains(&v) {
         Ok(())
     } else {
-        Err(format!(
-            "field `matrix.{}` has {v}, out of range; allowed: {lo}..={hi} (as for `{}`)",
-            axis.key(),
-            axis.setting()
+        Err(Invalid::range(
+            format!("matrix.{}", axis.key()),
+            format!("[.., {v}, ..]"),
+            format!("{lo}..={hi} (as for `{}`)", axis.setting()),
         ))
     }
 }
 
 /// Checks the matrix on its own: non-empty, no duplicates, numbers in range.
-pub fn validate(m: &Matrix) -> Result<(), String> {
+pub fn validate(m: &Matrix) -> Result<(), Invalid> {
     let axes = m.axes();
     if axes.is_empty() {
-        return Err(format!(
-            "table `matrix` lists no axis; allowed axes: {}",
-            Axis::ALL.map(Axis::key).join(", ")
+        return Err(Invalid::table(
+            "matrix",
+            format!(
+                "lists no axis; allowed axes: {}",
+                Axis::ALL.map(Axis::key).join(", ")
+            ),
         ));
     }
     for axis in Axis::ALL {
         let vals = m.values(axis);
         for (i, v) in vals.iter().enumerate() {
             if vals[..i].contains(v) {
-                return Err(format!(
-                    "field `matrix.{}` lists {} twice",
-                    axis.key(),
-                    v.display()
+                return Err(Invalid::field(
+                    format!("matrix.{}", axis.key()),
+                    format!("lists {} twice", v.display()),
                 ));
             }
             match *v {
@@ -131,40 +135,48 @@ pub fn validate(m: &Matrix) -> Result<(), String> {
                     range_check(axis, n, 0, scenario::MAX_IDLE_CONNECTIONS)?
                 }
                 AxisValue::Sqlite(v) if v.release().is_none() => {
-                    return Err(format!(
-                        "field `matrix.sqlite` has \"{v}\", a release walburst does not offer; allowed: {}",
-                        crate::scenario::release::offered()
+                    return Err(Invalid::field(
+                        "matrix.sqlite",
+                        format!(
+                            "has \"{v}\", a release walburst does not offer; allowed: {}",
+                            crate::scenario::release::offered()
+                        ),
                     ));
                 }
                 _ => {}
             }
         }
     }
-    let mentioned = |sel: &Selector| -> Result<(), String> {
+    // `field` is the selector's own field (`matrix.exclude[0]`, `matrix.expect[1].when`).
+    let mentioned = |field: String, sel: &Selector| -> Result<(), Invalid> {
         for (axis, vals) in sel.conditions() {
             if vals.is_empty() {
-                return Err(format!(
-                    "an empty list for `{}` matches nothing; give at least one value",
-                    axis.key()
+                return Err(Invalid::field(
+                    format!("{field}.{}", axis.key()),
+                    "is an empty list, which matches nothing; give at least one value",
                 ));
             }
         }
         Ok(())
     };
     for (i, rule) in m.exclude.iter().enumerate() {
-        mentioned(rule).map_err(|e| format!("`matrix.exclude[{i}]`: {e}"))?;
+        mentioned(format!("matrix.exclude[{i}]"), rule)?;
         if rule.conditions().is_empty() {
-            return Err(format!(
-                "`matrix.exclude[{i}]` names no axis and would exclude every case; allowed keys: {}",
-                Axis::ALL.map(Axis::key).join(", ")
+            return Err(Invalid::field(
+                format!("matrix.exclude[{i}]"),
+                format!(
+                    "names no axis and would exclude every case; allowed keys: {}",
+                    Axis::ALL.map(Axis::key).join(", ")
+                ),
             ));
         }
     }
     for (i, rule) in m.expect.iter().enumerate() {
-        mentioned(&rule.when).map_err(|e| format!("`matrix.expect[{i}].when`: {e}"))?;
+        mentioned(format!("matrix.expect[{i}].when"), &rule.when)?;
         if !rule.sets_anything() {
-            return Err(format!(
-                "`matrix.expect[{i}]` sets no expectation; allowed keys: false_corruption, real_corruption, lost_writes, phantom_writes, duplicate_writes, order_violations, lock_overlaps, lockstep_breaches, worker_errors, integrity, sidecar (and `when`, `note`)"
+            return Err(Invalid::field(
+                format!("matrix.expect[{i}]"),
+                "sets no expectation; allowed keys: false_corruption, real_corruption, lost_writes, phantom_writes, duplicate_writes, order_violations, lock_overlaps, lockstep_breaches, worker_errors, integrity, sidecar (and `when`, `note`)",
             ));
         }
     }
