@@ -122,12 +122,16 @@ fn unreported_ops_are_ambiguous_and_settled_by_presence() {
 fn a_failing_query_is_an_error_never_a_pass() {
     let (_d, conn, plan, mut table) = setup();
     table.present = "SELECT worker, seq FROM no_such_table".into();
-    let err = app_ledger::check(&conn, &table, &plan, &[]).unwrap_err();
+    let err = app_ledger::check(&conn, &table, &plan, &[])
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("`ledger.present`") && err.contains("no_such_table"),
         "{err}"
     );
     table.present = "SELECT worker FROM jobs".into();
-    let err = app_ledger::check(&conn, &table, &plan, &[]).unwrap_err();
+    let err = app_ledger::check(&conn, &table, &plan, &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("must return (worker, seq)"), "{err}");
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rusqlite::Connection;
 
 use super::failure::FailureCategory;
-use super::ledger::LedgerReport;
+use super::ledger::{LedgerError, LedgerQuery, LedgerReport};
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::{Plan, PlannedOp};
 use crate::scenario::LedgerTable;
@@ -23,15 +23,18 @@ struct Listed {
 
 /// Runs `sql`, reading its first two columns loosely (a damaged database must still be
 /// judged): rows that are not two non-negative integers are counted, not believed.
-fn list(conn: &Connection, what: &str, sql: &str) -> Result<Listed, String> {
+fn list(conn: &Connection, query: &LedgerQuery, sql: &str) -> Result<Listed, LedgerError> {
     use rusqlite::types::Value;
-    let fail = |e: rusqlite::Error| format!("ledger query {what} failed: {e}");
+    let fail = |source| LedgerError::Query {
+        query: query.clone(),
+        source,
+    };
     let mut st = conn.prepare(sql).map_err(fail)?;
     if st.column_count() < 2 {
-        return Err(format!(
-            "ledger query {what} returns {} column(s); it must return (worker, seq)",
-            st.column_count()
-        ));
+        return Err(LedgerError::NotIdentities {
+            query: query.clone(),
+            columns: st.column_count(),
+        });
     }
     let mut q = st.query([]).map_err(fail)?;
     let mut out = Listed {
@@ -59,8 +62,8 @@ pub fn check(
     table: &LedgerTable,
     plan: &Plan,
     records: &[OpRecord],
-) -> Result<LedgerReport, String> {
-    let present = list(conn, "`ledger.present`", &table.present)?;
+) -> Result<LedgerReport, LedgerError> {
+    let present = list(conn, &LedgerQuery::Present, &table.present)?;
     let mut rep = LedgerReport::default();
     let planned: BTreeMap<Id, &PlannedOp> = plan
         .workers
@@ -149,8 +152,12 @@ pub fn check(
     }
 
     for (i, rc) in table.rows.iter().enumerate() {
-        let what_q = format!("`ledger.rows[{i}]` ({})", rc.name);
-        let listed = list(conn, &what_q, &rc.query)?;
+        let query = LedgerQuery::Rows {
+            index: i,
+            name: rc.name.clone(),
+        };
+        let what_q = query.to_string();
+        let listed = list(conn, &query, &rc.query)?;
         let of_kind =
             |op: &PlannedOp| rc.kinds.is_empty() || rc.kinds.iter().any(|k| k == op.kind.name());
         let expected: BTreeSet<Id> = committed
@@ -197,4 +204,59 @@ pub fn check(
         rep.phantom += listed.unattributable;
     }
     Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::RowCheck;
+
+    fn no_plan() -> Plan {
+        Plan {
+            format: String::new(),
+            scenario: "t".into(),
+            seed: 1,
+            schedule_hash: String::new(),
+            workers: Vec::new(),
+        }
+    }
+
+    fn table(present: &str, rows: &str) -> LedgerTable {
+        LedgerTable {
+            present: present.into(),
+            rows: vec![RowCheck {
+                name: "jobs".into(),
+                query: rows.into(),
+                kinds: Vec::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_failing_query_is_an_error_naming_that_query() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE jobs (worker, seq);")
+            .unwrap();
+        let t = table(
+            "SELECT worker, seq FROM jobs",
+            "SELECT worker, seq FROM gone",
+        );
+        match check(&conn, &t, &no_plan(), &[]) {
+            Err(LedgerError::Query { query, .. }) => assert_eq!(
+                query,
+                LedgerQuery::Rows {
+                    index: 0,
+                    name: "jobs".into()
+                }
+            ),
+            other => panic!("expected a query error, got {other:?}"),
+        }
+        let t = table("SELECT worker FROM jobs", "SELECT worker, seq FROM jobs");
+        match check(&conn, &t, &no_plan(), &[]) {
+            Err(LedgerError::NotIdentities { query, columns }) => {
+                assert_eq!((query, columns), (LedgerQuery::Present, 1));
+            }
+            other => panic!("expected a shape error, got {other:?}"),
+        }
+    }
 }

@@ -75,9 +75,67 @@ fn identity(w: Option<i64>, s: Option<i64>) -> Option<Id> {
     Some((w, s))
 }
 
+/// Why the ledger could not be checked: a damaged database, or a scenario's `[ledger]` query
+/// that does not run. The ledger's counts are then unknown, and the verdict never reads that
+/// as a pass (`Checks::ledger_error`).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Reading one of the kanban tables failed.
+    #[error("ledger could not read the tables: reading `{table}`: {source}")]
+    Table {
+        table: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// One of the scenario's ledger queries failed to prepare or run.
+    #[error("ledger query {query} failed: {source}")]
+    Query {
+        query: LedgerQuery,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A ledger query returns fewer than the two identity columns.
+    #[error("ledger query {query} returns {columns} column(s); it must return (worker, seq)")]
+    NotIdentities { query: LedgerQuery, columns: usize },
+}
+
+/// Which of the scenario's `[ledger]` queries, named as the scenario file names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerQuery {
+    /// `ledger.present`.
+    Present,
+    /// `ledger.rows[index]`, called `name`.
+    Rows { index: usize, name: String },
+}
+
+impl std::fmt::Display for LedgerQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LedgerQuery::Present => f.write_str("`ledger.present`"),
+            LedgerQuery::Rows { index, name } => write!(f, "`ledger.rows[{index}]` ({name})"),
+        }
+    }
+}
+
+/// Runs `sql` over `table`, handing each row to `each`; any error names the table.
+fn scan(
+    conn: &Connection,
+    table: &'static str,
+    sql: &str,
+    mut each: impl FnMut(&rusqlite::Row) -> rusqlite::Result<()>,
+) -> Result<(), LedgerError> {
+    let fail = |source| LedgerError::Table { table, source };
+    let mut st = conn.prepare(sql).map_err(fail)?;
+    let mut q = st.query([]).map_err(fail)?;
+    while let Some(r) = q.next().map_err(fail)? {
+        each(r).map_err(fail)?;
+    }
+    Ok(())
+}
+
 /// Reads every row's identity. Values are read loosely (NULLs, wrong types) because a
 /// damaged database must still be judged; rows without a usable identity are counted.
-fn read_rows(conn: &Connection) -> rusqlite::Result<Rows> {
+fn read_rows(conn: &Connection) -> Result<Rows, LedgerError> {
     use rusqlite::types::Value;
     let text = |v: Value| match v {
         Value::Text(t) => t,
@@ -88,42 +146,61 @@ fn read_rows(conn: &Connection) -> rusqlite::Result<Rows> {
         _ => None,
     };
     let mut rows = Rows::default();
-    let mut st = conn.prepare("SELECT worker, seq, id, kind FROM task_events")?;
-    let mut q = st.query([])?;
-    while let Some(r) = q.next()? {
-        match identity(int(r.get(0)?), int(r.get(1)?)) {
-            Some(id) => rows
-                .events
-                .entry(id)
-                .or_default()
-                .push((int(r.get(2)?).unwrap_or(-1), text(r.get(3)?))),
-            None => rows.unattributable += 1,
-        }
-    }
-    let mut st = conn.prepare("SELECT created_worker, created_seq, body FROM tasks")?;
-    let mut q = st.query([])?;
-    while let Some(r) = q.next()? {
-        match identity(int(r.get(0)?), int(r.get(1)?)) {
-            Some(id) => rows.tasks.entry(id).or_default().push(text(r.get(2)?)),
-            None => rows.unattributable += 1,
-        }
-    }
-    let mut st = conn.prepare("SELECT worker, seq FROM task_runs")?;
-    let mut q = st.query([])?;
-    while let Some(r) = q.next()? {
-        match identity(int(r.get(0)?), int(r.get(1)?)) {
-            Some(id) => *rows.runs.entry(id).or_default() += 1,
-            None => rows.unattributable += 1,
-        }
-    }
-    let mut st = conn.prepare("SELECT worker, seq, body FROM task_comments")?;
-    let mut q = st.query([])?;
-    while let Some(r) = q.next()? {
-        match identity(int(r.get(0)?), int(r.get(1)?)) {
-            Some(id) => rows.comments.entry(id).or_default().push(text(r.get(2)?)),
-            None => rows.unattributable += 1,
-        }
-    }
+    let id = |r: &rusqlite::Row| -> rusqlite::Result<Option<Id>> {
+        Ok(identity(int(r.get(0)?), int(r.get(1)?)))
+    };
+    scan(
+        conn,
+        "task_events",
+        "SELECT worker, seq, id, kind FROM task_events",
+        |r| {
+            match id(r)? {
+                Some(id) => rows
+                    .events
+                    .entry(id)
+                    .or_default()
+                    .push((int(r.get(2)?).unwrap_or(-1), text(r.get(3)?))),
+                None => rows.unattributable += 1,
+            }
+            Ok(())
+        },
+    )?;
+    scan(
+        conn,
+        "tasks",
+        "SELECT created_worker, created_seq, body FROM tasks",
+        |r| {
+            match id(r)? {
+                Some(id) => rows.tasks.entry(id).or_default().push(text(r.get(2)?)),
+                None => rows.unattributable += 1,
+            }
+            Ok(())
+        },
+    )?;
+    scan(
+        conn,
+        "task_runs",
+        "SELECT worker, seq FROM task_runs",
+        |r| {
+            match id(r)? {
+                Some(id) => *rows.runs.entry(id).or_default() += 1,
+                None => rows.unattributable += 1,
+            }
+            Ok(())
+        },
+    )?;
+    scan(
+        conn,
+        "task_comments",
+        "SELECT worker, seq, body FROM task_comments",
+        |r| {
+            match id(r)? {
+                Some(id) => rows.comments.entry(id).or_default().push(text(r.get(2)?)),
+                None => rows.unattributable += 1,
+            }
+            Ok(())
+        },
+    )?;
     Ok(rows)
 }
 
@@ -137,8 +214,12 @@ impl Rows {
 }
 
 /// Checks the database behind `conn` against the records and the plan.
-pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<LedgerReport, String> {
-    let rows = read_rows(conn).map_err(|e| format!("ledger could not read the tables: {e}"))?;
+pub fn check(
+    conn: &Connection,
+    plan: &Plan,
+    records: &[OpRecord],
+) -> Result<LedgerReport, LedgerError> {
+    let rows = read_rows(conn)?;
     let mut rep = LedgerReport::default();
 
     let planned: BTreeMap<Id, &PlannedOp> = plan
@@ -364,4 +445,33 @@ pub fn check(conn: &Connection, plan: &Plan, records: &[OpRecord]) -> Result<Led
         last.insert((id.0, op.actor), (id.1, eid));
     }
     Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_plan() -> Plan {
+        Plan {
+            format: String::new(),
+            scenario: "t".into(),
+            seed: 1,
+            schedule_hash: String::new(),
+            workers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_missing_table_is_an_error_naming_it_never_a_clean_ledger() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE task_events (worker, seq, id, kind);")
+            .unwrap();
+        match check(&conn, &no_plan(), &[]) {
+            Err(LedgerError::Table { table, source }) => {
+                assert_eq!(table, "tasks");
+                assert!(source.to_string().contains("no such table"), "{source}");
+            }
+            other => panic!("expected a table error, got {other:?}"),
+        }
+    }
 }

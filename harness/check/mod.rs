@@ -206,7 +206,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                     c.ledger_examples = l.examples;
                     c.ledger_first = l.first;
                 }
-                Err(e) => c.ledger_error = Some(e),
+                Err(e) => c.ledger_error = Some(e.to_string()),
             }
             match content::content_hash(&conn) {
                 Ok(h) => c.content_hash = Some(h),

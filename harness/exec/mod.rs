@@ -23,5 +23,6 @@ pub mod step;
 pub mod strategy;
 pub mod tamper;
 pub mod vfs;
+pub mod violation;
 pub mod watch;
 pub mod worker;

@@ -107,36 +107,57 @@ pub fn this() -> SqliteIdentity {
 /// SQLite version or refuse. Also stops a mislinked binary from delegating in a loop.
 pub const EXPECT_ENV: &str = "WALBURST_SQLITE_EXPECT";
 
-pub fn mismatch(asked: &str) -> String {
-    let me = this();
-    format!(
+/// A process that runs another SQLite than it must: it refuses rather than measure the
+/// wrong library. Each variant names the version it was held to and what it runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqliteMismatch {
+    /// A delegated run (or this process) asked for `asked`.
+    #[error(
         "SQLite mismatch: the run asked for SQLite {asked}, but this process runs SQLite {} ({}); the prepared build did not load its own library (`walburst sqlite prepare {asked}` rebuilds it)",
-        me.version,
-        me.origin.describe()
-    )
+        runs.version,
+        runs.origin.describe()
+    )]
+    NotAsked {
+        asked: String,
+        runs: Box<SqliteIdentity>,
+    },
+    /// A worker whose SQLite is not its runner's (`runner`, from the run spec).
+    #[error(
+        "SQLite mismatch: the runner runs SQLite {runner}, this worker runs SQLite {} ({}); the worker executable is not the runner's build",
+        runs.version,
+        runs.origin.describe()
+    )]
+    NotRunners {
+        runner: String,
+        runs: Box<SqliteIdentity>,
+    },
+}
+
+/// This process runs another SQLite than the `asked` one.
+pub fn mismatch(asked: &str) -> SqliteMismatch {
+    SqliteMismatch::NotAsked {
+        asked: asked.to_string(),
+        runs: Box::new(this()),
+    }
 }
 
 /// In a delegated run: refuses unless this process runs the release it was started for.
-pub fn check_expected() -> anyhow::Result<()> {
+pub fn check_expected() -> Result<(), SqliteMismatch> {
     match std::env::var(EXPECT_ENV) {
-        Ok(asked) if !asked.is_empty() && asked != rusqlite::version() => {
-            anyhow::bail!("{}", mismatch(&asked))
-        }
+        Ok(asked) if !asked.is_empty() && asked != rusqlite::version() => Err(mismatch(&asked)),
         _ => Ok(()),
     }
 }
 
 /// In a worker: its SQLite must be the runner's (`runner_version`, from the run spec) and,
 /// in a delegated run, the asked one.
-pub fn check_worker(runner_version: &str) -> Result<(), String> {
-    check_expected().map_err(|e| e.to_string())?;
+pub fn check_worker(runner_version: &str) -> Result<(), SqliteMismatch> {
+    check_expected()?;
     if runner_version != rusqlite::version() {
-        let me = this();
-        return Err(format!(
-            "SQLite mismatch: the runner runs SQLite {runner_version}, this worker runs SQLite {} ({}); the worker executable is not the runner's build",
-            me.version,
-            me.origin.describe()
-        ));
+        return Err(SqliteMismatch::NotRunners {
+            runner: runner_version.to_string(),
+            runs: Box::new(this()),
+        });
     }
     Ok(())
 }
@@ -152,5 +173,17 @@ mod tests {
         assert_eq!(me.version, rusqlite::version());
         // "2025-.. .. <sha3 hash>": a date then the check-in hash.
         assert!(me.source_id.len() > 60, "{}", me.source_id);
+    }
+
+    #[test]
+    fn a_worker_of_another_build_names_the_runners_version_and_its_own() {
+        match check_worker("0.0.1") {
+            Err(SqliteMismatch::NotRunners { runner, runs }) => {
+                assert_eq!(runner, "0.0.1");
+                assert_eq!(runs.version, rusqlite::version());
+            }
+            other => panic!("expected a mismatch with the runner, got {other:?}"),
+        }
+        assert_eq!(check_worker(rusqlite::version()), Ok(()));
     }
 }

@@ -18,7 +18,8 @@ use super::protocol::{
 };
 use super::reader::spawn_reader;
 use super::reap::{tail, wait_bounded};
-use crate::observe::{KillEvent, Observations, ProtocolFailure, WorkerExit};
+use super::violation::ProtocolViolation;
+use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
 use crate::scenario::Mode;
 pub use crate::scenario::WorkerCommand;
@@ -39,6 +40,32 @@ pub enum Event {
     /// A `hello` of another protocol version.
     WrongVersion(u32, u64),
     Eof(u32),
+}
+
+/// A worker process that could not be started; names the worker and the file or program.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot write the ops file of worker {worker} ({}): {source}", path.display())]
+    OpsFile {
+        worker: u32,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the stderr file of worker {worker} ({}): {source}", path.display())]
+    Stderr {
+        worker: u32,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start worker {worker} ({}): {source}", program.display())]
+    Spawn {
+        worker: u32,
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub enum Wait {
@@ -108,7 +135,7 @@ impl Workers {
 
     /// Writes the ops file of worker `w`'s incarnation `n` and starts the process with its
     /// `start` line. `first` gives, per actor, the first seq it must still run.
-    fn start(&self, w: u32, first: &BTreeMap<u32, u32>) -> anyhow::Result<Proc> {
+    fn start(&self, w: u32, first: &BTreeMap<u32, u32>) -> Result<Proc, StartError> {
         let incarnation = self.kills.iter().filter(|k| k.worker == w).count() as u32;
         let stderr_path = self.run_dir.join(if incarnation == 0 {
             format!("worker-{w}.stderr")
@@ -137,10 +164,25 @@ impl Workers {
             })
             .collect();
         let ops_path = self.run_dir.join(format!("ops-{w}.{incarnation}.jsonl"));
-        write_ops(&ops_path, &ops)?;
+        if let Err(source) = write_ops(&ops_path, &ops) {
+            return Err(StartError::OpsFile {
+                worker: w,
+                path: ops_path,
+                source,
+            });
+        }
         let start = Start::new(&self.spec, &self.run_dir, w, incarnation, ops_path, kills);
 
-        let stderr = File::create(&stderr_path)?;
+        let stderr = match File::create(&stderr_path) {
+            Ok(f) => f,
+            Err(source) => {
+                return Err(StartError::Stderr {
+                    worker: w,
+                    path: stderr_path,
+                    source,
+                });
+            }
+        };
         let c = &self.command;
         let mut cmd = Command::new(&c.program);
         cmd.args(&c.args)
@@ -155,8 +197,10 @@ impl Workers {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
-            .map_err(|e| {
-                anyhow::anyhow!("cannot start worker {w} ({}): {e}", c.program.display())
+            .map_err(|source| StartError::Spawn {
+                worker: w,
+                program: c.program.clone(),
+                source,
             })?;
         spawn_reader(w, child.stdout.take().expect("piped"), self.tx.clone());
         let pid = child.id();
@@ -193,7 +237,7 @@ impl Workers {
     }
 
     /// Starts workers 0..n; on a failure, kills the ones already started.
-    pub fn spawn_all(&mut self, n: u32) -> anyhow::Result<()> {
+    pub fn spawn_all(&mut self, n: u32) -> Result<(), StartError> {
         for w in 0..n {
             match self.start(w, &BTreeMap::new()) {
                 Ok(p) => self.procs.push(p),
@@ -218,7 +262,7 @@ impl Workers {
     /// earlier respawn is not the actor's first planned op. Exact because the built-in worker
     /// announces its death holding its record stream (`RecordSink::last_words`): every
     /// sibling has at most one op past its last report.
-    pub fn respawn(&mut self, w: u32, kill: &KillEvent) -> anyhow::Result<Vec<u32>> {
+    pub fn respawn(&mut self, w: u32, kill: &KillEvent) -> Result<Vec<u32>, StartError> {
         let plan = &self.plans[w as usize];
         let pending = &self.procs[w as usize].pending;
         let mut first: BTreeMap<u32, u32> = BTreeMap::new();
@@ -288,12 +332,8 @@ impl Workers {
                     return None;
                 }
                 p.last_heard = Instant::now();
-                if let Err(why) = p.admit(w, &msg, lockstep) {
-                    self.violation(
-                        w,
-                        ProtocolFailure::Violation,
-                        format!("protocol violation: {why}"),
-                    );
+                if let Err(v) = p.admit(w, &msg, lockstep) {
+                    self.violation(v);
                     return None;
                 }
                 let id = |actor| ActorId { worker: w, actor };
@@ -307,15 +347,14 @@ impl Workers {
                             .expect_sqlite
                             .as_ref()
                             .filter(|v| **v != h.sqlite_version)
-                            .map(|v| {
-                                format!(
-                                    "SQLite mismatch: the worker runs SQLite {}, the run asked for {v} (its library path did not reach the prepared release: a statically linked SQLite, or a library path the worker resets)",
-                                    h.sqlite_version
-                                )
+                            .map(|v| ProtocolViolation::SqliteMismatch {
+                                worker: w,
+                                runs: h.sqlite_version.clone(),
+                                asked: v.to_string(),
                             });
                         p.exit.sqlite_version = Some(h.sqlite_version);
-                        if let Some(why) = mismatch {
-                            self.violation(w, ProtocolFailure::SqliteMismatch, why);
+                        if let Some(v) = mismatch {
+                            self.violation(v);
                             return None;
                         }
                     }
@@ -381,21 +420,15 @@ impl Workers {
                     }
                 }
             }
-            Event::Garbage(w, line) => {
-                self.violation(
-                    w,
-                    ProtocolFailure::NonProtocolOutput,
-                    format!("non-protocol output: {line}"),
-                );
+            Event::Garbage(worker, line) => {
+                self.violation(ProtocolViolation::NonProtocolOutput { worker, line });
             }
-            Event::WrongVersion(w, v) => {
-                self.violation(
-                    w,
-                    ProtocolFailure::VersionMismatch,
-                    format!(
-                        "protocol version mismatch (worker speaks {v}, runner {PROTOCOL_VERSION})"
-                    ),
-                );
+            Event::WrongVersion(worker, speaks) => {
+                self.violation(ProtocolViolation::VersionMismatch {
+                    worker,
+                    speaks,
+                    runner: PROTOCOL_VERSION,
+                });
             }
             Event::Eof(w) => {
                 let p = &mut self.procs[w as usize];
@@ -408,11 +441,11 @@ impl Workers {
     }
 
     /// The worker broke the protocol: name why, kill it, and believe nothing more it says.
-    fn violation(&mut self, w: u32, what: ProtocolFailure, why: String) {
-        let p = &mut self.procs[w as usize];
+    fn violation(&mut self, v: ProtocolViolation) {
+        let p = &mut self.procs[v.worker() as usize];
         p.violated = true;
-        p.exit.protocol_failure.get_or_insert(what);
-        p.exit.killed_because.get_or_insert(why);
+        p.exit.protocol_failure.get_or_insert(v.failure());
+        p.exit.killed_because.get_or_insert_with(|| v.to_string());
         let _ = p.child.kill();
     }
 
@@ -515,30 +548,31 @@ impl Workers {
 
 impl Proc {
     /// Whether `msg` may come now from worker `w` (PROTOCOL.md, "Named failures").
-    fn admit(&mut self, w: u32, msg: &WorkerMsg, lockstep: bool) -> Result<(), String> {
+    fn admit(&mut self, w: u32, msg: &WorkerMsg, lockstep: bool) -> Result<(), ProtocolViolation> {
+        use ProtocolViolation as V;
         if msg.worker() != w {
-            return Err(format!(
-                "a message for worker {} on worker {w}'s pipe",
-                msg.worker()
-            ));
+            return Err(V::WrongPipe {
+                worker: w,
+                claimed: msg.worker(),
+            });
         }
         match msg {
-            WorkerMsg::Hello(_) if self.hello => Err("a second hello".into()),
+            WorkerMsg::Hello(_) if self.hello => Err(V::SecondHello { worker: w }),
             WorkerMsg::Hello(_) => Ok(()),
-            _ if !self.hello => Err("the first message was not hello".into()),
-            WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(format!(
-                "an op record for seq {} that it was not given or already reported",
-                rec.seq
-            )),
-            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(format!(
-                "done with {} of its ops unreported (first: seq {})",
-                self.pending.len(),
-                self.pending.first().copied().unwrap_or_default()
-            )),
+            _ if !self.hello => Err(V::NoHello { worker: w }),
+            WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(V::UnexpectedOp {
+                worker: w,
+                seq: rec.seq,
+            }),
+            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(V::DoneWithOpsUnreported {
+                worker: w,
+                unreported: self.pending.len(),
+                first: self.pending.first().copied().unwrap_or_default(),
+            }),
             WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
                 if !lockstep =>
             {
-                Err("a lockstep message in a free run".into())
+                Err(V::LockstepInFreeRun { worker: w })
             }
             _ => Ok(()),
         }
@@ -555,7 +589,7 @@ fn send(stdin: &mut Option<ChildStdin>, msg: &RunnerMsg) {
     }
 }
 
-fn write_ops(path: &Path, ops: &[WorkerOp]) -> anyhow::Result<()> {
+fn write_ops(path: &Path, ops: &[WorkerOp]) -> std::io::Result<()> {
     let mut w = std::io::BufWriter::new(File::create(path)?);
     for op in ops {
         serde_json::to_writer(&mut w, op)?;

@@ -39,12 +39,31 @@ pub struct RunSpec {
     pub db_path: PathBuf,
 }
 
+/// Why a run directory's `run.json` could not be read back; names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum RunSpecError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a run spec: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl RunSpec {
-    pub fn read(run_dir: &Path) -> anyhow::Result<RunSpec> {
+    pub fn read(run_dir: &Path) -> Result<RunSpec, RunSpecError> {
         let path = run_dir.join(RUN_SPEC_FILE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        Ok(serde_json::from_str(&text)?)
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(source) => return Err(RunSpecError::Read { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|source| RunSpecError::Parse { path, source })
     }
 }
 
@@ -431,5 +450,20 @@ mod tests {
         assert_eq!(hello_version(hello.as_bytes()), Some(2));
         let ready = r#"{"msg":"ready","worker":3}"#;
         assert!(serde_json::from_str::<WorkerMsg>(ready).is_ok());
+    }
+
+    #[test]
+    fn a_missing_or_garbled_run_spec_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(RUN_SPEC_FILE);
+        match RunSpec::read(dir.path()) {
+            Err(RunSpecError::Read { path, .. }) => assert_eq!(path, file),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&file, "{").unwrap();
+        match RunSpec::read(dir.path()) {
+            Err(RunSpecError::Parse { path, .. }) => assert_eq!(path, file),
+            other => panic!("{other:?}"),
+        }
     }
 }

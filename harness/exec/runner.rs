@@ -2,12 +2,12 @@
 //! their records (free mode) or grants them steps (lockstep), enforcing every deadline. It
 //! holds no SQLite connection while workers run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::clock::monotonic_ns;
 use super::coordinator::{Coordinator, LockstepOutcome, StepEvent};
-use super::procs::{Wait, WorkerCommand, Workers};
+use super::procs::{StartError, Wait, WorkerCommand, Workers};
 use super::protocol::RunSpec;
 use super::watch::FileWatch;
 use crate::observe::{Observations, RunEvent, RunEventKind};
@@ -17,6 +17,20 @@ use crate::plan;
 pub trait Progress {
     fn started(&mut self, _workers: u32, _planned: u64) {}
     fn ops(&mut self, _done: u64, _planned: u64) {}
+}
+
+/// Why a run's workers could not be run at all (as opposed to a run that ran and failed).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The database directory could not be watched for the files that appear in it.
+    #[error("cannot watch {}: {source}", dir.display())]
+    Watch {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Start(#[from] StartError),
 }
 
 pub struct NoProgress;
@@ -32,12 +46,14 @@ pub fn execute(
     plan: &plan::Plan,
     lockstep: Option<Coordinator>,
     progress: &mut dyn Progress,
-) -> anyhow::Result<Observations> {
+) -> Result<Observations, ExecError> {
     let s = &spec.scenario;
     let n = s.workload.workers;
     let db_dir = spec.db_path.parent().expect("db has a directory");
-    let watch = FileWatch::start(db_dir)
-        .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", db_dir.display()))?;
+    let watch = FileWatch::start(db_dir).map_err(|source| ExecError::Watch {
+        dir: db_dir.to_path_buf(),
+        source,
+    })?;
     let mut obs = Observations::default();
     let mut workers = Workers::new(command, spec, run_dir, plan);
     workers.spawn_all(n)?;
@@ -400,4 +416,39 @@ fn coordinate(
     workers.close_stdins();
     workers.drain(obs, Instant::now() + Duration::from_secs(10));
     coord.finish(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Mode, Overrides, ScenarioSource, parse_str};
+
+    #[test]
+    fn a_worker_program_that_cannot_start_is_named_with_its_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = ScenarioSource::Embedded("s".into());
+        let scenario = parse_str("name = \"s\"\n[workload]\nworkers = 2\n", &source).unwrap();
+        let db_dir = dir.path().join("db");
+        std::fs::create_dir(&db_dir).unwrap();
+        let spec = RunSpec {
+            walburst_version: "0".into(),
+            sqlite_version: rusqlite::version().into(),
+            scenario: scenario.clone(),
+            source,
+            seed: 1,
+            mode: Mode::Free,
+            overrides: Overrides::default(),
+            schedule_hash: String::new(),
+            db_path: db_dir.join("kanban.db"),
+        };
+        let program = dir.path().join("no-such-worker");
+        let plan = plan::build(&scenario, 1);
+        let command = WorkerCommand::builtin(&program);
+        match execute(&spec, dir.path(), command, &plan, None, &mut NoProgress) {
+            Err(ExecError::Start(StartError::Spawn {
+                worker, program: p, ..
+            })) => assert_eq!((worker, p), (0, program)),
+            other => panic!("expected worker 0's program named, got {:?}", other.err()),
+        }
+    }
 }

@@ -68,10 +68,10 @@ pub fn worker_main() -> i32 {
     match crate::exec::protocol::RunSpec::read(&start.run_dir) {
         Ok(spec) => {
             if let Err(e) = super::origin::check_worker(&spec.sqlite_version) {
-                return fatal(e);
+                return fatal(e.to_string());
             }
         }
-        Err(e) => return fatal(format!("{e:#}")),
+        Err(e) => return fatal(e.to_string()),
     }
     if start.protocol != PROTOCOL_VERSION {
         return fatal(format!(
@@ -88,7 +88,7 @@ pub fn worker_main() -> i32 {
             worker,
         )
     {
-        return fatal(e);
+        return fatal(e.to_string());
     }
     let ops = match read_ops(&start) {
         Ok(ops) => ops,

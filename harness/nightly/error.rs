@@ -46,8 +46,8 @@ pub enum SweepError {
     #[error("--trace {}: {reason}", path.display())]
     BadTrace { path: PathBuf, reason: String },
     /// An output (`--out`, `--work-dir`, `--junit`) cannot be written; found before any run.
-    #[error("{0}")]
-    Output(String),
+    #[error(transparent)]
+    Output(crate::report::outputs::OutputError),
     /// Another sweep holds the run index of this `--out` (and shard).
     #[error(
         "--out {}: another sweep is writing its run index there (it holds {}); give each sweep its own --out",
@@ -121,6 +121,6 @@ pub enum MergeError {
         b: PathBuf,
     },
     /// `--out` cannot be written.
-    #[error("{0}")]
-    Output(String),
+    #[error(transparent)]
+    Output(crate::report::outputs::OutputError),
 }

@@ -57,16 +57,52 @@ pub fn binary(v: SqliteVersion) -> PathBuf {
     version_dir(v).join(BINARY)
 }
 
+/// Why the release cache or the source tree a prepare builds from cannot be used; each
+/// names the path it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The walburst checkout this binary was built from is no longer there.
+    #[error(
+        "preparing another SQLite rebuilds walburst from its source tree, and the tree this binary was built from ({}) is gone; run `walburst sqlite prepare` from a binary built in a walburst checkout (`cargo run --release -- sqlite prepare VERSION`)",
+        tree.display()
+    )]
+    SourceTreeGone { tree: PathBuf },
+    #[error("cannot create the cache {}: {source}", root.display())]
+    CreateRoot {
+        root: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open {}: {source}", path.display())]
+    OpenLock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another prepare held the lock past the deadline (or a stale holder never let go).
+    #[error(
+        "another prepare held {} for more than {minutes} minutes; if none is running, delete that file",
+        path.display()
+    )]
+    LockHeld { path: PathBuf, minutes: u64 },
+}
+
 /// The walburst source tree, or why it cannot be used to build.
-pub fn source_tree() -> Result<PathBuf, String> {
-    let tree = PathBuf::from(SOURCE_TREE);
+pub fn source_tree() -> Result<PathBuf, CacheError> {
+    usable_tree(PathBuf::from(SOURCE_TREE))
+}
+
+fn usable_tree(tree: PathBuf) -> Result<PathBuf, CacheError> {
     if tree.join("Cargo.toml").is_file() && tree.join("harness").join("lib.rs").is_file() {
         Ok(tree)
     } else {
-        Err(format!(
-            "preparing another SQLite rebuilds walburst from its source tree, and the tree this binary was built from ({}) is gone; run `walburst sqlite prepare` from a binary built in a walburst checkout (`cargo run --release -- sqlite prepare VERSION`)",
-            tree.display()
-        ))
+        Err(CacheError::SourceTreeGone { tree })
     }
 }
 
@@ -141,18 +177,22 @@ pub struct CacheLock {
 const LOCK_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 /// Takes the cache lock, waiting (with a deadline) while another prepare holds it.
-pub fn lock() -> anyhow::Result<CacheLock> {
+pub fn lock() -> Result<CacheLock, CacheError> {
     use rustix::fs::{FlockOperation, flock};
     let root = root();
-    std::fs::create_dir_all(&root)
-        .map_err(|e| anyhow::anyhow!("cannot create the cache {}: {e}", root.display()))?;
+    if let Err(source) = std::fs::create_dir_all(&root) {
+        return Err(CacheError::CreateRoot { root, source });
+    }
     let path = root.join(".lock");
-    let file = File::options()
+    let file = match File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    {
+        Ok(f) => f,
+        Err(source) => return Err(CacheError::OpenLock { path, source }),
+    };
     let start = Instant::now();
     let mut told = false;
     loop {
@@ -167,15 +207,34 @@ pub fn lock() -> anyhow::Result<CacheLock> {
                     told = true;
                 }
                 if start.elapsed() > LOCK_DEADLINE {
-                    anyhow::bail!(
-                        "another prepare held {} for more than {} minutes; if none is running, delete that file",
-                        path.display(),
-                        LOCK_DEADLINE.as_secs() / 60
-                    );
+                    return Err(CacheError::LockHeld {
+                        path,
+                        minutes: LOCK_DEADLINE.as_secs() / 60,
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(500));
             }
-            Err(e) => anyhow::bail!("cannot lock {}: {e}", path.display()),
+            Err(e) => {
+                return Err(CacheError::Lock {
+                    path,
+                    source: e.into(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_without_the_sources_is_refused_by_its_path() {
+        assert!(source_tree().is_ok(), "the tests run in the checkout");
+        let gone = tempfile::tempdir().unwrap();
+        match usable_tree(gone.path().to_path_buf()) {
+            Err(CacheError::SourceTreeGone { tree }) => assert_eq!(tree, gone.path()),
+            other => panic!("expected the tree named, got {other:?}"),
         }
     }
 }

@@ -176,7 +176,7 @@ fn link_shared(v: SqliteVersion, archive: &Path, dir: &Path, log: &Path) -> anyh
 
 /// Step 2: walburst linked against the library in `dir`, copied into `dir`.
 fn build_walburst(release: &Release, dir: &Path, log: &Path) -> anyhow::Result<()> {
-    let tree = cache::source_tree().map_err(anyhow::Error::msg)?;
+    let tree = cache::source_tree()?;
     let target = cache::root().join("build");
     let mut cmd = cargo();
     cmd.current_dir(&tree)
@@ -228,7 +228,7 @@ pub fn ensure(v: SqliteVersion) -> anyhow::Result<Prepared> {
     if let Some(p) = cache::read_prepared(v).filter(cache::is_current) {
         return Ok(p);
     }
-    let tree = cache::source_tree().map_err(anyhow::Error::msg)?;
+    let tree = cache::source_tree()?;
     let _lock = cache::lock()?;
     // Another process may have prepared it while we waited for the lock.
     if let Some(p) = cache::read_prepared(v).filter(cache::is_current) {

@@ -113,7 +113,7 @@ pub fn run(
     };
     // A delegated process that still runs the wrong release must not delegate again.
     if std::env::var_os(EXPECT_ENV).is_some() {
-        return Err(refuse(mismatch(&v.to_string())));
+        return Err(refuse(mismatch(&v.to_string()).to_string()));
     }
     if req.replay.is_some() {
         return Err(refuse(format!(
@@ -162,7 +162,7 @@ pub fn run(
         ))
     })?;
     if back.report.sqlite_version != v.to_string() {
-        return Err(refuse(mismatch(&v.to_string())));
+        return Err(refuse(mismatch(&v.to_string()).to_string()));
     }
     Ok(RunOutcome {
         report: back.report,

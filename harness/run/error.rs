@@ -5,6 +5,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::exec::origin::SqliteMismatch;
+use crate::exec::runner::ExecError;
+use crate::exec::tamper::TamperError;
+use crate::exec::vfs::VfsError;
 use crate::report::WriteError;
 use crate::report::outputs::ReportUnwritten;
 use crate::scenario::Invalid;
@@ -42,6 +46,18 @@ pub enum RunError {
         version: SqliteVersion,
         problem: String,
     },
+    /// This process runs another SQLite than the run was started for.
+    #[error(transparent)]
+    Sqlite(#[from] SqliteMismatch),
+    /// The workers could not be started or their directory watched.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The simulated power loss could not be applied to the run's files.
+    #[error(transparent)]
+    PowerLoss(#[from] VfsError),
+    /// The `[faults] after_run` tamper could not be applied.
+    #[error(transparent)]
+    Tamper(#[from] TamperError),
     /// The workers could not be run or observed, a fault applied, or evidence kept.
     #[error(transparent)]
     Execution(#[from] anyhow::Error),

@@ -12,7 +12,7 @@ mod shim;
 mod undo;
 
 use std::ffi::{CStr, c_int};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub use counters::{IoCounts, snapshot};
@@ -28,6 +28,44 @@ pub const UNDO_LOG: &str = "undo.log";
 
 static ACTIVE: OnceLock<bool> = OnceLock::new();
 
+/// Why the fault VFS could not be set up in a worker, or a power loss could not be applied
+/// to the run's files afterwards; each names the file or the VFS it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum VfsError {
+    /// A worker of a power-loss run could not open the shared undo log.
+    #[error("cannot open the undo log {}: {source}", path.display())]
+    OpenUndoLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused to register the VFS.
+    #[error("cannot register the fault VFS {vfs:?}: SQLite code {code}")]
+    Register { vfs: &'static CStr, code: c_int },
+    /// The runner could not read the undo log back.
+    #[error("cannot read the undo log {}: {source}", path.display())]
+    ReadUndoLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Undoing one logged change (`write`, `truncate`, `creation`, `unlink`) of `path` failed.
+    #[error("cannot undo the {change} of {}: {source}", path.display())]
+    Undo {
+        path: PathBuf,
+        change: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `-shm` could not be removed after the power loss.
+    #[error("cannot discard {}: {source}", path.display())]
+    DiscardShm {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Registers the fault VFS in this worker and arms the scenario's points. Called once, by a
 /// worker of a scenario that asks for I/O faults, before it opens any connection.
 pub fn install(
@@ -36,15 +74,18 @@ pub fn install(
     db_path: &Path,
     run_dir: &Path,
     worker: u32,
-) -> Result<(), String> {
+) -> Result<(), VfsError> {
     if io.power_loss() {
         undo::open(&run_dir.join(UNDO_LOG))?;
         super::sink::flush_each_record();
     }
     points::arm(io, seed, db_path, run_dir, worker);
-    let rc = shim::register(VFS_NAME);
-    if rc != rusqlite::ffi::SQLITE_OK {
-        return Err(format!("cannot register the fault VFS: SQLite code {rc}"));
+    let code = shim::register(VFS_NAME);
+    if code != rusqlite::ffi::SQLITE_OK {
+        return Err(VfsError::Register {
+            vfs: VFS_NAME,
+            code,
+        });
     }
     let _ = ACTIVE.set(true);
     Ok(())

@@ -11,6 +11,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::VfsError;
+
 const MAGIC: u32 = 0x5742_554c; // "WBUL"
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,11 +157,16 @@ fn open_rw(path: &str) -> std::io::Result<std::fs::File> {
 
 /// Undoes every unsynced change in the log and discards `-shm`. Call only when no process
 /// holds a connection to the database (every worker is dead; the runner holds none).
-pub fn apply(log: &Path, db: &Path) -> anyhow::Result<PowerLossReport> {
+pub fn apply(log: &Path, db: &Path) -> Result<PowerLossReport, VfsError> {
     let buf = match std::fs::read(log) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => anyhow::bail!("cannot read the undo log {}: {e}", log.display()),
+        Err(source) => {
+            return Err(VfsError::ReadUndoLog {
+                path: log.to_path_buf(),
+                source,
+            });
+        }
     };
     let (recs, torn) = decode(&buf);
     let mut rep = PowerLossReport {
@@ -204,18 +211,31 @@ pub fn apply(log: &Path, db: &Path) -> anyhow::Result<PowerLossReport> {
             if cutoff.is_some_and(|c| *i <= c) {
                 continue;
             }
+            let undo = |change| {
+                move |source| VfsError::Undo {
+                    path: path.into(),
+                    change,
+                    source,
+                }
+            };
             match r.tag {
                 Tag::Write => {
-                    let f = open_rw(path)?;
-                    f.write_all_at(&r.data, r.a as u64)?;
-                    f.set_len(r.b as u64)?;
+                    open_rw(path)
+                        .and_then(|f| {
+                            f.write_all_at(&r.data, r.a as u64)?;
+                            f.set_len(r.b as u64)
+                        })
+                        .map_err(undo("write"))?;
                     fu.writes_undone += 1;
                     fu.bytes_restored += r.data.len() as u64;
                 }
                 Tag::Truncate => {
-                    let f = open_rw(path)?;
-                    f.set_len(r.b as u64)?;
-                    f.write_all_at(&r.data, r.a as u64)?;
+                    open_rw(path)
+                        .and_then(|f| {
+                            f.set_len(r.b as u64)?;
+                            f.write_all_at(&r.data, r.a as u64)
+                        })
+                        .map_err(undo("truncate"))?;
                     fu.truncates_undone += 1;
                     fu.bytes_restored += r.data.len() as u64;
                 }
@@ -223,13 +243,14 @@ pub fn apply(log: &Path, db: &Path) -> anyhow::Result<PowerLossReport> {
                     match std::fs::remove_file(path) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => anyhow::bail!("cannot undo the creation of {path}: {e}"),
+                        Err(e) => return Err(undo("creation")(e)),
                     }
                     fu.creation_undone = true;
                 }
                 Tag::Delete => {
-                    let mut f = std::fs::File::create(path)?;
-                    f.write_all(&r.data)?;
+                    std::fs::File::create(path)
+                        .and_then(|mut f| f.write_all(&r.data))
+                        .map_err(undo("unlink"))?;
                     fu.unlinks_undone += 1;
                 }
                 Tag::SyncBegin | Tag::SyncEnd => {}
@@ -241,7 +262,12 @@ pub fn apply(log: &Path, db: &Path) -> anyhow::Result<PowerLossReport> {
     rep.shm_discarded = match std::fs::remove_file(&shm) {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => anyhow::bail!("cannot discard {}: {e}", Path::new(&shm).display()),
+        Err(source) => {
+            return Err(VfsError::DiscardShm {
+                path: shm.into(),
+                source,
+            });
+        }
     };
     Ok(rep)
 }
@@ -313,5 +339,39 @@ mod tests {
         assert!(!j.exists());
         assert_eq!(rep.files["x.db-journal"].unlinks_undone, 0);
         assert!(rep.files["x.db-journal"].creation_undone);
+    }
+
+    #[test]
+    fn an_unreadable_log_or_an_undo_that_fails_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        // A directory where the log should be: reading it fails (not "no log, no records").
+        match apply(dir.path(), &db) {
+            Err(VfsError::ReadUndoLog { path, .. }) => assert_eq!(path, dir.path()),
+            other => panic!("expected an unreadable log, got {other:?}"),
+        }
+        // An unsynced write to a file below a regular file cannot be undone.
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        let target = blocker.join("x.db");
+        let log = dir.path().join("undo.log");
+        let t = target.to_string_lossy();
+        std::fs::write(&log, encode(Tag::Write, 1, &t, 0, 0, b"old")).unwrap();
+        match apply(&log, &db) {
+            Err(VfsError::Undo { path, change, .. }) => {
+                assert_eq!((path.as_path(), change), (target.as_path(), "write"));
+            }
+            other => panic!("expected a failed undo, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_worker_that_cannot_open_the_undo_log_is_told_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("missing").join("undo.log");
+        match super::super::undo::open(&log) {
+            Err(VfsError::OpenUndoLog { path, .. }) => assert_eq!(path, log),
+            other => panic!("expected the undo log named, got {other:?}"),
+        }
     }
 }

@@ -11,17 +11,21 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::VfsError;
 use super::power::Tag;
 
 static LOG: OnceLock<File> = OnceLock::new();
 static SYNCS: AtomicU64 = AtomicU64::new(0);
 
-pub(super) fn open(path: &Path) -> Result<(), String> {
+pub(super) fn open(path: &Path) -> Result<(), VfsError> {
     let f = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| format!("cannot open the undo log {}: {e}", path.display()))?;
+        .map_err(|source| VfsError::OpenUndoLog {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let _ = LOG.set(f);
     Ok(())
 }

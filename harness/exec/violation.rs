@@ -1,0 +1,121 @@
+//! How a worker broke the protocol (PROTOCOL.md, "Named failures"), with what it concerns.
+//! The runner kills the worker and believes nothing more it says; the report keeps the
+//! category ([`ProtocolFailure`]) and this text (`killed_because`).
+
+use crate::observe::ProtocolFailure;
+
+/// A worker's message (or line) the runner refused; every variant names the worker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolViolation {
+    /// A line on its stdout that is not a protocol message.
+    #[error("non-protocol output: {line}")]
+    NonProtocolOutput { worker: u32, line: String },
+    /// Its `hello` named another protocol version.
+    #[error("protocol version mismatch (worker speaks {speaks}, runner {runner})")]
+    VersionMismatch {
+        worker: u32,
+        speaks: u64,
+        runner: u32,
+    },
+    /// Its `hello` named another SQLite than the release the run asked for.
+    #[error(
+        "SQLite mismatch: the worker runs SQLite {runs}, the run asked for {asked} (its library path did not reach the prepared release: a statically linked SQLite, or a library path the worker resets)"
+    )]
+    SqliteMismatch {
+        worker: u32,
+        runs: String,
+        asked: String,
+    },
+    /// A message that names another worker than the one whose pipe it came on.
+    #[error("protocol violation: a message for worker {claimed} on worker {worker}'s pipe")]
+    WrongPipe { worker: u32, claimed: u32 },
+    #[error("protocol violation: a second hello")]
+    SecondHello { worker: u32 },
+    #[error("protocol violation: the first message was not hello")]
+    NoHello { worker: u32 },
+    /// An `op` record for a seq it was not given, or one it already reported.
+    #[error(
+        "protocol violation: an op record for seq {seq} that it was not given or already reported"
+    )]
+    UnexpectedOp { worker: u32, seq: u32 },
+    /// `done` while some of its ops never reported an outcome.
+    #[error(
+        "protocol violation: done with {unreported} of its ops unreported (first: seq {first})"
+    )]
+    DoneWithOpsUnreported {
+        worker: u32,
+        unreported: usize,
+        first: u32,
+    },
+    /// `want`, `did` or `actor_done` in a free run.
+    #[error("protocol violation: a lockstep message in a free run")]
+    LockstepInFreeRun { worker: u32 },
+}
+
+impl ProtocolViolation {
+    /// The worker that broke the protocol.
+    pub fn worker(&self) -> u32 {
+        use ProtocolViolation as V;
+        match self {
+            V::NonProtocolOutput { worker, .. }
+            | V::VersionMismatch { worker, .. }
+            | V::SqliteMismatch { worker, .. }
+            | V::WrongPipe { worker, .. }
+            | V::SecondHello { worker }
+            | V::NoHello { worker }
+            | V::UnexpectedOp { worker, .. }
+            | V::DoneWithOpsUnreported { worker, .. }
+            | V::LockstepInFreeRun { worker } => *worker,
+        }
+    }
+
+    /// The report's category for it.
+    pub fn failure(&self) -> ProtocolFailure {
+        use ProtocolViolation as V;
+        match self {
+            V::NonProtocolOutput { .. } => ProtocolFailure::NonProtocolOutput,
+            V::VersionMismatch { .. } => ProtocolFailure::VersionMismatch,
+            V::SqliteMismatch { .. } => ProtocolFailure::SqliteMismatch,
+            V::WrongPipe { .. }
+            | V::SecondHello { .. }
+            | V::NoHello { .. }
+            | V::UnexpectedOp { .. }
+            | V::DoneWithOpsUnreported { .. }
+            | V::LockstepInFreeRun { .. } => ProtocolFailure::Violation,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_violation_names_its_worker_and_category() {
+        let v = ProtocolViolation::DoneWithOpsUnreported {
+            worker: 3,
+            unreported: 4,
+            first: 4,
+        };
+        assert_eq!((v.worker(), v.failure()), (3, ProtocolFailure::Violation));
+        // PROTOCOL.md's table and the external-worker tests name failures by this text.
+        assert_eq!(
+            v.to_string(),
+            "protocol violation: done with 4 of its ops unreported (first: seq 4)"
+        );
+        let v = ProtocolViolation::NonProtocolOutput {
+            worker: 1,
+            line: "hi".into(),
+        };
+        assert_eq!(
+            (v.worker(), v.failure()),
+            (1, ProtocolFailure::NonProtocolOutput)
+        );
+        let v = ProtocolViolation::SqliteMismatch {
+            worker: 0,
+            runs: "3.45.0".into(),
+            asked: "3.50.2".into(),
+        };
+        assert_eq!(v.failure(), ProtocolFailure::SqliteMismatch);
+    }
+}
