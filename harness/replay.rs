@@ -38,9 +38,14 @@ pub enum ReplayError {
     /// The scenario the report records fails the scenario rules (a hand-edited report).
     #[error("{}: the scenario it records (`scenario`): {problem}", path.display())]
     Scenario { path: PathBuf, problem: Invalid },
-    /// `--lockstep`: the free run's commit order cannot be read from its kept records.
-    #[error("--lockstep: {0}")]
-    CommitOrder(String),
+    /// `--lockstep` needs the free run's records, which only a kept run directory has.
+    #[error(
+        "--lockstep: the report's run directory was not kept; re-run with --keep (failed runs keep it)"
+    )]
+    NoRunDir,
+    /// `--lockstep`: the kept records cannot be read.
+    #[error("--lockstep: {}: {reason}", path.display())]
+    Records { path: PathBuf, reason: String },
     /// The replay itself could not be carried out.
     #[error(transparent)]
     Run(#[from] RunError),
@@ -104,17 +109,18 @@ fn recorded_choices(report: &Report) -> Option<(PathBuf, Vec<ActorId>)> {
 
 /// The actors of a free run's committed transactions in commit order (event ids), from the
 /// records its kept run directory holds.
-fn commit_order(report: &Report) -> Result<Vec<ActorId>, String> {
-    let dir = report.run_dir.as_ref().ok_or(
-        "the report's run directory was not kept; re-run with --keep (failed runs keep it)",
-    )?;
+fn commit_order(report: &Report) -> Result<Vec<ActorId>, ReplayError> {
+    let dir = report.run_dir.as_ref().ok_or(ReplayError::NoRunDir)?;
     let path = dir.join("records.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bad = |reason: String| ReplayError::Records {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let mut commits: Vec<(i64, ActorId)> = Vec::new();
-    for line in text.lines() {
+    for (i, line) in text.lines().enumerate() {
         let r: crate::observe::OpRecord =
-            serde_json::from_str(line).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str(line).map_err(|e| bad(format!("line {}: {e}", i + 1)))?;
         if let (crate::observe::Outcome::Committed, Some(eid)) = (r.outcome, r.event_id) {
             commits.push((
                 eid,
@@ -149,7 +155,7 @@ pub fn replay(
     let recorded = report.mode;
     let mut replay = None;
     let mode = if opts.lockstep && recorded == Mode::Free {
-        let order = commit_order(report).map_err(ReplayError::CommitOrder)?;
+        let order = commit_order(report)?;
         console.line(&format!(
             "replaying the free run's {} commits in lockstep, one transaction at a time in commit order",
             order.len()

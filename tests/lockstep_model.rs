@@ -259,8 +259,22 @@ const GOLDEN_PCT: [u32; 100] = [
 #[test]
 fn guard_errors_enter_the_trace_as_a_code_only() {
     use walburst::exec::actor::guard_result;
-    let a = guard_result(&Err("page_count query: database is locked".into()));
-    let b = guard_result(&Err("page_size query: disk I/O error at /tmp/x".into()));
+    use walburst::exec::guard::GuardError;
+    use walburst::scenario::GuardKind;
+    let a = guard_result(&Err(GuardError::Pragma {
+        guard: GuardKind::PageCount,
+        pragma: "page_count",
+        error: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        ),
+    }));
+    let b = guard_result(&Err(GuardError::File {
+        guard: GuardKind::HeaderProbe,
+        doing: "open",
+        path: "/tmp/x/kanban.db".into(),
+        error: std::io::Error::other("disk I/O error"),
+    }));
     assert_eq!(a.to_string(), "error:WALBURST_GUARD");
     assert_eq!(a, b);
     assert_eq!(guard_result(&Ok(None)).to_string(), "ok");

@@ -36,14 +36,15 @@ impl Verification {
 
 const MAX_CHECK_LINES: usize = 200;
 
-fn check_lines(conn: &Connection, pragma: &str) -> Result<Vec<String>, String> {
+/// The check's answer, line by line; a check that cannot run answers `error: ...`, which
+/// is not `ok` (an error while checking is never a pass).
+fn check_lines(conn: &Connection, pragma: &str) -> Vec<String> {
     let sql = format!("PRAGMA {pragma}({MAX_CHECK_LINES})");
-    let mut stmt = conn.prepare(&sql).map_err(|e| format!("{pragma}: {e}"))?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(|e| format!("{pragma}: {e}"))?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{pragma}: {e}"))
+    let lines = conn.prepare(&sql).and_then(|mut stmt| {
+        stmt.query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+    });
+    lines.unwrap_or_else(|e| vec![format!("error: {pragma}: {e}")])
 }
 
 /// Opens the database for verification: read-write (recovery of a hot journal or WAL needs
@@ -72,10 +73,8 @@ pub fn structural(conn: &Connection, expected_mode: JournalMode) -> Verification
         Err(e) => v.errors.push(format!("journal_mode: {e}")),
     }
     // A check that errors out has found damage too; its error is its output.
-    v.quick_check =
-        check_lines(conn, "quick_check").unwrap_or_else(|e| vec![format!("error: {e}")]);
-    v.integrity_check =
-        check_lines(conn, "integrity_check").unwrap_or_else(|e| vec![format!("error: {e}")]);
+    v.quick_check = check_lines(conn, "quick_check");
+    v.integrity_check = check_lines(conn, "integrity_check");
     v
 }
 

@@ -13,7 +13,7 @@ use super::clock::monotonic_ns;
 pub use super::connect::{Purpose, Session, close, connect, open_idle};
 use super::connect::{us_since, write_lock};
 use super::gate::{Gate, sql_result};
-use super::guard::Guard;
+use super::guard::{Guard, GuardError};
 use super::kanban::{self, Applied};
 use super::protocol::{Start, StartKill, WorkerOp};
 use super::sink::RecordSink;
@@ -39,7 +39,7 @@ pub struct Actor<'a> {
 
 /// Names a guard step's result for the trace. An error is hashed as `error` alone: its
 /// text (SQLite's message, paths) is not part of the interleaving and may vary.
-pub fn guard_result(r: &Result<Option<crate::observe::GuardReport>, String>) -> StepResult {
+pub fn guard_result(r: &Result<Option<crate::observe::GuardReport>, GuardError>) -> StepResult {
     match r {
         Ok(None) => StepResult::Ok,
         Ok(Some(_)) => StepResult::Fired,
@@ -301,7 +301,10 @@ impl<'a> Actor<'a> {
         )
     }
 
-    fn guard_step(&self, conn: &Connection) -> Result<Option<crate::observe::GuardReport>, String> {
+    fn guard_step(
+        &self,
+        conn: &Connection,
+    ) -> Result<Option<crate::observe::GuardReport>, GuardError> {
         self.gate
             .step(StepAction::Guard, || self.guard.check(conn), guard_result)
     }

@@ -12,6 +12,25 @@ use rusqlite::Connection;
 use crate::observe::GuardReport;
 use crate::scenario::{GuardAt, GuardKind};
 
+/// A guard that could not look: its own read of the database file, or a PRAGMA it asks,
+/// failed. The op records it as the reason; the trace hashes only that it was an error.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    #[error("{} guard: cannot {doing} {}: {error}", guard.name(), path.display())]
+    File {
+        guard: GuardKind,
+        doing: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{} guard: PRAGMA {pragma}: {error}", guard.name())]
+    Pragma {
+        guard: GuardKind,
+        pragma: &'static str,
+        error: rusqlite::Error,
+    },
+}
+
 /// One guard per worker process; cheap to clone into each actor thread.
 #[derive(Clone)]
 pub struct Guard {
@@ -49,12 +68,31 @@ impl Guard {
         }
     }
 
-    fn kept_fd(&self) -> Result<Arc<File>, String> {
+    fn file_error(&self, doing: &'static str) -> impl FnOnce(std::io::Error) -> GuardError {
+        let (guard, path) = (self.kind, self.db.clone());
+        move |error| GuardError::File {
+            guard,
+            doing,
+            path,
+            error,
+        }
+    }
+
+    fn pragma_error(&self, pragma: &'static str) -> impl FnOnce(rusqlite::Error) -> GuardError {
+        let guard = self.kind;
+        move |error| GuardError::Pragma {
+            guard,
+            pragma,
+            error,
+        }
+    }
+
+    fn kept_fd(&self) -> Result<Arc<File>, GuardError> {
         let mut slot = self.kept_fd.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = slot.as_ref() {
             return Ok(Arc::clone(f));
         }
-        let f = Arc::new(File::open(&self.db).map_err(|e| format!("header probe open: {e}"))?);
+        let f = Arc::new(File::open(&self.db).map_err(self.file_error("open"))?);
         *slot = Some(Arc::clone(&f));
         Ok(f)
     }
@@ -68,21 +106,18 @@ impl Guard {
     }
 
     /// Runs the guard on the connection that just wrote; `Some` when it fires.
-    pub fn check(&self, conn: &Connection) -> Result<Option<GuardReport>, String> {
+    pub fn check(&self, conn: &Connection) -> Result<Option<GuardReport>, GuardError> {
         match self.kind {
             GuardKind::None => Ok(None),
             GuardKind::HeaderProbe => {
                 // The old field check, bare open/close included: closing this descriptor
                 // drops every POSIX lock this process holds on the database file. That
                 // hazard is part of what is under test; do not "fix" it.
-                let mut f = File::open(&self.db).map_err(|e| format!("header probe open: {e}"))?;
+                let mut f = File::open(&self.db).map_err(self.file_error("open"))?;
                 let mut buf = [0u8; 32];
                 f.read_exact(&mut buf)
-                    .map_err(|e| format!("header probe read: {e}"))?;
-                let size = f
-                    .metadata()
-                    .map_err(|e| format!("header probe stat: {e}"))?
-                    .len();
+                    .map_err(self.file_error("read the header of"))?;
+                let size = f.metadata().map_err(self.file_error("stat"))?.len();
                 drop(f);
                 Ok(self.judge_header(&parse_header(&buf), size, conn))
             }
@@ -90,18 +125,15 @@ impl Guard {
                 let f = self.kept_fd()?;
                 let mut buf = [0u8; 32];
                 f.read_exact_at(&mut buf, 0)
-                    .map_err(|e| format!("header probe read: {e}"))?;
-                let size = f
-                    .metadata()
-                    .map_err(|e| format!("header probe stat: {e}"))?
-                    .len();
+                    .map_err(self.file_error("read the header of"))?;
+                let size = f.metadata().map_err(self.file_error("stat"))?.len();
                 Ok(self.judge_header(&parse_header(&buf), size, conn))
             }
             GuardKind::PageCount => self.page_count(conn),
             GuardKind::WalAware => {
                 let mode: String = conn
                     .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-                    .map_err(|e| format!("journal_mode query: {e}"))?;
+                    .map_err(self.pragma_error("journal_mode"))?;
                 if mode.eq_ignore_ascii_case("wal") {
                     // Committed pages legitimately live in -wal until a checkpoint.
                     Ok(None)
@@ -112,20 +144,18 @@ impl Guard {
         }
     }
 
-    fn page_count(&self, conn: &Connection) -> Result<Option<GuardReport>, String> {
-        let pages: u64 = conn
-            .query_row("PRAGMA page_count", [], |r| {
+    fn page_count(&self, conn: &Connection) -> Result<Option<GuardReport>, GuardError> {
+        let number = |pragma| -> Result<u64, GuardError> {
+            conn.query_row(&format!("PRAGMA {pragma}"), [], |r| {
                 r.get::<_, i64>(0).map(|v| v as u64)
             })
-            .map_err(|e| format!("page_count query: {e}"))?;
-        let page_size: u64 = conn
-            .query_row("PRAGMA page_size", [], |r| {
-                r.get::<_, i64>(0).map(|v| v as u64)
-            })
-            .map_err(|e| format!("page_size query: {e}"))?;
+            .map_err(self.pragma_error(pragma))
+        };
+        let pages = number("page_count")?;
+        let page_size = number("page_size")?;
         // stat() by path: no descriptor is opened, so no POSIX lock is dropped.
         let size = std::fs::metadata(&self.db)
-            .map_err(|e| format!("stat {}: {e}", self.db.display()))?
+            .map_err(self.file_error("stat"))?
             .len();
         let header = Header {
             page_size,

@@ -24,16 +24,38 @@ fn read_msg() -> Option<RunnerMsg> {
     }
 }
 
-fn read_ops(start: &Start) -> Result<Vec<WorkerOp>, String> {
+/// The worker's ops file (one JSON op per line) cannot be used; sent to the runner as
+/// `fatal`.
+#[derive(Debug, thiserror::Error)]
+enum OpsFileError {
+    #[error("cannot read the ops file {}: {error}", path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("ops file {} line {line}: {error}", path.display())]
+    BadLine {
+        path: std::path::PathBuf,
+        line: usize,
+        error: serde_json::Error,
+    },
+}
+
+fn read_ops(start: &Start) -> Result<Vec<WorkerOp>, OpsFileError> {
     let path = &start.ops_path;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the ops file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|error| OpsFileError::Unreadable {
+        path: path.clone(),
+        error,
+    })?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| format!("ops file {} line {}: {e}", path.display(), i + 1))
+            serde_json::from_str(l).map_err(|error| OpsFileError::BadLine {
+                path: path.clone(),
+                line: i + 1,
+                error,
+            })
         })
         .collect()
 }
@@ -92,7 +114,7 @@ pub fn worker_main() -> i32 {
     }
     let ops = match read_ops(&start) {
         Ok(ops) => ops,
-        Err(e) => return fatal(e),
+        Err(e) => return fatal(e.to_string()),
     };
     let spec = &start;
     let actors = spec.workload.connections_per_worker;
