@@ -14,7 +14,7 @@ pub mod origin;
 pub mod procs;
 pub mod protocol;
 mod reader;
-mod reap;
+pub mod reap;
 pub mod runner;
 pub mod scheduler;
 pub mod sink;

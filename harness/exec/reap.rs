@@ -40,7 +40,7 @@ pub(super) fn wait_bounded(
 
 /// Waits up to `limit` for `child` to exit, sleeping on a pidfd (woken by the exit itself,
 /// not by a polling interval); `Ok(None)` when it is still running at the deadline.
-fn wait_exit(
+pub fn wait_exit(
     child: &mut Child,
     limit: Duration,
 ) -> std::io::Result<Option<std::process::ExitStatus>> {

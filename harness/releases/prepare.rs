@@ -15,12 +15,66 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::cache::{self, BINARY, LIBRARY, MANIFEST, Prepared};
+use super::cache::{self, BINARY, CacheError, LIBRARY, MANIFEST, Prepared};
 use super::origin::{SqliteIdentity, SqliteOrigin};
 use super::version::{Release, SqliteVersion};
 
 /// No cargo build of a prepare may take longer (2 cores take about a minute).
 const BUILD_DEADLINE: Duration = Duration::from_secs(40 * 60);
+
+/// Why a release could not be prepared. Every build step's failure names the log that
+/// holds cargo's (or cc's) own words.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("SQLite {0} is not offered")]
+    NotOffered(SqliteVersion),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("cannot {doing} {}: {error}", path.display())]
+    Io {
+        doing: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot start {what}: {error}; log: {}", log.display())]
+    Start {
+        what: String,
+        log: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "{what} took longer than {} minutes and was killed; log: {}",
+        BUILD_DEADLINE.as_secs() / 60,
+        log.display()
+    )]
+    Deadline { what: String, log: PathBuf },
+    #[error("{what} failed ({status}); log: {}", log.display())]
+    Failed {
+        what: String,
+        status: std::process::ExitStatus,
+        log: PathBuf,
+    },
+    /// A build step ended well but left no usable output.
+    #[error("{problem}; log: {}", log.display())]
+    NoOutput { problem: String, log: PathBuf },
+    /// The new binary could not say which SQLite it runs.
+    #[error("{} sqlite identity: {problem}", binary.display())]
+    Identity { binary: PathBuf, problem: String },
+    /// The new binary runs another SQLite than the one it was built for.
+    #[error("the binary built for SQLite {asked} runs SQLite {runs}; log: {}", log.display())]
+    Mismatch {
+        asked: SqliteVersion,
+        runs: String,
+        log: PathBuf,
+    },
+    #[error(transparent)]
+    Manifest(#[from] crate::report::WriteError),
+}
+
+fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PrepareError {
+    let path = path.to_path_buf();
+    move |error| PrepareError::Io { doing, path, error }
+}
 
 /// Environment a nested cargo must not inherit: they would redirect its output, change its
 /// flags, or (LIBSQLITE3_SYS_USE_PKG_CONFIG in step 1) stop it from bundling.
@@ -49,19 +103,24 @@ fn cargo() -> Command {
 
 /// Runs `cmd` with stderr appended to `log` and returns its stdout lines; fails (naming the
 /// log) on a non-zero exit or after [`BUILD_DEADLINE`].
-fn run_logged(mut cmd: Command, log: &Path, what: &str) -> anyhow::Result<Vec<String>> {
+fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<Vec<String>, PrepareError> {
+    let write_log = || io("write the log", log);
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|e| anyhow::anyhow!("cannot write the log {}: {e}", log.display()))?;
-    writeln!(&log_file, "\n=== {what}: {cmd:?}")?;
+        .map_err(write_log())?;
+    writeln!(&log_file, "\n=== {what}: {cmd:?}").map_err(write_log())?;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(log_file.try_clone()?)
+        .stderr(log_file.try_clone().map_err(write_log())?)
         .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start {what}: {e}"))?;
+        .map_err(|error| PrepareError::Start {
+            what: what.to_string(),
+            log: log.to_path_buf(),
+            error,
+        })?;
     let stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         BufReader::new(stdout)
@@ -69,37 +128,38 @@ fn run_logged(mut cmd: Command, log: &Path, what: &str) -> anyhow::Result<Vec<St
             .map_while(Result::ok)
             .collect::<Vec<_>>()
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if start.elapsed() > BUILD_DEADLINE {
+    // Woken by the exit itself (a pidfd), not by a polling interval.
+    let status = match crate::exec::reap::wait_exit(&mut child, BUILD_DEADLINE) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
             let _ = child.kill();
             let _ = child.wait();
-            anyhow::bail!(
-                "{what} took longer than {} minutes and was killed; log: {}",
-                BUILD_DEADLINE.as_secs() / 60,
-                log.display()
-            );
+            return Err(PrepareError::Deadline {
+                what: what.to_string(),
+                log: log.to_path_buf(),
+            });
         }
-        std::thread::sleep(Duration::from_millis(200));
+        Err(e) => return Err(io("wait for the build writing", log)(e)),
     };
     let lines = reader.join().unwrap_or_default();
     for l in &lines {
-        writeln!(&log_file, "{l}")?;
+        writeln!(&log_file, "{l}").map_err(write_log())?;
     }
     if !status.success() {
-        anyhow::bail!("{what} failed ({status}); log: {}", log.display());
+        return Err(PrepareError::Failed {
+            what: what.to_string(),
+            status,
+            log: log.to_path_buf(),
+        });
     }
     Ok(lines)
 }
 
 /// Step 1: the release's static library, compiled by its own `libsqlite3-sys` build script.
-fn build_static(release: &Release, log: &Path) -> anyhow::Result<PathBuf> {
+fn build_static(release: &Release, log: &Path) -> Result<PathBuf, PrepareError> {
     let root = cache::root();
     let krate = root.join("amalgamation").join(release.libsqlite3_sys);
-    std::fs::create_dir_all(krate.join("src"))?;
+    std::fs::create_dir_all(krate.join("src")).map_err(io("create", &krate))?;
     std::fs::write(
         krate.join("Cargo.toml"),
         format!(
@@ -108,8 +168,9 @@ fn build_static(release: &Release, log: &Path) -> anyhow::Result<PathBuf> {
              [dependencies]\nlibsqlite3-sys = {{ version = \"={}\", features = [\"bundled\"] }}\n\n[workspace]\n",
             release.libsqlite3_sys
         ),
-    )?;
-    std::fs::write(krate.join("src").join("lib.rs"), "")?;
+    )
+    .and_then(|()| std::fs::write(krate.join("src").join("lib.rs"), ""))
+    .map_err(io("write the amalgamation crate", &krate))?;
     let mut cmd = cargo();
     cmd.current_dir(&krate)
         .args([
@@ -134,26 +195,31 @@ fn build_static(release: &Release, log: &Path) -> anyhow::Result<PathBuf> {
                 .is_some_and(|id| id.contains("libsqlite3-sys"))
         })
         .find_map(|m| m["out_dir"].as_str().map(PathBuf::from))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "cargo did not report libsqlite3-sys's build script output; log: {}",
-                log.display()
-            )
+        .ok_or_else(|| PrepareError::NoOutput {
+            problem: "cargo did not report libsqlite3-sys's build script output".into(),
+            log: log.to_path_buf(),
         })?;
     let lib = out_dir.join("libsqlite3.a");
     if !lib.is_file() {
-        anyhow::bail!(
-            "libsqlite3-sys {} did not produce {}; log: {}",
-            release.libsqlite3_sys,
-            lib.display(),
-            log.display()
-        );
+        return Err(PrepareError::NoOutput {
+            problem: format!(
+                "libsqlite3-sys {} did not produce {}",
+                release.libsqlite3_sys,
+                lib.display()
+            ),
+            log: log.to_path_buf(),
+        });
     }
     Ok(lib)
 }
 
 /// Step 1b: `libsqlite3.so.0` (+ `libsqlite3.so` for the linker) and `pkgconfig/sqlite3.pc`.
-fn link_shared(v: SqliteVersion, archive: &Path, dir: &Path, log: &Path) -> anyhow::Result<()> {
+fn link_shared(
+    v: SqliteVersion,
+    archive: &Path,
+    dir: &Path,
+    log: &Path,
+) -> Result<(), PrepareError> {
     let mut cc = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()));
     cc.args(["-shared", "-o"])
         .arg(dir.join(LIBRARY))
@@ -162,20 +228,22 @@ fn link_shared(v: SqliteVersion, archive: &Path, dir: &Path, log: &Path) -> anyh
         .arg(archive)
         .args(["-Wl,--no-whole-archive", "-lm", "-ldl", "-lpthread"]);
     run_logged(cc, log, "linking libsqlite3.so.0")?;
-    std::os::unix::fs::symlink(LIBRARY, dir.join("libsqlite3.so"))?;
-    std::fs::create_dir_all(dir.join("pkgconfig"))?;
-    std::fs::write(
-        dir.join("pkgconfig").join("sqlite3.pc"),
-        format!(
-            "libdir={}\n\nName: SQLite\nDescription: SQLite {v} prepared by walburst\nVersion: {v}\nLibs: -L${{libdir}} -lsqlite3\nCflags:\n",
-            dir.display()
-        ),
-    )?;
-    Ok(())
+    std::os::unix::fs::symlink(LIBRARY, dir.join("libsqlite3.so"))
+        .and_then(|()| std::fs::create_dir_all(dir.join("pkgconfig")))
+        .and_then(|()| {
+            std::fs::write(
+                dir.join("pkgconfig").join("sqlite3.pc"),
+                format!(
+                    "libdir={}\n\nName: SQLite\nDescription: SQLite {v} prepared by walburst\nVersion: {v}\nLibs: -L${{libdir}} -lsqlite3\nCflags:\n",
+                    dir.display()
+                ),
+            )
+        })
+        .map_err(io("write the library's links and pkg-config file in", dir))
 }
 
 /// Step 2: walburst linked against the library in `dir`, copied into `dir`.
-fn build_walburst(release: &Release, dir: &Path, log: &Path) -> anyhow::Result<()> {
+fn build_walburst(release: &Release, dir: &Path, log: &Path) -> Result<(), PrepareError> {
     let tree = cache::source_tree()?;
     let target = cache::root().join("build");
     let mut cmd = cargo();
@@ -194,37 +262,37 @@ fn build_walburst(release: &Release, dir: &Path, log: &Path) -> anyhow::Result<(
         )
         .env("WALBURST_SQLITE_PREPARED_FROM", release.libsqlite3_sys);
     run_logged(cmd, log, "building walburst against it")?;
-    std::fs::copy(target.join("release").join(BINARY), dir.join(BINARY)).map_err(|e| {
-        anyhow::anyhow!("cannot copy the built walburst into {}: {e}", dir.display())
-    })?;
+    std::fs::copy(target.join("release").join(BINARY), dir.join(BINARY))
+        .map_err(io("copy the built walburst into", dir))?;
     Ok(())
 }
 
 /// Step 3: what the new binary says it runs.
-pub fn identity_of(binary: &Path) -> anyhow::Result<SqliteIdentity> {
+pub fn identity_of(binary: &Path) -> Result<SqliteIdentity, PrepareError> {
+    let failed = |problem: String| PrepareError::Identity {
+        binary: binary.to_path_buf(),
+        problem,
+    };
     let out = Command::new(binary)
         .args(["sqlite", "identity"])
         .env_remove(crate::exec::origin::EXPECT_ENV)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", binary.display()))?;
+        .map_err(|e| failed(format!("cannot start it: {e}")))?;
     if !out.status.success() {
-        anyhow::bail!(
-            "{} sqlite identity failed ({}): {}",
-            binary.display(),
+        return Err(failed(format!(
+            "failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
-        );
+        )));
     }
-    Ok(serde_json::from_slice(&out.stdout)?)
+    serde_json::from_slice(&out.stdout).map_err(|e| failed(format!("printed no identity: {e}")))
 }
 
 /// Prepares `v` unless a current preparation exists; returns its manifest. Progress goes
 /// to stderr; cargo's output to `<cache>/logs/prepare-<v>.log`.
-pub fn ensure(v: SqliteVersion) -> anyhow::Result<Prepared> {
-    let release = v
-        .release()
-        .ok_or_else(|| anyhow::anyhow!("SQLite {v} is not offered"))?;
+pub fn ensure(v: SqliteVersion) -> Result<Prepared, PrepareError> {
+    let release = v.release().ok_or(PrepareError::NotOffered(v))?;
     if let Some(p) = cache::read_prepared(v).filter(cache::is_current) {
         return Ok(p);
     }
@@ -237,7 +305,7 @@ pub fn ensure(v: SqliteVersion) -> anyhow::Result<Prepared> {
     let fingerprint = cache::source_fingerprint(&tree);
     let root = cache::root();
     let logs = root.join("logs");
-    std::fs::create_dir_all(&logs)?;
+    std::fs::create_dir_all(&logs).map_err(io("create", &logs))?;
     let log = logs.join(format!("prepare-{v}.log"));
     let _ = std::fs::remove_file(&log);
     let start = Instant::now();
@@ -260,7 +328,7 @@ pub fn ensure(v: SqliteVersion) -> anyhow::Result<Prepared> {
     // SQLITE3_LIB_DIR whenever it prepares this version.
     let staging = root.join(format!("{v}.staging"));
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
+    std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
     link_shared(v, &archive, &staging, &log)?;
     step(
         2,
@@ -270,23 +338,25 @@ pub fn ensure(v: SqliteVersion) -> anyhow::Result<Prepared> {
     step(3, "checking the SQLite the new binary runs");
     let id = identity_of(&staging.join(BINARY))?;
     if id.version != v.to_string() || !matches!(id.origin, SqliteOrigin::Prepared { .. }) {
-        anyhow::bail!(
-            "the binary built for SQLite {v} runs SQLite {} ({}); log: {}",
-            id.version,
-            id.origin.describe(),
-            log.display()
-        );
+        return Err(PrepareError::Mismatch {
+            asked: v,
+            runs: format!("{} ({})", id.version, id.origin.describe()),
+            log,
+        });
     }
     let dir = cache::version_dir(v);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&staging, &dir)?;
+    std::fs::rename(&staging, &dir).map_err(io("move the prepared release into", &dir))?;
     // The .pc file names the staging directory it was linked from; point it here.
     let pc = dir.join("pkgconfig").join("sqlite3.pc");
-    let text = std::fs::read_to_string(&pc)?;
-    std::fs::write(
-        &pc,
-        text.replace(&staging.display().to_string(), &dir.display().to_string()),
-    )?;
+    std::fs::read_to_string(&pc)
+        .and_then(|text| {
+            std::fs::write(
+                &pc,
+                text.replace(&staging.display().to_string(), &dir.display().to_string()),
+            )
+        })
+        .map_err(io("rewrite", &pc))?;
     let prepared = Prepared {
         sqlite_version: v,
         sqlite_source_id: id.source_id,

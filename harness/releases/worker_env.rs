@@ -25,7 +25,9 @@ pub fn library_path(prepared_dir: &Path, inherited: Option<OsString>) -> OsStrin
 /// The environment variables to set on an external worker command so that it runs SQLite
 /// `v`, preparing `v` first if needed (also the bundled release: an external program
 /// cannot load what is compiled into walburst, so it gets the same release as a library).
-pub fn worker_env(v: SqliteVersion) -> anyhow::Result<Vec<(String, OsString)>> {
+pub fn worker_env(
+    v: SqliteVersion,
+) -> Result<Vec<(String, OsString)>, super::prepare::PrepareError> {
     super::prepare::ensure(v)?;
     Ok(vec![(
         LIBRARY_PATH_VAR.to_string(),

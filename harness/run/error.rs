@@ -55,12 +55,12 @@ pub enum RunError {
     /// The simulated power loss could not be applied to the run's files.
     #[error(transparent)]
     PowerLoss(#[from] VfsError),
+    /// The SQLite release an external worker must load could not be prepared.
+    #[error(transparent)]
+    Prepare(#[from] crate::releases::prepare::PrepareError),
     /// The `[faults] after_run` tamper could not be applied.
     #[error(transparent)]
     Tamper(#[from] TamperError),
-    /// The workers could not be run or observed, a fault applied, or evidence kept.
-    #[error(transparent)]
-    Execution(#[from] anyhow::Error),
 }
 
 /// A step of the runner's database set-up.
