@@ -30,8 +30,3 @@ pub(super) fn make_compare_dir(
     }
     unreachable!("the loop returns")
 }
-
-/// Writes `text` to `path` atomically (temporary file, fsync, rename).
-pub fn write_text_atomic(path: &Path, text: &str) -> Result<(), crate::report::WriteError> {
-    crate::report::write_atomic(path, text.as_bytes())
-}

@@ -21,7 +21,6 @@ pub mod strategies;
 pub mod table;
 
 pub use error::CompareError;
-pub use files::write_text_atomic;
 pub use model::{CompareReport, Group, RunSummary, RunVerdict, StrategyInfo};
 pub use prepare::{Prepared, prepare};
 pub use request::CompareArgs;

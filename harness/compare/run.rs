@@ -10,13 +10,14 @@ use crate::run::{RunRequest, run};
 use crate::scenario::{Mode, ScenarioSource};
 
 use super::RunVerdict;
-use super::files::{make_compare_dir, write_text_atomic};
+use super::files::make_compare_dir;
 use super::prepare::{strategy_scenario, to_toml, variant};
 use super::{
     COMPARE_VERSION, CompareReport, Group, JSON_FILE, Prepared, RunSummary, SVG_FILE, StrategyInfo,
     chart, page, summarize, table, workers_label,
 };
 use crate::report::file_safe;
+use crate::report::write_atomic;
 
 /// Where a comparison writes and how it starts workers.
 #[derive(Debug, Clone)]
@@ -80,7 +81,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
             p.source.as_arg(),
             to_toml(&s)?
         );
-        write_text_atomic(&path, &text)?;
+        write_atomic(&path, text.as_bytes())?;
         infos.push(StrategyInfo {
             name: preset.name.to_string(),
             summary: preset.summary.to_string(),
@@ -239,7 +240,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     let table = table::render(&report);
     let svg = chart::render(&report)?;
     let svg_path = dir.join(SVG_FILE);
-    write_text_atomic(&svg_path, &svg)?;
+    write_atomic(&svg_path, svg.as_bytes())?;
     let json_path = dir.join(JSON_FILE);
     report::write_json_atomic(&json_path, &report)?;
     // The JSON is written; the page is drawn from it and can fail only on its own.
@@ -279,11 +280,11 @@ fn draw_page(
         .collect::<anyhow::Result<Vec<String>>>()
         .map_err(failed(cdf.clone()))?;
     if let Some(first) = cdfs.first() {
-        write_text_atomic(&cdf, first).map_err(unwritten)?;
+        write_atomic(&cdf, first.as_bytes()).map_err(unwritten)?;
     }
     let html = page::render(report, table, chart, &cdfs, reproduce, dir);
     let path = dir.join(page::HTML_FILE);
-    write_text_atomic(&path, &html).map_err(unwritten)?;
+    write_atomic(&path, html.as_bytes()).map_err(unwritten)?;
     Ok(path)
 }
 

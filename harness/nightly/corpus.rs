@@ -243,9 +243,8 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Holds an exclusive `flock` on the corpus file's directory (the file itself is replaced
 /// by an atomic rename, so its own inode cannot carry the lock) while the corpus is read,
 /// edited and written: two sweeps recording at once each see the other's entries.
-fn lock_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
-    let f = std::fs::File::open(dir)
-        .map_err(|e| anyhow::anyhow!("cannot open {} to lock it: {e}", dir.display()))?;
+fn lock_dir(dir: &Path) -> Result<std::fs::File, RecordError> {
+    let f = std::fs::File::open(dir).map_err(io("open to lock it", dir))?;
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match f.try_lock() {
@@ -253,16 +252,51 @@ fn lock_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
             Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-                "another sweep held the lock on {} for more than {} s",
-                dir.display(),
-                LOCK_WAIT.as_secs()
-            ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                anyhow::bail!("cannot lock {}: {e}", dir.display())
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(RecordError::LockHeld(dir.to_path_buf()));
             }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", dir)(e)),
         }
     }
+}
+
+/// Why failures could not be recorded in the corpus (the sweep itself still ended).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot {doing} {}: {error}", path.display())]
+    Io {
+        doing: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "another sweep held the lock on {} for more than {} s",
+        .0.display(),
+        LOCK_WAIT.as_secs()
+    )]
+    LockHeld(PathBuf),
+    /// The corpus as it stands does not load (someone edited it since the sweep began).
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{}: not TOML: {error}", path.display())]
+    Parse {
+        path: PathBuf,
+        error: toml_edit::TomlError,
+    },
+    #[error("seed {0} does not fit a TOML integer")]
+    Seed(u64),
+    #[error("{}: `regression` is neither an array of tables nor an array", .0.display())]
+    Shape(PathBuf),
+    #[error(transparent)]
+    Write(#[from] crate::report::WriteError),
+    /// What was written does not load again; it is left for a person to mend.
+    #[error("the corpus no longer loads: {0}")]
+    NoLongerLoads(Box<LoadError>),
+}
+
+fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RecordError {
+    let path = path.to_path_buf();
+    move |error| RecordError::Io { doing, path, error }
 }
 
 /// One `[[regression]]` entry as a TOML table, keys in the documented order.
@@ -271,13 +305,12 @@ fn entry_table(
     scenario: &str,
     trace: Option<&str>,
     note: &str,
-) -> anyhow::Result<toml_edit::Table> {
+) -> Result<toml_edit::Table, RecordError> {
     use toml_edit::value;
     let mut t = toml_edit::Table::new();
     t["case"] = value(p.case.as_str());
     t["scenario"] = value(scenario);
-    let seed = i64::try_from(p.seed)
-        .map_err(|_| anyhow::anyhow!("seed {} does not fit a TOML integer", p.seed))?;
+    let seed = i64::try_from(p.seed).map_err(|_| RecordError::Seed(p.seed))?;
     t["seed"] = value(seed);
     if p.mode == Mode::Lockstep {
         t["mode"] = value("lockstep");
@@ -305,7 +338,11 @@ fn entry_table(
 
 /// Appends a table to the document's `regression` array, whichever TOML form it is written
 /// in (`[[regression]]` tables or an inline `regression = [...]`).
-fn push_entry(doc: &mut toml_edit::DocumentMut, mut t: toml_edit::Table) -> anyhow::Result<()> {
+fn push_entry(
+    doc: &mut toml_edit::DocumentMut,
+    mut t: toml_edit::Table,
+    path: &Path,
+) -> Result<(), RecordError> {
     // Comments after the last entry (the header of a new corpus, a commented-out example)
     // stay above the new entry: it is appended, at the end of the file.
     let trailing = doc.trailing().as_str().unwrap_or("").to_string();
@@ -326,7 +363,7 @@ fn push_entry(doc: &mut toml_edit::DocumentMut, mut t: toml_edit::Table) -> anyh
         let inline = toml_edit::Value::InlineTable(t.into_inline_table()).decorated("\n  ", "");
         array.push_formatted(inline);
     } else {
-        anyhow::bail!("`regression` is neither an array of tables nor an array");
+        return Err(RecordError::Shape(path.to_path_buf()));
     }
     Ok(())
 }
@@ -338,21 +375,21 @@ pub fn record_failures(
     results: &[ResultEntry],
     suites: &[Suite],
     date: &str,
-) -> anyhow::Result<Vec<String>> {
+) -> Result<Vec<String>, RecordError> {
     let dir = corpus.dir();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
     let _lock = lock_dir(&dir)?;
     // Read again under the lock: another sweep may have recorded since this one started.
     let text = match std::fs::read_to_string(&corpus.path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => HEADER.to_string(),
-        Err(e) => anyhow::bail!("cannot read {}: {e}", corpus.path.display()),
+        Err(e) => return Err(io("read", &corpus.path)(e)),
     };
-    let now = load(&corpus.path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", corpus.path.display()))?;
+    let now = load(&corpus.path)?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|error| RecordError::Parse {
+        path: corpus.path.clone(),
+        error,
+    })?;
     let mut known: Vec<(String, u64, Mode, Overrides)> = now
         .entries
         .iter()
@@ -385,10 +422,9 @@ pub fn record_failures(
                     p.seed
                 );
                 let dst = dir.join(&rel);
-                std::fs::create_dir_all(dir.join("regressions"))?;
-                std::fs::copy(&src, &dst).map_err(|e| {
-                    anyhow::anyhow!("cannot copy {} to {}: {e}", src.display(), dst.display())
-                })?;
+                std::fs::create_dir_all(dir.join("regressions"))
+                    .and_then(|()| std::fs::copy(&src, &dst))
+                    .map_err(io("copy the failing run's trace to", &dst))?;
                 trace = Some(rel);
             }
         }
@@ -407,14 +443,15 @@ pub fn record_failures(
         push_entry(
             &mut doc,
             entry_table(p, &scenario, trace.as_deref(), &note)?,
+            &corpus.path,
         )?;
         known.push(id);
         recorded.push(format!("{} seed={}", p.case, p.seed));
     }
     if !recorded.is_empty() {
-        super::write_atomic(&corpus.path, doc.to_string().as_bytes())?;
+        crate::report::write_atomic(&corpus.path, doc.to_string().as_bytes())?;
         // What we wrote must load again.
-        load(&corpus.path).map_err(|e| anyhow::anyhow!("the corpus no longer loads: {e}"))?;
+        load(&corpus.path).map_err(|e| RecordError::NoLongerLoads(Box::new(e)))?;
     }
     Ok(recorded)
 }

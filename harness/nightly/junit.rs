@@ -84,9 +84,13 @@ pub fn build(summary: &Summary) -> Report {
     report
 }
 
-pub fn write(summary: &Summary, path: &Path) -> anyhow::Result<()> {
+pub fn write(summary: &Summary, path: &Path) -> Result<(), crate::report::WriteError> {
     let xml = build(summary)
         .to_string()
-        .map_err(|e| anyhow::anyhow!("cannot serialize JUnit XML: {e}"))?;
-    Ok(super::write_atomic(path, xml.as_bytes())?)
+        .map_err(|e| crate::report::WriteError {
+            doing: "serialize the JUnit XML for",
+            path: path.to_path_buf(),
+            error: std::io::Error::other(e),
+        })?;
+    crate::report::write_atomic(path, xml.as_bytes())
 }

@@ -283,8 +283,3 @@ pub(crate) fn dir_of(p: &Path) -> PathBuf {
         _ => PathBuf::from("."),
     }
 }
-
-/// Writes `bytes` to `path` atomically (see [`crate::report::write_atomic`]).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), crate::report::WriteError> {
-    crate::report::write_atomic(path, bytes)
-}

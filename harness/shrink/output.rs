@@ -175,5 +175,5 @@ pub fn record(
         shard: None,
         result,
     };
-    corpus::record_failures(&corpus, &[entry], &[suite], date)
+    Ok(corpus::record_failures(&corpus, &[entry], &[suite], date)?)
 }

@@ -129,14 +129,13 @@ pub(super) fn finish(
     }
 }
 
-pub fn write_summary(summary: &Summary, json: &Path, md: &Path) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(summary)?;
-    text.push('\n');
-    crate::nightly::write_atomic(json, text.as_bytes())?;
-    Ok(crate::nightly::write_atomic(
-        md,
-        summary.markdown().as_bytes(),
-    )?)
+pub fn write_summary(
+    summary: &Summary,
+    json: &Path,
+    md: &Path,
+) -> Result<(), crate::report::WriteError> {
+    crate::report::write_json_atomic(json, summary)?;
+    crate::report::write_atomic(md, summary.markdown().as_bytes())
 }
 
 /// The failures again, one line each with their reproduce command, then the regressions'
