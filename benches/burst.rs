@@ -8,6 +8,9 @@
 //! * `plan/build/<shape>`: schedule generation (`walburst::plan::build`), ops/s.
 //! * `lockstep/steps/<shape>`: a small lockstep run, steps/s (the report's `lockstep.steps`
 //!   over its `wall_secs`).
+//! * `lockstep/vs_free/20x220`: the shipped `pr-45525-burst` (seed 7) in lockstep, each
+//!   iteration preceded by the same run in free mode (untimed), so the printed lockstep/free
+//!   wall ratio comes from alternating pairs (issue 15: at most 3x).
 //! * `overhead/bare/<workers>` and `overhead/walburst/<workers>`: the same SQL in the same
 //!   process layout without walburst (the bench binary re-executes itself as N bare worker
 //!   processes), and with it. Each `overhead/walburst` iteration runs a bare burst first
@@ -56,9 +59,11 @@ fn main() {
     bench_bursts(&mut c, &ctx);
     bench_plan(&mut c);
     bench_lockstep(&mut c, &ctx);
+    bench_lockstep_vs_free(&mut c, &ctx);
     bench_overhead(&mut c, &ctx);
     c.final_summary();
     print_overhead_summary();
+    print_lockstep_summary();
 }
 
 struct Ctx {
@@ -217,6 +222,64 @@ fn bench_lockstep(c: &mut Criterion, ctx: &Ctx) {
         })
     });
     g.finish();
+}
+
+/// Wall seconds of (free, lockstep) pairs of the same run.
+static LOCKSTEP_PAIRS: Mutex<Vec<(f64, f64)>> = Mutex::new(Vec::new());
+
+fn bench_lockstep_vs_free(c: &mut Criterion, ctx: &Ctx) {
+    let mut g = whole_run_group(c, "lockstep");
+    let (workers, ops) = (20u32, OPS);
+    let o = Overrides {
+        workers: Some(workers),
+        ops: Some(ops),
+        ..Overrides::default()
+    };
+    let (mut s, _) = walburst::scenario::load("pr-45525-burst", &o).expect("shipped scenario");
+    s.seeds = vec![SEED];
+    s.name = "bench-lockstep-vs-free".into();
+    let file = write_scenario(ctx, &s);
+    let commits = u64::from(workers * ops);
+    g.throughput(Throughput::Elements(commits));
+    g.bench_function(
+        BenchmarkId::new("vs_free", format!("{workers}x{ops}")),
+        |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let free = wall(&walburst_run(ctx, &file, false));
+                        let r = walburst_run(ctx, &file, true);
+                        assert_eq!(r["verdict"], "pass", "the lockstep run must pass");
+                        let t = wall(&r);
+                        LOCKSTEP_PAIRS
+                            .lock()
+                            .unwrap()
+                            .push((free.as_secs_f64(), t.as_secs_f64()));
+                        t
+                    })
+                    .sum()
+            })
+        },
+    );
+    g.finish();
+}
+
+fn print_lockstep_summary() {
+    let pairs = LOCKSTEP_PAIRS.lock().unwrap();
+    if pairs.is_empty() {
+        return;
+    }
+    let ratios: Vec<f64> = pairs.iter().map(|p| p.1 / p.0).collect();
+    let (lo, hi) = ratios
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &r| (a.min(r), b.max(r)));
+    println!(
+        "lockstep vs free, pr-45525-burst 20 x {OPS}: lockstep {:.2} s vs free {:.2} s (medians of {} alternating pairs): per-pair median ratio {:.2}, range {lo:.2}-{hi:.2}",
+        median(pairs.iter().map(|p| p.1).collect()),
+        median(pairs.iter().map(|p| p.0).collect()),
+        pairs.len(),
+        median(ratios),
+    );
 }
 
 /// Commits/s of (bare, walburst) pairs, per worker count.
