@@ -15,10 +15,29 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static LISTENERS: Mutex<Vec<(u64, SyncSender<Event>)>> = Mutex::new(Vec::new());
 static NEXT_LISTENER: AtomicU64 = AtomicU64::new(0);
 
+/// A pipe that becomes readable, and stays so, when the process is interrupted: a wait on a
+/// file descriptor (a pidfd, for a child's exit) also waits on it, so the interrupt wakes
+/// it at once. Nobody reads it; an interrupt is never taken back.
+fn wake_pipe() -> &'static (std::io::PipeReader, std::io::PipeWriter) {
+    static PIPE: std::sync::OnceLock<(std::io::PipeReader, std::io::PipeWriter)> =
+        std::sync::OnceLock::new();
+    PIPE.get_or_init(|| std::io::pipe().expect("a pipe for the interrupt wake-up"))
+}
+
+/// Readable once the process is interrupted (see [`wake_pipe`]).
+pub fn wake_fd() -> std::os::fd::BorrowedFd<'static> {
+    use std::os::fd::AsFd;
+    wake_pipe().0.as_fd()
+}
+
 /// Marks the process interrupted and wakes every run waiting for an event. Called from the
 /// interrupt handler's thread (never from a signal handler itself).
 pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
+    {
+        use std::io::Write;
+        let _ = (&wake_pipe().1).write(&[1]);
+    }
     let listeners = LISTENERS.lock().unwrap_or_else(|p| p.into_inner());
     for (_, tx) in listeners.iter() {
         // A full channel already has events to wake the runner, which checks the flag first.

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Child;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::observe::WorkerExit;
@@ -44,31 +45,65 @@ pub fn wait_exit(
     child: &mut Child,
     limit: Duration,
 ) -> std::io::Result<Option<std::process::ExitStatus>> {
+    match wait(child, limit, false)? {
+        Waited::Exited(st) => Ok(Some(st)),
+        Waited::TimedOut | Waited::Interrupted => Ok(None),
+    }
+}
+
+/// How a [`wait_exit_or_interrupt`] ended.
+#[derive(Debug)]
+pub enum Waited {
+    Exited(std::process::ExitStatus),
+    /// SIGINT/SIGTERM reached this process first (the child still runs).
+    Interrupted,
+    TimedOut,
+}
+
+/// As [`wait_exit`], but also woken at once by SIGINT/SIGTERM (the interrupt's wake-up
+/// pipe), so a caller can pass the interrupt on without polling for it.
+pub fn wait_exit_or_interrupt(child: &mut Child, limit: Duration) -> std::io::Result<Waited> {
+    wait(child, limit, true)
+}
+
+fn wait(child: &mut Child, limit: Duration, interruptible: bool) -> std::io::Result<Waited> {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     use rustix::process::{Pid, PidfdFlags, pidfd_open};
+    let interrupted = || interruptible && super::interrupt::INTERRUPTED.load(Ordering::SeqCst);
     if let Some(st) = child.try_wait()? {
-        return Ok(Some(st));
+        return Ok(Waited::Exited(st));
+    }
+    if interrupted() {
+        return Ok(Waited::Interrupted);
     }
     let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
     // The child is unreaped, so its pid cannot have been reused: the pidfd names it.
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
-    let deadline = Instant::now() + limit;
+    // `None`: no deadline (a limit too far away to add to the clock).
+    let deadline = Instant::now().checked_add(limit);
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        });
-        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-        match poll(&mut fds, Some(&timeout)) {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        // A timeout too large for a timespec waits without one: only the exit (or the
+        // interrupt) wakes the poll then.
+        let timeout = left.and_then(|l| Timespec::try_from(l).ok());
+        let wake = super::interrupt::wake_fd();
+        let mut fds = [
+            PollFd::new(&pidfd, PollFlags::IN),
+            PollFd::new(&wake, PollFlags::IN),
+        ];
+        let watched = if interruptible { 2 } else { 1 };
+        match poll(&mut fds[..watched], timeout.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
         if let Some(st) = child.try_wait()? {
-            return Ok(Some(st));
+            return Ok(Waited::Exited(st));
         }
-        if left.is_zero() {
-            return Ok(None);
+        if interrupted() {
+            return Ok(Waited::Interrupted);
+        }
+        if left.is_some_and(|l| l.is_zero()) {
+            return Ok(Waited::TimedOut);
         }
     }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::process::{Pid, Signal};
 
+use crate::exec::reap::{self, Waited};
+
 use super::index::{Index, IndexLine};
 use crate::nightly::pair::ChildResult;
 use crate::nightly::progress::Progress;
@@ -173,22 +175,20 @@ fn run_child(mut cmd: Command) -> std::io::Result<Output> {
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let mut stop_sent: Option<Instant> = None;
-    let status = loop {
-        if let Some(st) = child.try_wait()? {
-            break st;
-        }
-        match stop_sent {
-            None if crate::nightly::interrupted() => {
-                let _ = rustix::process::kill_process(Pid::from_child(&child), Signal::TERM);
-                stop_sent = Some(Instant::now());
+    // Woken by the pair's exit or by the interrupt, never by a timer. No deadline of its
+    // own: the pair enforces its run's deadlines itself.
+    let status = match reap::wait_exit_or_interrupt(&mut child, Duration::MAX)? {
+        Waited::Exited(st) => st,
+        Waited::Interrupted | Waited::TimedOut => {
+            let _ = rustix::process::kill_process(Pid::from_child(&child), Signal::TERM);
+            match reap::wait_exit(&mut child, STOP_GRACE)? {
+                Some(st) => st,
+                None => {
+                    let _ = child.kill();
+                    child.wait()?
+                }
             }
-            Some(t) if t.elapsed() > STOP_GRACE => {
-                let _ = child.kill();
-            }
-            _ => {}
         }
-        std::thread::sleep(Duration::from_millis(20));
     };
     Ok(Output {
         status,
