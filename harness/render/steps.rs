@@ -166,12 +166,18 @@ pub fn render(d: &RunData) -> Option<String> {
             _ => {}
         }
     }
-    // Transactions still open when the trace ended (a stopped run, an ambiguous commit).
+    // Transactions still open when the trace ended (a stopped run, an ambiguous commit):
+    // to their process's death if it came later, else to the end.
     for ((w, a), from) in open {
-        let lane = lanes.index(w, a);
-        let (y, h) = f.band(lane, 0.12, 0.88);
-        let x0 = f.x(from as f64);
-        rects.add(lane, c::AMBIGUOUS, x0, y, f.x(x_max) - x0, h);
+        let died = deaths
+            .get(&w)
+            .and_then(|d| d.iter().copied().find(|&b| from < b));
+        cut_off(
+            &mut rects,
+            lanes.index(w, a),
+            from,
+            died.unwrap_or(last + 1),
+        );
     }
     rects.write_into(&mut svg, &[c::BUSY_WAIT, c::FLOCK_WAIT]);
     for (lane, x, step) in guards {
