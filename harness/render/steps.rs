@@ -131,13 +131,13 @@ pub fn render(d: &RunData) -> Option<String> {
                 cut_off(&mut rects, lane, from, b);
             }
         }
-        let last = prev.insert(key, e.step);
+        let before = prev.insert(key, e.step);
         match (&e.action, &e.result) {
             (StepAction::Begin, StepResult::Ok) => {
                 // Another `begin` with one still open: the first was cut off (a run
                 // directory without step-stamped kills gets here).
-                if let (Some(from), Some(last)) = (open.insert(key, e.step), last) {
-                    cut_off(&mut rects, lane, from, last + 1);
+                if let (Some(from), Some(before)) = (open.insert(key, e.step), before) {
+                    cut_off(&mut rects, lane, from, before + 1);
                 }
             }
             (StepAction::Commit, r) if r.is_blocked() => {
