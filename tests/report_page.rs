@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{BIN, run, scenario_file, shipped};
+use common::{BIN, run, scenario_file, set, shipped};
 use std::path::Path;
 use std::process::Command;
 
@@ -182,4 +182,142 @@ fn seeded_kills_and_respawns_are_marked_where_they_happened() {
     }
     let respawned = kills.iter().filter(|k| k["respawned"] == true).count();
     assert_eq!(html.matches("respawn at ").count(), respawned);
+}
+
+/// The trace's own evidence of each mid-transaction kill: a transaction whose actor next
+/// does a `begin` or a `close` (the successor, on a new connection) without a commit or
+/// rollback was cut off; the kill came right after that actor's last step in it. Returns
+/// (worker, that step) in trace order.
+fn cut_off_transactions(trace: &str) -> Vec<(u64, u64)> {
+    use std::collections::BTreeMap;
+    let mut open: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    let mut cut = Vec::new();
+    for line in trace.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = (e["worker"].as_u64().unwrap(), e["actor"].as_u64().unwrap());
+        let step = e["step"].as_u64().unwrap();
+        let result = e["result"]["kind"].as_str().unwrap();
+        let blocked = matches!(result, "busy" | "would_block");
+        match e["action"]["kind"].as_str().unwrap() {
+            "begin" if result == "ok" => {
+                if let Some(last) = open.insert(key, step) {
+                    cut.push((key.0, last));
+                }
+            }
+            "commit" if !blocked => {
+                open.remove(&key);
+            }
+            "rollback" => {
+                open.remove(&key);
+            }
+            "close" => {
+                if let Some(last) = open.remove(&key) {
+                    cut.push((key.0, last));
+                }
+            }
+            _ => {
+                if let Some(last) = open.get_mut(&key) {
+                    *last = step;
+                }
+            }
+        }
+    }
+    cut
+}
+
+#[test]
+fn lockstep_step_axis_marks_kills_and_respawns_at_their_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = set(&shipped("kill-mid-transaction"), "kills", "2");
+    let path = scenario_file(dir.path(), "kill-lockstep", &toml);
+    let r = run(
+        dir.path(),
+        &[
+            path.to_str().unwrap(),
+            "--mode",
+            "lockstep",
+            "--seed",
+            "1",
+            "--workers",
+            "3",
+            "--ops",
+            "10",
+            "--keep",
+        ],
+    );
+    assert!(r.passed(), "{}", r.stdout);
+    let kills = r.report["kills"].as_array().unwrap();
+    assert_eq!(kills.len(), 2, "both seeded kills land: {}", r.stdout);
+    let run_dir = std::path::PathBuf::from(r.s("/run_dir"));
+    let trace = std::fs::read_to_string(run_dir.join("trace.jsonl")).unwrap();
+    let cut = cut_off_transactions(&trace);
+    assert_eq!(cut.len(), kills.len(), "trace shows {cut:?}");
+    let html = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    assert!(html.contains(">step</text>"), "no step axis");
+    for (k, (w, last)) in kills.iter().zip(&cut) {
+        assert_eq!(k["worker"].as_u64(), Some(*w));
+        let seq = k["seq"].as_u64().unwrap();
+        assert_eq!(k["respawned"], true);
+        let kill =
+            format!("seeded kill after step {last}, worker {w}: seeded SIGKILL at seq {seq} ");
+        assert!(html.contains(&kill), "no mark: {kill}");
+        let respawn = format!("respawn after step {last}, worker {w}: respawned after seq {seq}<");
+        assert!(html.contains(&respawn), "no mark: {respawn}");
+    }
+    assert_eq!(html.matches("<title>seeded kill ").count(), kills.len());
+    assert_eq!(html.matches("<title>respawn ").count(), kills.len());
+
+    // A run directory from before events carried step counts: no guessed marks, and the
+    // picture says why.
+    let events = run_dir.join("events.json");
+    let mut ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&events).unwrap()).unwrap();
+    for e in ev["events"].as_array_mut().unwrap() {
+        e.as_object_mut().unwrap().remove("steps_done");
+    }
+    std::fs::write(&events, ev.to_string()).unwrap();
+    let svg = dir.path().join("old.svg");
+    let (code, out, err) = report_cmd(&[
+        r.report_path.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let old = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        !old.contains("<title>seeded kill"),
+        "an old run's kills are guessed"
+    );
+    assert!(!old.contains("<title>respawn"));
+    assert!(
+        old.contains("4 run events not drawn (events.json has no step counts"),
+        "no note in the subtitle"
+    );
+
+    // A lockstep run without kills or lock files (no init lock: the schema is made before
+    // the workers start) draws no event marks at all.
+    let r = run(
+        dir.path(),
+        &[
+            "pr-45525-burst",
+            "--mode",
+            "lockstep",
+            "--workers",
+            "2",
+            "--ops",
+            "5",
+        ],
+    );
+    assert!(r.passed(), "{}", r.stdout);
+    let html = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    assert!(html.contains(">step</text>"), "no step axis");
+    for mark in [
+        "<title>seeded kill",
+        "<title>respawn",
+        "<title>file appeared",
+        "<title>killed by",
+        "stroke-dasharray",
+    ] {
+        assert!(!html.contains(mark), "{mark} drawn in a run without events");
+    }
 }

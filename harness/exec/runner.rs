@@ -3,6 +3,8 @@
 //! holds no SQLite connection while workers run.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::clock::monotonic_ns;
@@ -50,10 +52,13 @@ pub fn execute(
     let s = &spec.scenario;
     let n = s.workload.workers;
     let db_dir = spec.db_path.parent().expect("db has a directory");
-    let watch = FileWatch::start(db_dir).map_err(|source| ExecError::Watch {
-        dir: db_dir.to_path_buf(),
-        source,
-    })?;
+    // Lockstep: the steps recorded so far, kept current for the watch's sightings.
+    let steps = Arc::new(AtomicU64::new(0));
+    let watch =
+        FileWatch::start(db_dir, Arc::clone(&steps)).map_err(|source| ExecError::Watch {
+            dir: db_dir.to_path_buf(),
+            source,
+        })?;
     let mut obs = Observations::default();
     let mut workers = Workers::new(command, spec, run_dir, plan);
     workers.spawn_all(n)?;
@@ -110,7 +115,15 @@ pub fn execute(
     }
     let run_deadline = Instant::now() + Duration::from_secs(u64::from(s.limits.run_timeout_secs));
     if let Some(coord) = lockstep {
-        let out = coordinate(coord, spec, &mut workers, &mut obs, run_deadline, progress);
+        let out = coordinate(
+            coord,
+            spec,
+            &mut workers,
+            &mut obs,
+            run_deadline,
+            &steps,
+            progress,
+        );
         obs.lockstep = Some(out);
     } else {
         collect_free(spec, &mut workers, &mut obs, run_deadline, progress);
@@ -126,12 +139,14 @@ fn finish(workers: Workers, mut obs: Observations, watch: FileWatch) -> Observat
         Ok(seen) => {
             // Names there before the barrier opened are not news; the rest are timeline
             // marks.
-            for (name, &t_ns) in seen.iter().filter(|(_, t)| **t > obs.t_go_ns) {
+            let lockstep = obs.lockstep.is_some();
+            for (name, s) in seen.iter().filter(|(_, s)| s.t_ns > obs.t_go_ns) {
                 obs.events.push(RunEvent {
-                    t_ns,
+                    t_ns: s.t_ns,
                     worker: None,
                     kind: RunEventKind::FileAppeared,
                     detail: name.clone(),
+                    steps_done: lockstep.then_some(s.steps_done),
                 });
             }
             obs.files_seen = seen.into_keys().collect();
@@ -143,8 +158,15 @@ fn finish(workers: Workers, mut obs: Observations, watch: FileWatch) -> Observat
 }
 
 /// A worker's pipe closed: reap it, and if a seeded kill took it and the scenario says so,
-/// start its successor. Returns true when a successor was started.
-fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observations) -> bool {
+/// start its successor. Returns true when a successor was started. `steps_done` stamps the
+/// marks in lockstep.
+fn after_exit(
+    spec: &RunSpec,
+    w: u32,
+    workers: &mut Workers,
+    obs: &mut Observations,
+    steps_done: Option<u64>,
+) -> bool {
     let Some(kill) = workers.reap(w) else {
         return false;
     };
@@ -152,6 +174,7 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
         Some(w),
         RunEventKind::KillLanded,
         format!("seeded SIGKILL at seq {} ({:?})", kill.seq, kill.point),
+        steps_done,
     );
     // After power loss nothing runs again before verification.
     if !spec.scenario.faults.respawn || obs.io.power_lost {
@@ -167,6 +190,7 @@ fn after_exit(spec: &RunSpec, w: u32, workers: &mut Workers, obs: &mut Observati
                 Some(w),
                 RunEventKind::Respawned,
                 format!("respawned after seq {}", kill.seq),
+                steps_done,
             );
             true
         }
@@ -205,7 +229,7 @@ fn collect_free(
             Wait::Event(ev) => {
                 if let Some(StepEvent::WorkerGone(w)) = workers.handle(ev, obs) {
                     // A successor gets its start signal once it says it is ready.
-                    after_exit(spec, w, workers, obs);
+                    after_exit(spec, w, workers, obs, None);
                 }
                 if obs.io.power_lost {
                     workers.power_off();
@@ -232,7 +256,7 @@ fn collect_free(
                 ));
                 for w in stuck {
                     let records = workers.procs[w as usize].exit.records;
-                    obs.mark(Some(w), RunEventKind::Killed, "run deadline".into());
+                    obs.mark(Some(w), RunEventKind::Killed, "run deadline".into(), None);
                     workers.kill(
                         w,
                         format!(
@@ -258,7 +282,7 @@ fn collect_free(
                     let why = stalled_where(spec, w, obs, stall);
                     obs.liveness
                         .push(format!("worker {w} stalled: {why}; it was killed"));
-                    obs.mark(Some(w), RunEventKind::Stalled, why.clone());
+                    obs.mark(Some(w), RunEventKind::Stalled, why.clone(), None);
                     workers.kill(w, format!("stalled: {why}"));
                 }
             }
@@ -329,13 +353,15 @@ fn io_aware_handle(
 }
 
 /// Lockstep: grant one step at a time to the actor the scheduler picks, until every actor
-/// has finished, the step budget runs out, a step hangs, or the deadline passes.
+/// has finished, the step budget runs out, a step hangs, or the deadline passes. `steps`
+/// is kept at the number of steps recorded, for the file watch.
 fn coordinate(
     mut coord: Coordinator,
     spec: &RunSpec,
     workers: &mut Workers,
     obs: &mut Observations,
     run_deadline: Instant,
+    steps: &AtomicU64,
     progress: &mut dyn Progress,
 ) -> LockstepOutcome {
     let s = &spec.scenario;
@@ -348,7 +374,9 @@ fn coordinate(
             match workers.next(deadline) {
                 Wait::Event(ev) => match io_aware_handle(ev, workers, obs, coord.out.steps) {
                     Some(StepEvent::WorkerGone(w)) => {
-                        if after_exit(spec, w, workers, obs) {
+                        // Seen before anything else is granted: the marks' step is exact.
+                        let at = Some(coord.out.steps);
+                        if after_exit(spec, w, workers, obs, at) {
                             // Its actors stay live: the successor parks them again, so the
                             // interleaving does not depend on how fast it starts.
                             coord.on(StepEvent::Respawned(w));
@@ -390,6 +418,7 @@ fn coordinate(
         if coord.finished() {
             break None;
         }
+        steps.store(coord.out.steps, Ordering::Release);
         match coord.grant() {
             Ok(a) => workers.grant(a),
             Err(why) => break Some(why.to_string()),
@@ -407,6 +436,7 @@ fn coordinate(
                     Some(w),
                     RunEventKind::Killed,
                     format!("lockstep stopped: {why}"),
+                    Some(coord.out.steps),
                 );
                 workers.kill(w, format!("lockstep stopped: {why}"));
             }

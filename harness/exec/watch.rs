@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -33,25 +34,42 @@ pub enum WatchError {
     Read(String),
 }
 
+/// When a name was first seen (for the timelines' marks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    /// CLOCK_MONOTONIC ns.
+    pub t_ns: u64,
+    /// The lockstep step counter the runner shares with the watch, read at that moment
+    /// (steps recorded so far; 0 in free mode, where nobody counts).
+    pub steps_done: u64,
+}
+
 /// What the reader thread collected.
 #[derive(Default)]
 struct Seen {
-    /// Name -> CLOCK_MONOTONIC ns of its first sight (for the timeline's marks).
-    names: BTreeMap<String, u64>,
+    names: BTreeMap<String, Sighting>,
     error: Option<WatchError>,
 }
 
 pub struct FileWatch {
     dir: PathBuf,
     seen: Arc<Mutex<Seen>>,
+    steps: Arc<AtomicU64>,
     /// Writing to (or dropping) this end wakes the reader for its last read.
     stop: UnixStream,
     reader: Option<JoinHandle<()>>,
 }
 
-fn list(dir: &Path, into: &mut BTreeMap<String, u64>) {
+fn sight(steps: &AtomicU64) -> Sighting {
+    Sighting {
+        t_ns: monotonic_ns(),
+        steps_done: steps.load(Ordering::Acquire),
+    }
+}
+
+fn list(dir: &Path, steps: &AtomicU64, into: &mut BTreeMap<String, Sighting>) {
     if let Ok(entries) = std::fs::read_dir(dir) {
-        let now = monotonic_ns();
+        let now = sight(steps);
         for e in entries.flatten() {
             into.entry(e.file_name().to_string_lossy().into_owned())
                 .or_insert(now);
@@ -60,12 +78,12 @@ fn list(dir: &Path, into: &mut BTreeMap<String, u64>) {
 }
 
 /// Reads every queued event into `seen`; false when the watch must end (an error).
-fn drain(inotify: &mut Inotify, buffer: &mut [u8], seen: &Mutex<Seen>) -> bool {
+fn drain(inotify: &mut Inotify, buffer: &mut [u8], seen: &Mutex<Seen>, steps: &AtomicU64) -> bool {
     loop {
         match inotify.read_events(buffer) {
             Ok(events) => {
                 let mut set = seen.lock().unwrap_or_else(|p| p.into_inner());
-                let now = monotonic_ns();
+                let now = sight(steps);
                 for ev in events {
                     if ev.mask.contains(EventMask::Q_OVERFLOW) {
                         set.error.get_or_insert(WatchError::Overflow);
@@ -88,7 +106,9 @@ fn drain(inotify: &mut Inotify, buffer: &mut [u8], seen: &Mutex<Seen>) -> bool {
 }
 
 impl FileWatch {
-    pub fn start(dir: &Path) -> std::io::Result<FileWatch> {
+    /// Starts watching `dir`. `steps` is the lockstep step counter (steps recorded so far),
+    /// which the runner keeps up to date; each sighting carries its value.
+    pub fn start(dir: &Path, steps: Arc<AtomicU64>) -> std::io::Result<FileWatch> {
         let mut inotify = Inotify::init()?;
         inotify
             .watches()
@@ -96,6 +116,7 @@ impl FileWatch {
         let (stop, wake) = UnixStream::pair()?;
         let seen = Arc::new(Mutex::new(Seen::default()));
         let sink = Arc::clone(&seen);
+        let counter = Arc::clone(&steps);
         let reader = std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             loop {
@@ -113,27 +134,29 @@ impl FileWatch {
                 }
                 let stopping = !fds[1].revents().is_empty();
                 // Read what is queued before honouring a stop, so nothing is left behind.
-                if !drain(&mut inotify, &mut buffer, &sink) || stopping {
+                if !drain(&mut inotify, &mut buffer, &sink, &counter) || stopping {
                     return;
                 }
             }
         });
         list(
             dir,
+            &steps,
             &mut seen.lock().unwrap_or_else(|p| p.into_inner()).names,
         );
         Ok(FileWatch {
             dir: dir.to_path_buf(),
             seen,
+            steps,
             stop,
             reader: Some(reader),
         })
     }
 
     /// Stops watching and returns every name seen, sorted, with when it was first seen
-    /// (monotonic ns; names present at the start carry the start's time), or why that set
-    /// cannot be trusted.
-    pub fn finish(mut self) -> Result<BTreeMap<String, u64>, WatchError> {
+    /// (names present at the start carry the start's sighting), or why that set cannot be
+    /// trusted.
+    pub fn finish(mut self) -> Result<BTreeMap<String, Sighting>, WatchError> {
         // A failed write still wakes the reader: the socket closes when `self` drops, but
         // the join below needs it awake now.
         if self.stop.write_all(b"x").is_err() {
@@ -146,7 +169,7 @@ impl FileWatch {
         if let Some(e) = seen.error {
             return Err(e);
         }
-        list(&self.dir, &mut seen.names);
+        list(&self.dir, &self.steps, &mut seen.names);
         Ok(seen.names)
     }
 }
@@ -158,12 +181,21 @@ mod tests {
     #[test]
     fn sees_a_file_created_and_removed_while_watching() {
         let dir = tempfile::tempdir().unwrap();
-        let watch = FileWatch::start(dir.path()).unwrap();
+        let steps = Arc::new(AtomicU64::new(0));
+        let watch = FileWatch::start(dir.path(), Arc::clone(&steps)).unwrap();
+        let before = dir.path().join("before.db.lock");
+        std::fs::write(&before, b"").unwrap();
+        // The runner moves the counter on; a name seen later carries the new value.
+        steps.store(41, Ordering::Release);
         let p = dir.path().join("x.db.lock");
         std::fs::write(&p, b"").unwrap();
         std::fs::remove_file(&p).unwrap();
-        let seen: Vec<String> = watch.finish().unwrap().into_keys().collect();
-        assert_eq!(seen, vec!["x.db.lock".to_string()]);
+        std::fs::remove_file(&before).unwrap();
+        let seen = watch.finish().unwrap();
+        let names: Vec<&String> = seen.keys().collect();
+        assert_eq!(names, ["before.db.lock", "x.db.lock"]);
+        assert_eq!(seen["x.db.lock"].steps_done, 41);
+        assert!(seen["before.db.lock"].t_ns <= seen["x.db.lock"].t_ns);
     }
 
     #[test]
@@ -172,7 +204,7 @@ mod tests {
         // before the reader can drain them overflows it (the reader is held off by taking
         // the lock it needs to record names).
         let dir = tempfile::tempdir().unwrap();
-        let watch = FileWatch::start(dir.path()).unwrap();
+        let watch = FileWatch::start(dir.path(), Arc::default()).unwrap();
         let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
             .ok()
             .and_then(|s| s.trim().parse().ok())

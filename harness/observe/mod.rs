@@ -218,6 +218,14 @@ pub struct RunEvent {
     pub kind: RunEventKind,
     /// In words: the file's name, why a worker was killed, the kill point.
     pub detail: String,
+    /// Lockstep only: how many steps the coordinator had recorded when the runner saw the
+    /// event, so it came after trace step `steps_done - 1` (the step axis draws it there).
+    /// A kill, respawn or runner kill is seen while the run waits to settle, before any
+    /// further step is granted: exact and the same on every replay. A file is stamped by
+    /// the watch when it first sees the name: it appeared during step `steps_done` at the
+    /// latest. Absent in free mode and in run directories written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_done: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,13 +261,21 @@ impl Observations {
         }
     }
 
-    /// Records a timed mark now.
-    pub fn mark(&mut self, worker: Option<u32>, kind: RunEventKind, detail: String) {
+    /// Records a timed mark now; `steps_done` is the lockstep position (see
+    /// [`RunEvent::steps_done`]), `None` in free mode.
+    pub fn mark(
+        &mut self,
+        worker: Option<u32>,
+        kind: RunEventKind,
+        detail: String,
+        steps_done: Option<u64>,
+    ) {
         self.events.push(RunEvent {
             t_ns: clock::monotonic_ns(),
             worker,
             kind,
             detail,
+            steps_done,
         });
     }
 }

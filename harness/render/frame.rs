@@ -255,8 +255,13 @@ impl Frame {
         );
     }
 
+    /// The radius of [`Frame::circle`]'s dots.
+    pub fn circle_r(&self) -> f64 {
+        (self.lane_h * 0.4).max(3.5)
+    }
+
     pub fn circle(&self, svg: &mut String, x: f64, y: f64, fill: &str, tip: &str) {
-        let r = (self.lane_h * 0.4).max(3.5);
+        let r = self.circle_r();
         let _ = writeln!(
             svg,
             r##"<circle cx="{x:.1}" cy="{y:.1}" r="{r:.1}" fill="{fill}" stroke="#000000" stroke-width="0.5"><title>{}</title></circle>"##,

@@ -6,6 +6,7 @@
 mod frame;
 pub mod html;
 pub mod latency;
+mod marks;
 mod page;
 pub mod steps;
 pub mod svg;

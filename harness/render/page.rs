@@ -171,7 +171,7 @@ fn timeline_section(b: &mut String, d: &RunData, timeline: Option<&str>, notes: 
             if d.trace.is_empty() {
                 b.push_str("<p class=\"note\">One lane per actor, time since the start barrier across. A bar is one transaction from BEGIN IMMEDIATE returning to the end of COMMIT or ROLLBACK; the thinner bar before it is the wait for the write lock. Hover a mark or a lane label for details.</p>\n");
             } else {
-                b.push_str("<p class=\"note\">Lockstep: one lane per actor, the step number across. A bar is a transaction from its begin step to its commit or rollback step; ticks are BUSY / held-flock steps; red lines are write-lock breaches.</p>\n");
+                b.push_str("<p class=\"note\">Lockstep: one lane per actor, the step number across. A bar is a transaction from its begin step to its commit or rollback step; ticks are BUSY / held-flock steps; red lines are write-lock breaches; kills, respawns and lock files sit at the step the runner saw them (hover for the step).</p>\n");
             }
             b.push_str(&figure(svg));
         }

@@ -1,9 +1,10 @@
-//! Drawing from synthetic records (pure: no processes; the real-run pages are checked in
+//! Drawing from synthetic records and traces (pure: no processes; the real-run pages are checked in
 //! `tests/report_page.rs`).
 
 use super::*;
 use crate::check::{Checks, Corruption};
-use crate::observe::{BusySummary, LatencySummary, Outcome, Totals};
+use crate::exec::step::{StepAction, StepResult};
+use crate::observe::{BusySummary, LatencySummary, Outcome, RunEvent, RunEventKind, Totals};
 use crate::plan::OpKind;
 use crate::scenario::{Overrides, ScenarioSource};
 
@@ -147,4 +148,98 @@ fn no_records_no_timeline_but_a_page() {
     let page = page::run_page(&d, None, &["records gone".into()]);
     assert!(page.contains("No timeline"));
     assert!(page.contains("walburst run smoke --seed 1"));
+}
+
+fn entry(step: u64, worker: u32, action: StepAction) -> TraceEntry {
+    TraceEntry {
+        step,
+        worker,
+        actor: 0,
+        action,
+        result: StepResult::Ok,
+    }
+}
+
+fn event(kind: RunEventKind, worker: Option<u32>, detail: &str, steps: Option<u64>) -> RunEvent {
+    RunEvent {
+        t_ns: 0,
+        worker,
+        kind,
+        detail: detail.into(),
+        steps_done: steps,
+    }
+}
+
+#[test]
+fn lockstep_events_sit_at_their_stamped_step() {
+    use StepAction as A;
+    let r = report(2);
+    // Worker 0 dies inside its transaction after step 1; its successor only closes (step 4).
+    let trace = [
+        entry(0, 0, A::Begin),
+        entry(1, 0, A::Statement { label: "x".into() }),
+        entry(2, 1, A::Begin),
+        entry(3, 1, A::Commit),
+        entry(4, 0, A::Close),
+    ];
+    let times = RunTimes {
+        t_go_ns: 0,
+        t_end_ns: 0,
+        events: vec![
+            event(RunEventKind::KillLanded, Some(0), "seeded SIGKILL", Some(2)),
+            event(RunEventKind::Respawned, Some(0), "respawned", Some(2)),
+            event(RunEventKind::FileAppeared, None, "kanban.db.lock", Some(3)),
+            event(RunEventKind::FileAppeared, None, "kanban.db-wal", Some(3)),
+        ],
+    };
+    let d = RunData {
+        report: &r,
+        records: &[],
+        trace: &trace,
+        times: Some(&times),
+    };
+    let svg = timeline_svg(&d).unwrap();
+    let lanes = frame::Lanes::of(&r, std::iter::empty());
+    let f = frame::Frame::new(&lanes, 5.0, "", "", "step");
+    // The kill's cross is centred on the boundary between steps 1 and 2.
+    let r_cross = (f.lane_h * 0.45).max(4.0);
+    let cross = format!(
+        r#"<path d="M{:.1} {:.1}l"#,
+        f.x(2.0) - r_cross,
+        f.lane_mid(0) - r_cross
+    );
+    let at = svg.find(&cross).expect("cross at step boundary 2");
+    assert!(svg[at..].starts_with(&cross));
+    assert!(svg[at..].contains("<title>seeded kill after step 1, worker 0: seeded SIGKILL<"));
+    assert!(svg.contains("<title>respawn after step 1, worker 0: respawned<"));
+    // The lock file's line is in step 3's middle; `-wal` gets none.
+    let mid = f.x(3.0) + f.plot_w / 5.0 / 2.0;
+    assert!(svg.contains(&format!(r#"<line x1="{mid:.1}""#)), "{svg}");
+    assert!(svg.contains("file appeared by step 3"));
+    assert!(!svg.contains("kanban.db-wal"));
+    // The killed transaction is cut off at the death, and the successor's close on a new
+    // connection does not close it as rolled back.
+    assert!(svg.contains(&format!(r#"<path fill="{}""#, colors::AMBIGUOUS)));
+    assert!(!svg.contains(&format!(r#"<path fill="{}""#, colors::ROLLED_BACK)));
+
+    // The same events without step counts (an older run directory): none drawn, and said.
+    let old = RunTimes {
+        events: times
+            .events
+            .iter()
+            .map(|e| RunEvent {
+                steps_done: None,
+                ..e.clone()
+            })
+            .collect(),
+        ..times.clone()
+    };
+    let d = RunData {
+        times: Some(&old),
+        ..d
+    };
+    let svg = timeline_svg(&d).unwrap();
+    assert!(!svg.contains("<title>seeded kill"));
+    assert!(!svg.contains("<title>file appeared"));
+    assert!(svg.contains("3 run events not drawn (events.json has no step counts"));
 }

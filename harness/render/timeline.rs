@@ -8,11 +8,10 @@
 //! half) and the share of their time spent waiting (lower half) per time bin.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use super::frame::{Frame, Lanes, legend};
-use super::svg::{Rects, escape, line, text};
-use super::{RunData, colors as c};
+use super::svg::Rects;
+use super::{RunData, colors as c, marks};
 use crate::observe::{OpRecord, Outcome, RunEvent, RunEventKind};
 use crate::plan::OpKind;
 
@@ -56,6 +55,7 @@ fn events(d: &RunData) -> Vec<RunEvent> {
                 worker: Some(k.worker),
                 kind: RunEventKind::KillLanded,
                 detail: format!("seeded SIGKILL at seq {} (time approximate)", k.seq),
+                steps_done: None,
             })
         })
         .collect()
@@ -84,26 +84,19 @@ pub fn render(d: &RunData) -> Option<String> {
         "ms since the start barrier",
     );
     let mut svg = f.open();
-    legend(
-        &mut svg,
-        &f,
-        &[
-            (c::COMMITTED, "committed (BEGIN..COMMIT)"),
-            (c::COMMIT_PHASE, "inside COMMIT"),
-            (c::ROLLED_BACK, "rolled back"),
-            (c::FAILED, "failed"),
-            (c::AMBIGUOUS, "ambiguous"),
-            (c::BUSY_WAIT, "busy-handler wait"),
-            (c::FLOCK_WAIT, "flock wait"),
-            (c::CHECKPOINT, "checkpoint"),
-            (c::GUARD_FALSE, "guard report, false (triangle)"),
-            (c::GUARD_REAL, "guard report, real (triangle)"),
-            (c::KILL, "seeded kill (cross)"),
-            (c::RESPAWN, "respawn (dot)"),
-            (c::STALL, "stalled/killed (red cross)"),
-            (c::SIDECAR, "<db>.lock appeared (dashed line)"),
-        ],
-    );
+    let own = [
+        (c::COMMITTED, "committed (BEGIN..COMMIT)"),
+        (c::COMMIT_PHASE, "inside COMMIT"),
+        (c::ROLLED_BACK, "rolled back"),
+        (c::FAILED, "failed"),
+        (c::AMBIGUOUS, "ambiguous"),
+        (c::BUSY_WAIT, "busy-handler wait"),
+        (c::FLOCK_WAIT, "flock wait"),
+        (c::CHECKPOINT, "checkpoint"),
+        (c::GUARD_FALSE, "guard report, false (triangle)"),
+        (c::GUARD_REAL, "guard report, real (triangle)"),
+    ];
+    legend(&mut svg, &f, &[&own[..], &marks::LEGEND].concat());
     let guard_fill = if d.report.corruption.classification == crate::check::Classification::Real {
         c::GUARD_REAL
     } else {
@@ -137,13 +130,9 @@ pub fn render(d: &RunData) -> Option<String> {
         f.triangle(&mut svg, f.x(*x), f.lane_mid(*lane), guard_fill, &tip);
     }
     for e in events(d) {
-        mark(
-            &mut svg,
-            &f,
-            &lanes,
-            e.t_ns.saturating_sub(t0) as f64 / 1e6,
-            &e,
-        );
+        let x_ms = e.t_ns.saturating_sub(t0) as f64 / 1e6;
+        let x = f.x(x_ms.min(f.x_max));
+        marks::draw(&mut svg, &f, &lanes, x, &format!("at {x_ms:.1} ms"), &e);
     }
     f.lane_tooltips(&mut svg, &lanes, |ws| lane_tip(d, ws));
     svg.push_str("</svg>\n");
@@ -315,67 +304,6 @@ fn aggregate(d: &RunData, f: &Frame, lanes: &Lanes, t0: u64, rects: &mut Rects) 
                 );
             }
         }
-    }
-}
-
-fn mark(svg: &mut String, f: &Frame, lanes: &Lanes, x_ms: f64, e: &RunEvent) {
-    let x = f.x(x_ms.min(f.x_max));
-    let lane_y = |w: u32| f.lane_mid(lanes.first_of_worker(w));
-    let tip = format!(
-        "{} at {x_ms:.1} ms{}: {}",
-        match e.kind {
-            RunEventKind::FileAppeared => "file appeared",
-            RunEventKind::KillLanded => "seeded kill",
-            RunEventKind::Respawned => "respawn",
-            RunEventKind::Stalled => "stalled, killed by the watchdog",
-            RunEventKind::Killed => "killed by the runner",
-        },
-        e.worker.map_or(String::new(), |w| format!(", worker {w}")),
-        e.detail
-    );
-    match (e.kind, e.worker) {
-        (RunEventKind::FileAppeared, _) => {
-            // Only lock files are news on a timeline; -wal/-shm come and go by design.
-            if !e.detail.ends_with(".lock") {
-                return;
-            }
-            let sidecar = !e.detail.ends_with(".init.lock");
-            let colour = if sidecar { c::SIDECAR } else { c::INIT_LOCK };
-            line(
-                svg,
-                x,
-                f.top,
-                x,
-                f.bottom(),
-                colour,
-                r#"stroke-width="1.5" stroke-dasharray="5 3""#,
-            );
-            text(svg, x + 3.0, f.top - 3.0, 11, "start", &e.detail);
-            let _ = writeln!(
-                svg,
-                r#"<rect x="{:.1}" y="{:.1}" width="6" height="{:.1}" fill-opacity="0"><title>{}</title></rect>"#,
-                x - 3.0,
-                f.top,
-                f.bottom() - f.top,
-                escape(&tip)
-            );
-        }
-        (RunEventKind::KillLanded, Some(w)) => f.cross(svg, x, lane_y(w), c::KILL, &tip),
-        (RunEventKind::Respawned, Some(w)) => f.circle(svg, x, lane_y(w), c::RESPAWN, &tip),
-        (RunEventKind::Stalled | RunEventKind::Killed, Some(w)) => {
-            let y = lane_y(w);
-            line(
-                svg,
-                x,
-                y - f.lane_h / 2.0,
-                x,
-                y + f.lane_h / 2.0,
-                c::STALL,
-                r#"stroke-width="3""#,
-            );
-            f.cross(svg, x, y, c::STALL, &tip);
-        }
-        _ => {}
     }
 }
 
