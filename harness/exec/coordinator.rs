@@ -29,9 +29,9 @@
 //!   that has not tried yet, and one that parks there later. Only flocks, which their
 //!   holder lets go right after one of its own releasing steps (walburst's worker: the init
 //!   lock after `open`/`schema`, the write lock after `commit`, `rollback`, `checkpoint` or
-//!   `close`) or by dying: a `begin` turned away proves nothing for the next one (a bare close drops a
-//!   process's POSIX locks where the coordinator cannot see it), and a flock without a name
-//!   is an unknown lock, never grouped with another.
+//!   `close`) or by dying: a `begin` turned away proves nothing for the next one (a bare
+//!   close drops a process's POSIX locks where the coordinator cannot see it), and a flock
+//!   without a name is an unknown lock, never grouped with another.
 
 use std::collections::{BTreeMap, BTreeSet};
 
