@@ -321,3 +321,51 @@ fn lockstep_step_axis_marks_kills_and_respawns_at_their_step() {
         assert!(!html.contains(mark), "{mark} drawn in a run without events");
     }
 }
+
+/// A fired `[io]` point is a mark on the lane of the actor that made the call: at its time
+/// in a free run, in the step it fired in on the lockstep step axis. A run without `[io]`
+/// has neither the mark nor its legend entry.
+#[test]
+fn fired_io_points_are_marked_where_they_fired() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |mode: &'static str| {
+        vec![
+            "checkpoint-kill-at-page",
+            "--seed",
+            "2",
+            "--mode",
+            mode,
+            "--workers",
+            "3",
+            "--ops",
+            "24",
+        ]
+    };
+    let r = run(dir.path(), &args("lockstep"));
+    assert!(r.passed(), "{}", r.stdout);
+    let fired = &r.report["io"]["fired"][0];
+    let step = fired["step"]
+        .as_u64()
+        .expect("a lockstep point has its step");
+    let html = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    let mark = format!(
+        "I/O point 0 fired in step {step}: kill at {} of {}",
+        fired["op"].as_str().unwrap(),
+        fired["file"].as_str().unwrap()
+    );
+    assert!(html.contains(&mark), "no mark {mark:?} on the step axis");
+    assert_eq!(html.matches("I/O point 0 fired in step").count(), 1);
+    assert!(html.contains("I/O fault point fired (diamond)"));
+
+    let r = run(dir.path(), &args("free"));
+    assert!(r.passed(), "{}", r.stdout);
+    let html = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    assert!(
+        html.contains("I/O point 0 fired at "),
+        "no mark on the time axis"
+    );
+
+    let r = run(dir.path(), &["smoke", "--seed", "1"]);
+    let html = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    assert!(!html.contains("I/O point") && !html.contains("I/O fault point fired"));
+}

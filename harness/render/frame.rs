@@ -255,6 +255,19 @@ impl Frame {
         );
     }
 
+    pub fn diamond(&self, svg: &mut String, x: f64, y: f64, fill: &str, tip: &str) {
+        let r = (self.lane_h * 0.4).max(4.0);
+        let _ = writeln!(
+            svg,
+            r##"<path d="M{x:.1} {:.1}l{r:.1} {r:.1}l{:.1} {r:.1}l{:.1} {:.1}z" fill="{fill}" stroke="#000000" stroke-width="0.5"><title>{}</title></path>"##,
+            y - r,
+            -r,
+            -r,
+            -r,
+            escape(tip)
+        );
+    }
+
     /// The radius of [`Frame::circle`]'s dots.
     pub fn circle_r(&self) -> f64 {
         (self.lane_h * 0.4).max(3.5)

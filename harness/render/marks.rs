@@ -8,7 +8,9 @@ use std::fmt::Write;
 use super::colors as c;
 use super::frame::{Frame, Lanes};
 use super::svg::{escape, line, text};
+use crate::observe::io::FiredPoint;
 use crate::observe::{RunEvent, RunEventKind};
+use crate::report::Report;
 
 /// The legend entries for the marks (after each view's own).
 pub const LEGEND: [(&str, &str); 4] = [
@@ -17,6 +19,39 @@ pub const LEGEND: [(&str, &str); 4] = [
     (c::STALL, "stalled/killed (red cross)"),
     (c::SIDECAR, "<db>.lock appeared (dashed line)"),
 ];
+
+/// The legend entry of a fired `[io]` point, for a view that draws some.
+pub const IO_LEGEND: (&str, &str) = (c::IO_FAULT, "I/O fault point fired (diamond)");
+
+/// The `[io]` points that fired in the run, in the order they fired.
+pub fn io_fired(report: &Report) -> &[FiredPoint] {
+    report.io.as_ref().map_or(&[], |io| &io.fired)
+}
+
+/// Draws a fired `[io]` point at `x` on the lane of the actor that made the call (its
+/// worker's first lane when the worker did not say which); `at` says when.
+pub fn draw_io(svg: &mut String, f: &Frame, lanes: &Lanes, x: f64, at: &str, p: &FiredPoint) {
+    let lane = match p.actor {
+        Some(a) => lanes.index(p.worker, a),
+        None => lanes.first_of_worker(p.worker),
+    };
+    let tip = format!(
+        "I/O point {} fired {at}: {} at {} of {} (occurrence {}), worker {}{}{}",
+        p.point,
+        p.action.name(),
+        p.op.name(),
+        p.file.name(),
+        p.nth,
+        p.worker,
+        p.seq.map_or(String::new(), |s| format!(" seq {s}")),
+        if p.in_checkpoint {
+            ", while a checkpoint copied pages"
+        } else {
+            ""
+        }
+    );
+    f.diamond(svg, x, f.lane_mid(lane), c::IO_FAULT, &tip);
+}
 
 /// Whether `e` gets a mark: lock files only (`-wal`/`-shm` come and go by design), and
 /// worker events that name their worker.

@@ -42,6 +42,7 @@ pub mod colors {
     pub const STALL: &str = "#d62728";
     pub const SIDECAR: &str = "#d62728";
     pub const INIT_LOCK: &str = "#7f7f7f";
+    pub const IO_FAULT: &str = "#8c564b";
     pub const BREACH: &str = "#d62728";
 }
 

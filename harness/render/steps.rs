@@ -12,6 +12,7 @@ use super::frame::{Frame, Lanes, legend};
 use super::svg::{Rects, line, text};
 use super::{RunData, colors as c, marks};
 use crate::exec::step::{StepAction, StepResult};
+use crate::observe::io::FiredPoint;
 use crate::observe::{RunEvent, RunEventKind};
 
 /// The events that get a mark, with their step count; and why others cannot be placed.
@@ -97,7 +98,21 @@ pub fn render(d: &RunData) -> Option<String> {
         (c::GUARD_FALSE, "guard fired"),
         (c::BREACH, "write-lock breach"),
     ];
-    legend(&mut svg, &f, &[&own[..], &marks::LEGEND].concat());
+    // A point's step is the step in flight when it fired (free runs have none).
+    let io_fired: Vec<(u64, &FiredPoint)> = marks::io_fired(d.report)
+        .iter()
+        .filter_map(|p| Some((p.step?, p)))
+        .collect();
+    let io_legend: &[(&str, &str)] = if io_fired.is_empty() {
+        &[]
+    } else {
+        &[marks::IO_LEGEND]
+    };
+    legend(
+        &mut svg,
+        &f,
+        &[&own[..], &marks::LEGEND, io_legend].concat(),
+    );
     let step_w = f.plot_w / x_max;
     let mut rects = Rects::default();
     let mut open: BTreeMap<(u32, u32), u64> = BTreeMap::new();
@@ -239,6 +254,13 @@ pub fn render(d: &RunData) -> Option<String> {
     for (k, e) in respawns.into_iter().chain(others) {
         let (x, at) = event_x(&f, k, e);
         marks::draw(&mut svg, &f, &lanes, x, &at, e);
+    }
+    // Last: a point that kills sits over the middle of the kill's cross it causes (whose
+    // arms and the respawn's dot still show), not hidden under them.
+    let step_w = f.plot_w / f.x_max;
+    for (k, p) in io_fired {
+        let x = f.x(k as f64) + step_w / 2.0;
+        marks::draw_io(&mut svg, &f, &lanes, x, &format!("in step {k}"), p);
     }
     svg.push_str("</svg>\n");
     Some(svg)

@@ -96,7 +96,17 @@ pub fn render(d: &RunData) -> Option<String> {
         (c::GUARD_FALSE, "guard report, false (triangle)"),
         (c::GUARD_REAL, "guard report, real (triangle)"),
     ];
-    legend(&mut svg, &f, &[&own[..], &marks::LEGEND].concat());
+    let io_fired = marks::io_fired(d.report);
+    let io_legend: &[(&str, &str)] = if io_fired.is_empty() {
+        &[]
+    } else {
+        &[marks::IO_LEGEND]
+    };
+    legend(
+        &mut svg,
+        &f,
+        &[&own[..], &marks::LEGEND, io_legend].concat(),
+    );
     let guard_fill = if d.report.corruption.classification == crate::check::Classification::Real {
         c::GUARD_REAL
     } else {
@@ -133,6 +143,12 @@ pub fn render(d: &RunData) -> Option<String> {
         let x_ms = e.t_ns.saturating_sub(t0) as f64 / 1e6;
         let x = f.x(x_ms.min(f.x_max));
         marks::draw(&mut svg, &f, &lanes, x, &format!("at {x_ms:.1} ms"), &e);
+    }
+    // Last: a point that kills sits over the middle of the kill's cross it causes.
+    for p in io_fired {
+        let x_ms = ms(p.t_ns);
+        let x = f.x(x_ms.min(f.x_max));
+        marks::draw_io(&mut svg, &f, &lanes, x, &format!("at {x_ms:.1} ms"), p);
     }
     f.lane_tooltips(&mut svg, &lanes, |ws| lane_tip(d, ws));
     svg.push_str("</svg>\n");
