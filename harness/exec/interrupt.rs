@@ -33,8 +33,9 @@ pub fn wake_fd() -> std::os::fd::BorrowedFd<'static> {
 /// Marks the process interrupted and wakes every run waiting for an event. Called from the
 /// interrupt handler's thread (never from a signal handler itself).
 pub fn interrupt() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-    {
+    // One byte, on the first interrupt only: the pipe stays readable after it, and a
+    // blocking write can never fill it however many signals arrive.
+    if !INTERRUPTED.swap(true, Ordering::SeqCst) {
         use std::io::Write;
         let _ = (&wake_pipe().1).write(&[1]);
     }
