@@ -300,9 +300,13 @@ fn judge_integrity(j: &mut Judgement, s: &Scenario, c: &Checks) {
             FailureKind::Missing,
             "expected a damaged database (expect.integrity = \"damaged\") but integrity_check and quick_check are ok".into(),
         ),
-        IntegrityExpectation::Damaged | IntegrityExpectation::Any if !ok => j.notes.push(format!(
-            "expected and seen: damaged database ({seen})"
-        )),
+        IntegrityExpectation::Damaged
+        | IntegrityExpectation::Any
+        | IntegrityExpectation::AnyOrUnreadable
+            if !ok =>
+        {
+            j.notes.push(format!("expected and seen: damaged database ({seen})"))
+        }
         IntegrityExpectation::Unreadable if !unreadable(c) => j.fail(
             Cat::Unreadable,
             Detector::Ledger,
@@ -315,10 +319,14 @@ fn judge_integrity(j: &mut Judgement, s: &Scenario, c: &Checks) {
     }
 }
 
-/// An error while checking is never a pass: only `expect.integrity = "unreadable"` turns it
-/// into a note.
+/// An error while checking is never a pass: only `expect.integrity = "unreadable"` (or
+/// `"any-or-unreadable"`) turns it into a note.
 fn judge_unreadable(j: &mut Judgement, s: &Scenario, c: &Checks) {
-    let expected = s.expect.integrity == IntegrityExpectation::Unreadable;
+    let expected = match s.expect.integrity {
+        IntegrityExpectation::Unreadable => Some("unreadable"),
+        IntegrityExpectation::AnyOrUnreadable => Some("any-or-unreadable"),
+        _ => None,
+    };
     let errors = c
         .ledger_error
         .iter()
@@ -340,9 +348,9 @@ fn judge_unreadable(j: &mut Judgement, s: &Scenario, c: &Checks) {
                 .map(|e| (Detector::Verification, format!("verification: {e}"))),
         );
     for (detector, text) in errors {
-        if expected {
+        if let Some(e) = expected {
             j.notes.push(format!(
-                "expected and seen (expect.integrity = \"unreadable\"): {text}"
+                "expected and seen (expect.integrity = \"{e}\"): {text}"
             ));
         } else {
             j.fail(Cat::Unreadable, detector, FailureKind::Unexpected, text);

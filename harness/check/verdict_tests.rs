@@ -180,6 +180,38 @@ fn an_unreadable_ledger_passes_only_under_unreadable() {
     );
 }
 
+/// `any-or-unreadable` lets the database be ok, damaged or unreadable, and says which in a
+/// note; it judges nothing else (a lost write still fails).
+#[test]
+fn any_or_unreadable_passes_every_state_of_the_database_with_a_note() {
+    let e = "integrity = \"any-or-unreadable\"";
+    let v = verdict(e, &healthy());
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    let mut damaged = healthy();
+    damaged.integrity_check = "*** in database main ***".into();
+    let v = verdict(e, &damaged);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.starts_with("expected and seen: damaged"))
+    );
+    let mut unreadable = damaged.clone();
+    unreadable.ledger_error = Some("cannot read".into());
+    unreadable.content_hash_error = Some("file is not a database".into());
+    let v = verdict(e, &unreadable);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    let read_notes = v
+        .notes
+        .iter()
+        .filter(|n| n.starts_with("expected and seen (expect.integrity = \"any-or-unreadable\")"))
+        .count();
+    assert_eq!(read_notes, 2, "{v:?}");
+    unreadable.lost_writes = 1;
+    let v = verdict(e, &unreadable);
+    assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+}
+
 /// A content hash that could not be computed is an error while checking: a failure.
 #[test]
 fn a_content_hash_error_fails_the_run() {

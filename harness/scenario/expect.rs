@@ -77,6 +77,11 @@ pub enum IntegrityExpectation {
     Unreadable,
     /// `ok` or `damaged`; an unreadable database still fails.
     Any,
+    /// `ok`, `damaged` or `unreadable`, a note when not `ok`: for a demonstration whose
+    /// damage varies from run to run (files deleted under live processes). Says nothing of
+    /// the database, so such a scenario must require something else to be able to fail
+    /// (`worker_errors = "some"`).
+    AnyOrUnreadable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
