@@ -13,7 +13,7 @@ use crate::observe::{RunEvent, RunEventKind};
 use crate::report::Report;
 
 /// The legend entries for the marks (after each view's own).
-pub const LEGEND: [(&str, &str); 4] = [
+const LEGEND: [(&str, &str); 4] = [
     (c::KILL, "seeded kill (cross)"),
     (c::RESPAWN, "respawn (dot)"),
     (c::STALL, "stalled/killed (red cross)"),
@@ -21,7 +21,13 @@ pub const LEGEND: [(&str, &str); 4] = [
 ];
 
 /// The legend entry of a fired `[io]` point, for a view that draws some.
-pub const IO_LEGEND: (&str, &str) = (c::IO_FAULT, "I/O fault point fired (diamond)");
+const IO_LEGEND: (&str, &str) = (c::IO_FAULT, "I/O fault point fired (diamond)");
+
+/// Draws a view's legend: its own entries, the marks', and the I/O point's when it draws any.
+pub fn legend(svg: &mut String, f: &Frame, own: &[(&str, &str)], draws_io: bool) {
+    let io: &[(&str, &str)] = if draws_io { &[IO_LEGEND] } else { &[] };
+    super::frame::legend(svg, f, &[own, &LEGEND, io].concat());
+}
 
 /// The `[io]` points that fired in the run, in the order they fired.
 pub fn io_fired(report: &Report) -> &[FiredPoint] {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::frame::{Frame, Lanes, legend};
+use super::frame::{Frame, Lanes};
 use super::svg::{Rects, line, text};
 use super::{RunData, colors as c, marks};
 use crate::exec::step::{StepAction, StepResult};
@@ -103,16 +103,7 @@ pub fn render(d: &RunData) -> Option<String> {
         .iter()
         .filter_map(|p| Some((p.step?, p)))
         .collect();
-    let io_legend: &[(&str, &str)] = if io_fired.is_empty() {
-        &[]
-    } else {
-        &[marks::IO_LEGEND]
-    };
-    legend(
-        &mut svg,
-        &f,
-        &[&own[..], &marks::LEGEND, io_legend].concat(),
-    );
+    marks::legend(&mut svg, &f, &own, !io_fired.is_empty());
     let step_w = f.plot_w / x_max;
     let mut rects = Rects::default();
     let mut open: BTreeMap<(u32, u32), u64> = BTreeMap::new();

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::frame::{Frame, Lanes, legend};
+use super::frame::{Frame, Lanes};
 use super::svg::Rects;
 use super::{RunData, colors as c, marks};
 use crate::observe::{OpRecord, Outcome, RunEvent, RunEventKind};
@@ -97,16 +97,7 @@ pub fn render(d: &RunData) -> Option<String> {
         (c::GUARD_REAL, "guard report, real (triangle)"),
     ];
     let io_fired = marks::io_fired(d.report);
-    let io_legend: &[(&str, &str)] = if io_fired.is_empty() {
-        &[]
-    } else {
-        &[marks::IO_LEGEND]
-    };
-    legend(
-        &mut svg,
-        &f,
-        &[&own[..], &marks::LEGEND, io_legend].concat(),
-    );
+    marks::legend(&mut svg, &f, &own, !io_fired.is_empty());
     let guard_fill = if d.report.corruption.classification == crate::check::Classification::Real {
         c::GUARD_REAL
     } else {
