@@ -6,6 +6,27 @@ mod common;
 
 use common::run;
 
+/// A passing lockstep run of `spec` (seed 1) at `workers` x 2 ops: (planned ops, steps).
+fn lockstep_steps(dir: &std::path::Path, spec: &str, workers: &str) -> (u64, u64) {
+    let r = run(
+        dir,
+        &[
+            spec,
+            "--workers",
+            workers,
+            "--ops",
+            "2",
+            "--mode",
+            "lockstep",
+            "--seed",
+            "1",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.passed(), "{}", r.stdout);
+    (r.u("/totals/planned"), r.u("/lockstep/steps"))
+}
+
 /// The shipped smoke scenario, but without its init lock, at 96 workers x 2 connections,
 /// 2 ops each: every first connect races the schema setup, and the actors turned away with
 /// BUSY are granted retries (a BUSY proves nothing about the next attempt, so none is
@@ -23,24 +44,7 @@ fn many_actors_pass_within_the_automatic_budget() {
     );
     let scenario = dir.path().join("smoke-no-init-lock.toml");
     std::fs::write(&scenario, without_init_lock).unwrap();
-    let r = run(
-        dir.path(),
-        &[
-            scenario.to_str().unwrap(),
-            "--workers",
-            "96",
-            "--ops",
-            "2",
-            "--mode",
-            "lockstep",
-            "--seed",
-            "1",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.passed(), "{}", r.stdout);
-    let planned = r.u("/totals/planned");
-    let steps = r.u("/lockstep/steps");
+    let (planned, steps) = lockstep_steps(dir.path(), scenario.to_str().unwrap(), "96");
     // The interleaving is the seed's, so this count is exact, not a timing.
     assert!(
         steps > planned * 256,
@@ -56,24 +60,7 @@ fn many_actors_pass_within_the_automatic_budget() {
 #[test]
 fn many_init_lock_waiters_cost_no_steps_while_it_is_held() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(
-        dir.path(),
-        &[
-            "smoke",
-            "--workers",
-            "256",
-            "--ops",
-            "2",
-            "--mode",
-            "lockstep",
-            "--seed",
-            "1",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.passed(), "{}", r.stdout);
-    let planned = r.u("/totals/planned");
-    let steps = r.u("/lockstep/steps");
+    let (planned, steps) = lockstep_steps(dir.path(), "smoke", "256");
     // Exact for the seed, not a timing; the bound leaves room for unrelated schedule changes.
     assert!(
         steps < planned * 64,
