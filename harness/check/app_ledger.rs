@@ -209,17 +209,8 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::ledger::no_plan;
     use crate::scenario::RowCheck;
-
-    fn no_plan() -> Plan {
-        Plan {
-            format: String::new(),
-            scenario: "t".into(),
-            seed: 1,
-            schedule_hash: String::new(),
-            workers: Vec::new(),
-        }
-    }
 
     fn table(present: &str, rows: &str) -> LedgerTable {
         LedgerTable {

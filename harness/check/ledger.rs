@@ -447,19 +447,21 @@ pub fn check(
     Ok(rep)
 }
 
+/// A plan of no ops, for the ledgers' tests of errors while reading.
+#[cfg(test)]
+pub(super) fn no_plan() -> Plan {
+    Plan {
+        format: String::new(),
+        scenario: "t".into(),
+        seed: 1,
+        schedule_hash: String::new(),
+        workers: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn no_plan() -> Plan {
-        Plan {
-            format: String::new(),
-            scenario: "t".into(),
-            seed: 1,
-            schedule_hash: String::new(),
-            workers: Vec::new(),
-        }
-    }
 
     #[test]
     fn a_missing_table_is_an_error_naming_it_never_a_clean_ledger() {
