@@ -250,4 +250,138 @@ mod tests {
             other => panic!("expected a shape error, got {other:?}"),
         }
     }
+
+    use crate::plan::{OpKind, WorkerPlan};
+
+    /// Worker 0: a task, a comment, a task, a checkpoint (no write).
+    fn plan() -> Plan {
+        let kinds = [
+            OpKind::CreateTask,
+            OpKind::AddComment,
+            OpKind::CreateTask,
+            OpKind::Checkpoint,
+        ];
+        Plan {
+            workers: vec![WorkerPlan {
+                worker: 0,
+                ops: kinds
+                    .into_iter()
+                    .zip(0..)
+                    .map(|(kind, seq)| PlannedOp {
+                        seq,
+                        actor: 0,
+                        kind,
+                        think_us: 0,
+                        payload_len: 0,
+                        at_ms: 0,
+                    })
+                    .collect(),
+            }],
+            ..no_plan()
+        }
+    }
+
+    fn record(seq: u32, outcome: Outcome) -> OpRecord {
+        let mut r: OpRecord = serde_json::from_value(serde_json::json!({
+            "worker": 0, "actor": 0, "seq": seq, "kind": "create_task",
+            "outcome": "committed", "t_start_ns": 0, "t_end_ns": 0,
+        }))
+        .unwrap();
+        r.outcome = outcome;
+        r
+    }
+
+    /// `jobs` lists every write, `audit` (the `[[ledger.rows]]` query, of `create_task`
+    /// only) the two tasks, `notes` (a rows query of every kind) all three writes.
+    fn db() -> (Connection, LedgerTable, Vec<OpRecord>) {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE jobs (worker, seq); CREATE TABLE audit (w, s); CREATE TABLE notes (w, s);
+             INSERT INTO jobs VALUES (0, 0), (0, 1), (0, 2);
+             INSERT INTO audit VALUES (0, 0), (0, 2);
+             INSERT INTO notes VALUES (0, 0), (0, 1), (0, 2);",
+        )
+        .unwrap();
+        let mut t = table("SELECT worker, seq FROM jobs", "SELECT w, s FROM audit");
+        t.rows[0].name = "audit".into();
+        t.rows[0].kinds = vec!["create_task".into()];
+        t.rows.push(RowCheck {
+            name: "notes".into(),
+            query: "SELECT w, s FROM notes".into(),
+            kinds: Vec::new(),
+        });
+        let recs = (0..3).map(|s| record(s, Outcome::Committed)).collect();
+        (conn, t, recs)
+    }
+
+    /// (lost, phantom, duplicate).
+    fn counts(conn: &Connection, t: &LedgerTable, recs: &[OpRecord]) -> (u64, u64, u64) {
+        let l = check(conn, t, &plan(), recs).unwrap();
+        (l.lost, l.phantom, l.duplicate)
+    }
+
+    /// Issue 27: a `[[ledger.rows]]` query that returns strays: an op not of its kinds, an
+    /// identity no planned op has, a checkpoint's, one that is not two integers. Each is
+    /// a phantom of that query alone.
+    #[test]
+    fn a_rows_query_returning_strays_counts_phantoms() {
+        for stray in ["(0, 1)", "(5, 0)", "(0, 3)", "('x', NULL)", "(0, -1)"] {
+            let (conn, t, recs) = db();
+            assert_eq!(counts(&conn, &t, &recs), (0, 0, 0), "clean");
+            conn.execute_batch(&format!("INSERT INTO audit VALUES {stray}"))
+                .unwrap();
+            assert_eq!(counts(&conn, &t, &recs), (0, 1, 0), "audit lists {stray}");
+        }
+        // An op that rolled back, listed by the rows query only.
+        let (conn, t, mut recs) = db();
+        conn.execute_batch("DELETE FROM jobs WHERE seq = 2; DELETE FROM notes WHERE s = 2")
+            .unwrap();
+        recs[2].outcome = Outcome::RolledBack;
+        assert_eq!(counts(&conn, &t, &recs), (0, 1, 0));
+    }
+
+    /// Each rows query is judged on its own: one missing there is lost, one listed twice a
+    /// duplicate, in the query of every kind as in the one of `create_task` only.
+    #[test]
+    fn each_rows_query_counts_its_own_lost_and_duplicate_rows() {
+        for (sql, expected) in [
+            ("DELETE FROM audit WHERE s = 2", (1, 0, 0)),
+            ("DELETE FROM notes WHERE s = 1", (1, 0, 0)),
+            ("INSERT INTO audit VALUES (0, 0)", (0, 0, 1)),
+            ("INSERT INTO notes VALUES (0, 1), (0, 1)", (0, 0, 2)),
+            ("INSERT INTO jobs VALUES (0, 3)", (0, 1, 0)),
+            ("INSERT INTO jobs VALUES (0, 1)", (0, 0, 1)),
+        ] {
+            let (conn, t, recs) = db();
+            conn.execute_batch(sql).unwrap();
+            assert_eq!(counts(&conn, &t, &recs), expected, "{sql}");
+        }
+    }
+
+    /// An unreported op found by `ledger.present` committed: the rows queries must list it;
+    /// one found absent: they must not.
+    #[test]
+    fn the_rows_queries_follow_what_the_probe_settled() {
+        let (conn, t, mut recs) = db();
+        recs.truncate(2); // (0, 2) never reported, and listed everywhere: committed
+        let l = check(&conn, &t, &plan(), &recs).unwrap();
+        assert_eq!((l.lost, l.phantom, l.duplicate), (0, 0, 0), "{l:?}");
+        assert_eq!((l.ambiguous, l.ambiguous_committed), (1, 1));
+        conn.execute_batch("DELETE FROM audit WHERE s = 2").unwrap();
+        assert_eq!(counts(&conn, &t, &recs), (1, 0, 0));
+        // Absent from `ledger.present`: not committed, so any row of it is a phantom.
+        let (conn, t, mut recs) = db();
+        recs.truncate(2);
+        conn.execute_batch("DELETE FROM jobs WHERE seq = 2")
+            .unwrap();
+        let l = check(&conn, &t, &plan(), &recs).unwrap();
+        assert_eq!((l.lost, l.phantom, l.duplicate), (0, 2, 0), "{l:?}");
+        assert_eq!((l.ambiguous, l.ambiguous_committed), (1, 0));
+        // Reported ambiguous and listed: committed too.
+        let (conn, t, mut recs) = db();
+        recs[1].outcome = Outcome::Ambiguous;
+        let l = check(&conn, &t, &plan(), &recs).unwrap();
+        assert!(l.clean(), "{l:?}");
+        assert_eq!((l.ambiguous, l.ambiguous_committed), (1, 1));
+    }
 }

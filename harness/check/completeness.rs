@@ -158,4 +158,102 @@ mod tests {
         assert_eq!((c.expected, c.unreported), (4, 1));
         assert_eq!(c.examples, ["worker 0 seq 1"]);
     }
+
+    /// Two workers of the one-worker plan: worker `w`'s records and kills are its own.
+    fn two_workers() -> Plan {
+        let mut p = plan();
+        let mut w1 = p.workers[0].clone();
+        w1.worker = 1;
+        p.workers.push(w1);
+        p
+    }
+
+    fn of(worker: u32, mut r: OpRecord) -> OpRecord {
+        r.worker = worker;
+        r
+    }
+
+    /// Issue 27: exactly one op unreported, in one worker, while another worker reported
+    /// that seq: the check matches records to their own worker, and names the op.
+    #[test]
+    fn exactly_one_op_unreported_in_one_worker_is_counted() {
+        let all: Vec<u32> = (0..8).collect();
+        let mut o = obs(&all, vec![]);
+        o.records
+            .extend(all.iter().filter(|&&s| s != 5).map(|&s| of(1, rec(s))));
+        let c = check(&two_workers(), &o);
+        assert_eq!((c.expected, c.unreported), (16, 1));
+        assert_eq!(c.examples, ["worker 1 seq 5"]);
+        // The other way round.
+        let mut o = obs(&[0, 1, 2, 3, 4, 6, 7], vec![]);
+        o.records.extend(all.iter().map(|&s| of(1, rec(s))));
+        let c = check(&two_workers(), &o);
+        assert_eq!((c.expected, c.unreported), (16, 1));
+        assert_eq!(c.examples, ["worker 0 seq 5"]);
+    }
+
+    /// A kill takes ops from its own worker only: another worker's missing last op is still
+    /// unreported, and so is one the kill did not skip.
+    #[test]
+    fn a_kill_excuses_only_its_own_workers_ops() {
+        let all: Vec<u32> = (0..8).collect();
+        let mut o = obs(&all[..7], vec![]);
+        o.records.extend(all[..4].iter().map(|&s| of(1, rec(s))));
+        let mut k = kill(4, false, vec![]);
+        k.worker = 1;
+        o.kills.push(k);
+        let c = check(&two_workers(), &o);
+        assert_eq!((c.expected, c.unreported), (12, 1), "{c:?}");
+        assert_eq!(c.examples, ["worker 0 seq 7"]);
+        // With respawn, the skipped ops of worker 1 are not excused in worker 0.
+        let mut o = obs(&[0, 1, 2, 5, 6, 7], vec![]);
+        o.records.extend(
+            all.iter()
+                .filter(|&&s| s != 3 && s != 4)
+                .map(|&s| of(1, rec(s))),
+        );
+        let mut k = kill(4, true, vec![3, 4]);
+        k.worker = 1;
+        o.kills.push(k);
+        let c = check(&two_workers(), &o);
+        assert_eq!((c.expected, c.unreported), (14, 2), "{c:?}");
+        assert_eq!(c.examples, ["worker 0 seq 4", "worker 0 seq 3"]);
+    }
+
+    /// Without respawn, only the *last* kill of a worker ends its schedule: an earlier
+    /// respawned kill followed by a final one ends it; a final respawned one does not.
+    #[test]
+    fn only_the_last_kill_decides_whether_a_schedule_ended() {
+        let o = obs(
+            &[0, 1, 2, 3],
+            vec![kill(1, false, vec![]), kill(4, true, vec![4])],
+        );
+        let c = check(&plan(), &o);
+        assert_eq!((c.expected, c.unreported), (7, 3), "{c:?}");
+        let o = obs(
+            &[0, 1, 2, 3],
+            vec![kill(1, true, vec![]), kill(4, false, vec![])],
+        );
+        let c = check(&plan(), &o);
+        assert_eq!((c.expected, c.unreported), (4, 0), "{c:?}");
+    }
+
+    /// At most ten examples are listed, the count stays exact.
+    #[test]
+    fn examples_are_capped_and_the_count_is_not() {
+        let mut p = plan();
+        p.workers[0].ops = (0..30)
+            .map(|seq| PlannedOp {
+                seq,
+                actor: 0,
+                kind: OpKind::CreateTask,
+                think_us: 0,
+                payload_len: 0,
+                at_ms: 0,
+            })
+            .collect();
+        let c = check(&p, &obs(&[], vec![]));
+        assert_eq!((c.expected, c.unreported), (30, 30));
+        assert_eq!(c.examples.len(), MAX_EXAMPLES);
+    }
 }

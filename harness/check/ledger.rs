@@ -477,3 +477,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "ledger_kinds_tests.rs"]
+mod kinds_tests;

@@ -296,3 +296,173 @@ fn evidence_lists_only_what_was_measured() {
     };
     assert_eq!(c.damage(), [Cat::Integrity, Cat::Unreadable]);
 }
+
+/// What one finding alone is judged as: its single failure (safety or liveness).
+fn alone(
+    obs: &Observations,
+    totals: &Totals,
+    c: &Checks,
+    k: &Corruption,
+) -> Vec<(Cat, Detector, FailureKind)> {
+    let v = judge(&scenario(""), obs, totals, c, k);
+    assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+    v.failures
+        .iter()
+        .chain(&v.liveness)
+        .map(|f| (f.category, f.detector, f.kind))
+        .collect()
+}
+
+/// Issue 27: each failure category produced alone, on an otherwise healthy run, so that
+/// no second failure can mask a verdict that drops it (every older test that produced a
+/// verification error also produced a ledger error). Each must fail the run by itself,
+/// under its own category and detector.
+#[test]
+fn each_failure_category_alone_fails_the_run() {
+    use FailureKind::Unexpected as U;
+    type Set = fn(&mut Checks);
+    let checks: [(Set, (Cat, Detector, FailureKind)); 13] = [
+        (
+            |c| c.verification_errors = vec!["page_count: disk I/O error".into()],
+            (Cat::Unreadable, Detector::Verification, U),
+        ),
+        (
+            |c| c.ledger_error = Some("cannot read".into()),
+            (Cat::Unreadable, Detector::Ledger, U),
+        ),
+        (
+            |c| c.content_hash_error = Some("cannot read".into()),
+            (Cat::Unreadable, Detector::ContentHash, U),
+        ),
+        (
+            |c| c.integrity_check = "*** in database main ***".into(),
+            (Cat::Integrity, Detector::IntegrityCheck, U),
+        ),
+        (
+            |c| c.quick_check = "*** in database main ***".into(),
+            (Cat::Integrity, Detector::IntegrityCheck, U),
+        ),
+        (
+            |c| c.lost_writes = 1,
+            (Cat::LostWrites, Detector::Ledger, U),
+        ),
+        (
+            |c| c.phantom_writes = 1,
+            (Cat::PhantomWrites, Detector::Ledger, U),
+        ),
+        (
+            |c| c.duplicate_writes = 1,
+            (Cat::DuplicateWrites, Detector::Ledger, U),
+        ),
+        (
+            |c| c.order_violations = 1,
+            (Cat::OrderViolations, Detector::Ledger, U),
+        ),
+        (
+            |c| c.lock_overlaps = 1,
+            (Cat::LockOverlaps, Detector::IntervalCheck, U),
+        ),
+        (
+            |c| c.lockstep_breaches = 1,
+            (Cat::LockstepBreaches, Detector::LockstepCoordinator, U),
+        ),
+        (
+            |c| c.sidecar_seen = true,
+            (Cat::Sidecar, Detector::SidecarWatch, U),
+        ),
+        (
+            |c| {
+                c.ops.expected = 8;
+                c.ops.unreported = 1;
+                c.ops.examples = vec!["worker 0 seq 4".into()];
+            },
+            (Cat::Liveness, Detector::OpCount, U),
+        ),
+    ];
+    let (obs, totals, k) = (
+        Observations::default(),
+        Totals::default(),
+        Corruption::default(),
+    );
+    for (set, expected) in checks {
+        let mut c = healthy();
+        set(&mut c);
+        assert_eq!(alone(&obs, &totals, &c, &k), [expected]);
+    }
+    let c = healthy();
+    let failed = Totals {
+        failed: 1,
+        ..Totals::default()
+    };
+    assert_eq!(
+        alone(&obs, &failed, &c, &k),
+        [(Cat::WorkerErrors, Detector::WorkerRecords, U)]
+    );
+    for (false_reports, real, cat) in [(1, 0, Cat::FalseCorruption), (0, 1, Cat::RealCorruption)] {
+        for (source, detector) in [("pages", Detector::Guard), ("sqlite", Detector::Sqlite)] {
+            let k = Corruption {
+                reports: 1,
+                false_reports,
+                real,
+                by_guard: [(source.to_string(), 1)].into(),
+                ..Corruption::default()
+            };
+            assert_eq!(alone(&obs, &totals, &c, &k), [(cat, detector, U)]);
+        }
+    }
+    let crashed = Observations {
+        workers: vec![crate::observe::WorkerExit {
+            worker: 0,
+            pid: 7,
+            finished: false,
+            exit_code: None,
+            signal: Some(11),
+            killed_because: None,
+            error: None,
+            records: 0,
+            protocol_failure: None,
+            language: None,
+            implementation: None,
+            sqlite_version: None,
+        }],
+        ..Observations::default()
+    };
+    assert_eq!(
+        alone(&crashed, &totals, &c, &k),
+        [(Cat::Liveness, Detector::WorkerExit, U)]
+    );
+    let deadline = Observations {
+        liveness: vec!["run deadline".into()],
+        ..Observations::default()
+    };
+    assert_eq!(
+        alone(&deadline, &totals, &c, &k),
+        [(Cat::Liveness, Detector::Runner, U)]
+    );
+}
+
+/// A verification error alone (the ledger and the content hash ran) fails the run, and a
+/// length that verification could not measure is not a second failure.
+#[test]
+fn a_verification_error_alone_fails_the_run_without_a_length_failure() {
+    let mut c = healthy();
+    c.verification_errors = vec!["file watch: dropped events".into()];
+    c.final_length_ok = false;
+    let v = verdict("", &c);
+    assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::Unreadable,
+            Detector::Verification,
+            FailureKind::Unexpected
+        )]
+    );
+    assert_eq!(
+        v.failures[0].message,
+        "unreadable: verification: file watch: dropped events"
+    );
+    // Declared unreadable, it is a note and the run passes.
+    let v = verdict("integrity = \"unreadable\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+}

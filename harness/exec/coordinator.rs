@@ -558,4 +558,85 @@ mod tests {
             })
         );
     }
+
+    /// Two actors of one worker process holding the write lock at once is a breach like any
+    /// other: the coordinator keys holders by actor, never by worker (every older fixture had
+    /// one actor per worker, so a coordinator that forgave a breach inside one process
+    /// passed them all).
+    #[test]
+    fn two_actors_of_one_worker_holding_at_once_is_a_breach() {
+        let a = |actor| ActorId { worker: 0, actor };
+        let mut c = Coordinator::new(
+            Box::new(ReplayScheduler::new(vec![a(0), a(1)])),
+            &[a(0), a(1)],
+            100,
+        );
+        c.on(StepEvent::Want(a(0), StepAction::Begin));
+        c.on(StepEvent::Want(a(1), StepAction::Begin));
+        step(&mut c, StepAction::Commit, StepResult::Ok);
+        assert!(c.out.breaches.is_empty());
+        step(&mut c, StepAction::Commit, StepResult::Ok);
+        assert_eq!(
+            c.out.breaches,
+            [Breach {
+                step: 1,
+                actor: a(1),
+                holders: vec![a(0)],
+            }]
+        );
+    }
+
+    /// Holding ends with a commit that was not turned away (an error too), a rollback or a
+    /// close, and only for that actor: the next `begin` is then no breach. A busy `begin`
+    /// never makes a holder.
+    #[test]
+    fn holding_ends_with_commit_rollback_or_close_and_a_busy_begin_holds_nothing() {
+        let busy = StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        };
+        let error = StepResult::Error {
+            code: "SQLITE_IOERR".into(),
+        };
+        for (end, result) in [
+            (StepAction::Commit, StepResult::Ok),
+            (StepAction::Commit, error),
+            (StepAction::Rollback, StepResult::Ok),
+            (StepAction::Close, StepResult::Ok),
+        ] {
+            let mut c = coord(2, &[1, 0, 0, 1]);
+            c.on(StepEvent::Want(id(0), StepAction::Begin));
+            c.on(StepEvent::Want(id(1), StepAction::Begin));
+            step(&mut c, StepAction::Begin, busy.clone()); // 1 is turned away
+            step(&mut c, end.clone(), StepResult::Ok); // 0 holds
+            step(&mut c, StepAction::Open, result.clone()); // 0 ends holding
+            step(&mut c, StepAction::Commit, StepResult::Ok); // 1 holds, alone
+            assert!(c.out.breaches.is_empty(), "{end} {result}: {:?}", c.out);
+            assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), [id(1)]);
+        }
+    }
+
+    /// A gone worker holds nothing: the next `begin` is no breach.
+    #[test]
+    fn a_gone_worker_holds_no_lock() {
+        let mut c = coord(2, &[0, 1]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::Begin));
+        step(&mut c, StepAction::Commit, StepResult::Ok);
+        c.on(StepEvent::WorkerGone(0));
+        assert!(c.settled());
+        step(&mut c, StepAction::Commit, StepResult::Ok);
+        assert!(c.out.breaches.is_empty());
+    }
+
+    /// The first guard report is remembered at its step; later ones do not move it.
+    #[test]
+    fn the_first_guard_report_is_kept_at_its_step() {
+        let mut c = coord(1, &[0, 0, 0]);
+        c.on(StepEvent::Want(id(0), StepAction::Guard));
+        step(&mut c, StepAction::Guard, StepResult::Ok);
+        assert_eq!(c.out.first_guard_report_step, None);
+        step(&mut c, StepAction::Guard, StepResult::Fired);
+        step(&mut c, StepAction::Commit, StepResult::Fired);
+        assert_eq!(c.out.first_guard_report_step, Some(1));
+    }
 }
