@@ -327,7 +327,11 @@ mod tests {
     fn a_rows_query_returning_strays_counts_phantoms() {
         for stray in ["(0, 1)", "(5, 0)", "(0, 3)", "('x', NULL)", "(0, -1)"] {
             let (conn, t, recs) = db();
-            assert_eq!(counts(&conn, &t, &recs), (0, 0, 0), "clean");
+            let clean = check(&conn, &t, &plan(), &recs).unwrap();
+            // Clean means no example either (mutants `n >= 0`, `n >= 1` reported anomalies
+            // of count zero).
+            assert!(clean.clean() && clean.examples.is_empty(), "{clean:?}");
+            assert!(clean.first.is_empty() && clean.ambiguous_ops.is_empty());
             conn.execute_batch(&format!("INSERT INTO audit VALUES {stray}"))
                 .unwrap();
             assert_eq!(counts(&conn, &t, &recs), (0, 1, 0), "audit lists {stray}");
@@ -337,7 +341,14 @@ mod tests {
         conn.execute_batch("DELETE FROM jobs WHERE seq = 2; DELETE FROM notes WHERE s = 2")
             .unwrap();
         recs[2].outcome = Outcome::RolledBack;
-        assert_eq!(counts(&conn, &t, &recs), (0, 1, 0));
+        let l = check(&conn, &t, &plan(), &recs).unwrap();
+        assert_eq!((l.lost, l.phantom, l.duplicate), (0, 1, 0));
+        assert_eq!(
+            l.examples,
+            [
+                "phantom: `ledger.rows[0]` (audit) lists worker 0 seq 2, which is not a committed op of its kinds"
+            ]
+        );
     }
 
     /// Each rows query is judged on its own: one missing there is lost, one listed twice a
@@ -367,6 +378,10 @@ mod tests {
         let l = check(&conn, &t, &plan(), &recs).unwrap();
         assert_eq!((l.lost, l.phantom, l.duplicate), (0, 0, 0), "{l:?}");
         assert_eq!((l.ambiguous, l.ambiguous_committed), (1, 1));
+        assert_eq!(
+            l.ambiguous_ops,
+            ["worker 0 seq 2 (create_task), never reported: committed"]
+        );
         conn.execute_batch("DELETE FROM audit WHERE s = 2").unwrap();
         assert_eq!(counts(&conn, &t, &recs), (1, 0, 0));
         // Absent from `ledger.present`: not committed, so any row of it is a phantom.
@@ -377,11 +392,19 @@ mod tests {
         let l = check(&conn, &t, &plan(), &recs).unwrap();
         assert_eq!((l.lost, l.phantom, l.duplicate), (0, 2, 0), "{l:?}");
         assert_eq!((l.ambiguous, l.ambiguous_committed), (1, 0));
+        assert_eq!(
+            l.ambiguous_ops,
+            ["worker 0 seq 2 (create_task), never reported: absent"]
+        );
         // Reported ambiguous and listed: committed too.
         let (conn, t, mut recs) = db();
         recs[1].outcome = Outcome::Ambiguous;
         let l = check(&conn, &t, &plan(), &recs).unwrap();
         assert!(l.clean(), "{l:?}");
         assert_eq!((l.ambiguous, l.ambiguous_committed), (1, 1));
+        assert_eq!(
+            l.ambiguous_ops,
+            ["worker 0 seq 1 (add_comment), COMMIT failed: committed"]
+        );
     }
 }

@@ -149,4 +149,17 @@ mod tests {
             "the first overlap in time order"
         );
     }
+
+    /// Of two open intervals that end at the same time, the first stays the holder: a third
+    /// that begins inside it is an overlap even when it is the second one's actor (mutant
+    /// `cur.end >= h.end`, which swapped holders on a tie and forgave that overlap).
+    #[test]
+    fn a_tie_keeps_the_first_holder() {
+        let x = check(&[
+            rec(0, 0, 0, 0, 10_000),
+            rec(1, 0, 0, 5_000, 10_000),
+            rec(1, 0, 1, 7_000, 12_000),
+        ]);
+        assert_eq!(x.overlaps, 2);
+    }
 }

@@ -145,6 +145,8 @@ fn clean_history() -> Db {
     let l = db.check();
     assert!(l.clean(), "{:?}", l.examples);
     assert_eq!((l.ambiguous, l.gc_removed), (0, 0));
+    // Clean means no example either: an anomaly of count zero is no anomaly.
+    assert!(l.examples.is_empty() && l.first.is_empty() && l.ambiguous_ops.is_empty());
     db
 }
 

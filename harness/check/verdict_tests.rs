@@ -466,3 +466,78 @@ fn a_verification_error_alone_fails_the_run_without_a_length_failure() {
     let v = verdict("integrity = \"unreadable\"", &c);
     assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
 }
+
+/// A seeded kill excuses exactly its own process's SIGKILL: not another signal, not another
+/// pid or worker, not a kill that was followed by a successor, and not a SIGKILL without a
+/// seeded kill (the runner's deadline). Mutation testing found none of this pinned by the
+/// fast tests (`&&` to `||`, `k.pid == w.pid` to `!=`).
+#[test]
+fn a_seeded_kill_excuses_only_its_own_process() {
+    use crate::observe::{KillEvent, WorkerExit};
+    use crate::scenario::KillPoint;
+    let exit = |pid: u32, signal: i32| WorkerExit {
+        worker: 0,
+        pid,
+        finished: false,
+        exit_code: None,
+        signal: Some(signal),
+        killed_because: None,
+        error: None,
+        records: 3,
+        protocol_failure: None,
+        language: None,
+        implementation: None,
+        sqlite_version: None,
+    };
+    let kill = |worker: u32, pid: u32, respawned: bool| KillEvent {
+        worker,
+        actor: 0,
+        seq: 3,
+        point: KillPoint::MidTransaction,
+        pid,
+        respawned,
+        skipped: Vec::new(),
+    };
+    let judged = |exit: WorkerExit, kills: Vec<KillEvent>| {
+        let obs = Observations {
+            workers: vec![exit],
+            kills,
+            ..Observations::default()
+        };
+        judge(
+            &scenario(""),
+            &obs,
+            &Totals::default(),
+            &healthy(),
+            &Corruption::default(),
+        )
+    };
+    let v = judged(exit(7, 9), vec![kill(0, 7, false)]);
+    assert_eq!(v.verdict, VerdictKind::Pass, "the planned death: {v:?}");
+    for (exit, kills, why) in [
+        (exit(7, 9), vec![kill(0, 7, true)], "a successor continued"),
+        (
+            exit(7, 9),
+            vec![kill(0, 6, false)],
+            "another pid was killed",
+        ),
+        (
+            exit(7, 9),
+            vec![kill(1, 7, false)],
+            "another worker was killed",
+        ),
+        (exit(7, 9), vec![], "no seeded kill"),
+        (exit(7, 11), vec![kill(0, 7, false)], "another signal"),
+    ] {
+        let v = judged(exit, kills);
+        assert_eq!(v.verdict, VerdictKind::Fail, "{why}: {v:?}");
+        assert_eq!(
+            v.liveness
+                .iter()
+                .map(|f| (f.category, f.detector))
+                .collect::<Vec<_>>(),
+            [(Cat::Liveness, Detector::WorkerExit)],
+            "{why}"
+        );
+    }
+}
