@@ -541,3 +541,56 @@ fn a_seeded_kill_excuses_only_its_own_process() {
         );
     }
 }
+
+/// `expect.sidecar` in every state, without a run (mutation testing found the fast tests
+/// never judged it: `global_lock_ops > 0` to `== 0`, `required` failing a seen sidecar,
+/// `any`'s note on an unseen one). (category, kind) of each failure, and the notes.
+#[test]
+fn the_sidecar_is_judged_by_its_expectation() {
+    let judged = |lock: &str, expect: &str, lock_ops: u64, seen: bool| {
+        let text = format!(
+            "name = \"t\"\n[strategy]\nwrite_lock = \"{lock}\"\n[expect]\nsidecar = \"{expect}\"\n"
+        );
+        let s = parse_str(&text, &ScenarioSource::Embedded("t".into())).unwrap();
+        let mut c = healthy();
+        c.global_lock_ops = lock_ops;
+        c.sidecar_seen = seen;
+        let v = judge(
+            &s,
+            &Observations::default(),
+            &Totals::default(),
+            &c,
+            &Corruption::default(),
+        );
+        let failures: Vec<(Cat, FailureKind)> =
+            v.failures.iter().map(|f| (f.category, f.kind)).collect();
+        (failures, v.notes)
+    };
+    let missing = vec![(Cat::Sidecar, FailureKind::Missing)];
+    let unexpected = vec![(Cat::Sidecar, FailureKind::Unexpected)];
+    // auto under flock: required once an op that takes the lock ran.
+    assert_eq!(judged("flock", "auto", 3, true), (vec![], vec![]));
+    assert_eq!(judged("flock", "auto", 3, false).0, missing);
+    // ... and not judged, with a note, when none ran.
+    for seen in [false, true] {
+        let (failures, notes) = judged("flock", "auto", 0, seen);
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("sidecar not judged"), "{notes:?}");
+    }
+    // auto without the lock: forbidden.
+    assert_eq!(judged("none", "auto", 3, true).0, unexpected);
+    assert_eq!(judged("none", "auto", 3, false), (vec![], vec![]));
+    // Declared outright.
+    assert_eq!(judged("none", "required", 0, true), (vec![], vec![]));
+    assert_eq!(judged("none", "required", 0, false).0, missing);
+    assert_eq!(judged("flock", "forbidden", 3, true).0, unexpected);
+    assert_eq!(judged("none", "any", 0, false), (vec![], vec![]));
+    assert_eq!(
+        judged("none", "any", 0, true),
+        (
+            vec![],
+            vec!["seen, not judged: a <db>.lock sidecar (expect.sidecar = \"any\")".to_string()]
+        )
+    );
+}

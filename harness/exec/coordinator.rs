@@ -639,4 +639,37 @@ mod tests {
         step(&mut c, StepAction::Commit, StepResult::Fired);
         assert_eq!(c.out.first_guard_report_step, Some(1));
     }
+
+    /// A COMMIT that went through could release the write lock: every futile actor may try
+    /// again. One turned away (busy) released nothing. (Mutant `delete !` in
+    /// `could_release`'s commit arm survived the fast tests.)
+    #[test]
+    fn a_commit_that_went_through_lets_futile_actors_try_again() {
+        let busy = StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        };
+        let mut c = coord(2, &[0, 1, 0, 0]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::Begin));
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 0 holds
+        step(&mut c, StepAction::Begin, busy.clone()); // 1 is turned away: futile
+        assert_eq!(futile(&c), [1]);
+        step(&mut c, StepAction::Commit, busy); // 0's COMMIT is turned away: nothing released
+        assert_eq!(futile(&c), [0, 1]);
+        step(&mut c, StepAction::Close, StepResult::Ok); // 0's COMMIT goes through
+        assert!(c.futile.is_empty(), "{:?}", c.futile);
+        assert_eq!(c.retrying.iter().map(|a| a.worker).collect::<Vec<_>>(), [1]);
+        assert!(could_release(
+            &StepAction::Commit,
+            &StepResult::Ok,
+            true,
+            true
+        ));
+        assert!(!could_release(
+            &StepAction::Commit,
+            &StepResult::WouldBlock,
+            true,
+            true
+        ));
+    }
 }
