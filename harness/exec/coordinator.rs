@@ -672,4 +672,24 @@ mod tests {
             true
         ));
     }
+
+    /// A guard step counts as releasing only in the process that holds the write lock (the
+    /// bare-close probe drops that process's POSIX locks): another process's guard step lets
+    /// nobody in. (Mutant `h.worker != a.worker` in `track_futility` survived the fast tests.)
+    #[test]
+    fn only_the_holding_processs_guard_step_releases() {
+        let busy = StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        };
+        let mut c = coord(3, &[0, 1, 2, 0]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::Begin));
+        c.on(StepEvent::Want(id(2), StepAction::Guard));
+        step(&mut c, StepAction::Guard, StepResult::Ok); // 0 holds
+        step(&mut c, StepAction::Begin, busy); // 1 is turned away: futile
+        step(&mut c, StepAction::Close, StepResult::Ok); // 2's guard: it holds nothing
+        assert_eq!(futile(&c), [1]);
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 0's guard: it holds the lock
+        assert!(c.futile.is_empty(), "{:?}", c.futile);
+    }
 }
