@@ -692,4 +692,30 @@ mod tests {
         step(&mut c, StepAction::Commit, StepResult::Ok); // 0's guard: it holds the lock
         assert!(c.futile.is_empty(), "{:?}", c.futile);
     }
+
+    /// When a `begin` takes the write lock again, only the actors let back in that wait
+    /// before a `begin` become futile again: one let back in before another step keeps its
+    /// turn. (Mutant `!=` in `track_futility`'s `again` filter survived the fast tests.)
+    #[test]
+    fn a_begin_that_takes_the_lock_again_sends_back_only_begin_waiters() {
+        let busy = StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        };
+        let mut c = coord(3, &[1, 2, 0]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::Begin));
+        c.on(StepEvent::Want(id(2), StepAction::statement("select")));
+        step(&mut c, StepAction::Begin, busy.clone()); // 1 turned away: futile
+        // 2's statement outside a transaction is turned away too, and could release a lock:
+        // both may try again.
+        step(&mut c, StepAction::statement("select"), busy);
+        assert!(c.futile.is_empty());
+        assert_eq!(
+            c.retrying.iter().map(|a| a.worker).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 0 takes the write lock
+        assert_eq!(futile(&c), [1]);
+        assert_eq!(c.retrying.iter().map(|a| a.worker).collect::<Vec<_>>(), [2]);
+    }
 }
