@@ -386,3 +386,21 @@ fn heartbeats_a_committed_gc_removed_are_judged_by_its_cutoff() {
     assert!(l.clean(), "{l:?}");
     assert_eq!(l.gc_removed, 0);
 }
+
+/// A heartbeat reported with the event id of the gc that followed it claims an id that is
+/// not its own: its missing row is a lost write, not a removal by that gc (mutant `g >= eid`
+/// in `removed_by_gc` counted it as removed).
+#[test]
+fn a_heartbeat_reported_with_the_gcs_event_id_is_not_removed_by_it() {
+    let ops = [
+        (OpKind::CreateTask, 0, 0),
+        (OpKind::ClaimTask, 0, 0),
+        (OpKind::Heartbeat, 0, 4),
+        (OpKind::GcEvents, 1, GC_AGE_MS + 5),
+    ];
+    let mut db = run(&ops);
+    let gc_eid = db.records[3].event_id;
+    db.records[2].event_id = gc_eid;
+    let l = db.check();
+    assert_eq!((l.lost, l.gc_removed), (1, 0), "{l:?}");
+}

@@ -594,3 +594,64 @@ fn the_sidecar_is_judged_by_its_expectation() {
         )
     );
 }
+
+/// A count allowed by `some` leaves a note with the count; one allowed by `any` leaves a note
+/// only when it shows (mutants: the `some` arm deleted, `count > 0` to `>= 0`).
+#[test]
+fn allowed_counts_leave_notes_only_when_they_show() {
+    let mut c = healthy();
+    c.lost_writes = 2;
+    let v = verdict("lost_writes = \"some\"\nduplicate_writes = \"any\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert_eq!(
+        v.notes,
+        [
+            "expected and seen: 2 lost writes (committed, but rows missing or wrong) (expect.lost_writes = \"some\")"
+        ]
+    );
+}
+
+/// The worker-error failure lists the codes of the failed records only (mutant
+/// `r.outcome != Outcome::Failed` counted the committed ones).
+#[test]
+fn worker_errors_list_the_codes_of_failed_ops_only() {
+    let rec = |seq: u32, outcome: &str, error: Option<&str>| -> crate::observe::OpRecord {
+        let mut r = serde_json::json!({
+            "worker": 0, "actor": 0, "seq": seq, "kind": "create_task", "outcome": outcome,
+            "t_start_ns": 0, "t_end_ns": 0,
+        });
+        if let Some(code) = error {
+            r["error"] = serde_json::json!({"code": code, "message": "m"});
+        }
+        serde_json::from_value(r).unwrap()
+    };
+    let obs = Observations {
+        records: vec![
+            rec(0, "failed", Some("SQLITE_BUSY")),
+            rec(1, "committed", None),
+            rec(2, "failed", Some("SQLITE_BUSY")),
+            rec(3, "failed", None),
+        ],
+        ..Observations::default()
+    };
+    let totals = Totals {
+        failed: 3,
+        ..Totals::default()
+    };
+    let v = judge(
+        &scenario(""),
+        &obs,
+        &totals,
+        &healthy(),
+        &Corruption::default(),
+    );
+    assert_eq!(
+        v.failures
+            .iter()
+            .map(|f| f.message.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "worker_errors: 3 ops failed in workers (expect.worker_errors = \"none\"): SQLITE_BUSY x2, unknown x1"
+        ]
+    );
+}
