@@ -407,4 +407,27 @@ mod tests {
             ["worker 0 seq 1 (add_comment), COMMIT failed: committed"]
         );
     }
+
+    /// At most 100 ambiguous ops are listed; the count stays exact (mutant `< 100` to
+    /// `<= 100`).
+    #[test]
+    fn ambiguous_ops_are_listed_up_to_a_hundred() {
+        let mut p = plan();
+        p.workers[0].ops = (0..101)
+            .map(|seq| PlannedOp {
+                seq,
+                actor: 0,
+                kind: OpKind::CreateTask,
+                think_us: 0,
+                payload_len: 0,
+                at_ms: 0,
+            })
+            .collect();
+        let (conn, t, _) = db();
+        conn.execute_batch("DELETE FROM jobs; DELETE FROM audit; DELETE FROM notes")
+            .unwrap();
+        let l = check(&conn, &t, &p, &[]).unwrap();
+        assert_eq!((l.ambiguous, l.ambiguous_committed), (101, 0));
+        assert_eq!(l.ambiguous_ops.len(), 100);
+    }
 }

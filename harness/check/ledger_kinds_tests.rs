@@ -404,3 +404,12 @@ fn a_heartbeat_reported_with_the_gcs_event_id_is_not_removed_by_it() {
     let l = db.check();
     assert_eq!((l.lost, l.gc_removed), (1, 0), "{l:?}");
 }
+
+/// At most 100 ambiguous ops are listed; the count stays exact (mutant `< 100` to `<= 100`).
+#[test]
+fn ambiguous_ops_are_listed_up_to_a_hundred() {
+    let ops = [(OpKind::CreateTask, 0, 0); 101];
+    let l = run_in(&ops, &[]).check();
+    assert_eq!((l.ambiguous, l.ambiguous_committed), (101, 0));
+    assert_eq!(l.ambiguous_ops.len(), 100);
+}
