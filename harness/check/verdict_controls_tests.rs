@@ -362,3 +362,48 @@ fn worker_errors_list_the_codes_of_failed_ops_only() {
         ]
     );
 }
+
+/// A worker's liveness failure says how it ended: a non-zero exit after finishing its
+/// schedule is not "before finishing" (mutant: the `!w.finished` guard to `true`).
+#[test]
+fn a_worker_exit_says_how_it_ended() {
+    let ended = |finished: bool, code: i32| {
+        let obs = Observations {
+            workers: vec![crate::observe::WorkerExit {
+                worker: 1,
+                pid: 7,
+                finished,
+                exit_code: Some(code),
+                signal: None,
+                killed_because: None,
+                error: None,
+                records: 4,
+                protocol_failure: None,
+                language: None,
+                implementation: None,
+                sqlite_version: None,
+            }],
+            ..Observations::default()
+        };
+        let v = judge(
+            &scenario(""),
+            &obs,
+            &Totals::default(),
+            &healthy(),
+            &Corruption::default(),
+        );
+        v.liveness
+            .iter()
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ended(true, 3),
+        ["liveness: worker 1 (pid 7) exited with code 3 after 4 ops"]
+    );
+    assert_eq!(
+        ended(false, 0),
+        ["liveness: worker 1 (pid 7) exited with code 0 before finishing its schedule after 4 ops"]
+    );
+    assert!(ended(true, 0).is_empty());
+}
