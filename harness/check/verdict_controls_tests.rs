@@ -407,3 +407,53 @@ fn a_worker_exit_says_how_it_ended() {
     );
     assert!(ended(true, 0).is_empty());
 }
+
+/// `damaged` on a healthy database is a missing failure (mutant: the `ok` guard to `false`).
+#[test]
+fn damaged_expected_on_a_healthy_database_is_missing() {
+    let v = verdict("integrity = \"damaged\"", &healthy());
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::Integrity,
+            Detector::IntegrityCheck,
+            FailureKind::Missing
+        )]
+    );
+}
+
+/// Ambiguous ops settled by probing and seeded kills leave notes (mutant: `add_notes`
+/// replaced with nothing).
+#[test]
+fn ambiguous_ops_and_seeded_kills_leave_notes() {
+    let mut c = healthy();
+    c.ambiguous = 3;
+    c.ambiguous_committed = 1;
+    let obs = Observations {
+        kills: vec![crate::observe::KillEvent {
+            worker: 0,
+            actor: 0,
+            seq: 3,
+            point: crate::scenario::KillPoint::MidTransaction,
+            pid: 7,
+            respawned: true,
+            skipped: vec![3],
+        }],
+        ..Observations::default()
+    };
+    let v = judge(
+        &scenario(""),
+        &obs,
+        &Totals::default(),
+        &c,
+        &Corruption::default(),
+    );
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert_eq!(
+        v.notes,
+        [
+            "3 ambiguous ops settled by probing: 1 committed, 2 absent",
+            "seeded kill: worker 0 (pid 7) died mid-transaction in op seq 3; a successor continued its schedule"
+        ]
+    );
+}
