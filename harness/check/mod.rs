@@ -4,6 +4,7 @@
 pub mod app_ledger;
 pub mod completeness;
 pub mod content;
+pub mod coverage;
 pub mod durability;
 pub mod exclusion;
 pub mod failure;
@@ -71,6 +72,13 @@ pub struct Checks {
     /// and those that did not.
     #[serde(default)]
     pub ops: completeness::Completeness,
+    /// What each measured check judged out of what it should have (`check::coverage`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<coverage::Coverage>,
+    /// The file watch dropped events: the sidecar detector cannot vouch that no
+    /// `<db>.lock` appeared (its own failure, not an unreadable database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_error: Option<String>,
     /// Lockstep: write-lock breaches seen by the coordinator, at their exact steps.
     pub lockstep_breaches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +198,10 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         Ok(conn) => {
             let mut v = verify::structural(&conn, spec.scenario.sqlite.journal_mode);
             let judged = match &spec.scenario.ledger {
-                Some(table) => app_ledger::check(&conn, table, plan, &obs.records),
+                Some(table) => match verify::open_read_only(db) {
+                    Ok(ro) => app_ledger::check(&ro, table, plan, &obs.records),
+                    Err(source) => Err(ledger::LedgerError::ReadOnly { source }),
+                },
                 None => ledger::check(&conn, plan, &obs.records),
             };
             match judged {
@@ -237,6 +248,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     c.lock_overlaps = x.overlaps;
     c.lock_intervals = x.intervals;
     c.lock_overlap_example = x.first_example;
+    c.coverage = coverage::measure(&obs.records, spec.scenario.ledger.is_none());
     if let Some(ls) = &obs.lockstep {
         c.lockstep_breaches = ls.breaches.len() as u64;
         c.first_breach = ls.breaches.first().map(|b| {
@@ -255,10 +267,9 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         });
     }
     c.files_seen = obs.files_seen.clone();
-    // A watch that dropped events cannot vouch that no sidecar appeared.
-    if let Some(e) = &obs.watch_error {
-        c.verification_errors.push(format!("file watch: {e}"));
-    }
+    // A watch that dropped events cannot vouch that no sidecar appeared: the sidecar
+    // detector's failure (`verdict::judge_sidecar`), not an unreadable database.
+    c.watch_error = obs.watch_error.clone();
     let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
         .to_string_lossy()
         .into_owned();

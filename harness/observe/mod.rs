@@ -136,6 +136,9 @@ pub struct WorkerExit {
     /// A fatal error the worker reported, or the tail of its stderr.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The worker sent `fatal` (its message is `error`): it failed, whatever it did next.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fatal: bool,
     pub records: u64,
     /// The runner killed it for breaking the worker protocol (PROTOCOL.md, "Named failures").
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -116,9 +116,25 @@ pub fn verdict_line(r: &Report) -> String {
         line.push_str(", sidecar <db>.lock seen");
     }
     if !r.passed() {
+        if let Some(f) = r.primary() {
+            line.push_str(&format!(
+                " [{}/{}: {}]",
+                f.category.name(),
+                f.detector.name(),
+                clip(f.text(), 120)
+            ));
+        }
         line.push_str(&format!("; reproduce: {}", r.reproduce));
     }
     line
+}
+
+/// At most `max` characters of `s`, cut at a character boundary, `...` when cut.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// `PASS`, `FAIL` or `INTERRUPTED`.

@@ -99,7 +99,7 @@ fn rank(f: &Failure) -> (u8, Category) {
             F::Unreadable => Category::Verification,
             F::Liveness => Category::Liveness,
             // Only ever `Missing` (handled above); a fault that was not exercised.
-            F::IoPointNotFired => Category::ExpectationUnmet,
+            F::IoPointNotFired | F::NotJudged => Category::ExpectationUnmet,
         }
     };
     let within = match f.category {
