@@ -58,6 +58,21 @@ fn a_worker_of_another_protocol_version_is_named() {
         "{}",
         reasons(&r)
     );
+    // The cause comes first, also under -q; no worker ran, so the ledger is not blamed and
+    // nothing is "ambiguous": every op is "not run".
+    let verdict = r.stdout.lines().last().unwrap_or_default();
+    assert!(
+        verdict.contains("[liveness/worker_protocol: ")
+            && verdict.contains("protocol version mismatch")
+            && verdict.contains("0 ambiguous, 24 not run")
+            && verdict.contains("ledger not judged (no worker ran)"),
+        "{verdict}"
+    );
+    assert!(
+        r.report["failures"].as_array().unwrap().is_empty(),
+        "{}",
+        reasons(&r)
+    );
 }
 
 #[test]

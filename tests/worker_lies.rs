@@ -176,3 +176,16 @@ fn a_ledger_query_that_writes_fails_and_the_database_stays_whole() {
         .unwrap();
     assert_eq!(n, 24, "the ledger query must not have deleted anything");
 }
+
+/// A guard that cannot look is not a guard that passed: counted, and a failure of its own.
+#[test]
+fn a_guard_that_could_not_look_is_a_failure_of_its_own() {
+    let (r, why) = lie("guard-error", false);
+    assert!(
+        why.contains("guard_errors/guard")
+            && why.contains("24 guard checks that could not look")
+            && why.contains("cannot stat the database file"),
+        "{why}"
+    );
+    assert_eq!(r.u("/checks/guard_errors"), 24);
+}

@@ -45,6 +45,8 @@ pub enum FailureCategory {
     Durability,
     /// An `[io]` fault point never fired: the fault was not exercised.
     IoPointNotFired,
+    /// `checks.guard_errors` against `expect.guard_errors`: a guard that could not look.
+    GuardErrors,
     /// A check judged none of the ops it should have (`checks.coverage`), and the scenario
     /// does not declare it not judged (`expect.not_judged`).
     NotJudged,
@@ -71,6 +73,7 @@ impl FailureCategory {
             FailureCategory::Durability => "durability",
             FailureCategory::IoPointNotFired => "io_point_not_fired",
             FailureCategory::NotJudged => "not_judged",
+            FailureCategory::GuardErrors => "guard_errors",
         }
     }
 }
@@ -213,6 +216,7 @@ impl FailureCategory {
             F::Integrity => 4,
             F::RealCorruption | F::FinalLength | F::JournalMode => 5,
             F::WorkerErrors => 6,
+            F::GuardErrors => 6,
             F::NotJudged | F::IoPointNotFired => 7,
             F::Unreadable => 8,
             F::Liveness => 9,

@@ -156,6 +156,14 @@ pub fn judge(
     judge_op_count(&mut j, checks, totals);
     judge_worker_errors(&mut j, s, obs, totals);
     judge_corruption(&mut j, s, k);
+    j.count(
+        Cat::GuardErrors,
+        Detector::Guard,
+        s.expect.guard_errors,
+        checks.guard_errors,
+        "guard checks that could not look (each vouches for nothing)",
+        checks.first_guard_error.as_deref().unwrap_or_default(),
+    );
     judge_integrity(&mut j, s, checks);
     judge_unreadable(&mut j, s, checks);
     judge_final_state(&mut j, s, checks);

@@ -408,6 +408,7 @@ fn fatal_fails_a_worker_that_finished() {
         signal: None,
         killed_because: None,
         error: Some("cannot open".into()),
+        never_started: false,
         fatal: true,
         records: 3,
         protocol_failure: None,

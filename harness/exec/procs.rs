@@ -225,6 +225,7 @@ impl Workers {
                 signal: None,
                 killed_because: None,
                 error: None,
+                never_started: false,
                 fatal: false,
                 records: 0,
                 protocol_failure: None,
@@ -542,6 +543,9 @@ impl Workers {
     /// Waits for every process (killing stragglers) and fills in their exits.
     pub fn finish(mut self, obs: &mut Observations) {
         for p in self.procs.iter_mut() {
+            let w = p.exit.worker;
+            // A respawned worker's first incarnation ran (kills land only after `go`).
+            p.exit.never_started = !p.started && !self.kills.iter().any(|k| k.worker == w);
             p.stdin = None;
             wait_bounded(&mut p.child, &mut p.exit);
             if !p.exit.finished && p.exit.error.is_none() {

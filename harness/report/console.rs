@@ -99,6 +99,8 @@ pub fn verdict_line(r: &Report) -> String {
         if c.integrity_ok() { "ok" } else { "DAMAGED" },
         if c.ledger_error.is_some() {
             "UNREADABLE".to_string()
+        } else if c.not_run > 0 && c.not_run == t.planned_writes {
+            "not judged (no worker ran)".to_string()
         } else if c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0 {
             "clean".to_string()
         } else {
@@ -151,14 +153,18 @@ pub fn verdict_word(v: crate::check::verdict::VerdictKind) -> &'static str {
 /// died), and how many of them the ledger found committed.
 fn ambiguous(r: &Report) -> String {
     let n = r.checks.ambiguous.max(r.totals.ambiguous);
-    if n == 0 || r.checks.ledger_error.is_some() {
+    let mut s = if n == 0 || r.checks.ledger_error.is_some() {
         format!("{n} ambiguous")
     } else {
         format!(
             "{n} ambiguous ({} found committed)",
             r.checks.ambiguous_committed
         )
+    };
+    if r.checks.not_run > 0 {
+        s.push_str(&format!(", {} not run", r.checks.not_run));
     }
+    s
 }
 
 impl Progress for Console {

@@ -21,6 +21,8 @@ pub struct Expect {
     /// Write-lock breaches the lockstep coordinator caught (always 0 in free mode).
     pub lockstep_breaches: Expectation,
     pub worker_errors: Expectation,
+    /// Guard checks that could not look (`checks.guard_errors`).
+    pub guard_errors: Expectation,
     pub integrity: IntegrityExpectation,
     pub sidecar: SidecarExpectation,
     /// Checks the scenario declares not judged: judging nothing there is then a note, not
@@ -41,6 +43,7 @@ impl Default for Expect {
             lock_overlaps: Expectation::None,
             lockstep_breaches: Expectation::None,
             worker_errors: Expectation::None,
+            guard_errors: Expectation::None,
             integrity: IntegrityExpectation::Ok,
             sidecar: SidecarExpectation::Auto,
             not_judged: Vec::new(),
