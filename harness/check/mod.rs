@@ -304,8 +304,20 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                 .iter()
                 .map(|h| format!("worker {} actor {}", h.worker, h.actor))
                 .collect();
+            // What took the lock: an immediate BEGIN, or a deferred transaction's write.
+            let took = match ls
+                .trace
+                .iter()
+                .find(|e| e.step == b.step)
+                .map(|e| &e.action)
+            {
+                Some(crate::observe::step::StepAction::Write { label }) => {
+                    format!("took the write lock with a write ({label})")
+                }
+                _ => "got BEGIN IMMEDIATE".to_string(),
+            };
             format!(
-                "step {}: worker {} actor {} got BEGIN IMMEDIATE while {} held the write lock",
+                "step {}: worker {} actor {} {took} while {} held the write lock",
                 b.step,
                 b.actor.worker,
                 b.actor.actor,

@@ -30,6 +30,8 @@ pub struct Contract {
     last_seq: BTreeMap<u32, u32>,
     /// Lockstep: actors granted a step whose `did` has not come yet.
     granted: BTreeSet<u32>,
+    /// Lockstep: actors that said `actor_done` (they park no more steps).
+    finished: BTreeSet<u32>,
     /// The worker said `hello`.
     pub hello: bool,
     /// The worker sent `fatal`: it has failed, whatever it does next.
@@ -54,6 +56,7 @@ impl Contract {
             io,
             last_seq: BTreeMap::new(),
             granted: BTreeSet::new(),
+            finished: BTreeSet::new(),
             hello: false,
             fatal: false,
         }
@@ -132,6 +135,24 @@ impl Contract {
                     worker: w,
                     actor: *actor,
                     actors: self.actors,
+                })
+            }
+            WorkerMsg::Want { actor, .. } | WorkerMsg::ActorDone { actor, .. }
+                if self.finished.contains(actor) =>
+            {
+                Err(V::AfterActorDone {
+                    worker: w,
+                    actor: *actor,
+                })
+            }
+            WorkerMsg::ActorDone { actor, .. } => {
+                self.finished.insert(*actor);
+                Ok(())
+            }
+            WorkerMsg::Want { actor, .. } if self.granted.contains(actor) => {
+                Err(V::WantBeforeDid {
+                    worker: w,
+                    actor: *actor,
                 })
             }
             WorkerMsg::Did { actor, .. } if !self.granted.remove(actor) => {
@@ -394,9 +415,32 @@ mod tests {
             }
         );
         c.granted(1);
+        let e = c.admit(&want(1)).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::WantBeforeDid {
+                worker: 1,
+                actor: 1
+            }
+        );
         c.admit(&did(1)).unwrap();
         // One grant, one did.
         assert!(c.admit(&did(1)).is_err());
+        // Nothing after actor_done.
+        let done = WorkerMsg::ActorDone {
+            worker: 1,
+            actor: 0,
+        };
+        c.admit(&done).unwrap();
+        let e = c.admit(&want(0)).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::AfterActorDone {
+                worker: 1,
+                actor: 0
+            }
+        );
+        assert!(c.admit(&done).is_err());
     }
 
     #[test]

@@ -75,8 +75,8 @@ pub fn could_release(
         | StepAction::Open
         | StepAction::Schema
         | StepAction::Checkpoint => true,
-        StepAction::Statement { .. } => !by_holder,
-        StepAction::Begin | StepAction::Flock { .. } => false,
+        StepAction::Statement { .. } | StepAction::Write { .. } => !by_holder,
+        StepAction::Begin | StepAction::BeginDeferred | StepAction::Flock { .. } => false,
     }
 }
 
@@ -97,6 +97,9 @@ pub struct Coordinator {
     parked: BTreeMap<ActorId, StepAction>,
     granted: Option<(ActorId, StepAction)>,
     holders: BTreeSet<ActorId>,
+    /// Actors inside a deferred transaction that has not written yet: they hold no write
+    /// lock until a `write` step returns OK. Invariant: disjoint from `holders`.
+    deferred: BTreeSet<ActorId>,
     /// Actors whose last step was turned away by a lock, with nothing released since.
     futile: BTreeSet<ActorId>,
     /// Actors let out of `futile` by a releasing step that have not stepped since.
@@ -118,6 +121,7 @@ impl Coordinator {
             parked: BTreeMap::new(),
             granted: None,
             holders: BTreeSet::new(),
+            deferred: BTreeSet::new(),
             futile: BTreeSet::new(),
             retrying: BTreeSet::new(),
             held_flocks: BTreeSet::new(),
@@ -128,6 +132,36 @@ impl Coordinator {
     }
 
     pub fn on(&mut self, ev: StepEvent) {
+        self.apply(ev);
+        self.check_invariants();
+    }
+
+    /// The module doc's invariants, asserted after every event and grant (debug builds).
+    fn check_invariants(&self) {
+        debug_assert!(
+            self.holders.is_subset(&self.live),
+            "a write-lock holder that is not live: holders {:?}, live {:?}",
+            self.holders,
+            self.live
+        );
+        debug_assert!(
+            self.holders.len() <= 1 || !self.out.breaches.is_empty(),
+            "two holders of the write lock without a recorded breach: {:?}",
+            self.holders
+        );
+        debug_assert!(
+            self.granted
+                .as_ref()
+                .is_none_or(|(g, _)| !self.parked.contains_key(g)),
+            "the granted actor is also parked"
+        );
+        debug_assert!(self.parked.keys().all(|a| self.live.contains(a)));
+        debug_assert!(self.futile.is_disjoint(&self.retrying));
+        debug_assert!(self.deferred.is_disjoint(&self.holders));
+        debug_assert!(self.live.is_subset(&self.actors));
+    }
+
+    fn apply(&mut self, ev: StepEvent) {
         match ev {
             StepEvent::Want(a, action) => {
                 if let StepAction::Flock { lock: Some(l) } = &action
@@ -147,7 +181,12 @@ impl Coordinator {
             }
             StepEvent::ActorDone(a) => {
                 self.live.remove(&a);
-                // Its connections closed on the way out, outside any step.
+                // A finished actor parks no step (one it parked before is withdrawn).
+                self.parked.remove(&a);
+                // Its connections closed on the way out, outside any step: it holds
+                // nothing any more.
+                self.holders.remove(&a);
+                self.deferred.remove(&a);
                 self.release_all();
             }
             StepEvent::Respawned(w) => {
@@ -159,6 +198,7 @@ impl Coordinator {
                 self.live.extend(mine);
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
+                self.deferred.retain(|a| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -174,6 +214,7 @@ impl Coordinator {
                 self.live.retain(|a| a.worker != w);
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
+                self.deferred.retain(|a| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -211,7 +252,7 @@ impl Coordinator {
         let process_holds = self.holders.iter().any(|h| h.worker == a.worker);
         if could_release(action, result, by_holder, process_holds) {
             self.release_all();
-        } else if *action == StepAction::Begin && result.is_ok() {
+        } else if self.acquires(a, action, result) {
             // The write lock is taken again: a `begin` that has not retried since the last
             // release would meet it, as it did before.
             let again: Vec<ActorId> = self
@@ -232,27 +273,52 @@ impl Coordinator {
         debug_assert!(self.futile.is_disjoint(&self.retrying));
     }
 
+    /// Whether `a`'s step takes SQLite's write lock as SQLite takes it: an immediate `begin`
+    /// that returned OK, or a `write` that returned OK outside a transaction that already
+    /// holds it (the first write of a deferred transaction; an autocommit write, which
+    /// holds it for the step alone). A deferred `begin` takes nothing.
+    fn acquires(&self, a: ActorId, action: &StepAction, result: &StepResult) -> bool {
+        result.is_ok()
+            && match action {
+                StepAction::Begin => true,
+                StepAction::Write { .. } => !self.holders.contains(&a),
+                _ => false,
+            }
+    }
+
     fn record(&mut self, a: ActorId, action: StepAction, result: StepResult) {
         let step = self.out.steps;
+        let acquires = self.acquires(a, &action, &result);
         self.track_futility(a, &action, &result);
+        if acquires && !self.holders.is_empty() && !self.holders.contains(&a) {
+            self.out.breaches.push(Breach {
+                step,
+                actor: a,
+                holders: self.holders.iter().copied().collect(),
+            });
+        }
         match action {
             StepAction::Begin if result.is_ok() => {
-                if !self.holders.is_empty() && !self.holders.contains(&a) {
-                    self.out.breaches.push(Breach {
-                        step,
-                        actor: a,
-                        holders: self.holders.iter().copied().collect(),
-                    });
-                }
+                self.deferred.remove(&a);
+                self.holders.insert(a);
+            }
+            StepAction::BeginDeferred if result.is_ok() => {
+                self.deferred.insert(a);
+            }
+            // The first write of a deferred transaction keeps the lock until it ends; an
+            // autocommit write released it when the step returned.
+            StepAction::Write { .. } if acquires && self.deferred.remove(&a) => {
                 self.holders.insert(a);
             }
             // Any COMMIT that was not turned away ends the transaction (an error leaves it
             // open only when the actor then rolls back, which also ends it).
             StepAction::Commit if !result.is_blocked() => {
                 self.holders.remove(&a);
+                self.deferred.remove(&a);
             }
             StepAction::Rollback | StepAction::Close => {
                 self.holders.remove(&a);
+                self.deferred.remove(&a);
             }
             StepAction::Guard if result == StepResult::Fired => {
                 self.out.first_guard_report_step.get_or_insert(step);
@@ -307,6 +373,7 @@ impl Coordinator {
         };
         let action = self.parked.remove(&a).expect("chosen from parked");
         self.granted = Some((a, action));
+        self.check_invariants();
         Ok(a)
     }
 
@@ -385,6 +452,80 @@ mod tests {
         step(&mut c, StepAction::Begin, busy); // 0's COMMIT turned away: still holds
         step(&mut c, StepAction::Begin, StepResult::Ok); // 1 commits
         assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+    }
+
+    /// A deferred transaction holds nothing until its first write returns OK, as SQLite
+    /// takes the lock: two deferred BEGINs and one writer are no breach; a second write
+    /// while the first writer holds the lock is one, at that write's step.
+    #[test]
+    fn a_deferred_begin_holds_the_lock_only_from_its_first_write() {
+        let mut c = coord(2, &[0, 1, 0, 1, 0, 1]);
+        c.on(StepEvent::Want(id(0), StepAction::BeginDeferred));
+        c.on(StepEvent::Want(id(1), StepAction::BeginDeferred));
+        step(
+            &mut c,
+            StepAction::write("INSERT INTO jobs"),
+            StepResult::Ok,
+        ); // 0 deferred
+        step(
+            &mut c,
+            StepAction::write("INSERT INTO jobs"),
+            StepResult::Ok,
+        ); // 1 deferred
+        assert!(c.out.breaches.is_empty() && c.holders.is_empty());
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 0 writes: holds
+        assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+        let busy = StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        };
+        step(&mut c, StepAction::write("INSERT INTO jobs"), busy); // 1 turned away
+        assert!(c.out.breaches.is_empty());
+        step(&mut c, StepAction::BeginDeferred, StepResult::Ok); // 0 commits
+        assert!(c.holders.is_empty());
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 1 writes now: fine
+        assert!(c.out.breaches.is_empty(), "{:?}", c.out.breaches);
+        assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(1)]);
+    }
+
+    #[test]
+    fn a_write_while_another_holds_the_lock_is_a_breach_at_that_step() {
+        let mut c = coord(2, &[0, 1, 1]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::BeginDeferred));
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 0 holds
+        step(&mut c, StepAction::write("UPDATE t"), StepResult::Ok); // 1 deferred
+        step(&mut c, StepAction::Commit, StepResult::Ok); // 1's write got in: breach
+        assert_eq!(c.out.breaches.len(), 1);
+        assert_eq!(c.out.breaches[0].step, 2);
+        // An autocommit write by another actor while one holds is a breach too.
+        let mut c = coord(2, &[0, 1]);
+        c.on(StepEvent::Want(id(0), StepAction::Begin));
+        c.on(StepEvent::Want(id(1), StepAction::write("INSERT")));
+        step(&mut c, StepAction::Commit, StepResult::Ok);
+        step(&mut c, StepAction::Close, StepResult::Ok);
+        assert_eq!(c.out.breaches.len(), 1);
+        assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+    }
+
+    /// Two actors of ONE worker are two connections: a breach between them is a breach.
+    #[test]
+    fn a_breach_between_two_actors_of_one_worker_is_a_breach() {
+        let a = |actor| ActorId { worker: 0, actor };
+        let mut c = Coordinator::new(
+            Box::new(ReplayScheduler::new(vec![a(0), a(1)])),
+            &[a(0), a(1)],
+            100,
+        );
+        c.on(StepEvent::Want(a(0), StepAction::Begin));
+        c.on(StepEvent::Want(a(1), StepAction::Begin));
+        let g = c.grant().unwrap();
+        c.on(StepEvent::Did(g, StepResult::Ok));
+        c.on(StepEvent::Want(g, StepAction::Commit));
+        let g = c.grant().unwrap();
+        c.on(StepEvent::Did(g, StepResult::Ok));
+        assert_eq!(c.out.breaches.len(), 1);
+        assert_eq!(c.out.breaches[0].actor, a(1));
+        assert_eq!(c.out.breaches[0].holders, vec![a(0)]);
     }
 
     /// Two actors of one worker: actor 0 finishes, then actor 1's process is killed and

@@ -93,6 +93,12 @@ pub enum ProtocolViolation {
         actor: u32,
         actors: u32,
     },
+    /// Lockstep: `want` or a second `actor_done` from an actor that said `actor_done`.
+    #[error("protocol violation: a message from actor {actor} after its actor_done")]
+    AfterActorDone { worker: u32, actor: u32 },
+    /// Lockstep: `want` from an actor whose granted step has not reported its `did`.
+    #[error("protocol violation: want from actor {actor} before the did of its granted step")]
+    WantBeforeDid { worker: u32, actor: u32 },
     /// Lockstep: `did` from an actor that was not granted a step.
     #[error("protocol violation: did from actor {actor} without a grant")]
     DidWithoutGrant { worker: u32, actor: u32 },
@@ -117,6 +123,8 @@ impl ProtocolViolation {
             | V::OpNotAsPlanned { worker, .. }
             | V::OpOutOfOrder { worker, .. }
             | V::NoSuchActor { worker, .. }
+            | V::WantBeforeDid { worker, .. }
+            | V::AfterActorDone { worker, .. }
             | V::DidWithoutGrant { worker, .. } => *worker,
         }
     }
@@ -139,6 +147,8 @@ impl ProtocolViolation {
             | V::OpNotAsPlanned { .. }
             | V::OpOutOfOrder { .. }
             | V::NoSuchActor { .. }
+            | V::WantBeforeDid { .. }
+            | V::AfterActorDone { .. }
             | V::DidWithoutGrant { .. } => ProtocolFailure::Violation,
         }
     }

@@ -23,11 +23,23 @@ pub enum StepAction {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lock: Option<LockName>,
     },
+    /// `BEGIN IMMEDIATE` or `BEGIN EXCLUSIVE` (or a transaction the gate knows writes at
+    /// once): when it returns OK the actor holds SQLite's write lock.
     Begin,
+    /// A deferred transaction (`BEGIN`, `BEGIN DEFERRED`, an outermost `SAVEPOINT`): it holds
+    /// no write lock until its first write statement ([`StepAction::Write`]) returns OK,
+    /// as SQLite takes it.
+    BeginDeferred,
     Commit,
     Rollback,
     /// Any other statement; the label is hashed into the trace, never interpreted.
     Statement {
+        label: String,
+    },
+    /// A statement that writes (INSERT, UPDATE, DELETE, REPLACE, DDL): inside a deferred
+    /// transaction the first one that returns OK takes the write lock; in autocommit it
+    /// takes and releases it within the step.
+    Write {
         label: String,
     },
     /// A corruption guard's probe.
@@ -108,6 +120,12 @@ impl StepAction {
             label: label.into(),
         }
     }
+
+    pub fn write(label: impl Into<String>) -> StepAction {
+        StepAction::Write {
+            label: label.into(),
+        }
+    }
 }
 
 impl fmt::Display for StepAction {
@@ -119,6 +137,8 @@ impl fmt::Display for StepAction {
             StepAction::Flock { lock: None } => "flock",
             StepAction::Flock { lock: Some(l) } => return write!(f, "flock:{l}"),
             StepAction::Begin => "begin",
+            StepAction::BeginDeferred => "begin_deferred",
+            StepAction::Write { label } => return write!(f, "write:{label}"),
             StepAction::Commit => "commit",
             StepAction::Rollback => "rollback",
             StepAction::Statement { label } => return write!(f, "statement:{label}"),
@@ -207,6 +227,14 @@ mod tests {
         assert!(w.is_blocked());
         assert!(serde_json::from_str::<StepResult>(r#"{"kind":"maybe"}"#).is_err());
         assert!(serde_json::from_str::<StepAction>(r#"{"kind":"statement"}"#).is_err());
+        let d: StepAction = serde_json::from_str(r#"{"kind":"begin_deferred"}"#).unwrap();
+        assert_eq!(
+            (d.clone(), d.to_string()),
+            (StepAction::BeginDeferred, "begin_deferred".into())
+        );
+        let w: StepAction =
+            serde_json::from_str(r#"{"kind":"write","label":"INSERT INTO jobs"}"#).unwrap();
+        assert_eq!(w.to_string(), "write:INSERT INTO jobs");
     }
 
     /// A flock names its lock by role or file name, never by path; one without a name (an

@@ -139,7 +139,7 @@ pub fn render(d: &RunData) -> Option<String> {
         }
         let before = prev.insert(key, e.step);
         match (&e.action, &e.result) {
-            (StepAction::Begin, StepResult::Ok) => {
+            (StepAction::Begin | StepAction::BeginDeferred, StepResult::Ok) => {
                 // Another `begin` with one still open: the first was cut off (a run
                 // directory without step-stamped kills gets here).
                 if let (Some(from), Some(before)) = (open.insert(key, e.step), before) {
