@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The action's job summary (markdown on stdout): a verdict table of what walburst wrote.
+
+    summary.py OUT COMMAND EXIT_CODE ARTIFACT
+
+A sweep (`nightly`) or `merge` writes its own markdown summary (sweep-summary*.md,
+merged-summary.md); that is printed as it is. `run` and `compare` write one JSON report per
+run: one table row each, failing runs first. With no report at all (bad input), walburst's
+own output is shown instead. Standard library only.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+MAX_ROWS = 50
+EXIT_MEANING = {
+    0: "passed",
+    1: "failed",
+    2: "refused its input (nothing ran)",
+    3: "ran, but a report could not be written",
+    130: "was interrupted",
+}
+
+
+def cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def reports(out: Path):
+    found = []
+    for path in sorted(out.rglob("*.json")):
+        if "runs" in path.relative_to(out).parts:
+            continue  # kept run directories hold their own copy of the report
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "verdict" in data and "seed" in data:
+            found.append((path, data))
+    return found
+
+
+def first_failure(r: dict) -> str:
+    for key in ("failures", "liveness"):
+        items = r.get(key) or []
+        if items:
+            return items[0].get("message", "")
+    return ""
+
+
+def main() -> int:
+    out, command, code, artifact = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    said = EXIT_MEANING.get(code, "ended with an unexpected status")
+    print(f"## walburst {command}: {said} (exit {code})\n")
+    written = sorted(out.glob("merged-summary.md")) or sorted(out.glob("sweep-summary*.md"))
+    if written:
+        for md in written:
+            # Two levels down: the summary's own title above is the top.
+            lines = md.read_text().splitlines()
+            print("\n".join("##" + ln if ln.startswith("#") else ln for ln in lines))
+    else:
+        runs = reports(out)
+        if runs:
+            runs.sort(key=lambda pr: (pr[1].get("verdict") == "pass", str(pr[0])))
+            print("| verdict | scenario | seed | mode | committed | first failure | reproduce | page |")
+            print("|---|---|---|---|---|---|---|---|")
+            for path, r in runs[:MAX_ROWS]:
+                t = r.get("totals", {})
+                page = path.with_suffix(".html")
+                print(
+                    "| {} | {} | {} | {} | {}/{} | {} | `{}` | {} |".format(
+                        cell(str(r.get("verdict", "?")).upper()),
+                        cell(r.get("scenario", {}).get("name", "?")),
+                        r.get("seed"),
+                        cell(r.get("mode", "")),
+                        t.get("committed", "?"),
+                        t.get("planned_writes", "?"),
+                        cell(first_failure(r)[:300]),
+                        cell(r.get("reproduce", "")),
+                        cell(page.name) if page.is_file() else "",
+                    )
+                )
+            if len(runs) > MAX_ROWS:
+                print(f"\n{len(runs) - MAX_ROWS} more runs are in the artifact.")
+        else:
+            log = out / "walburst-output.txt"
+            text = log.read_text() if log.is_file() else "(no output)"
+            print("No report was written. walburst said:\n\n```text")
+            print("\n".join(text.splitlines()[-40:]))
+            print("```")
+    print(f"\nReports, HTML pages and kept run directories: artifact `{artifact}` (`{out}/`).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
