@@ -331,3 +331,41 @@ fn nightly_partitions_then_merge_give_the_sweeps_summary() {
     );
     assert_eq!(none.code, 2, "{}", none.log);
 }
+
+#[test]
+fn compare_gets_a_strategy_table_and_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = step(
+        dir.path(),
+        "run.sh",
+        &[
+            ("WALBURST", BIN),
+            ("INPUT_COMMAND", "compare"),
+            ("INPUT_SCENARIO", "smoke"),
+            ("INPUT_OUT", "cmp"),
+            ("INPUT_ARGS", "--repeat 1 --workers 2 --ops 10"),
+        ],
+    );
+    assert_eq!(s.code, 0, "{}", s.log);
+    assert!(
+        s.summary
+            .starts_with("## walburst compare: passed (exit 0)")
+    );
+    assert!(
+        s.summary
+            .contains("### compare smoke seed=1: 1 repeat(s) per strategy")
+    );
+    assert!(s.summary.contains("| wal | 2 | 1/1 | "), "{}", s.summary);
+    assert!(
+        s.summary.contains("| flock-tx | 2 | 1/1 | "),
+        "{}",
+        s.summary
+    );
+    assert_eq!(
+        s.summary.matches("| PASS | smoke.").count(),
+        2,
+        "{}",
+        s.summary
+    );
+    assert!(!s.summary.contains("No report was written"));
+}

@@ -30,8 +30,8 @@ def cell(text) -> str:
 def reports(out: Path):
     found = []
     for path in sorted(out.rglob("*.json")):
-        if "runs" in path.relative_to(out).parts:
-            continue  # kept run directories hold their own copy of the report
+        if path.relative_to(out).parts[0] == "runs":
+            continue  # kept run directories (--work-dir OUT/runs) hold a copy of the report
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -49,6 +49,24 @@ def first_failure(r: dict) -> str:
     return ""
 
 
+def compare_table(path: Path) -> None:
+    """One row per (strategy, worker count) of a `walburst compare`, as its console table."""
+    c = json.loads(path.read_text())
+    print(f"### compare {cell(c.get('scenario'))} seed={c.get('seed')}: "
+          f"{c.get('repeat')} repeat(s) per strategy, page `{path.parent.name}/compare.html`\n")
+    print("| strategy | workers | runs passed | commits/s median (min-max) "
+          "| p99 ms median | integrity ok | corruption false / real |")
+    print("|---|---|---|---|---|---|---|")
+    for g in c.get("summary", []):
+        cps, p99 = g.get("commits_per_sec", {}), g.get("latency_p99_ms", {})
+        print("| {} | {} | {}/{} | {} ({}-{}) | {} | {}/{} | {} / {} |".format(
+            cell(g.get("strategy")), g.get("workers"), g.get("passed"), g.get("runs"),
+            cps.get("median"), cps.get("min"), cps.get("max"), p99.get("median"),
+            g.get("integrity_ok"), g.get("runs"), g.get("false_corruption"),
+            g.get("real_corruption")))
+    print()
+
+
 def main() -> int:
     out, command, code, artifact = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
     said = EXIT_MEANING.get(code, "ended with an unexpected status")
@@ -60,6 +78,8 @@ def main() -> int:
             lines = md.read_text().splitlines()
             print("\n".join("##" + ln if ln.startswith("#") else ln for ln in lines))
     else:
+        for cmp in sorted(out.glob("*/compare.json")):
+            compare_table(cmp)
         runs = reports(out)
         if runs:
             runs.sort(key=lambda pr: (pr[1].get("verdict") == "pass", str(pr[0])))
