@@ -92,6 +92,8 @@ fn one_pip_install_gives_the_binary_the_adapter_and_the_pytest_plugin() {
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            // In-tree builds (the package's Cargo.toml is two directories up) need 21.3.
+            "pip>=21.3",
             "maturin>=1.5,<2",
             "pytest>=7",
         ]),
@@ -116,8 +118,9 @@ fn one_pip_install_gives_the_binary_the_adapter_and_the_pytest_plugin() {
                 "--no-build-isolation",
                 "--disable-pip-version-check",
             ])
-            .arg(format!("--config-settings=build-args=--profile {profile}"))
             .arg(repo().join("adapters/python"))
+            // What maturin's build backend adds to its cargo build (any pip version).
+            .env("MATURIN_PEP517_ARGS", format!("--profile {profile}"))
             // maturin is started by name: the venv's, on PATH for the build only.
             .env("PATH", path)
             .env("CARGO_TARGET_DIR", &target),
