@@ -127,3 +127,31 @@ def test_a_relative_scenario_file_is_found_beside_the_test(pytester):
         "    assert run.scenario == 'tiny' and run.seed == 3\n"
     )
     pytester.runpytest_subprocess("sub").assert_outcomes(passed=1)
+
+
+def test_a_run_past_its_timeout_fails_the_test_and_says_so(pytester):
+    # A worker that never says hello, and a start deadline far past the test's timeout:
+    # the run cannot end before the timeout, whatever the machine's speed.
+    pytester.makefile(
+        ".toml",
+        stuck="""
+        name = "stuck"
+        seeds = [1]
+        [worker]
+        command = ["python3", "-c", "import time; time.sleep(600)"]
+        [limits]
+        start_timeout_secs = 600
+        [workload]
+        workers = 1
+        ops_per_worker = 1
+        """,
+    )
+    pytester.makepyfile(
+        test_stuck="""
+        def test_stuck(walburst):
+            walburst.run("stuck.toml", timeout=1)
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*walburst did not finish within 1 s and was killed*"])

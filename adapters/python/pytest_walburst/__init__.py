@@ -7,6 +7,6 @@ the importing process, which a test session must never get by merely having pyte
 installed.
 """
 
-from .runner import Outcome, Run, WalburstError, find_walburst, run_scenario
+from .runner import Outcome, Run, RunTimedOut, WalburstError, find_walburst, run_scenario
 
-__all__ = ["Outcome", "Run", "WalburstError", "find_walburst", "run_scenario"]
+__all__ = ["Outcome", "Run", "RunTimedOut", "WalburstError", "find_walburst", "run_scenario"]

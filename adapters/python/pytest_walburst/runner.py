@@ -28,6 +28,10 @@ class WalburstError(Exception):
     """walburst could not be found or started: an error of the test set-up, never a verdict."""
 
 
+class RunTimedOut(WalburstError):
+    """The ``timeout`` given to :func:`run_scenario` passed before walburst exited."""
+
+
 def find_walburst() -> str:
     """The walburst executable: ``$WALBURST_BIN``, else the one this package installed beside
     the running interpreter (a venv's ``bin/``, which need not be on ``PATH``), else the
@@ -200,6 +204,12 @@ def run_scenario(
         p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
     except FileNotFoundError as e:
         raise WalburstError(f"cannot start {exe}: {e}") from e
+    except subprocess.TimeoutExpired as e:
+        # subprocess.run killed walburst; its workers die with it (a parent-death signal).
+        raise RunTimedOut(
+            f"walburst did not finish within {timeout} s and was killed; nothing is concluded "
+            f"about the app. command: {' '.join(_quote(a) for a in argv)}"
+        ) from e
     outcome = Outcome(argv=argv, returncode=p.returncode, stdout=p.stdout, stderr=p.stderr)
     outcome.runs = _read_runs(out_dir, p.stdout)
     return outcome
