@@ -330,6 +330,7 @@ mod tests {
             event_id: Some(event_id),
             task_id: None,
             guard: None,
+            guard_error: None,
             checkpoint: None,
         }
     }

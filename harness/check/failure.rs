@@ -45,6 +45,11 @@ pub enum FailureCategory {
     Durability,
     /// An `[io]` fault point never fired: the fault was not exercised.
     IoPointNotFired,
+    /// `checks.guard_errors` against `expect.guard_errors`: a guard that could not look.
+    GuardErrors,
+    /// A check judged none of the ops it should have (`checks.coverage`), and the scenario
+    /// does not declare it not judged (`expect.not_judged`).
+    NotJudged,
 }
 
 impl FailureCategory {
@@ -67,6 +72,8 @@ impl FailureCategory {
             FailureCategory::Liveness => "liveness",
             FailureCategory::Durability => "durability",
             FailureCategory::IoPointNotFired => "io_point_not_fired",
+            FailureCategory::NotJudged => "not_judged",
+            FailureCategory::GuardErrors => "guard_errors",
         }
     }
 }
@@ -191,7 +198,41 @@ impl std::fmt::Display for Signature {
     }
 }
 
+impl FailureCategory {
+    /// Where a failure of this category stands among a run's failures when the verdict
+    /// names one: causes before their consequences (a write-lock breach is why rows are
+    /// lost and the database damaged), and what the data shows before how the run went.
+    pub fn cause_rank(self) -> u8 {
+        use FailureCategory as F;
+        match self {
+            F::LockOverlaps | F::LockstepBreaches => 0,
+            F::Sidecar => 1,
+            F::FalseCorruption => 2,
+            F::LostWrites
+            | F::PhantomWrites
+            | F::DuplicateWrites
+            | F::OrderViolations
+            | F::Durability => 3,
+            F::Integrity => 4,
+            F::RealCorruption | F::FinalLength | F::JournalMode => 5,
+            F::WorkerErrors => 6,
+            F::GuardErrors => 6,
+            F::NotJudged | F::IoPointNotFired => 7,
+            F::Unreadable => 8,
+            F::Liveness => 9,
+        }
+    }
+}
+
 impl Failure {
+    /// The message without its leading `category: `, for one-line summaries.
+    pub fn text(&self) -> &str {
+        self.message
+            .strip_prefix(self.category.name())
+            .and_then(|m| m.strip_prefix(": "))
+            .unwrap_or(&self.message)
+    }
+
     /// A failure whose message is prefixed with its category name.
     pub fn new(
         category: FailureCategory,

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::failure::{Detector, Failure, FailureCategory as Cat, FailureKind, Signature};
 use super::{Checks, Corruption};
 use crate::observe::{Observations, Outcome, Totals};
-use crate::scenario::{Expectation, IntegrityExpectation, Scenario, SidecarExpectation, WriteLock};
+use crate::scenario::{
+    Expectation, IntegrityExpectation, JudgedCheck, Scenario, SidecarExpectation, WriteLock,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,10 +32,34 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The failure the one-line verdict names: the cause, not its consequences. A worker
+    /// that broke the protocol comes first (nothing it said can be believed, so what the
+    /// checks found after it is no evidence), then the earliest cause among the safety
+    /// failures ([`Cat::cause_rank`]), then the first liveness failure.
+    pub fn primary(&self) -> Option<&Failure> {
+        primary(&self.failures, &self.liveness)
+    }
+
     /// Every failure's signature, safety and liveness together.
     pub fn signature(&self) -> std::collections::BTreeSet<Signature> {
         super::failure::signatures(self.failures.iter().chain(&self.liveness))
     }
+}
+
+/// See [`Verdict::primary`].
+pub fn primary<'a>(failures: &'a [Failure], liveness: &'a [Failure]) -> Option<&'a Failure> {
+    let protocol = liveness
+        .iter()
+        .find(|f| f.detector == Detector::WorkerProtocol);
+    protocol
+        .or_else(|| {
+            failures
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, f)| (f.category.cause_rank(), *i))
+                .map(|(_, f)| f)
+        })
+        .or_else(|| liveness.first())
 }
 
 /// The verdict under construction.
@@ -130,12 +156,21 @@ pub fn judge(
     judge_op_count(&mut j, checks, totals);
     judge_worker_errors(&mut j, s, obs, totals);
     judge_corruption(&mut j, s, k);
+    j.count(
+        Cat::GuardErrors,
+        Detector::Guard,
+        s.expect.guard_errors,
+        checks.guard_errors,
+        "guard checks that could not look (each vouches for nothing)",
+        checks.first_guard_error.as_deref().unwrap_or_default(),
+    );
     judge_integrity(&mut j, s, checks);
     judge_unreadable(&mut j, s, checks);
     judge_final_state(&mut j, s, checks);
     judge_ledger(&mut j, s, checks);
     judge_exclusion(&mut j, s, checks);
     judge_sidecar(&mut j, s, checks);
+    judge_coverage(&mut j, s, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
         VerdictKind::Interrupted
@@ -153,9 +188,20 @@ pub fn judge(
 }
 
 /// Workers that did not finish their schedule and exit 0, except seeded kills that were
-/// the plan.
+/// the plan. A worker that sent `fatal` has failed, whatever it did next.
 fn judge_worker_exits(j: &mut Judgement, obs: &Observations) {
     for w in &obs.workers {
+        if w.fatal {
+            let msg = w.error.as_deref().unwrap_or_default();
+            j.live(
+                Detector::WorkerExit,
+                format!(
+                    "worker {} (pid {}) sent fatal: {msg} (it reported {} ops, whatever it did next does not count)",
+                    w.worker, w.pid, w.records
+                ),
+            );
+            continue;
+        }
         if w.finished && w.exit_code == Some(0) {
             continue;
         }
@@ -482,7 +528,58 @@ fn judge_sidecar(j: &mut Judgement, s: &Scenario, c: &Checks) {
         SidecarExpectation::Any if c.sidecar_seen && s.expect.sidecar == SidecarExpectation::Any => j
             .notes
             .push("seen, not judged: a <db>.lock sidecar (expect.sidecar = \"any\")".into()),
+        SidecarExpectation::Forbidden => {
+            if let Some(e) = &c.watch_error {
+                j.fail(
+                    Cat::Sidecar,
+                    Detector::SidecarWatch,
+                    FailureKind::Unexpected,
+                    format!("the file watch cannot vouch that no <db>.lock sidecar appeared: {e}"),
+                );
+            }
+        }
         _ => {}
+    }
+}
+
+/// A check that judged nothing of a non-zero population fails, unless the scenario declares
+/// it not judged; one that judged only part of it leaves a note.
+fn judge_coverage(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    for cov in &c.coverage {
+        let name = cov.check.name();
+        let declared = s.expect.not_judged.contains(&cov.check);
+        let what = match cov.check {
+            JudgedCheck::Exclusion => {
+                "committed write transactions (records without t_begin_ok_ns and t_commit_issued_ns)"
+            }
+            JudgedCheck::Order => "committed write transactions (records without event_id)",
+        };
+        if cov.judged_nothing() && !declared {
+            let detector = match cov.check {
+                JudgedCheck::Exclusion => Detector::IntervalCheck,
+                JudgedCheck::Order => Detector::Ledger,
+            };
+            j.failures.push(Failure::new(
+                Cat::NotJudged,
+                detector,
+                FailureKind::Missing,
+                Some(cov.population),
+                format!(
+                    "{name} judged nothing: 0 of {} {what}; declare expect.not_judged = [\"{name}\"] if the worker cannot report it",
+                    cov.population
+                ),
+            ));
+        } else if cov.judged_nothing() {
+            j.notes.push(format!(
+                "not judged: {name}, 0 of {} {what} (expect.not_judged)",
+                cov.population
+            ));
+        } else if cov.judged < cov.population && cov.check == JudgedCheck::Exclusion {
+            j.notes.push(format!(
+                "{name} judged {} of {} committed write transactions (the rest reported no interval)",
+                cov.judged, cov.population
+            ));
+        }
     }
 }
 

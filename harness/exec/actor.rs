@@ -190,6 +190,7 @@ impl<'a> Actor<'a> {
             event_id: None,
             task_id: None,
             guard: None,
+            guard_error: None,
             checkpoint: None,
         }
     }
@@ -389,7 +390,7 @@ impl<'a> Actor<'a> {
                     return;
                 }
                 Ok(None) => {}
-                Err(msg) => rec.reason = Some(format!("guard error: {msg}")),
+                Err(e) => rec.guard_error = Some(e.to_string()),
             }
         }
         // Inside the transaction, whether or not it would commit.
@@ -456,7 +457,7 @@ impl<'a> Actor<'a> {
         {
             match self.guard_step(conn) {
                 Ok(report) => rec.guard = report,
-                Err(msg) => rec.reason = Some(format!("guard error: {msg}")),
+                Err(e) => rec.guard_error = Some(e.to_string()),
             }
         }
     }

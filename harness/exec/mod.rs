@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod clock;
 pub mod connect;
+pub mod contract;
 pub mod coordinator;
 pub mod gate;
 pub mod guard;

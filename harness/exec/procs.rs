@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::Instant;
 
+use super::contract::Contract;
 use super::coordinator::StepEvent;
 use super::gate::ActorId;
 use super::protocol::{
@@ -86,12 +87,10 @@ pub struct Proc {
     pub last_heard: Instant,
     /// A seeded kill was announced by this incarnation.
     pub dying: Option<KillEvent>,
-    /// The worker said `hello` (in the protocol's version).
-    pub hello: bool,
     /// The worker broke the protocol and was killed: its further lines are not believed.
     pub violated: bool,
-    /// Seqs handed to this incarnation that it has not reported yet.
-    pending: BTreeSet<u32>,
+    /// What this incarnation was told; every message it sends is held against it.
+    contract: Contract,
     stderr_path: PathBuf,
 }
 
@@ -171,6 +170,14 @@ impl Workers {
                 source,
             });
         }
+        let contract = Contract::new(
+            w,
+            self.spec.mode == Mode::Lockstep,
+            self.spec.scenario.workload.connections_per_worker,
+            &ops,
+            kills.clone(),
+            self.spec.scenario.io.clone(),
+        );
         let start = Start::new(&self.spec, &self.run_dir, w, incarnation, ops_path, kills);
 
         let stderr = match File::create(&stderr_path) {
@@ -218,6 +225,8 @@ impl Workers {
                 signal: None,
                 killed_because: None,
                 error: None,
+                never_started: false,
+                fatal: false,
                 records: 0,
                 protocol_failure: None,
                 language: None,
@@ -229,9 +238,8 @@ impl Workers {
             started: false,
             last_heard: Instant::now(),
             dying: None,
-            hello: false,
             violated: false,
-            pending,
+            contract,
             stderr_path,
         })
     }
@@ -264,14 +272,14 @@ impl Workers {
     /// sibling has at most one op past its last report.
     pub fn respawn(&mut self, w: u32, kill: &KillEvent) -> Result<Vec<u32>, StartError> {
         let plan = &self.plans[w as usize];
-        let pending = &self.procs[w as usize].pending;
+        let contract = &self.procs[w as usize].contract;
         let mut first: BTreeMap<u32, u32> = BTreeMap::new();
         let actors: BTreeSet<u32> = plan.ops.iter().map(|op| op.actor).collect();
         for a in actors {
             let in_flight = plan
                 .actor_ops(a)
                 .map(|op| op.seq)
-                .find(|s| pending.contains(s));
+                .find(|s| contract.is_pending(*s));
             first.insert(a, in_flight.map_or(u32::MAX, |s| s + 1));
         }
         // The actor that died knows exactly where: its successor starts right after.
@@ -326,20 +334,18 @@ impl Workers {
             // `next` never hands it out; the flag it stands for is checked there.
             Event::Interrupt => {}
             Event::Msg(w, msg) => {
-                let lockstep = self.spec.mode == Mode::Lockstep;
                 let p = &mut self.procs[w as usize];
                 if p.violated {
                     return None;
                 }
                 p.last_heard = Instant::now();
-                if let Err(v) = p.admit(w, &msg, lockstep) {
+                if let Err(v) = p.contract.admit(&msg) {
                     self.violation(v);
                     return None;
                 }
                 let id = |actor| ActorId { worker: w, actor };
                 match msg {
                     WorkerMsg::Hello(h) => {
-                        p.hello = true;
                         p.exit.language = Some(h.language);
                         p.exit.implementation = Some(h.implementation);
                         let mismatch = self
@@ -365,7 +371,11 @@ impl Workers {
                         obs.records.push(*rec);
                     }
                     WorkerMsg::Done { .. } => p.exit.finished = true,
-                    WorkerMsg::Fatal { message, .. } => p.exit.error = Some(message),
+                    WorkerMsg::Fatal { message, .. } => {
+                        // Whatever it does next, this worker has failed.
+                        p.exit.fatal = true;
+                        p.exit.error = Some(message);
+                    }
                     WorkerMsg::Dying {
                         actor, seq, point, ..
                     } => {
@@ -458,6 +468,7 @@ impl Workers {
 
     pub fn grant(&mut self, a: ActorId) {
         let p = &mut self.procs[a.worker as usize];
+        p.contract.granted(a.actor);
         send(&mut p.stdin, &RunnerMsg::Grant { actor: a.actor });
     }
 
@@ -532,6 +543,9 @@ impl Workers {
     /// Waits for every process (killing stragglers) and fills in their exits.
     pub fn finish(mut self, obs: &mut Observations) {
         for p in self.procs.iter_mut() {
+            let w = p.exit.worker;
+            // A respawned worker's first incarnation ran (kills land only after `go`).
+            p.exit.never_started = !p.started && !self.kills.iter().any(|k| k.worker == w);
             p.stdin = None;
             wait_bounded(&mut p.child, &mut p.exit);
             if !p.exit.finished && p.exit.error.is_none() {
@@ -543,39 +557,6 @@ impl Workers {
             .map(|p| p.exit)
             .collect();
         obs.kills = std::mem::take(&mut self.kills);
-    }
-}
-
-impl Proc {
-    /// Whether `msg` may come now from worker `w` (PROTOCOL.md, "Named failures").
-    fn admit(&mut self, w: u32, msg: &WorkerMsg, lockstep: bool) -> Result<(), ProtocolViolation> {
-        use ProtocolViolation as V;
-        if msg.worker() != w {
-            return Err(V::WrongPipe {
-                worker: w,
-                claimed: msg.worker(),
-            });
-        }
-        match msg {
-            WorkerMsg::Hello(_) if self.hello => Err(V::SecondHello { worker: w }),
-            WorkerMsg::Hello(_) => Ok(()),
-            _ if !self.hello => Err(V::NoHello { worker: w }),
-            WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(V::UnexpectedOp {
-                worker: w,
-                seq: rec.seq,
-            }),
-            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(V::DoneWithOpsUnreported {
-                worker: w,
-                unreported: self.pending.len(),
-                first: self.pending.first().copied().unwrap_or_default(),
-            }),
-            WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
-                if !lockstep =>
-            {
-                Err(V::LockstepInFreeRun { worker: w })
-            }
-            _ => Ok(()),
-        }
     }
 }
 

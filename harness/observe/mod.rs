@@ -114,6 +114,10 @@ pub struct OpRecord {
     pub task_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardReport>,
+    /// The guard could not look (a stat, open, read or PRAGMA failed): it vouches for
+    /// nothing, so it is counted (`checks.guard_errors`), never taken as a guard that passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_error: Option<String>,
     /// `PRAGMA wal_checkpoint` result: (busy, log frames, checkpointed frames).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<[i64; 3]>,
@@ -136,6 +140,13 @@ pub struct WorkerExit {
     /// A fatal error the worker reported, or the tail of its stderr.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// No incarnation of this worker was sent `go`: none of its ops ran ("not run", never
+    /// "ambiguous"), and any row carrying its identity is a phantom.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_started: bool,
+    /// The worker sent `fatal` (its message is `error`): it failed, whatever it did next.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fatal: bool,
     pub records: u64,
     /// The runner killed it for breaking the worker protocol (PROTOCOL.md, "Named failures").
     #[serde(default, skip_serializing_if = "Option::is_none")]

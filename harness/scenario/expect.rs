@@ -21,8 +21,14 @@ pub struct Expect {
     /// Write-lock breaches the lockstep coordinator caught (always 0 in free mode).
     pub lockstep_breaches: Expectation,
     pub worker_errors: Expectation,
+    /// Guard checks that could not look (`checks.guard_errors`).
+    pub guard_errors: Expectation,
     pub integrity: IntegrityExpectation,
     pub sidecar: SidecarExpectation,
+    /// Checks the scenario declares not judged: judging nothing there is then a note, not
+    /// a failure (an app that cannot report its write-lock interval, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<JudgedCheck>,
 }
 
 impl Default for Expect {
@@ -37,8 +43,10 @@ impl Default for Expect {
             lock_overlaps: Expectation::None,
             lockstep_breaches: Expectation::None,
             worker_errors: Expectation::None,
+            guard_errors: Expectation::None,
             integrity: IntegrityExpectation::Ok,
             sidecar: SidecarExpectation::Auto,
+            not_judged: Vec::new(),
         }
     }
 }
@@ -92,4 +100,25 @@ pub enum SidecarExpectation {
     Forbidden,
     Required,
     Any,
+}
+
+/// A check whose reach over the ops is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JudgedCheck {
+    /// Write exclusion: committed write transactions with both interval ends
+    /// (`t_begin_ok_ns`, `t_commit_issued_ns`).
+    Exclusion,
+    /// Commit order (built-in ledger): committed write transactions that name the event
+    /// they inserted (`event_id`).
+    Order,
+}
+
+impl JudgedCheck {
+    pub fn name(self) -> &'static str {
+        match self {
+            JudgedCheck::Exclusion => "exclusion",
+            JudgedCheck::Order => "order",
+        }
+    }
 }

@@ -46,6 +46,22 @@ pub enum KillPoint {
     Hang,
 }
 
+impl KillPoint {
+    /// The name a scenario and the protocol use for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KillPoint::None => "none",
+            KillPoint::MidTransaction => "mid-transaction",
+            KillPoint::AfterCommit => "after-commit",
+            KillPoint::Checkpoint => "checkpoint",
+            KillPoint::Close => "close",
+            KillPoint::Io => "io",
+            KillPoint::PowerLoss => "power-loss",
+            KillPoint::Hang => "hang",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tamper {

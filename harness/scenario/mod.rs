@@ -17,7 +17,7 @@ pub mod release;
 mod worker;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
-pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
+pub use expect::{Expect, Expectation, IntegrityExpectation, JudgedCheck, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
 pub use invalid::Invalid;
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};

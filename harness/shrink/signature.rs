@@ -95,11 +95,11 @@ fn rank(f: &Failure) -> (u8, Category) {
             F::Integrity | F::RealCorruption | F::FinalLength | F::JournalMode => {
                 Category::RealDamage
             }
-            F::WorkerErrors => Category::WorkerErrors,
+            F::WorkerErrors | F::GuardErrors => Category::WorkerErrors,
             F::Unreadable => Category::Verification,
             F::Liveness => Category::Liveness,
             // Only ever `Missing` (handled above); a fault that was not exercised.
-            F::IoPointNotFired => Category::ExpectationUnmet,
+            F::IoPointNotFired | F::NotJudged => Category::ExpectationUnmet,
         }
     };
     let within = match f.category {
