@@ -178,5 +178,5 @@ fn one_pip_install_gives_the_binary_the_adapter_and_the_pytest_plugin() {
         &elsewhere,
     );
     let said = String::from_utf8_lossy(&pytest.stdout);
-    assert!(said.contains("8 passed"), "{}", show("pytest", &pytest));
+    assert!(said.contains("9 passed"), "{}", show("pytest", &pytest));
 }

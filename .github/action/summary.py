@@ -10,6 +10,7 @@ own output is shown instead. Standard library only.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -41,12 +42,23 @@ def reports(out: Path):
     return found
 
 
-def first_failure(r: dict) -> str:
-    for key in ("failures", "liveness"):
-        items = r.get(key) or []
-        if items:
-            return items[0].get("message", "")
-    return ""
+# How a failing verdict line names its primary failure: `... [category/detector: text]; reproduce: ...`.
+PRIMARY = re.compile(r" \[([a-z0-9_-]+)/([a-z0-9_-]+): ")
+
+
+def first_failure(r: dict, log: str) -> str:
+    """The failure the run's verdict line names as the cause (else the first one)."""
+    every = list(r.get("failures") or []) + list(r.get("liveness") or [])
+    if not every:
+        return ""
+    head = f"FAIL {r.get('scenario', {}).get('name', '')} seed={r.get('seed')}:"
+    for line in log.splitlines():
+        named = PRIMARY.search(line) if line.startswith(head) else None
+        if named:
+            for f in every:
+                if (f.get("category"), f.get("detector")) == named.groups():
+                    return f.get("message", "")
+    return every[0].get("message", "")
 
 
 def compare_table(path: Path) -> None:
@@ -81,6 +93,8 @@ def main() -> int:
         for cmp in sorted(out.glob("*/compare.json")):
             compare_table(cmp)
         runs = reports(out)
+        said = out / "walburst-output.txt"
+        log = said.read_text() if said.is_file() else ""
         if runs:
             runs.sort(key=lambda pr: (pr[1].get("verdict") == "pass", str(pr[0])))
             print("| verdict | scenario | seed | mode | committed | first failure | reproduce | page |")
@@ -96,7 +110,7 @@ def main() -> int:
                         cell(r.get("mode", "")),
                         t.get("committed", "?"),
                         t.get("planned_writes", "?"),
-                        cell(first_failure(r)[:300]),
+                        cell(first_failure(r, log)[:300]),
                         cell(r.get("reproduce", "")),
                         cell(page.name) if page.is_file() else "",
                     )

@@ -155,3 +155,24 @@ def test_a_run_past_its_timeout_fails_the_test_and_says_so(pytester):
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*walburst did not finish within 1 s and was killed*"])
+
+
+def test_the_primary_failure_is_the_one_the_verdict_line_names():
+    from pytest_walburst import Run
+
+    report = {
+        "verdict": "fail",
+        "seed": 1,
+        "failures": [
+            {"category": "unreadable", "detector": "ledger", "message": "unreadable: ledger"},
+            {"category": "integrity", "detector": "integrity_check", "message": "integrity: bad"},
+        ],
+        "liveness": [],
+    }
+    named = "FAIL x seed=1: ... (false 0, real 0) [integrity/integrity_check: integrity: b...]; reproduce: walburst run x --seed 1"
+    assert Run(Path("x.json"), report, named).primary_failure == (
+        "integrity: bad (detector integrity_check; 1 more in the report)"
+    )
+    # A verdict line without the mark (an older walburst): the first failure.
+    plain = "FAIL x seed=1: ...; reproduce: walburst run x --seed 1"
+    assert Run(Path("x.json"), report, plain).primary_failure.startswith("unreadable: ledger")

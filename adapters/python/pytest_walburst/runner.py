@@ -6,6 +6,7 @@ free of pytest lets a plain script or another test runner use it too.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,9 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
+
+# How a failing verdict line names its primary failure: `... [category/detector: text]; reproduce: ...`.
+_PRIMARY = re.compile(r" \[([a-z0-9_-]+)/([a-z0-9_-]+): ")
 
 # `walburst run`'s exit statuses (README.md, "Two commands").
 EXIT_MEANING = {
@@ -101,15 +105,23 @@ class Run:
 
     @property
     def primary_failure(self) -> Optional[str]:
-        """The first safety failure (else the first liveness failure), as the report says it."""
-        for key in ("failures", "liveness"):
-            items = self.report.get(key) or []
-            if items:
-                f = items[0]
-                more = len(items) - 1
-                also = f"; {more} more in the report" if more else ""
-                return f"{f.get('message')} (detector {f.get('detector')}{also})"
-        return None
+        """The failure walburst names as the cause (the ``[category/detector: ...]`` of its
+        verdict line), in full from the report; without that mark, the first safety failure
+        (else the first liveness failure)."""
+        every = list(self.report.get("failures") or []) + list(self.report.get("liveness") or [])
+        if not every:
+            return None
+        named = _PRIMARY.search(self.verdict_line)
+        chosen = every[0]
+        if named:
+            chosen = next(
+                (f for f in every
+                 if (f.get("category"), f.get("detector")) == (named.group(1), named.group(2))),
+                chosen,
+            )
+        more = len(every) - 1
+        also = f"; {more} more in the report" if more else ""
+        return f"{chosen.get('message')} (detector {chosen.get('detector')}{also})"
 
 
 @dataclass
