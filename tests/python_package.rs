@@ -3,7 +3,8 @@
 //! `walburst run smoke` and pytest with the plugin's fixture, all from outside the checkout.
 //!
 //! Needs `python3` (3.9+, with `venv`) and, the first time, the Python package registry for
-//! the build tools (maturin, pytest; pip's cache after that). The wheel's binary is built in
+//! the build tools (maturin, pytest; pip's cache after that) and the crate registry (maturin
+//! runs `cargo metadata`, which fetches the crates of every platform, Windows' included). The wheel's binary is built in
 //! this test's own cargo profile and target directory, so maturin finds it fresh and only
 //! packs it (seconds), where a plain `pip install ./adapters/python` builds a release binary.
 
