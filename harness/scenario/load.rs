@@ -381,6 +381,17 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             "every weight is 0; give at least one op (create_task, claim_task, heartbeat, add_comment, complete_task, gc_events, checkpoint) a positive weight",
         ));
     }
+    if w.checkpointers >= w.workers {
+        return Err(Invalid::range(
+            "workload.checkpointers",
+            w.checkpointers,
+            format!(
+                "0..={} (fewer than workload.workers = {}: at least one worker writes)",
+                w.workers.saturating_sub(1),
+                w.workers
+            ),
+        ));
+    }
     if w.mix.weights().iter().map(|&x| u64::from(x)).sum::<u64>() > u64::from(u32::MAX) {
         return Err(Invalid::table(
             "workload.mix",
@@ -481,10 +492,13 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             "0..=1000 and at most one per planned op",
         ));
     }
-    if f.kill == KillPoint::Checkpoint && s.workload.mix.checkpoint == 0 {
+    if f.kill == KillPoint::Checkpoint
+        && s.workload.mix.checkpoint == 0
+        && s.workload.checkpointers == 0
+    {
         return Err(Invalid::field(
             "faults.kill",
-            "= \"checkpoint\" needs checkpoint ops: give `workload.mix.checkpoint` a positive weight",
+            "= \"checkpoint\" needs checkpoint ops: give `workload.mix.checkpoint` a positive weight or set `workload.checkpointers`",
         ));
     }
     if f.respawn && f.kill == KillPoint::Hang {

@@ -175,6 +175,11 @@ pub struct Workload {
     pub ops_per_worker: u32,
     pub mix: OpMix,
     pub checkpoint_mode: CheckpointMode,
+    /// The checkpointer role: workers `0..checkpointers` run only `checkpoint` ops (in
+    /// `checkpoint_mode`, back to back on their own schedule), as litestream and many apps'
+    /// maintenance threads do; the others draw from `mix`. 0 = none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub checkpointers: u32,
     /// Inclusive range of payload sizes in bytes (task bodies, comments, results).
     #[serde(deserialize_with = "range::exactly_two")]
     pub payload_bytes: [u32; 2],
@@ -195,6 +200,7 @@ impl Default for Workload {
             ops_per_worker: 220,
             mix: OpMix::creates_only(),
             checkpoint_mode: CheckpointMode::Passive,
+            checkpointers: 0,
             payload_bytes: [64, 512],
             think_time_us: [0, 0],
             connection: Lifecycle::Persistent,
@@ -203,6 +209,12 @@ impl Default for Workload {
             setup: Setup::Runner,
         }
     }
+}
+
+/// Keeps a zero count out of serialized scenarios, so that adding the field changed no
+/// existing scenario's text (run.json, reports, shrink output).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
