@@ -189,3 +189,33 @@ fn a_guard_that_could_not_look_is_a_failure_of_its_own() {
     );
     assert_eq!(r.u("/checks/guard_errors"), 24);
 }
+
+/// A worker's own child processes are tracked (its process group): one left running after
+/// the worker exited is killed and named.
+#[test]
+fn a_child_process_that_outlives_its_worker_is_killed_and_named() {
+    let (r, why) = lie("orphan", false);
+    assert!(
+        why.contains("liveness/worker_exit")
+            && why.contains("left 1 process(es) of its own running after it exited"),
+        "{why}"
+    );
+    for w in r.report["workers"].as_array().unwrap() {
+        for pid in w["children_outlived"].as_array().unwrap() {
+            let pid = pid.as_u64().unwrap();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            assert!(
+                stat.is_empty() || stat.contains(") Z "),
+                "child {pid} still running: {stat}"
+            );
+        }
+    }
+}
+
+/// The stall watchdog watches progress, not chatter: a worker that repeats `ready` but
+/// reports no op is stalled all the same.
+#[test]
+fn chatter_without_progress_is_a_stall() {
+    let (_, why) = lie("chatty-hang", false);
+    assert!(why.contains("stalled"), "{why}");
+}

@@ -202,6 +202,18 @@ fn judge_worker_exits(j: &mut Judgement, obs: &Observations) {
             );
             continue;
         }
+        if !w.children_outlived.is_empty() {
+            j.live(
+                Detector::WorkerExit,
+                format!(
+                    "worker {} (pid {}) left {} process(es) of its own running after it exited (pids {:?}); the runner killed them",
+                    w.worker,
+                    w.pid,
+                    w.children_outlived.len(),
+                    w.children_outlived
+                ),
+            );
+        }
         if w.finished && w.exit_code == Some(0) {
             continue;
         }

@@ -409,6 +409,7 @@ fn fatal_fails_a_worker_that_finished() {
         killed_because: None,
         error: Some("cannot open".into()),
         never_started: false,
+        children_outlived: Vec::new(),
         fatal: true,
         records: 3,
         protocol_failure: None,

@@ -83,7 +83,9 @@ pub struct Proc {
     pub ready: bool,
     /// The start signal was sent.
     pub started: bool,
-    /// When the worker last said anything (for the stall watchdog).
+    /// When the worker last made progress (for the stall watchdog): its handshake, an op
+    /// record, a lockstep `did`, `done`. Other messages (a repeated `io_counters`, say) do
+    /// not keep a stuck worker alive.
     pub last_heard: Instant,
     /// A seeded kill was announced by this incarnation.
     pub dying: Option<KillEvent>,
@@ -199,6 +201,8 @@ impl Workers {
             .env("WALBURST_WORKER", w.to_string())
             .envs(&c.env);
         super::lifeline::die_with_parent(&mut cmd, rustix::process::Signal::KILL);
+        // A process group of its own: children it leaves behind are found and killed.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -212,6 +216,11 @@ impl Workers {
         spawn_reader(w, child.stdout.take().expect("piped"), self.tx.clone());
         let pid = child.id();
         let mut stdin = child.stdin.take();
+        // The runner never blocks on a worker: a worker that stops reading fills its pipe,
+        // and the write that would wait fails instead (`send`), which kills it by name.
+        if let Some(s) = &stdin {
+            let _ = rustix::fs::fcntl_setfl(s, rustix::fs::OFlags::NONBLOCK);
+        }
         // A worker that died at once shows up as EOF on its stdout; nothing to do here.
         send(&mut stdin, &RunnerMsg::Start(Box::new(start)));
         Ok(Proc {
@@ -226,6 +235,7 @@ impl Workers {
                 killed_because: None,
                 error: None,
                 never_started: false,
+                children_outlived: Vec::new(),
                 fatal: false,
                 records: 0,
                 protocol_failure: None,
@@ -338,12 +348,23 @@ impl Workers {
                 if p.violated {
                     return None;
                 }
-                p.last_heard = Instant::now();
                 if let Err(v) = p.contract.admit(&msg) {
                     self.violation(v);
                     return None;
                 }
                 let id = |actor| ActorId { worker: w, actor };
+                let progress = match msg {
+                    WorkerMsg::Hello(_)
+                    | WorkerMsg::Op(_)
+                    | WorkerMsg::Did { .. }
+                    | WorkerMsg::Done { .. } => true,
+                    // Ready is progress only on the way to the barrier.
+                    WorkerMsg::Ready { .. } => !p.started,
+                    _ => false,
+                };
+                if progress {
+                    p.last_heard = Instant::now();
+                }
                 match msg {
                     WorkerMsg::Hello(h) => {
                         p.exit.language = Some(h.language);
@@ -463,13 +484,17 @@ impl Workers {
     pub fn go(&mut self, w: u32) {
         let p = &mut self.procs[w as usize];
         p.started = true;
-        send(&mut p.stdin, &RunnerMsg::Go);
+        if !send(&mut p.stdin, &RunnerMsg::Go) {
+            self.kill(w, STOPPED_READING.into());
+        }
     }
 
     pub fn grant(&mut self, a: ActorId) {
         let p = &mut self.procs[a.worker as usize];
         p.contract.granted(a.actor);
-        send(&mut p.stdin, &RunnerMsg::Grant { actor: a.actor });
+        if !send(&mut p.stdin, &RunnerMsg::Grant { actor: a.actor }) {
+            self.kill(a.worker, STOPPED_READING.into());
+        }
     }
 
     pub fn close_stdins(&mut self) {
@@ -560,13 +585,21 @@ impl Workers {
     }
 }
 
-/// Writes one runner message; a worker that died meanwhile shows up as EOF, so a failed
-/// write is not an error here.
-fn send(stdin: &mut Option<ChildStdin>, msg: &RunnerMsg) {
-    if let Some(stdin) = stdin.as_mut() {
-        let mut line = serde_json::to_vec(msg).expect("runner messages serialize");
-        line.push(b'\n');
-        let _ = stdin.write_all(&line).and_then(|_| stdin.flush());
+/// Why the runner killed a worker whose stdin pipe was full.
+const STOPPED_READING: &str = "stopped reading its stdin (the pipe to it is full)";
+
+/// Writes one runner message without ever waiting (the pipe is non-blocking); `false` when
+/// the worker's pipe is full: it stopped reading. A worker that died meanwhile shows up as
+/// EOF, so a broken pipe is not reported here.
+fn send(stdin: &mut Option<ChildStdin>, msg: &RunnerMsg) -> bool {
+    let Some(stdin) = stdin.as_mut() else {
+        return true;
+    };
+    let mut line = serde_json::to_vec(msg).expect("runner messages serialize");
+    line.push(b'\n');
+    match stdin.write_all(&line).and_then(|_| stdin.flush()) {
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        Ok(()) => true,
     }
 }
 

@@ -144,6 +144,10 @@ pub struct WorkerExit {
     /// "ambiguous"), and any row carrying its identity is a phantom.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub never_started: bool,
+    /// Processes the worker started that were still running after it exited (its process
+    /// group); the runner killed them. A liveness failure: they could have written on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children_outlived: Vec<u32>,
     /// The worker sent `fatal` (its message is `error`): it failed, whatever it did next.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fatal: bool,
