@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod durability;
 pub mod exclusion;
 pub mod failure;
+pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
 pub mod verdict;
