@@ -163,3 +163,119 @@ pub fn edn(event: &Event) -> String {
         event.txn
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::isolation::history::Txn;
+
+    fn two_txns() -> History {
+        History {
+            txns: vec![
+                Txn {
+                    process: 0,
+                    outcome: Outcome::Ok,
+                    start_ns: 100,
+                    end_ns: Some(200),
+                    mops: vec![
+                        Mop::Append { key: 1, value: 2 },
+                        Mop::Read {
+                            key: 1,
+                            values: Some(vec![1, 2]),
+                        },
+                    ],
+                },
+                Txn {
+                    process: 1,
+                    outcome: Outcome::Fail,
+                    start_ns: 150,
+                    end_ns: Some(160),
+                    mops: vec![Mop::Read {
+                        key: 3,
+                        values: None,
+                    }],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn json_lines_are_elle_ops() {
+        let mut out = Vec::new();
+        write_jsonl(&two_txns(), &mut out).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let expected = [
+            r#"{"index":0,"type":"invoke","f":"txn","value":[["append",1,2],["r",1,null]],"process":0,"time":100,"txn":0}"#,
+            r#"{"index":1,"type":"invoke","f":"txn","value":[["r",3,null]],"process":1,"time":150,"txn":1}"#,
+            r#"{"index":2,"type":"fail","f":"txn","value":[["r",3,null]],"process":1,"time":160,"txn":1}"#,
+            r#"{"index":3,"type":"ok","f":"txn","value":[["append",1,2],["r",1,[1,2]]],"process":0,"time":200,"txn":0}"#,
+        ];
+        assert_eq!(lines.len(), expected.len());
+        for (line, want) in lines.iter().zip(expected) {
+            assert_eq!(
+                line,
+                &serde_json::from_str::<serde_json::Value>(want).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn edn_is_what_elle_reads() {
+        let mut out = Vec::new();
+        write_edn(&two_txns(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "{:index 0, :type :invoke, :f :txn, :value [[:append 1 2] [:r 1 nil]], :process 0, :time 100, :txn 0}"
+        );
+        assert_eq!(
+            lines[3],
+            "{:index 3, :type :ok, :f :txn, :value [[:append 1 2] [:r 1 [1 2]]], :process 0, :time 200, :txn 0}"
+        );
+        assert_eq!(lines.len(), 4);
+    }
+
+    /// Elle retires a process after an `info`; the actor's next transaction becomes a
+    /// fresh process, and a transaction that never ended completes last, as `info`.
+    #[test]
+    fn ambiguous_outcomes_retire_the_process() {
+        let txn = |start_ns, end_ns, outcome| Txn {
+            process: 1,
+            outcome,
+            start_ns,
+            end_ns,
+            mops: vec![Mop::Append {
+                key: 1,
+                value: start_ns,
+            }],
+        };
+        let h = History {
+            txns: vec![
+                txn(10, Some(20), Outcome::Info),
+                txn(30, Some(40), Outcome::Ok),
+                txn(50, None, Outcome::Info),
+            ],
+        };
+        let events = events(&h);
+        let shown: Vec<(EventType, u64, u64)> =
+            events.iter().map(|e| (e.kind, e.process, e.time)).collect();
+        // stride = 2 (processes 0..=1): generation 1 of actor 1 is process 3.
+        assert_eq!(
+            shown,
+            [
+                (EventType::Invoke, 1, 10),
+                (EventType::Info, 1, 20),
+                (EventType::Invoke, 3, 30),
+                (EventType::Ok, 3, 40),
+                (EventType::Invoke, 3, 50),
+                (EventType::Info, 3, 51),
+            ]
+        );
+        assert!(events.iter().enumerate().all(|(i, e)| e.index == i));
+    }
+}
