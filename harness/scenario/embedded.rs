@@ -45,6 +45,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "power-loss-normal",
     "power-loss-off",
     "wal-lock-hazard-by-release",
+    "list-append",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -15,6 +15,7 @@
 //! The stages: [`history`] (the model, validated first: an unjudgeable history is an error,
 //! never a pass), [`versions`] (writers and version orders), [`graph`] (edges),
 //! [`cycles`] (components and cycle search), [`anomaly`] (classes and explanations),
+//! [`records`] (a run's history from its op records, and what the report keeps),
 //! [`export`] (the history as Elle reads it) and [`sample`] (seeded serializable histories
 //! for tests and benches).
 //!
@@ -39,6 +40,7 @@ pub mod cycles;
 pub mod export;
 pub mod graph;
 pub mod history;
+pub mod records;
 pub mod sample;
 pub mod versions;
 
