@@ -38,19 +38,23 @@ fn list_append_passes_in_lockstep() {
     assert_eq!(r.u("/checks/isolation/anomaly_count"), 0);
 }
 
-/// The negative control: each transaction's reads run before its `BEGIN IMMEDIATE` yet are
-/// reported as part of it. In lockstep (so the interleaving is the seed's) the checker must
+/// The negative control (`list-append-reads-before-begin`): each transaction's reads run
+/// before its `BEGIN IMMEDIATE` yet are reported as part of it. In lockstep (so the interleaving is the seed's) the checker must
 /// find read-write cycles and fail the run with its own category and detector, explaining
 /// a cycle by its transactions, edges and keys; the kept run directory holds the history
 /// as Elle reads it.
 #[test]
 fn reads_before_begin_fail_the_isolation_checker_with_explained_cycles() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = set(&shipped("list-append"), "list_reads", "\"before-begin\"");
-    let path = scenario_file(dir.path(), "reads-before-begin", &toml);
     let r = run(
         dir.path(),
-        &[path.to_str().unwrap(), "--seed", "1", "--mode", "lockstep"],
+        &[
+            "list-append-reads-before-begin",
+            "--seed",
+            "1",
+            "--mode",
+            "lockstep",
+        ],
     );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert_eq!(

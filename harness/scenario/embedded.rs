@@ -46,6 +46,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "power-loss-off",
     "wal-lock-hazard-by-release",
     "list-append",
+    "list-append-reads-before-begin",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {
