@@ -9,7 +9,29 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use walburst::check::isolation::{self, sample};
 
+/// `WALBURST_BENCH_ISOLATION_FIXED=N:gen|check`: generate an N-transaction history (and
+/// check it, for `check`) once and exit, for counting instructions under
+/// `valgrind --tool=callgrind`: `check` minus `gen` is the checker's own count, which a
+/// loaded machine's wall clock cannot resolve (BENCHMARKS.md has the recipe).
+fn fixed(spec: &str) {
+    let (n, what) = spec.split_once(':').expect("N:gen|check");
+    let shape = sample::Shape {
+        txns: n.parse().expect("N"),
+        ..sample::Shape::default()
+    };
+    let history = sample::serializable(7, shape);
+    if what == "check" {
+        let analysis = isolation::check(&history).expect("well-formed");
+        assert!(analysis.valid());
+        eprintln!("{:?}", analysis.edges);
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("WALBURST_BENCH_ISOLATION_FIXED") {
+        fixed(&spec);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("isolation/check");
     group.sampling_mode(SamplingMode::Flat).sample_size(10);

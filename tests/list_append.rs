@@ -92,6 +92,18 @@ fn reads_before_begin_fail_the_isolation_checker_with_explained_cycles() {
     let op = r.s(&format!("/checks/isolation/txn_ops/T{first}"));
     assert!(op.starts_with("worker "), "{op}");
 
+    // The page draws each reported cycle edge by edge.
+    let page = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("page: "))
+        .and_then(|l| l.split(" (drawn").next())
+        .expect("a page line");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("<h2 id=\"isolation\">Isolation</h2>"));
+    assert!(html.contains("<b>G-single</b>"));
+    assert!(html.contains("<th>edge</th>"));
+
     let run_dir = std::path::PathBuf::from(r.s("/run_dir"));
     let jsonl = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
     assert_eq!(
