@@ -210,3 +210,85 @@ pub fn write_history(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{ScenarioSource, parse_str};
+
+    fn plan() -> Plan {
+        let toml = "name = \"la\"\n[workload]\nprofile = \"list-append\"\nworkers = 2\nops_per_worker = 3\n";
+        let s = parse_str(toml, &ScenarioSource::Embedded("la".into())).unwrap();
+        crate::plan::build(&s, 5)
+    }
+
+    /// A record of `op` as the built-in worker would send it, alone on the database: each
+    /// read returns the transaction's own appends to the key so far.
+    fn record(plan: &Plan, worker: u32, seq: u32, outcome: &str) -> OpRecord {
+        let mut r: OpRecord = serde_json::from_value(serde_json::json!({
+            "worker": worker, "actor": 0, "seq": seq, "kind": "list_txn", "outcome": outcome,
+            "lock_wait_us": 0, "begin_wait_us": 0, "latency_us": 0,
+            "t_start_ns": 10, "t_end_ns": 20,
+        }))
+        .unwrap();
+        let mut own: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        r.list = list_append::txn(plan.seed, worker, seq)
+            .into_iter()
+            .map(|m| match m {
+                ListMop::Read { key, .. } => ListMop::Read {
+                    key,
+                    values: Some(own.get(&key).cloned().unwrap_or_default()),
+                },
+                ListMop::Append { key, value } => {
+                    own.entry(key).or_default().push(value);
+                    ListMop::Append { key, value }
+                }
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn records_become_transactions_and_unreported_ops_ambiguous_ones() {
+        let plan = plan();
+        let records = vec![
+            record(&plan, 0, 0, "committed"),
+            record(&plan, 0, 1, "failed"),
+            record(&plan, 0, 2, "ambiguous"),
+            record(&plan, 1, 0, "committed"),
+        ];
+        let (h, ids) = history(&plan, &records);
+        assert_eq!(h.txns.len(), 6);
+        let outcomes: Vec<Outcome> = h.txns.iter().map(|t| t.outcome).collect();
+        use Outcome::{Fail, Info, Ok};
+        assert_eq!(outcomes, [Ok, Fail, Info, Ok, Info, Info]);
+        assert_eq!(
+            ids[4],
+            OpId {
+                worker: 1,
+                actor: 0,
+                seq: 1
+            }
+        );
+        // Never reported: may have run at any time, with its planned appends.
+        assert_eq!(h.txns[4].end_ns, None);
+        assert_eq!(h.txns[4].mops.len(), list_append::txn(5, 1, 1).len());
+        assert_eq!(h.txns[3].process, 1000);
+        let report = check(&plan, &records);
+        assert!(!report.failed(), "{report:#?}");
+        assert_eq!(report.txns, 6);
+    }
+
+    #[test]
+    fn a_malformed_history_is_a_failure_not_a_pass() {
+        let plan = plan();
+        let mut blind = record(&plan, 0, 0, "committed");
+        blind.list = vec![ListMop::Read {
+            key: 0,
+            values: None,
+        }];
+        let report = check(&plan, &[blind]);
+        assert!(report.failed());
+        assert!(report.error.unwrap().contains("carries no values"));
+    }
+}
