@@ -460,3 +460,49 @@ proptest! {
         );
     }
 }
+
+/// Marks as failed one committed transaction whose append another committed transaction
+/// read: that read becomes an aborted read. `None` when no append was read.
+fn with_aborted_read(mut h: History) -> Option<History> {
+    let mut read_values = BTreeSet::new();
+    for (id, t) in h.txns.iter().enumerate() {
+        for m in &t.mops {
+            if let (
+                Outcome::Ok,
+                Mop::Read {
+                    key,
+                    values: Some(vs),
+                },
+            ) = (t.outcome, m)
+            {
+                read_values.extend(vs.iter().map(|v| (*key, *v, id)));
+            }
+        }
+    }
+    let victim = h.txns.iter().enumerate().position(|(id, t)| {
+        t.outcome == Outcome::Ok
+            && t.mops.iter().any(|m| match m {
+                Mop::Append { key, value } => read_values
+                    .range((*key, *value, 0)..=(*key, *value, usize::MAX))
+                    .any(|(_, _, reader)| *reader != id),
+                Mop::Read { .. } => false,
+            })
+    })?;
+    h.txns[victim].outcome = Outcome::Fail;
+    Some(h)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Another control on the same histories: a read of a failed transaction's append is
+    /// always found as G1a.
+    #[test]
+    fn one_aborted_read_is_always_found(seed in any::<u64>(), txns in 20usize..300) {
+        let shape = Shape { txns, ..Shape::default() };
+        let aborted = with_aborted_read(sample::serializable(seed, shape));
+        prop_assume!(aborted.is_some());
+        let analysis = check(&aborted.unwrap()).expect("still well-formed");
+        prop_assert!(analysis.classes().contains(&AnomalyClass::G1a), "{:?}", analysis.classes());
+    }
+}
