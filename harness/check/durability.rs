@@ -332,6 +332,7 @@ mod tests {
             guard: None,
             guard_error: None,
             checkpoint: None,
+            list: Vec::new(),
         }
     }
 

@@ -50,6 +50,8 @@ pub enum FailureCategory {
     /// A check judged none of the ops it should have (`checks.coverage`), and the scenario
     /// does not declare it not judged (`expect.not_judged`).
     NotJudged,
+    /// A list-append history is not strict serializable, or could not be checked.
+    Isolation,
 }
 
 impl FailureCategory {
@@ -74,6 +76,7 @@ impl FailureCategory {
             FailureCategory::IoPointNotFired => "io_point_not_fired",
             FailureCategory::NotJudged => "not_judged",
             FailureCategory::GuardErrors => "guard_errors",
+            FailureCategory::Isolation => "isolation",
         }
     }
 }
@@ -118,6 +121,8 @@ pub enum Detector {
     DurabilityOracle,
     /// The fault VFS (`[io]`): its points and stalls.
     FaultVfs,
+    /// The list-append isolation checker (`check::isolation`).
+    IsolationChecker,
 }
 
 /// Whether the failure saw something not allowed, or missed a documented outcome.
@@ -172,6 +177,7 @@ impl Detector {
             Detector::Runner => "runner",
             Detector::DurabilityOracle => "durability_oracle",
             Detector::FaultVfs => "fault_vfs",
+            Detector::IsolationChecker => "isolation_checker",
         }
     }
 }
@@ -213,6 +219,9 @@ impl FailureCategory {
             | F::DuplicateWrites
             | F::OrderViolations
             | F::Durability => 3,
+            // A read or write the others' transactions do not account for: what the data
+            // shows, after the lock breaches that would explain it.
+            F::Isolation => 3,
             F::Integrity => 4,
             F::RealCorruption | F::FinalLength | F::JournalMode => 5,
             F::WorkerErrors => 6,

@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod durability;
 pub mod exclusion;
 pub mod failure;
+pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
 pub mod verdict;
@@ -93,6 +94,9 @@ pub struct Checks {
     pub lockstep_breaches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_breach: Option<String>,
+    /// `list-append` runs: the isolation checker's findings (`check::isolation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<isolation::records::IsolationReport>,
 }
 
 impl Checks {
@@ -334,6 +338,9 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);
     c.global_lock_ops = lock_use::holders(&spec.scenario.strategy, plan, obs).len() as u64;
+    if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend {
+        c.isolation = Some(isolation::records::check(plan, &obs.records));
+    }
 
     let corruption = classify(obs, c.damage());
     (c, corruption)

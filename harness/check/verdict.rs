@@ -171,6 +171,7 @@ pub fn judge(
     judge_exclusion(&mut j, s, checks);
     judge_sidecar(&mut j, s, checks);
     judge_coverage(&mut j, s, checks);
+    judge_isolation(&mut j, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
         VerdictKind::Interrupted
@@ -632,3 +633,48 @@ fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
 #[cfg(test)]
 #[path = "verdict_tests.rs"]
 mod tests;
+
+/// A list-append history must be strict serializable; an anomaly (or a history that could
+/// not be checked) fails the run, naming the classes and the first explained anomaly.
+fn judge_isolation(j: &mut Judgement, c: &Checks) {
+    let Some(iso) = &c.isolation else {
+        return;
+    };
+    if let Some(e) = &iso.error {
+        j.fail(
+            Cat::Isolation,
+            Detector::IsolationChecker,
+            FailureKind::Unexpected,
+            format!("the list-append history could not be checked: {e}"),
+        );
+        return;
+    }
+    if iso.anomaly_count == 0 {
+        return;
+    }
+    let classes: Vec<String> = iso
+        .classes
+        .iter()
+        .map(|(c, n)| format!("{c} x{n}"))
+        .collect();
+    // A cycle explains the most (which transactions, edges and keys): name one first.
+    let first = iso
+        .anomalies
+        .iter()
+        .find(|f| matches!(f.anomaly, super::isolation::Anomaly::Cycle { .. }))
+        .or(iso.anomalies.first())
+        .map(|f| format!("; first: {}", f.explanation))
+        .unwrap_or_default();
+    j.failures.push(Failure::new(
+        Cat::Isolation,
+        Detector::IsolationChecker,
+        FailureKind::Unexpected,
+        Some(iso.anomaly_count as u64),
+        format!(
+            "{} anomalies in {} list-append transactions ({}){first}",
+            iso.anomaly_count,
+            iso.txns,
+            classes.join(", ")
+        ),
+    ));
+}

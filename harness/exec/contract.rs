@@ -238,6 +238,7 @@ mod tests {
             at_ms: 0,
             task_id: None,
             payload: String::new(),
+            list: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod interrupt;
 pub mod kanban;
 pub mod lifeline;
+pub mod list_append;
 pub mod origin;
 pub mod procs;
 pub mod protocol;

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::step::{StepAction, StepResult};
 use crate::observe::OpRecord;
+use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
-    CheckpointMode, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, Mode, Overrides, Profile,
-    Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
+    CheckpointMode, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, ListReads, Mode, Overrides,
+    Profile, Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -76,6 +77,13 @@ pub struct StartWorkload {
     pub idle_connections: u32,
     pub checkpoint_mode: CheckpointMode,
     pub setup: Setup,
+    /// `list-append` only (absent: in the transaction).
+    #[serde(default, skip_serializing_if = "is_in_transaction")]
+    pub list_reads: ListReads,
+}
+
+fn is_in_transaction(r: &ListReads) -> bool {
+    *r == ListReads::InTransaction
 }
 
 /// A seeded kill this incarnation performs on itself.
@@ -142,6 +150,7 @@ impl Start {
                 idle_connections: w.idle_connections,
                 checkpoint_mode: w.checkpoint_mode,
                 setup: w.setup,
+                list_reads: w.list_reads,
             },
             strategy: s.strategy.clone(),
             guard: s.guard,
@@ -178,6 +187,9 @@ pub struct WorkerOp {
     /// The task a `create_task` creates; `None` for the others (they pick theirs by SQL).
     pub task_id: Option<String>,
     pub payload: String,
+    /// A `list_txn`'s micro-ops (`plan::list_append`); absent for the other kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list: Vec<ListMop>,
 }
 
 impl WorkerOp {
@@ -190,6 +202,11 @@ impl WorkerOp {
             at_ms: op.at_ms,
             task_id: (op.kind == OpKind::CreateTask).then(|| plan::task_id(worker, op.seq)),
             payload: plan::payload(seed, worker, op.seq, op.payload_len),
+            list: if op.kind == OpKind::ListTxn {
+                plan::list_append::txn(seed, worker, op.seq)
+            } else {
+                Vec::new()
+            },
         }
     }
 }

@@ -121,6 +121,10 @@ pub struct OpRecord {
     /// `PRAGMA wal_checkpoint` result: (busy, log frames, checkpointed frames).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<[i64; 3]>,
+    /// A `list_txn`'s micro-ops as run: each read with what it returned (`None` when it
+    /// never ran). The isolation checker's history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list: Vec<crate::plan::list_append::ListMop>,
 }
 
 /// How a worker process ended, as the runner saw it.

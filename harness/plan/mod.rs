@@ -1,6 +1,7 @@
 //! Plan: (scenario, seed) -> one op schedule per worker. Pure: no I/O, no clock, no
 //! processes, so it is tested on its own and every worker can rebuild its share of it.
 
+pub mod list_append;
 mod seeds;
 
 pub use seeds::{digest_hex, sha256_hex, stream};
@@ -31,6 +32,8 @@ pub enum OpKind {
     CompleteTask,
     GcEvents,
     Checkpoint,
+    /// One list-append transaction (the `list-append` profile; not in the kanban mix).
+    ListTxn,
 }
 
 impl OpKind {
@@ -54,6 +57,7 @@ impl OpKind {
             OpKind::CompleteTask => "complete_task",
             OpKind::GcEvents => "gc_events",
             OpKind::Checkpoint => "checkpoint",
+            OpKind::ListTxn => "list_txn",
         }
     }
 
@@ -152,6 +156,10 @@ pub fn worker_plan(scenario: &Scenario, seed: u64, worker: u32) -> WorkerPlan {
             }
             let think_us = rng.random_range(w.think_time_us[0]..=w.think_time_us[1]);
             let payload_len = rng.random_range(w.payload_bytes[0]..=w.payload_bytes[1]);
+            // The same draws in every profile; list-append's transactions are all one kind.
+            if w.profile == crate::scenario::Profile::ListAppend {
+                kind = OpKind::ListTxn;
+            }
             PlannedOp {
                 seq,
                 actor: seq % w.connections_per_worker,

@@ -84,6 +84,7 @@ fn records(workers: u32, ops: u32) -> Vec<OpRecord> {
                 guard: None,
                 guard_error: None,
                 checkpoint: None,
+                list: Vec::new(),
             });
         }
     }

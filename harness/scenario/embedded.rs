@@ -45,6 +45,9 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "power-loss-normal",
     "power-loss-off",
     "wal-lock-hazard-by-release",
+    "list-append",
+    "list-append-reads-before-begin",
+    "python-list-append",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -398,6 +398,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             "the weights add up to more than 4294967295",
         ));
     }
+    check_list_append(s)?;
     check_range(
         "workload.payload_bytes",
         w.payload_bytes,
@@ -587,4 +588,25 @@ fn check_range(field: &str, r: [u32; 2], lo: u32, hi: u32) -> Result<(), Invalid
         ));
     }
     Ok(())
+}
+
+/// The list-append profile draws its own transactions: a kanban mix, a kanban app's ledger
+/// or list reads outside it are refused rather than ignored.
+fn check_list_append(s: &Scenario) -> Result<(), Invalid> {
+    let w = &s.workload;
+    match w.profile {
+        Profile::ListAppend if w.mix != OpMix::creates_only() => Err(Invalid::table(
+            "workload.mix",
+            "profile = \"list-append\" draws its own transactions (appends and reads of keyed lists); leave [workload.mix] out",
+        )),
+        Profile::ListAppend if s.ledger.is_some() => Err(Invalid::table(
+            "ledger",
+            "profile = \"list-append\" uses the built-in ledger and the isolation checker; leave [ledger] out",
+        )),
+        Profile::Kanban if w.list_reads != ListReads::InTransaction => Err(Invalid::field(
+            "workload.list_reads",
+            "applies only to profile = \"list-append\"; allowed values: \"in-transaction\", \"before-begin\"",
+        )),
+        _ => Ok(()),
+    }
 }

@@ -190,6 +190,9 @@ pub struct Workload {
     pub connections_per_worker: u32,
     pub idle_connections: u32,
     pub setup: Setup,
+    /// `list-append` only: where a transaction's reads run. `before-begin` is a deliberately
+    /// non-isolated variant, a negative control for the isolation checker.
+    pub list_reads: ListReads,
 }
 
 impl Default for Workload {
@@ -207,6 +210,7 @@ impl Default for Workload {
             connections_per_worker: 1,
             idle_connections: 0,
             setup: Setup::Runner,
+            list_reads: ListReads::InTransaction,
         }
     }
 }
@@ -221,6 +225,21 @@ fn is_zero(n: &u32) -> bool {
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     Kanban,
+    /// Elle's list-append workload: transactions of appends to and reads of keyed lists,
+    /// judged by the isolation checker (`check::isolation`).
+    ListAppend,
+}
+
+/// Where a `list-append` transaction's reads run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListReads {
+    /// Inside the write transaction, between its appends: serializable.
+    #[default]
+    InTransaction,
+    /// Each read in its own autocommit statement before `BEGIN IMMEDIATE`, reported as part
+    /// of the transaction: not isolated, so the checker must find anomalies.
+    BeforeBegin,
 }
 
 /// Relative weights of the operations a worker draws; zero disables one. A weight left out

@@ -92,6 +92,9 @@ fn rank(f: &Failure) -> (u8, Category) {
             | F::DuplicateWrites
             | F::OrderViolations
             | F::Durability => Category::LostWrite,
+            // A read or write the others' transactions do not account for (a lost update is
+            // a G-single cycle); its detector keeps it apart from the ledger's.
+            F::Isolation => Category::LostWrite,
             F::Integrity | F::RealCorruption | F::FinalLength | F::JournalMode => {
                 Category::RealDamage
             }
