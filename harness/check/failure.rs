@@ -47,6 +47,9 @@ pub enum FailureCategory {
     IoPointNotFired,
     /// `checks.guard_errors` against `expect.guard_errors`: a guard that could not look.
     GuardErrors,
+    /// The state oracle: the committed ops replayed in commit order do not give the run's
+    /// database (`checks.state`), or the replay could not be built (`checks.state_error`).
+    State,
     /// A check judged none of the ops it should have (`checks.coverage`), and the scenario
     /// does not declare it not judged (`expect.not_judged`).
     NotJudged,
@@ -75,6 +78,7 @@ impl FailureCategory {
             FailureCategory::Durability => "durability",
             FailureCategory::IoPointNotFired => "io_point_not_fired",
             FailureCategory::NotJudged => "not_judged",
+            FailureCategory::State => "state",
             FailureCategory::GuardErrors => "guard_errors",
             FailureCategory::Isolation => "isolation",
         }
@@ -117,6 +121,8 @@ pub enum Detector {
     OpCount,
     /// The runner's deadlines and the lockstep step budget.
     Runner,
+    /// The state oracle: the committed ops replayed against the run's final state.
+    StateOracle,
     /// The durability oracle after a simulated power loss.
     DurabilityOracle,
     /// The fault VFS (`[io]`): its points and stalls.
@@ -176,6 +182,7 @@ impl Detector {
             Detector::OpCount => "op_count",
             Detector::Runner => "runner",
             Detector::DurabilityOracle => "durability_oracle",
+            Detector::StateOracle => "state_oracle",
             Detector::FaultVfs => "fault_vfs",
             Detector::IsolationChecker => "isolation_checker",
         }
@@ -218,7 +225,8 @@ impl FailureCategory {
             | F::PhantomWrites
             | F::DuplicateWrites
             | F::OrderViolations
-            | F::Durability => 3,
+            | F::Durability
+            | F::State => 3,
             // A read or write the others' transactions do not account for: what the data
             // shows, after the lock breaches that would explain it.
             F::Isolation => 3,

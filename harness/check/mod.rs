@@ -11,6 +11,7 @@ pub mod failure;
 pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
+pub mod state;
 pub mod verdict;
 pub mod verify;
 
@@ -83,6 +84,13 @@ pub struct Checks {
     pub guard_errors: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_guard_error: Option<String>,
+    /// The state oracle (`check::state`): the committed ops replayed in commit order give
+    /// exactly this database. Absent where it does not judge (an external worker, another
+    /// workload, or a run the ledger or integrity checks already failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<state::StateReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_error: Option<String>,
     /// What each measured check judged out of what it should have (`check::coverage`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coverage: Vec<coverage::Coverage>,
@@ -130,6 +138,10 @@ impl Checks {
         add(
             self.lockstep_breaches > 0,
             FailureCategory::LockstepBreaches,
+        );
+        add(
+            self.state.as_ref().is_some_and(|s| !s.matches) || self.state_error.is_some(),
+            FailureCategory::State,
         );
         let unreadable = self.ledger_error.is_some()
             || self.content_hash_error.is_some()
@@ -260,6 +272,17 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                     c.ledger_first = l.first;
                 }
                 Err(e) => c.ledger_error = Some(e.to_string()),
+            }
+            let ledger_clean = c.ledger_error.is_none()
+                && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
+            let healthy = v.integrity_check == ["ok"] && v.quick_check == ["ok"];
+            let kanban = spec.scenario.worker.is_none()
+                && spec.scenario.workload.profile == crate::scenario::Profile::Kanban;
+            if kanban && judge_ledger && ledger_clean && healthy {
+                match state::check(&conn, &ran, &obs.records) {
+                    Ok(s) => c.state = Some(s),
+                    Err(e) => c.state_error = Some(e.to_string()),
+                }
             }
             match content::content_hash(&conn) {
                 Ok(h) => c.content_hash = Some(h),

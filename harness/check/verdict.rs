@@ -171,6 +171,7 @@ pub fn judge(
     judge_exclusion(&mut j, s, checks);
     judge_sidecar(&mut j, s, checks);
     judge_coverage(&mut j, s, checks);
+    judge_state(&mut j, checks);
     judge_isolation(&mut j, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
@@ -553,6 +554,25 @@ fn judge_sidecar(j: &mut Judgement, s: &Scenario, c: &Checks) {
         }
         _ => {}
     }
+}
+
+/// The state oracle's finding, or its error (an error while checking is never a pass).
+fn judge_state(j: &mut Judgement, c: &Checks) {
+    let why = match (&c.state, &c.state_error) {
+        (_, Some(e)) => e.clone(),
+        (Some(s), None) if !s.matches => format!(
+            "the {} committed ops replayed in commit order do not give the run's database: {}",
+            s.replayed,
+            s.difference.as_deref().unwrap_or("unknown difference")
+        ),
+        _ => return,
+    };
+    j.fail(
+        Cat::State,
+        Detector::StateOracle,
+        FailureKind::Unexpected,
+        why,
+    );
 }
 
 /// A check that judged nothing of a non-zero population fails, unless the scenario declares

@@ -69,6 +69,9 @@ pub enum Tamper {
     None,
     /// Deletes one committed `created` event row: the ledger must report a lost write.
     DeleteCommittedRow,
+    /// Undoes one committed heartbeat's UPDATE of `tasks.heartbeat_at` (an unindexed column
+    /// no ledger row carries): only the state oracle can see it.
+    LoseUpdate,
     /// Overwrites the root page of the `tasks` b-tree with seeded garbage: integrity_check
     /// must fail and the damage must be classified real.
     GarbagePage,
