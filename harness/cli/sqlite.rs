@@ -189,8 +189,13 @@ fn known_bugs_table() -> i32 {
         println!("\n{} [{}]", b.name, b.id);
         println!("  affected: {}", b.affected);
         match &b.demo {
-            known_bugs::Demo::Scenario { scenario, sweep } => {
-                println!("  scenario: {scenario} (FAILs on an affected release)");
+            known_bugs::Demo::Scenario {
+                scenario,
+                sweep,
+                args,
+            } => {
+                let args = args.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
+                println!("  scenario: {scenario}{args} (FAILs on an affected release)");
                 if let Some(s) = sweep {
                     println!("  every offered release: walburst run {s}");
                 }

@@ -76,6 +76,8 @@ pub fn could_release(
         | StepAction::Schema
         | StepAction::Checkpoint => true,
         StepAction::Statement { .. } | StepAction::Write { .. } => !by_holder,
+        // Its meaning is the paused step's; the coordinator looks that up (`record`).
+        StepAction::Resume { .. } => true,
         StepAction::Begin | StepAction::BeginDeferred | StepAction::Flock { .. } => false,
     }
 }
@@ -105,6 +107,9 @@ pub struct Coordinator {
     /// Actors let out of `futile` by a releasing step that have not stepped since.
     /// Invariant: disjoint from `futile`.
     retrying: BTreeSet<ActorId>,
+    /// Steps paused inside SQLite at a `yield` point, by actor: their `resume` step's result
+    /// is theirs, and their meaning is applied then.
+    paused: BTreeMap<ActorId, StepAction>,
     /// Named flocks a step proved held, with nothing released since.
     held_flocks: BTreeSet<LockName>,
     hasher: Sha256,
@@ -122,6 +127,7 @@ impl Coordinator {
             granted: None,
             holders: BTreeSet::new(),
             deferred: BTreeSet::new(),
+            paused: BTreeMap::new(),
             futile: BTreeSet::new(),
             retrying: BTreeSet::new(),
             held_flocks: BTreeSet::new(),
@@ -199,6 +205,7 @@ impl Coordinator {
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
                 self.deferred.retain(|a| a.worker != w);
+                self.paused.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -215,6 +222,7 @@ impl Coordinator {
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
                 self.deferred.retain(|a| a.worker != w);
+                self.paused.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -286,8 +294,19 @@ impl Coordinator {
             }
     }
 
-    fn record(&mut self, a: ActorId, action: StepAction, result: StepResult) {
+    fn record(&mut self, a: ActorId, traced: StepAction, result: StepResult) {
         let step = self.out.steps;
+        if result == StepResult::Paused {
+            // Inside SQLite, mid-call: nothing about the locks is known yet.
+            self.paused.insert(a, traced.clone());
+            self.trace(step, a, traced, result);
+            return;
+        }
+        // A resumed step means what the paused one meant.
+        let action = match &traced {
+            StepAction::Resume { .. } => self.paused.remove(&a).unwrap_or_else(|| traced.clone()),
+            _ => traced.clone(),
+        };
         let acquires = self.acquires(a, &action, &result);
         self.track_futility(a, &action, &result);
         if acquires && !self.holders.is_empty() && !self.holders.contains(&a) {
@@ -325,6 +344,11 @@ impl Coordinator {
             }
             _ => {}
         }
+        self.trace(step, a, traced, result);
+    }
+
+    /// Appends the step to the trace and its hash.
+    fn trace(&mut self, step: u64, a: ActorId, action: StepAction, result: StepResult) {
         self.scheduler.on_result(a, &action, &result);
         let line = format!("{step} {} {} {action} {result}\n", a.worker, a.actor);
         self.hasher.update(line.as_bytes());

@@ -424,7 +424,7 @@ impl Workers {
                         let point = match fired.action {
                             IoAction::Kill => Some(KillPoint::Io),
                             IoAction::PowerLoss => Some(KillPoint::PowerLoss),
-                            IoAction::Stop | IoAction::Fail => None,
+                            IoAction::Stop | IoAction::Fail | IoAction::Yield => None,
                         };
                         if let Some(point) = point {
                             p.dying = Some(KillEvent {

@@ -45,6 +45,12 @@ pub enum StepAction {
     /// A corruption guard's probe.
     Guard,
     Checkpoint,
+    /// Resuming a step that paused inside SQLite at an `[io]` `yield` point (its `did` says
+    /// `paused`); `point` names the VFS call (`unfetch`, ...). Its `did` is the paused
+    /// step's own result, and the coordinator applies that step's meaning then.
+    Resume {
+        point: String,
+    },
 }
 
 /// Which file lock a `flock` step tries: walburst's two sidecar locks by role, any other
@@ -144,6 +150,7 @@ impl fmt::Display for StepAction {
             StepAction::Statement { label } => return write!(f, "statement:{label}"),
             StepAction::Guard => "guard",
             StepAction::Checkpoint => "checkpoint",
+            StepAction::Resume { point } => return write!(f, "resume:{point}"),
         };
         f.write_str(kind)
     }
@@ -167,6 +174,8 @@ pub enum StepResult {
     },
     /// A guard reported corruption.
     Fired,
+    /// The step stopped inside SQLite at a `yield` point; its actor parks a `resume`.
+    Paused,
 }
 
 impl StepResult {
@@ -203,6 +212,7 @@ impl fmt::Display for StepResult {
             StepResult::WouldBlock => f.write_str("would_block"),
             StepResult::Error { code } => write!(f, "error:{code}"),
             StepResult::Fired => f.write_str("fired"),
+            StepResult::Paused => f.write_str("paused"),
         }
     }
 }

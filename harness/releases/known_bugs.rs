@@ -76,6 +76,8 @@ pub enum Demo {
     Scenario {
         scenario: String,
         sweep: Option<String>,
+        /// Arguments the demonstration needs (`--mode lockstep`), after the scenario.
+        args: Option<String>,
     },
     /// No shipped scenario shows it yet; why.
     Missing(String),
@@ -149,9 +151,15 @@ impl KnownBug {
     /// oldest at or above `v`, else the newest below). `None` without a demo scenario, or
     /// when no offered release is affected.
     pub fn demonstrate(&self, v: SqliteVersion) -> Option<Demonstration> {
-        let Demo::Scenario { scenario, sweep } = &self.demo else {
+        let Demo::Scenario {
+            scenario,
+            sweep,
+            args,
+        } = &self.demo
+        else {
             return None;
         };
+        let args = args.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
         let affected = self.affected_offered();
         let on = if affected.contains(&v) {
             v
@@ -163,7 +171,7 @@ impl KnownBug {
                 .or_else(|| affected.last().copied())?
         };
         Some(Demonstration {
-            command: format!("walburst run {scenario} --sqlite {on}"),
+            command: format!("walburst run {scenario}{args} --sqlite {on}"),
             on,
             sweep: sweep.as_ref().map(|s| format!("walburst run {s}")),
         })
@@ -193,6 +201,8 @@ struct RawBug {
     backports: Vec<SqliteVersion>,
     shape: String,
     demo: Option<String>,
+    /// Arguments the demo needs (e.g. `--mode lockstep`).
+    demo_args: Option<String>,
     sweep: Option<String>,
     missing: Option<String>,
 }
@@ -244,7 +254,11 @@ impl TryFrom<RawBug> for KnownBug {
             }
         }
         let demo = match (r.demo, r.sweep, r.missing) {
-            (Some(scenario), sweep, None) => Demo::Scenario { scenario, sweep },
+            (Some(scenario), sweep, None) => Demo::Scenario {
+                scenario,
+                sweep,
+                args: r.demo_args,
+            },
             (None, Some(_), _) => return Err(BadRow::SweepWithoutDemo { id: r.id }),
             (None, None, Some(why)) => Demo::Missing(why),
             _ => return Err(BadRow::Demo { id: r.id }),
@@ -368,7 +382,10 @@ mod tests {
         use crate::scenario::{Overrides, find_embedded, load};
         let offered: Vec<SqliteVersion> = RELEASES.iter().map(|r| r.sqlite).collect();
         for b in &table().bugs {
-            let Demo::Scenario { scenario, sweep } = &b.demo else {
+            let Demo::Scenario {
+                scenario, sweep, ..
+            } = &b.demo
+            else {
                 continue;
             };
             assert!(find_embedded(scenario).is_some(), "{}: {scenario}", b.id);
