@@ -18,11 +18,21 @@ fn the_checkpointer_pauses_inside_sqlite_and_the_writer_runs_meanwhile() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         dir.path(),
-        &["wal-reset-bug", "--mode", "lockstep", "--seed", "1", "--keep"],
+        &[
+            "wal-reset-bug",
+            "--mode",
+            "lockstep",
+            "--seed",
+            "1",
+            "--keep",
+        ],
     );
-    assert_eq!(r.code, 0, "the fixed release passes:\n{}{}", r.stdout, r.stderr);
-    let trace =
-        std::fs::read_to_string(Path::new(&r.s("/run_dir")).join("trace.jsonl")).unwrap();
+    assert_eq!(
+        r.code, 0,
+        "the fixed release passes:\n{}{}",
+        r.stdout, r.stderr
+    );
+    let trace = std::fs::read_to_string(Path::new(&r.s("/run_dir")).join("trace.jsonl")).unwrap();
     let steps: Vec<serde_json::Value> = trace
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -33,7 +43,10 @@ fn the_checkpointer_pauses_inside_sqlite_and_the_writer_runs_meanwhile() {
         .filter(|(_, s)| s["result"]["kind"] == "paused")
         .map(|(i, _)| i)
         .collect();
-    assert!(paused.len() >= 5, "the yield points paused the checkpoints: {paused:?}");
+    assert!(
+        paused.len() >= 5,
+        "the yield points paused the checkpoints: {paused:?}"
+    );
     // Every pause is the checkpointer's checkpoint, resumed later by a `resume` step of its
     // own; and at least once the writer committed in between.
     let mut writer_inside = 0;
@@ -52,7 +65,10 @@ fn the_checkpointer_pauses_inside_sqlite_and_the_writer_runs_meanwhile() {
             writer_inside += 1;
         }
     }
-    assert!(writer_inside > 0, "no writer commit inside a pause: {paused:?}");
+    assert!(
+        writer_inside > 0,
+        "no writer commit inside a pause: {paused:?}"
+    );
 }
 
 #[test]
@@ -61,7 +77,14 @@ fn the_window_is_placed_the_same_way_every_time() {
     let (code, out, err) = walburst(
         dir.path(),
         "run",
-        &["wal-reset-bug", "--mode", "lockstep", "--seed", "2", "--check-determinism"],
+        &[
+            "wal-reset-bug",
+            "--mode",
+            "lockstep",
+            "--seed",
+            "2",
+            "--check-determinism",
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("DETERMINISTIC wal-reset-bug seed=2"), "{out}");
@@ -75,10 +98,31 @@ fn on_affected_and_fixed_releases() {
     let (code, out, err) = walburst(
         dir.path(),
         "run",
-        &["wal-reset-bug", "--mode", "lockstep", "--seed", "1", "--sqlite", "3.51.1,3.51.3"],
+        &[
+            "wal-reset-bug",
+            "--mode",
+            "lockstep",
+            "--seed",
+            "1",
+            "--sqlite",
+            "3.51.1,3.51.3",
+        ],
     );
     assert_eq!(code, 1, "{out}{err}");
-    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("PASS") || l.starts_with("FAIL")).collect();
-    assert!(lines.iter().any(|l| l.starts_with("FAIL") && l.contains("3.51.1")), "{out}");
-    assert!(lines.iter().any(|l| l.starts_with("PASS") && l.contains("3.51.3")), "{out}");
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("PASS") || l.starts_with("FAIL"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("FAIL") && l.contains("3.51.1")),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("PASS") && l.contains("3.51.3")),
+        "{out}"
+    );
 }
