@@ -360,7 +360,12 @@ mod tests {
         assert_eq!(lock.demonstrate(v("3.40.1")).unwrap().on, v("3.44.0"));
         // 3.50.4 is not offered and nothing offered above it is affected: the newest below.
         assert_eq!(lock.demonstrate(v("3.50.4")).unwrap().on, v("3.50.2"));
-        assert_eq!(bug("wal-reset").demonstrate(v("3.50.2")), None);
+        // A demonstration that needs its own arguments carries them.
+        assert_eq!(
+            bug("wal-reset").demonstrate(v("3.50.2")).unwrap().command,
+            "walburst run wal-reset-bug --mode lockstep --sqlite 3.50.2"
+        );
+        assert_eq!(bug("close-open-deadlock").demonstrate(v("3.51.1")), None);
     }
 
     #[test]
@@ -369,8 +374,14 @@ mod tests {
         assert_eq!(lock.expected_on(v("3.50.2")), Expected::Fail);
         assert_eq!(lock.expected_on(v("3.51.1")), Expected::Pass);
         let wr = bug("wal-reset");
-        assert_eq!(wr.expected_on(v("3.51.1")), Expected::AffectedNoScenario);
-        assert_eq!(wr.expected_on(v("3.51.3")), Expected::ClearNoScenario);
+        assert_eq!(wr.expected_on(v("3.51.1")), Expected::Fail);
+        assert_eq!(wr.expected_on(v("3.51.3")), Expected::Pass);
+        let deadlock = bug("close-open-deadlock");
+        assert_eq!(
+            deadlock.expected_on(v("3.51.1")),
+            Expected::AffectedNoScenario
+        );
+        assert_eq!(deadlock.expected_on(v("3.51.3")), Expected::ClearNoScenario);
     }
 
     /// Every scenario the table names is shipped, and a sweep's per-release expectations
