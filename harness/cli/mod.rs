@@ -311,7 +311,11 @@ fn replay_command(a: ReplayArgs) -> i32 {
     };
     let mut console = Console::new(false);
     install_interrupt_handler();
-    match crate::replay::replay(&report, &opts, &mut console) {
+    let outcome = crate::replay::replay(&report, &opts, &mut console);
+    if interrupted() {
+        return EXIT_INTERRUPTED;
+    }
+    match outcome {
         Ok(true) => EXIT_PASS,
         Ok(false) => EXIT_FAIL,
         Err(crate::replay::ReplayError::Run(crate::run::RunError::Unwritten(_))) => EXIT_UNWRITTEN,
