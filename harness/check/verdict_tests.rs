@@ -396,6 +396,17 @@ fn the_primary_failure_is_the_cause() {
     );
 }
 
+/// The default scenario's verdict on a healthy database with these observations.
+fn on_healthy(obs: &Observations) -> Verdict {
+    judge(
+        &scenario(""),
+        obs,
+        &Totals::default(),
+        &healthy(),
+        &Corruption::default(),
+    )
+}
+
 /// A worker that sent `fatal` fails, even when it then finished and exited 0.
 #[test]
 fn fatal_fails_a_worker_that_finished() {
@@ -417,26 +428,14 @@ fn fatal_fails_a_worker_that_finished() {
         implementation: None,
         sqlite_version: None,
     });
-    let v = judge(
-        &scenario(""),
-        &obs,
-        &Totals::default(),
-        &healthy(),
-        &Corruption::default(),
-    );
+    let v = on_healthy(&obs);
     assert_eq!(v.verdict, VerdictKind::Fail);
     assert!(
         v.liveness[0].message.contains("sent fatal: cannot open"),
         "{v:?}"
     );
     obs.workers[0].fatal = false;
-    let v = judge(
-        &scenario(""),
-        &obs,
-        &Totals::default(),
-        &healthy(),
-        &Corruption::default(),
-    );
+    let v = on_healthy(&obs);
     assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
 }
 

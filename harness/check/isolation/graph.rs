@@ -145,51 +145,40 @@ fn write_write(history: &History, versions: &Versions, g: &mut Graph) {
 /// transaction's own appends to the key (which, when the read is internally consistent,
 /// are its last elements).
 fn reads(history: &History, versions: &Versions, g: &mut Graph) {
-    for (id, txn) in history.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
+    for r in history.committed_reads() {
+        let (id, at, key, values) = (r.txn, r.at, &r.key, r.values);
+        let own = own_appends_before(&history.txns[id].mops[..at], *key);
+        if !values.ends_with(&own) {
+            continue; // an internal anomaly, reported by `versions`
+        }
+        let external = &values[..values.len() - own.len()];
+        if let Some(last) = external.last()
+            && let Some(w) = versions.writers.get(&(*key, *last))
+            && is_node(history, w.txn)
+        {
+            g.add(
+                w.txn,
+                id,
+                Why::Wr {
+                    key: *key,
+                    value: *last,
+                },
+            );
+        }
+        if versions.incompatible.contains(&(id, at)) {
             continue;
         }
-        for (at, mop) in txn.mops.iter().enumerate() {
-            let Mop::Read {
-                key,
-                values: Some(values),
-            } = mop
-            else {
-                continue;
+        let order = &versions.orders[key];
+        if let Some(next) = order.get(external.len())
+            && let Some(w) = versions.writers.get(&(*key, *next))
+            && is_node(history, w.txn)
+        {
+            let why = Why::Rw {
+                key: *key,
+                last: external.last().copied(),
+                next: *next,
             };
-            let own = own_appends_before(&txn.mops[..at], *key);
-            if !values.ends_with(&own) {
-                continue; // an internal anomaly, reported by `versions`
-            }
-            let external = &values[..values.len() - own.len()];
-            if let Some(last) = external.last()
-                && let Some(w) = versions.writers.get(&(*key, *last))
-                && is_node(history, w.txn)
-            {
-                g.add(
-                    w.txn,
-                    id,
-                    Why::Wr {
-                        key: *key,
-                        value: *last,
-                    },
-                );
-            }
-            if versions.incompatible.contains(&(id, at)) {
-                continue;
-            }
-            let order = &versions.orders[key];
-            if let Some(next) = order.get(external.len())
-                && let Some(w) = versions.writers.get(&(*key, *next))
-                && is_node(history, w.txn)
-            {
-                let why = Why::Rw {
-                    key: *key,
-                    last: external.last().copied(),
-                    next: *next,
-                };
-                g.add(id, w.txn, why);
-            }
+            g.add(id, w.txn, why);
         }
     }
 }

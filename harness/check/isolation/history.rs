@@ -85,7 +85,43 @@ pub enum HistoryError {
     },
 }
 
+/// One read of a committed transaction that knows what it read.
+pub struct CommittedRead<'a> {
+    /// The transaction and the read's position among its micro-ops.
+    pub txn: usize,
+    pub at: usize,
+    pub key: Key,
+    pub values: &'a [Value],
+}
+
 impl History {
+    /// Every read of a committed (`ok`) transaction that knows its values, in transaction
+    /// then micro-op order: what the version orders, the read checks and the dependency
+    /// edges are all built from.
+    pub fn committed_reads(&self) -> impl Iterator<Item = CommittedRead<'_>> {
+        self.txns
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.outcome == Outcome::Ok)
+            .flat_map(|(txn, t)| {
+                t.mops
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(at, mop)| match mop {
+                        Mop::Read {
+                            key,
+                            values: Some(values),
+                        } => Some(CommittedRead {
+                            txn,
+                            at,
+                            key: *key,
+                            values,
+                        }),
+                        _ => None,
+                    })
+            })
+    }
+
     /// Refuse what the checker cannot reason about, before any analysis.
     pub fn validate(&self) -> Result<(), HistoryError> {
         let mut appended = std::collections::BTreeMap::new();

@@ -101,33 +101,22 @@ fn check_orders(history: &History, v: &mut Versions, anomalies: &mut Vec<Anomaly
         }
     }
     let mut reported = BTreeSet::new();
-    for (id, txn) in history.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
+    for r in history.committed_reads() {
+        let (id, at, key, values) = (r.txn, r.at, &r.key, r.values);
+        let order = &v.orders[key];
+        if order.starts_with(values) {
             continue;
         }
-        for (at, mop) in txn.mops.iter().enumerate() {
-            let Mop::Read {
-                key,
-                values: Some(values),
-            } = mop
-            else {
-                continue;
-            };
-            let order = &v.orders[key];
-            if order.starts_with(values) {
-                continue;
-            }
-            v.incompatible.insert((id, at));
-            // One report per key: the first read (in id order) that disagrees.
-            if reported.insert(*key) {
-                anomalies.push(Anomaly::IncompatibleOrder {
-                    key: *key,
-                    reader: id,
-                    values: values.clone(),
-                    longest_reader: v.longest_reader[key],
-                    longest: order.clone(),
-                });
-            }
+        v.incompatible.insert((id, at));
+        // One report per key: the first read (in id order) that disagrees.
+        if reported.insert(*key) {
+            anomalies.push(Anomaly::IncompatibleOrder {
+                key: *key,
+                reader: id,
+                values: values.to_vec(),
+                longest_reader: v.longest_reader[key],
+                longest: order.clone(),
+            });
         }
     }
 }
@@ -137,49 +126,38 @@ fn check_orders(history: &History, v: &mut Versions, anomalies: &mut Vec<Anomaly
 fn check_reads(history: &History, v: &Versions, anomalies: &mut Vec<Anomaly>) {
     let mut aborted_reported = BTreeSet::new();
     let mut intermediate_reported = BTreeSet::new();
-    for (id, txn) in history.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
-            continue;
-        }
-        for (at, mop) in txn.mops.iter().enumerate() {
-            let Mop::Read {
-                key,
-                values: Some(values),
-            } = mop
-            else {
-                continue;
-            };
-            // A read that is a prefix of its key's order holds no value the order does not:
-            // only the reads that define an order, and those incompatible with it, need their
-            // elements looked up (every element of every read would cost O(r log m)).
-            let defines_order = v.longest_reader.get(key) == Some(&id);
-            let scan = defines_order || v.incompatible.contains(&(id, at));
-            for value in values.iter().filter(|_| scan) {
-                if let Some(w) = v.writers.get(&(*key, *value))
-                    && w.outcome == Outcome::Fail
-                    && aborted_reported.insert((*key, *value))
-                {
-                    anomalies.push(Anomaly::G1a {
-                        reader: id,
-                        key: *key,
-                        value: *value,
-                        writer: w.txn,
-                    });
-                }
-            }
-            if let Some(last) = values.last()
-                && let Some(w) = v.writers.get(&(*key, *last))
-                && w.txn != id
-                && !w.last_in_txn
-                && intermediate_reported.insert((*key, *last))
+    for r in history.committed_reads() {
+        let (id, at, key, values) = (r.txn, r.at, &r.key, r.values);
+        // A read that is a prefix of its key's order holds no value the order does not:
+        // only the reads that define an order, and those incompatible with it, need their
+        // elements looked up (every element of every read would cost O(r log m)).
+        let defines_order = v.longest_reader.get(key) == Some(&id);
+        let scan = defines_order || v.incompatible.contains(&(id, at));
+        for value in values.iter().filter(|_| scan) {
+            if let Some(w) = v.writers.get(&(*key, *value))
+                && w.outcome == Outcome::Fail
+                && aborted_reported.insert((*key, *value))
             {
-                anomalies.push(Anomaly::G1b {
+                anomalies.push(Anomaly::G1a {
                     reader: id,
                     key: *key,
-                    value: *last,
+                    value: *value,
                     writer: w.txn,
                 });
             }
+        }
+        if let Some(last) = values.last()
+            && let Some(w) = v.writers.get(&(*key, *last))
+            && w.txn != id
+            && !w.last_in_txn
+            && intermediate_reported.insert((*key, *last))
+        {
+            anomalies.push(Anomaly::G1b {
+                reader: id,
+                key: *key,
+                value: *last,
+                writer: w.txn,
+            });
         }
     }
 }
