@@ -152,8 +152,8 @@ pub fn judge(
     for l in &obs.liveness {
         j.live(Detector::Runner, l.clone());
     }
-    judge_worker_exits(&mut j, obs);
-    judge_op_count(&mut j, checks, totals);
+    liveness::judge_worker_exits(&mut j, obs);
+    liveness::judge_op_count(&mut j, checks, totals);
     judge_worker_errors(&mut j, s, obs, totals);
     judge_corruption(&mut j, s, k);
     j.count(
@@ -170,9 +170,9 @@ pub fn judge(
     judge_ledger(&mut j, s, checks);
     judge_exclusion(&mut j, s, checks);
     judge_sidecar(&mut j, s, checks);
-    judge_coverage(&mut j, s, checks);
-    judge_state(&mut j, checks);
-    judge_isolation(&mut j, checks);
+    oracles::judge_coverage(&mut j, s, checks);
+    oracles::judge_state(&mut j, checks);
+    oracles::judge_isolation(&mut j, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
         VerdictKind::Interrupted
@@ -186,91 +186,6 @@ pub fn judge(
         failures: j.failures,
         liveness: j.liveness,
         notes: j.notes,
-    }
-}
-
-/// Workers that did not finish their schedule and exit 0, except seeded kills that were
-/// the plan. A worker that sent `fatal` has failed, whatever it did next.
-fn judge_worker_exits(j: &mut Judgement, obs: &Observations) {
-    for w in &obs.workers {
-        if w.fatal {
-            let msg = w.error.as_deref().unwrap_or_default();
-            j.live(
-                Detector::WorkerExit,
-                format!(
-                    "worker {} (pid {}) sent fatal: {msg} (it reported {} ops, whatever it did next does not count)",
-                    w.worker, w.pid, w.records
-                ),
-            );
-            continue;
-        }
-        if !w.children_outlived.is_empty() {
-            j.live(
-                Detector::WorkerExit,
-                format!(
-                    "worker {} (pid {}) left {} process(es) of its own running after it exited (pids {:?}); the runner killed them",
-                    w.worker,
-                    w.pid,
-                    w.children_outlived.len(),
-                    w.children_outlived
-                ),
-            );
-        }
-        if w.finished && w.exit_code == Some(0) {
-            continue;
-        }
-        // A seeded kill that was not followed by a successor is the plan, not a failure.
-        let planned_death = w.signal == Some(9)
-            && obs
-                .kills
-                .iter()
-                .any(|k| k.worker == w.worker && k.pid == w.pid && !k.respawned);
-        if planned_death {
-            continue;
-        }
-        let how = match (&w.killed_because, w.exit_code, w.signal) {
-            (Some(why), _, _) => format!("killed by the runner: {why}"),
-            (None, _, Some(sig)) => format!("died from signal {sig}"),
-            (None, Some(code), _) if !w.finished => {
-                format!("exited with code {code} before finishing its schedule")
-            }
-            (None, Some(code), _) => format!("exited with code {code}"),
-            (None, None, None) => "ended in an unknown way".to_string(),
-        };
-        let err = w
-            .error
-            .as_deref()
-            .map(|e| format!(" ({e})"))
-            .unwrap_or_default();
-        let detector = if w.protocol_failure.is_some() {
-            Detector::WorkerProtocol
-        } else {
-            Detector::WorkerExit
-        };
-        j.live(
-            detector,
-            format!(
-                "worker {} (pid {}) {how} after {} ops{err}",
-                w.worker, w.pid, w.records
-            ),
-        );
-    }
-}
-
-/// Every planned op reports an outcome, except exactly the ops seeded kills took.
-fn judge_op_count(j: &mut Judgement, checks: &Checks, totals: &Totals) {
-    // A crashed or hung worker already explains its missing ops.
-    if j.liveness.is_empty() && checks.ops.unreported > 0 {
-        j.live(
-            Detector::OpCount,
-            format!(
-                "{} of {} expected ops never reported an outcome ({} planned, the rest taken by seeded kills): {}",
-                checks.ops.unreported,
-                checks.ops.expected,
-                totals.planned,
-                checks.ops.examples.join(", ")
-            ),
-        );
     }
 }
 
@@ -556,66 +471,6 @@ fn judge_sidecar(j: &mut Judgement, s: &Scenario, c: &Checks) {
     }
 }
 
-/// The state oracle's finding, or its error (an error while checking is never a pass).
-fn judge_state(j: &mut Judgement, c: &Checks) {
-    let why = match (&c.state, &c.state_error) {
-        (_, Some(e)) => e.clone(),
-        (Some(s), None) if !s.matches => format!(
-            "the {} committed ops replayed in commit order do not give the run's database: {}",
-            s.replayed,
-            s.difference.as_deref().unwrap_or("unknown difference")
-        ),
-        _ => return,
-    };
-    j.fail(
-        Cat::State,
-        Detector::StateOracle,
-        FailureKind::Unexpected,
-        why,
-    );
-}
-
-/// A check that judged nothing of a non-zero population fails, unless the scenario declares
-/// it not judged; one that judged only part of it leaves a note.
-fn judge_coverage(j: &mut Judgement, s: &Scenario, c: &Checks) {
-    for cov in &c.coverage {
-        let name = cov.check.name();
-        let declared = s.expect.not_judged.contains(&cov.check);
-        let what = match cov.check {
-            JudgedCheck::Exclusion => {
-                "committed write transactions (records without t_begin_ok_ns and t_commit_issued_ns)"
-            }
-            JudgedCheck::Order => "committed write transactions (records without event_id)",
-        };
-        if cov.judged_nothing() && !declared {
-            let detector = match cov.check {
-                JudgedCheck::Exclusion => Detector::IntervalCheck,
-                JudgedCheck::Order => Detector::Ledger,
-            };
-            j.failures.push(Failure::new(
-                Cat::NotJudged,
-                detector,
-                FailureKind::Missing,
-                Some(cov.population),
-                format!(
-                    "{name} judged nothing: 0 of {} {what}; declare expect.not_judged = [\"{name}\"] if the worker cannot report it",
-                    cov.population
-                ),
-            ));
-        } else if cov.judged_nothing() {
-            j.notes.push(format!(
-                "not judged: {name}, 0 of {} {what} (expect.not_judged)",
-                cov.population
-            ));
-        } else if cov.judged < cov.population && cov.check == JudgedCheck::Exclusion {
-            j.notes.push(format!(
-                "{name} judged {} of {} committed write transactions (the rest reported no interval)",
-                cov.judged, cov.population
-            ));
-        }
-    }
-}
-
 fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
     if c.ambiguous > 0 {
         j.notes.push(format!(
@@ -654,47 +509,8 @@ fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
 #[path = "verdict_tests.rs"]
 mod tests;
 
-/// A list-append history must be strict serializable; an anomaly (or a history that could
-/// not be checked) fails the run, naming the classes and the first explained anomaly.
-fn judge_isolation(j: &mut Judgement, c: &Checks) {
-    let Some(iso) = &c.isolation else {
-        return;
-    };
-    if let Some(e) = &iso.error {
-        j.fail(
-            Cat::Isolation,
-            Detector::IsolationChecker,
-            FailureKind::Unexpected,
-            format!("the list-append history could not be checked: {e}"),
-        );
-        return;
-    }
-    if iso.anomaly_count == 0 {
-        return;
-    }
-    let classes: Vec<String> = iso
-        .classes
-        .iter()
-        .map(|(c, n)| format!("{c} x{n}"))
-        .collect();
-    // A cycle explains the most (which transactions, edges and keys): name one first.
-    let first = iso
-        .anomalies
-        .iter()
-        .find(|f| matches!(f.anomaly, super::isolation::Anomaly::Cycle { .. }))
-        .or(iso.anomalies.first())
-        .map(|f| format!("; first: {}", f.explanation))
-        .unwrap_or_default();
-    j.failures.push(Failure::new(
-        Cat::Isolation,
-        Detector::IsolationChecker,
-        FailureKind::Unexpected,
-        Some(iso.anomaly_count as u64),
-        format!(
-            "{} anomalies in {} list-append transactions ({}){first}",
-            iso.anomaly_count,
-            iso.txns,
-            classes.join(", ")
-        ),
-    ));
-}
+#[path = "verdict_liveness.rs"]
+mod liveness;
+
+#[path = "verdict_oracles.rs"]
+mod oracles;

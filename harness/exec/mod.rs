@@ -21,6 +21,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod sink;
 pub mod sqlite;
+mod start_error;
 pub mod step;
 pub mod strategy;
 pub mod tamper;

@@ -131,11 +131,13 @@ pub fn verdict_line(r: &Report) -> String {
     line
 }
 
-/// At most `max` characters of `s`, cut at a character boundary, `...` when cut.
+/// At most `max` characters of `s` on one line (the verdict is one line: SQLite's multi-line
+/// answers are joined), cut at a character boundary, `...` when cut.
 fn clip(s: &str, max: usize) -> String {
+    let s = s.lines().map(str::trim).collect::<Vec<_>>().join(" ");
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
+        None => s,
     }
 }
 
@@ -172,5 +174,24 @@ impl Progress for Console {
         if self.live {
             eprint!("\r\x1b[2K  {}: {done}/{planned} ops", self.label);
         }
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::clip;
+
+    /// The verdict line stays one line whatever the primary failure's text holds.
+    #[test]
+    fn a_multi_line_failure_is_one_clipped_line() {
+        let s = clip(
+            "integrity_check: *** in database main ***\nTree 2 page 2: bad",
+            200,
+        );
+        assert_eq!(
+            s,
+            "integrity_check: *** in database main *** Tree 2 page 2: bad"
+        );
+        assert_eq!(clip("abcdef", 3), "abc...");
     }
 }

@@ -527,38 +527,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     if let Some(l) = &s.ledger {
         l.validate()?;
     }
-    validate_expect(s)
-}
-
-/// `[expect]` as a whole, and the tables it judges with: a scenario whose expectations could
-/// never fail, or a ledger with no app to hold to it, is refused before anything runs.
-fn validate_expect(s: &Scenario) -> Result<(), Invalid> {
-    if s.ledger.is_some() && s.worker.is_none() {
-        return Err(Invalid::table(
-            "ledger",
-            "needs a `[worker]`: the app-defined ledger holds an external app to its own rows; the built-in worker's rows are checked by the kanban ledger",
-        ));
-    }
-    let e = &s.expect;
-    let some_required = [
-        e.false_corruption,
-        e.real_corruption,
-        e.lost_writes,
-        e.phantom_writes,
-        e.duplicate_writes,
-        e.order_violations,
-        e.lock_overlaps,
-        e.lockstep_breaches,
-        e.worker_errors,
-    ]
-    .contains(&Expectation::Some);
-    if e.integrity == IntegrityExpectation::AnyOrUnreadable && !some_required {
-        return Err(Invalid::field(
-            "expect.integrity",
-            "= \"any-or-unreadable\" accepts every state of the database, so the run must require something else to be able to fail; set another [expect] key to \"some\" (e.g. worker_errors = \"some\"), or use integrity = \"any\" or \"unreadable\"",
-        ));
-    }
-    Ok(())
+    super::expect::validate(s)
 }
 
 /// `workers x ops_per_worker` over [`MAX_TOTAL_OPS`] (also checked per matrix case).
