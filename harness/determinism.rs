@@ -146,7 +146,13 @@ pub fn differences(
 /// either side (a run that could not compute it) is "not deterministic", never agreement.
 pub fn check(req: &RunRequest, console: &mut Console) -> Result<bool, RunError> {
     let first = run(req, console)?;
+    if first.report.interrupted() {
+        return Ok(stopped(console, &first.report, "before the second run"));
+    }
     let second = run(req, console)?;
+    if second.report.interrupted() {
+        return Ok(stopped(console, &second.report, "in the second run"));
+    }
     let (r1, r2) = (&first.report, &second.report);
     let mut problems = differences(
         &Fingerprint::from(r1),
@@ -179,6 +185,15 @@ pub fn check(req: &RunRequest, console: &mut Console) -> Result<bool, RunError> 
         ));
         Ok(false)
     }
+}
+
+/// An interrupt concludes nothing: neither deterministic nor not.
+fn stopped(console: &mut Console, r: &crate::report::Report, when: &str) -> bool {
+    console.line(&format!(
+        "INTERRUPTED {} seed={}: the determinism check was stopped {when}; nothing is concluded; reproduce: {} --check-determinism",
+        r.scenario.name, r.seed, r.reproduce
+    ));
+    false
 }
 
 #[cfg(test)]

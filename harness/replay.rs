@@ -196,6 +196,16 @@ pub fn replay(
         replay,
     };
     let again = run(&req, console)?.report;
+    if again.interrupted() {
+        // An interrupt concludes nothing: neither reproduced nor not.
+        console.line(&format!(
+            "INTERRUPTED {} seed={} ({}): the replay was stopped; nothing is concluded",
+            report.scenario.name,
+            report.seed,
+            report.mode.name()
+        ));
+        return Ok(false);
+    }
     // Reproduced means the same failures (category, detector, kind), not merely pass/fail;
     // hashes are comparable only when the replay ran in the report's own mode.
     let hashes = if mode == Mode::Lockstep && recorded == Mode::Lockstep {

@@ -18,7 +18,9 @@ kinds = ["create_task"]
 
 fn setup() -> (tempfile::TempDir, Connection, Plan, LedgerTable) {
     let scenario = parse_str(
-        &format!("name = \"a\"\n[workload]\nworkers = 2\nops_per_worker = 3\n{LEDGER}"),
+        &format!(
+            "name = \"a\"\n[workload]\nworkers = 2\nops_per_worker = 3\n[worker]\ncommand = [\"sh\"]\n{LEDGER}"
+        ),
         &ScenarioSource::Embedded("a".into()),
     )
     .unwrap();

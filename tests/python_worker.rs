@@ -209,3 +209,17 @@ fn python_adapter_unit_tests_pass() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The list-append workload through the Python app: its records carry what each read
+/// returned, and the isolation checker finds the history clean.
+#[test]
+fn python_list_append_passes_the_isolation_checker() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = python_scenario(dir.path(), "python-list-append", &[]);
+    let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.u("/checks/isolation/txns"), 400);
+    assert_eq!(r.u("/checks/isolation/outcomes/ok"), 400);
+    assert_eq!(r.u("/checks/isolation/anomaly_count"), 0);
+    assert!(r.u("/checks/isolation/edges/wr") > 0);
+}

@@ -501,6 +501,25 @@ def gc_events(conn, cfg, worker, seq, at):
     return eid, None
 
 
+def list_txn(conn, cfg, worker, seq, at, mops):
+    """One list-append transaction (walburst's ``list-append`` profile): appends to and reads
+    of keyed lists in table ``lists``, in order, inside one write transaction. Returns
+    (event id, the micro-ops with each read's values filled in)."""
+    done = []
+    with write_txn(conn, cfg):
+        for m in mops:
+            if m["f"] == "append":
+                conn.execute("INSERT INTO lists (key, value, worker, seq) VALUES (?, ?, ?, ?)",
+                             (m["key"], m["value"], worker, seq))
+                done.append(dict(m))
+            else:
+                rows = conn.execute("SELECT value FROM lists WHERE key = ? ORDER BY id",
+                                    (m["key"],)).fetchall()
+                done.append({"f": "read", "key": m["key"], "values": [r[0] for r in rows]})
+        eid = _event(conn, None, "list_txn", "", at, worker, seq)
+    return eid, done
+
+
 def checkpoint(conn, cfg, mode="PASSIVE"):
     """The dispatcher's checkpoint; returns (busy, log frames, checkpointed frames)."""
     lock = None

@@ -100,6 +100,11 @@ def wrote(result, why):
     return {"event_id": event_id, "task_id": task_id}
 
 
+def listed(result):
+    event_id, mops = result
+    return {"event_id": event_id, "list": mops}
+
+
 OPS = {
     "create_task": with_conn(lambda c, cfg, op, a: wrote(app.create_task(
         c, cfg, a.worker, op["seq"], op["at_ms"], op["payload"], op.get("task_id")), "")),
@@ -114,6 +119,8 @@ OPS = {
         "no running task to complete")),
     "gc_events": with_conn(lambda c, cfg, op, a: wrote(app.gc_events(
         c, cfg, a.worker, op["seq"], op["at_ms"]), "")),
+    "list_txn": with_conn(lambda c, cfg, op, a: listed(app.list_txn(
+        c, cfg, a.worker, op["seq"], op["at_ms"], op["list"]))),
     "checkpoint": with_conn(lambda c, cfg, op, a: {"checkpoint": list(app.checkpoint(
         c, cfg, (a.workload.get("checkpoint_mode") or "passive").upper()))}),
 }

@@ -330,7 +330,9 @@ mod tests {
             event_id: Some(event_id),
             task_id: None,
             guard: None,
+            guard_error: None,
             checkpoint: None,
+            list: Vec::new(),
         }
     }
 

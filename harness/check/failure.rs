@@ -45,6 +45,16 @@ pub enum FailureCategory {
     Durability,
     /// An `[io]` fault point never fired: the fault was not exercised.
     IoPointNotFired,
+    /// `checks.guard_errors` against `expect.guard_errors`: a guard that could not look.
+    GuardErrors,
+    /// The state oracle: the committed ops replayed in commit order do not give the run's
+    /// database (`checks.state`), or the replay could not be built (`checks.state_error`).
+    State,
+    /// A check judged none of the ops it should have (`checks.coverage`), and the scenario
+    /// does not declare it not judged (`expect.not_judged`).
+    NotJudged,
+    /// A list-append history is not strict serializable, or could not be checked.
+    Isolation,
 }
 
 impl FailureCategory {
@@ -67,6 +77,10 @@ impl FailureCategory {
             FailureCategory::Liveness => "liveness",
             FailureCategory::Durability => "durability",
             FailureCategory::IoPointNotFired => "io_point_not_fired",
+            FailureCategory::NotJudged => "not_judged",
+            FailureCategory::State => "state",
+            FailureCategory::GuardErrors => "guard_errors",
+            FailureCategory::Isolation => "isolation",
         }
     }
 }
@@ -107,10 +121,14 @@ pub enum Detector {
     OpCount,
     /// The runner's deadlines and the lockstep step budget.
     Runner,
+    /// The state oracle: the committed ops replayed against the run's final state.
+    StateOracle,
     /// The durability oracle after a simulated power loss.
     DurabilityOracle,
     /// The fault VFS (`[io]`): its points and stalls.
     FaultVfs,
+    /// The list-append isolation checker (`check::isolation`).
+    IsolationChecker,
 }
 
 /// Whether the failure saw something not allowed, or missed a documented outcome.
@@ -164,7 +182,9 @@ impl Detector {
             Detector::OpCount => "op_count",
             Detector::Runner => "runner",
             Detector::DurabilityOracle => "durability_oracle",
+            Detector::StateOracle => "state_oracle",
             Detector::FaultVfs => "fault_vfs",
+            Detector::IsolationChecker => "isolation_checker",
         }
     }
 }
@@ -191,7 +211,45 @@ impl std::fmt::Display for Signature {
     }
 }
 
+impl FailureCategory {
+    /// Where a failure of this category stands among a run's failures when the verdict
+    /// names one: causes before their consequences (a write-lock breach is why rows are
+    /// lost and the database damaged), and what the data shows before how the run went.
+    pub fn cause_rank(self) -> u8 {
+        use FailureCategory as F;
+        match self {
+            F::LockOverlaps | F::LockstepBreaches => 0,
+            F::Sidecar => 1,
+            F::FalseCorruption => 2,
+            F::LostWrites
+            | F::PhantomWrites
+            | F::DuplicateWrites
+            | F::OrderViolations
+            | F::Durability
+            | F::State => 3,
+            // A read or write the others' transactions do not account for: what the data
+            // shows, after the lock breaches that would explain it.
+            F::Isolation => 3,
+            F::Integrity => 4,
+            F::RealCorruption | F::FinalLength | F::JournalMode => 5,
+            F::WorkerErrors => 6,
+            F::GuardErrors => 6,
+            F::NotJudged | F::IoPointNotFired => 7,
+            F::Unreadable => 8,
+            F::Liveness => 9,
+        }
+    }
+}
+
 impl Failure {
+    /// The message without its leading `category: `, for one-line summaries.
+    pub fn text(&self) -> &str {
+        self.message
+            .strip_prefix(self.category.name())
+            .and_then(|m| m.strip_prefix(": "))
+            .unwrap_or(&self.message)
+    }
+
     /// A failure whose message is prefixed with its category name.
     pub fn new(
         category: FailureCategory,

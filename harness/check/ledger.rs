@@ -94,6 +94,13 @@ pub enum LedgerError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The read-only connection the scenario's `[ledger]` queries run on could not be
+    /// opened (evidence is never run as code on a writable connection).
+    #[error("ledger could not open the database read-only: {source}")]
+    ReadOnly {
+        #[source]
+        source: rusqlite::Error,
+    },
     /// A ledger query returns fewer than the two identity columns.
     #[error("ledger query {query} returns {columns} column(s); it must return (worker, seq)")]
     NotIdentities { query: LedgerQuery, columns: usize },

@@ -4,11 +4,14 @@
 pub mod app_ledger;
 pub mod completeness;
 pub mod content;
+pub mod coverage;
 pub mod durability;
 pub mod exclusion;
 pub mod failure;
+pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
+pub mod state;
 pub mod verdict;
 pub mod verify;
 
@@ -36,6 +39,10 @@ pub struct Checks {
     pub duplicate_writes: u64,
     pub ambiguous: u64,
     pub ambiguous_committed: u64,
+    /// Planned write ops of workers that were never sent `go`: not run (never ambiguous).
+    /// The ledger judges the other workers' ops; rows with these identities are phantoms.
+    #[serde(default)]
+    pub not_run: u64,
     /// Each ambiguous op and what the probe found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ambiguous_ops: Vec<String>,
@@ -71,10 +78,33 @@ pub struct Checks {
     /// and those that did not.
     #[serde(default)]
     pub ops: completeness::Completeness,
+    /// Ops whose guard could not look (`guard_error` in their record): each vouches for
+    /// nothing, so "no false corruption" is not vouched for there.
+    #[serde(default)]
+    pub guard_errors: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_guard_error: Option<String>,
+    /// The state oracle (`check::state`): the committed ops replayed in commit order give
+    /// exactly this database. Absent where it does not judge (an external worker, another
+    /// workload, or a run the ledger or integrity checks already failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<state::StateReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_error: Option<String>,
+    /// What each measured check judged out of what it should have (`check::coverage`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<coverage::Coverage>,
+    /// The file watch dropped events: the sidecar detector cannot vouch that no
+    /// `<db>.lock` appeared (its own failure, not an unreadable database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_error: Option<String>,
     /// Lockstep: write-lock breaches seen by the coordinator, at their exact steps.
     pub lockstep_breaches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_breach: Option<String>,
+    /// `list-append` runs: the isolation checker's findings (`check::isolation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<isolation::records::IsolationReport>,
 }
 
 impl Checks {
@@ -108,6 +138,10 @@ impl Checks {
         add(
             self.lockstep_breaches > 0,
             FailureCategory::LockstepBreaches,
+        );
+        add(
+            self.state.as_ref().is_some_and(|s| !s.matches) || self.state_error.is_some(),
+            FailureCategory::State,
         );
         let unreadable = self.ledger_error.is_some()
             || self.content_hash_error.is_some()
@@ -186,12 +220,43 @@ const MAX_CORRUPTION_EXAMPLES: usize = 5;
 pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corruption) {
     let mut c = Checks::default();
     let db = &spec.db_path;
+    // Workers that never got `go` ran nothing: their ops are "not run", and the ledger
+    // judges the others (it counts rows with the never-started identities as phantoms).
+    let never_started: Vec<u32> = obs
+        .workers
+        .iter()
+        .filter(|w| w.never_started)
+        .map(|w| w.worker)
+        .collect();
+    let ran = Plan {
+        workers: plan
+            .workers
+            .iter()
+            .filter(|wp| !never_started.contains(&wp.worker))
+            .cloned()
+            .collect(),
+        ..plan.clone()
+    };
+    c.not_run = plan
+        .workers
+        .iter()
+        .filter(|wp| never_started.contains(&wp.worker))
+        .flat_map(|wp| &wp.ops)
+        .filter(|op| op.kind.is_write())
+        .count() as u64;
+    // When no worker ran at all, the run failed before anything happened (liveness says
+    // why); the ledger has nothing to judge and is not blamed.
+    let judge_ledger = !obs.workers.is_empty() && never_started.len() < obs.workers.len();
     match verify::open_for_verify(db) {
         Ok(conn) => {
             let mut v = verify::structural(&conn, spec.scenario.sqlite.journal_mode);
             let judged = match &spec.scenario.ledger {
-                Some(table) => app_ledger::check(&conn, table, plan, &obs.records),
-                None => ledger::check(&conn, plan, &obs.records),
+                _ if !judge_ledger => Ok(Default::default()),
+                Some(table) => match verify::open_read_only(db) {
+                    Ok(ro) => app_ledger::check(&ro, table, &ran, &obs.records),
+                    Err(source) => Err(ledger::LedgerError::ReadOnly { source }),
+                },
+                None => ledger::check(&conn, &ran, &obs.records),
             };
             match judged {
                 Ok(l) => {
@@ -207,6 +272,17 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                     c.ledger_first = l.first;
                 }
                 Err(e) => c.ledger_error = Some(e.to_string()),
+            }
+            let ledger_clean = c.ledger_error.is_none()
+                && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
+            let healthy = v.integrity_check == ["ok"] && v.quick_check == ["ok"];
+            let kanban = spec.scenario.worker.is_none()
+                && spec.scenario.workload.profile == crate::scenario::Profile::Kanban;
+            if kanban && judge_ledger && ledger_clean && healthy {
+                match state::check(&conn, &ran, &obs.records) {
+                    Ok(s) => c.state = Some(s),
+                    Err(e) => c.state_error = Some(e.to_string()),
+                }
             }
             match content::content_hash(&conn) {
                 Ok(h) => c.content_hash = Some(h),
@@ -237,6 +313,16 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     c.lock_overlaps = x.overlaps;
     c.lock_intervals = x.intervals;
     c.lock_overlap_example = x.first_example;
+    let guard_errors: Vec<_> = obs
+        .records
+        .iter()
+        .filter_map(|r| Some((r, r.guard_error.as_ref()?)))
+        .collect();
+    c.guard_errors = guard_errors.len() as u64;
+    c.first_guard_error = guard_errors
+        .first()
+        .map(|(r, e)| format!("worker {} seq {}: {e}", r.worker, r.seq));
+    c.coverage = coverage::measure(&obs.records, spec.scenario.ledger.is_none());
     if let Some(ls) = &obs.lockstep {
         c.lockstep_breaches = ls.breaches.len() as u64;
         c.first_breach = ls.breaches.first().map(|b| {
@@ -245,8 +331,20 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
                 .iter()
                 .map(|h| format!("worker {} actor {}", h.worker, h.actor))
                 .collect();
+            // What took the lock: an immediate BEGIN, or a deferred transaction's write.
+            let took = match ls
+                .trace
+                .iter()
+                .find(|e| e.step == b.step)
+                .map(|e| &e.action)
+            {
+                Some(crate::observe::step::StepAction::Write { label }) => {
+                    format!("took the write lock with a write ({label})")
+                }
+                _ => "got BEGIN IMMEDIATE".to_string(),
+            };
             format!(
-                "step {}: worker {} actor {} got BEGIN IMMEDIATE while {} held the write lock",
+                "step {}: worker {} actor {} {took} while {} held the write lock",
                 b.step,
                 b.actor.worker,
                 b.actor.actor,
@@ -255,15 +353,17 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
         });
     }
     c.files_seen = obs.files_seen.clone();
-    // A watch that dropped events cannot vouch that no sidecar appeared.
-    if let Some(e) = &obs.watch_error {
-        c.verification_errors.push(format!("file watch: {e}"));
-    }
+    // A watch that dropped events cannot vouch that no sidecar appeared: the sidecar
+    // detector's failure (`verdict::judge_sidecar`), not an unreadable database.
+    c.watch_error = obs.watch_error.clone();
     let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
         .to_string_lossy()
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);
     c.global_lock_ops = lock_use::holders(&spec.scenario.strategy, plan, obs).len() as u64;
+    if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend {
+        c.isolation = Some(isolation::records::check(plan, &obs.records));
+    }
 
     let corruption = classify(obs, c.damage());
     (c, corruption)

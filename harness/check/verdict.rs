@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::failure::{Detector, Failure, FailureCategory as Cat, FailureKind, Signature};
 use super::{Checks, Corruption};
 use crate::observe::{Observations, Outcome, Totals};
-use crate::scenario::{Expectation, IntegrityExpectation, Scenario, SidecarExpectation, WriteLock};
+use crate::scenario::{
+    Expectation, IntegrityExpectation, JudgedCheck, Scenario, SidecarExpectation, WriteLock,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,10 +32,34 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The failure the one-line verdict names: the cause, not its consequences. A worker
+    /// that broke the protocol comes first (nothing it said can be believed, so what the
+    /// checks found after it is no evidence), then the earliest cause among the safety
+    /// failures ([`Cat::cause_rank`]), then the first liveness failure.
+    pub fn primary(&self) -> Option<&Failure> {
+        primary(&self.failures, &self.liveness)
+    }
+
     /// Every failure's signature, safety and liveness together.
     pub fn signature(&self) -> std::collections::BTreeSet<Signature> {
         super::failure::signatures(self.failures.iter().chain(&self.liveness))
     }
+}
+
+/// See [`Verdict::primary`].
+pub fn primary<'a>(failures: &'a [Failure], liveness: &'a [Failure]) -> Option<&'a Failure> {
+    let protocol = liveness
+        .iter()
+        .find(|f| f.detector == Detector::WorkerProtocol);
+    protocol
+        .or_else(|| {
+            failures
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, f)| (f.category.cause_rank(), *i))
+                .map(|(_, f)| f)
+        })
+        .or_else(|| liveness.first())
 }
 
 /// The verdict under construction.
@@ -126,16 +152,27 @@ pub fn judge(
     for l in &obs.liveness {
         j.live(Detector::Runner, l.clone());
     }
-    judge_worker_exits(&mut j, obs);
-    judge_op_count(&mut j, checks, totals);
+    liveness::judge_worker_exits(&mut j, obs);
+    liveness::judge_op_count(&mut j, checks, totals);
     judge_worker_errors(&mut j, s, obs, totals);
     judge_corruption(&mut j, s, k);
+    j.count(
+        Cat::GuardErrors,
+        Detector::Guard,
+        s.expect.guard_errors,
+        checks.guard_errors,
+        "guard checks that could not look (each vouches for nothing)",
+        checks.first_guard_error.as_deref().unwrap_or_default(),
+    );
     judge_integrity(&mut j, s, checks);
     judge_unreadable(&mut j, s, checks);
     judge_final_state(&mut j, s, checks);
     judge_ledger(&mut j, s, checks);
     judge_exclusion(&mut j, s, checks);
     judge_sidecar(&mut j, s, checks);
+    oracles::judge_coverage(&mut j, s, checks);
+    oracles::judge_state(&mut j, checks);
+    oracles::judge_isolation(&mut j, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
         VerdictKind::Interrupted
@@ -149,68 +186,6 @@ pub fn judge(
         failures: j.failures,
         liveness: j.liveness,
         notes: j.notes,
-    }
-}
-
-/// Workers that did not finish their schedule and exit 0, except seeded kills that were
-/// the plan.
-fn judge_worker_exits(j: &mut Judgement, obs: &Observations) {
-    for w in &obs.workers {
-        if w.finished && w.exit_code == Some(0) {
-            continue;
-        }
-        // A seeded kill that was not followed by a successor is the plan, not a failure.
-        let planned_death = w.signal == Some(9)
-            && obs
-                .kills
-                .iter()
-                .any(|k| k.worker == w.worker && k.pid == w.pid && !k.respawned);
-        if planned_death {
-            continue;
-        }
-        let how = match (&w.killed_because, w.exit_code, w.signal) {
-            (Some(why), _, _) => format!("killed by the runner: {why}"),
-            (None, _, Some(sig)) => format!("died from signal {sig}"),
-            (None, Some(code), _) if !w.finished => {
-                format!("exited with code {code} before finishing its schedule")
-            }
-            (None, Some(code), _) => format!("exited with code {code}"),
-            (None, None, None) => "ended in an unknown way".to_string(),
-        };
-        let err = w
-            .error
-            .as_deref()
-            .map(|e| format!(" ({e})"))
-            .unwrap_or_default();
-        let detector = if w.protocol_failure.is_some() {
-            Detector::WorkerProtocol
-        } else {
-            Detector::WorkerExit
-        };
-        j.live(
-            detector,
-            format!(
-                "worker {} (pid {}) {how} after {} ops{err}",
-                w.worker, w.pid, w.records
-            ),
-        );
-    }
-}
-
-/// Every planned op reports an outcome, except exactly the ops seeded kills took.
-fn judge_op_count(j: &mut Judgement, checks: &Checks, totals: &Totals) {
-    // A crashed or hung worker already explains its missing ops.
-    if j.liveness.is_empty() && checks.ops.unreported > 0 {
-        j.live(
-            Detector::OpCount,
-            format!(
-                "{} of {} expected ops never reported an outcome ({} planned, the rest taken by seeded kills): {}",
-                checks.ops.unreported,
-                checks.ops.expected,
-                totals.planned,
-                checks.ops.examples.join(", ")
-            ),
-        );
     }
 }
 
@@ -482,6 +457,16 @@ fn judge_sidecar(j: &mut Judgement, s: &Scenario, c: &Checks) {
         SidecarExpectation::Any if c.sidecar_seen && s.expect.sidecar == SidecarExpectation::Any => j
             .notes
             .push("seen, not judged: a <db>.lock sidecar (expect.sidecar = \"any\")".into()),
+        SidecarExpectation::Forbidden => {
+            if let Some(e) = &c.watch_error {
+                j.fail(
+                    Cat::Sidecar,
+                    Detector::SidecarWatch,
+                    FailureKind::Unexpected,
+                    format!("the file watch cannot vouch that no <db>.lock sidecar appeared: {e}"),
+                );
+            }
+        }
         _ => {}
     }
 }
@@ -523,3 +508,9 @@ fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
 #[cfg(test)]
 #[path = "verdict_tests.rs"]
 mod tests;
+
+#[path = "verdict_liveness.rs"]
+mod liveness;
+
+#[path = "verdict_oracles.rs"]
+mod oracles;

@@ -131,6 +131,9 @@ fn each_failure_category_alone_fails_the_run() {
             language: None,
             implementation: None,
             sqlite_version: None,
+            never_started: false,
+            children_outlived: Vec::new(),
+            fatal: false,
         }],
         ..Observations::default()
     };
@@ -195,6 +198,9 @@ fn a_seeded_kill_excuses_only_its_own_process() {
         language: None,
         implementation: None,
         sqlite_version: None,
+        never_started: false,
+        children_outlived: Vec::new(),
+        fatal: false,
     };
     let kill = |worker: u32, pid: u32, respawned: bool| KillEvent {
         worker,
@@ -382,6 +388,9 @@ fn a_worker_exit_says_how_it_ended() {
                 language: None,
                 implementation: None,
                 sqlite_version: None,
+                never_started: false,
+                children_outlived: Vec::new(),
+                fatal: false,
             }],
             ..Observations::default()
         };

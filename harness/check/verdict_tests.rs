@@ -184,7 +184,20 @@ fn an_unreadable_ledger_passes_only_under_unreadable() {
 /// note; it judges nothing else (a lost write still fails).
 #[test]
 fn any_or_unreadable_passes_every_state_of_the_database_with_a_note() {
-    let e = "integrity = \"any-or-unreadable\"";
+    // Loading refuses `any-or-unreadable` without another required failure
+    // (`a_scenario_that_cannot_fail_is_refused`); the verdict's rule is judged alone here.
+    let mut s = scenario("");
+    s.expect.integrity = IntegrityExpectation::AnyOrUnreadable;
+    let verdict = |_: &str, c: &Checks| {
+        judge(
+            &s,
+            &Observations::default(),
+            &Totals::default(),
+            c,
+            &Corruption::default(),
+        )
+    };
+    let e = "";
     let v = verdict(e, &healthy());
     assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
     let mut damaged = healthy();
@@ -295,6 +308,155 @@ fn evidence_lists_only_what_was_measured() {
         ..Checks::default()
     };
     assert_eq!(c.damage(), [Cat::Integrity, Cat::Unreadable]);
+}
+
+/// `any-or-unreadable` accepts every state of the database: without another expectation
+/// that requires something (`"some"`), the run could never fail, and loading refuses it.
+#[test]
+fn a_scenario_that_cannot_fail_is_refused() {
+    let src = ScenarioSource::Embedded("t".into());
+    let e = parse_str(
+        "name = \"t\"\n[expect]\nintegrity = \"any-or-unreadable\"\n",
+        &src,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("expect.integrity"), "{e}");
+    parse_str(
+        "name = \"t\"\n[expect]\nintegrity = \"any-or-unreadable\"\nworker_errors = \"some\"\n",
+        &src,
+    )
+    .unwrap();
+}
+
+/// An app ledger holds an external app to its rows: without `[worker]` it is refused.
+#[test]
+fn a_ledger_without_a_worker_is_refused() {
+    let src = ScenarioSource::Embedded("t".into());
+    let e = parse_str(
+        "name = \"t\"\n[ledger]\npresent = \"SELECT worker, seq FROM jobs\"\n",
+        &src,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("`ledger`"), "{e}");
+}
+
+/// A check that judged nothing fails unless declared; declared, it is a note.
+#[test]
+fn a_check_that_judged_nothing_fails_unless_declared() {
+    use crate::check::coverage::{Coverage, JudgedCheck};
+    let mut c = healthy();
+    c.coverage = vec![Coverage {
+        check: JudgedCheck::Exclusion,
+        judged: 0,
+        population: 5,
+    }];
+    let v = verdict("", &c);
+    assert_eq!(
+        sigs(&v),
+        vec![(
+            Cat::NotJudged,
+            Detector::IntervalCheck,
+            FailureKind::Missing
+        )]
+    );
+    assert_eq!(v.primary().map(|f| f.category), Some(Cat::NotJudged));
+    let v = verdict("not_judged = [\"exclusion\"]", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.starts_with("not judged: exclusion")),
+        "{v:?}"
+    );
+    // Part judged is judged.
+    c.coverage[0].judged = 1;
+    assert_eq!(verdict("", &c).verdict, VerdictKind::Pass);
+}
+
+/// The verdict names the cause first: a protocol failure before the ledger it invalidates,
+/// a lock breach before the lost writes it caused.
+#[test]
+fn the_primary_failure_is_the_cause() {
+    let mut c = healthy();
+    c.lost_writes = 3;
+    c.lock_overlaps = 1;
+    let v = verdict("", &c);
+    assert_eq!(v.primary().map(|f| f.category), Some(Cat::LockOverlaps));
+    let mut v = verdict("", &c);
+    v.liveness.push(Failure::new(
+        Cat::Liveness,
+        Detector::WorkerProtocol,
+        FailureKind::Unexpected,
+        None,
+        "worker 0 killed by the runner: protocol version mismatch",
+    ));
+    assert_eq!(
+        v.primary().map(|f| f.detector),
+        Some(Detector::WorkerProtocol)
+    );
+}
+
+/// The default scenario's verdict on a healthy database with these observations.
+fn on_healthy(obs: &Observations) -> Verdict {
+    judge(
+        &scenario(""),
+        obs,
+        &Totals::default(),
+        &healthy(),
+        &Corruption::default(),
+    )
+}
+
+/// A worker that sent `fatal` fails, even when it then finished and exited 0.
+#[test]
+fn fatal_fails_a_worker_that_finished() {
+    let mut obs = Observations::default();
+    obs.workers.push(crate::observe::WorkerExit {
+        worker: 0,
+        pid: 1,
+        finished: true,
+        exit_code: Some(0),
+        signal: None,
+        killed_because: None,
+        error: Some("cannot open".into()),
+        never_started: false,
+        children_outlived: Vec::new(),
+        fatal: true,
+        records: 3,
+        protocol_failure: None,
+        language: None,
+        implementation: None,
+        sqlite_version: None,
+    });
+    let v = on_healthy(&obs);
+    assert_eq!(v.verdict, VerdictKind::Fail);
+    assert!(
+        v.liveness[0].message.contains("sent fatal: cannot open"),
+        "{v:?}"
+    );
+    obs.workers[0].fatal = false;
+    let v = on_healthy(&obs);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+}
+
+/// A file watch that dropped events cannot vouch for a forbidden sidecar: the sidecar
+/// detector fails, the database is not called unreadable.
+#[test]
+fn a_lossy_file_watch_fails_the_sidecar_not_the_database() {
+    let mut c = healthy();
+    c.watch_error = Some("inotify queue overflowed".into());
+    let v = verdict("", &c);
+    assert_eq!(
+        sigs(&v),
+        vec![(
+            Cat::Sidecar,
+            Detector::SidecarWatch,
+            FailureKind::Unexpected
+        )]
+    );
+    assert!(c.clean());
+    let v = verdict("sidecar = \"any\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
 }
 
 #[path = "verdict_controls_tests.rs"]

@@ -58,6 +58,19 @@ pub fn open_for_verify(db: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A read-only connection for queries the scenario wrote (`[ledger]`): evidence is never run
+/// as code that could change it. A `DELETE ... RETURNING` in a ledger query fails here
+/// (SQLITE_READONLY) instead of emptying the table it was meant to count.
+pub fn open_read_only(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
 /// Structural checks; the ledger reads the rows through the same connection before the
 /// final checkpoint (see [`finalize`]).
 pub fn structural(conn: &Connection, expected_mode: JournalMode) -> Verification {

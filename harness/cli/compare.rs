@@ -2,11 +2,12 @@
 //! exit code.
 
 use crate::compare::{CompareArgs, Output, execute, prepare};
-use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
 use crate::report::console::Console;
 
 /// `walburst compare`: exit 0 when every run passed, 1 when one failed or could not be
-/// carried out, 2 on bad input (nothing written).
+/// carried out, 2 on bad input (nothing written), 130 when interrupted (the runs done so far
+/// are compared and written; the run in progress stopped, its evidence kept).
 pub fn command(a: CompareArgs) -> i32 {
     let prepared = match prepare(&a) {
         Ok(p) => p,
@@ -32,6 +33,7 @@ pub fn command(a: CompareArgs) -> i32 {
         worker_exe,
     };
     let mut console = Console::new(false);
+    crate::signals::install_interrupt_handler();
     let releases: Vec<Option<crate::releases::SqliteVersion>> = if a.sqlite.is_empty() {
         vec![None]
     } else {
@@ -49,12 +51,18 @@ pub fn command(a: CompareArgs) -> i32 {
         if let Some(v) = release {
             verdicts.push(format!("  SQLite {v}: {line}"));
         }
+        if crate::signals::interrupted() {
+            break;
+        }
     }
     if !verdicts.is_empty() {
         console.line("side by side:");
         for v in verdicts {
             console.line(&v);
         }
+    }
+    if crate::signals::interrupted() {
+        return EXIT_INTERRUPTED;
     }
     code
 }
@@ -81,7 +89,16 @@ fn compare_once(
                 .iter()
                 .filter(|r| r.verdict != crate::compare::RunVerdict::Pass)
                 .count();
-            let (code, line) = if failed == 0 {
+            let done = c.report.runs.len();
+            let (code, line) = if crate::signals::interrupted() {
+                (
+                    EXIT_INTERRUPTED,
+                    format!(
+                        "INTERRUPTED compare {}: stopped after {done} runs ({failed} did not pass, the last one was interrupted); nothing is concluded",
+                        c.report.scenario
+                    ),
+                )
+            } else if failed == 0 {
                 (
                     EXIT_PASS,
                     format!(

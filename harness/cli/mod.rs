@@ -110,6 +110,17 @@ pub struct RunArgs {
     /// (about 1-2 minutes each, cached under target/walburst-sqlite/).
     #[arg(long, value_name = "V1,V2", value_delimiter = ',', value_parser = crate::releases::version::parse_offered)]
     pub sqlite: Vec<crate::releases::SqliteVersion>,
+    /// Run only partition K of N of a sweep's (case, seed) pairs, as cargo-nextest does:
+    /// `slice:K/N` (round robin: what --shard K/N does), `hash:K/N` (by a hash of each pair,
+    /// which keeps its partition when the sweep grows), or `KIND:ci`, which reads K and N from
+    /// the CI's variables (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL, CircleCI's, Buildkite's).
+    #[arg(
+        long,
+        value_name = "KIND:K/N",
+        conflicts_with = "shard",
+        help_heading = "Sweeps (NIGHTLY.md)"
+    )]
+    pub partition: Option<crate::nightly::shard::PartitionSpec>,
     #[command(flatten)]
     pub sweep: crate::nightly::SweepArgs,
 }
@@ -300,7 +311,11 @@ fn replay_command(a: ReplayArgs) -> i32 {
     };
     let mut console = Console::new(false);
     install_interrupt_handler();
-    match crate::replay::replay(&report, &opts, &mut console) {
+    let outcome = crate::replay::replay(&report, &opts, &mut console);
+    if interrupted() {
+        return EXIT_INTERRUPTED;
+    }
+    match outcome {
         Ok(true) => EXIT_PASS,
         Ok(false) => EXIT_FAIL,
         Err(crate::replay::ReplayError::Run(crate::run::RunError::Unwritten(_))) => EXIT_UNWRITTEN,
@@ -312,10 +327,16 @@ fn replay_command(a: ReplayArgs) -> i32 {
 }
 
 impl RunArgs {
-    /// The sweep engine's request: the same arguments as plain data.
-    fn sweep_request(&self) -> crate::nightly::SweepRequest {
-        let a = self.clone();
-        crate::nightly::SweepRequest {
+    /// The sweep engine's request: the same arguments as plain data, `--partition` resolved
+    /// (from the CI's variables only when it says `KIND:ci`).
+    fn sweep_request(
+        &self,
+    ) -> Result<crate::nightly::SweepRequest, crate::nightly::shard::CiPartitionError> {
+        let mut a = self.clone();
+        if let Some(spec) = a.partition {
+            a.sweep.shard = Some(spec.resolve(|k| std::env::var(k).ok())?);
+        }
+        Ok(crate::nightly::SweepRequest {
             scenarios: a.scenarios,
             seed: a.seed,
             output: a.output,
@@ -325,7 +346,7 @@ impl RunArgs {
             worker_exe: a.worker_exe,
             scale: a.scale,
             sweep: a.sweep,
-        }
+        })
     }
 }
 
@@ -340,7 +361,13 @@ fn run_command(a: RunArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let request = a.sweep_request();
+    let request = match a.sweep_request() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     if crate::nightly::is_sweep(&request) {
         if !a.sqlite.is_empty() {
             eprintln!(

@@ -1,9 +1,14 @@
-//! `walburst sqlite list | prepare VERSION...`: the SQLite releases walburst can run on.
+//! `walburst sqlite list | prepare VERSION... | advise | known-bugs`: the SQLite releases
+//! walburst can run on, and the known multi-process bugs by release.
 
-use clap::{Args, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Subcommand};
 
 use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
-use crate::releases::{cache, origin, prepare, version};
+use crate::releases::advise::{self, VersionSource};
+use crate::releases::{cache, known_bugs, origin, prepare, version};
 
 #[derive(Debug, Args)]
 pub struct SqliteArgs {
@@ -22,6 +27,33 @@ pub enum SqliteCommand {
         #[arg(value_name = "VERSION", required = true, value_delimiter = ',')]
         versions: Vec<String>,
     },
+    /// Which known multi-process SQLite bugs affect a release, and the walburst command that
+    /// shows each (the table: `walburst sqlite known-bugs`).
+    ///
+    /// The release comes from exactly one of: --version V; --python PY, which runs
+    /// `PY -c 'import sqlite3;print(sqlite3.sqlite_version)'`; or a command after `--`,
+    /// which must exit 0 within 60 s and print the SQLite version (3.MINOR.PATCH) on its
+    /// standard output, e.g. `-- sqlite3 --version` (other numbers are ignored; two
+    /// different 3.x.y versions are refused as ambiguous).
+    ///
+    /// Exit status: 0 no known bug affects it, 1 at least one does, 2 bad input (the flag
+    /// is named: a malformed version, a command that cannot start, fails, or prints no
+    /// version).
+    #[command(group(ArgGroup::new("source").required(true).args(["version", "python", "command"])))]
+    Advise {
+        /// The SQLite release, e.g. 3.50.2 (any release, offered or not).
+        #[arg(long, value_name = "V")]
+        version: Option<version::SqliteVersion>,
+        /// A Python interpreter whose `sqlite3` module's library to check, e.g. python3.
+        #[arg(long, value_name = "PY")]
+        python: Option<PathBuf>,
+        /// A command that prints the SQLite version a program links (after `--`).
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
+    /// The known multi-process SQLite bugs: affected releases, fix, the scenario that shows
+    /// each, and the expected verdict on every offered release.
+    KnownBugs,
     /// Internal: print this binary's SQLite (version, source id, origin) as JSON.
     #[command(hide = true)]
     Identity,
@@ -30,6 +62,19 @@ pub enum SqliteCommand {
 pub fn command(a: SqliteArgs) -> i32 {
     match a.command {
         SqliteCommand::List => list(),
+        SqliteCommand::KnownBugs => known_bugs_table(),
+        SqliteCommand::Advise {
+            version,
+            python,
+            command,
+        } => {
+            let source = match (version, python) {
+                (Some(v), _) => VersionSource::Given(v),
+                (None, Some(py)) => VersionSource::Python(py),
+                (None, None) => VersionSource::Command(command),
+            };
+            advise_on(&source)
+        }
         SqliteCommand::Identity => {
             println!(
                 "{}",
@@ -102,6 +147,76 @@ fn list() -> i32 {
             r.libsqlite3_sys,
             r.rusqlite
         );
+    }
+    EXIT_PASS
+}
+
+fn advise_on(source: &VersionSource) -> i32 {
+    let v = match advise::read_version(source) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let read_from = match source {
+        VersionSource::Given(_) => "from --version".to_string(),
+        VersionSource::Python(py) => format!("what {} links", py.display()),
+        VersionSource::Command(argv) => format!(
+            "printed by `{}`",
+            argv.iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    let advice = advise::advise(v);
+    print!("{}", advice.render(&read_from));
+    if advice.affecting.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
+
+fn known_bugs_table() -> i32 {
+    let t = known_bugs::table();
+    println!(
+        "known multi-process SQLite bugs (reviewed through {}):",
+        t.reviewed_through
+    );
+    for b in &t.bugs {
+        println!("\n{} [{}]", b.name, b.id);
+        println!("  affected: {}", b.affected);
+        match &b.demo {
+            known_bugs::Demo::Scenario {
+                scenario,
+                sweep,
+                args,
+            } => {
+                let args = args.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
+                println!("  scenario: {scenario}{args} (FAILs on an affected release)");
+                if let Some(s) = sweep {
+                    println!("  every offered release: walburst run {s}");
+                }
+            }
+            known_bugs::Demo::Missing(why) => println!("  scenario: {}", why.trim()),
+        }
+    }
+    println!(
+        "\nexpected on each offered release (FAIL/pass: the scenario's verdict; hit: affected, no scenario yet; -: not affected):"
+    );
+    print!("{:<8}", "sqlite");
+    for b in &t.bugs {
+        print!(" {:<24}", b.id);
+    }
+    println!();
+    for r in version::RELEASES {
+        print!("{:<8}", r.sqlite.to_string());
+        for b in &t.bugs {
+            print!(" {:<24}", b.expected_on(r.sqlite).cell());
+        }
+        println!();
     }
     EXIT_PASS
 }

@@ -98,6 +98,9 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     let mut latencies = page::Latencies::default();
     let mut reproduce = std::collections::BTreeMap::new();
     for o in &p.groups {
+        if crate::signals::interrupted() {
+            break;
+        }
         let mut hashes: Vec<String> = Vec::new();
         let mut group_workers = p.base.workload.workers;
         let mut group_ops = p.base.workload.ops_per_worker;
@@ -194,6 +197,14 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     }
                 };
                 runs.push(summary);
+                // Interrupted: the run in progress stopped (its evidence kept); compare what
+                // was done, start nothing more.
+                if crate::signals::interrupted() {
+                    break;
+                }
+            }
+            if crate::signals::interrupted() {
+                break;
             }
         }
         groups.push(Group {

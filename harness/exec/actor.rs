@@ -15,6 +15,7 @@ use super::connect::{us_since, write_lock};
 use super::gate::{Gate, sql_result};
 use super::guard::{Guard, GuardError};
 use super::kanban::{self, Applied};
+use super::list_append;
 use super::protocol::{Start, StartKill, WorkerOp};
 use super::sink::RecordSink;
 use super::sqlite::SqlError;
@@ -23,7 +24,7 @@ use super::strategy::{Acquired, Held};
 use crate::observe::HarnessError;
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, stream};
-use crate::scenario::{GuardAt, KillPoint, Lifecycle, LockScope};
+use crate::scenario::{GuardAt, KillPoint, Lifecycle, ListReads, LockScope};
 
 pub struct Actor<'a> {
     pub spec: &'a Start,
@@ -190,7 +191,9 @@ impl<'a> Actor<'a> {
             event_id: None,
             task_id: None,
             guard: None,
+            guard_error: None,
             checkpoint: None,
+            list: op.list.clone(),
         }
     }
 
@@ -339,6 +342,13 @@ impl<'a> Actor<'a> {
             return;
         };
 
+        if op.kind == OpKind::ListTxn
+            && self.spec.workload.list_reads == ListReads::BeforeBegin
+            && let Err(e) = list_append::read_before_begin(conn, &self.gate, &mut rec.list)
+        {
+            rec.error = Some(SqlError::from_rusqlite(&e));
+            return;
+        }
         let t_begin = monotonic_ns();
         let mut attempt = 0;
         loop {
@@ -370,7 +380,12 @@ impl<'a> Actor<'a> {
         }
         rec.begin_wait_us = rec.t_begin_ok_ns.unwrap_or(t_begin).saturating_sub(t_begin) / 1000;
 
-        let applied = match kanban::apply(conn, &self.gate, self.worker, op) {
+        let applied = if op.kind == OpKind::ListTxn {
+            list_append::apply(conn, &self.gate, self.worker, op, &mut rec.list)
+        } else {
+            kanban::apply(conn, &self.gate, self.worker, op)
+        };
+        let applied = match applied {
             Ok(a) => a,
             Err(e) => {
                 rec.error = Some(SqlError::from_rusqlite(&e));
@@ -389,7 +404,7 @@ impl<'a> Actor<'a> {
                     return;
                 }
                 Ok(None) => {}
-                Err(msg) => rec.reason = Some(format!("guard error: {msg}")),
+                Err(e) => rec.guard_error = Some(e.to_string()),
             }
         }
         // Inside the transaction, whether or not it would commit.
@@ -456,7 +471,7 @@ impl<'a> Actor<'a> {
         {
             match self.guard_step(conn) {
                 Ok(report) => rec.guard = report,
-                Err(msg) => rec.reason = Some(format!("guard error: {msg}")),
+                Err(e) => rec.guard_error = Some(e.to_string()),
             }
         }
     }

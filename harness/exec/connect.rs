@@ -7,7 +7,6 @@ use rusqlite::Connection;
 
 use super::clock::monotonic_ns;
 use super::gate::{Gate, sql_result};
-use super::kanban;
 use super::protocol::Start;
 use super::sqlite::{self, SqlError};
 use super::step::{LockName, StepAction, StepResult};
@@ -185,7 +184,7 @@ pub fn connect(
         loop {
             match gate.step(
                 StepAction::Schema,
-                || kanban::create_schema(&conn),
+                || super::list_append::create_schema(&conn, s.workload.profile),
                 sql_result,
             ) {
                 Ok(()) => break,

@@ -75,8 +75,10 @@ pub fn could_release(
         | StepAction::Open
         | StepAction::Schema
         | StepAction::Checkpoint => true,
-        StepAction::Statement { .. } => !by_holder,
-        StepAction::Begin | StepAction::Flock { .. } => false,
+        StepAction::Statement { .. } | StepAction::Write { .. } => !by_holder,
+        // Its meaning is the paused step's; the coordinator looks that up (`record`).
+        StepAction::Resume { .. } => true,
+        StepAction::Begin | StepAction::BeginDeferred | StepAction::Flock { .. } => false,
     }
 }
 
@@ -97,11 +99,17 @@ pub struct Coordinator {
     parked: BTreeMap<ActorId, StepAction>,
     granted: Option<(ActorId, StepAction)>,
     holders: BTreeSet<ActorId>,
+    /// Actors inside a deferred transaction that has not written yet: they hold no write
+    /// lock until a `write` step returns OK. Invariant: disjoint from `holders`.
+    deferred: BTreeSet<ActorId>,
     /// Actors whose last step was turned away by a lock, with nothing released since.
     futile: BTreeSet<ActorId>,
     /// Actors let out of `futile` by a releasing step that have not stepped since.
     /// Invariant: disjoint from `futile`.
     retrying: BTreeSet<ActorId>,
+    /// Steps paused inside SQLite at a `yield` point, by actor: their `resume` step's result
+    /// is theirs, and their meaning is applied then.
+    paused: BTreeMap<ActorId, StepAction>,
     /// Named flocks a step proved held, with nothing released since.
     held_flocks: BTreeSet<LockName>,
     hasher: Sha256,
@@ -118,6 +126,8 @@ impl Coordinator {
             parked: BTreeMap::new(),
             granted: None,
             holders: BTreeSet::new(),
+            deferred: BTreeSet::new(),
+            paused: BTreeMap::new(),
             futile: BTreeSet::new(),
             retrying: BTreeSet::new(),
             held_flocks: BTreeSet::new(),
@@ -128,6 +138,36 @@ impl Coordinator {
     }
 
     pub fn on(&mut self, ev: StepEvent) {
+        self.apply(ev);
+        self.check_invariants();
+    }
+
+    /// The module doc's invariants, asserted after every event and grant (debug builds).
+    fn check_invariants(&self) {
+        debug_assert!(
+            self.holders.is_subset(&self.live),
+            "a write-lock holder that is not live: holders {:?}, live {:?}",
+            self.holders,
+            self.live
+        );
+        debug_assert!(
+            self.holders.len() <= 1 || !self.out.breaches.is_empty(),
+            "two holders of the write lock without a recorded breach: {:?}",
+            self.holders
+        );
+        debug_assert!(
+            self.granted
+                .as_ref()
+                .is_none_or(|(g, _)| !self.parked.contains_key(g)),
+            "the granted actor is also parked"
+        );
+        debug_assert!(self.parked.keys().all(|a| self.live.contains(a)));
+        debug_assert!(self.futile.is_disjoint(&self.retrying));
+        debug_assert!(self.deferred.is_disjoint(&self.holders));
+        debug_assert!(self.live.is_subset(&self.actors));
+    }
+
+    fn apply(&mut self, ev: StepEvent) {
         match ev {
             StepEvent::Want(a, action) => {
                 if let StepAction::Flock { lock: Some(l) } = &action
@@ -147,7 +187,12 @@ impl Coordinator {
             }
             StepEvent::ActorDone(a) => {
                 self.live.remove(&a);
-                // Its connections closed on the way out, outside any step.
+                // A finished actor parks no step (one it parked before is withdrawn).
+                self.parked.remove(&a);
+                // Its connections closed on the way out, outside any step: it holds
+                // nothing any more.
+                self.holders.remove(&a);
+                self.deferred.remove(&a);
                 self.release_all();
             }
             StepEvent::Respawned(w) => {
@@ -159,6 +204,8 @@ impl Coordinator {
                 self.live.extend(mine);
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
+                self.deferred.retain(|a| a.worker != w);
+                self.paused.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -174,6 +221,8 @@ impl Coordinator {
                 self.live.retain(|a| a.worker != w);
                 self.parked.retain(|a, _| a.worker != w);
                 self.holders.retain(|a| a.worker != w);
+                self.deferred.retain(|a| a.worker != w);
+                self.paused.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -211,7 +260,7 @@ impl Coordinator {
         let process_holds = self.holders.iter().any(|h| h.worker == a.worker);
         if could_release(action, result, by_holder, process_holds) {
             self.release_all();
-        } else if *action == StepAction::Begin && result.is_ok() {
+        } else if self.acquires(a, action, result) {
             // The write lock is taken again: a `begin` that has not retried since the last
             // release would meet it, as it did before.
             let again: Vec<ActorId> = self
@@ -232,33 +281,74 @@ impl Coordinator {
         debug_assert!(self.futile.is_disjoint(&self.retrying));
     }
 
-    fn record(&mut self, a: ActorId, action: StepAction, result: StepResult) {
+    /// Whether `a`'s step takes SQLite's write lock as SQLite takes it: an immediate `begin`
+    /// that returned OK, or a `write` that returned OK outside a transaction that already
+    /// holds it (the first write of a deferred transaction; an autocommit write, which
+    /// holds it for the step alone). A deferred `begin` takes nothing.
+    fn acquires(&self, a: ActorId, action: &StepAction, result: &StepResult) -> bool {
+        result.is_ok()
+            && match action {
+                StepAction::Begin => true,
+                StepAction::Write { .. } => !self.holders.contains(&a),
+                _ => false,
+            }
+    }
+
+    fn record(&mut self, a: ActorId, traced: StepAction, result: StepResult) {
         let step = self.out.steps;
+        if result == StepResult::Paused {
+            // Inside SQLite, mid-call: nothing about the locks is known yet.
+            self.paused.insert(a, traced.clone());
+            self.trace(step, a, traced, result);
+            return;
+        }
+        // A resumed step means what the paused one meant.
+        let action = match &traced {
+            StepAction::Resume { .. } => self.paused.remove(&a).unwrap_or_else(|| traced.clone()),
+            _ => traced.clone(),
+        };
+        let acquires = self.acquires(a, &action, &result);
         self.track_futility(a, &action, &result);
+        if acquires && !self.holders.is_empty() && !self.holders.contains(&a) {
+            self.out.breaches.push(Breach {
+                step,
+                actor: a,
+                holders: self.holders.iter().copied().collect(),
+            });
+        }
         match action {
             StepAction::Begin if result.is_ok() => {
-                if !self.holders.is_empty() && !self.holders.contains(&a) {
-                    self.out.breaches.push(Breach {
-                        step,
-                        actor: a,
-                        holders: self.holders.iter().copied().collect(),
-                    });
-                }
+                self.deferred.remove(&a);
+                self.holders.insert(a);
+            }
+            StepAction::BeginDeferred if result.is_ok() => {
+                self.deferred.insert(a);
+            }
+            // The first write of a deferred transaction keeps the lock until it ends; an
+            // autocommit write released it when the step returned.
+            StepAction::Write { .. } if acquires && self.deferred.remove(&a) => {
                 self.holders.insert(a);
             }
             // Any COMMIT that was not turned away ends the transaction (an error leaves it
             // open only when the actor then rolls back, which also ends it).
             StepAction::Commit if !result.is_blocked() => {
                 self.holders.remove(&a);
+                self.deferred.remove(&a);
             }
             StepAction::Rollback | StepAction::Close => {
                 self.holders.remove(&a);
+                self.deferred.remove(&a);
             }
             StepAction::Guard if result == StepResult::Fired => {
                 self.out.first_guard_report_step.get_or_insert(step);
             }
             _ => {}
         }
+        self.trace(step, a, traced, result);
+    }
+
+    /// Appends the step to the trace and its hash.
+    fn trace(&mut self, step: u64, a: ActorId, action: StepAction, result: StepResult) {
         self.scheduler.on_result(a, &action, &result);
         let line = format!("{step} {} {} {action} {result}\n", a.worker, a.actor);
         self.hasher.update(line.as_bytes());
@@ -307,6 +397,7 @@ impl Coordinator {
         };
         let action = self.parked.remove(&a).expect("chosen from parked");
         self.granted = Some((a, action));
+        self.check_invariants();
         Ok(a)
     }
 

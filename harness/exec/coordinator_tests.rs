@@ -1,6 +1,4 @@
-//! The coordinator's state machine fed events directly: settling, breaches, respawns,
-//! futility.
-
+//! Unit tests of `exec::coordinator`.
 use super::*;
 use crate::exec::scheduler::ReplayScheduler;
 
@@ -62,6 +60,80 @@ fn a_second_begin_while_another_holds_the_lock_is_a_breach_at_that_step() {
     step(&mut c, StepAction::Begin, busy); // 0's COMMIT turned away: still holds
     step(&mut c, StepAction::Begin, StepResult::Ok); // 1 commits
     assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+}
+
+/// A deferred transaction holds nothing until its first write returns OK, as SQLite
+/// takes the lock: two deferred BEGINs and one writer are no breach; a second write
+/// while the first writer holds the lock is one, at that write's step.
+#[test]
+fn a_deferred_begin_holds_the_lock_only_from_its_first_write() {
+    let mut c = coord(2, &[0, 1, 0, 1, 0, 1]);
+    c.on(StepEvent::Want(id(0), StepAction::BeginDeferred));
+    c.on(StepEvent::Want(id(1), StepAction::BeginDeferred));
+    step(
+        &mut c,
+        StepAction::write("INSERT INTO jobs"),
+        StepResult::Ok,
+    ); // 0 deferred
+    step(
+        &mut c,
+        StepAction::write("INSERT INTO jobs"),
+        StepResult::Ok,
+    ); // 1 deferred
+    assert!(c.out.breaches.is_empty() && c.holders.is_empty());
+    step(&mut c, StepAction::Commit, StepResult::Ok); // 0 writes: holds
+    assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+    let busy = StepResult::Busy {
+        code: "SQLITE_BUSY".into(),
+    };
+    step(&mut c, StepAction::write("INSERT INTO jobs"), busy); // 1 turned away
+    assert!(c.out.breaches.is_empty());
+    step(&mut c, StepAction::BeginDeferred, StepResult::Ok); // 0 commits
+    assert!(c.holders.is_empty());
+    step(&mut c, StepAction::Commit, StepResult::Ok); // 1 writes now: fine
+    assert!(c.out.breaches.is_empty(), "{:?}", c.out.breaches);
+    assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(1)]);
+}
+
+#[test]
+fn a_write_while_another_holds_the_lock_is_a_breach_at_that_step() {
+    let mut c = coord(2, &[0, 1, 1]);
+    c.on(StepEvent::Want(id(0), StepAction::Begin));
+    c.on(StepEvent::Want(id(1), StepAction::BeginDeferred));
+    step(&mut c, StepAction::Commit, StepResult::Ok); // 0 holds
+    step(&mut c, StepAction::write("UPDATE t"), StepResult::Ok); // 1 deferred
+    step(&mut c, StepAction::Commit, StepResult::Ok); // 1's write got in: breach
+    assert_eq!(c.out.breaches.len(), 1);
+    assert_eq!(c.out.breaches[0].step, 2);
+    // An autocommit write by another actor while one holds is a breach too.
+    let mut c = coord(2, &[0, 1]);
+    c.on(StepEvent::Want(id(0), StepAction::Begin));
+    c.on(StepEvent::Want(id(1), StepAction::write("INSERT")));
+    step(&mut c, StepAction::Commit, StepResult::Ok);
+    step(&mut c, StepAction::Close, StepResult::Ok);
+    assert_eq!(c.out.breaches.len(), 1);
+    assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
+}
+
+/// Two actors of ONE worker are two connections: a breach between them is a breach.
+#[test]
+fn a_breach_between_two_actors_of_one_worker_is_a_breach() {
+    let a = |actor| ActorId { worker: 0, actor };
+    let mut c = Coordinator::new(
+        Box::new(ReplayScheduler::new(vec![a(0), a(1)])),
+        &[a(0), a(1)],
+        100,
+    );
+    c.on(StepEvent::Want(a(0), StepAction::Begin));
+    c.on(StepEvent::Want(a(1), StepAction::Begin));
+    let g = c.grant().unwrap();
+    c.on(StepEvent::Did(g, StepResult::Ok));
+    c.on(StepEvent::Want(g, StepAction::Commit));
+    let g = c.grant().unwrap();
+    c.on(StepEvent::Did(g, StepResult::Ok));
+    assert_eq!(c.out.breaches.len(), 1);
+    assert_eq!(c.out.breaches[0].actor, a(1));
+    assert_eq!(c.out.breaches[0].holders, vec![a(0)]);
 }
 
 /// Two actors of one worker: actor 0 finishes, then actor 1's process is killed and

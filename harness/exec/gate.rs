@@ -95,7 +95,10 @@ impl<'a> Gate<'a> {
             // The coordinator is gone; nothing this process does matters any more.
             std::process::exit(6);
         }
+        // While the step runs, a `yield` point inside SQLite may pause it (`pause_here`).
+        IN_STEP.with(|s| *s.borrow_mut() = Some((self.id, Arc::clone(link))));
         let out = f();
+        IN_STEP.with(|s| *s.borrow_mut() = None);
         sink.send(
             &WorkerMsg::Did {
                 worker: self.id.worker,
@@ -119,6 +122,50 @@ impl<'a> Gate<'a> {
             );
         }
     }
+}
+
+thread_local! {
+    /// The lockstep step this thread is running, while it runs (set by [`Gate::step`]).
+    static IN_STEP: std::cell::RefCell<Option<(ActorId, Arc<LockstepLink>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A `yield` point inside SQLite (`[io]`, the fault VFS): in lockstep, reports the running
+/// step `paused`, parks a `resume` step at `point` and waits for its grant, so the seeded
+/// scheduler runs other actors in between; the caller then performs the call and the step
+/// goes on (its `did` answers the resume). `false` when this thread runs no lockstep step
+/// (free mode): nothing happens.
+pub fn pause_here(point: &str) -> bool {
+    let Some((id, link)) = IN_STEP.with(|s| s.borrow().clone()) else {
+        return false;
+    };
+    let sink = RecordSink::global();
+    sink.send(
+        &WorkerMsg::Did {
+            worker: id.worker,
+            actor: id.actor,
+            result: StepResult::Paused,
+        },
+        true,
+    );
+    sink.send(
+        &WorkerMsg::Want {
+            worker: id.worker,
+            actor: id.actor,
+            action: StepAction::Resume {
+                point: point.to_string(),
+            },
+        },
+        true,
+    );
+    let granted = link.grants[id.actor as usize]
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .recv();
+    if granted.is_err() {
+        std::process::exit(6);
+    }
+    true
 }
 
 /// Types a rusqlite result for the trace: `ok`, or `busy`/`error` with the extended code.

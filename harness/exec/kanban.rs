@@ -253,6 +253,7 @@ pub fn apply(
             })
         }
         OpKind::Checkpoint => unreachable!("checkpoints are not write transactions"),
+        OpKind::ListTxn => unreachable!("list transactions run in exec::list_append"),
     }
 }
 
@@ -271,5 +272,6 @@ pub fn event_kind(kind: OpKind) -> &'static str {
         OpKind::CompleteTask => "completed",
         OpKind::GcEvents => "gc",
         OpKind::Checkpoint => "",
+        OpKind::ListTxn => "list_txn",
     }
 }

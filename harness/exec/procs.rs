@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::Instant;
 
+use super::contract::Contract;
 use super::coordinator::StepEvent;
 use super::gate::ActorId;
 use super::protocol::{
@@ -42,31 +43,7 @@ pub enum Event {
     Eof(u32),
 }
 
-/// A worker process that could not be started; names the worker and the file or program.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot write the ops file of worker {worker} ({}): {source}", path.display())]
-    OpsFile {
-        worker: u32,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot create the stderr file of worker {worker} ({}): {source}", path.display())]
-    Stderr {
-        worker: u32,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot start worker {worker} ({}): {source}", program.display())]
-    Spawn {
-        worker: u32,
-        program: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use super::start_error::StartError;
 
 pub enum Wait {
     Event(Event),
@@ -82,16 +59,16 @@ pub struct Proc {
     pub ready: bool,
     /// The start signal was sent.
     pub started: bool,
-    /// When the worker last said anything (for the stall watchdog).
+    /// When the worker last made progress (for the stall watchdog): its handshake, an op
+    /// record, a lockstep `did`, `done`. Other messages (a repeated `io_counters`, say) do
+    /// not keep a stuck worker alive.
     pub last_heard: Instant,
     /// A seeded kill was announced by this incarnation.
     pub dying: Option<KillEvent>,
-    /// The worker said `hello` (in the protocol's version).
-    pub hello: bool,
     /// The worker broke the protocol and was killed: its further lines are not believed.
     pub violated: bool,
-    /// Seqs handed to this incarnation that it has not reported yet.
-    pending: BTreeSet<u32>,
+    /// What this incarnation was told; every message it sends is held against it.
+    contract: Contract,
     stderr_path: PathBuf,
 }
 
@@ -171,6 +148,14 @@ impl Workers {
                 source,
             });
         }
+        let contract = Contract::new(
+            w,
+            self.spec.mode == Mode::Lockstep,
+            self.spec.scenario.workload.connections_per_worker,
+            &ops,
+            kills.clone(),
+            self.spec.scenario.io.clone(),
+        );
         let start = Start::new(&self.spec, &self.run_dir, w, incarnation, ops_path, kills);
 
         let stderr = match File::create(&stderr_path) {
@@ -192,6 +177,8 @@ impl Workers {
             .env("WALBURST_WORKER", w.to_string())
             .envs(&c.env);
         super::lifeline::die_with_parent(&mut cmd, rustix::process::Signal::KILL);
+        // A process group of its own: children it leaves behind are found and killed.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -205,6 +192,11 @@ impl Workers {
         spawn_reader(w, child.stdout.take().expect("piped"), self.tx.clone());
         let pid = child.id();
         let mut stdin = child.stdin.take();
+        // The runner never blocks on a worker: a worker that stops reading fills its pipe,
+        // and the write that would wait fails instead (`send`), which kills it by name.
+        if let Some(s) = &stdin {
+            let _ = rustix::fs::fcntl_setfl(s, rustix::fs::OFlags::NONBLOCK);
+        }
         // A worker that died at once shows up as EOF on its stdout; nothing to do here.
         send(&mut stdin, &RunnerMsg::Start(Box::new(start)));
         Ok(Proc {
@@ -218,6 +210,9 @@ impl Workers {
                 signal: None,
                 killed_because: None,
                 error: None,
+                never_started: false,
+                children_outlived: Vec::new(),
+                fatal: false,
                 records: 0,
                 protocol_failure: None,
                 language: None,
@@ -229,9 +224,8 @@ impl Workers {
             started: false,
             last_heard: Instant::now(),
             dying: None,
-            hello: false,
             violated: false,
-            pending,
+            contract,
             stderr_path,
         })
     }
@@ -264,14 +258,14 @@ impl Workers {
     /// sibling has at most one op past its last report.
     pub fn respawn(&mut self, w: u32, kill: &KillEvent) -> Result<Vec<u32>, StartError> {
         let plan = &self.plans[w as usize];
-        let pending = &self.procs[w as usize].pending;
+        let contract = &self.procs[w as usize].contract;
         let mut first: BTreeMap<u32, u32> = BTreeMap::new();
         let actors: BTreeSet<u32> = plan.ops.iter().map(|op| op.actor).collect();
         for a in actors {
             let in_flight = plan
                 .actor_ops(a)
                 .map(|op| op.seq)
-                .find(|s| pending.contains(s));
+                .find(|s| contract.is_pending(*s));
             first.insert(a, in_flight.map_or(u32::MAX, |s| s + 1));
         }
         // The actor that died knows exactly where: its successor starts right after.
@@ -326,20 +320,29 @@ impl Workers {
             // `next` never hands it out; the flag it stands for is checked there.
             Event::Interrupt => {}
             Event::Msg(w, msg) => {
-                let lockstep = self.spec.mode == Mode::Lockstep;
                 let p = &mut self.procs[w as usize];
                 if p.violated {
                     return None;
                 }
-                p.last_heard = Instant::now();
-                if let Err(v) = p.admit(w, &msg, lockstep) {
+                if let Err(v) = p.contract.admit(&msg) {
                     self.violation(v);
                     return None;
                 }
                 let id = |actor| ActorId { worker: w, actor };
+                let progress = match msg {
+                    WorkerMsg::Hello(_)
+                    | WorkerMsg::Op(_)
+                    | WorkerMsg::Did { .. }
+                    | WorkerMsg::Done { .. } => true,
+                    // Ready is progress only on the way to the barrier.
+                    WorkerMsg::Ready { .. } => !p.started,
+                    _ => false,
+                };
+                if progress {
+                    p.last_heard = Instant::now();
+                }
                 match msg {
                     WorkerMsg::Hello(h) => {
-                        p.hello = true;
                         p.exit.language = Some(h.language);
                         p.exit.implementation = Some(h.implementation);
                         let mismatch = self
@@ -365,7 +368,11 @@ impl Workers {
                         obs.records.push(*rec);
                     }
                     WorkerMsg::Done { .. } => p.exit.finished = true,
-                    WorkerMsg::Fatal { message, .. } => p.exit.error = Some(message),
+                    WorkerMsg::Fatal { message, .. } => {
+                        // Whatever it does next, this worker has failed.
+                        p.exit.fatal = true;
+                        p.exit.error = Some(message);
+                    }
                     WorkerMsg::Dying {
                         actor, seq, point, ..
                     } => {
@@ -393,7 +400,7 @@ impl Workers {
                         let point = match fired.action {
                             IoAction::Kill => Some(KillPoint::Io),
                             IoAction::PowerLoss => Some(KillPoint::PowerLoss),
-                            IoAction::Stop | IoAction::Fail => None,
+                            IoAction::Stop | IoAction::Fail | IoAction::Yield => None,
                         };
                         if let Some(point) = point {
                             p.dying = Some(KillEvent {
@@ -453,12 +460,17 @@ impl Workers {
     pub fn go(&mut self, w: u32) {
         let p = &mut self.procs[w as usize];
         p.started = true;
-        send(&mut p.stdin, &RunnerMsg::Go);
+        if !send(&mut p.stdin, &RunnerMsg::Go) {
+            self.kill(w, STOPPED_READING.into());
+        }
     }
 
     pub fn grant(&mut self, a: ActorId) {
         let p = &mut self.procs[a.worker as usize];
-        send(&mut p.stdin, &RunnerMsg::Grant { actor: a.actor });
+        p.contract.granted(a.actor);
+        if !send(&mut p.stdin, &RunnerMsg::Grant { actor: a.actor }) {
+            self.kill(a.worker, STOPPED_READING.into());
+        }
     }
 
     pub fn close_stdins(&mut self) {
@@ -532,6 +544,9 @@ impl Workers {
     /// Waits for every process (killing stragglers) and fills in their exits.
     pub fn finish(mut self, obs: &mut Observations) {
         for p in self.procs.iter_mut() {
+            let w = p.exit.worker;
+            // A respawned worker's first incarnation ran (kills land only after `go`).
+            p.exit.never_started = !p.started && !self.kills.iter().any(|k| k.worker == w);
             p.stdin = None;
             wait_bounded(&mut p.child, &mut p.exit);
             if !p.exit.finished && p.exit.error.is_none() {
@@ -546,46 +561,21 @@ impl Workers {
     }
 }
 
-impl Proc {
-    /// Whether `msg` may come now from worker `w` (PROTOCOL.md, "Named failures").
-    fn admit(&mut self, w: u32, msg: &WorkerMsg, lockstep: bool) -> Result<(), ProtocolViolation> {
-        use ProtocolViolation as V;
-        if msg.worker() != w {
-            return Err(V::WrongPipe {
-                worker: w,
-                claimed: msg.worker(),
-            });
-        }
-        match msg {
-            WorkerMsg::Hello(_) if self.hello => Err(V::SecondHello { worker: w }),
-            WorkerMsg::Hello(_) => Ok(()),
-            _ if !self.hello => Err(V::NoHello { worker: w }),
-            WorkerMsg::Op(rec) if !self.pending.remove(&rec.seq) => Err(V::UnexpectedOp {
-                worker: w,
-                seq: rec.seq,
-            }),
-            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(V::DoneWithOpsUnreported {
-                worker: w,
-                unreported: self.pending.len(),
-                first: self.pending.first().copied().unwrap_or_default(),
-            }),
-            WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
-                if !lockstep =>
-            {
-                Err(V::LockstepInFreeRun { worker: w })
-            }
-            _ => Ok(()),
-        }
-    }
-}
+/// Why the runner killed a worker whose stdin pipe was full.
+const STOPPED_READING: &str = "stopped reading its stdin (the pipe to it is full)";
 
-/// Writes one runner message; a worker that died meanwhile shows up as EOF, so a failed
-/// write is not an error here.
-fn send(stdin: &mut Option<ChildStdin>, msg: &RunnerMsg) {
-    if let Some(stdin) = stdin.as_mut() {
-        let mut line = serde_json::to_vec(msg).expect("runner messages serialize");
-        line.push(b'\n');
-        let _ = stdin.write_all(&line).and_then(|_| stdin.flush());
+/// Writes one runner message without ever waiting (the pipe is non-blocking); `false` when
+/// the worker's pipe is full: it stopped reading. A worker that died meanwhile shows up as
+/// EOF, so a broken pipe is not reported here.
+fn send(stdin: &mut Option<ChildStdin>, msg: &RunnerMsg) -> bool {
+    let Some(stdin) = stdin.as_mut() else {
+        return true;
+    };
+    let mut line = serde_json::to_vec(msg).expect("runner messages serialize");
+    line.push(b'\n');
+    match stdin.write_all(&line).and_then(|_| stdin.flush()) {
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        Ok(()) => true,
     }
 }
 

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::step::{StepAction, StepResult};
 use crate::observe::OpRecord;
+use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
-    CheckpointMode, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, Mode, Overrides, Profile,
-    Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
+    CheckpointMode, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, ListReads, Mode, Overrides,
+    Profile, Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -76,6 +77,13 @@ pub struct StartWorkload {
     pub idle_connections: u32,
     pub checkpoint_mode: CheckpointMode,
     pub setup: Setup,
+    /// `list-append` only (absent: in the transaction).
+    #[serde(default, skip_serializing_if = "is_in_transaction")]
+    pub list_reads: ListReads,
+}
+
+fn is_in_transaction(r: &ListReads) -> bool {
+    *r == ListReads::InTransaction
 }
 
 /// A seeded kill this incarnation performs on itself.
@@ -142,6 +150,7 @@ impl Start {
                 idle_connections: w.idle_connections,
                 checkpoint_mode: w.checkpoint_mode,
                 setup: w.setup,
+                list_reads: w.list_reads,
             },
             strategy: s.strategy.clone(),
             guard: s.guard,
@@ -178,6 +187,9 @@ pub struct WorkerOp {
     /// The task a `create_task` creates; `None` for the others (they pick theirs by SQL).
     pub task_id: Option<String>,
     pub payload: String,
+    /// A `list_txn`'s micro-ops (`plan::list_append`); absent for the other kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list: Vec<ListMop>,
 }
 
 impl WorkerOp {
@@ -190,6 +202,11 @@ impl WorkerOp {
             at_ms: op.at_ms,
             task_id: (op.kind == OpKind::CreateTask).then(|| plan::task_id(worker, op.seq)),
             payload: plan::payload(seed, worker, op.seq, op.payload_len),
+            list: if op.kind == OpKind::ListTxn {
+                plan::list_append::txn(seed, worker, op.seq)
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -318,152 +335,5 @@ pub fn hello_version(line: &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runner_messages_have_the_documented_shape() {
-        assert_eq!(
-            serde_json::to_string(&RunnerMsg::Go).unwrap(),
-            r#"{"msg":"go"}"#
-        );
-        assert_eq!(
-            serde_json::to_string(&RunnerMsg::Grant { actor: 2 }).unwrap(),
-            r#"{"msg":"grant","actor":2}"#
-        );
-    }
-
-    /// Every message walburst writes has exactly the schema's keys: all required ones, none
-    /// the schema does not define (PROTOCOL.schema.json is the exact definition).
-    #[test]
-    fn messages_match_the_json_schema() {
-        use crate::exec::step::{StepAction, StepResult};
-        let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../PROTOCOL.schema.json")).unwrap();
-        let defs = &schema["$defs"];
-        let check = |def: &str, value: serde_json::Value| {
-            let d = &defs[def];
-            let obj = value.as_object().unwrap();
-            let props = d["properties"].as_object().unwrap();
-            for req in d["required"].as_array().unwrap() {
-                assert!(obj.contains_key(req.as_str().unwrap()), "{def}: no {req}");
-            }
-            for key in obj.keys() {
-                assert!(props.contains_key(key), "{def}: {key} is not in the schema");
-            }
-        };
-        let scenario = crate::scenario::parse_str(
-            "name = \"s\"\n[workload]\nworkers = 2\nops_per_worker = 3\n",
-            &ScenarioSource::Embedded("s".into()),
-        )
-        .unwrap();
-        let spec = RunSpec {
-            walburst_version: "0".into(),
-            sqlite_version: "3".into(),
-            scenario: scenario.clone(),
-            source: ScenarioSource::Embedded("s".into()),
-            seed: 1,
-            mode: Mode::Lockstep,
-            overrides: Overrides::default(),
-            schedule_hash: String::new(),
-            db_path: "/r/db/kanban.db".into(),
-        };
-        let kill = StartKill {
-            actor: 0,
-            seq: 1,
-            point: KillPoint::MidTransaction,
-        };
-        let start = Start::new(&spec, Path::new("/r"), 1, 0, "/r/ops".into(), vec![kill]);
-        fn j<T: Serialize>(m: &T) -> serde_json::Value {
-            serde_json::to_value(m).unwrap()
-        }
-        check("start", j(&RunnerMsg::Start(Box::new(start))));
-        check("go", j(&RunnerMsg::Go));
-        check("grant", j(&RunnerMsg::Grant { actor: 0 }));
-        let plan = plan::worker_plan(&scenario, 1, 1);
-        check("planned_op", j(&WorkerOp::from_plan(1, 1, &plan.ops[0])));
-        let hello = Hello {
-            protocol: 1,
-            worker: 1,
-            pid: 2,
-            language: "rust".into(),
-            implementation: "walburst".into(),
-            sqlite_version: "3".into(),
-            sqlite_source_id: Some("x".into()),
-            app: Some("a".into()),
-        };
-        check("hello", j(&WorkerMsg::Hello(Box::new(hello))));
-        check(
-            "ready",
-            j(&WorkerMsg::Ready {
-                worker: 1,
-                pid: Some(3),
-            }),
-        );
-        check("done", j(&WorkerMsg::Done { worker: 1 }));
-        let fatal = WorkerMsg::Fatal {
-            worker: 1,
-            message: "m".into(),
-        };
-        check("fatal", j(&fatal));
-        let dying = WorkerMsg::Dying {
-            worker: 1,
-            actor: 0,
-            seq: 1,
-            point: KillPoint::Close,
-        };
-        check("dying", j(&dying));
-        let want = WorkerMsg::Want {
-            worker: 1,
-            actor: 0,
-            action: StepAction::statement("insert"),
-        };
-        check("want", j(&want));
-        let did = WorkerMsg::Did {
-            worker: 1,
-            actor: 0,
-            result: StepResult::Busy {
-                code: "SQLITE_BUSY".into(),
-            },
-        };
-        check("did", j(&did));
-        check(
-            "actor_done",
-            j(&WorkerMsg::ActorDone {
-                worker: 1,
-                actor: 0,
-            }),
-        );
-        let op = r#"{"msg":"op","worker":1,"actor":0,"seq":4,"kind":"create_task","outcome":"committed","t_start_ns":5,"t_end_ns":9,"t_begin_ok_ns":6,"t_commit_issued_ns":7,"task_id":"t","event_id":3,"error":{"code":"SQLITE_BUSY","message":"m"},"busy":[{"code":"SQLITE_BUSY","during":"begin","retried":true}],"checkpoint":[0,1,1],"guard":{"guard":"g","at":"after-commit","claimed_pages":1,"file_pages":1,"deficit":0,"page_size":4096,"file_size":4096,"journal_mode":"wal","message":"m"}}"#;
-        let rec: WorkerMsg = serde_json::from_str(op).unwrap();
-        check("op", j(&rec));
-    }
-
-    #[test]
-    fn a_minimal_adapter_record_parses() {
-        let line = r#"{"msg":"op","worker":1,"actor":0,"seq":4,"kind":"create_task","outcome":"committed","error":null,"t_start_ns":5,"t_end_ns":9,"unknown_field":1}"#;
-        match serde_json::from_str::<WorkerMsg>(line).unwrap() {
-            WorkerMsg::Op(r) => assert_eq!((r.worker, r.seq, r.latency_us), (1, 4, 0)),
-            other => panic!("{other:?}"),
-        }
-        let hello = r#"{"msg":"hello","protocol":2,"worker":0,"pid":1,"language":"x"}"#;
-        assert_eq!(hello_version(hello.as_bytes()), Some(2));
-        let ready = r#"{"msg":"ready","worker":3}"#;
-        assert!(serde_json::from_str::<WorkerMsg>(ready).is_ok());
-    }
-
-    #[test]
-    fn a_missing_or_garbled_run_spec_names_its_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(RUN_SPEC_FILE);
-        match RunSpec::read(dir.path()) {
-            Err(RunSpecError::Read { path, .. }) => assert_eq!(path, file),
-            other => panic!("{other:?}"),
-        }
-        std::fs::write(&file, "{").unwrap();
-        match RunSpec::read(dir.path()) {
-            Err(RunSpecError::Parse { path, .. }) => assert_eq!(path, file),
-            other => panic!("{other:?}"),
-        }
-    }
-}
+#[path = "protocol_tests.rs"]
+mod tests;

@@ -36,7 +36,55 @@ pub(super) fn wait_bounded(
         exit.exit_code = st.code();
         exit.signal = st.signal();
     }
+    reap_group(exit);
     status
+}
+
+/// The worker ran as the leader of a process group of its own (`procs::Workers::start`):
+/// whatever is still alive in that group after it exited is a process it started and left
+/// running, which could go on writing while the runner verifies. Each is killed and the
+/// worker is marked (`children_outlived`), a liveness failure.
+fn reap_group(exit: &mut WorkerExit) {
+    let left = live_group_members(exit.pid);
+    if left.is_empty() {
+        return;
+    }
+    if let Some(pgid) = rustix::process::Pid::from_raw(exit.pid as i32) {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+    exit.children_outlived.extend(left);
+    exit.children_outlived.sort_unstable();
+    exit.children_outlived.dedup();
+}
+
+/// Live (not zombie) processes whose process group is `pgid`, from `/proc`.
+fn live_group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let (state, _ppid, pgrp) = (f.next(), f.next(), f.next());
+        if pgrp.and_then(|g| g.parse::<u32>().ok()) == Some(pgid) && state != Some("Z") {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// Waits up to `limit` for `child` to exit, sleeping on a pidfd (woken by the exit itself,

@@ -268,29 +268,34 @@ fn collect_free(
                 workers.drain(obs, Instant::now() + Duration::from_secs(5));
                 break;
             }
-            Wait::TimedOut => {
-                // Someone has said nothing for the whole stall timeout: it is stuck.
-                let stalled: Vec<u32> = workers
-                    .procs
-                    .iter()
-                    .filter(|p| {
-                        !p.eof && p.exit.killed_because.is_none() && p.last_heard.elapsed() >= stall
-                    })
-                    .map(|p| p.exit.worker)
-                    .collect();
-                for w in stalled {
-                    let why = stalled_where(spec, w, obs, stall);
-                    obs.liveness
-                        .push(format!("worker {w} stalled: {why}; it was killed"));
-                    obs.mark(Some(w), RunEventKind::Stalled, why.clone(), None);
-                    workers.kill(w, format!("stalled: {why}"));
-                }
-            }
+            Wait::TimedOut => {}
+        }
+        // Someone has made no progress for the whole stall timeout: it is stuck, however
+        // much else it says (checked after every event too, or chatter would hide it).
+        if Instant::now() >= oldest + stall {
+            kill_stalled(spec, workers, obs, stall);
         }
         if last_progress.elapsed() >= Duration::from_millis(250) {
             progress.ops(obs.records.len() as u64, planned);
             last_progress = Instant::now();
         }
+    }
+}
+
+/// Kills every live worker that made no progress for `stall`, naming where it is.
+fn kill_stalled(spec: &RunSpec, workers: &mut Workers, obs: &mut Observations, stall: Duration) {
+    let stalled: Vec<u32> = workers
+        .procs
+        .iter()
+        .filter(|p| !p.eof && p.exit.killed_because.is_none() && p.last_heard.elapsed() >= stall)
+        .map(|p| p.exit.worker)
+        .collect();
+    for w in stalled {
+        let why = stalled_where(spec, w, obs, stall);
+        obs.liveness
+            .push(format!("worker {w} stalled: {why}; it was killed"));
+        obs.mark(Some(w), RunEventKind::Stalled, why.clone(), None);
+        workers.kill(w, format!("stalled: {why}"));
     }
 }
 

@@ -199,7 +199,9 @@ impl Scheduler for CommitOrderScheduler {
         let ok = result.is_ok();
         let blocked = result.is_blocked();
         match action {
-            StepAction::Begin | StepAction::Flock { .. } if ok => self.current = Some(actor),
+            StepAction::Begin | StepAction::BeginDeferred | StepAction::Flock { .. } if ok => {
+                self.current = Some(actor)
+            }
             StepAction::Commit if ok => {
                 self.current = None;
                 if self.order.get(self.next) == Some(&actor) {

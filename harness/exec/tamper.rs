@@ -150,6 +150,25 @@ pub fn apply(db: &Path, tamper: Tamper, seed: u64) -> Result<Option<String>, Tam
                 "injected fault: deleted event {id} (worker {w} seq {s}) after the run"
             )))
         }
+        Tamper::LoseUpdate => {
+            let conn = on.open()?;
+            let victim: Option<String> = conn
+                .query_row(
+                    "SELECT id FROM tasks WHERE heartbeat_at IS NOT NULL ORDER BY id LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok();
+            let Some(id) = victim else {
+                return Err(on.nothing("no task with a committed heartbeat to undo"));
+            };
+            conn.execute("UPDATE tasks SET heartbeat_at = NULL WHERE id = ?1", [&id])
+                .map_err(on.sql("undoing the heartbeat"))?;
+            on.close(conn)?;
+            Ok(Some(format!(
+                "injected fault: undid the heartbeat of task {id} (tasks.heartbeat_at) after the run"
+            )))
+        }
         Tamper::GarbagePage => {
             let (ps, _, root) = on.settle()?;
             let mut rng = stream(seed, "tamper", 0, 0);

@@ -3,6 +3,8 @@
 //! category ([`ProtocolFailure`]) and this text (`killed_because`).
 
 use crate::observe::ProtocolFailure;
+use crate::plan::OpKind;
+use crate::scenario::KillPoint;
 
 /// A worker's message (or line) the runner refused; every variant names the worker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +52,56 @@ pub enum ProtocolViolation {
     /// `want`, `did` or `actor_done` in a free run.
     #[error("protocol violation: a lockstep message in a free run")]
     LockstepInFreeRun { worker: u32 },
+    /// `dying` for a kill this incarnation was not told to perform (`start.kills`).
+    #[error(
+        "protocol violation: dying for a kill nobody planned (actor {actor}, seq {seq}, point {})", point.name()
+    )]
+    UnplannedKill {
+        worker: u32,
+        actor: u32,
+        seq: u32,
+        point: KillPoint,
+    },
+    /// An `io_*` message in a run without `[io]`, or for a point the scenario does not have
+    /// (or with another action than the point's).
+    #[error("protocol violation: an io message for {} that the scenario does not have", match point { Some(p) => format!("io point {p}"), None => "the fault VFS".to_string() })]
+    UnplannedIo { worker: u32, point: Option<u32> },
+    /// An op record whose actor or kind is not the plan's for that seq.
+    #[error(
+        "protocol violation: op seq {seq} reported as actor {actor} {}, planned as actor {planned_actor} {}", kind.name(), planned_kind.name()
+    )]
+    OpNotAsPlanned {
+        worker: u32,
+        seq: u32,
+        actor: u32,
+        kind: OpKind,
+        planned_actor: u32,
+        planned_kind: OpKind,
+    },
+    /// An actor reported an op before one it had already reported after.
+    #[error("protocol violation: actor {actor} reported seq {seq} after seq {after}")]
+    OpOutOfOrder {
+        worker: u32,
+        actor: u32,
+        seq: u32,
+        after: u32,
+    },
+    /// Lockstep: `want` or `actor_done` for an actor the worker does not have.
+    #[error("protocol violation: a message for actor {actor}, but the worker has {actors}")]
+    NoSuchActor {
+        worker: u32,
+        actor: u32,
+        actors: u32,
+    },
+    /// Lockstep: `want` or a second `actor_done` from an actor that said `actor_done`.
+    #[error("protocol violation: a message from actor {actor} after its actor_done")]
+    AfterActorDone { worker: u32, actor: u32 },
+    /// Lockstep: `want` from an actor whose granted step has not reported its `did`.
+    #[error("protocol violation: want from actor {actor} before the did of its granted step")]
+    WantBeforeDid { worker: u32, actor: u32 },
+    /// Lockstep: `did` from an actor that was not granted a step.
+    #[error("protocol violation: did from actor {actor} without a grant")]
+    DidWithoutGrant { worker: u32, actor: u32 },
 }
 
 impl ProtocolViolation {
@@ -65,7 +117,15 @@ impl ProtocolViolation {
             | V::NoHello { worker }
             | V::UnexpectedOp { worker, .. }
             | V::DoneWithOpsUnreported { worker, .. }
-            | V::LockstepInFreeRun { worker } => *worker,
+            | V::LockstepInFreeRun { worker }
+            | V::UnplannedKill { worker, .. }
+            | V::UnplannedIo { worker, .. }
+            | V::OpNotAsPlanned { worker, .. }
+            | V::OpOutOfOrder { worker, .. }
+            | V::NoSuchActor { worker, .. }
+            | V::WantBeforeDid { worker, .. }
+            | V::AfterActorDone { worker, .. }
+            | V::DidWithoutGrant { worker, .. } => *worker,
         }
     }
 
@@ -81,7 +141,15 @@ impl ProtocolViolation {
             | V::NoHello { .. }
             | V::UnexpectedOp { .. }
             | V::DoneWithOpsUnreported { .. }
-            | V::LockstepInFreeRun { .. } => ProtocolFailure::Violation,
+            | V::LockstepInFreeRun { .. }
+            | V::UnplannedKill { .. }
+            | V::UnplannedIo { .. }
+            | V::OpNotAsPlanned { .. }
+            | V::OpOutOfOrder { .. }
+            | V::NoSuchActor { .. }
+            | V::WantBeforeDid { .. }
+            | V::AfterActorDone { .. }
+            | V::DidWithoutGrant { .. } => ProtocolFailure::Violation,
         }
     }
 }

@@ -177,7 +177,7 @@ pub fn worker_main() -> i32 {
     // In lockstep, actor 0 closes the idle connections (opened before or after the barrier)
     // as gated steps after its last op; in free mode they stay open until the worker exits.
     let mut idle_early = lockstep.then(|| std::mem::take(&mut idle));
-    let held: Vec<Session> = std::thread::scope(|scope| {
+    let (held, panicked): (Vec<Session>, Vec<String>) = std::thread::scope(|scope| {
         let handles: Vec<_> = sessions
             .into_iter()
             .enumerate()
@@ -222,12 +222,24 @@ pub fn worker_main() -> i32 {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        // A panicking actor is a failed worker, never an actor that merely held nothing.
+        let mut held = Vec::new();
+        let mut panicked = Vec::new();
+        for (a, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(sessions) => held.extend(sessions),
+                Err(p) => panicked.push(format!("actor {a} panicked: {}", panic_text(&p))),
+            }
+        }
+        (held, panicked)
     });
     drop(held);
+    if !panicked.is_empty() {
+        drop(idle);
+        let message = panicked.join("; ");
+        sink.send(&WorkerMsg::Fatal { worker, message }, true);
+        return EXIT_FATAL;
+    }
     drop(idle);
     // Asked of SQLite, not of the scenario: a clean run proves it never loaded the VFS.
     if super::vfs::registered() {
@@ -241,4 +253,12 @@ pub fn worker_main() -> i32 {
     }
     sink.send(&WorkerMsg::Done { worker }, true);
     0
+}
+
+/// What a panic carried, as text.
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }

@@ -164,6 +164,13 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
             replay: None,
         };
         let (finding, error) = match run(&req, console) {
+            // An interrupted run is no finding and no pass: stop here.
+            Ok(o) if o.report.interrupted() => {
+                console.line(&format!(
+                    "explore: run {index} was interrupted; it counts as nothing"
+                ));
+                break;
+            }
             Ok(o) => (space::judge(&s, signature::of(&o.report)), None),
             Err(e) => (Finding::Pass, Some(format!("{e:#}"))),
         };
@@ -223,7 +230,13 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
         let (sum, _) = shrink::shrink(&input, &sopts, console)?;
         let path = shrink::output::summary_path(&dir, &sum);
         crate::report::write_json_atomic(&path, &sum)?;
+        let interrupted = crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
         match (&sum.before, &sum.after, &sum.reproduce) {
+            // An interrupt concludes nothing: never "did not reproduce".
+            _ if interrupted => console.line(&format!(
+                "explore: shrinking the finding of run {index} was interrupted; it stays as {}",
+                dir.join(format!("explore-{index:04}.toml")).display()
+            )),
             (Some(b), Some(a), Some(r)) => console.line(&format!(
                 "explore: finding of run {index} shrunk: {} -> {}; reproduce: {r}",
                 b.line(),

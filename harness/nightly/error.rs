@@ -113,6 +113,17 @@ pub enum MergeError {
         first: PathBuf,
         expected: u32,
     },
+    #[error(
+        "{} is a {kind} partition but {} is a {expected} partition: merge the partitions of one kind",
+        path.display(),
+        first.display()
+    )]
+    PartitionKinds {
+        path: PathBuf,
+        kind: &'static str,
+        first: PathBuf,
+        expected: &'static str,
+    },
     #[error("shard {index}/{count} appears twice: {} and {}", a.display(), b.display())]
     ShardTwice {
         index: u32,

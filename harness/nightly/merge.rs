@@ -106,6 +106,7 @@ fn merge(parts: Vec<Part>) -> Result<Summary, MergeError> {
     let first = &parts[0];
     let hash = first.header.sweep_hash.clone();
     let count = first.header.shard.map_or(1, |s| s.count);
+    let kind = first.header.shard.map(|s| s.kind).unwrap_or_default();
     let mut by_shard: BTreeMap<u32, &Part> = BTreeMap::new();
     for p in &parts {
         if p.header.sweep_hash != hash {
@@ -117,6 +118,15 @@ fn merge(parts: Vec<Part>) -> Result<Summary, MergeError> {
             });
         }
         let (k, n) = p.header.shard.map_or((1, 1), |s| (s.index, s.count));
+        let other_kind = p.header.shard.map(|s| s.kind).unwrap_or_default();
+        if other_kind != kind {
+            return Err(MergeError::PartitionKinds {
+                path: p.path.clone(),
+                kind: other_kind.word(),
+                first: first.path.clone(),
+                expected: kind.word(),
+            });
+        }
         if n != count {
             return Err(MergeError::ShardCount {
                 path: p.path.clone(),
@@ -138,7 +148,7 @@ fn merge(parts: Vec<Part>) -> Result<Summary, MergeError> {
     let pairs = &first.header.pairs;
     let mut entries = Vec::with_capacity(pairs.len());
     for (i, pair) in pairs.iter().enumerate() {
-        let k = (i % count as usize) as u32 + 1;
+        let k = kind.owner(count, i, &pair.key());
         let result = match by_shard.get(&k) {
             None => PairResult::not_run(&format!(
                 "shard {k}/{count} is missing: its results were not given to merge"
@@ -171,6 +181,7 @@ fn merge(parts: Vec<Part>) -> Result<Summary, MergeError> {
     let wall = walls.iter().copied().fold(0.0, f64::max);
     let shards = (count > 1 || first.header.shard.is_some()).then(|| ShardInfo {
         count,
+        kind,
         present,
         missing,
         wall_secs: walls
@@ -213,7 +224,8 @@ pub fn merge_command(a: MergeArgs) -> Result<Ended, MergeError> {
     if !a.quiet {
         let shards = summary.shards.as_ref().map_or(String::new(), |s| {
             format!(
-                ", shards present {}/{}{}",
+                ", {} present {}/{}{}",
+                s.noun(),
                 s.present.len(),
                 s.count,
                 if s.missing.is_empty() {

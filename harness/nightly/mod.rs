@@ -48,7 +48,8 @@ pub struct SweepArgs {
         help_heading = "Sweeps (NIGHTLY.md)"
     )]
     pub date: Option<String>,
-    /// Run only shard K of N of the (case, seed) pairs (deterministic round robin).
+    /// Run only shard K of N of the (case, seed) pairs (deterministic round robin; the
+    /// same as --partition slice:K/N).
     #[arg(long, value_name = "K/N", help_heading = "Sweeps (NIGHTLY.md)")]
     pub shard: Option<shard::Shard>,
     /// Write a JUnit XML file: one testcase per (case, seed).

@@ -110,7 +110,8 @@ pub fn render(s: &Summary) -> String {
     }
     if let Some(sh) = &s.shards {
         facts.push(format!(
-            "shards present {}/{}{}",
+            "{} present {}/{}{}",
+            sh.noun(),
             sh.present.len(),
             sh.count,
             if sh.missing.is_empty() {

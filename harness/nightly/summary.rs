@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::shard::Shard;
+use super::shard::{PartitionKind, Shard};
 use crate::scenario::{Mode, Overrides};
 
 pub const SUMMARY_FORMAT: &str = "walburst-summary/1";
@@ -165,6 +165,9 @@ impl Totals {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardInfo {
     pub count: u32,
+    /// How pairs were dealt out (`slice`, the default, left out; or `hash`).
+    #[serde(default, skip_serializing_if = "PartitionKind::is_slice")]
+    pub kind: PartitionKind,
     /// Shards whose results are in this summary.
     pub present: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -174,6 +177,14 @@ pub struct ShardInfo {
 }
 
 impl ShardInfo {
+    /// `shards`, or `hash partitions` when they were dealt by hash.
+    pub fn noun(&self) -> &'static str {
+        match self.kind {
+            PartitionKind::Slice => "shards",
+            PartitionKind::Hash => "hash partitions",
+        }
+    }
+
     /// The missing shards as `1, 3`; empty when none is missing.
     pub fn missing_list(&self) -> String {
         self.missing
@@ -256,6 +267,7 @@ impl Summary {
     pub fn shard_info(shard: Option<Shard>, wall_secs: f64) -> Option<ShardInfo> {
         shard.map(|s| ShardInfo {
             count: s.count,
+            kind: s.kind,
             present: vec![s.index],
             missing: Vec::new(),
             wall_secs: vec![(wall_secs * 1000.0).round() / 1000.0],
@@ -281,7 +293,8 @@ impl Summary {
                 .map(|(k, w)| format!("{k}/{}: {}", s.count, fmt_secs(*w)))
                 .collect();
             facts.push(format!(
-                "shards present {}/{}{} (wall time per shard: {})",
+                "{} present {}/{}{} (wall time per shard: {})",
+                s.noun(),
                 s.present.len(),
                 s.count,
                 if s.missing.is_empty() {

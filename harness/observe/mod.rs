@@ -114,9 +114,17 @@ pub struct OpRecord {
     pub task_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardReport>,
+    /// The guard could not look (a stat, open, read or PRAGMA failed): it vouches for
+    /// nothing, so it is counted (`checks.guard_errors`), never taken as a guard that passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_error: Option<String>,
     /// `PRAGMA wal_checkpoint` result: (busy, log frames, checkpointed frames).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<[i64; 3]>,
+    /// A `list_txn`'s micro-ops as run: each read with what it returned (`None` when it
+    /// never ran). The isolation checker's history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list: Vec<crate::plan::list_append::ListMop>,
 }
 
 /// How a worker process ended, as the runner saw it.
@@ -136,6 +144,17 @@ pub struct WorkerExit {
     /// A fatal error the worker reported, or the tail of its stderr.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// No incarnation of this worker was sent `go`: none of its ops ran ("not run", never
+    /// "ambiguous"), and any row carrying its identity is a phantom.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_started: bool,
+    /// Processes the worker started that were still running after it exited (its process
+    /// group); the runner killed them. A liveness failure: they could have written on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children_outlived: Vec<u32>,
+    /// The worker sent `fatal` (its message is `error`): it failed, whatever it did next.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fatal: bool,
     pub records: u64,
     /// The runner killed it for breaking the worker protocol (PROTOCOL.md, "Named failures").
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,16 +23,34 @@ pub enum StepAction {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lock: Option<LockName>,
     },
+    /// `BEGIN IMMEDIATE` or `BEGIN EXCLUSIVE` (or a transaction the gate knows writes at
+    /// once): when it returns OK the actor holds SQLite's write lock.
     Begin,
+    /// A deferred transaction (`BEGIN`, `BEGIN DEFERRED`, an outermost `SAVEPOINT`): it holds
+    /// no write lock until its first write statement ([`StepAction::Write`]) returns OK,
+    /// as SQLite takes it.
+    BeginDeferred,
     Commit,
     Rollback,
     /// Any other statement; the label is hashed into the trace, never interpreted.
     Statement {
         label: String,
     },
+    /// A statement that writes (INSERT, UPDATE, DELETE, REPLACE, DDL): inside a deferred
+    /// transaction the first one that returns OK takes the write lock; in autocommit it
+    /// takes and releases it within the step.
+    Write {
+        label: String,
+    },
     /// A corruption guard's probe.
     Guard,
     Checkpoint,
+    /// Resuming a step that paused inside SQLite at an `[io]` `yield` point (its `did` says
+    /// `paused`); `point` names the VFS call (`unfetch`, ...). Its `did` is the paused
+    /// step's own result, and the coordinator applies that step's meaning then.
+    Resume {
+        point: String,
+    },
 }
 
 /// Which file lock a `flock` step tries: walburst's two sidecar locks by role, any other
@@ -108,6 +126,12 @@ impl StepAction {
             label: label.into(),
         }
     }
+
+    pub fn write(label: impl Into<String>) -> StepAction {
+        StepAction::Write {
+            label: label.into(),
+        }
+    }
 }
 
 impl fmt::Display for StepAction {
@@ -119,11 +143,14 @@ impl fmt::Display for StepAction {
             StepAction::Flock { lock: None } => "flock",
             StepAction::Flock { lock: Some(l) } => return write!(f, "flock:{l}"),
             StepAction::Begin => "begin",
+            StepAction::BeginDeferred => "begin_deferred",
+            StepAction::Write { label } => return write!(f, "write:{label}"),
             StepAction::Commit => "commit",
             StepAction::Rollback => "rollback",
             StepAction::Statement { label } => return write!(f, "statement:{label}"),
             StepAction::Guard => "guard",
             StepAction::Checkpoint => "checkpoint",
+            StepAction::Resume { point } => return write!(f, "resume:{point}"),
         };
         f.write_str(kind)
     }
@@ -147,6 +174,8 @@ pub enum StepResult {
     },
     /// A guard reported corruption.
     Fired,
+    /// The step stopped inside SQLite at a `yield` point; its actor parks a `resume`.
+    Paused,
 }
 
 impl StepResult {
@@ -183,6 +212,7 @@ impl fmt::Display for StepResult {
             StepResult::WouldBlock => f.write_str("would_block"),
             StepResult::Error { code } => write!(f, "error:{code}"),
             StepResult::Fired => f.write_str("fired"),
+            StepResult::Paused => f.write_str("paused"),
         }
     }
 }
@@ -207,6 +237,14 @@ mod tests {
         assert!(w.is_blocked());
         assert!(serde_json::from_str::<StepResult>(r#"{"kind":"maybe"}"#).is_err());
         assert!(serde_json::from_str::<StepAction>(r#"{"kind":"statement"}"#).is_err());
+        let d: StepAction = serde_json::from_str(r#"{"kind":"begin_deferred"}"#).unwrap();
+        assert_eq!(
+            (d.clone(), d.to_string()),
+            (StepAction::BeginDeferred, "begin_deferred".into())
+        );
+        let w: StepAction =
+            serde_json::from_str(r#"{"kind":"write","label":"INSERT INTO jobs"}"#).unwrap();
+        assert_eq!(w.to_string(), "write:INSERT INTO jobs");
     }
 
     /// A flock names its lock by role or file name, never by path; one without a name (an

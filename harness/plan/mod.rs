@@ -1,6 +1,7 @@
 //! Plan: (scenario, seed) -> one op schedule per worker. Pure: no I/O, no clock, no
 //! processes, so it is tested on its own and every worker can rebuild its share of it.
 
+pub mod list_append;
 mod seeds;
 
 pub use seeds::{digest_hex, sha256_hex, stream};
@@ -31,6 +32,8 @@ pub enum OpKind {
     CompleteTask,
     GcEvents,
     Checkpoint,
+    /// One list-append transaction (the `list-append` profile; not in the kanban mix).
+    ListTxn,
 }
 
 impl OpKind {
@@ -54,6 +57,7 @@ impl OpKind {
             OpKind::CompleteTask => "complete_task",
             OpKind::GcEvents => "gc_events",
             OpKind::Checkpoint => "checkpoint",
+            OpKind::ListTxn => "list_txn",
         }
     }
 
@@ -145,8 +149,17 @@ pub fn worker_plan(scenario: &Scenario, seed: u64, worker: u32) -> WorkerPlan {
                 }
                 pick -= weight;
             }
+            // The checkpointer role overrides the kind only after the same draws, so the role
+            // changes nothing else of the schedule (think times, payload sizes).
+            if worker < w.checkpointers {
+                kind = OpKind::Checkpoint;
+            }
             let think_us = rng.random_range(w.think_time_us[0]..=w.think_time_us[1]);
             let payload_len = rng.random_range(w.payload_bytes[0]..=w.payload_bytes[1]);
+            // The same draws in every profile; list-append's transactions are all one kind.
+            if w.profile == crate::scenario::Profile::ListAppend {
+                kind = OpKind::ListTxn;
+            }
             PlannedOp {
                 seq,
                 actor: seq % w.connections_per_worker,
@@ -222,4 +235,39 @@ pub fn kills(scenario: &Scenario, seed: u64) -> Vec<Kill> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Overrides, load};
+
+    /// The checkpointer role: workers below `checkpointers` draw only checkpoints, and
+    /// everything else of every schedule (the writers' whole plans, the checkpointers' think
+    /// times and payload sizes) is what it was without the role.
+    #[test]
+    fn checkpointers_only_checkpoint_and_change_nothing_else() {
+        let (mut s, _) = load("kanban-mix", &Overrides::default()).unwrap();
+        s.workload.workers = 4;
+        let before = build(&s, 7);
+        s.workload.checkpointers = 2;
+        let after = build(&s, 7);
+        for (b, a) in before.workers.iter().zip(&after.workers) {
+            if a.worker < 2 {
+                assert!(a.ops.iter().all(|op| op.kind == OpKind::Checkpoint));
+                let same = |op: &PlannedOp| (op.seq, op.actor, op.think_us, op.payload_len);
+                assert!(b.ops.iter().map(same).eq(a.ops.iter().map(same)));
+            } else {
+                assert_eq!(a, b, "a writer's schedule changed");
+            }
+        }
+        // kanban-mix's writers draw few checkpoints: the role is what makes the difference.
+        assert!(
+            before.workers[0]
+                .ops
+                .iter()
+                .any(|op| op.kind != OpKind::Checkpoint)
+        );
+        assert_ne!(before.schedule_hash, after.schedule_hash);
+    }
 }

@@ -9,11 +9,16 @@
 //! report records it, and a mismatch is refused. [`worker_env`] puts a prepared library
 //! first on an external worker's library path.
 //!
+//! [`known_bugs`] is the table of SQLite bugs that hit multi-process apps, by release, and
+//! [`advise`] reads the SQLite a user's program links and looks it up there.
+//!
 //! Layering: `version` lives in the scenario layer (`scenario::release`), `origin` in exec
 //! (`exec::origin`), the hand-over of a run in `run::delegate`, the `sqlite` command in
 //! `cli::sqlite`; this module (cache, prepare, worker_env) imports none of them back.
 
+pub mod advise;
 pub mod cache;
+pub mod known_bugs;
 pub mod prepare;
 pub mod worker_env;
 

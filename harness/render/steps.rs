@@ -139,7 +139,7 @@ pub fn render(d: &RunData) -> Option<String> {
         }
         let before = prev.insert(key, e.step);
         match (&e.action, &e.result) {
-            (StepAction::Begin, StepResult::Ok) => {
+            (StepAction::Begin | StepAction::BeginDeferred, StepResult::Ok) => {
                 // Another `begin` with one still open: the first was cut off (a run
                 // directory without step-stamped kills gets here).
                 if let (Some(from), Some(before)) = (open.insert(key, e.step), before) {
@@ -161,7 +161,9 @@ pub fn render(d: &RunData) -> Option<String> {
                     rects.add(lane, fill, x0, y, x - x0 + step_w, h);
                 }
             }
-            (StepAction::Checkpoint, _) => {
+            // A checkpoint paused inside SQLite (a `yield` point) is drawn where it paused and
+            // again where it resumed, the other lanes' steps between them.
+            (StepAction::Checkpoint | StepAction::Resume { .. }, _) => {
                 rects.add(lane, c::CHECKPOINT, x, y_tick, step_w, h_tick)
             }
             (StepAction::Guard, StepResult::Fired) => guards.push((lane, x, e.step)),

@@ -82,7 +82,9 @@ fn records(workers: u32, ops: u32) -> Vec<OpRecord> {
                 event_id: Some(slot as i64),
                 task_id: None,
                 guard: None,
+                guard_error: None,
                 checkpoint: None,
+                list: Vec::new(),
             });
         }
     }

@@ -99,6 +99,8 @@ pub fn verdict_line(r: &Report) -> String {
         if c.integrity_ok() { "ok" } else { "DAMAGED" },
         if c.ledger_error.is_some() {
             "UNREADABLE".to_string()
+        } else if c.not_run > 0 && c.not_run == t.planned_writes {
+            "not judged (no worker ran)".to_string()
         } else if c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0 {
             "clean".to_string()
         } else {
@@ -116,9 +118,27 @@ pub fn verdict_line(r: &Report) -> String {
         line.push_str(", sidecar <db>.lock seen");
     }
     if !r.passed() {
+        if let Some(f) = r.primary() {
+            line.push_str(&format!(
+                " [{}/{}: {}]",
+                f.category.name(),
+                f.detector.name(),
+                clip(f.text(), 120)
+            ));
+        }
         line.push_str(&format!("; reproduce: {}", r.reproduce));
     }
     line
+}
+
+/// At most `max` characters of `s` on one line (the verdict is one line: SQLite's multi-line
+/// answers are joined), cut at a character boundary, `...` when cut.
+fn clip(s: &str, max: usize) -> String {
+    let s = s.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s,
+    }
 }
 
 /// `PASS`, `FAIL` or `INTERRUPTED`.
@@ -135,14 +155,18 @@ pub fn verdict_word(v: crate::check::verdict::VerdictKind) -> &'static str {
 /// died), and how many of them the ledger found committed.
 fn ambiguous(r: &Report) -> String {
     let n = r.checks.ambiguous.max(r.totals.ambiguous);
-    if n == 0 || r.checks.ledger_error.is_some() {
+    let mut s = if n == 0 || r.checks.ledger_error.is_some() {
         format!("{n} ambiguous")
     } else {
         format!(
             "{n} ambiguous ({} found committed)",
             r.checks.ambiguous_committed
         )
+    };
+    if r.checks.not_run > 0 {
+        s.push_str(&format!(", {} not run", r.checks.not_run));
     }
+    s
 }
 
 impl Progress for Console {
@@ -150,5 +174,24 @@ impl Progress for Console {
         if self.live {
             eprint!("\r\x1b[2K  {}: {done}/{planned} ops", self.label);
         }
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::clip;
+
+    /// The verdict line stays one line whatever the primary failure's text holds.
+    #[test]
+    fn a_multi_line_failure_is_one_clipped_line() {
+        let s = clip(
+            "integrity_check: *** in database main ***\nTree 2 page 2: bad",
+            200,
+        );
+        assert_eq!(
+            s,
+            "integrity_check: *** in database main *** Tree 2 page 2: bad"
+        );
+        assert_eq!(clip("abcdef", 3), "abc...");
     }
 }

@@ -80,6 +80,11 @@ impl Report {
         crate::check::failure::signatures(self.failures.iter().chain(&self.liveness))
     }
 
+    /// The failure the verdict line names (`check::verdict::primary`): the cause.
+    pub fn primary(&self) -> Option<&crate::check::failure::Failure> {
+        crate::check::verdict::primary(&self.failures, &self.liveness)
+    }
+
     pub fn interrupted(&self) -> bool {
         self.verdict == VerdictKind::Interrupted
     }

@@ -16,7 +16,7 @@ use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::exec::scheduler::{
     CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
 };
-use crate::exec::{kanban, runner, sqlite, tamper, vfs};
+use crate::exec::{list_append, runner, sqlite, tamper, vfs};
 use crate::observe;
 use crate::plan;
 use crate::render;
@@ -140,7 +140,8 @@ fn prepare_db(spec: &RunSpec) -> Result<(), RunError> {
         .map_err(failed(SetupStage::Create))?;
     // An app with its own ledger creates its own tables; walburst only sets the database up.
     if s.ledger.is_none() {
-        kanban::create_schema(&conn).map_err(failed(SetupStage::Schema))?;
+        list_append::create_schema(&conn, s.workload.profile)
+            .map_err(failed(SetupStage::Schema))?;
     }
     // The schema belongs in the main file, as in a database that has lived a while; only the
     // burst's own commits start out in -wal.
@@ -163,6 +164,26 @@ fn keep_evidence(
     write_jsonl(&run_dir.join(render::RECORDS_FILE), records)?;
     report::write_json_atomic(&run_dir.join(render::EVENTS_FILE), times)?;
     report::write_json_atomic(&run_dir.join("report.json"), report)
+}
+
+/// A kept list-append run directory also gets its history as Elle reads it
+/// (`history.jsonl`, `history.edn`), so anyone can cross-check the isolation checker.
+fn keep_history(
+    run_dir: &Path,
+    spec: &RunSpec,
+    plan: &crate::plan::Plan,
+    records: &[observe::OpRecord],
+) -> Result<(), report::WriteError> {
+    if spec.scenario.workload.profile != crate::scenario::Profile::ListAppend {
+        return Ok(());
+    }
+    check::isolation::records::write_history(run_dir, plan, records).map_err(|(path, error)| {
+        report::WriteError {
+            doing: "write",
+            path,
+            error,
+        }
+    })
 }
 
 /// One JSON line per item (records, trace steps).
@@ -366,6 +387,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
     let times = obs.times();
     if keep {
         keep_evidence(&run_dir, &obs.records, &times, &report)?;
+        keep_history(&run_dir, &spec, &plan, &obs.records)?;
     }
     // The report is written before a passing run's directory is removed: evidence is never
     // deleted before its report is safely on disk.

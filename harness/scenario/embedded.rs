@@ -45,6 +45,10 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "power-loss-normal",
     "power-loss-off",
     "wal-lock-hazard-by-release",
+    "list-append",
+    "list-append-reads-before-begin",
+    "python-list-append",
+    "wal-reset-bug",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

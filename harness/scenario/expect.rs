@@ -21,8 +21,14 @@ pub struct Expect {
     /// Write-lock breaches the lockstep coordinator caught (always 0 in free mode).
     pub lockstep_breaches: Expectation,
     pub worker_errors: Expectation,
+    /// Guard checks that could not look (`checks.guard_errors`).
+    pub guard_errors: Expectation,
     pub integrity: IntegrityExpectation,
     pub sidecar: SidecarExpectation,
+    /// Checks the scenario declares not judged: judging nothing there is then a note, not
+    /// a failure (an app that cannot report its write-lock interval, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<JudgedCheck>,
 }
 
 impl Default for Expect {
@@ -37,8 +43,10 @@ impl Default for Expect {
             lock_overlaps: Expectation::None,
             lockstep_breaches: Expectation::None,
             worker_errors: Expectation::None,
+            guard_errors: Expectation::None,
             integrity: IntegrityExpectation::Ok,
             sidecar: SidecarExpectation::Auto,
+            not_judged: Vec::new(),
         }
     }
 }
@@ -92,4 +100,57 @@ pub enum SidecarExpectation {
     Forbidden,
     Required,
     Any,
+}
+
+/// A check whose reach over the ops is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JudgedCheck {
+    /// Write exclusion: committed write transactions with both interval ends
+    /// (`t_begin_ok_ns`, `t_commit_issued_ns`).
+    Exclusion,
+    /// Commit order (built-in ledger): committed write transactions that name the event
+    /// they inserted (`event_id`).
+    Order,
+}
+
+impl JudgedCheck {
+    pub fn name(self) -> &'static str {
+        match self {
+            JudgedCheck::Exclusion => "exclusion",
+            JudgedCheck::Order => "order",
+        }
+    }
+}
+
+/// `[expect]` as a whole, and the tables it judges with: a scenario whose expectations could
+/// never fail, or a ledger with no app to hold to it, is refused before anything runs.
+pub(super) fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
+    use super::Invalid;
+    if s.ledger.is_some() && s.worker.is_none() {
+        return Err(Invalid::table(
+            "ledger",
+            "needs a `[worker]`: the app-defined ledger holds an external app to its own rows; the built-in worker's rows are checked by the kanban ledger",
+        ));
+    }
+    let e = &s.expect;
+    let some_required = [
+        e.false_corruption,
+        e.real_corruption,
+        e.lost_writes,
+        e.phantom_writes,
+        e.duplicate_writes,
+        e.order_violations,
+        e.lock_overlaps,
+        e.lockstep_breaches,
+        e.worker_errors,
+    ]
+    .contains(&Expectation::Some);
+    if e.integrity == IntegrityExpectation::AnyOrUnreadable && !some_required {
+        return Err(Invalid::field(
+            "expect.integrity",
+            "= \"any-or-unreadable\" accepts every state of the database, so the run must require something else to be able to fail; set another [expect] key to \"some\" (e.g. worker_errors = \"some\"), or use integrity = \"any\" or \"unreadable\"",
+        ));
+    }
+    Ok(())
 }

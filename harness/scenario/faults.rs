@@ -46,6 +46,22 @@ pub enum KillPoint {
     Hang,
 }
 
+impl KillPoint {
+    /// The name a scenario and the protocol use for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KillPoint::None => "none",
+            KillPoint::MidTransaction => "mid-transaction",
+            KillPoint::AfterCommit => "after-commit",
+            KillPoint::Checkpoint => "checkpoint",
+            KillPoint::Close => "close",
+            KillPoint::Io => "io",
+            KillPoint::PowerLoss => "power-loss",
+            KillPoint::Hang => "hang",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tamper {
@@ -53,6 +69,9 @@ pub enum Tamper {
     None,
     /// Deletes one committed `created` event row: the ledger must report a lost write.
     DeleteCommittedRow,
+    /// Undoes one committed heartbeat's UPDATE of `tasks.heartbeat_at` (an unindexed column
+    /// no ledger row carries): only the state oracle can see it.
+    LoseUpdate,
     /// Overwrites the root page of the `tasks` b-tree with seeded garbage: integrity_check
     /// must fail and the damage must be classified real.
     GarbagePage,

@@ -115,15 +115,20 @@ pub enum IoOp {
     Truncate,
     ShmLock,
     ShmMap,
+    /// `xUnfetch` on the main file: a checkpoint whose wal-index header read changed makes
+    /// exactly one, `xUnfetch(db, 0, NULL)`, between reading the header and testing
+    /// `nBackfill < mxFrame` (docs/wal-reset-window.md): the WAL-reset bug's window.
+    Unfetch,
 }
 
 impl IoOp {
-    pub const ALL: [IoOp; 5] = [
+    pub const ALL: [IoOp; 6] = [
         IoOp::Write,
         IoOp::Sync,
         IoOp::Truncate,
         IoOp::ShmLock,
         IoOp::ShmMap,
+        IoOp::Unfetch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,6 +138,7 @@ impl IoOp {
             IoOp::Truncate => "truncate",
             IoOp::ShmLock => "shm-lock",
             IoOp::ShmMap => "shm-map",
+            IoOp::Unfetch => "unfetch",
         }
     }
 
@@ -169,6 +175,11 @@ pub enum IoAction {
     /// Power loss: the runner SIGKILLs every worker and undoes every write no sync made
     /// durable (`scenarios/README.md`, "Power loss"), then verifies.
     PowerLoss,
+    /// Lockstep: the call becomes a scheduling point *inside* the granted step. The actor
+    /// reports its step `paused` there and parks a `resume` step; the seeded scheduler runs
+    /// other actors' steps until it grants the resume, then the call is performed and the
+    /// step goes on. Free mode: nothing happens (the point only fires).
+    Yield,
 }
 
 impl IoAction {
@@ -176,6 +187,7 @@ impl IoAction {
         match self {
             IoAction::Kill => "kill",
             IoAction::Stop => "stop",
+            IoAction::Yield => "yield",
             IoAction::Fail => "fail",
             IoAction::PowerLoss => "power-loss",
         }
@@ -229,6 +241,15 @@ pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
             return Err(Invalid::field(
                 field("file"),
                 "= \"other\" cannot carry a point; allowed: main, wal, journal, shm",
+            ));
+        }
+        if p.op == IoOp::Unfetch && p.file != FileKind::Main {
+            return Err(Invalid::field(
+                field("file"),
+                format!(
+                    "= \"{}\" has no unfetch; allowed with op = \"unfetch\": main",
+                    p.file.name()
+                ),
             ));
         }
         if (p.file == FileKind::Shm) != p.op.is_shm() {

@@ -381,12 +381,24 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             "every weight is 0; give at least one op (create_task, claim_task, heartbeat, add_comment, complete_task, gc_events, checkpoint) a positive weight",
         ));
     }
+    if w.checkpointers >= w.workers {
+        return Err(Invalid::range(
+            "workload.checkpointers",
+            w.checkpointers,
+            format!(
+                "0..={} (fewer than workload.workers = {}: at least one worker writes)",
+                w.workers.saturating_sub(1),
+                w.workers
+            ),
+        ));
+    }
     if w.mix.weights().iter().map(|&x| u64::from(x)).sum::<u64>() > u64::from(u32::MAX) {
         return Err(Invalid::table(
             "workload.mix",
             "the weights add up to more than 4294967295",
         ));
     }
+    check_list_append(s)?;
     check_range(
         "workload.payload_bytes",
         w.payload_bytes,
@@ -481,10 +493,13 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             "0..=1000 and at most one per planned op",
         ));
     }
-    if f.kill == KillPoint::Checkpoint && s.workload.mix.checkpoint == 0 {
+    if f.kill == KillPoint::Checkpoint
+        && s.workload.mix.checkpoint == 0
+        && s.workload.checkpointers == 0
+    {
         return Err(Invalid::field(
             "faults.kill",
-            "= \"checkpoint\" needs checkpoint ops: give `workload.mix.checkpoint` a positive weight",
+            "= \"checkpoint\" needs checkpoint ops: give `workload.mix.checkpoint` a positive weight or set `workload.checkpointers`",
         ));
     }
     if f.respawn && f.kill == KillPoint::Hang {
@@ -512,7 +527,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     if let Some(l) = &s.ledger {
         l.validate()?;
     }
-    Ok(())
+    super::expect::validate(s)
 }
 
 /// `workers x ops_per_worker` over [`MAX_TOTAL_OPS`] (also checked per matrix case).
@@ -542,4 +557,25 @@ fn check_range(field: &str, r: [u32; 2], lo: u32, hi: u32) -> Result<(), Invalid
         ));
     }
     Ok(())
+}
+
+/// The list-append profile draws its own transactions: a kanban mix, a kanban app's ledger
+/// or list reads outside it are refused rather than ignored.
+fn check_list_append(s: &Scenario) -> Result<(), Invalid> {
+    let w = &s.workload;
+    match w.profile {
+        Profile::ListAppend if w.mix != OpMix::creates_only() => Err(Invalid::table(
+            "workload.mix",
+            "profile = \"list-append\" draws its own transactions (appends and reads of keyed lists); leave [workload.mix] out",
+        )),
+        Profile::ListAppend if s.ledger.is_some() => Err(Invalid::table(
+            "ledger",
+            "profile = \"list-append\" uses the built-in ledger and the isolation checker; leave [ledger] out",
+        )),
+        Profile::Kanban if w.list_reads != ListReads::InTransaction => Err(Invalid::field(
+            "workload.list_reads",
+            "applies only to profile = \"list-append\"; allowed values: \"in-transaction\", \"before-begin\"",
+        )),
+        _ => Ok(()),
+    }
 }

@@ -14,10 +14,11 @@ mod load;
 pub mod matrix;
 mod range;
 pub mod release;
+mod strategy;
 mod worker;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
-pub use expect::{Expect, Expectation, IntegrityExpectation, SidecarExpectation};
+pub use expect::{Expect, Expectation, IntegrityExpectation, JudgedCheck, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
 pub use invalid::Invalid;
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
@@ -25,6 +26,7 @@ pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{
     LoadError, LoadProblem, Overrides, ScaleArgs, ScenarioSource, load, parse_str, syntax, validate,
 };
+pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 
 use serde::{Deserialize, Serialize};
@@ -175,6 +177,11 @@ pub struct Workload {
     pub ops_per_worker: u32,
     pub mix: OpMix,
     pub checkpoint_mode: CheckpointMode,
+    /// The checkpointer role: workers `0..checkpointers` run only `checkpoint` ops (in
+    /// `checkpoint_mode`, back to back on their own schedule), as litestream and many apps'
+    /// maintenance threads do; the others draw from `mix`. 0 = none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub checkpointers: u32,
     /// Inclusive range of payload sizes in bytes (task bodies, comments, results).
     #[serde(deserialize_with = "range::exactly_two")]
     pub payload_bytes: [u32; 2],
@@ -185,6 +192,9 @@ pub struct Workload {
     pub connections_per_worker: u32,
     pub idle_connections: u32,
     pub setup: Setup,
+    /// `list-append` only: where a transaction's reads run. `before-begin` is a deliberately
+    /// non-isolated variant, a negative control for the isolation checker.
+    pub list_reads: ListReads,
 }
 
 impl Default for Workload {
@@ -195,20 +205,43 @@ impl Default for Workload {
             ops_per_worker: 220,
             mix: OpMix::creates_only(),
             checkpoint_mode: CheckpointMode::Passive,
+            checkpointers: 0,
             payload_bytes: [64, 512],
             think_time_us: [0, 0],
             connection: Lifecycle::Persistent,
             connections_per_worker: 1,
             idle_connections: 0,
             setup: Setup::Runner,
+            list_reads: ListReads::InTransaction,
         }
     }
+}
+
+/// Keeps a zero count out of serialized scenarios, so that adding the field changed no
+/// existing scenario's text (run.json, reports, shrink output).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     Kanban,
+    /// Elle's list-append workload: transactions of appends to and reads of keyed lists,
+    /// judged by the isolation checker (`check::isolation`).
+    ListAppend,
+}
+
+/// Where a `list-append` transaction's reads run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListReads {
+    /// Inside the write transaction, between its appends: serializable.
+    #[default]
+    InTransaction,
+    /// Each read in its own autocommit statement before `BEGIN IMMEDIATE`, reported as part
+    /// of the transaction: not isolated, so the checker must find anomalies.
+    BeforeBegin,
 }
 
 /// Relative weights of the operations a worker draws; zero disables one. A weight left out
@@ -301,79 +334,6 @@ pub enum Setup {
     Runner,
     /// Every connection runs the schema and journal-mode setup, racing the others.
     Race,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Strategy {
-    pub write_lock: WriteLock,
-    pub write_lock_wait: LockWait,
-    pub write_lock_poll_ms: u32,
-    pub write_lock_timeout_ms: u32,
-    pub write_lock_scope: LockScope,
-    /// Also hold the global write lock around checkpoint ops (transaction scope only).
-    pub lock_checkpoints: bool,
-    pub init_lock: InitLock,
-    pub init_lock_poll_ms: u32,
-    pub init_lock_timeout_ms: u32,
-    /// Extra attempts of BEGIN IMMEDIATE / COMMIT after "database is locked".
-    pub retries: u32,
-    /// Inclusive range of the seeded sleep before each retry, in milliseconds.
-    #[serde(deserialize_with = "range::exactly_two")]
-    pub retry_jitter_ms: [u32; 2],
-}
-
-impl Default for Strategy {
-    fn default() -> Self {
-        Strategy {
-            write_lock: WriteLock::None,
-            write_lock_wait: LockWait::Blocking,
-            write_lock_poll_ms: 50,
-            write_lock_timeout_ms: 120_000,
-            write_lock_scope: LockScope::Transaction,
-            lock_checkpoints: false,
-            init_lock: InitLock::None,
-            init_lock_poll_ms: 50,
-            init_lock_timeout_ms: 10_000,
-            retries: 0,
-            retry_jitter_ms: [20, 150],
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WriteLock {
-    None,
-    /// An exclusive `flock` on `<db>.lock`, shared by every writer of every process.
-    Flock,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LockWait {
-    Blocking,
-    /// Non-blocking attempts every `*_poll_ms` until `*_timeout_ms`.
-    Poll,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LockScope {
-    /// From before BEGIN IMMEDIATE to after COMMIT/ROLLBACK.
-    Transaction,
-    /// From before the connection opens to after it closes.
-    Connection,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InitLock {
-    None,
-    Blocking,
-    /// Polled; after the timeout the connection proceeds without the lock (the field app's
-    /// behaviour).
-    Poll,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

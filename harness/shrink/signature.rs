@@ -91,15 +91,19 @@ fn rank(f: &Failure) -> (u8, Category) {
             | F::PhantomWrites
             | F::DuplicateWrites
             | F::OrderViolations
-            | F::Durability => Category::LostWrite,
+            | F::Durability
+            | F::State => Category::LostWrite,
+            // A read or write the others' transactions do not account for (a lost update is
+            // a G-single cycle); its detector keeps it apart from the ledger's.
+            F::Isolation => Category::LostWrite,
             F::Integrity | F::RealCorruption | F::FinalLength | F::JournalMode => {
                 Category::RealDamage
             }
-            F::WorkerErrors => Category::WorkerErrors,
+            F::WorkerErrors | F::GuardErrors => Category::WorkerErrors,
             F::Unreadable => Category::Verification,
             F::Liveness => Category::Liveness,
             // Only ever `Missing` (handled above); a fault that was not exercised.
-            F::IoPointNotFired => Category::ExpectationUnmet,
+            F::IoPointNotFired | F::NotJudged => Category::ExpectationUnmet,
         }
     };
     let within = match f.category {

@@ -2,6 +2,8 @@
 //! temporary directory and read back its JSON report.
 #![allow(dead_code)]
 
+pub mod jobs;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -199,25 +199,103 @@ def describe_sql(value, exc):
 _COMMENT = re.compile(r"^\s*(?:--[^\n]*\n|/\*.*?\*/|\s)*", re.S)
 _BUSY_TIMEOUT = re.compile(r"^\s*PRAGMA\s+(?:main\.)?busy_timeout\s*(=|\()", re.I)
 _DML = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
+# Statements that write: inside a deferred transaction the first one takes the write lock.
+_WRITES = _DML | {"CREATE", "DROP", "ALTER"}
+# DDL that may write nothing (the object exists, or does not): it may take no lock at all,
+# so it is a plain statement (the coordinator never calls its OK a breach).
+_MAYBE_NO_WRITE = re.compile(r"^\s*(?:CREATE|DROP)\b[^(;]*?\bIF\s+(?:NOT\s+)?EXISTS\b", re.I)
+
+
+def _word(w):
+    return w.upper().rstrip(";")
 
 
 @functools.lru_cache(maxsize=1024)
 def classify(sql):
-    """(kind, label) of one statement: begin, commit, rollback, checkpoint or statement."""
+    """(kind, label) of one statement, as SQLite takes its locks: begin (IMMEDIATE or
+    EXCLUSIVE: holds the write lock), begin_deferred (plain BEGIN: holds nothing until its
+    first write), commit, rollback, checkpoint, write (a statement that writes), statement;
+    and savepoint / release (label: the savepoint's name), which the connection resolves
+    (``GatedConnectionMixin._walburst_kind``): an outermost SAVEPOINT opens a deferred
+    transaction, and the RELEASE that ends it commits."""
     text = _COMMENT.sub("", sql, count=1)
     words = text.split(None, 4)
-    head = words[0].upper().rstrip(";") if words else ""
+    head = _word(words[0]) if words else ""
     if head == "BEGIN":
-        return "begin", None
+        mode = _word(words[1]) if len(words) > 1 else ""
+        return ("begin" if mode in ("IMMEDIATE", "EXCLUSIVE") else "begin_deferred"), None
     if head in ("COMMIT", "END"):
         return "commit", None
     if head == "ROLLBACK" and "TO" not in (w.upper() for w in words[1:3]):
         # (ROLLBACK TO a savepoint does not end the transaction: a plain statement.)
         return "rollback", None
+    if head == "SAVEPOINT" and len(words) > 1:
+        return "savepoint", _word(words[1]).strip('"`[]')
+    if head == "RELEASE" and len(words) > 1:
+        name = words[2] if _word(words[1]) == "SAVEPOINT" and len(words) > 2 else words[1]
+        return "release", _word(name).strip('"`[]')
     if head == "PRAGMA" and "wal_checkpoint" in text.lower():
         return "checkpoint", None
     label = " ".join(words[:3]) if head in ("INSERT", "DELETE", "REPLACE") else " ".join(words[:2])
-    return "statement", label[:60]
+    writes = head in _WRITES and not _MAYBE_NO_WRITE.match(text)
+    return ("write" if writes else "statement"), label[:60]
+
+
+def split_script(script):
+    """The statements of ``script``, each complete (``sqlite3.complete_statement``), in
+    order; a trailing incomplete piece is kept as the last one (SQLite reports it)."""
+    out, acc = [], ""
+    for piece in script.split(";"):
+        acc += piece + ";"
+        if sqlite3.complete_statement(acc):
+            if acc.strip(" \t\r\n;"):
+                out.append(acc.strip())
+            acc = ""
+    rest = acc[:-1].strip()
+    if rest:
+        out.append(rest)
+    return out
+
+
+def script_kind(script, in_transaction):
+    """(kind, commits) of an ``executescript`` run as one step: walks the script's own
+    transaction control from ``in_transaction`` and says what the coordinator must know.
+    ``begin`` when it ends inside a transaction that wrote (it holds the write lock),
+    ``begin_deferred`` inside one that did not, ``write`` when it wrote and ended every
+    transaction (the lock taken and released within the step), else ``statement``;
+    ``commits``: something it wrote was committed inside it."""
+    in_tx, wrote_in_tx, opened_by_sp = in_transaction, False, False
+    wrote = commits = False
+    savepoints = []
+    for stmt in split_script(script):
+        kind, name = classify(stmt)
+        if kind in ("begin", "begin_deferred") and not in_tx:
+            in_tx, wrote_in_tx, opened_by_sp = True, kind == "begin", False
+        elif kind == "savepoint":
+            if not in_tx:
+                in_tx, wrote_in_tx, opened_by_sp = True, False, True
+            savepoints.append(name)
+        elif kind == "release" and name in savepoints:
+            del savepoints[len(savepoints) - 1 - savepoints[::-1].index(name):]
+            if opened_by_sp and not savepoints:
+                commits = commits or wrote_in_tx
+                in_tx = wrote_in_tx = False
+        elif kind == "commit" and in_tx:
+            commits = commits or wrote_in_tx
+            in_tx = wrote_in_tx = False
+            savepoints = []
+        elif kind == "rollback":
+            in_tx = wrote_in_tx = False
+            savepoints = []
+        elif kind == "write":
+            wrote = True
+            if in_tx:
+                wrote_in_tx = True
+            else:
+                commits = True
+    if in_tx:
+        return ("begin" if wrote_in_tx else "begin_deferred"), commits
+    return ("write" if wrote or commits else "statement"), commits
 
 
 @functools.lru_cache(maxsize=1024)
@@ -256,7 +334,7 @@ class _Rows:
 class GatedConnectionMixin:
     """Mixed in front of the app's connection class; see the module docstring."""
 
-    def _walburst_run(self, kind, label, key, fn):
+    def _walburst_run(self, kind, label, key, fn, script_commits=None):
         gate = GATE
         op = gate.current_op()
         st = getattr(_tls, "actor", None)
@@ -270,6 +348,7 @@ class GatedConnectionMixin:
             elif kind == "checkpoint" and "checkpoint" in op.kill_points:
                 _kill_during_checkpoint(gate, st.index, op.op["seq"])
         was_in_tx = self.in_transaction
+        deferred_before = self.__dict__.get("_wb_deferred", False)
         action = {"kind": kind}
         if label is not None:
             action["label"] = label
@@ -283,12 +362,16 @@ class GatedConnectionMixin:
                 value = fn()
                 if kind == "begin":
                     stamps["begin_ok"] = monotonic_ns()
+                elif kind == "write":
+                    stamps["write_ok"] = monotonic_ns()
                 return value
 
             describe = _describe_checkpoint if kind == "checkpoint" else describe_sql
             try:
                 value = gate.step(action, run, describe)
             except sqlite3.Error as exc:
+                if not self.in_transaction:
+                    self._walburst_forget()
                 if op is not None and not nested:
                     if "issued" in stamps and op.t_commit_issued_ns is None:
                         op.t_commit_issued_ns = stamps["issued"]
@@ -311,11 +394,20 @@ class GatedConnectionMixin:
                     continue
                 raise
             break
+        self._walburst_track(kind, key[1] if key else "")
         if op is not None and not nested:
             if "issued" in stamps and op.t_commit_issued_ns is None:
                 op.t_commit_issued_ns = stamps["issued"]
             if kind == "begin" and op.t_begin_ok_ns is None:
                 op.t_begin_ok_ns = stamps.get("begin_ok")
+            elif kind == "write" and deferred_before and op.t_begin_ok_ns is None:
+                # A deferred transaction's first write took the write lock: its interval
+                # starts when that write returned (SQLite took the lock during it).
+                op.t_begin_ok_ns = stamps.get("write_ok")
+            if script_commits:
+                # ``executescript`` committed a transaction of its own (or the one pending).
+                op.commit_ok = True
+                op.t_commit_issued_ns = op.t_commit_issued_ns or monotonic_ns()
             elif kind == "commit" and was_in_tx:
                 op.commit_ok = True
                 gate.maybe_die("after-commit")
@@ -323,8 +415,8 @@ class GatedConnectionMixin:
                 op.rolled_back = True
             elif kind == "checkpoint" and value._rows and op.checkpoint is None:
                 op.checkpoint = [int(v) for v in value._rows[0][:3]]
-            elif kind == "statement" and not was_in_tx and not self.in_transaction \
-                    and _is_dml(key[1]):
+            elif kind in ("statement", "write") and not was_in_tx \
+                    and not self.in_transaction and _is_dml(key[1]):
                 # An autocommit write: it committed when the statement returned.
                 op.commit_ok = True
                 op.t_commit_issued_ns = op.t_commit_issued_ns or monotonic_ns()
@@ -332,12 +424,50 @@ class GatedConnectionMixin:
 
     def _walburst_kind(self, sql):
         kind, label = classify(sql)
-        if kind == "statement" and self.isolation_level is not None \
+        if kind == "savepoint":
+            # Outside a transaction a SAVEPOINT opens a deferred one (BEGIN DEFERRED).
+            return ("statement" if self.in_transaction else "begin_deferred"), "SAVEPOINT"
+        if kind == "release":
+            sps = self.__dict__.get("_wb_savepoints", [])
+            outermost = bool(sps) and label in sps and sps[::-1].index(label) == len(sps) - 1
+            if outermost and self.__dict__.get("_wb_sp_opened", False):
+                # Releasing the savepoint that opened the transaction commits it.
+                return "commit", None
+            return "statement", "RELEASE"
+        if kind == "write" and self.isolation_level is not None \
                 and not self.in_transaction and _is_dml(sql):
-            # The sqlite3 module will issue BEGIN before this statement: it starts a
-            # (deferred) write transaction, so to the coordinator it is a begin.
+            # The sqlite3 module will issue BEGIN before this statement: the statement
+            # writes in the same step, so the write lock is held when it returns: a begin.
             return "begin", label
         return kind, label
+
+    def _walburst_forget(self):
+        self.__dict__["_wb_deferred"] = False
+        self.__dict__["_wb_savepoints"] = []
+        self.__dict__["_wb_sp_opened"] = False
+
+    def _walburst_track(self, kind, sql):
+        """After a step that returned OK: the deferred transaction and savepoint stack of
+        this connection, as SQLite keeps them."""
+        if not self.in_transaction:
+            self._walburst_forget()
+            return
+        d = self.__dict__
+        parsed, name = classify(sql) if sql else (None, None)
+        if kind == "begin_deferred":
+            d["_wb_deferred"] = True
+            d["_wb_sp_opened"] = parsed == "savepoint"
+            d["_wb_savepoints"] = [name] if parsed == "savepoint" else []
+        elif kind == "begin":
+            d["_wb_deferred"] = False
+        elif kind == "write":
+            d["_wb_deferred"] = False
+        elif parsed == "savepoint":
+            d.setdefault("_wb_savepoints", []).append(name)
+        elif parsed == "release":
+            sps = d.get("_wb_savepoints", [])
+            if name in sps:
+                del sps[len(sps) - 1 - sps[::-1].index(name):]
 
     def cursor(self, factory=None):
         return super().cursor(_gated_cursor_class(factory))
@@ -413,11 +543,21 @@ class GatedCursorMixin:
 
     def executescript(self, script, /):
         conn = self.connection
-        kind = "schema" if re.search(r"\bCREATE\b", script, re.I) else "statement"
+        commits = None
+        if re.search(r"\bCREATE\b", script, re.I):
+            kind = "schema"
+        else:
+            # Legacy transaction control (every Python before 3.12, and the default after)
+            # commits a pending transaction first; then the script's own BEGIN, COMMIT,
+            # SAVEPOINT and RELEASE decide, and the gate follows them.
+            legacy = not hasattr(sqlite3, "LEGACY_TRANSACTION_CONTROL") or \
+                conn.autocommit == sqlite3.LEGACY_TRANSACTION_CONTROL
+            kind, commits = script_kind(script, conn.in_transaction and not legacy)
+            commits = commits or (legacy and conn.in_transaction)
         label = None if kind == "schema" else "script"
         base = super()
         return conn._walburst_run(kind, label, (kind, script),
-                                  lambda: base.executescript(script))
+                                  lambda: base.executescript(script), script_commits=commits)
 
 
 def _kill_during_checkpoint(gate, actor, seq):

@@ -5,7 +5,8 @@ An adapter is a mapping from op kind to a function ``fn(op, actor)`` that perfor
 calling the app's own code (which opens its own connections: the gated factory installed
 on import sees them). The function's return value says what it wrote:
 
-* ``None`` or a dict with optional ``event_id``/``task_id``: it ran; whether it committed
+* ``None`` or a dict with optional ``event_id``/``task_id`` (and, for a ``list_txn``, ``list``:
+  its micro-ops with each read's ``values``): it ran; whether it committed
   is what the gate saw (a COMMIT that returned OK, or an autocommit write);
 * :class:`Nothing` ``("why")``: it found nothing to do and rolled back;
 * raising: the op failed, unless COMMIT had already returned OK (then it is committed and
@@ -274,6 +275,10 @@ class Worker:
                "event_id": info.get("event_id") if outcome in ("committed", "ambiguous")
                else None,
                "guard": ctx.guard, "checkpoint": info.get("checkpoint", ctx.checkpoint)}
+        if op.get("list"):
+            # A list_txn reports its micro-ops with what each read returned; one that failed
+            # before returning them reports the planned ones (its appends, reads unknown).
+            rec["list"] = info.get("list", op["list"])
         # In lockstep the runner waits for want lines: nothing may sit in a buffer.
         self.channel.send(rec, flush=self.lockstep)
         if "close" in points and not ctx.closed:

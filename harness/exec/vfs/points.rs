@@ -84,6 +84,8 @@ fn error_code(op: IoOp) -> i32 {
         IoOp::Truncate => ffi::SQLITE_IOERR_TRUNCATE,
         IoOp::ShmLock => ffi::SQLITE_IOERR_SHMLOCK,
         IoOp::ShmMap => ffi::SQLITE_IOERR_SHMMAP,
+        // SQLite ignores xUnfetch's answer; a `fail` point there fails nothing.
+        IoOp::Unfetch => ffi::SQLITE_IOERR,
     }
 }
 
@@ -157,6 +159,10 @@ fn fire(arming: &Arming, a: &Armed, in_checkpoint: bool) -> Proceed {
             // runner SIGKILLs it with every other worker. Bounded, should the runner be gone.
             std::thread::sleep(Duration::from_secs(600));
             std::process::abort()
+        }
+        IoAction::Yield => {
+            crate::exec::gate::pause_here(a.point.op.name());
+            Proceed::Go
         }
         IoAction::Stop => {
             std::thread::sleep(Duration::from_millis(u64::from(a.point.stop_ms)));

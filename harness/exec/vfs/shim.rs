@@ -418,6 +418,14 @@ unsafe extern "C" fn m_fetch(
 
 unsafe extern "C" fn m_unfetch(f: *mut ffi::sqlite3_file, off: i64, p: *mut c_void) -> c_int {
     unsafe {
+        // Only the checkpoint's `xUnfetch(db, 0, NULL)` is a point (docs/wal-reset-window.md);
+        // page releases (with mmap on) pass through uncounted.
+        if off == 0 && p.is_null() {
+            let s = shim(f);
+            if let Proceed::Fail(code) = before(s.kind, IoOp::Unfetch) {
+                return code;
+            }
+        }
         let (r, m) = real(f);
         match m.xUnfetch {
             Some(x) => x(r, off, p),

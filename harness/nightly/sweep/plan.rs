@@ -226,9 +226,10 @@ pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, SweepEr
         .chain(sweep_pairs)
         .filter(|p| seen.insert(p.key()))
         .collect();
+    let keys: Vec<String> = all.iter().map(Pair::key).collect();
     Ok(Sweep {
         hash: sweep_hash(&all),
-        selected: shard::select(all.len(), sw.shard),
+        selected: shard::select(&keys, sw.shard),
         plan,
         suites,
         corpus,

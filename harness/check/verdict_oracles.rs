@@ -1,0 +1,110 @@
+//! The verdicts of the oracles beyond the counters: how far each check reached
+//! (`checks.coverage`), the state oracle's replay (`checks.state`) and the isolation
+//! checker's anomalies (`checks.isolation`).
+
+use super::*;
+
+/// The state oracle's finding, or its error (an error while checking is never a pass).
+pub(super) fn judge_state(j: &mut Judgement, c: &Checks) {
+    let why = match (&c.state, &c.state_error) {
+        (_, Some(e)) => e.clone(),
+        (Some(s), None) if !s.matches => format!(
+            "the {} committed ops replayed in commit order do not give the run's database: {}",
+            s.replayed,
+            s.difference.as_deref().unwrap_or("unknown difference")
+        ),
+        _ => return,
+    };
+    j.fail(
+        Cat::State,
+        Detector::StateOracle,
+        FailureKind::Unexpected,
+        why,
+    );
+}
+
+/// A check that judged nothing of a non-zero population fails, unless the scenario declares
+/// it not judged; one that judged only part of it leaves a note.
+pub(super) fn judge_coverage(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    for cov in &c.coverage {
+        let name = cov.check.name();
+        let declared = s.expect.not_judged.contains(&cov.check);
+        let what = match cov.check {
+            JudgedCheck::Exclusion => {
+                "committed write transactions (records without t_begin_ok_ns and t_commit_issued_ns)"
+            }
+            JudgedCheck::Order => "committed write transactions (records without event_id)",
+        };
+        if cov.judged_nothing() && !declared {
+            let detector = match cov.check {
+                JudgedCheck::Exclusion => Detector::IntervalCheck,
+                JudgedCheck::Order => Detector::Ledger,
+            };
+            j.failures.push(Failure::new(
+                Cat::NotJudged,
+                detector,
+                FailureKind::Missing,
+                Some(cov.population),
+                format!(
+                    "{name} judged nothing: 0 of {} {what}; declare expect.not_judged = [\"{name}\"] if the worker cannot report it",
+                    cov.population
+                ),
+            ));
+        } else if cov.judged_nothing() {
+            j.notes.push(format!(
+                "not judged: {name}, 0 of {} {what} (expect.not_judged)",
+                cov.population
+            ));
+        } else if cov.judged < cov.population && cov.check == JudgedCheck::Exclusion {
+            j.notes.push(format!(
+                "{name} judged {} of {} committed write transactions (the rest reported no interval)",
+                cov.judged, cov.population
+            ));
+        }
+    }
+}
+
+/// A list-append history must be strict serializable; an anomaly (or a history that could
+/// not be checked) fails the run, naming the classes and the first explained anomaly.
+pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
+    let Some(iso) = &c.isolation else {
+        return;
+    };
+    if let Some(e) = &iso.error {
+        j.fail(
+            Cat::Isolation,
+            Detector::IsolationChecker,
+            FailureKind::Unexpected,
+            format!("the list-append history could not be checked: {e}"),
+        );
+        return;
+    }
+    if iso.anomaly_count == 0 {
+        return;
+    }
+    let classes: Vec<String> = iso
+        .classes
+        .iter()
+        .map(|(c, n)| format!("{c} x{n}"))
+        .collect();
+    // A cycle explains the most (which transactions, edges and keys): name one first.
+    let first = iso
+        .anomalies
+        .iter()
+        .find(|f| matches!(f.anomaly, crate::check::isolation::Anomaly::Cycle { .. }))
+        .or(iso.anomalies.first())
+        .map(|f| format!("; first: {}", f.explanation))
+        .unwrap_or_default();
+    j.failures.push(Failure::new(
+        Cat::Isolation,
+        Detector::IsolationChecker,
+        FailureKind::Unexpected,
+        Some(iso.anomaly_count as u64),
+        format!(
+            "{} anomalies in {} list-append transactions ({}){first}",
+            iso.anomaly_count,
+            iso.txns,
+            classes.join(", ")
+        ),
+    ));
+}

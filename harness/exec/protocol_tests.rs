@@ -1,0 +1,322 @@
+//! Unit tests of `exec::protocol`.
+use super::*;
+
+#[test]
+fn runner_messages_have_the_documented_shape() {
+    assert_eq!(
+        serde_json::to_string(&RunnerMsg::Go).unwrap(),
+        r#"{"msg":"go"}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&RunnerMsg::Grant { actor: 2 }).unwrap(),
+        r#"{"msg":"grant","actor":2}"#
+    );
+}
+
+/// Every message walburst writes has exactly the schema's keys: all required ones, none
+/// the schema does not define (PROTOCOL.schema.json is the exact definition).
+#[test]
+fn messages_match_the_json_schema() {
+    use crate::exec::step::{StepAction, StepResult};
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../PROTOCOL.schema.json")).unwrap();
+    let check = |def: &str, value: serde_json::Value| {
+        let node = serde_json::json!({ "$ref": format!("#/$defs/{def}") });
+        if let Err(e) = conforms(&schema, &node, &value, def) {
+            panic!("{def}: {e}\n{value}");
+        }
+    };
+    let scenario = crate::scenario::parse_str(
+        "name = \"s\"\n[workload]\nworkers = 2\nops_per_worker = 3\n",
+        &ScenarioSource::Embedded("s".into()),
+    )
+    .unwrap();
+    let spec = RunSpec {
+        walburst_version: "0".into(),
+        sqlite_version: "3".into(),
+        scenario: scenario.clone(),
+        source: ScenarioSource::Embedded("s".into()),
+        seed: 1,
+        mode: Mode::Lockstep,
+        overrides: Overrides::default(),
+        schedule_hash: String::new(),
+        db_path: "/r/db/kanban.db".into(),
+    };
+    let kill = StartKill {
+        actor: 0,
+        seq: 1,
+        point: KillPoint::MidTransaction,
+    };
+    let start = Start::new(&spec, Path::new("/r"), 1, 0, "/r/ops".into(), vec![kill]);
+    fn j<T: Serialize>(m: &T) -> serde_json::Value {
+        serde_json::to_value(m).unwrap()
+    }
+    check("start", j(&RunnerMsg::Start(Box::new(start))));
+    check("go", j(&RunnerMsg::Go));
+    check("grant", j(&RunnerMsg::Grant { actor: 0 }));
+    let plan = plan::worker_plan(&scenario, 1, 1);
+    check("planned_op", j(&WorkerOp::from_plan(1, 1, &plan.ops[0])));
+    let hello = Hello {
+        protocol: 1,
+        worker: 1,
+        pid: 2,
+        language: "rust".into(),
+        implementation: "walburst".into(),
+        sqlite_version: "3".into(),
+        sqlite_source_id: Some("x".into()),
+        app: Some("a".into()),
+    };
+    check("hello", j(&WorkerMsg::Hello(Box::new(hello))));
+    check(
+        "ready",
+        j(&WorkerMsg::Ready {
+            worker: 1,
+            pid: Some(3),
+        }),
+    );
+    check("done", j(&WorkerMsg::Done { worker: 1 }));
+    let fatal = WorkerMsg::Fatal {
+        worker: 1,
+        message: "m".into(),
+    };
+    check("fatal", j(&fatal));
+    let dying = WorkerMsg::Dying {
+        worker: 1,
+        actor: 0,
+        seq: 1,
+        point: KillPoint::Close,
+    };
+    check("dying", j(&dying));
+    use crate::exec::step::LockName;
+    for action in [
+        StepAction::Open,
+        StepAction::Schema,
+        StepAction::Close,
+        StepAction::Flock { lock: None },
+        StepAction::flock(LockName::Init),
+        StepAction::flock(LockName::File("app.lock".into())),
+        StepAction::Begin,
+        StepAction::BeginDeferred,
+        StepAction::Commit,
+        StepAction::Rollback,
+        StepAction::statement("insert"),
+        StepAction::write("INSERT INTO t"),
+        StepAction::Guard,
+        StepAction::Checkpoint,
+    ] {
+        let want = WorkerMsg::Want {
+            worker: 1,
+            actor: 0,
+            action,
+        };
+        check("want", j(&want));
+    }
+    // A start with `[io]` (the fault VFS's points and power loss).
+    let io_scenario = crate::scenario::parse_str(
+        "name = \"s\"\n[[io.points]]\nfile = \"wal\"\nop = \"write\"\nnth = 3\naction = \"power-loss\"\n",
+        &ScenarioSource::Embedded("s".into()),
+    )
+    .unwrap();
+    let io_spec = RunSpec {
+        scenario: io_scenario,
+        mode: Mode::Free,
+        ..spec.clone()
+    };
+    let start = Start::new(&io_spec, Path::new("/r"), 0, 1, "/r/ops".into(), vec![]);
+    check("start", j(&RunnerMsg::Start(Box::new(start))));
+    let fired = crate::observe::io::FiredPoint {
+        point: 0,
+        file: crate::scenario::FileKind::Wal,
+        op: crate::scenario::IoOp::Write,
+        phase: crate::scenario::IoPhase::Any,
+        nth: 3,
+        action: crate::scenario::IoAction::PowerLoss,
+        worker: 1,
+        pid: 9,
+        actor: Some(0),
+        seq: Some(2),
+        in_checkpoint: false,
+        step: None,
+        t_ns: 5,
+        wal_bytes: Some(4096),
+    };
+    check(
+        "io_fault",
+        j(&WorkerMsg::IoFault {
+            worker: 1,
+            fired: Box::new(fired),
+        }),
+    );
+    check(
+        "io_resumed",
+        j(&WorkerMsg::IoResumed {
+            worker: 1,
+            point: 0,
+            t_ns: 5,
+            wal_bytes: Some(1),
+        }),
+    );
+    let mut counts = crate::observe::io::IoCounts::default();
+    counts
+        .total
+        .entry("wal".into())
+        .or_default()
+        .insert("write".into(), 3);
+    check(
+        "io_counters",
+        j(&WorkerMsg::IoCounters { worker: 1, counts }),
+    );
+    let did = WorkerMsg::Did {
+        worker: 1,
+        actor: 0,
+        result: StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        },
+    };
+    check("did", j(&did));
+    check(
+        "actor_done",
+        j(&WorkerMsg::ActorDone {
+            worker: 1,
+            actor: 0,
+        }),
+    );
+    let op = r#"{"msg":"op","worker":1,"actor":0,"seq":4,"kind":"create_task","outcome":"committed","t_start_ns":5,"t_end_ns":9,"t_begin_ok_ns":6,"t_commit_issued_ns":7,"task_id":"t","event_id":3,"error":{"code":"SQLITE_BUSY","message":"m"},"busy":[{"code":"SQLITE_BUSY","during":"begin","retried":true}],"checkpoint":[0,1,1],"guard_error":"cannot stat","guard":{"guard":"g","at":"after-commit","claimed_pages":1,"file_pages":1,"deficit":0,"page_size":4096,"file_size":4096,"journal_mode":"wal","message":"m"}}"#;
+    let rec: WorkerMsg = serde_json::from_str(op).unwrap();
+    check("op", j(&rec));
+}
+
+/// Whether `value` conforms to the schema `node` (resolving `$ref` in `root`): every
+/// nested object has its required keys and no key its `properties` lack, every value
+/// has its `type`, `const` and `enum`, `oneOf` has one branch that fits, arrays' items
+/// conform. The subset of JSON Schema that PROTOCOL.schema.json uses; `Err` names the
+/// path of the first disagreement.
+fn conforms(
+    root: &serde_json::Value,
+    node: &serde_json::Value,
+    value: &serde_json::Value,
+    path: &str,
+) -> Result<(), String> {
+    use serde_json::Value as V;
+    if let Some(r) = node.get("$ref").and_then(V::as_str) {
+        let name = r.strip_prefix("#/$defs/").expect("local refs only");
+        let target = root["$defs"]
+            .get(name)
+            .ok_or_else(|| format!("{path}: no $defs/{name}"))?;
+        return conforms(root, target, value, path);
+    }
+    if let Some(branches) = node.get("oneOf").and_then(V::as_array) {
+        let errs: Vec<String> = branches
+            .iter()
+            .filter_map(|b| conforms(root, b, value, path).err())
+            .collect();
+        if errs.len() == branches.len() {
+            return Err(format!(
+                "{path}: fits no branch of oneOf ({})",
+                errs.join(" | ")
+            ));
+        }
+    }
+    if let Some(c) = node.get("const")
+        && c != value
+    {
+        return Err(format!("{path}: {value} is not {c}"));
+    }
+    if let Some(e) = node.get("enum").and_then(V::as_array)
+        && !e.contains(value)
+    {
+        return Err(format!("{path}: {value} is not one of {e:?}"));
+    }
+    if let Some(t) = node.get("type") {
+        let types: Vec<&str> = match t {
+            V::String(s) => vec![s.as_str()],
+            V::Array(a) => a.iter().filter_map(V::as_str).collect(),
+            _ => vec![],
+        };
+        let fits = |ty: &str| match ty {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            _ => false,
+        };
+        if !types.iter().any(|t| fits(t)) {
+            return Err(format!("{path}: {value} is not of type {types:?}"));
+        }
+    }
+    if let (Some(obj), Some(props)) = (
+        value.as_object(),
+        node.get("properties").and_then(V::as_object),
+    ) {
+        for req in node
+            .get("required")
+            .and_then(V::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let req = req.as_str().unwrap_or_default();
+            if !obj.contains_key(req) {
+                return Err(format!("{path}: required `{req}` missing"));
+            }
+        }
+        let open = node.get("additionalProperties") == Some(&V::Bool(true));
+        for (k, v) in obj {
+            match props.get(k) {
+                Some(p) => conforms(root, p, v, &format!("{path}.{k}"))?,
+                None if open => {}
+                None => return Err(format!("{path}: `{k}` is not in the schema")),
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (node.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            conforms(root, items, v, &format!("{path}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_schema_checker_descends_and_refuses() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../PROTOCOL.schema.json")).unwrap();
+    let node = serde_json::json!({ "$ref": "#/$defs/want" });
+    let bad =
+        serde_json::json!({"msg":"want","worker":1,"actor":0,"action":{"kind":"begin","extra":1}});
+    assert!(conforms(&schema, &node, &bad, "want").is_err());
+    let bad = serde_json::json!({"msg":"want","worker":1,"actor":0,"action":{"kind":"nope"}});
+    assert!(conforms(&schema, &node, &bad, "want").is_err());
+    let good = serde_json::json!({"msg":"want","worker":1,"actor":0,"action":{"kind":"write","label":"x"}});
+    conforms(&schema, &node, &good, "want").unwrap();
+}
+
+#[test]
+fn a_minimal_adapter_record_parses() {
+    let line = r#"{"msg":"op","worker":1,"actor":0,"seq":4,"kind":"create_task","outcome":"committed","error":null,"t_start_ns":5,"t_end_ns":9,"unknown_field":1}"#;
+    match serde_json::from_str::<WorkerMsg>(line).unwrap() {
+        WorkerMsg::Op(r) => assert_eq!((r.worker, r.seq, r.latency_us), (1, 4, 0)),
+        other => panic!("{other:?}"),
+    }
+    let hello = r#"{"msg":"hello","protocol":2,"worker":0,"pid":1,"language":"x"}"#;
+    assert_eq!(hello_version(hello.as_bytes()), Some(2));
+    let ready = r#"{"msg":"ready","worker":3}"#;
+    assert!(serde_json::from_str::<WorkerMsg>(ready).is_ok());
+}
+
+#[test]
+fn a_missing_or_garbled_run_spec_names_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(RUN_SPEC_FILE);
+    match RunSpec::read(dir.path()) {
+        Err(RunSpecError::Read { path, .. }) => assert_eq!(path, file),
+        other => panic!("{other:?}"),
+    }
+    std::fs::write(&file, "{").unwrap();
+    match RunSpec::read(dir.path()) {
+        Err(RunSpecError::Parse { path, .. }) => assert_eq!(path, file),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,135 @@
+//! One interrupt contract for every long command (issue 20, item 9): SIGINT stops the unit
+//! in progress, keeps its evidence, prints the tally and exits 130. An interrupt is never
+//! reported as "nondeterministic", "not reproduced", "did not reproduce" or a pass.
+//! (`run` and `nightly`: tests/faults.rs and tests/nightly.rs.)
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// Starts `walburst ARGS` in `dir`, waits for a line of its stdout containing `marker` (the
+/// unit is then under way: no fixed sleep racing the machine's load), sends SIGINT, and
+/// returns the exit code and everything it printed.
+fn interrupt_at(dir: &std::path::Path, args: &[&str], marker: &str) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if line.contains(marker) {
+            rustix::process::kill_process(
+                rustix::process::Pid::from_child(&child),
+                rustix::process::Signal::INT,
+            )
+            .unwrap();
+            break;
+        }
+    }
+    reader.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    (status.code(), seen)
+}
+
+fn never_concluded(out: &str) {
+    for word in [
+        "NONDETERMINISTIC",
+        "DETERMINISTIC",
+        "NOT REPRODUCED",
+        "REPRODUCED",
+        "did not reproduce",
+        "PASS compare",
+    ] {
+        assert!(
+            !out.contains(word),
+            "an interrupt concluded {word:?}:\n{out}"
+        );
+    }
+}
+
+const LONG: [&str; 5] = ["kanban-mix", "--workers", "6", "--ops", "400"];
+
+#[test]
+fn check_determinism_interrupted_concludes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["run"];
+    args.extend(LONG);
+    args.push("--check-determinism");
+    let (code, out) = interrupt_at(dir.path(), &args, "SEED=");
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("INTERRUPTED kanban-mix seed=11: the determinism check was stopped"),
+        "{out}"
+    );
+    never_concluded(&out);
+}
+
+#[test]
+fn compare_interrupted_compares_what_ran_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["compare"];
+    args.extend(LONG);
+    let (code, out) = interrupt_at(dir.path(), &args, "SEED=");
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("INTERRUPTED compare kanban-mix: stopped after 1 runs"),
+        "{out}"
+    );
+    assert!(
+        out.contains("compare report: "),
+        "the runs done are written: {out}"
+    );
+    never_concluded(&out);
+}
+
+#[test]
+fn replay_interrupted_concludes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        dir.path(),
+        &["kanban-mix", "--workers", "6", "--ops", "30", "--seed", "4"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // The replay re-runs the recorded run at its own size; make that one long.
+    let mut report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&r.report_path).unwrap()).unwrap();
+    report["overrides"]["ops"] = serde_json::json!(400);
+    report["scenario"]["workload"]["ops_per_worker"] = serde_json::json!(400);
+    let long = dir.path().join("long.json");
+    std::fs::write(&long, serde_json::to_string(&report).unwrap()).unwrap();
+    let (code, out) = interrupt_at(dir.path(), &["replay", long.to_str().unwrap()], "SEED=");
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("the replay was stopped; nothing is concluded"),
+        "{out}"
+    );
+    never_concluded(&out);
+}
+
+#[test]
+fn explore_interrupted_counts_the_interrupted_run_as_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = interrupt_at(
+        dir.path(),
+        &["explore", "--budget", "5m", "--seed", "1", "--out", "ex"],
+        "SEED=",
+    );
+    assert_eq!(code, Some(130), "{out}");
+    never_concluded(&out);
+    assert!(
+        out.contains("was interrupted"),
+        "the interrupted unit is named: {out}"
+    );
+}

@@ -1,0 +1,170 @@
+//! `walburst sqlite advise` and `walburst sqlite known-bugs`: the known-bug table as a user
+//! sees it, through the real binary (and, for `--python`, this machine's real python3).
+
+mod common;
+
+use std::process::Command;
+
+use common::BIN;
+
+/// (exit code, stdout, stderr) of `walburst sqlite ARGS...`.
+fn sqlite(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(BIN)
+        .arg("sqlite")
+        .args(args)
+        .output()
+        .expect("walburst runs");
+    (
+        o.status.code().expect("exited, not killed"),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The ids of the bugs listed under "AFFECTED" (before "not affected:").
+fn affecting(out: &str) -> Vec<String> {
+    let head = out.split("\nnot affected:").next().unwrap();
+    [
+        "wal-reset",
+        "close-drops-posix-locks",
+        "close-open-deadlock",
+        "super-journal-rollback",
+    ]
+    .iter()
+    .filter(|id| head.contains(&format!("[{id}]")))
+    .map(|id| id.to_string())
+    .collect()
+}
+
+#[test]
+fn an_affected_release_names_the_wal_reset_bug_and_the_lock_hazard_with_their_commands() {
+    let (code, out, err) = sqlite(&["advise", "--version", "3.50.2"]);
+    assert_eq!(code, 1, "affected exits 1: {out}{err}");
+    assert_eq!(
+        affecting(&out),
+        ["wal-reset", "close-drops-posix-locks"],
+        "{out}"
+    );
+    assert!(out.contains("WAL-reset bug"), "{out}");
+    assert!(
+        out.contains("walburst run header-probe-lock-hazard-wal --sqlite 3.50.2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("walburst run wal-lock-hazard-by-release"),
+        "{out}"
+    );
+    // The WAL-reset bug's demonstration runs in lockstep (its pauses are lockstep steps).
+    assert!(
+        out.contains("walburst run wal-reset-bug --mode lockstep --sqlite 3.50.2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_newest_release_is_affected_by_none() {
+    let (code, out, err) = sqlite(&["advise", "--version", "3.54.1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(affecting(&out).is_empty(), "{out}");
+    assert!(out.contains("affected by none"), "{out}");
+}
+
+#[test]
+fn a_backport_release_is_clear_of_the_wal_reset_bug() {
+    let (code, out, _) = sqlite(&["advise", "--version", "3.50.7"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(affecting(&out), ["close-drops-posix-locks"], "{out}");
+    // 3.50.7 is not offered: the command runs on the nearest offered affected release.
+    assert!(
+        out.contains("walburst run header-probe-lock-hazard-wal --sqlite 3.50.2"),
+        "{out}"
+    );
+    let (_, out, _) = sqlite(&["advise", "--version", "3.50.6"]);
+    assert_eq!(
+        affecting(&out),
+        ["wal-reset", "close-drops-posix-locks"],
+        "{out}"
+    );
+}
+
+#[test]
+fn python_reports_the_sqlite_its_module_links() {
+    let want = Command::new("python3")
+        .args(["-c", "import sqlite3;print(sqlite3.sqlite_version)"])
+        .output()
+        .expect("these tests need python3 on PATH");
+    let want = String::from_utf8(want.stdout).unwrap().trim().to_string();
+    let (code, out, err) = sqlite(&["advise", "--python", "python3"]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    assert!(
+        out.starts_with(&format!("SQLite {want} (what python3 links)")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_command_after_the_separator_is_read_for_its_version() {
+    let (code, out, err) = sqlite(&[
+        "advise",
+        "--",
+        "sh",
+        "-c",
+        "echo 'sqlite3 module 2.6.0, SQLite 3.51.1 2025-11-28'",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("SQLite 3.51.1 (printed by"), "{out}");
+    assert_eq!(
+        affecting(&out),
+        ["wal-reset", "close-open-deadlock"],
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_flag() {
+    let (code, _, err) = sqlite(&["advise", "--version", "3.50"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--version") && err.contains("3.50"), "{err}");
+    let (code, _, err) = sqlite(&["advise"]);
+    assert_eq!(code, 2, "no source is a usage error: {err}");
+    let (code, _, err) = sqlite(&["advise", "--version", "3.50.2", "--python", "python3"]);
+    assert_eq!(code, 2, "two sources: {err}");
+    let (code, _, err) = sqlite(&["advise", "--python", "/nonexistent/python3"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--python") && err.contains("cannot start"),
+        "{err}"
+    );
+    let (code, _, err) = sqlite(&["advise", "--", "sh", "-c", "echo oops >&2; exit 3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("-- CMD") && err.contains("oops"), "{err}");
+    let (code, _, err) = sqlite(&["advise", "--", "echo", "version 2.6.0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("printed no SQLite version"), "{err}");
+    let (code, _, err) = sqlite(&["advise", "--", "echo", "3.45.0 3.50.2"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("more than one") && err.contains("3.45.0, 3.50.2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_table_gives_the_expected_verdict_on_every_offered_release() {
+    let (code, out, err) = sqlite(&["known-bugs"]);
+    assert_eq!(code, 0, "{err}");
+    let row = |v: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{v} ")))
+            .unwrap_or_else(|| panic!("no row for {v}: {out}"))
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+    };
+    // Columns: wal-reset, close-drops-posix-locks, close-open-deadlock, super-journal-rollback.
+    assert_eq!(row("3.50.2"), ["FAIL", "FAIL", "-", "-"], "{out}");
+    assert_eq!(row("3.51.1"), ["FAIL", "pass", "hit", "-"], "{out}");
+    assert_eq!(row("3.51.3"), ["pass", "pass", "-", "-"], "{out}");
+    assert_eq!(row("3.53.2"), ["pass", "pass", "-", "hit"], "{out}");
+    assert_eq!(row("3.54.1"), ["pass", "pass", "-", "-"], "{out}");
+}
