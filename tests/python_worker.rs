@@ -161,10 +161,23 @@ fn failing_python_lockstep_run_replays_from_its_report() {
         ],
     );
     assert!(!failing.passed(), "{}", failing.stdout);
+    // The report names an external program: replaying it runs that program, so only when
+    // asked, after the command is shown.
     let (code, out, err) = walburst(
         dir.path(),
         "replay",
         &[failing.report_path.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("runs an external worker program") && err.contains("kanban_worker.py"),
+        "{err}"
+    );
+    assert!(err.contains("--trust-report"), "{err}");
+    let (code, out, err) = walburst(
+        dir.path(),
+        "replay",
+        &[failing.report_path.to_str().unwrap(), "--trust-report"],
     );
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(

@@ -150,6 +150,11 @@ pub struct ReplayArgs {
     /// observed (needs the report's kept run directory).
     #[arg(long)]
     pub lockstep: bool,
+    /// Run the worker program the report names. A report is evidence, not code: one whose
+    /// scenario has a `[worker]` (an external program) is replayed only with this flag,
+    /// after reading the command it prints.
+    #[arg(long)]
+    pub trust_report: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -291,6 +296,21 @@ fn replay_command(a: ReplayArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // Evidence is never run as code unasked: the worker command comes from the report file.
+    if let Some(w) = &report.scenario.worker
+        && !a.trust_report
+    {
+        eprintln!(
+            "error: {}: the report's scenario runs an external worker program: {:?}{}; replaying it runs that program. Read it, then pass --trust-report",
+            a.report.display(),
+            w.command,
+            w.cwd
+                .as_deref()
+                .map(|c| format!(" (in {c})"))
+                .unwrap_or_default()
+        );
+        return EXIT_USAGE;
+    }
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
