@@ -79,16 +79,9 @@ fn a_write_killed_inside_the_lock_counts_as_holding_it() {
 /// ran (the fixture app ignores `[strategy]`) still fail `auto`, for exactly that reason.
 #[test]
 fn a_flock_strategy_whose_lock_never_ran_still_fails_auto() {
-    let ok = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "this test runs tests/fixtures/jobs_app.py with `python3`, which was not found on PATH; install Python 3.9+"
-    );
+    common::jobs::require_python();
     let dir = tempfile::tempdir().unwrap();
-    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jobs_app.py");
+    let app = common::jobs::fixture();
     let toml = format!(
         r#"name = "jobs-flock"
 [workload]

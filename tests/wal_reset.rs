@@ -13,6 +13,13 @@ use std::path::Path;
 
 use common::*;
 
+/// `walburst run wal-reset-bug --mode lockstep --seed SEED EXTRA...`.
+fn lockstep(dir: &Path, seed: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["wal-reset-bug", "--mode", "lockstep", "--seed", seed];
+    args.extend(extra);
+    walburst(dir, "run", &args)
+}
+
 #[test]
 fn the_checkpointer_pauses_inside_sqlite_and_the_writer_runs_meanwhile() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,18 +81,7 @@ fn the_checkpointer_pauses_inside_sqlite_and_the_writer_runs_meanwhile() {
 #[test]
 fn the_window_is_placed_the_same_way_every_time() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = walburst(
-        dir.path(),
-        "run",
-        &[
-            "wal-reset-bug",
-            "--mode",
-            "lockstep",
-            "--seed",
-            "2",
-            "--check-determinism",
-        ],
-    );
+    let (code, out, err) = lockstep(dir.path(), "2", &["--check-determinism"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("DETERMINISTIC wal-reset-bug seed=2"), "{out}");
 }
@@ -95,19 +91,7 @@ fn the_window_is_placed_the_same_way_every_time() {
 #[ignore = "prepares SQLite 3.51.1 and 3.51.3 (minutes of CPU); run by the weekly releases job"]
 fn on_affected_and_fixed_releases() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = walburst(
-        dir.path(),
-        "run",
-        &[
-            "wal-reset-bug",
-            "--mode",
-            "lockstep",
-            "--seed",
-            "1",
-            "--sqlite",
-            "3.51.1,3.51.3",
-        ],
-    );
+    let (code, out, err) = lockstep(dir.path(), "1", &["--sqlite", "3.51.1,3.51.3"]);
     assert_eq!(code, 1, "{out}{err}");
     let lines: Vec<&str> = out
         .lines()

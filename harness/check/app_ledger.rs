@@ -267,14 +267,7 @@ mod tests {
                 ops: kinds
                     .into_iter()
                     .zip(0..)
-                    .map(|(kind, seq)| PlannedOp {
-                        seq,
-                        actor: 0,
-                        kind,
-                        think_us: 0,
-                        payload_len: 0,
-                        at_ms: 0,
-                    })
+                    .map(|(kind, seq)| PlannedOp::bare(seq, 0, kind))
                     .collect(),
             }],
             ..no_plan()
@@ -414,14 +407,7 @@ mod tests {
     fn ambiguous_ops_are_listed_up_to_a_hundred() {
         let mut p = plan();
         p.workers[0].ops = (0..101)
-            .map(|seq| PlannedOp {
-                seq,
-                actor: 0,
-                kind: OpKind::CreateTask,
-                think_us: 0,
-                payload_len: 0,
-                at_ms: 0,
-            })
+            .map(|seq| PlannedOp::bare(seq, 0, OpKind::CreateTask))
             .collect();
         let (conn, t, _) = db();
         conn.execute_batch("DELETE FROM jobs; DELETE FROM audit; DELETE FROM notes")

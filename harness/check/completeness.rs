@@ -84,14 +84,7 @@ mod tests {
             workers: vec![WorkerPlan {
                 worker: 0,
                 ops: (0..8)
-                    .map(|seq| PlannedOp {
-                        seq,
-                        actor: seq % 2,
-                        kind: OpKind::CreateTask,
-                        think_us: 0,
-                        payload_len: 0,
-                        at_ms: 0,
-                    })
+                    .map(|seq| PlannedOp::bare(seq, seq % 2, OpKind::CreateTask))
                     .collect(),
             }],
         }
@@ -243,14 +236,7 @@ mod tests {
     fn examples_are_capped_and_the_count_is_not() {
         let mut p = plan();
         p.workers[0].ops = (0..30)
-            .map(|seq| PlannedOp {
-                seq,
-                actor: 0,
-                kind: OpKind::CreateTask,
-                think_us: 0,
-                payload_len: 0,
-                at_ms: 0,
-            })
+            .map(|seq| PlannedOp::bare(seq, 0, OpKind::CreateTask))
             .collect();
         let c = check(&p, &obs(&[], vec![]));
         assert_eq!((c.expected, c.unreported), (30, 30));

@@ -115,27 +115,6 @@ fn a_write_while_another_holds_the_lock_is_a_breach_at_that_step() {
     assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(0)]);
 }
 
-/// Two actors of ONE worker are two connections: a breach between them is a breach.
-#[test]
-fn a_breach_between_two_actors_of_one_worker_is_a_breach() {
-    let a = |actor| ActorId { worker: 0, actor };
-    let mut c = Coordinator::new(
-        Box::new(ReplayScheduler::new(vec![a(0), a(1)])),
-        &[a(0), a(1)],
-        100,
-    );
-    c.on(StepEvent::Want(a(0), StepAction::Begin));
-    c.on(StepEvent::Want(a(1), StepAction::Begin));
-    let g = c.grant().unwrap();
-    c.on(StepEvent::Did(g, StepResult::Ok));
-    c.on(StepEvent::Want(g, StepAction::Commit));
-    let g = c.grant().unwrap();
-    c.on(StepEvent::Did(g, StepResult::Ok));
-    assert_eq!(c.out.breaches.len(), 1);
-    assert_eq!(c.out.breaches[0].actor, a(1));
-    assert_eq!(c.out.breaches[0].holders, vec![a(0)]);
-}
-
 /// Two actors of one worker: actor 0 finishes, then actor 1's process is killed and
 /// respawned. The successor runs actor 0 too (it closes its early connection), so actor 0
 /// must be live again: otherwise the run finishes without granting that close and the

@@ -88,6 +88,21 @@ pub struct WorkerPlan {
     pub ops: Vec<PlannedOp>,
 }
 
+impl PlannedOp {
+    /// A bare op for tests of the checks: no think time, no payload, logical time 0.
+    #[cfg(test)]
+    pub fn bare(seq: u32, actor: u32, kind: OpKind) -> PlannedOp {
+        PlannedOp {
+            seq,
+            actor,
+            kind,
+            think_us: 0,
+            payload_len: 0,
+            at_ms: 0,
+        }
+    }
+}
+
 impl WorkerPlan {
     /// The ops one actor runs, in order.
     pub fn actor_ops(&self, actor: u32) -> impl Iterator<Item = &PlannedOp> {
