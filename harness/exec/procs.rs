@@ -397,6 +397,16 @@ impl Workers {
                     }
                     WorkerMsg::IoFault { fired, .. } => {
                         use crate::scenario::{IoAction, KillPoint};
+                        // A point fires once per run (the first process to reach it claims
+                        // its marker): another process's second fire is a lie too.
+                        if obs.io.fired.iter().any(|f| f.point == fired.point) {
+                            self.violation(ProtocolViolation::IoRepeated {
+                                worker: w,
+                                point: fired.point,
+                                what: "an io_fault (another process already announced it)",
+                            });
+                            return None;
+                        }
                         let point = match fired.action {
                             IoAction::Kill => Some(KillPoint::Io),
                             IoAction::PowerLoss => Some(KillPoint::PowerLoss),
