@@ -68,6 +68,13 @@ pub struct Checks {
     pub global_lock_ops: u64,
     /// Steps of verification that could not run.
     pub verification_errors: Vec<String>,
+    /// The final checkpoint was blocked (see `verify::Verification::checkpoint_blocked`):
+    /// its own failure; the final length is then not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_checkpoint_blocked: Option<String>,
+    /// Closing the verification connection failed: its own failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_error: Option<String>,
     /// Canonical hash of every table's rows (see `check::content`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
@@ -150,9 +157,14 @@ impl Checks {
         // When verification could not run, `unreadable` says so; a length or mode that was
         // never measured is not further evidence.
         add(
-            !unreadable && !self.final_length_ok,
+            !unreadable && self.final_checkpoint_blocked.is_none() && !self.final_length_ok,
             FailureCategory::FinalLength,
         );
+        add(
+            self.final_checkpoint_blocked.is_some(),
+            FailureCategory::FinalCheckpoint,
+        );
+        add(self.close_error.is_some(), FailureCategory::FinalClose);
         add(
             !self.journal_mode_ok && !self.journal_mode.is_empty(),
             FailureCategory::JournalMode,
@@ -290,9 +302,9 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
             }
             verify::finalize(&conn, db, &mut v);
             if let Err((_, e)) = conn.close() {
-                v.errors
-                    .push(format!("closing the verification connection: {e}"));
+                c.close_error = Some(format!("closing the verification connection: {e}"));
             }
+            c.final_checkpoint_blocked = v.checkpoint_blocked;
             c.integrity_check = summary_line(&v.integrity_check);
             c.integrity_check_output = v.integrity_check;
             c.quick_check = summary_line(&v.quick_check);
