@@ -133,3 +133,21 @@ fn explore_interrupted_counts_the_interrupted_run_as_nothing() {
         "the interrupted unit is named: {out}"
     );
 }
+
+#[test]
+fn shrink_interrupted_while_reproducing_concludes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["shrink"];
+    args.extend(LONG);
+    args.extend(["--seed", "3", "--reseeds", "3"]);
+    let (code, out) = interrupt_at(dir.path(), &args, "SEED=");
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("INTERRUPTED shrink kanban-mix seed=3: stopped while reproducing the original; nothing is concluded"),
+        "{out}"
+    );
+    // No reseed ran after the interrupt, and the summary of what ran is written.
+    assert_eq!(out.matches("SEED=").count(), 1, "{out}");
+    assert!(out.contains("summary: "), "{out}");
+    never_concluded(&out);
+}
