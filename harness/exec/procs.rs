@@ -32,16 +32,7 @@ const CHANNEL_DEPTH: usize = 4096;
 pub use super::interrupt::{INTERRUPTED, interrupt};
 use super::interrupt::{listen, unlisten};
 
-pub enum Event {
-    Msg(u32, WorkerMsg),
-    /// SIGINT/SIGTERM arrived ([`interrupt`]).
-    Interrupt,
-    /// A line that is not a protocol message.
-    Garbage(u32, String),
-    /// A `hello` of another protocol version.
-    WrongVersion(u32, u64),
-    Eof(u32),
-}
+use super::event::Event;
 
 pub use super::start_error::StartError;
 
