@@ -95,6 +95,7 @@ fn messages_match_the_json_schema() {
         StepAction::Flock { lock: None },
         StepAction::flock(LockName::Init),
         StepAction::flock(LockName::File("app.lock".into())),
+        StepAction::app_lock("app.DB_LOCK"),
         StepAction::Begin,
         StepAction::BeginDeferred,
         StepAction::Commit,
