@@ -378,7 +378,7 @@ fn not_parked(coord: &Coordinator, timeout: Duration) -> String {
         names.push(format!("{} more", waiting.len() - 4));
     }
     let mut why = format!(
-        "workers did not park for step {} within {} s: {} did not ask for its next step",
+        "workers did not park for step {} within {} s: no step asked by {}",
         coord.out.steps,
         timeout.as_secs(),
         names.join(", ")
