@@ -41,13 +41,20 @@ present = "SELECT worker, seq FROM jobs"
     scenario_file(dir, mode, &toml)
 }
 
-/// Runs the tracked app in `mode` over `seeds`: each run passes, every write committed.
-/// In lockstep the waits were real and were steps: both locks appear in the trace, and
-/// some attempt found one held, every seed.
-fn passes(mode: &str, seeds: std::ops::Range<u32>) {
+/// The 1-based line of the fixture that starts with `start`.
+fn line_of(start: &str) -> usize {
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    1 + text.lines().position(|l| l.starts_with(start)).unwrap()
+}
+
+/// Runs the app with its locks tracked (`app`: `tracked` by `track_locks`, `new` by
+/// `track_new_locks`) in `mode` over `seeds`: each run passes, every write committed. In
+/// lockstep the waits were real and were steps: both locks appear in the trace, and some
+/// attempt found one held, every seed.
+fn passes(app: &str, mode: &str, seeds: std::ops::Range<u32>) {
     require_python();
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "tracked");
+    let path = scenario(dir.path(), app);
     for seed in seeds {
         let s = seed.to_string();
         let r = run(
@@ -74,7 +81,12 @@ fn passes(mode: &str, seeds: std::ops::Range<u32>) {
         }
         let trace =
             std::fs::read_to_string(Path::new(&r.s("/run_dir")).join("trace.jsonl")).unwrap();
-        for lock in ["__main__.OPEN_LOCK", "__main__.WRITE_LOCK"] {
+        let locks = match app {
+            "tracked" => ["OPEN_LOCK", "WRITE_LOCK"].map(|l| format!("__main__.{l}")),
+            // Named by the fixture's lines that create them.
+            _ => ["OPEN_LOCK = ", "WRITE_LOCK = "].map(|l| format!("__main__:{}", line_of(l))),
+        };
+        for lock in locks {
             let step = format!(r#"{{"kind":"app_lock","lock":"{lock}"}}"#);
             assert!(trace.contains(&step), "seed {seed}: no {step} in\n{trace}");
         }
@@ -87,8 +99,14 @@ fn passes(mode: &str, seeds: std::ops::Range<u32>) {
 
 #[test]
 fn an_app_holding_its_own_locks_across_sql_passes_free_and_lockstep() {
-    passes("free", 1..4);
-    passes("lockstep", 1..11);
+    passes("tracked", "free", 1..4);
+    passes("tracked", "lockstep", 1..11);
+}
+
+/// The same app with its locks tracked as they are created (`track_new_locks`).
+#[test]
+fn locks_tracked_at_creation_pass_lockstep_too() {
+    passes("new", "lockstep", 1..4);
 }
 
 /// The same seed twice in lockstep: the same trace and content.

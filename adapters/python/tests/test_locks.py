@@ -37,6 +37,9 @@ class Locks(unittest.TestCase):
     def test_track_locks_replaces_module_locks_in_place(self):
         self.check("track")
 
+    def test_track_new_locks_tracks_the_apps_locks_only(self):
+        self.check("new")
+
     def test_in_lockstep_each_attempt_is_an_app_lock_step(self):
         self.check("lockstep")
 
@@ -98,6 +101,32 @@ def probe_track():
     else:
         raise AssertionError("a non-lock was tracked")
     assert walburst_worker.track_locks is track_locks
+
+
+def probe_new():
+    import queue as q
+    import walburst_worker
+    from walburst_worker import TrackedLock
+    m = types.ModuleType("myapp.db")
+    before = threading.Lock()
+    walburst_worker.track_new_locks("myapp")
+    src = "import threading\nA = threading.Lock()\nB = threading.RLock()\n"
+    exec(compile(src, "myapp/db.py", "exec"), vars(m))
+    assert isinstance(m.A, TrackedLock) and m.A.name == "myapp.db:2", m.A
+    assert isinstance(m.B, TrackedLock) and m.B.name == "myapp.db:3", m.B
+    with m.B:
+        with m.B:
+            pass
+    # Not the app's: this module's, the standard library's, a module only named alike.
+    assert not isinstance(threading.Lock(), TrackedLock)
+    assert not isinstance(q.Queue().mutex, TrackedLock)
+    assert not isinstance(threading.Condition()._lock, TrackedLock)
+    other = types.ModuleType("myapplication")
+    exec(compile("import threading\nA = threading.Lock()\n", "x.py", "exec"), vars(other))
+    assert not isinstance(other.A, TrackedLock)
+    assert not isinstance(before, TrackedLock)
+    walburst_worker.track_new_locks("myapp")  # idempotent
+    assert threading.Lock.__wrapped__ is not threading.Lock
 
 
 def probe_lockstep():

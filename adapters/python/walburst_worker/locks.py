@@ -117,6 +117,45 @@ def track_locks(holder, *names):
     return out
 
 
+# Module names (and their submodules) whose new locks `track_new_locks` tracks.
+_new_lock_modules = []
+_real_lock = threading.Lock
+_real_rlock = threading.RLock
+
+
+def _tracked_module(name):
+    return any(name == m or name.startswith(m + ".") for m in _new_lock_modules)
+
+
+def _factory(real):
+    def make(*args, **kwargs):
+        lock = real(*args, **kwargs)
+        # The caller's frame: the code that asked for a lock (never this module's).
+        frame = sys._getframe(1)
+        module = frame.f_globals.get("__name__") or ""
+        if _tracked_module(module):
+            return TrackedLock(lock, "%s:%d" % (module, frame.f_lineno))
+        return lock
+
+    make.__wrapped__ = real
+    return make
+
+
+def track_new_locks(*modules):
+    """From now on, ``threading.Lock()`` and ``threading.RLock()`` called by code of the
+    modules named (``"myapp"`` covers ``myapp.db`` too) return a :class:`TrackedLock` named
+    after the line that created it (``"myapp.db:42"``): call it before importing the app,
+    for locks :func:`track_locks` cannot reach (class attributes, locks made per object or
+    at run time). Locks created by any other code (the standard library's, this adapter's)
+    stay bare. Locks created on one line share its name: the coordinator then takes a
+    turned-away attempt on one for the others too, which only delays their waiters."""
+    for m in modules:
+        if m not in _new_lock_modules:
+            _new_lock_modules.append(m)
+    threading.Lock = _factory(_real_lock)
+    threading.RLock = _factory(_real_rlock)
+
+
 # An actor thread that has not asked for a step this long is reported once (stderr only:
 # a note for the person reading the failure, never part of the run's outcome).
 STUCK_AFTER_S = 1.0
