@@ -81,6 +81,12 @@ def probe_free():
             pass
     assert r.acquire(timeout=1) is True
     r.release()
+    # A Condition on either (free mode: the lock's own waits).
+    for inner in (threading.Lock(), threading.RLock()):
+        cond = threading.Condition(TrackedLock(inner, "m.C"))
+        with cond:
+            cond.notify_all()
+            assert cond.wait(0) is False
 
 
 def probe_track():

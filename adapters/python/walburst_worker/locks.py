@@ -48,7 +48,8 @@ class TrackedLock:
             lock = lock._lock
         self._lock = lock
         self.name = name
-        self._is_owned = getattr(lock, "_is_owned", None)
+        # (Not named `_is_owned`: a Condition built on a plain Lock must not find one.)
+        self._owned = getattr(lock, "_is_owned", None)
 
     def acquire(self, blocking=True, timeout=-1):
         if not GATE.gated_here():
@@ -59,7 +60,7 @@ class TrackedLock:
             finally:
                 if op is not None:
                     op.lock_wait_us += (monotonic_ns() - t0) // 1000
-        if self._is_owned is not None and self._is_owned():
+        if self._owned is not None and self._owned():
             return self._lock.acquire()
         action = {"kind": "app_lock", "lock": self.name}
         while True:
