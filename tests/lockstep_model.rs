@@ -209,14 +209,29 @@ fn first_connects_under_the_init_lock_take_linear_steps() {
 /// holder's steps costs at most one attempt turned away, and the others' writes none:
 /// linear in `n`. (Letting waiters in at every step that could release a SQLite lock, as
 /// for a `busy`, turns every write of the other workers into a round of futile attempts.)
+/// When the holder says it holds the lock as it parks (`want`'s `holding`), none is.
 #[test]
 fn actors_of_one_process_under_an_app_lock_take_linear_steps() {
     let n = 32;
+    let (turned_away, useful) = under_an_app_lock(n, false);
+    assert_eq!(useful, 4 * u64::from(n));
+    assert!(
+        turned_away <= useful,
+        "{turned_away} attempts turned away for {useful} useful steps of the app's process"
+    );
+    assert_eq!(under_an_app_lock(n, true), (0, 4 * u64::from(n)));
+}
+
+/// The run of the test above: (attempts turned away, useful steps) of the app's process.
+/// `declare`: the holder parks saying it holds the lock.
+fn under_an_app_lock(n: u32, declare: bool) -> (u64, u64) {
+    use walburst::exec::step::AppLockName;
     let app = (0..n).map(|actor| ActorId { worker: 0, actor });
     let others: Vec<ActorId> = (1..=8).map(id).collect();
     let all: Vec<ActorId> = app.chain(others.iter().copied()).collect();
     let lock = StepAction::app_lock("app.OPEN_LOCK");
     let mut c = Coordinator::new(Box::new(RandomScheduler::new(9)), &all, 100_000);
+    let name = AppLockName::try_from("app.OPEN_LOCK".to_string()).unwrap();
     let mut stage: std::collections::BTreeMap<ActorId, u32> = all.iter().map(|a| (*a, 0)).collect();
     let mut held_by: Option<ActorId> = None;
     for &a in &all {
@@ -264,17 +279,15 @@ fn actors_of_one_process_under_an_app_lock_take_linear_steps() {
         };
         c.on(StepEvent::Did(a, result));
         match next {
+            Some(action) if declare && held_by == Some(a) => {
+                c.on(StepEvent::WantHolding(a, action, vec![name.clone()]))
+            }
             Some(action) => c.on(StepEvent::Want(a, action)),
             None => c.on(StepEvent::ActorDone(a)),
         }
     }
-    let useful = app_steps - turned_away;
-    assert_eq!(useful, 4 * u64::from(n));
-    assert!(
-        turned_away <= useful,
-        "{turned_away} attempts turned away for {useful} useful steps of the app's process"
-    );
     assert!(c.out.breaches.is_empty());
+    (turned_away, app_steps - turned_away)
 }
 
 fn actors(n: u32) -> Vec<ActorId> {

@@ -57,6 +57,9 @@ pub use crate::observe::lockstep::{Breach, LockstepOutcome, TraceEntry};
 
 pub enum StepEvent {
     Want(ActorId, StepAction),
+    /// A `want` that says which app locks the actor holds as it parks (a hint: see
+    /// `Coordinator::declared`).
+    WantHolding(ActorId, StepAction, Vec<AppLockName>),
     Did(ActorId, StepResult),
     ActorDone(ActorId),
     WorkerGone(u32),
@@ -136,6 +139,13 @@ pub struct Coordinator {
     /// App locks a `would_block` proved held, by (worker, name), with no step of another
     /// actor of that worker since.
     held_app_locks: BTreeSet<(u32, AppLockName)>,
+    /// The app locks each parked actor said it holds as it parked (`want`'s `holding`).
+    /// Once settled nobody runs, so a declared lock is still held when the next step is
+    /// chosen: an attempt on it by another actor of that worker would be turned away, and
+    /// a skipping scheduler is not offered it. A hint: a wrong one only delays waiters
+    /// (when every parked actor is futile all are offered), and none falls back on
+    /// `held_app_locks`.
+    declared: BTreeMap<ActorId, BTreeSet<AppLockName>>,
     hasher: Sha256,
     budget: u64,
     pub out: LockstepOutcome,
@@ -157,6 +167,7 @@ impl Coordinator {
             held_flocks: BTreeSet::new(),
             app_waiting: BTreeSet::new(),
             held_app_locks: BTreeSet::new(),
+            declared: BTreeMap::new(),
             hasher: Sha256::new(),
             budget,
             out: LockstepOutcome::default(),
@@ -192,31 +203,23 @@ impl Coordinator {
         debug_assert!(self.app_waiting.is_disjoint(&self.futile));
         debug_assert!(self.app_waiting.is_disjoint(&self.retrying));
         debug_assert!(self.app_waiting.is_subset(&self.live));
+        debug_assert!(self.declared.keys().all(|a| self.live.contains(a)));
         debug_assert!(self.deferred.is_disjoint(&self.holders));
         debug_assert!(self.live.is_subset(&self.actors));
     }
 
     fn apply(&mut self, ev: StepEvent) {
         match ev {
+            StepEvent::WantHolding(a, action, holding) => {
+                self.declared.remove(&a);
+                if self.live.contains(&a) && !holding.is_empty() {
+                    self.declared.insert(a, holding.into_iter().collect());
+                }
+                self.want(a, action);
+            }
             StepEvent::Want(a, action) => {
-                if !matches!(action, StepAction::AppLock { .. }) {
-                    // It no longer waits for an app lock (an adapter may give up on one).
-                    self.app_waiting.remove(&a);
-                }
-                if let StepAction::Flock { lock: Some(l) } = &action
-                    && self.held_flocks.contains(l)
-                {
-                    // Its attempt would be turned away: nothing released the lock since.
-                    self.retrying.remove(&a);
-                    self.futile.insert(a);
-                }
-                if let StepAction::AppLock { lock } = &action
-                    && self.held_app_locks.contains(&(a.worker, lock.clone()))
-                {
-                    // Held by a parked actor of its process, which has not run since.
-                    self.wait_for_process(a);
-                }
-                self.parked.insert(a, action);
+                self.declared.remove(&a);
+                self.want(a, action);
             }
             StepEvent::Did(a, result) => {
                 let Some((g, action)) = self.granted.take_if(|(g, _)| *g == a) else {
@@ -235,6 +238,7 @@ impl Coordinator {
                 self.release_all();
                 // It may have let an app lock go on its way out.
                 self.release_app_locks(a.worker);
+                self.declared.remove(&a);
             }
             StepEvent::Respawned(w) => {
                 self.release_all();
@@ -249,6 +253,7 @@ impl Coordinator {
                 self.paused.retain(|a, _| a.worker != w);
                 // A dead process's in-process locks died with it.
                 self.release_app_locks(w);
+                self.declared.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -268,11 +273,34 @@ impl Coordinator {
                 self.paused.retain(|a, _| a.worker != w);
                 // A dead process's in-process locks died with it.
                 self.release_app_locks(w);
+                self.declared.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
             }
         }
+    }
+
+    /// `a` parks before `action`.
+    fn want(&mut self, a: ActorId, action: StepAction) {
+        if !matches!(action, StepAction::AppLock { .. }) {
+            // It no longer waits for an app lock (an adapter may give up on one).
+            self.app_waiting.remove(&a);
+        }
+        if let StepAction::Flock { lock: Some(l) } = &action
+            && self.held_flocks.contains(l)
+        {
+            // Its attempt would be turned away: nothing released the lock since.
+            self.retrying.remove(&a);
+            self.futile.insert(a);
+        }
+        if let StepAction::AppLock { lock } = &action
+            && self.held_app_locks.contains(&(a.worker, lock.clone()))
+        {
+            // Held by a parked actor of its process, which has not run since.
+            self.wait_for_process(a);
+        }
+        self.parked.insert(a, action);
     }
 
     /// Every futile actor may try again.
@@ -315,6 +343,17 @@ impl Coordinator {
         for r in waiters {
             self.wait_for_process(r);
         }
+    }
+
+    /// Whether `a` is parked before an app lock that another actor of its worker said it
+    /// holds as it parked (see `declared`).
+    fn held_by_sibling(&self, a: ActorId) -> bool {
+        let Some(StepAction::AppLock { lock }) = self.parked.get(&a) else {
+            return false;
+        };
+        self.declared
+            .iter()
+            .any(|(h, locks)| h.worker == a.worker && *h != a && locks.contains(lock))
     }
 
     /// An actor of `worker` ran: whatever app lock it held, it may have let go.
@@ -473,7 +512,11 @@ impl Coordinator {
             let useful: Vec<ActorId> = runnable
                 .iter()
                 .copied()
-                .filter(|a| !self.futile.contains(a) && !self.app_waiting.contains(a))
+                .filter(|a| {
+                    !self.futile.contains(a)
+                        && !self.app_waiting.contains(a)
+                        && !self.held_by_sibling(*a)
+                })
                 .collect();
             if !useful.is_empty() {
                 runnable = useful;

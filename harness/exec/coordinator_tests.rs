@@ -555,3 +555,85 @@ fn an_app_lock_wait_ends_with_its_process_and_never_stalls_the_run() {
     c.on(StepEvent::WorkerGone(0));
     assert!(c.app_waiting.is_empty() && c.held_app_locks.is_empty());
 }
+
+/// An actor that parks saying it holds an app lock (`want`'s `holding`) still holds it
+/// when the next step is chosen: a skipping scheduler is not offered another actor of
+/// its worker parked before that lock (no attempt is turned away), but is offered one of
+/// another worker, or before another lock. When every parked actor is such a waiter, all
+/// are offered: a wrong hint delays, it never stalls.
+#[test]
+fn a_declared_app_lock_holder_keeps_its_siblings_waiters_off_the_schedule() {
+    let a = |worker, actor| ActorId { worker, actor };
+    let l = StepAction::app_lock("app.L");
+    let name = |n: &str| AppLockName::try_from(n.to_owned()).unwrap();
+    let actors = [a(0, 0), a(0, 1), a(0, 2), a(1, 0)];
+    let random = crate::exec::scheduler::RandomScheduler::new(1);
+    let mut c = Coordinator::new(Box::new(random), &actors, 100);
+    c.on(StepEvent::WantHolding(
+        a(0, 0),
+        StepAction::Open,
+        vec![name("app.L")],
+    ));
+    c.on(StepEvent::Want(a(0, 1), l.clone()));
+    c.on(StepEvent::Want(a(0, 2), StepAction::app_lock("app.M")));
+    c.on(StepEvent::Want(a(1, 0), l.clone()));
+    for _ in 0..20 {
+        let g = c.grant().unwrap();
+        assert_ne!(
+            g,
+            a(0, 1),
+            "a waiter on a lock its sibling holds was offered"
+        );
+        c.on(StepEvent::Did(g, StepResult::Ok));
+        let again = if g == a(0, 0) {
+            StepEvent::WantHolding(g, StepAction::Open, vec![name("app.L")])
+        } else {
+            StepEvent::Want(g, c_action(g, &l))
+        };
+        c.on(again);
+    }
+    // The holder parks holding nothing: its sibling may go.
+    c.on(StepEvent::ActorDone(a(0, 2)));
+    c.on(StepEvent::ActorDone(a(1, 0)));
+    assert!(c.declared.contains_key(&a(0, 0)));
+    let g = c.grant().unwrap();
+    c.on(StepEvent::Did(g, StepResult::Ok));
+    c.on(StepEvent::Want(a(0, 0), StepAction::Close));
+    assert!(c.declared.is_empty());
+    let mut offered = BTreeSet::new();
+    for _ in 0..20 {
+        let g = c.grant().unwrap();
+        offered.insert(g);
+        c.on(StepEvent::Did(g, StepResult::Ok));
+        c.on(StepEvent::Want(g, c_action(g, &l)));
+    }
+    assert!(offered.contains(&a(0, 1)), "{offered:?}");
+    // A wrong hint (both say they hold L): every parked actor waits, all are offered.
+    let mut c = Coordinator::new(
+        Box::new(crate::exec::scheduler::RandomScheduler::new(2)),
+        &[a(0, 0), a(0, 1)],
+        100,
+    );
+    for actor in 0..2 {
+        c.on(StepEvent::WantHolding(
+            a(0, actor),
+            l.clone(),
+            vec![name("app.L")],
+        ));
+    }
+    assert!(
+        c.grant().is_ok(),
+        "every parked actor waits: all are offered"
+    );
+    // A gone worker declares nothing.
+    c.on(StepEvent::WorkerGone(0));
+    assert!(c.declared.is_empty());
+}
+
+/// What an actor of the test above parks before next: the same as before.
+fn c_action(a: ActorId, l: &StepAction) -> StepAction {
+    match (a.worker, a.actor) {
+        (0, 2) => StepAction::app_lock("app.M"),
+        _ => l.clone(),
+    }
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::step::{StepAction, StepResult};
+use super::step::{AppLockName, StepAction, StepResult};
 use crate::observe::OpRecord;
 use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
@@ -251,6 +251,10 @@ pub enum WorkerMsg {
         worker: u32,
         actor: u32,
         action: StepAction,
+        /// The app locks (`app_lock` names) the actor holds as it parks: a hint that lets
+        /// the coordinator skip attempts on them that must be turned away. Optional.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        holding: Vec<AppLockName>,
     },
     /// Lockstep: the granted step ran, with this result.
     Did {

@@ -105,10 +105,16 @@ fn messages_match_the_json_schema() {
         StepAction::Guard,
         StepAction::Checkpoint,
     ] {
+        // An actor parked before an app lock while holding another says so.
+        let holding = match action {
+            StepAction::AppLock { .. } => vec!["app.OTHER".to_string().try_into().unwrap()],
+            _ => Vec::new(),
+        };
         let want = WorkerMsg::Want {
             worker: 1,
             actor: 0,
             action,
+            holding,
         };
         check("want", j(&want));
     }

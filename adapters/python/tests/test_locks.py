@@ -149,10 +149,10 @@ def probe_lockstep():
         GATE.enter_actor(0)
         results.append(lock.acquire(blocking=False))
         results.append(lock.acquire())
-        lock.release()
         with rlock:
             with rlock:  # the owner re-enters without a step
                 pass
+        lock.release()
 
     t = threading.Thread(target=actor)
     t.start()
@@ -174,7 +174,8 @@ def probe_lockstep():
     lock._lock.release()
     GATE.on_grant(0)
     assert ch.next() == did("ok")
-    r_want = dict(want, action={"kind": "app_lock", "lock": "app.R"})
+    # Parked while holding L: the want says so (the coordinator's hint).
+    r_want = dict(want, action={"kind": "app_lock", "lock": "app.R"}, holding=["app.L"])
     assert ch.next() == r_want
     GATE.on_grant(0)
     assert ch.next() == did("ok")
@@ -183,6 +184,7 @@ def probe_lockstep():
     assert results == [False, True], results
     assert ch.sent.empty(), "the re-entry took a step: %r" % ch.sent.get()
     assert not rlock._lock._is_owned() and not lock.locked()
+    assert GATE.actors[0].holding == {}, GATE.actors[0].holding
 
 
 def probe_stuck():

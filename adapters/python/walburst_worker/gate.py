@@ -90,6 +90,9 @@ class ActorState:
         self.done = False
         self.since = time.monotonic()
         self.reported = None
+        # Tracked app locks this actor holds (name -> depth): sent with each `want`, so the
+        # coordinator skips attempts on them by the other actors (locks.TrackedLock).
+        self.holding = {}
 
     def outside_since(self, now):
         """Seconds this actor's thread has run outside any step (0 while it waits for a
@@ -138,6 +141,10 @@ class Gate:
         for st in self.actors.values():
             st.grant.release()
 
+    def current_actor(self):
+        """The actor bound to the calling thread, or ``None``."""
+        return getattr(_tls, "actor", None)
+
     def current_op(self):
         st = getattr(_tls, "actor", None)
         return st.op if st is not None else None
@@ -154,8 +161,10 @@ class Gate:
             return fn()
         describe = describe or describe_sql
         st.parked = True
-        self.channel.send({"msg": "want", "worker": st.worker, "actor": st.index,
-                           "action": action}, flush=True)
+        want = {"msg": "want", "worker": st.worker, "actor": st.index, "action": action}
+        if st.holding:
+            want["holding"] = sorted(st.holding)
+        self.channel.send(want, flush=True)
         st.grant.acquire()
         st.parked = False
         if self.gone:

@@ -50,6 +50,9 @@ class TrackedLock:
         self.name = name
         # (Not named `_is_owned`: a Condition built on a plain Lock must not find one.)
         self._owned = getattr(lock, "_is_owned", None)
+        # The actor holding it (taken in a lockstep step), and how many times it took it.
+        self._holder = None
+        self._depth = 0
 
     def acquire(self, blocking=True, timeout=-1):
         if not GATE.gated_here():
@@ -60,19 +63,52 @@ class TrackedLock:
             finally:
                 if op is not None:
                     op.lock_wait_us += (monotonic_ns() - t0) // 1000
+        st = GATE.current_actor()
         if self._owned is not None and self._owned():
-            return self._lock.acquire()
+            self._lock.acquire()
+            self._took(st)
+            return True
         action = {"kind": "app_lock", "lock": self.name}
         while True:
             # One attempt per step, even a non-blocking acquire: before the first grant the
             # actor threads run at once, and who gets the lock must not be up to them.
             if GATE.step(action, lambda: self._lock.acquire(False), _describe):
+                self._took(st)
                 return True
             if not blocking:
                 return False
 
+    def _took(self, st):
+        """The actor ``st`` holds it once more: its next ``want`` says so (``holding``)."""
+        self._holder = st
+        self._depth += 1
+        st.holding[self.name] = st.holding.get(self.name, 0) + 1
+
+    def _let_go(self, st, n):
+        """Undoes ``n`` of ``st``'s takes (the bookkeeping of :meth:`_took`)."""
+        left = st.holding.get(self.name, 0) - n
+        if left > 0:
+            st.holding[self.name] = left
+        else:
+            st.holding.pop(self.name, None)
+
     def release(self):
-        self._lock.release()
+        st = self._holder
+        if st is None:
+            return self._lock.release()
+        # Before the lock is free (nobody else may take it first and be undone here).
+        self._depth -= 1
+        if self._depth == 0:
+            self._holder = None
+        self._let_go(st, 1)
+        try:
+            self._lock.release()
+        except BaseException:
+            # Not released (not the owner): it is still held as before.
+            self._holder = st
+            self._depth += 1
+            st.holding[self.name] = st.holding.get(self.name, 0) + 1
+            raise
 
     def locked(self):
         return self._lock.locked()
