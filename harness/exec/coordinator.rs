@@ -43,7 +43,9 @@
 //!   any kind (even its own `app_lock` that came back `ok`: its body may end at once), but
 //!   not a `would_block` attempt (the adapter tries again without running app code) nor a
 //!   `paused` one (its thread is inside SQLite). An `app_lock` is never a breach and
-//!   releases no SQLite lock.
+//!   releases no SQLite lock. A `want` may also say which app locks its actor holds
+//!   (`WantHolding`): a skipping scheduler is then not offered another actor of that
+//!   process parked before one of them at all (it must be turned away), so no attempt is.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -143,8 +145,8 @@ pub struct Coordinator {
     /// Once settled nobody runs, so a declared lock is still held when the next step is
     /// chosen: an attempt on it by another actor of that worker would be turned away, and
     /// a skipping scheduler is not offered it. A hint: a wrong one only delays waiters
-    /// (when every parked actor is futile all are offered), and none falls back on
-    /// `held_app_locks`.
+    /// (when every parked actor is futile all are offered); without one, `app_waiting`
+    /// still keeps waiters from retrying more than once per step of their process.
     declared: BTreeMap<ActorId, BTreeSet<AppLockName>>,
     hasher: Sha256,
     budget: u64,
