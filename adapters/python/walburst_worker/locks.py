@@ -84,9 +84,12 @@ class TrackedLock:
         self._depth += 1
         st.holding[self.name] = st.holding.get(self.name, 0) + 1
 
-    def _let_go(self, st, n):
-        """Undoes ``n`` of ``st``'s takes (the bookkeeping of :meth:`_took`)."""
-        left = st.holding.get(self.name, 0) - n
+    def _let_go(self, st):
+        """Undoes one of ``st``'s takes (the bookkeeping of :meth:`_took`)."""
+        self._depth -= 1
+        if self._depth == 0:
+            self._holder = None
+        left = st.holding.get(self.name, 0) - 1
         if left > 0:
             st.holding[self.name] = left
         else:
@@ -97,17 +100,11 @@ class TrackedLock:
         if st is None:
             return self._lock.release()
         # Before the lock is free (nobody else may take it first and be undone here).
-        self._depth -= 1
-        if self._depth == 0:
-            self._holder = None
-        self._let_go(st, 1)
+        self._let_go(st)
         try:
             self._lock.release()
         except BaseException:
-            # Not released (not the owner): it is still held as before.
-            self._holder = st
-            self._depth += 1
-            st.holding[self.name] = st.holding.get(self.name, 0) + 1
+            self._took(st)  # not released (not the owner): still held as before
             raise
 
     def locked(self):
@@ -122,6 +119,8 @@ class TrackedLock:
 
     def __getattr__(self, name):
         # Anything else (``_release_save`` for a Condition, ...) is the lock's own.
+        if name == "_lock":
+            raise AttributeError(name)  # (a copy being made has none yet)
         return getattr(self._lock, name)
 
     def __repr__(self):
