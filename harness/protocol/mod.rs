@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::observe::OpRecord;
-use crate::observe::step::{StepAction, StepResult};
+use crate::observe::step::{AppLockName, StepAction, StepResult};
 use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
@@ -268,6 +268,10 @@ pub enum WorkerMsg {
         worker: u32,
         actor: u32,
         action: StepAction,
+        /// The app locks (`app_lock` names) the actor holds as it parks: a hint that lets
+        /// the coordinator skip attempts on them that must be turned away. Optional.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        holding: Vec<AppLockName>,
     },
     /// Lockstep: the granted step ran, with this result.
     Did {

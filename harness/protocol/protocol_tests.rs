@@ -95,6 +95,7 @@ fn messages_match_the_json_schema() {
         StepAction::Flock { lock: None },
         StepAction::flock(LockName::Init),
         StepAction::flock(LockName::File("app.lock".into())),
+        StepAction::app_lock("app.DB_LOCK"),
         StepAction::Begin,
         StepAction::BeginDeferred,
         StepAction::Commit,
@@ -104,10 +105,16 @@ fn messages_match_the_json_schema() {
         StepAction::Guard,
         StepAction::Checkpoint,
     ] {
+        // An actor parked before an app lock while holding another says so.
+        let holding = match action {
+            StepAction::AppLock { .. } => vec!["app.OTHER".to_string().try_into().unwrap()],
+            _ => Vec::new(),
+        };
         let want = WorkerMsg::Want {
             worker: 1,
             actor: 0,
             action,
+            holding,
         };
         check("want", j(&want));
     }

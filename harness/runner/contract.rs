@@ -477,6 +477,7 @@ mod tests {
             worker: 1,
             actor,
             action: StepAction::Begin,
+            holding: Vec::new(),
         };
         let did = |actor| WorkerMsg::Did {
             worker: 1,

@@ -32,6 +32,20 @@
 //!   `close`) or by dying: a `begin` turned away proves nothing for the next one (a bare
 //!   close drops a process's POSIX locks where the coordinator cannot see it), and a flock
 //!   without a name is an unknown lock, never grouped with another.
+//! * an app's in-process lock (`app_lock`, e.g. a Python `threading.Lock` the adapter
+//!   tracks) can only be held by an actor of the same worker process, which lets it go only
+//!   while it runs, between two of its steps (every other actor is parked then, so the lock's
+//!   state at each choice is a function of the schedule). An actor turned away from one
+//!   (`would_block`) waits for its process: it is futile (in `app_waiting`) until a step of
+//!   another actor of its process completes, and so is every other actor of that process
+//!   parked before an `app_lock` on the same name; steps of other processes change nothing
+//!   for it (no O(n^2) retries while another process commits). Its holder's step may be
+//!   any kind (even its own `app_lock` that came back `ok`: its body may end at once), but
+//!   not a `would_block` attempt (the adapter tries again without running app code) nor a
+//!   `paused` one (its thread is inside SQLite). An `app_lock` is never a breach and
+//!   releases no SQLite lock. A `want` may also say which app locks its actor holds
+//!   (`WantHolding`): a skipping scheduler is then not offered another actor of that
+//!   process parked before one of them at all (it must be turned away), so no attempt is.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,12 +53,15 @@ use sha2::{Digest, Sha256};
 
 use super::scheduler::Scheduler;
 use crate::observe::ActorId;
-use crate::observe::step::{LockName, StepAction, StepResult};
+use crate::observe::step::{AppLockName, LockName, StepAction, StepResult};
 
 use crate::observe::lockstep::{Breach, LockstepOutcome, TraceEntry};
 
 pub enum StepEvent {
     Want(ActorId, StepAction),
+    /// A `want` that says which app locks the actor holds as it parks (a hint: see
+    /// `Coordinator::declared`).
+    WantHolding(ActorId, StepAction, Vec<AppLockName>),
     Did(ActorId, StepResult),
     ActorDone(ActorId),
     WorkerGone(u32),
@@ -78,7 +95,12 @@ pub fn could_release(
         StepAction::Statement { .. } | StepAction::Write { .. } => !by_holder,
         // Its meaning is the paused step's; the coordinator looks that up (`record`).
         StepAction::Resume { .. } => true,
-        StepAction::Begin | StepAction::BeginDeferred | StepAction::Flock { .. } => false,
+        // An in-process lock is nobody's SQLite or file lock (its waiters are released by
+        // their own process's steps: `Coordinator::release_app_locks`).
+        StepAction::Begin
+        | StepAction::BeginDeferred
+        | StepAction::Flock { .. }
+        | StepAction::AppLock { .. } => false,
     }
 }
 
@@ -112,6 +134,20 @@ pub struct Coordinator {
     paused: BTreeMap<ActorId, StepAction>,
     /// Named flocks a step proved held, with nothing released since.
     held_flocks: BTreeSet<LockName>,
+    /// Actors turned away from an app lock (or parked before one known held), with no step
+    /// of another actor of their process since. Invariant: disjoint from `futile` and
+    /// `retrying`, and live.
+    app_waiting: BTreeSet<ActorId>,
+    /// App locks a `would_block` proved held, by (worker, name), with no step of another
+    /// actor of that worker since.
+    held_app_locks: BTreeSet<(u32, AppLockName)>,
+    /// The app locks each parked actor said it holds as it parked (`want`'s `holding`).
+    /// Once settled nobody runs, so a declared lock is still held when the next step is
+    /// chosen: an attempt on it by another actor of that worker would be turned away, and
+    /// a skipping scheduler is not offered it. A hint: a wrong one only delays waiters
+    /// (when every parked actor is futile all are offered); without one, `app_waiting`
+    /// still keeps waiters from retrying more than once per step of their process.
+    declared: BTreeMap<ActorId, BTreeSet<AppLockName>>,
     hasher: Sha256,
     budget: u64,
     pub out: LockstepOutcome,
@@ -131,6 +167,9 @@ impl Coordinator {
             futile: BTreeSet::new(),
             retrying: BTreeSet::new(),
             held_flocks: BTreeSet::new(),
+            app_waiting: BTreeSet::new(),
+            held_app_locks: BTreeSet::new(),
+            declared: BTreeMap::new(),
             hasher: Sha256::new(),
             budget,
             out: LockstepOutcome::default(),
@@ -163,21 +202,26 @@ impl Coordinator {
         );
         debug_assert!(self.parked.keys().all(|a| self.live.contains(a)));
         debug_assert!(self.futile.is_disjoint(&self.retrying));
+        debug_assert!(self.app_waiting.is_disjoint(&self.futile));
+        debug_assert!(self.app_waiting.is_disjoint(&self.retrying));
+        debug_assert!(self.app_waiting.is_subset(&self.live));
+        debug_assert!(self.declared.keys().all(|a| self.live.contains(a)));
         debug_assert!(self.deferred.is_disjoint(&self.holders));
         debug_assert!(self.live.is_subset(&self.actors));
     }
 
     fn apply(&mut self, ev: StepEvent) {
         match ev {
-            StepEvent::Want(a, action) => {
-                if let StepAction::Flock { lock: Some(l) } = &action
-                    && self.held_flocks.contains(l)
-                {
-                    // Its attempt would be turned away: nothing released the lock since.
-                    self.retrying.remove(&a);
-                    self.futile.insert(a);
+            StepEvent::WantHolding(a, action, holding) => {
+                self.declared.remove(&a);
+                if self.live.contains(&a) && !holding.is_empty() {
+                    self.declared.insert(a, holding.into_iter().collect());
                 }
-                self.parked.insert(a, action);
+                self.want(a, action);
+            }
+            StepEvent::Want(a, action) => {
+                self.declared.remove(&a);
+                self.want(a, action);
             }
             StepEvent::Did(a, result) => {
                 let Some((g, action)) = self.granted.take_if(|(g, _)| *g == a) else {
@@ -194,6 +238,9 @@ impl Coordinator {
                 self.holders.remove(&a);
                 self.deferred.remove(&a);
                 self.release_all();
+                // It may have let an app lock go on its way out.
+                self.release_app_locks(a.worker);
+                self.declared.remove(&a);
             }
             StepEvent::Respawned(w) => {
                 self.release_all();
@@ -206,6 +253,9 @@ impl Coordinator {
                 self.holders.retain(|a| a.worker != w);
                 self.deferred.retain(|a| a.worker != w);
                 self.paused.retain(|a, _| a.worker != w);
+                // A dead process's in-process locks died with it.
+                self.release_app_locks(w);
+                self.declared.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
@@ -223,11 +273,36 @@ impl Coordinator {
                 self.holders.retain(|a| a.worker != w);
                 self.deferred.retain(|a| a.worker != w);
                 self.paused.retain(|a, _| a.worker != w);
+                // A dead process's in-process locks died with it.
+                self.release_app_locks(w);
+                self.declared.retain(|a, _| a.worker != w);
                 if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
                     self.granted = None;
                 }
             }
         }
+    }
+
+    /// `a` parks before `action`.
+    fn want(&mut self, a: ActorId, action: StepAction) {
+        if !matches!(action, StepAction::AppLock { .. }) {
+            // It no longer waits for an app lock (an adapter may give up on one).
+            self.app_waiting.remove(&a);
+        }
+        if let StepAction::Flock { lock: Some(l) } = &action
+            && self.held_flocks.contains(l)
+        {
+            // Its attempt would be turned away: nothing released the lock since.
+            self.retrying.remove(&a);
+            self.futile.insert(a);
+        }
+        if let StepAction::AppLock { lock } = &action
+            && self.held_app_locks.contains(&(a.worker, lock.clone()))
+        {
+            // Held by a parked actor of its process, which has not run since.
+            self.wait_for_process(a);
+        }
+        self.parked.insert(a, action);
     }
 
     /// Every futile actor may try again.
@@ -248,14 +323,69 @@ impl Coordinator {
         }
     }
 
-    /// Keeps `futile` and `retrying` up to date after `a`'s step (see the module doc).
+    /// `a` waits for a step of another actor of its own process (an app lock is held there).
+    fn wait_for_process(&mut self, a: ActorId) {
+        self.futile.remove(&a);
+        self.retrying.remove(&a);
+        self.app_waiting.insert(a);
+    }
+
+    /// A step proved the app lock `lock` of `worker` held: every actor of that worker parked
+    /// before an attempt on it is futile until another actor of the worker steps.
+    fn app_lock_held(&mut self, worker: u32, lock: &AppLockName) {
+        self.held_app_locks.insert((worker, lock.clone()));
+        let waiters: Vec<ActorId> = self
+            .parked
+            .iter()
+            .filter(|(r, want)| {
+                r.worker == worker && matches!(want, StepAction::AppLock { lock: l } if l == lock)
+            })
+            .map(|(r, _)| *r)
+            .collect();
+        for r in waiters {
+            self.wait_for_process(r);
+        }
+    }
+
+    /// Whether `a` is parked before an app lock that another actor of its worker said it
+    /// holds as it parked (see `declared`).
+    fn held_by_sibling(&self, a: ActorId) -> bool {
+        let Some(StepAction::AppLock { lock }) = self.parked.get(&a) else {
+            return false;
+        };
+        self.declared
+            .iter()
+            .any(|(h, locks)| h.worker == a.worker && *h != a && locks.contains(lock))
+    }
+
+    /// An actor of `worker` ran: whatever app lock it held, it may have let go.
+    fn release_app_locks(&mut self, worker: u32) {
+        self.held_app_locks.retain(|(w, _)| *w != worker);
+        self.app_waiting.retain(|r| r.worker != worker);
+    }
+
+    /// Keeps `futile`, `retrying` and `app_waiting` up to date after `a`'s step (see the
+    /// module doc).
     fn track_futility(&mut self, a: ActorId, action: &StepAction, result: &StepResult) {
         let by_holder = self.holders.contains(&a);
         self.retrying.remove(&a);
-        if result.is_blocked() {
-            self.futile.insert(a);
-        } else {
-            self.futile.remove(&a);
+        match action {
+            // Turned away by its own process: it waits for that process, not for a release
+            // anywhere else. It ran no app code, so it let nothing go.
+            StepAction::AppLock { lock } if *result == StepResult::WouldBlock => {
+                self.app_lock_held(a.worker, lock);
+                self.wait_for_process(a);
+            }
+            _ => {
+                self.app_waiting.remove(&a);
+                // Whatever ran after this step may let an app lock of its process go.
+                self.release_app_locks(a.worker);
+                if result.is_blocked() {
+                    self.futile.insert(a);
+                } else {
+                    self.futile.remove(&a);
+                }
+            }
         }
         let process_holds = self.holders.iter().any(|h| h.worker == a.worker);
         if could_release(action, result, by_holder, process_holds) {
@@ -384,7 +514,11 @@ impl Coordinator {
             let useful: Vec<ActorId> = runnable
                 .iter()
                 .copied()
-                .filter(|a| !self.futile.contains(a))
+                .filter(|a| {
+                    !self.futile.contains(a)
+                        && !self.app_waiting.contains(a)
+                        && !self.held_by_sibling(*a)
+                })
                 .collect();
             if !useful.is_empty() {
                 runnable = useful;
@@ -399,6 +533,35 @@ impl Coordinator {
         self.granted = Some((a, action));
         self.check_invariants();
         Ok(a)
+    }
+
+    /// Live actors that have neither parked a step nor one in flight: what an unsettled run
+    /// waits for.
+    pub fn unparked(&self) -> Vec<ActorId> {
+        self.live
+            .iter()
+            .copied()
+            .filter(|a| {
+                !self.parked.contains_key(a) && self.granted.as_ref().is_none_or(|(g, _)| g != a)
+            })
+            .collect()
+    }
+
+    /// Another actor of `a`'s worker that is parked, and the step it is parked before.
+    pub fn parked_sibling(&self, a: ActorId) -> Option<(ActorId, &StepAction)> {
+        self.parked
+            .iter()
+            .find(|(s, _)| s.worker == a.worker && **s != a)
+            .map(|(s, want)| (*s, want))
+    }
+
+    /// The last step `a` completed, for watchdog messages.
+    pub fn last_step_of(&self, a: ActorId) -> Option<&TraceEntry> {
+        self.out
+            .trace
+            .iter()
+            .rev()
+            .find(|e| e.worker == a.worker && e.actor == a.actor)
     }
 
     /// The step now in flight, for watchdog messages.

@@ -379,6 +379,46 @@ fn io_aware_handle(
     handled
 }
 
+/// Why a run that waited `timeout` for its actors to park is stuck: which actors never
+/// asked for their next step (after which step), and, when another actor of the same
+/// process is parked, the likely cause: an actor blocked outside any step on a lock of its
+/// own process that the parked one holds (PROTOCOL.md, `app_lock`).
+fn not_parked(coord: &Coordinator, timeout: Duration) -> String {
+    let waiting = coord.unparked();
+    let mut names: Vec<String> = waiting
+        .iter()
+        .take(4)
+        .map(|&a| match coord.last_step_of(a) {
+            Some(e) => format!(
+                "worker {} actor {} (last step {}: {} {})",
+                a.worker, a.actor, e.step, e.action, e.result
+            ),
+            None => format!("worker {} actor {} (no step yet)", a.worker, a.actor),
+        })
+        .collect();
+    if waiting.len() > 4 {
+        names.push(format!("{} more", waiting.len() - 4));
+    }
+    let mut why = format!(
+        "workers did not park for step {} within {} s: no step asked by {}",
+        coord.out.steps,
+        timeout.as_secs(),
+        names.join(", ")
+    );
+    let sibling = waiting
+        .iter()
+        .find_map(|&a| coord.parked_sibling(a).map(|(s, before)| (a, s, before)));
+    if let Some((a, s, before)) = sibling {
+        why.push_str(&format!(
+            "; worker {} actor {} is parked before {before}: if actor {} waits for a lock of \
+             its own process that actor {} holds, make that lock a step (Python adapter: \
+             walburst_worker.track_locks, adapters/python/README.md)",
+            a.worker, s.actor, a.actor, s.actor
+        ));
+    }
+    why
+}
+
 /// Lockstep: grant one step at a time to the actor the scheduler picks, until every actor
 /// has finished, the step budget runs out, a step hangs, or the deadline passes. `steps`
 /// is kept at the number of steps recorded, for the file watch.
@@ -434,11 +474,7 @@ fn coordinate(
                     coord.out.steps,
                     step_timeout.as_secs()
                 ),
-                None => format!(
-                    "workers did not park for step {} within {} s",
-                    coord.out.steps,
-                    step_timeout.as_secs()
-                ),
+                None => not_parked(&coord, step_timeout),
             };
             break Some(what);
         }

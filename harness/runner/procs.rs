@@ -377,8 +377,17 @@ impl Workers {
                             skipped: Vec::new(),
                         })
                     }
-                    WorkerMsg::Want { actor, action, .. } => {
-                        return Some(StepEvent::Want(id(actor), action));
+                    WorkerMsg::Want {
+                        actor,
+                        action,
+                        holding,
+                        ..
+                    } => {
+                        return Some(if holding.is_empty() {
+                            StepEvent::Want(id(actor), action)
+                        } else {
+                            StepEvent::WantHolding(id(actor), action, holding)
+                        });
                     }
                     WorkerMsg::Did { actor, result, .. } => {
                         return Some(StepEvent::Did(id(actor), result));

@@ -84,6 +84,7 @@ impl<'a> Gate<'a> {
                 worker: self.id.worker,
                 actor: self.id.actor,
                 action,
+                holding: Vec::new(),
             },
             true,
         );
@@ -155,6 +156,7 @@ pub fn pause_here(point: &str) -> bool {
             action: StepAction::Resume {
                 point: point.to_string(),
             },
+            holding: Vec::new(),
         },
         true,
     );

@@ -82,6 +82,24 @@ class ActorState:
         self.grant = threading.Semaphore(0)
         self.op = None
         self.in_step = False
+        # For the stuck-actor note (locks.StuckWatch): the actor's thread, whether it waits
+        # for a grant or has finished, since when it runs outside any step, and which such
+        # stretch was reported already.
+        self.ident = None
+        self.parked = False
+        self.done = False
+        self.since = time.monotonic()
+        self.reported = None
+        # Tracked app locks this actor holds (name -> depth): sent with each `want`, so the
+        # coordinator skips attempts on them by the other actors (locks.TrackedLock).
+        self.holding = {}
+
+    def outside_since(self, now):
+        """Seconds this actor's thread has run outside any step (0 while it waits for a
+        grant, runs a step, or has finished)."""
+        if self.ident is None or self.parked or self.in_step or self.done:
+            return 0.0
+        return now - self.since
 
 
 class Gate:
@@ -106,8 +124,11 @@ class Gate:
 
     def enter_actor(self, index):
         """Binds the calling thread to an actor: its actions are that actor's steps."""
-        _tls.actor = self.actors[index]
-        return _tls.actor
+        st = self.actors[index]
+        st.ident = threading.get_ident()
+        st.since = time.monotonic()
+        _tls.actor = st
+        return st
 
     def on_grant(self, index):
         st = self.actors.get(index)
@@ -119,6 +140,10 @@ class Gate:
         self.gone = True
         for st in self.actors.values():
             st.grant.release()
+
+    def current_actor(self):
+        """The actor bound to the calling thread, or ``None``."""
+        return getattr(_tls, "actor", None)
 
     def current_op(self):
         st = getattr(_tls, "actor", None)
@@ -135,9 +160,13 @@ class Gate:
         if not self.lockstep or st is None or st.in_step:
             return fn()
         describe = describe or describe_sql
-        self.channel.send({"msg": "want", "worker": st.worker, "actor": st.index,
-                           "action": action}, flush=True)
+        st.parked = True
+        want = {"msg": "want", "worker": st.worker, "actor": st.index, "action": action}
+        if st.holding:
+            want["holding"] = sorted(st.holding)
+        self.channel.send(want, flush=True)
         st.grant.acquire()
+        st.parked = False
         if self.gone:
             # Coordinator gone (EOF in lockstep): do nothing more, not even clean up.
             os._exit(6)
@@ -153,10 +182,14 @@ class Gate:
         return value
 
     def _did(self, st, result):
+        st.since = time.monotonic()
         self.channel.send({"msg": "did", "worker": st.worker, "actor": st.index,
                            "result": result}, flush=True)
 
     def actor_done(self, index):
+        st = self.actors.get(index)
+        if st is not None:
+            st.done = True
         if self.lockstep:
             self.channel.send({"msg": "actor_done", "worker": self.worker, "actor": index},
                               flush=True)

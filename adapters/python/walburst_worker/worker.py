@@ -19,6 +19,7 @@ import sys
 import threading
 
 from .gate import GATE, OpContext, _original_sleep, as_step
+from .locks import StuckWatch
 from .protocol import (IMPLEMENTATION, PROTOCOL_VERSION, Channel, monotonic_ns, read_ops)
 from . import errors
 
@@ -183,6 +184,7 @@ class Worker:
         self.finished = set()
         if self.lockstep:
             threading.Thread(target=self._read_grants, daemon=True).start()
+            StuckWatch(GATE)
         late_idle = [] if early else [None] * idle_n
         threads = [threading.Thread(target=self._run_actor,
                                     args=(a, by_actor[a], late_idle if a == min(by_actor) else []))
