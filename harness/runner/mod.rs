@@ -89,7 +89,7 @@ pub fn execute(
     // Start barrier: every worker connected (where allowed) before any starts writing.
     let start_deadline =
         Instant::now() + Duration::from_secs(u64::from(s.limits.start_timeout_secs));
-    while workers.procs.iter().any(|p| !p.ready && !p.eof) {
+    while workers.procs.iter().any(|p| !p.ready() && !p.ended()) {
         match workers.next(start_deadline) {
             Wait::Event(ev) => {
                 workers.handle(ev, &mut obs);
@@ -104,7 +104,7 @@ pub fn execute(
     let not_ready: Vec<u32> = workers
         .procs
         .iter()
-        .filter(|p| !p.ready)
+        .filter(|p| !p.ready())
         .map(|p| p.exit.worker)
         .collect();
     if obs.interrupted || !not_ready.is_empty() {
@@ -239,11 +239,11 @@ fn collect_free(
     let planned = s.total_ops();
     let stall = s.limits.stall_timeout(s.sqlite.busy_timeout_ms);
     let mut last_progress = Instant::now();
-    while workers.procs.iter().any(|p| !p.eof) {
+    while workers.procs.iter().any(|p| !p.ended()) {
         let oldest = workers
             .procs
             .iter()
-            .filter(|p| !p.eof && p.exit.killed_because.is_none())
+            .filter(|p| !p.ended() && p.exit.killed_because.is_none())
             .map(|p| p.last_heard)
             .min()
             .unwrap_or_else(Instant::now);
@@ -269,7 +269,7 @@ fn collect_free(
                 let stuck: Vec<u32> = workers
                     .procs
                     .iter()
-                    .filter(|p| !p.eof)
+                    .filter(|p| !p.ended())
                     .map(|p| p.exit.worker)
                     .collect();
                 obs.liveness.push(format!(
@@ -309,7 +309,9 @@ fn kill_stalled(spec: &RunSpec, workers: &mut Workers, obs: &mut Observations, s
     let stalled: Vec<u32> = workers
         .procs
         .iter()
-        .filter(|p| !p.eof && p.exit.killed_because.is_none() && p.last_heard.elapsed() >= stall)
+        .filter(|p| {
+            !p.ended() && p.exit.killed_because.is_none() && p.last_heard.elapsed() >= stall
+        })
         .map(|p| p.exit.worker)
         .collect();
     for w in stalled {
@@ -325,8 +327,7 @@ fn kill_stalled(spec: &RunSpec, workers: &mut Workers, obs: &mut Observations, s
 fn start_ready_successors(workers: &mut Workers) {
     for w in 0..workers.procs.len() as u32 {
         let p = &mut workers.procs[w as usize];
-        if p.ready && !p.eof && !p.started {
-            p.started = true;
+        if p.ready() && !p.ended() && !p.started() {
             workers.go(w);
         }
     }
@@ -494,7 +495,7 @@ fn coordinate(
     if let Some(why) = &stopped {
         obs.liveness.push(format!("lockstep stopped: {why}"));
         for w in 0..workers.procs.len() as u32 {
-            if !workers.procs[w as usize].eof {
+            if !workers.procs[w as usize].ended() {
                 obs.mark(
                     Some(w),
                     RunEventKind::Killed,

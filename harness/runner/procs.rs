@@ -42,25 +42,78 @@ pub enum Wait {
     Interrupted,
 }
 
+/// How far an incarnation got towards running its ops; only ever moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Progress {
+    /// Started as a process; no `ready` yet.
+    Spawned,
+    /// It said `ready` and waits at the start barrier.
+    Ready,
+    /// The runner sent it `go`.
+    Running,
+}
+
+/// Its stdout: read and believed, read but no longer believed (it broke the protocol and
+/// was killed), or at its end. Only ever moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stream {
+    Open,
+    Distrusted,
+    Closed,
+}
+
 pub struct Proc {
     child: Child,
     pub stdin: Option<ChildStdin>,
     pub exit: WorkerExit,
-    pub eof: bool,
-    pub ready: bool,
-    /// The start signal was sent.
-    pub started: bool,
+    progress: Progress,
+    stream: Stream,
     /// When the worker last made progress (for the stall watchdog): its handshake, an op
     /// record, a lockstep `did`, `done`. Other messages (a repeated `io_counters`, say) do
     /// not keep a stuck worker alive.
     pub last_heard: Instant,
     /// A seeded kill was announced by this incarnation.
     pub dying: Option<KillEvent>,
-    /// The worker broke the protocol and was killed: its further lines are not believed.
-    pub violated: bool,
     /// What this incarnation was told; every message it sends is held against it.
     contract: Contract,
     stderr_path: PathBuf,
+}
+
+impl Proc {
+    /// Its stdout has ended (the process is gone or going).
+    pub fn ended(&self) -> bool {
+        self.stream == Stream::Closed
+    }
+
+    /// It reached the start barrier (and may have gone past it).
+    pub fn ready(&self) -> bool {
+        self.progress >= Progress::Ready
+    }
+
+    /// It was sent `go`.
+    pub fn started(&self) -> bool {
+        self.progress == Progress::Running
+    }
+
+    fn mark_ready(&mut self) {
+        self.progress = self.progress.max(Progress::Ready);
+    }
+
+    pub fn mark_started(&mut self) {
+        self.progress = Progress::Running;
+    }
+
+    fn mark_distrusted(&mut self) {
+        debug_assert!(
+            self.stream != Stream::Closed,
+            "a violation after the end of its stdout"
+        );
+        self.stream = self.stream.max(Stream::Distrusted);
+    }
+
+    fn mark_ended(&mut self) {
+        self.stream = Stream::Closed;
+    }
 }
 
 pub struct Workers {
@@ -210,12 +263,10 @@ impl Workers {
                 implementation: None,
                 sqlite_version: None,
             },
-            eof: false,
-            ready: false,
-            started: false,
+            progress: Progress::Spawned,
+            stream: Stream::Open,
             last_heard: Instant::now(),
             dying: None,
-            violated: false,
             contract,
             stderr_path,
         })
@@ -312,7 +363,7 @@ impl Workers {
             Event::Interrupt => {}
             Event::Msg(w, msg) => {
                 let p = &mut self.procs[w as usize];
-                if p.violated {
+                if p.stream == Stream::Distrusted {
                     return None;
                 }
                 if let Err(v) = p.contract.admit(&msg) {
@@ -326,7 +377,7 @@ impl Workers {
                     | WorkerMsg::Did { .. }
                     | WorkerMsg::Done { .. } => true,
                     // Ready is progress only on the way to the barrier.
-                    WorkerMsg::Ready { .. } => !p.started,
+                    WorkerMsg::Ready { .. } => !p.started(),
                     _ => false,
                 };
                 if progress {
@@ -352,7 +403,7 @@ impl Workers {
                             return None;
                         }
                     }
-                    WorkerMsg::Ready { .. } => p.ready = true,
+                    WorkerMsg::Ready { .. } => p.mark_ready(),
                     WorkerMsg::Op(mut rec) => {
                         p.exit.records += 1;
                         rec.error = rec.error.map(|e| e.normalized());
@@ -449,7 +500,7 @@ impl Workers {
             }
             Event::Eof(w) => {
                 let p = &mut self.procs[w as usize];
-                p.eof = true;
+                p.mark_ended();
                 p.stdin = None;
                 return Some(StepEvent::WorkerGone(w));
             }
@@ -460,7 +511,7 @@ impl Workers {
     /// The worker broke the protocol: name why, kill it, and believe nothing more it says.
     fn violation(&mut self, v: ProtocolViolation) {
         let p = &mut self.procs[v.worker() as usize];
-        p.violated = true;
+        p.mark_distrusted();
         p.exit.protocol_failure.get_or_insert(v.failure());
         p.exit.killed_because.get_or_insert_with(|| v.to_string());
         let _ = p.child.kill();
@@ -469,7 +520,7 @@ impl Workers {
     /// Sends the start signal (also to a respawned worker once it is ready).
     pub fn go(&mut self, w: u32) {
         let p = &mut self.procs[w as usize];
-        p.started = true;
+        p.mark_started();
         if !send(&mut p.stdin, &RunnerMsg::Go) {
             self.kill(w, STOPPED_READING.into());
         }
@@ -491,7 +542,7 @@ impl Workers {
 
     /// Handles events until every worker's pipe is closed or `deadline` passes.
     pub fn drain(&mut self, obs: &mut Observations, deadline: Instant) {
-        while self.procs.iter().any(|p| !p.eof) {
+        while self.procs.iter().any(|p| !p.ended()) {
             match self.next(deadline) {
                 Wait::Event(ev) => {
                     self.handle(ev, obs);
@@ -556,7 +607,7 @@ impl Workers {
         for p in self.procs.iter_mut() {
             let w = p.exit.worker;
             // A respawned worker's first incarnation ran (kills land only after `go`).
-            p.exit.never_started = !p.started && !self.kills.iter().any(|k| k.worker == w);
+            p.exit.never_started = !p.started() && !self.kills.iter().any(|k| k.worker == w);
             p.stdin = None;
             wait_bounded(&mut p.child, &mut p.exit);
             if !p.exit.finished && p.exit.error.is_none() {
