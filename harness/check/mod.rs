@@ -33,6 +33,9 @@ pub struct Checks {
     pub quick_check: String,
     pub journal_mode: String,
     pub journal_mode_ok: bool,
+    /// `journal_mode = "app"`: the mode the app chose and how it was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_journal_mode: Option<verify::AppJournalMode>,
     pub final_length_ok: bool,
     pub lost_writes: u64,
     pub phantom_writes: u64,
@@ -296,6 +299,16 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
             c.integrity_check = summary_line(&v.integrity_check);
             c.integrity_check_output = v.integrity_check;
             c.quick_check = summary_line(&v.quick_check);
+            if spec.scenario.sqlite.journal_mode == crate::scenario::JournalMode::App {
+                let reported = obs.workers.iter().flat_map(|w| {
+                    w.settings
+                        .iter()
+                        .filter_map(move |s| Some((w.worker, s.journal_mode.clone()?)))
+                });
+                let a = verify::app_journal_mode(reported, &v.journal_mode);
+                v.journal_mode_ok = a.problem.is_none();
+                c.app_journal_mode = Some(a);
+            }
             c.journal_mode = v.journal_mode;
             c.journal_mode_ok = v.journal_mode_ok;
             c.final_length_ok = v.final_length_ok;
