@@ -461,3 +461,44 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
     }
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::judged_scenario;
+    use crate::check::{Checks, verify};
+    use crate::scenario::{JournalMode, ScenarioSource, parse_str};
+
+    /// `journal_mode = "app"` is judged in the mode the app chose; a mode verification
+    /// could not read leaves it `app` (no rule is applied as if it were known).
+    #[test]
+    fn the_app_mode_is_judged_as_the_mode_the_app_chose() {
+        let s = parse_str(
+            "name = \"a\"\n[sqlite]\njournal_mode = \"app\"\n[worker]\ncommand = [\"/bin/true\"]\n",
+            &ScenarioSource::Embedded("a".into()),
+        )
+        .unwrap();
+        let with = |chosen: &str| Checks {
+            app_journal_mode: Some(verify::AppJournalMode {
+                chosen: chosen.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            judged_scenario(&s, &with("wal")).sqlite.journal_mode,
+            JournalMode::Wal
+        );
+        assert_eq!(
+            judged_scenario(&s, &with("delete")).sqlite.journal_mode,
+            JournalMode::Delete
+        );
+        assert_eq!(
+            judged_scenario(&s, &with("")).sqlite.journal_mode,
+            JournalMode::App
+        );
+        assert_eq!(
+            judged_scenario(&s, &Checks::default()).sqlite.journal_mode,
+            JournalMode::App
+        );
+    }
+}

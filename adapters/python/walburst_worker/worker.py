@@ -175,6 +175,7 @@ class Worker:
                         SETTINGS.flush(None, actor=a)
                 if self.idle_hook:
                     held = [self.idle_hook(self.actors[min(self.actors)]) for _ in range(idle_n)]
+                    SETTINGS.flush(None)  # the idle connections: no actor's
             except Exception as e:
                 self.fatal("cannot connect before the start barrier: %s (%s)"
                            % (e, errors.code_of(e)[0]))
