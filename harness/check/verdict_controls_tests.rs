@@ -28,10 +28,22 @@ fn alone(
 fn each_failure_category_alone_fails_the_run() {
     use FailureKind::Unexpected as U;
     type Set = fn(&mut Checks);
-    let checks: [(Set, (Cat, Detector, FailureKind)); 13] = [
+    let checks: [(Set, (Cat, Detector, FailureKind)); 15] = [
         (
             |c| c.verification_errors = vec!["page_count: disk I/O error".into()],
             (Cat::Unreadable, Detector::Verification, U),
+        ),
+        (
+            // Blocked: the length it left is not a second failure.
+            |c| {
+                c.final_checkpoint_blocked = Some("blocked".into());
+                c.final_length_ok = false;
+            },
+            (Cat::FinalCheckpoint, Detector::FinalCheckpoint, U),
+        ),
+        (
+            |c| c.close_error = Some("closing: disk I/O error".into()),
+            (Cat::FinalClose, Detector::VerificationClose, U),
         ),
         (
             |c| c.ledger_error = Some("cannot read".into()),
@@ -177,6 +189,32 @@ fn a_verification_error_alone_fails_the_run_without_a_length_failure() {
     // Declared unreadable, it is a note and the run passes.
     let v = verdict("integrity = \"unreadable\"", &c);
     assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+}
+
+/// A close that fails on a database the scenario expects damaged is part of the damage (a
+/// note); on a healthy one, or where no damage is expected, it fails by itself.
+#[test]
+fn a_close_error_is_excused_only_on_expected_damage() {
+    let mut c = healthy();
+    c.close_error = Some("closing the verification connection: disk I/O error".into());
+    for expect in ["", "integrity = \"damaged\""] {
+        let v = verdict(expect, &c);
+        assert!(
+            sigs(&v).contains(&(
+                Cat::FinalClose,
+                Detector::VerificationClose,
+                FailureKind::Unexpected
+            )),
+            "{expect}: {v:?}"
+        );
+    }
+    c.integrity_check = "*** in database main ***".into();
+    let v = verdict("integrity = \"damaged\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(
+        v.notes.iter().any(|n| n.contains("disk I/O error")),
+        "{v:?}"
+    );
 }
 
 /// A seeded kill excuses exactly its own process's SIGKILL: not another signal, not another

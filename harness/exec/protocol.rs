@@ -279,7 +279,7 @@ pub enum WorkerMsg {
     /// follows at once).
     IoFault {
         worker: u32,
-        fired: Box<super::vfs::FiredPoint>,
+        fired: Box<crate::observe::io::FiredPoint>,
     },
     /// A `stop` point's stall ended; the worker goes on.
     IoResumed {
@@ -291,7 +291,7 @@ pub enum WorkerMsg {
     /// The fault VFS's I/O counters, sent before `Done` only by a worker that registered it.
     IoCounters {
         worker: u32,
-        counts: super::vfs::IoCounts,
+        counts: crate::observe::io::IoCounts,
     },
     /// What one of the app's connections actually runs with (its SQLite, the PRAGMAs in
     /// force), read by the adapter on that connection; optional (an older adapter sends
