@@ -3,10 +3,10 @@
 //! change in `rand`'s algorithms (its `random_range` is not value-stable across versions)
 //! cannot silently change every recorded lockstep trace.
 
-use walburst::exec::coordinator::{Coordinator, StepEvent};
-use walburst::exec::gate::ActorId;
-use walburst::exec::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
-use walburst::exec::step::{LockName, StepAction, StepResult};
+use walburst::observe::ActorId;
+use walburst::observe::step::{LockName, StepAction, StepResult};
+use walburst::runner::coordinator::{Coordinator, StepEvent};
+use walburst::runner::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 
 fn id(worker: u32) -> ActorId {
     ActorId { worker, actor: 0 }
@@ -145,7 +145,7 @@ fn the_step_budget_stops_lockstep() {
     let err = c.grant().unwrap_err();
     assert_eq!(
         err,
-        walburst::exec::coordinator::LockstepStop::BudgetExhausted { budget: 2, live: 2 }
+        walburst::runner::coordinator::LockstepStop::BudgetExhausted { budget: 2, live: 2 }
     );
     assert!(
         err.to_string().contains("step budget of 2 exhausted"),
@@ -258,9 +258,9 @@ const GOLDEN_PCT: [u32; 100] = [
 /// message says.
 #[test]
 fn guard_errors_enter_the_trace_as_a_code_only() {
-    use walburst::exec::actor::guard_result;
-    use walburst::exec::guard::GuardError;
     use walburst::scenario::GuardKind;
+    use walburst::worker::actor::guard_result;
+    use walburst::worker::guard::GuardError;
     let a = guard_result(&Err(GuardError::Pragma {
         guard: GuardKind::PageCount,
         pragma: "page_count",

@@ -201,7 +201,7 @@ fn python_schema_is_the_kanban_profiles() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        walburst::exec::kanban::SCHEMA,
+        walburst::workload::kanban::SCHEMA,
         "adapters/python/kanban_app.py's SCHEMA drifted from harness/exec/kanban.rs"
     );
 }

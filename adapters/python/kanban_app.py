@@ -8,7 +8,7 @@ locked"), and the post-commit (or in-transaction) file-length guard is one of th
 field app has shipped: the old bare-close header probe, the same probe through a kept
 descriptor, the page-count check, and the WAL-aware page-count check.
 
-The schema and SQL are walburst's kanban profile (harness/exec/kanban.rs) statement for
+The schema and SQL are walburst's kanban profile (harness/workload/kanban.rs) statement for
 statement, so walburst's built-in ledger and content hash apply to the database this app
 leaves behind. Every row carries the (worker, seq) of the op that wrote it.
 """

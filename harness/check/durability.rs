@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::failure::{Detector, Failure, FailureCategory, FailureKind};
-use crate::exec::vfs::{FiredPoint, IoCounts, StallReport, power::PowerLossReport};
+use crate::observe::io::{FiredPoint, IoCounts, PowerLossReport, StallReport};
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::OpKind;
 use crate::scenario::{JournalMode, Scenario, Synchronous};
@@ -196,7 +196,7 @@ pub fn io_report(
     IoReport {
         counters: obs.io.counters.clone(),
         fired: obs.io.fired.clone(),
-        stalls: crate::exec::vfs::stalls(s, &obs.io, &obs.records),
+        stalls: stalls(s, &obs.io, &obs.records),
         power_loss,
         durability,
     }
@@ -307,6 +307,44 @@ fn judge_stalls(lockstep: bool, io: &IoReport, v: &mut super::verdict::Verdict) 
     }
 }
 
+/// The stalls of `stop` points, with what other workers committed meanwhile.
+pub fn stalls(
+    s: &Scenario,
+    io: &crate::observe::io::IoObserved,
+    records: &[crate::observe::OpRecord],
+) -> Vec<StallReport> {
+    io.fired
+        .iter()
+        .filter(|f| f.action == crate::scenario::IoAction::Stop)
+        .map(|f| {
+            let resumed = io
+                .resumed
+                .iter()
+                .find(|r| r.0 == f.worker && r.1 == f.point);
+            let end = resumed.map_or(u64::MAX, |r| r.2);
+            StallReport {
+                worker: f.worker,
+                point: f.point,
+                stop_ms: s.io.points.get(f.point as usize).map_or(0, |p| p.stop_ms),
+                commits_by_others: records
+                    .iter()
+                    .filter(|r| {
+                        r.worker != f.worker
+                            && r.outcome == crate::observe::Outcome::Committed
+                            && r.t_end_ns >= f.t_ns
+                            && r.t_end_ns <= end
+                    })
+                    .count() as u64,
+                wal_bytes_before: f.wal_bytes,
+                wal_bytes_after: resumed.and_then(|r| r.3),
+                others_active_after: records
+                    .iter()
+                    .any(|r| r.worker != f.worker && r.t_end_ns > end),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,7 +390,7 @@ mod tests {
     fn judge(s: &Scenario, present: &[i64]) -> Durability {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("d.db")).unwrap();
-        crate::exec::kanban::create_schema(&conn).unwrap();
+        crate::workload::kanban::create_schema(&conn).unwrap();
         for id in present {
             conn.execute(
                 "INSERT INTO task_events (id, task_id, kind, payload, created_at, worker, seq) VALUES (?1, 't', 'created', '', 0, 0, 0)",

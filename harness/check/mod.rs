@@ -19,10 +19,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::protocol::{DB_FILE, RunSpec};
-use crate::exec::strategy;
 use crate::observe::Observations;
 use crate::plan::Plan;
+use crate::protocol::{DB_FILE, RunSpec};
 use failure::FailureCategory;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -388,7 +387,7 @@ fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations
     // A watch that dropped events cannot vouch that no sidecar appeared: the sidecar
     // detector's failure (`verdict::judge_sidecar`), not an unreadable database.
     c.watch_error = obs.watch_error.clone();
-    let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
+    let lock_name = crate::protocol::write_lock_path(std::path::Path::new(DB_FILE))
         .to_string_lossy()
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);

@@ -165,6 +165,77 @@ fn each_failure_category_alone_fails_the_run() {
     );
 }
 
+/// What makes a corruption report "real": each finding alone is exactly its own damage
+/// (mutation testing found `Checks::damage` unpinned: `lost_writes > 0` to `< 0` passed
+/// every fast test), and a healthy run has none, so its reports are false alarms.
+#[test]
+fn each_finding_alone_is_exactly_its_own_damage() {
+    type Set = fn(&mut Checks);
+    let findings: [(Set, Cat); 17] = [
+        (
+            |c| c.integrity_check = "*** page 3 ***".into(),
+            Cat::Integrity,
+        ),
+        (|c| c.quick_check = "*** page 3 ***".into(), Cat::Integrity),
+        (|c| c.lost_writes = 1, Cat::LostWrites),
+        (|c| c.phantom_writes = 1, Cat::PhantomWrites),
+        (|c| c.duplicate_writes = 1, Cat::DuplicateWrites),
+        (|c| c.order_violations = 1, Cat::OrderViolations),
+        (|c| c.lock_overlaps = 1, Cat::LockOverlaps),
+        (|c| c.lockstep_breaches = 1, Cat::LockstepBreaches),
+        (
+            |c| {
+                c.state = Some(crate::check::state::StateReport {
+                    replayed: 3,
+                    matches: false,
+                    difference: Some("tasks".into()),
+                })
+            },
+            Cat::State,
+        ),
+        (|c| c.state_error = Some("cannot replay".into()), Cat::State),
+        (
+            |c| c.ledger_error = Some("cannot read".into()),
+            Cat::Unreadable,
+        ),
+        (
+            |c| c.content_hash_error = Some("cannot read".into()),
+            Cat::Unreadable,
+        ),
+        (
+            |c| c.verification_errors = vec!["stat".into()],
+            Cat::Unreadable,
+        ),
+        (|c| c.final_length_ok = false, Cat::FinalLength),
+        (
+            |c| {
+                c.journal_mode_ok = false;
+                c.journal_mode = "delete".into();
+            },
+            Cat::JournalMode,
+        ),
+        (
+            |c| c.final_checkpoint_blocked = Some("busy".into()),
+            Cat::FinalCheckpoint,
+        ),
+        (|c| c.close_error = Some("close".into()), Cat::FinalClose),
+    ];
+    assert_eq!(healthy().damage(), []);
+    let matching = crate::check::state::StateReport {
+        replayed: 3,
+        matches: true,
+        difference: None,
+    };
+    let mut c = healthy();
+    c.state = Some(matching);
+    assert_eq!(c.damage(), [], "a state that matches is no damage");
+    for (set, cat) in findings {
+        let mut c = healthy();
+        set(&mut c);
+        assert_eq!(c.damage(), [cat], "{c:?}");
+    }
+}
+
 /// A verification error alone (the ledger and the content hash ran) fails the run, and a
 /// length that verification could not measure is not a second failure.
 #[test]

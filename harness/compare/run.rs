@@ -228,7 +228,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
         // With `--sqlite`, every run was handed to that release's binary.
         sqlite_version: p.base.sqlite.version.map_or_else(
-            || crate::exec::sqlite::sqlite_version().to_string(),
+            || crate::worker::sqlite::sqlite_version().to_string(),
             |v| v.to_string(),
         ),
         scenario: p.base.name.clone(),

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::check::verdict::VerdictKind;
-use crate::exec::coordinator::TraceEntry;
+use crate::observe::lockstep::TraceEntry;
 use crate::observe::{OpRecord, RunTimes};
 use crate::report::Report;
 

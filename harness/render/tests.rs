@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::check::{Checks, Corruption};
-use crate::exec::step::{StepAction, StepResult};
+use crate::observe::step::{StepAction, StepResult};
 use crate::observe::{BusySummary, LatencySummary, Outcome, RunEvent, RunEventKind, Totals};
 use crate::plan::OpKind;
 use crate::scenario::{Overrides, ScenarioSource};

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use super::Report;
-use crate::exec::runner::Progress;
+use crate::runner::Progress;
 use crate::scenario::Mode;
 
 /// Prints run output to stdout and progress to stderr (only when stderr is a terminal).

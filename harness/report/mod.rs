@@ -31,7 +31,7 @@ pub struct Report {
     /// How that SQLite was obtained (bundled, prepared from a libsqlite3-sys, a system
     /// library); absent in reports written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sqlite_origin: Option<crate::exec::origin::SqliteOrigin>,
+    pub sqlite_origin: Option<crate::worker::origin::SqliteOrigin>,
     pub scenario: Scenario,
     pub scenario_source: ScenarioSource,
     pub overrides: Overrides,
@@ -45,7 +45,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lockstep: Option<crate::exec::coordinator::LockstepOutcome>,
+    pub lockstep: Option<crate::observe::lockstep::LockstepOutcome>,
     pub started_at: String,
     pub wall_secs: f64,
     pub totals: Totals,

@@ -10,18 +10,21 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::check::{self, durability, verdict};
-use crate::exec::coordinator::{Coordinator, TraceEntry};
-use crate::exec::gate::ActorId;
-use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
-use crate::exec::scheduler::{
-    CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
-};
-use crate::exec::{list_append, runner, sqlite, tamper, vfs};
 use crate::observe;
+use crate::observe::ActorId;
+use crate::observe::lockstep::TraceEntry;
 use crate::plan;
+use crate::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::render;
 use crate::report::{self, Report, console::Console};
+use crate::runner::coordinator::Coordinator;
+use crate::runner::scheduler::{
+    CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
+};
+use crate::runner::{self, tamper};
 use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource, SchedulerKind, Setup};
+use crate::worker::{sqlite, vfs};
+use crate::workload::list_append;
 
 pub struct RunRequest {
     pub scenario: Scenario,
@@ -283,7 +286,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
     if let Some(v) = delegate::foreign(&req.scenario) {
         return delegate::run(req, v, console);
     }
-    crate::exec::origin::check_expected()?;
+    crate::worker::origin::check_expected()?;
     let s = &req.scenario;
     console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
     if s.worker.is_some() {
@@ -373,8 +376,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
         schema_version: report::SCHEMA_VERSION,
         walburst_version: spec.walburst_version.clone(),
         sqlite_version: spec.sqlite_version.clone(),
-        sqlite_source_id: crate::exec::origin::source_id(),
-        sqlite_origin: Some(crate::exec::origin::origin()),
+        sqlite_source_id: crate::worker::origin::source_id(),
+        sqlite_origin: Some(crate::worker::origin::origin()),
         // The scenario as written (`journal_mode = "app"` stays `app`; the mode judged is
         // in `app.journal_mode` and `checks.app_journal_mode`).
         scenario: req.scenario.clone(),

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, mpsc};
 
-use super::protocol::{RunnerMsg, WorkerMsg};
 use super::sink::RecordSink;
-use super::step::{StepAction, StepResult};
+use crate::observe::step::{StepAction, StepResult};
+use crate::protocol::{RunnerMsg, WorkerMsg};
 
-pub use crate::observe::ActorId;
+use crate::observe::ActorId;
 
 /// A worker's link to the coordinator: grants arrive on stdin and are routed per actor.
 pub struct LockstepLink {
@@ -171,4 +171,15 @@ pub fn pause_here(point: &str) -> bool {
 /// Types a rusqlite result for the trace: `ok`, or `busy`/`error` with the extended code.
 pub fn sql_result<T>(r: &rusqlite::Result<T>) -> StepResult {
     StepResult::of_sql(r)
+}
+
+impl crate::workload::Steps for Gate<'_> {
+    fn step<T>(
+        &self,
+        action: StepAction,
+        f: impl FnOnce() -> T,
+        describe: impl Fn(&T) -> StepResult,
+    ) -> T {
+        Gate::step(self, action, f, describe)
+    }
 }

@@ -1,14 +1,32 @@
+//! The worker's room: the child process (`walburst worker`). Its actors open their own
+//! connections, apply the strategy and guard, pass every SQL action through the gate in
+//! lockstep, and send one record per op (`sink`); `vfs/` is the fault VFS it loads for
+//! `[io]`. It may import `protocol`, `workload`, `observe`, `plan` and `scenario`, never
+//! `runner`.
+//!
 //! The built-in worker process, `walburst worker`: one implementation of the worker protocol
 //! (PROTOCOL.md). Started by the runner with exec (never fork), it reads `start` from stdin
 //! and its ops from the ops file the runner wrote, and runs them on its actors' threads.
 
+pub mod actor;
+pub mod connect;
+pub mod gate;
+pub mod guard;
+pub mod origin;
+pub mod sink;
+pub mod sqlite;
+pub mod strategy;
+pub mod vfs;
+
 use std::io::BufRead;
 
-use super::actor::{self, Actor, Purpose, Session};
-use super::gate::{ActorId, Gate, LockstepLink};
-use super::guard::Guard;
-use super::protocol::{Hello, PROTOCOL_VERSION, RunnerMsg, Start, WorkerMsg, WorkerOp};
-use super::sink::RecordSink;
+use self::actor::Actor;
+use self::connect::{Purpose, Session};
+use self::gate::{Gate, LockstepLink};
+use self::guard::Guard;
+use self::sink::RecordSink;
+use crate::observe::ActorId;
+use crate::protocol::{Hello, PROTOCOL_VERSION, RunnerMsg, Start, WorkerMsg, WorkerOp};
 
 /// Exit codes of the built-in worker (PROTOCOL.md).
 pub const EXIT_FATAL: i32 = 4;
@@ -76,7 +94,7 @@ pub fn worker_main() -> i32 {
             pid: std::process::id(),
             language: "rust".into(),
             implementation: format!("walburst {}", env!("CARGO_PKG_VERSION")),
-            sqlite_version: super::sqlite::sqlite_version().into(),
+            sqlite_version: self::sqlite::sqlite_version().into(),
             sqlite_source_id: None,
             app: None,
         })),
@@ -87,9 +105,9 @@ pub fn worker_main() -> i32 {
         EXIT_FATAL
     };
     // Workers must run the runner's SQLite (a `--worker-exe` or a mislinked build may not).
-    match crate::exec::protocol::RunSpec::read(&start.run_dir) {
+    match crate::protocol::RunSpec::read(&start.run_dir) {
         Ok(spec) => {
-            if let Err(e) = super::origin::check_worker(&spec.sqlite_version) {
+            if let Err(e) = self::origin::check_worker(&spec.sqlite_version) {
                 return fatal(e.to_string());
             }
         }
@@ -102,7 +120,7 @@ pub fn worker_main() -> i32 {
         ));
     }
     if start.io.wants_vfs()
-        && let Err(e) = super::vfs::install(
+        && let Err(e) = self::vfs::install(
             &start.io,
             start.seed,
             &start.db_path,
@@ -124,7 +142,7 @@ pub fn worker_main() -> i32 {
     let mut idle = Vec::new();
     if spec.connect_early {
         for slot in sessions.iter_mut() {
-            match actor::connect(spec, &ungated, Purpose::Writer, &mut Vec::new()) {
+            match connect::connect(spec, &ungated, Purpose::Writer, &mut Vec::new()) {
                 Ok(sess) => *slot = Some(sess),
                 Err(e) => {
                     return fatal(format!(
@@ -134,7 +152,7 @@ pub fn worker_main() -> i32 {
                 }
             }
         }
-        match actor::open_idle(spec, &ungated, spec.workload.idle_connections) {
+        match connect::open_idle(spec, &ungated, spec.workload.idle_connections) {
             Ok(c) => idle = c,
             Err(e) => {
                 return fatal(format!(
@@ -194,7 +212,7 @@ pub fn worker_main() -> i32 {
                 scope.spawn(move || {
                     let mut held = Vec::new();
                     if a == 0 && idle_late > 0 {
-                        match actor::open_idle(spec, &gate, idle_late) {
+                        match connect::open_idle(spec, &gate, idle_late) {
                             Ok(c) => held = c,
                             Err(e) => sink.send(
                                 &WorkerMsg::Fatal {
@@ -214,7 +232,7 @@ pub fn worker_main() -> i32 {
                     if lockstep {
                         idle_mine.append(&mut held);
                         for s in idle_mine {
-                            actor::close(&gate, s);
+                            connect::close(&gate, s);
                         }
                     }
                     gate.finish();
@@ -242,11 +260,11 @@ pub fn worker_main() -> i32 {
     }
     drop(idle);
     // Asked of SQLite, not of the scenario: a clean run proves it never loaded the VFS.
-    if super::vfs::registered() {
+    if self::vfs::registered() {
         sink.send(
             &WorkerMsg::IoCounters {
                 worker,
-                counts: super::vfs::snapshot(),
+                counts: self::vfs::snapshot(),
             },
             false,
         );

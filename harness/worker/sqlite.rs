@@ -74,5 +74,3 @@ pub fn open(path: &Path, cfg: &SqliteConfig, busy_timeout_ms: u32) -> rusqlite::
     )?;
     Ok(conn)
 }
-
-pub use crate::observe::SqlError;

@@ -2,24 +2,10 @@
 //! (`<db>.init.lock`), both `flock(2)` through std's `File::lock` family.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::scenario::LockWait;
-
-pub fn write_lock_path(db: &Path) -> PathBuf {
-    sidecar(db, ".lock")
-}
-
-pub fn init_lock_path(db: &Path) -> PathBuf {
-    sidecar(db, ".init.lock")
-}
-
-fn sidecar(db: &Path, suffix: &str) -> PathBuf {
-    let mut s = db.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
 
 /// A held flock; released when dropped.
 pub struct Held {

@@ -2,7 +2,7 @@
 //! the end of its stdout, or an interrupt. A leaf: the readers and the interrupt handler
 //! send these without knowing the loop that receives them.
 
-use super::protocol::WorkerMsg;
+use crate::protocol::WorkerMsg;
 
 pub enum Event {
     Msg(u32, WorkerMsg),

@@ -1,19 +1,41 @@
-//! The runner: starts worker processes, holds them at a start barrier, then either collects
-//! their records (free mode) or grants them steps (lockstep), enforcing every deadline. It
-//! holds no SQLite connection while workers run.
+//! The runner's room: the parent process. It starts worker processes, reads and checks
+//! what they say (`contract`), grants lockstep steps (`coordinator`, `scheduler`), watches
+//! the directory, enforces every deadline and tampers after the run. It never opens a
+//! connection while workers run. It may import `protocol`, `workload`, `observe`, `plan`
+//! and `scenario`, never `worker`.
+//!
+//! This file: the run itself. Start the worker processes, hold them at a start barrier,
+//! then either collect their records (free mode) or grant them steps (lockstep).
+
+pub mod contract;
+pub mod coordinator;
+mod event;
+pub mod interrupt;
+pub mod lifeline;
+pub mod procs;
+mod reader;
+pub mod reap;
+pub mod scheduler;
+pub mod start_error;
+pub mod tamper;
+pub mod violation;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::clock::monotonic_ns;
-use super::coordinator::{Coordinator, LockstepOutcome, StepEvent};
-use super::procs::{StartError, Wait, WorkerCommand, Workers};
-use super::protocol::RunSpec;
-use super::watch::FileWatch;
+use self::coordinator::{Coordinator, StepEvent};
+use self::procs::{Wait, Workers};
+use self::start_error::StartError;
+use self::watch::FileWatch;
+use crate::observe::clock::monotonic_ns;
+use crate::observe::lockstep::LockstepOutcome;
 use crate::observe::{Observations, RunEvent, RunEventKind};
 use crate::plan;
+use crate::protocol::RunSpec;
+use crate::scenario::WorkerCommand;
 
 /// What the runner reports while a run is under way (for progress displays).
 pub trait Progress {
@@ -345,7 +367,7 @@ fn stalled_where(spec: &RunSpec, w: u32, obs: &Observations, stall: Duration) ->
 /// Handles a lockstep event; an `[io]` point that fires is stamped with the step in flight
 /// (`at`), and power loss cuts every worker at once.
 fn io_aware_handle(
-    ev: super::event::Event,
+    ev: self::event::Event,
     workers: &mut Workers,
     obs: &mut Observations,
     at: u64,

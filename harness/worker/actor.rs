@@ -9,22 +9,22 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
 
-use super::clock::monotonic_ns;
-pub use super::connect::{Purpose, Session, close, connect, open_idle};
+use super::connect::{Purpose, Session, connect};
 use super::connect::{us_since, write_lock};
 use super::gate::{Gate, sql_result};
 use super::guard::{Guard, GuardError};
-use super::kanban::{self, Applied};
-use super::list_append;
-use super::protocol::{Start, StartKill, WorkerOp};
 use super::sink::RecordSink;
-use super::sqlite::SqlError;
-use super::step::{StepAction, StepResult};
 use super::strategy::{Acquired, Held};
 use crate::observe::HarnessError;
+use crate::observe::SqlError;
+use crate::observe::clock::monotonic_ns;
+use crate::observe::step::{StepAction, StepResult};
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, stream};
+use crate::protocol::{Start, StartKill, WorkerOp};
 use crate::scenario::{GuardAt, KillPoint, Lifecycle, ListReads, LockScope};
+use crate::workload::kanban::{self, Applied};
+use crate::workload::list_append;
 
 pub struct Actor<'a> {
     pub spec: &'a Start,
@@ -55,7 +55,7 @@ pub fn guard_result(r: &Result<Option<crate::observe::GuardReport>, GuardError>)
 /// announcement to the kill, so no sibling actor reports anything after it, nor gets past
 /// the op it is in.
 fn die(sink: &RecordSink, worker: u32, actor: u32, seq: u32, point: KillPoint) -> ! {
-    use crate::exec::protocol::WorkerMsg;
+    use crate::protocol::WorkerMsg;
     sink.last_words(
         &WorkerMsg::Dying {
             worker,

@@ -11,12 +11,12 @@ use std::time::Duration;
 use rand::RngExt;
 
 use super::{Proceed, phase};
-use crate::exec::clock::monotonic_ns;
-use crate::exec::protocol::WorkerMsg;
-use crate::exec::sink::RecordSink;
-use crate::scenario::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, Scenario};
+use crate::observe::clock::monotonic_ns;
+use crate::protocol::WorkerMsg;
+use crate::scenario::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint};
+use crate::worker::sink::RecordSink;
 
-pub use crate::observe::io::{FiredPoint, IoObserved, StallReport};
+use crate::observe::io::FiredPoint;
 
 /// The occurrence each point fires at: `nth` itself, or drawn from the run's seed.
 pub fn resolve_nth(io: &IoFaults, seed: u64) -> Vec<u64> {
@@ -161,7 +161,7 @@ fn fire(arming: &Arming, a: &Armed, in_checkpoint: bool) -> Proceed {
             std::process::abort()
         }
         IoAction::Yield => {
-            crate::exec::gate::pause_here(a.point.op.name());
+            crate::worker::gate::pause_here(a.point.op.name());
             Proceed::Go
         }
         IoAction::Stop => {
@@ -179,42 +179,4 @@ fn fire(arming: &Arming, a: &Armed, in_checkpoint: bool) -> Proceed {
         }
         IoAction::Fail => Proceed::Fail(error_code(a.point.op)),
     }
-}
-
-/// The stalls of `stop` points, with what other workers committed meanwhile.
-pub fn stalls(
-    s: &Scenario,
-    io: &IoObserved,
-    records: &[crate::observe::OpRecord],
-) -> Vec<StallReport> {
-    io.fired
-        .iter()
-        .filter(|f| f.action == IoAction::Stop)
-        .map(|f| {
-            let resumed = io
-                .resumed
-                .iter()
-                .find(|r| r.0 == f.worker && r.1 == f.point);
-            let end = resumed.map_or(u64::MAX, |r| r.2);
-            StallReport {
-                worker: f.worker,
-                point: f.point,
-                stop_ms: s.io.points.get(f.point as usize).map_or(0, |p| p.stop_ms),
-                commits_by_others: records
-                    .iter()
-                    .filter(|r| {
-                        r.worker != f.worker
-                            && r.outcome == crate::observe::Outcome::Committed
-                            && r.t_end_ns >= f.t_ns
-                            && r.t_end_ns <= end
-                    })
-                    .count() as u64,
-                wal_bytes_before: f.wal_bytes,
-                wal_bytes_after: resumed.and_then(|r| r.3),
-                others_active_after: records
-                    .iter()
-                    .any(|r| r.worker != f.worker && r.t_end_ns > end),
-            }
-        })
-        .collect()
 }

@@ -5,11 +5,11 @@
 
 use rusqlite::{Connection, params};
 
-use super::gate::{Gate, sql_result};
+use super::Steps;
 use super::kanban::{self, Applied};
-use super::protocol::WorkerOp;
-use super::step::StepAction;
+use crate::observe::step::{StepAction, StepResult};
 use crate::plan::list_append::ListMop;
+use crate::protocol::WorkerOp;
 use crate::scenario::Profile;
 
 /// A list is its rows of one key in `id` order.
@@ -41,7 +41,7 @@ fn sql_int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn read_list(conn: &Connection, gate: &Gate, key: u64) -> rusqlite::Result<Vec<u64>> {
+fn read_list(conn: &Connection, gate: &impl Steps, key: u64) -> rusqlite::Result<Vec<u64>> {
     gate.step(
         StepAction::statement("read list"),
         || {
@@ -50,7 +50,7 @@ fn read_list(conn: &Connection, gate: &Gate, key: u64) -> rusqlite::Result<Vec<u
                 .map(|v| v.map(|v| u64::try_from(v).unwrap_or_default()))
                 .collect()
         },
-        sql_result,
+        StepResult::of_sql,
     )
 }
 
@@ -58,7 +58,7 @@ fn read_list(conn: &Connection, gate: &Gate, key: u64) -> rusqlite::Result<Vec<u
 /// first, each in its own autocommit statement, and is reported as part of it.
 pub fn read_before_begin(
     conn: &Connection,
-    gate: &Gate,
+    gate: &impl Steps,
     list: &mut [ListMop],
 ) -> rusqlite::Result<()> {
     for mop in list {
@@ -73,7 +73,7 @@ pub fn read_before_begin(
 /// read returned (reads already run before BEGIN are left as they are).
 pub fn apply(
     conn: &Connection,
-    gate: &Gate,
+    gate: &impl Steps,
     worker: u32,
     op: &WorkerOp,
     list: &mut [ListMop],
@@ -91,7 +91,7 @@ pub fn apply(
                         )?
                         .execute(params![key, value, w, s])
                     },
-                    sql_result,
+                    StepResult::of_sql,
                 )?;
             }
             ListMop::Read { key, values } => {
@@ -110,7 +110,7 @@ pub fn apply(
             .execute(params![kanban::event_kind(op.kind), op.at_ms, w, s])?;
             Ok(conn.last_insert_rowid())
         },
-        sql_result,
+        StepResult::of_sql,
     )?;
     Ok(Applied::Wrote {
         event_id,

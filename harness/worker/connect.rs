@@ -5,14 +5,15 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::clock::monotonic_ns;
 use super::gate::{Gate, sql_result};
-use super::protocol::Start;
-use super::sqlite::{self, SqlError};
-use super::step::{LockName, StepAction, StepResult};
+use super::sqlite;
 use super::strategy::{self, Acquired, Held};
 use crate::observe::BusyEvent;
 use crate::observe::HarnessError;
+use crate::observe::SqlError;
+use crate::observe::clock::monotonic_ns;
+use crate::observe::step::{LockName, StepAction, StepResult};
+use crate::protocol::Start;
 use crate::scenario::{InitLock, LockScope, LockWait, Setup, Strategy, WriteLock};
 
 /// An open connection plus the connection-scoped write lock it was opened under.
@@ -84,7 +85,7 @@ pub(super) fn write_lock(
         WriteLock::Flock => take_lock(
             gate,
             LockName::Write,
-            &strategy::write_lock_path(db),
+            &crate::protocol::write_lock_path(db),
             s.write_lock_wait,
             s.write_lock_poll_ms,
             s.write_lock_timeout_ms,
@@ -131,7 +132,7 @@ pub fn connect(
             match take_lock(
                 gate,
                 LockName::Init,
-                &strategy::init_lock_path(db),
+                &crate::protocol::init_lock_path(db),
                 wait,
                 st.init_lock_poll_ms,
                 st.init_lock_timeout_ms,
@@ -184,7 +185,7 @@ pub fn connect(
         loop {
             match gate.step(
                 StepAction::Schema,
-                || super::list_append::create_schema(&conn, s.workload.profile),
+                || crate::workload::list_append::create_schema(&conn, s.workload.profile),
                 sql_result,
             ) {
                 Ok(()) => break,

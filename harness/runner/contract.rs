@@ -7,9 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::protocol::{StartKill, WorkerMsg, WorkerOp};
 use super::violation::ProtocolViolation;
 use crate::plan::OpKind;
+use crate::protocol::{StartKill, WorkerMsg, WorkerOp};
 use crate::scenario::{IoAction, IoFaults};
 
 /// One incarnation's contract. Pure: the runner feeds it every message of that worker.
@@ -250,9 +250,9 @@ impl Contract {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::protocol::Hello;
-    use crate::exec::step::{StepAction, StepResult};
+    use crate::observe::step::{StepAction, StepResult};
     use crate::observe::{OpRecord, Outcome};
+    use crate::protocol::Hello;
     use crate::scenario::KillPoint;
 
     fn op(seq: u32, actor: u32) -> WorkerOp {

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::protocol::WorkerMsg;
 use crate::observe::OpRecord;
+use crate::protocol::WorkerMsg;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 

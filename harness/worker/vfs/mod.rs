@@ -15,8 +15,7 @@ use std::ffi::{CStr, c_int};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use counters::{IoCounts, snapshot};
-pub use points::{FiredPoint, IoObserved, StallReport, resolve_nth, stalls};
+pub use counters::snapshot;
 
 use crate::scenario::{FileKind, IoFaults, IoOp};
 

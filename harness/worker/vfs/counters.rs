@@ -18,7 +18,7 @@ pub(super) fn count(kind: FileKind, op: IoOp, in_checkpoint: bool) {
     COUNTS[usize::from(in_checkpoint)][kind as usize][op as usize].fetch_add(1, Ordering::Relaxed);
 }
 
-pub use crate::observe::io::IoCounts;
+use crate::observe::io::IoCounts;
 
 /// The counts so far in this process.
 pub fn snapshot() -> IoCounts {

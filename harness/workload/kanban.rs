@@ -4,10 +4,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::gate::{Gate, sql_result};
-use super::protocol::WorkerOp;
-use super::step::StepAction;
+use super::Steps;
+use crate::observe::step::{StepAction, StepResult};
 use crate::plan::{GC_AGE_MS, OpKind, task_id, worker_name};
+use crate::protocol::WorkerOp;
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS tasks (
@@ -90,18 +90,18 @@ pub enum Applied {
 
 /// One statement as one lockstep step, labelled for the trace.
 fn sql<T>(
-    gate: &Gate,
+    gate: &impl Steps,
     label: &str,
     f: impl FnOnce() -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    gate.step(StepAction::statement(label), f, sql_result)
+    gate.step(StepAction::statement(label), f, StepResult::of_sql)
 }
 
 /// Runs the body of one write op inside an open `BEGIN IMMEDIATE` transaction; every
 /// statement is one step of the gate.
 pub fn apply(
     conn: &Connection,
-    gate: &Gate,
+    gate: &impl Steps,
     worker: u32,
     op: &WorkerOp,
 ) -> rusqlite::Result<Applied> {

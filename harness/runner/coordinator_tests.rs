@@ -1,6 +1,6 @@
 //! Unit tests of `exec::coordinator`.
 use super::*;
-use crate::exec::scheduler::ReplayScheduler;
+use crate::runner::scheduler::ReplayScheduler;
 
 fn id(worker: u32) -> ActorId {
     ActorId { worker, actor: 0 }
@@ -238,7 +238,7 @@ fn a_busy_begin_or_a_failed_flock_groups_nobody() {
 fn a_skipping_scheduler_grants_the_holder_not_the_waiters() {
     let init = StepAction::flock(LockName::Init);
     let actors: Vec<ActorId> = (0..8).map(id).collect();
-    let random = crate::exec::scheduler::RandomScheduler::new(3);
+    let random = crate::runner::scheduler::RandomScheduler::new(3);
     let mut c = Coordinator::new(Box::new(random), &actors, 100);
     for &a in &actors {
         c.on(StepEvent::Want(a, init.clone()));

@@ -4,14 +4,13 @@
 //! real disk keeps of unsynced data is any subset; this keeps none of what was logged, the
 //! harshest outcome a correct sync discipline must survive.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use super::VfsError;
+use crate::observe::io::PowerLossReport;
 
 const MAGIC: u32 = 0x5742_554c; // "WBUL"
 
@@ -111,39 +110,6 @@ fn decode(buf: &[u8]) -> (Vec<Rec>, bool) {
         i += len;
     }
     (out, i != buf.len())
-}
-
-/// What power loss undid in one file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileUndo {
-    /// Logged changes to the file (writes, truncates, creation, unlink).
-    pub changes: u64,
-    /// Whether any sync of the file completed (everything before its start is durable).
-    pub synced: bool,
-    pub writes_undone: u64,
-    pub bytes_restored: u64,
-    pub truncates_undone: u64,
-    pub creation_undone: bool,
-    pub unlinks_undone: u64,
-}
-
-/// What the power loss did to the files, for the report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PowerLossReport {
-    pub log_records: u64,
-    pub log_bytes: u64,
-    /// The log ended inside a record (a worker died appending): that record was ignored.
-    pub log_torn_tail: bool,
-    /// By file name.
-    pub files: BTreeMap<String, FileUndo>,
-    pub shm_discarded: bool,
-}
-
-impl PowerLossReport {
-    /// Writes undone over every file.
-    pub fn writes_undone(&self) -> u64 {
-        self.files.values().map(|f| f.writes_undone).sum()
-    }
 }
 
 fn open_rw(path: &str) -> std::io::Result<std::fs::File> {

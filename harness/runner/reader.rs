@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc::SyncSender;
 
 use super::event::Event;
-use super::protocol::{PROTOCOL_VERSION, WorkerMsg, hello_version};
+use crate::protocol::{PROTOCOL_VERSION, WorkerMsg, hello_version};
 
 /// A record line longer than this is a runaway worker, not a record.
 const MAX_LINE: usize = 1 << 20;

@@ -17,7 +17,7 @@ fn runner_messages_have_the_documented_shape() {
 /// the schema does not define (PROTOCOL.schema.json is the exact definition).
 #[test]
 fn messages_match_the_json_schema() {
-    use crate::exec::step::{StepAction, StepResult};
+    use crate::observe::step::{StepAction, StepResult};
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../../PROTOCOL.schema.json")).unwrap();
     let check = |def: &str, value: serde_json::Value| {
@@ -87,7 +87,7 @@ fn messages_match_the_json_schema() {
         point: KillPoint::Close,
     };
     check("dying", j(&dying));
-    use crate::exec::step::LockName;
+    use crate::observe::step::LockName;
     for action in [
         StepAction::Open,
         StepAction::Schema,

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::step::{StepAction, StepResult};
 use crate::observe::OpRecord;
+use crate::observe::step::{StepAction, StepResult};
 use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
@@ -24,6 +24,23 @@ pub const RUN_SPEC_FILE: &str = "run.json";
 /// Directory in the run directory that holds the database and only its files.
 pub const DB_DIR: &str = "db";
 pub const DB_FILE: &str = "kanban.db";
+
+/// The global write lock beside the database, `<db>.lock` (PROTOCOL.md: every worker that
+/// takes the global lock, in any language, names it so; the sidecar detector watches it).
+pub fn write_lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    sidecar(db, ".lock")
+}
+
+/// The first-connect lock beside the database, `<db>.init.lock`.
+pub fn init_lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    sidecar(db, ".init.lock")
+}
+
+fn sidecar(db: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(suffix);
+    std::path::PathBuf::from(s)
+}
 
 /// The run as the runner persists it before any worker starts (`run.json`): what the
 /// checks and reports need. Workers are not given it; they get a [`Start`].

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::gate::ActorId;
-use super::step::{StepAction, StepResult};
+use crate::observe::ActorId;
+use crate::observe::step::{StepAction, StepResult};
 use crate::plan::stream;
 
 /// Picks which parked actor runs the next lockstep step.

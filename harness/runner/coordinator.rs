@@ -37,11 +37,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use super::gate::ActorId;
 use super::scheduler::Scheduler;
-use super::step::{LockName, StepAction, StepResult};
+use crate::observe::ActorId;
+use crate::observe::step::{LockName, StepAction, StepResult};
 
-pub use crate::observe::lockstep::{Breach, LockstepOutcome, TraceEntry};
+use crate::observe::lockstep::{Breach, LockstepOutcome, TraceEntry};
 
 pub enum StepEvent {
     Want(ActorId, StepAction),

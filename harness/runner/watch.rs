@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use inotify::{EventMask, Inotify, WatchMask};
 use rustix::event::{PollFd, PollFlags, poll};
 
-use super::clock::monotonic_ns;
+use crate::observe::clock::monotonic_ns;
 
 /// Why the set of files seen during the run may be incomplete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,28 +13,28 @@ use std::time::Instant;
 
 use super::contract::Contract;
 use super::coordinator::StepEvent;
-use super::gate::ActorId;
-use super::protocol::{
-    PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp,
-};
 use super::reader::spawn_reader;
 use super::reap::{tail, wait_bounded};
 use super::violation::ProtocolViolation;
+use crate::observe::ActorId;
 use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
+use crate::protocol::{
+    PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp,
+};
 use crate::scenario::Mode;
-pub use crate::scenario::WorkerCommand;
+use crate::scenario::WorkerCommand;
 
 /// Lines buffered between reader threads and the runner; a flooding worker blocks on its
 /// own pipe instead of growing the runner's memory.
 const CHANNEL_DEPTH: usize = 4096;
 
-pub use super::interrupt::{INTERRUPTED, interrupt};
+use super::interrupt::INTERRUPTED;
 use super::interrupt::{listen, unlisten};
 
 use super::event::Event;
 
-pub use super::start_error::StartError;
+use super::start_error::StartError;
 
 pub enum Wait {
     Event(Event),
@@ -279,7 +279,7 @@ impl Workers {
     }
 
     /// Waits for the next event until `deadline`. Sleeps on the channel alone: worker
-    /// output, pipe ends and interrupts ([`interrupt`]) all arrive there.
+    /// output, pipe ends and interrupts (`super::interrupt::interrupt`) all arrive there.
     pub fn next(&self, deadline: Instant) -> Wait {
         loop {
             if INTERRUPTED.load(Ordering::SeqCst) {
