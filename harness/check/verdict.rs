@@ -388,15 +388,20 @@ fn judge_final_state(j: &mut Judgement, s: &Scenario, c: &Checks) {
         );
     }
     if !c.journal_mode_ok && !c.journal_mode.is_empty() {
-        j.fail(
-            Cat::JournalMode,
-            Detector::JournalModeCheck,
-            FailureKind::Unexpected,
-            format!(
+        // `journal_mode = "app"`: the app's own mode was not one mode for the whole run.
+        let text = match c.app_journal_mode.as_ref().and_then(|a| a.problem.clone()) {
+            Some(p) => p,
+            None => format!(
                 "journal mode after the run is {}, not {} as configured",
                 c.journal_mode,
                 s.sqlite.journal_mode.as_sql()
             ),
+        };
+        j.fail(
+            Cat::JournalMode,
+            Detector::JournalModeCheck,
+            FailureKind::Unexpected,
+            text,
         );
     }
 }

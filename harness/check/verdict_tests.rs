@@ -427,6 +427,8 @@ fn fatal_fails_a_worker_that_finished() {
         language: None,
         implementation: None,
         sqlite_version: None,
+        settings: Vec::new(),
+        settings_reports: 0,
     });
     let v = on_healthy(&obs);
     assert_eq!(v.verdict, VerdictKind::Fail);

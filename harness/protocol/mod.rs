@@ -135,6 +135,10 @@ pub struct Start {
     /// (absent when the scenario has none).
     #[serde(default, skip_serializing_if = "IoFaults::is_off")]
     pub io: IoFaults,
+    /// The runner reads `settings` messages: an adapter that can report what its app's
+    /// connections actually run with sends them (absent: an older runner, send none).
+    #[serde(default)]
+    pub report_settings: bool,
 }
 
 impl Start {
@@ -175,6 +179,7 @@ impl Start {
             connect_early: may_connect_early(s),
             kills,
             io: s.io.clone(),
+            report_settings: true,
         }
     }
 
@@ -309,6 +314,21 @@ pub enum WorkerMsg {
         worker: u32,
         counts: crate::observe::io::IoCounts,
     },
+    /// What one of the app's connections actually runs with (its SQLite, the PRAGMAs in
+    /// force), read by the adapter on that connection; optional (an older adapter sends
+    /// none, and the report then says "not reported").
+    Settings(Box<SettingsMsg>),
+}
+
+/// Worker -> runner: one connection's effective settings (PROTOCOL.md, `settings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsMsg {
+    pub worker: u32,
+    /// The actor whose connection it is (`None`: a connection outside any actor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<u32>,
+    #[serde(flatten)]
+    pub settings: crate::observe::AppSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +354,7 @@ impl WorkerMsg {
         match self {
             WorkerMsg::Hello(h) => h.worker,
             WorkerMsg::Op(r) => r.worker,
+            WorkerMsg::Settings(m) => m.worker,
             WorkerMsg::Ready { worker, .. }
             | WorkerMsg::Done { worker }
             | WorkerMsg::Fatal { worker, .. }

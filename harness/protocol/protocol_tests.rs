@@ -173,6 +173,28 @@ fn messages_match_the_json_schema() {
         "io_counters",
         j(&WorkerMsg::IoCounters { worker: 1, counts }),
     );
+    let settings = |actor, journal_mode: Option<&str>| {
+        WorkerMsg::Settings(Box::new(SettingsMsg {
+            worker: 1,
+            actor,
+            settings: crate::observe::AppSettings {
+                sqlite_version: "3.40.1".into(),
+                journal_mode: journal_mode.map(Into::into),
+                synchronous: Some("full".into()),
+                wal_autocheckpoint: Some(1000),
+                busy_timeout_ms: Some(0),
+                locking_mode: Some("normal".into()),
+            },
+        }))
+    };
+    check("settings", j(&settings(Some(0), Some("delete"))));
+    check("settings", j(&settings(None, None)));
+    // What an adapter writes reads back as the same message (the settings are flattened).
+    let line = r#"{"msg":"settings","worker":1,"actor":0,"sqlite_version":"3.40.1","journal_mode":"delete","synchronous":"full","wal_autocheckpoint":1000,"busy_timeout_ms":0,"locking_mode":"normal"}"#;
+    assert_eq!(
+        serde_json::from_str::<WorkerMsg>(line).unwrap(),
+        settings(Some(0), Some("delete"))
+    );
     let did = WorkerMsg::Did {
         worker: 1,
         actor: 0,

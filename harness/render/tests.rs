@@ -52,6 +52,7 @@ fn report(workers: u32) -> Report {
         kills: Vec::new(),
         io: None,
         run_dir: None,
+        app: None,
         reproduce: "walburst run smoke --seed 1".into(),
     }
 }

@@ -1,5 +1,6 @@
 //! Reports: the run's JSON document (format in `reports/README.md`), written atomically.
 
+pub mod app;
 pub mod console;
 pub mod outputs;
 
@@ -67,6 +68,10 @@ pub struct Report {
     pub io: Option<crate::check::durability::IoReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_dir: Option<PathBuf>,
+    /// An external worker: the SQLite the app's processes ran and what their connections
+    /// set (`sqlite_version` above is walburst's own, for setup and verification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<app::AppSide>,
     pub reproduce: String,
 }
 

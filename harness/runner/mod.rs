@@ -40,6 +40,9 @@ use crate::scenario::WorkerCommand;
 /// What the runner reports while a run is under way (for progress displays).
 pub trait Progress {
     fn started(&mut self, _workers: u32, _planned: u64) {}
+    /// Every worker is at the start barrier (its `hello` and, where it connects early, its
+    /// connections' `settings` are in); `go` follows.
+    fn barrier(&mut self, _workers: &[&crate::observe::WorkerExit]) {}
     fn ops(&mut self, _done: u64, _planned: u64) {}
 }
 
@@ -131,6 +134,7 @@ pub fn execute(
         return Ok(finish(workers, obs, watch));
     }
 
+    progress.barrier(&workers.procs.iter().map(|p| &p.exit).collect::<Vec<_>>());
     obs.t_go_ns = monotonic_ns();
     for w in 0..n {
         workers.go(w);

@@ -262,6 +262,8 @@ impl Workers {
                 language: None,
                 implementation: None,
                 sqlite_version: None,
+                settings: Vec::new(),
+                settings_reports: 0,
             },
             progress: Progress::Spawned,
             stream: Stream::Open,
@@ -320,8 +322,10 @@ impl Workers {
             .collect();
         let successor = self.start(w, &first)?;
         let old = std::mem::replace(&mut self.procs[w as usize], successor);
-        // Keep the record count across incarnations.
+        // Keep the record count and what the app's connections ran with across incarnations.
         self.procs[w as usize].exit.records = old.exit.records;
+        self.procs[w as usize].exit.settings = old.exit.settings;
+        self.procs[w as usize].exit.settings_reports = old.exit.settings_reports;
         Ok(skipped)
     }
 
@@ -404,6 +408,7 @@ impl Workers {
                         }
                     }
                     WorkerMsg::Ready { .. } => p.mark_ready(),
+                    WorkerMsg::Settings(m) => p.exit.note_settings(m.settings),
                     WorkerMsg::Op(mut rec) => {
                         p.exit.records += 1;
                         rec.error = rec.error.map(|e| e.normalized());

@@ -527,6 +527,12 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     if let Some(l) = &s.ledger {
         l.validate()?;
     }
+    if s.sqlite.journal_mode == JournalMode::App && s.worker.is_none() {
+        return Err(Invalid::field(
+            "sqlite.journal_mode",
+            "= \"app\" needs an external `[worker]` (the app's own connections choose the mode; the built-in worker has no rule of its own); allowed without [worker]: wal, delete, truncate, persist",
+        ));
+    }
     super::expect::validate(s)
 }
 

@@ -29,11 +29,15 @@ pub fn open(path: &Path, cfg: &SqliteConfig, busy_timeout_ms: u32) -> rusqlite::
     if let Some(ps) = cfg.page_size {
         conn.pragma_update(None, "page_size", ps)?;
     }
-    let mode: String = conn.query_row(
-        &format!("PRAGMA journal_mode={}", cfg.journal_mode.as_sql()),
-        [],
-        |r| r.get(0),
-    )?;
+    // `journal_mode = "app"`: the app's connections choose; walburst's own (the runner's
+    // setup) leave the file in SQLite's default rollback journal, so the app's rule is
+    // what decides whether the database becomes WAL.
+    let mode: String = match cfg.journal_mode.fixed() {
+        Some(m) => conn.query_row(&format!("PRAGMA journal_mode={}", m.as_sql()), [], |r| {
+            r.get(0)
+        })?,
+        None => conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+    };
     if !mode.eq_ignore_ascii_case(cfg.journal_mode.as_sql()) && cfg.journal_mode == JournalMode::Wal
     {
         // SQLite answers with the mode in force when it could not switch; never run a

@@ -27,6 +27,7 @@ import time
 
 from . import errors
 from .protocol import monotonic_ns
+from .settings import SETTINGS
 
 _tls = threading.local()
 
@@ -545,6 +546,7 @@ class GatedConnectionMixin:
             GATE.maybe_die("close")
             op.closed = True
         was_in_tx = self.in_transaction
+        SETTINGS.before_close(self)
         GATE.step({"kind": "close"}, super().close)
         if op is not None and was_in_tx:
             op.rolled_back = True
@@ -554,6 +556,7 @@ class GatedCursorMixin:
     def execute(self, sql, parameters=(), /):
         conn = self.connection
         kind, label = conn._walburst_kind(sql)
+        SETTINGS.note_sql(conn, sql)
         if GATE.lockstep and _BUSY_TIMEOUT.match(sql):
             # Lockstep never waits inside SQLite: the gate is the busy handler.
             sql, parameters = "PRAGMA busy_timeout=0", ()
@@ -654,7 +657,9 @@ def gated_connect(database, *args, **kwargs):
     op = GATE.current_op()
     while True:
         try:
-            return GATE.step({"kind": "open"}, lambda: _original_connect(database, **kwargs))
+            conn = GATE.step({"kind": "open"}, lambda: _original_connect(database, **kwargs))
+            SETTINGS.mark(conn)
+            return conn
         except sqlite3.Error as exc:
             if op is not None and errors.is_busy(exc):
                 op.note_busy("open", ("open", str(database)), exc, GATE.gated_here())
