@@ -186,7 +186,7 @@ pub const MAX_SETTINGS: usize = 16;
 
 /// One connection's effective settings as the app's process read them back from SQLite
 /// (PROTOCOL.md, `settings`): what ran, not what the scenario asked for.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AppSettings {
     /// `sqlite3_libversion()` of the library the process loaded.
     pub sqlite_version: String,

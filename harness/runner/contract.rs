@@ -189,6 +189,13 @@ impl Contract {
                 }
                 Ok(())
             }
+            WorkerMsg::Settings(m) if m.actor.is_some_and(|a| a >= self.actors) => {
+                Err(V::NoSuchActor {
+                    worker: w,
+                    actor: m.actor.unwrap_or_default(),
+                    actors: self.actors,
+                })
+            }
             WorkerMsg::IoCounters { .. } if self.io.is_off() => Err(V::UnplannedIo {
                 worker: w,
                 point: None,
@@ -468,6 +475,28 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    #[test]
+    fn settings_for_an_actor_that_does_not_exist_are_named() {
+        let mut c = contract(false, vec![]);
+        let settings = |actor| {
+            WorkerMsg::Settings(Box::new(crate::protocol::SettingsMsg {
+                worker: 1,
+                actor,
+                settings: Default::default(),
+            }))
+        };
+        c.admit(&settings(Some(1))).unwrap();
+        c.admit(&settings(None)).unwrap();
+        assert_eq!(
+            c.admit(&settings(Some(2))).unwrap_err(),
+            ProtocolViolation::NoSuchActor {
+                worker: 1,
+                actor: 2,
+                actors: 2
+            }
+        );
     }
 
     #[test]
