@@ -12,6 +12,7 @@ pub mod coordinator;
 mod event;
 pub mod interrupt;
 pub mod lifeline;
+mod proc;
 pub mod procs;
 mod reader;
 pub mod reap;

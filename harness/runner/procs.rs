@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::Instant;
@@ -25,95 +25,19 @@ use crate::protocol::{
 use crate::scenario::Mode;
 use crate::scenario::WorkerCommand;
 
+use super::event::Event;
+use super::interrupt::{INTERRUPTED, listen, unlisten};
+use super::proc::{Proc, Progress, Stream};
+use super::start_error::StartError;
+
 /// Lines buffered between reader threads and the runner; a flooding worker blocks on its
 /// own pipe instead of growing the runner's memory.
 const CHANNEL_DEPTH: usize = 4096;
-
-use super::interrupt::INTERRUPTED;
-use super::interrupt::{listen, unlisten};
-
-use super::event::Event;
-
-use super::start_error::StartError;
 
 pub enum Wait {
     Event(Event),
     TimedOut,
     Interrupted,
-}
-
-/// How far an incarnation got towards running its ops; only ever moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Progress {
-    /// Started as a process; no `ready` yet.
-    Spawned,
-    /// It said `ready` and waits at the start barrier.
-    Ready,
-    /// The runner sent it `go`.
-    Running,
-}
-
-/// Its stdout: read and believed, read but no longer believed (it broke the protocol and
-/// was killed), or at its end. Only ever moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stream {
-    Open,
-    Distrusted,
-    Closed,
-}
-
-pub struct Proc {
-    child: Child,
-    pub stdin: Option<ChildStdin>,
-    pub exit: WorkerExit,
-    progress: Progress,
-    stream: Stream,
-    /// When the worker last made progress (for the stall watchdog): its handshake, an op
-    /// record, a lockstep `did`, `done`. Other messages (a repeated `io_counters`, say) do
-    /// not keep a stuck worker alive.
-    pub last_heard: Instant,
-    /// A seeded kill was announced by this incarnation.
-    pub dying: Option<KillEvent>,
-    /// What this incarnation was told; every message it sends is held against it.
-    contract: Contract,
-    stderr_path: PathBuf,
-}
-
-impl Proc {
-    /// Its stdout has ended (the process is gone or going).
-    pub fn ended(&self) -> bool {
-        self.stream == Stream::Closed
-    }
-
-    /// It reached the start barrier (and may have gone past it).
-    pub fn ready(&self) -> bool {
-        self.progress >= Progress::Ready
-    }
-
-    /// It was sent `go`.
-    pub fn started(&self) -> bool {
-        self.progress == Progress::Running
-    }
-
-    fn mark_ready(&mut self) {
-        self.progress = self.progress.max(Progress::Ready);
-    }
-
-    pub fn mark_started(&mut self) {
-        self.progress = Progress::Running;
-    }
-
-    fn mark_distrusted(&mut self) {
-        debug_assert!(
-            self.stream != Stream::Closed,
-            "a violation after the end of its stdout"
-        );
-        self.stream = self.stream.max(Stream::Distrusted);
-    }
-
-    fn mark_ended(&mut self) {
-        self.stream = Stream::Closed;
-    }
 }
 
 pub struct Workers {
