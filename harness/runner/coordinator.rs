@@ -249,16 +249,7 @@ impl Coordinator {
                 // closing an early connection, must be granted like any other, never raced).
                 let mine = self.actors.iter().filter(|a| a.worker == w);
                 self.live.extend(mine);
-                self.parked.retain(|a, _| a.worker != w);
-                self.holders.retain(|a| a.worker != w);
-                self.deferred.retain(|a| a.worker != w);
-                self.paused.retain(|a, _| a.worker != w);
-                // A dead process's in-process locks died with it.
-                self.release_app_locks(w);
-                self.declared.retain(|a, _| a.worker != w);
-                if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
-                    self.granted = None;
-                }
+                self.forget_process(w);
             }
             StepEvent::WorkerGone(w) => {
                 // A process that died with live actors held its locks until then (the run
@@ -269,17 +260,22 @@ impl Coordinator {
                     self.release_all();
                 }
                 self.live.retain(|a| a.worker != w);
-                self.parked.retain(|a, _| a.worker != w);
-                self.holders.retain(|a| a.worker != w);
-                self.deferred.retain(|a| a.worker != w);
-                self.paused.retain(|a, _| a.worker != w);
-                // A dead process's in-process locks died with it.
-                self.release_app_locks(w);
-                self.declared.retain(|a, _| a.worker != w);
-                if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
-                    self.granted = None;
-                }
+                self.forget_process(w);
             }
+        }
+    }
+
+    /// Worker `w`'s process is gone: nothing it parked, held, paused or was granted stands,
+    /// and its in-process (app) locks died with it.
+    fn forget_process(&mut self, w: u32) {
+        self.parked.retain(|a, _| a.worker != w);
+        self.holders.retain(|a| a.worker != w);
+        self.deferred.retain(|a| a.worker != w);
+        self.paused.retain(|a, _| a.worker != w);
+        self.release_app_locks(w);
+        self.declared.retain(|a, _| a.worker != w);
+        if self.granted.as_ref().is_some_and(|(a, _)| a.worker == w) {
+            self.granted = None;
         }
     }
 
