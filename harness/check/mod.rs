@@ -492,3 +492,7 @@ fn classify(obs: &Observations, damage: Vec<FailureCategory>) -> Corruption {
     k.evidence = damage;
     k
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod run_tests;
