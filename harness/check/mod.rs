@@ -433,3 +433,7 @@ fn classify(obs: &Observations, damage: Vec<FailureCategory>) -> Corruption {
     k.evidence = damage;
     k
 }
+
+#[cfg(test)]
+#[path = "props_tests.rs"]
+mod props_tests;
