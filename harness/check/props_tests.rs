@@ -390,7 +390,7 @@ fn check_history(shape: &Shape, p: &Picks) -> usize {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
     /// Clean histories pass every oracle; each mutation fails exactly the matching one.
     #[test]
