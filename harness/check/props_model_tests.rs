@@ -351,6 +351,16 @@ impl Run {
 
     /// Checks `case` from a fresh copy of the database, as `run` does after a run.
     pub(super) fn judge(&self, case: &Case, name: &str) -> (Checks, Verdict) {
+        self.judge_observed(case, name, |_| {})
+    }
+
+    /// As [`Run::judge`], with the observations changed by `observed` before checking.
+    pub(super) fn judge_observed(
+        &self,
+        case: &Case,
+        name: &str,
+        observed: impl FnOnce(&mut Observations),
+    ) -> (Checks, Verdict) {
         let db = self.dir.path().join(format!("{name}.db"));
         std::fs::copy(&self.db, &db).unwrap();
         let conn = Connection::open(&db).unwrap();
@@ -368,6 +378,7 @@ impl Run {
         if self.lockstep {
             obs.lockstep = Some(lockstep(&self.plan, &case.steps));
         }
+        observed(&mut obs);
         let mut scenario = parse_str("name = \"props\"\n", &ScenarioSource::Embedded("p".into()))
             .expect("a scenario with only a name is valid");
         scenario.workload.workers = self.plan.workers.len() as u32;

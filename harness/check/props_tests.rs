@@ -442,3 +442,63 @@ fn on_a_history_of_every_kind_every_mutation_applies() {
     };
     assert_eq!(check_history(&shape, &p), MUTATIONS.len() + 6);
 }
+
+/// A worker that never got `go` ran nothing: its planned writes are "not run", never
+/// ambiguous, lost or phantom, and the ledger and the state oracle judge the others (mutant
+/// in `check::run`: the ledger judged the whole plan, probing every op of the worker that
+/// never started). The run fails for that worker's liveness alone.
+#[test]
+fn a_worker_that_never_started_is_not_run_not_ambiguous() {
+    let op = |kind| (Index(0), kind);
+    let shape = Shape {
+        workers: vec![(
+            2,
+            [
+                OpKind::CreateTask,
+                OpKind::CreateTask,
+                OpKind::ClaimTask,
+                OpKind::AddComment,
+            ]
+            .map(op)
+            .to_vec(),
+        )],
+        picks: vec![Index(0); 24],
+        tick_ms: 1_000,
+        lockstep: false,
+    };
+    let mut run = execute(&shape);
+    let mut idle = run.plan.workers[0].clone();
+    idle.worker = 1;
+    let writes = idle.ops.iter().filter(|op| op.kind.is_write()).count() as u64;
+    run.plan.workers.push(idle);
+    let mut case = run.case();
+    // It never said anything: only the runner's account of it.
+    case.msgs.truncate(1);
+    let (checks, v) = run.judge_observed(&case, "never-started", |obs| {
+        let mut exit = obs.workers[0].clone();
+        exit.worker = 1;
+        exit.pid += 1;
+        exit.finished = false;
+        exit.exit_code = None;
+        exit.records = 0;
+        exit.never_started = true;
+        obs.workers.push(exit);
+    });
+    assert_eq!(checks.not_run, writes);
+    assert_eq!(
+        (checks.ambiguous, checks.lost_writes, checks.phantom_writes),
+        (0, 0, 0),
+        "{:?}",
+        checks.ambiguous_ops
+    );
+    assert!(
+        checks.state.as_ref().is_some_and(|s| s.matches),
+        "{:?}",
+        checks.state
+    );
+    assert_eq!(
+        signature(&v),
+        only(Cat::Liveness, Detector::WorkerExit),
+        "{v:#?}"
+    );
+}
