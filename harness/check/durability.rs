@@ -533,6 +533,79 @@ mod tests {
         );
     }
 
+    fn passing() -> super::super::verdict::Verdict {
+        super::super::verdict::Verdict {
+            verdict: super::super::verdict::VerdictKind::Pass,
+            failures: Vec::new(),
+            liveness: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// `judge_io` turns each `[io]` finding into a failure of its own and fails a passing
+    /// verdict for it: a point that never fired (a safety failure alone is enough), and in
+    /// free mode a stall during which nobody committed although others had work (a
+    /// liveness failure alone is enough); in lockstep that stall is by design, a note only.
+    #[test]
+    fn judge_io_fails_the_run_for_each_io_finding() {
+        use super::super::verdict::VerdictKind;
+        let mut s = scenario("full", "wal");
+        let with_point = parse_str(
+            "name = \"d\"\n[[io.points]]\nfile = \"wal\"\nop = \"sync\"\nnth = 5\naction = \"fail\"\n",
+            &ScenarioSource::Embedded("d".into()),
+        )
+        .unwrap();
+        let mut v = passing();
+        judge_io(&with_point, false, &IoReport::default(), &mut v);
+        assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+        let sigs: Vec<_> = v
+            .failures
+            .iter()
+            .map(|f| (f.category, f.detector, f.kind))
+            .collect();
+        assert_eq!(
+            sigs,
+            [(
+                FailureCategory::IoPointNotFired,
+                Detector::FaultVfs,
+                FailureKind::Missing
+            )]
+        );
+        assert!(v.liveness.is_empty());
+
+        let stalled = IoReport {
+            stalls: vec![StallReport {
+                worker: 0,
+                point: 0,
+                stop_ms: 50,
+                commits_by_others: 0,
+                wal_bytes_before: None,
+                wal_bytes_after: None,
+                others_active_after: true,
+            }],
+            ..IoReport::default()
+        };
+        s.io.points.clear();
+        let mut v = passing();
+        judge_io(&s, false, &stalled, &mut v);
+        assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+        assert!(v.failures.is_empty(), "{v:?}");
+        assert_eq!(v.liveness.len(), 1, "{v:?}");
+        assert_eq!(v.liveness[0].detector, Detector::FaultVfs);
+        let mut v = passing();
+        judge_io(&s, true, &stalled, &mut v);
+        assert_eq!(
+            v.verdict,
+            VerdictKind::Pass,
+            "lockstep stalls by design: {v:?}"
+        );
+        assert!(v.notes.iter().any(|n| n.starts_with("stall of worker 0")));
+        // Nothing to judge leaves a passing verdict alone.
+        let mut v = passing();
+        judge_io(&s, false, &IoReport::default(), &mut v);
+        assert_eq!(v, passing());
+    }
+
     /// A table the oracle must read that cannot be read is an error, never a pass.
     #[test]
     fn an_unreadable_table_is_an_error() {
