@@ -496,3 +496,7 @@ fn classify(obs: &Observations, damage: Vec<FailureCategory>) -> Corruption {
 #[cfg(test)]
 #[path = "run_tests.rs"]
 mod run_tests;
+
+#[cfg(test)]
+#[path = "props_tests.rs"]
+mod props_tests;

@@ -165,3 +165,7 @@ fn table_rows(conn: &Connection, table: &str) -> Result<Vec<String>, StateError>
         .map_err(sql(&doing))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(sql(&doing))
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -538,6 +538,7 @@ fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
                 crate::scenario::KillPoint::Checkpoint => "during a checkpoint",
                 crate::scenario::KillPoint::Close => "at connection close",
                 crate::scenario::KillPoint::Hang => "hung",
+                crate::scenario::KillPoint::Panic => "panicked",
                 crate::scenario::KillPoint::Io => "at an [io] fault point",
                 crate::scenario::KillPoint::PowerLoss => "in the power loss",
                 crate::scenario::KillPoint::None => "",

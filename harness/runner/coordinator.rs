@@ -447,7 +447,10 @@ impl Coordinator {
                 self.deferred.remove(&a);
                 self.holders.insert(a);
             }
-            StepAction::BeginDeferred if result.is_ok() => {
+            // A holder's `begin_deferred` (SQLite refuses a BEGIN inside a transaction; an
+            // adapter may still report it OK) takes nothing and gives nothing back: it keeps
+            // holding, and a deferred transaction is one that does not hold yet.
+            StepAction::BeginDeferred if result.is_ok() && !self.holders.contains(&a) => {
                 self.deferred.insert(a);
             }
             // The first write of a deferred transaction keeps the lock until it ends; an
@@ -575,3 +578,7 @@ impl Coordinator {
 #[cfg(test)]
 #[path = "coordinator_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "coordinator_props_tests.rs"]
+mod props_tests;

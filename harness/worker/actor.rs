@@ -128,6 +128,14 @@ impl<'a> Actor<'a> {
                     std::thread::sleep(Duration::from_secs(3600));
                 }
             }
+            if self
+                .kills
+                .iter()
+                .any(|k| k.seq == op.seq && k.point == KillPoint::Panic)
+            {
+                // Test-only: a bug in an actor; the worker must fail naming it.
+                panic!("test-only kill point `panic` at op seq {}", op.seq);
+            }
             super::vfs::set_current_op(self.actor, op.seq);
             let mut rec = self.new_record(op);
             if session.is_none() {
