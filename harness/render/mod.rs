@@ -9,6 +9,7 @@ mod isolation;
 pub mod latency;
 mod marks;
 mod page;
+pub mod paths;
 pub mod steps;
 pub mod svg;
 pub mod timeline;

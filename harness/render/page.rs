@@ -63,7 +63,8 @@ pub fn run_page(d: &RunData, timeline: Option<&str>, notes: &[String]) -> String
     timeline_section(&mut b, d, timeline, notes);
     latency_section(&mut b, d);
     settings(&mut b, r);
-    document(&format!("{word} {} seed {}", r.scenario.name, r.seed), &b)
+    let page = document(&format!("{word} {} seed {}", r.scenario.name, r.seed), &b);
+    super::paths::Elide::for_run(r).apply(&page)
 }
 
 fn failures(b: &mut String, r: &Report) {
