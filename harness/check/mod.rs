@@ -100,6 +100,12 @@ pub struct Checks {
     pub state: Option<state::StateReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_error: Option<String>,
+    /// Why the state oracle did not judge a run it otherwise would (said in the verdict's
+    /// notes, never silently): an op whose outcome is unknown and whose rows are absent may
+    /// still have committed a heartbeat event that a later gc removed, and a replay without
+    /// it would fail a correct run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_not_judged: Option<String>,
     /// What each measured check judged out of what it should have (`check::coverage`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coverage: Vec<coverage::Coverage>,
@@ -338,9 +344,12 @@ fn verify_database(
     let kanban = spec.scenario.worker.is_none()
         && spec.scenario.workload.profile == crate::scenario::Profile::Kanban;
     if kanban && judge_ledger && ledger_clean && healthy {
-        match state::check(&conn, ran, records) {
-            Ok(s) => c.state = Some(s),
-            Err(e) => c.state_error = Some(e.to_string()),
+        match state_unjudgeable(c, ran, records) {
+            Some(why) => c.state_not_judged = Some(why),
+            None => match state::check(&conn, ran, records) {
+                Ok(s) => c.state = Some(s),
+                Err(e) => c.state_error = Some(e.to_string()),
+            },
         }
     }
     match content::content_hash(&conn) {
@@ -359,6 +368,44 @@ fn verify_database(
     c.journal_mode_ok = v.journal_mode_ok;
     c.final_length_ok = v.final_length_ok;
     c.verification_errors = v.errors;
+}
+
+/// Why a replay in commit order cannot be exact for this run: a heartbeat of unknown
+/// outcome (never reported, or its COMMIT failed) that the ledger found absent may have
+/// committed an event that a gc of the plan removed afterwards; its event id is then a gap
+/// the replay cannot fill, and replaying without it would fail a correct run.
+fn state_unjudgeable(
+    c: &Checks,
+    ran: &Plan,
+    records: &[crate::observe::OpRecord],
+) -> Option<String> {
+    use crate::plan::OpKind;
+    if c.ambiguous <= c.ambiguous_committed {
+        return None;
+    }
+    let outcome: BTreeMap<(u32, u32), crate::observe::Outcome> = records
+        .iter()
+        .map(|r| ((r.worker, r.seq), r.outcome))
+        .collect();
+    let ops = || {
+        ran.workers
+            .iter()
+            .flat_map(|wp| wp.ops.iter().map(move |op| (wp.worker, op)))
+    };
+    let unknown_heartbeats = ops()
+        .filter(|(w, op)| {
+            op.kind == OpKind::Heartbeat
+                && outcome
+                    .get(&(*w, op.seq))
+                    .is_none_or(|o| *o == crate::observe::Outcome::Ambiguous)
+        })
+        .count();
+    let gc = ops().any(|(_, op)| op.kind == OpKind::GcEvents);
+    (unknown_heartbeats > 0 && gc).then(|| {
+        format!(
+            "state oracle not judged: {unknown_heartbeats} heartbeat(s) of unknown outcome, and a gc that may have removed the event of one that committed"
+        )
+    })
 }
 
 /// The checks judged from the records and the runner's observations alone: completeness,

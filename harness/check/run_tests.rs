@@ -90,3 +90,58 @@ fn the_ledger_judges_exactly_the_workers_that_started() {
     );
     assert!(c.content_hash.is_some() && c.final_length_ok, "{c:?}");
 }
+
+/// A heartbeat of unknown outcome, found absent, may have committed an event that a gc then
+/// removed: the state oracle cannot replay such a run exactly and says so instead of
+/// failing a correct run. Without a gc in the plan (or with every heartbeat reported) it
+/// judges as before.
+#[test]
+fn the_state_oracle_says_why_it_does_not_judge_an_unknowable_heartbeat() {
+    let judged = |mix: &str, report_all: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "name = \"t\"\n[workload]\nworkers = 1\nops_per_worker = 12\n[workload.mix]\n{mix}\n"
+        );
+        let scenario = parse_str(&text, &ScenarioSource::Embedded("t".into())).unwrap();
+        let (mut spec, _) = empty_run(dir.path());
+        spec.scenario = scenario;
+        let plan = crate::plan::build(&spec.scenario, 1);
+        // Nothing committed; the heartbeats (and all else) either reported rolled back or
+        // never reported at all.
+        let records: Vec<crate::observe::OpRecord> = if report_all {
+            plan.workers[0]
+                .ops
+                .iter()
+                .filter(|op| op.kind.is_write())
+                .map(|op| {
+                    serde_json::from_value(serde_json::json!({
+                        "worker": 0, "actor": op.actor, "seq": op.seq, "kind": op.kind.name(),
+                        "outcome": "rolled_back", "lock_wait_us": 0, "begin_wait_us": 0,
+                        "latency_us": 0, "t_start_ns": 0, "t_end_ns": 0
+                    }))
+                    .unwrap()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let obs = Observations {
+            workers: vec![exit(0, false)],
+            records,
+            ..Observations::default()
+        };
+        run(&spec, &plan, &obs).0
+    };
+    let c = judged("heartbeat = 1\ngc_events = 1", false);
+    let why = c.state_not_judged.as_deref().unwrap_or_default();
+    assert!(why.starts_with("state oracle not judged: "), "{c:?}");
+    assert!(c.state.is_none() && c.state_error.is_none());
+    // No gc: a heartbeat's event cannot vanish, the replay judges.
+    let c = judged("heartbeat = 1\ncreate_task = 1", false);
+    assert_eq!(c.state_not_judged, None);
+    assert!(c.state.as_ref().is_some_and(|s| s.matches), "{c:?}");
+    // Every heartbeat's outcome known: the replay judges.
+    let c = judged("heartbeat = 1\ngc_events = 1", true);
+    assert_eq!(c.state_not_judged, None);
+    assert!(c.state.is_some(), "{c:?}");
+}

@@ -6,6 +6,9 @@ use super::*;
 
 /// The state oracle's finding, or its error (an error while checking is never a pass).
 pub(super) fn judge_state(j: &mut Judgement, c: &Checks) {
+    if let Some(why) = &c.state_not_judged {
+        j.notes.push(why.clone());
+    }
     let why = match (&c.state, &c.state_error) {
         (_, Some(e)) => e.clone(),
         (Some(s), None) if !s.matches => format!(
