@@ -6,6 +6,7 @@
 //! happened) -> [`check`] (verification, ledger, exclusion, verdict) -> [`report`].
 //! [`run`] sequences them for one (scenario, seed).
 
+pub mod adapter_check;
 pub mod check;
 pub mod cli;
 pub mod compare;

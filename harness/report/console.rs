@@ -11,6 +11,9 @@ use crate::scenario::Mode;
 pub struct Console {
     pub quiet: bool,
     live: bool,
+    /// Prints nothing at all: for commands that run a run and say what it means themselves
+    /// (`walburst adapter check`).
+    silent: bool,
     label: String,
 }
 
@@ -19,11 +22,25 @@ impl Console {
         Console {
             quiet,
             live: !quiet && std::io::stderr().is_terminal(),
+            silent: false,
+            label: String::new(),
+        }
+    }
+
+    /// A console that prints nothing (no seed line, progress or verdict line).
+    pub fn silent() -> Console {
+        Console {
+            quiet: true,
+            live: false,
+            silent: true,
             label: String::new(),
         }
     }
 
     pub fn line(&self, text: &str) {
+        if self.silent {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
         let _ = out.flush();
