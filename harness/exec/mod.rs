@@ -15,10 +15,14 @@ pub mod list_append;
 pub mod origin;
 pub mod procs;
 pub mod protocol;
+#[cfg(test)]
+mod protocol_doc_tests;
 mod reader;
 pub mod reap;
 pub mod runner;
 pub mod scheduler;
+#[cfg(test)]
+mod schema_check;
 pub mod sink;
 pub mod sqlite;
 mod start_error;
