@@ -74,6 +74,23 @@ fn the_python_adapter_keeps_every_rule_and_shows_its_gate() {
         "{}",
         c.stdout
     );
+    // The plan and the scheduler are seeded: a second check classifies the same steps in the
+    // same order.
+    let steps = |out: &str| -> Vec<String> {
+        out.lines()
+            .skip_while(|l| !l.starts_with("gate classification"))
+            .take_while(|l| l.starts_with(' ') || l.starts_with("gate"))
+            .map(str::to_string)
+            .collect()
+    };
+    let again = check(
+        work.path(),
+        &["--lockstep"],
+        &["python3", "adapters/python/kanban_worker.py"],
+    );
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(steps(&c.stdout).len() > 20, "{}", c.stdout);
+    assert_eq!(steps(&c.stdout), steps(&again.stdout));
 }
 
 /// Every lie of the jobs fixture fails the check with exit 1, under its rule, named.
@@ -252,6 +269,33 @@ fn bad_input_is_refused_and_a_mute_program_is_named() {
     assert_eq!(c.code, 1, "{}{}", c.stdout, c.stderr);
     assert!(
         c.stdout.contains("FAIL exit") && c.stdout.contains("before finishing its schedule"),
+        "{}",
+        c.stdout
+    );
+}
+
+/// An adapter that reads `start` and then says nothing is named at the start barrier's
+/// deadline (20 s), never waited on.
+#[test]
+fn a_silent_adapter_is_named_at_its_deadline() {
+    require_python();
+    let work = tempfile::tempdir().unwrap();
+    let silent = "import sys, time; sys.stdin.readline(); time.sleep(600)";
+    let c = check(work.path(), &[], &["python3", "-c", silent]);
+    assert_eq!(c.code, 1, "{}{}", c.stdout, c.stderr);
+    assert!(
+        c.stdout.contains("FAIL deadlines")
+            && c.stdout.contains("did not reach the start barrier")
+            && c.stdout.contains("no hello"),
+        "{}",
+        c.stdout
+    );
+    // Nothing to judge is not a pass.
+    assert!(
+        !c.stdout.contains("PASS exclusion")
+            && c.stdout.contains("NOT JUDGED exclusion")
+            && c.stdout.contains("(no op record came)")
+            && c.stdout.contains("NOT JUDGED messages"),
         "{}",
         c.stdout
     );

@@ -144,13 +144,24 @@ pub struct PhaseOutcome {
     pub trace: Vec<TraceEntry>,
     /// The kills the plan told the workers to perform.
     pub planned_kills: Vec<plan::Kill>,
-    /// Per rule, what broke it (empty: kept).
-    pub broken: Vec<(Rule, Vec<String>)>,
+    /// Per rule, how the adapter did.
+    pub rules: Vec<(Rule, Judged)>,
+}
+
+/// How an adapter did on one rule in one phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    Kept,
+    /// The named failures that broke it.
+    Broken(Vec<String>),
+    /// Nothing the rule looks at happened (no record came, no step ran): never a pass.
+    NotJudged(String),
 }
 
 impl PhaseOutcome {
+    /// Every rule kept: a rule broken or not judged fails the phase.
     pub fn passed(&self) -> bool {
-        self.broken.iter().all(|(_, why)| why.is_empty())
+        self.rules.iter().all(|(_, j)| *j == Judged::Kept)
     }
 }
 
@@ -175,21 +186,26 @@ pub fn run_phase(phase: Phase, req: &CheckRequest) -> Result<PhaseOutcome, Check
             phase: phase.name(),
             source: Box::new(source),
         })?;
-    let broken = judge(&outcome.report, &planned_kills, phase == Phase::Kill);
+    let rules = judge(&outcome.report, &outcome.trace, &planned_kills, phase);
     Ok(PhaseOutcome {
         phase,
         report: outcome.report,
         trace: outcome.trace,
         planned_kills,
-        broken,
+        rules,
     })
 }
 
-/// Per rule, the failures of the run that broke it.
-fn judge(report: &Report, planned_kills: &[plan::Kill], kills: bool) -> Vec<(Rule, Vec<String>)> {
+/// Per rule, the failures of the run that broke it, or why it could not be judged.
+fn judge(
+    report: &Report,
+    trace: &[TraceEntry],
+    planned_kills: &[plan::Kill],
+    phase: Phase,
+) -> Vec<(Rule, Judged)> {
     let mut broken: Vec<(Rule, Vec<String>)> = Rule::ALL
         .iter()
-        .filter(|r| r.applies(kills))
+        .filter(|r| r.applies(phase == Phase::Kill))
         .map(|r| (*r, Vec::new()))
         .collect();
     let mut add = |rule: Rule, why: String| {
@@ -224,7 +240,30 @@ fn judge(report: &Report, planned_kills: &[plan::Kill], kills: bool) -> Vec<(Rul
             );
         }
     }
+    let records: u64 = report.workers.iter().map(|w| w.records).sum();
+    let silent: Vec<String> = report
+        .workers
+        .iter()
+        .filter(|w| w.language.is_none())
+        .map(|w| w.worker.to_string())
+        .collect();
     broken
+        .into_iter()
+        .map(|(rule, why)| {
+            let judged = if !why.is_empty() {
+                Judged::Broken(why)
+            } else if rule == Rule::Messages && !silent.is_empty() {
+                Judged::NotJudged(format!("no hello from worker(s) {}", silent.join(", ")))
+            } else if matches!(rule, Rule::RecordContents | Rule::Exclusion) && records == 0 {
+                Judged::NotJudged("no op record came".into())
+            } else if rule == Rule::Exclusion && phase == Phase::Lockstep && trace.is_empty() {
+                Judged::NotJudged("no lockstep step ran".into())
+            } else {
+                Judged::Kept
+            };
+            (rule, judged)
+        })
+        .collect()
 }
 
 /// The lines a phase prints: who spoke, each rule, and in lockstep every step as the gate
@@ -272,12 +311,16 @@ pub fn phase_lines(o: &PhaseOutcome) -> Vec<String> {
     if let Some(hint) = never_stepped(o) {
         out.push(hint);
     }
-    for (rule, why) in &o.broken {
-        if why.is_empty() {
-            out.push(format!("PASS {}", rule.describe()));
-        } else {
-            out.push(format!("FAIL {}", rule.describe()));
-            out.extend(why.iter().map(|w| format!("  - {w}")));
+    for (rule, judged) in &o.rules {
+        match judged {
+            Judged::Kept => out.push(format!("PASS {}", rule.describe())),
+            Judged::Broken(why) => {
+                out.push(format!("FAIL {}", rule.describe()));
+                out.extend(why.iter().map(|w| format!("  - {w}")));
+            }
+            Judged::NotJudged(why) => {
+                out.push(format!("NOT JUDGED {} ({why})", rule.describe()));
+            }
         }
     }
     if !o.passed()

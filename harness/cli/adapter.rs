@@ -21,7 +21,8 @@ pub enum AdapterCommand {
     ///
     /// Runs the program as the worker of short real runs of a small fixed plan (seed 1, in a
     /// temporary run directory): the handshake (start, hello, ready, go) and 6 ops of each of
-    /// 2 workers in free mode; with --kill a planned kill (`dying`, then the process gone by
+    /// 2 workers in free mode (kinds create_task and claim_task: an adapter maps both, or the
+    /// check names WALBURST_UNSUPPORTED); with --kill a planned kill (`dying`, then the process gone by
     /// SIGKILL) and its successor; with --lockstep a short lockstep run of 2 workers with 2
     /// actors each, printing every SQL step as the adapter's gate classified it (begin,
     /// begin_deferred, write, statement, commit, ...). The runner's own contract and the coordinator's breach
@@ -30,8 +31,9 @@ pub enum AdapterCommand {
     /// barrier 20 s, no progress 10 s, a lockstep step 10 s): a silent adapter is named,
     /// never waited on.
     ///
-    /// Exit status: 0 every rule kept, 1 a rule broken (each named), 2 bad input (no command,
-    /// a program not found), 130 interrupted.
+    /// Exit status: 0 every rule kept, 1 a rule broken (each named) or not judged (nothing it
+    /// looks at happened: no record, no step), 2 bad input (no command, a program not found),
+    /// 130 interrupted.
     #[command(
         after_help = "Examples:\n  walburst adapter check -- python3 adapters/python/kanban_worker.py\n  walburst adapter check --kill --lockstep -- python3 my_adapter.py --db-layer v2"
     )]
@@ -123,7 +125,7 @@ fn check(a: CheckArgs) -> i32 {
         EXIT_PASS
     } else {
         println!(
-            "FAIL adapter check: rules broken in phase(s) {} (of {})",
+            "FAIL adapter check: rules broken or not judged in phase(s) {} (of {})",
             failed.join(", "),
             names.join(", ")
         );
