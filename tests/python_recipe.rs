@@ -129,3 +129,39 @@ fn the_recipe_runs_from_outside_the_tree_free_and_lockstep() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("PASS adapter check"), "{text}");
 }
+
+/// The README's "Which thread runs what", pinned: a connection the `open` hook opens (main
+/// thread) and the ops use (actor threads) fails with sqlite3's default `check_same_thread`,
+/// named as the worker's fatal ProgrammingError, and works with `check_same_thread=False`.
+#[test]
+fn an_open_hook_connection_crosses_threads_as_the_readme_says() {
+    require_python();
+    let tmp = tempfile::tempdir().unwrap();
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/open_hook_app.py");
+    let app = app.to_str().unwrap();
+    let work = tmp.path().to_str().unwrap();
+    let check = |mode: &str| {
+        walburst(
+            tmp.path(),
+            &[
+                "adapter",
+                "check",
+                "--work-dir",
+                work,
+                "--",
+                "python3",
+                app,
+                mode,
+            ],
+        )
+    };
+    let (code, text) = check("default");
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("sent fatal: actor 0: ProgrammingError")
+            && text.contains("can only be used in that same thread"),
+        "{text}"
+    );
+    let (code, text) = check("any-thread");
+    assert_eq!(code, 0, "{text}");
+}
