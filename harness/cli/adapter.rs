@@ -80,9 +80,10 @@ fn check(a: CheckArgs) -> i32 {
         command: a.command,
         kill: a.kill,
         lockstep: a.lockstep,
-        cwd,
         worker_exe,
-        work_dir: a.work_dir,
+        // Absolute: the paths in `start` must mean the same in the adapter's directory.
+        work_dir: a.work_dir.map(|d| cwd.join(d)),
+        cwd,
     };
     let phases = adapter_check::phases(&req);
     // Every phase's scenario first: bad input is refused before anything runs.
