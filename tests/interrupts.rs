@@ -1,7 +1,8 @@
 //! One interrupt contract for every long command (issue 20, item 9): SIGINT stops the unit
 //! in progress, keeps its evidence, prints the tally and exits 130. An interrupt is never
 //! reported as "nondeterministic", "not reproduced", "did not reproduce" or a pass.
-//! (`run` and `nightly`: tests/faults.rs and tests/nightly.rs.)
+//! (`run` and `nightly`: tests/faults.rs and tests/nightly.rs; `compare`, `replay`,
+//! `--check-determinism`, `explore`, `shrink` and `sqlite prepare` here.)
 
 mod common;
 
@@ -132,4 +133,107 @@ fn explore_interrupted_counts_the_interrupted_run_as_nothing() {
         out.contains("was interrupted"),
         "the interrupted unit is named: {out}"
     );
+}
+
+#[test]
+fn shrink_interrupted_while_reproducing_concludes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["shrink"];
+    args.extend(LONG);
+    args.extend(["--seed", "3", "--reseeds", "3"]);
+    let (code, out) = interrupt_at(dir.path(), &args, "SEED=");
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("INTERRUPTED shrink kanban-mix seed=3: stopped while reproducing the original; nothing is concluded"),
+        "{out}"
+    );
+    // No reseed ran after the interrupt, and the summary of what ran is written.
+    assert_eq!(out.matches("SEED=").count(), 1, "{out}");
+    assert!(out.contains("summary: "), "{out}");
+    never_concluded(&out);
+}
+
+/// `sqlite prepare` builds for minutes: an interrupt kills the build's whole process group,
+/// leaves nothing half-built in the cache, prints the tally and exits 130. The build is a
+/// stand-in `cargo` (a real process that never ends) named by `CARGO`, so the test does
+/// not depend on a registry or on how long a real build takes.
+#[test]
+fn sqlite_prepare_interrupted_kills_the_build_and_leaves_no_half_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let pid_file = dir.path().join("build.pid");
+    let fake = dir.path().join("cargo");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 300\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["sqlite", "prepare", "3.51.3"])
+        .env("WALBURST_SQLITE_CACHE", &cache)
+        .env("CARGO", &fake)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if err.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        // The build is under way once the stand-in has said who it is.
+        if line.contains("[1/3") {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !pid_file.exists() && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            rustix::process::kill_process(
+                rustix::process::Pid::from_child(&child),
+                rustix::process::Signal::INT,
+            )
+            .unwrap();
+            break;
+        }
+    }
+    err.read_to_string(&mut seen).unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{out}\n{seen}");
+    assert!(
+        out.contains(
+            "INTERRUPTED sqlite prepare: 0 of 1 releases prepared; SQLite 3.51.3 was stopped"
+        ),
+        "{out}\n{seen}"
+    );
+    assert!(seen.contains("was interrupted and killed; log: "), "{seen}");
+    // The build process is gone (killed with its group and reaped), not left running.
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap());
+    assert!(alive.is_err(), "the build {pid} outlived the interrupt");
+    // Nothing of the release in the cache: no release directory, no staging; the log stays.
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("3.51.3"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(cache.join("logs").join("prepare-3.51.3.log").exists());
 }

@@ -56,6 +56,10 @@ fn list(conn: &Connection, query: &LedgerQuery, sql: &str) -> Result<Listed, Led
     Ok(out)
 }
 
+fn count(l: &Listed, id: &Id) -> u64 {
+    l.counts.get(id).copied().unwrap_or(0)
+}
+
 /// Checks the database behind `conn` with the scenario's ledger queries.
 pub fn check(
     conn: &Connection,
@@ -73,13 +77,39 @@ pub fn check(
         .collect();
     let reported: BTreeMap<Id, &OpRecord> =
         records.iter().map(|r| ((r.worker, r.seq), r)).collect();
-    let count = |l: &Listed, id: &Id| l.counts.get(id).copied().unwrap_or(0);
+    let committed = settle(&planned, &reported, &present, &mut rep);
+    count_present_strays(&planned, &present, &mut rep);
+    for (i, rc) in table.rows.iter().enumerate() {
+        let query = LedgerQuery::Rows {
+            index: i,
+            name: rc.name.clone(),
+        };
+        let listed = list(conn, &query, &rc.query)?;
+        let of_kind =
+            |op: &PlannedOp| rc.kinds.is_empty() || rc.kinds.iter().any(|k| k == op.kind.name());
+        let expected: BTreeSet<Id> = committed
+            .iter()
+            .copied()
+            .filter(|id| of_kind(planned[id]))
+            .collect();
+        judge_rows_query(&query, &listed, &expected, &mut rep);
+    }
+    Ok(rep)
+}
 
-    // What committed: acknowledged commits, plus ambiguous/unreported ops found present.
+/// What committed: acknowledged commits, plus ambiguous or unreported ops that
+/// `ledger.present` lists. Acknowledged commits it does not list are lost; ops reported as
+/// anything else that it lists are phantoms; any op listed more than once is duplicated.
+fn settle(
+    planned: &BTreeMap<Id, &PlannedOp>,
+    reported: &BTreeMap<Id, &OpRecord>,
+    present: &Listed,
+    rep: &mut LedgerReport,
+) -> BTreeSet<Id> {
     let mut committed: BTreeSet<Id> = BTreeSet::new();
-    for (&id, op) in &planned {
+    for (&id, op) in planned {
         let what = format!("worker {} seq {} ({})", id.0, id.1, op.kind.name());
-        let n = count(&present, &id);
+        let n = count(present, &id);
         match reported.get(&id).map(|r| r.outcome) {
             Some(Outcome::Committed) => {
                 committed.insert(id);
@@ -130,6 +160,16 @@ pub fn check(
             );
         }
     }
+    committed
+}
+
+/// Identities `ledger.present` lists that no planned write op has, and rows it returned
+/// without a readable identity: phantoms.
+fn count_present_strays(
+    planned: &BTreeMap<Id, &PlannedOp>,
+    present: &Listed,
+    rep: &mut LedgerReport,
+) {
     for (id, &n) in &present.counts {
         if !planned.contains_key(id) {
             rep.phantom += n;
@@ -150,60 +190,54 @@ pub fn check(
             present.unattributable
         ));
     }
+}
 
-    for (i, rc) in table.rows.iter().enumerate() {
-        let query = LedgerQuery::Rows {
-            index: i,
-            name: rc.name.clone(),
-        };
-        let what_q = query.to_string();
-        let listed = list(conn, &query, &rc.query)?;
-        let of_kind =
-            |op: &PlannedOp| rc.kinds.is_empty() || rc.kinds.iter().any(|k| k == op.kind.name());
-        let expected: BTreeSet<Id> = committed
-            .iter()
-            .copied()
-            .filter(|id| of_kind(planned[id]))
-            .collect();
-        for id in &expected {
-            match count(&listed, id) {
-                1 => {}
-                0 => {
-                    rep.lost += 1;
-                    rep.example(
-                        FailureCategory::LostWrites,
-                        format!(
-                            "lost: worker {} seq {} committed but {what_q} does not list it",
-                            id.0, id.1
-                        ),
-                    );
-                }
-                n => {
-                    rep.duplicate += n - 1;
-                    rep.example(
-                        FailureCategory::DuplicateWrites,
-                        format!(
-                            "duplicate: worker {} seq {} is listed {n} times by {what_q}",
-                            id.0, id.1
-                        ),
-                    );
-                }
-            }
-        }
-        for (id, &n) in &listed.counts {
-            if !expected.contains(id) {
-                rep.phantom += n;
+/// One `[[ledger.rows]]` query: every committed op of its kinds listed exactly once, and
+/// nothing else.
+fn judge_rows_query(
+    query: &LedgerQuery,
+    listed: &Listed,
+    expected: &BTreeSet<Id>,
+    rep: &mut LedgerReport,
+) {
+    let what_q = query.to_string();
+    for id in expected {
+        match count(listed, id) {
+            1 => {}
+            0 => {
+                rep.lost += 1;
                 rep.example(
-                    FailureCategory::PhantomWrites,
+                    FailureCategory::LostWrites,
                     format!(
-                    "phantom: {what_q} lists worker {} seq {}, which is not a committed op of its kinds",
-                    id.0, id.1
-                ));
+                        "lost: worker {} seq {} committed but {what_q} does not list it",
+                        id.0, id.1
+                    ),
+                );
+            }
+            n => {
+                rep.duplicate += n - 1;
+                rep.example(
+                    FailureCategory::DuplicateWrites,
+                    format!(
+                        "duplicate: worker {} seq {} is listed {n} times by {what_q}",
+                        id.0, id.1
+                    ),
+                );
             }
         }
-        rep.phantom += listed.unattributable;
     }
-    Ok(rep)
+    for (id, &n) in &listed.counts {
+        if !expected.contains(id) {
+            rep.phantom += n;
+            rep.example(
+                FailureCategory::PhantomWrites,
+                format!(
+                "phantom: {what_q} lists worker {} seq {}, which is not a committed op of its kinds",
+                id.0, id.1
+            ));
+        }
+    }
+    rep.phantom += listed.unattributable;
 }
 
 #[cfg(test)]

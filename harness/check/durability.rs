@@ -206,61 +206,8 @@ pub fn io_report(
 /// fires tested nothing), and the durability oracle must hold.
 pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verdict::Verdict) {
     use crate::scenario::IoAction;
-    let mut failures = Vec::new();
-    for (i, p) in s.io.points.iter().enumerate() {
-        match io.fired.iter().find(|f| f.point as usize == i) {
-            None => failures.push(Failure::new(
-                FailureCategory::IoPointNotFired,
-                Detector::FaultVfs,
-                FailureKind::Missing,
-                None,
-                format!(
-                    "io point {i} ({} {} {:?}, nth {:?}, {}) never fired: the fault was not exercised",
-                    p.file.name(),
-                    p.op.name(),
-                    p.phase,
-                    p.nth,
-                    p.action.name()
-                ),
-            )),
-            Some(f) => v.notes.push(format!(
-                "io point {i} fired: {} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
-                f.action.name(),
-                f.worker,
-                f.pid,
-                f.file.name(),
-                f.op.name(),
-                if f.in_checkpoint { " during a checkpoint" } else { "" },
-                f.nth,
-                f.seq.map_or("?".into(), |q| q.to_string()),
-                f.step.map_or(String::new(), |st| format!(" at lockstep step {st}"))
-            )),
-        }
-    }
-    for st in &io.stalls {
-        v.notes.push(format!(
-            "stall of worker {} for {} ms: other workers committed {} times meanwhile; -wal went from {} to {} bytes",
-            st.worker,
-            st.stop_ms,
-            st.commits_by_others,
-            st.wal_bytes_before.map_or("?".into(), |b| b.to_string()),
-            st.wal_bytes_after.map_or("?".into(), |b| b.to_string()),
-        ));
-        // Free mode: a stalled checkpointer must not stop the others (lockstep runs one
-        // step at a time, so there nobody moves during a stall by design).
-        if !lockstep && st.others_active_after && st.commits_by_others == 0 {
-            v.liveness.push(Failure::new(
-                FailureCategory::Liveness,
-                Detector::FaultVfs,
-                FailureKind::Unexpected,
-                Some(0),
-                format!(
-                    "while worker {} stalled for {} ms inside a checkpoint, no other worker committed although they had work left",
-                    st.worker, st.stop_ms
-                ),
-            ));
-        }
-    }
+    let mut failures = judge_points(s, io, &mut v.notes);
+    judge_stalls(lockstep, io, v);
     if let Some(pl) = &io.power_loss {
         v.notes.push(format!(
             "power loss: {} unsynced writes undone ({} bytes) over {} files; -shm {}",
@@ -291,6 +238,71 @@ pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verd
         v.failures.extend(failures);
         if v.verdict == super::verdict::VerdictKind::Pass {
             v.verdict = super::verdict::VerdictKind::Fail;
+        }
+    }
+}
+
+/// Each point fired (a note saying where) or is a failure: the fault was not exercised.
+fn judge_points(s: &Scenario, io: &IoReport, notes: &mut Vec<String>) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    for (i, p) in s.io.points.iter().enumerate() {
+        match io.fired.iter().find(|f| f.point as usize == i) {
+            None => failures.push(Failure::new(
+                FailureCategory::IoPointNotFired,
+                Detector::FaultVfs,
+                FailureKind::Missing,
+                None,
+                format!(
+                    "io point {i} ({} {} {:?}, nth {:?}, {}) never fired: the fault was not exercised",
+                    p.file.name(),
+                    p.op.name(),
+                    p.phase,
+                    p.nth,
+                    p.action.name()
+                ),
+            )),
+            Some(f) => notes.push(format!(
+                "io point {i} fired: {} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
+                f.action.name(),
+                f.worker,
+                f.pid,
+                f.file.name(),
+                f.op.name(),
+                if f.in_checkpoint { " during a checkpoint" } else { "" },
+                f.nth,
+                f.seq.map_or("?".into(), |q| q.to_string()),
+                f.step.map_or(String::new(), |st| format!(" at lockstep step {st}"))
+            )),
+        }
+    }
+    failures
+}
+
+/// What the rest of the run did during each `stop` stall; in free mode a stall that stopped
+/// every other worker although they had work left is a liveness failure.
+fn judge_stalls(lockstep: bool, io: &IoReport, v: &mut super::verdict::Verdict) {
+    for st in &io.stalls {
+        v.notes.push(format!(
+            "stall of worker {} for {} ms: other workers committed {} times meanwhile; -wal went from {} to {} bytes",
+            st.worker,
+            st.stop_ms,
+            st.commits_by_others,
+            st.wal_bytes_before.map_or("?".into(), |b| b.to_string()),
+            st.wal_bytes_after.map_or("?".into(), |b| b.to_string()),
+        ));
+        // Free mode: a stalled checkpointer must not stop the others (lockstep runs one
+        // step at a time, so there nobody moves during a stall by design).
+        if !lockstep && st.others_active_after && st.commits_by_others == 0 {
+            v.liveness.push(Failure::new(
+                FailureCategory::Liveness,
+                Detector::FaultVfs,
+                FailureKind::Unexpected,
+                Some(0),
+                format!(
+                    "while worker {} stalled for {} ms inside a checkpoint, no other worker committed although they had work left",
+                    st.worker, st.stop_ms
+                ),
+            ));
         }
     }
 }

@@ -36,6 +36,11 @@ pub enum FailureCategory {
     FinalLength,
     /// The journal mode after the run is not the configured one.
     JournalMode,
+    /// The verification's `wal_checkpoint(TRUNCATE)` was blocked after every worker had
+    /// exited: a process still holds the database (not an unreadable database).
+    FinalCheckpoint,
+    /// The verification connection could not be closed cleanly.
+    FinalClose,
     /// `<db>.lock` against `expect.sidecar`.
     Sidecar,
     /// A worker crashed, hung, never started, or ops never reported (liveness).
@@ -73,6 +78,8 @@ impl FailureCategory {
             FailureCategory::Unreadable => "unreadable",
             FailureCategory::FinalLength => "final_length",
             FailureCategory::JournalMode => "journal_mode",
+            FailureCategory::FinalCheckpoint => "final_checkpoint",
+            FailureCategory::FinalClose => "final_close",
             FailureCategory::Sidecar => "sidecar",
             FailureCategory::Liveness => "liveness",
             FailureCategory::Durability => "durability",
@@ -109,6 +116,10 @@ pub enum Detector {
     FinalLengthCheck,
     /// A verification step (open, checkpoint, page_count, ...) errored.
     Verification,
+    /// The verification's final `wal_checkpoint(TRUNCATE)`.
+    FinalCheckpoint,
+    /// Closing the verification connection.
+    VerificationClose,
     /// The canonical content hash could not be computed.
     ContentHash,
     /// Failed ops in the workers' records.
@@ -175,6 +186,8 @@ impl Detector {
             Detector::JournalModeCheck => "journal_mode_check",
             Detector::FinalLengthCheck => "final_length_check",
             Detector::Verification => "verification",
+            Detector::FinalCheckpoint => "final_checkpoint",
+            Detector::VerificationClose => "verification_close",
             Detector::ContentHash => "content_hash",
             Detector::WorkerRecords => "worker_records",
             Detector::WorkerExit => "worker_exit",
@@ -232,6 +245,8 @@ impl FailureCategory {
             F::Isolation => 3,
             F::Integrity => 4,
             F::RealCorruption | F::FinalLength | F::JournalMode => 5,
+            // How the run ended for the database after the workers: a straggler holding it.
+            F::FinalCheckpoint | F::FinalClose => 8,
             F::WorkerErrors => 6,
             F::GuardErrors => 6,
             F::NotJudged | F::IoPointNotFired => 7,

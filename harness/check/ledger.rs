@@ -220,6 +220,9 @@ impl Rows {
     }
 }
 
+/// What committed, by (worker, seq): the planned op and the event id it committed as.
+type Committed<'p> = BTreeMap<Id, (&'p PlannedOp, Option<i64>)>;
+
 /// Checks the database behind `conn` against the records and the plan.
 pub fn check(
     conn: &Connection,
@@ -228,7 +231,6 @@ pub fn check(
 ) -> Result<LedgerReport, LedgerError> {
     let rows = read_rows(conn)?;
     let mut rep = LedgerReport::default();
-
     let planned: BTreeMap<Id, &PlannedOp> = plan
         .workers
         .iter()
@@ -236,10 +238,23 @@ pub fn check(
         .collect();
     let reported: BTreeMap<Id, &OpRecord> =
         records.iter().map(|r| ((r.worker, r.seq), r)).collect();
+    let committed = settle(&planned, &reported, &rows, &mut rep);
+    judge_committed(plan, &rows, &committed, &mut rep);
+    count_strays(&planned, &rows, &mut rep);
+    check_order(&committed, &mut rep);
+    Ok(rep)
+}
 
-    // Settle what committed: reported commits, plus ambiguous/unreported ops the probe finds.
-    let mut committed: BTreeMap<Id, (&PlannedOp, Option<i64>)> = BTreeMap::new();
-    for (&id, &op) in &planned {
+/// Settles what committed: reported commits, plus ambiguous or unreported ops whose rows the
+/// database holds. An op reported as anything else that left rows wrote phantoms.
+fn settle<'p>(
+    planned: &BTreeMap<Id, &'p PlannedOp>,
+    reported: &BTreeMap<Id, &OpRecord>,
+    rows: &Rows,
+    rep: &mut LedgerReport,
+) -> Committed<'p> {
+    let mut committed: Committed = BTreeMap::new();
+    for (&id, &op) in planned {
         if !op.kind.is_write() {
             continue;
         }
@@ -289,7 +304,12 @@ pub fn check(
             }
         }
     }
+    committed
+}
 
+/// Every committed op left exactly its rows: its event (unless a committed gc removed a
+/// heartbeat's), and its task, comment or run row with the content written.
+fn judge_committed(plan: &Plan, rows: &Rows, committed: &Committed, rep: &mut LedgerReport) {
     // Committed gc ops, as (event id, cutoff), for judging missing heartbeat events.
     let gcs: Vec<(i64, i64)> = committed
         .values()
@@ -297,112 +317,141 @@ pub fn check(
         .filter_map(|(op, eid)| eid.map(|e| (e, gc_cutoff(op.at_ms))))
         .collect();
     let removed_by_gc = |eid: i64, at: i64| gcs.iter().any(|&(g, cutoff)| g > eid && at < cutoff);
-
-    for (&id, &(op, reported_eid)) in &committed {
+    for (&id, &(op, reported_eid)) in committed {
         let events = rows.events.get(&id).map(Vec::as_slice).unwrap_or(&[]);
         let what = format!("worker {} seq {} ({})", id.0, id.1, op.kind.name());
-        if op.kind == OpKind::Heartbeat
-            && let Some(eid) = reported_eid
-            && removed_by_gc(eid, op.at_ms)
-        {
-            if events.is_empty() {
-                rep.gc_removed += 1;
-            } else {
-                rep.lost += 1;
-                rep.example(FailureCategory::LostWrites, format!(
-                    "lost delete: {what} event {eid} should have been removed by a committed gc but is present"
-                ));
-            }
-        } else {
-            match events.len() {
-                0 => {
+        match reported_eid {
+            Some(eid) if op.kind == OpKind::Heartbeat && removed_by_gc(eid, op.at_ms) => {
+                if events.is_empty() {
+                    rep.gc_removed += 1;
+                } else {
                     rep.lost += 1;
-                    rep.example(
-                        FailureCategory::LostWrites,
-                        format!("lost: {what} committed but its event row is missing"),
-                    );
-                }
-                1 => {
-                    let (eid, kind) = &events[0];
-                    if kind != event_kind(op.kind) {
-                        rep.lost += 1;
-                        rep.example(
-                            FailureCategory::LostWrites,
-                            format!("lost: {what} event row has kind {kind:?}"),
-                        );
-                    } else if reported_eid.is_some_and(|r| r != *eid) {
-                        rep.lost += 1;
-                        rep.example(
-                            FailureCategory::LostWrites,
-                            format!(
-                                "lost: {what} committed as event {} but its row has id {eid}",
-                                reported_eid.unwrap_or_default()
-                            ),
-                        );
-                    }
-                }
-                n => {
-                    rep.duplicate += (n - 1) as u64;
-                    rep.example(
-                        FailureCategory::DuplicateWrites,
-                        format!("duplicate: {what} has {n} event rows"),
-                    );
+                    rep.example(FailureCategory::LostWrites, format!(
+                        "lost delete: {what} event {eid} should have been removed by a committed gc but is present"
+                    ));
                 }
             }
+            _ => judge_event_row(events, op, reported_eid, &what, rep),
         }
-        let expected_body = || payload(plan.seed, id.0, id.1, op.payload_len);
-        let mut body_rows = |table: &str, found: Option<&Vec<String>>| {
-            let found = found.map(Vec::as_slice).unwrap_or(&[]);
-            match found.len() {
-                0 => {
-                    rep.lost += 1;
-                    rep.example(
-                        FailureCategory::LostWrites,
-                        format!("lost: {what} committed but its {table} row is missing"),
-                    );
-                }
-                1 if found[0] != expected_body() => {
-                    rep.lost += 1;
-                    rep.example(
-                        FailureCategory::LostWrites,
-                        format!("lost: {what} {table} row has other content than written"),
-                    );
-                }
-                1 => {}
-                n => {
-                    rep.duplicate += (n - 1) as u64;
-                    rep.example(
-                        FailureCategory::DuplicateWrites,
-                        format!("duplicate: {what} has {n} {table} rows"),
-                    );
-                }
-            }
-        };
+        let body = || payload(plan.seed, id.0, id.1, op.payload_len);
         match op.kind {
-            OpKind::CreateTask => body_rows("tasks", rows.tasks.get(&id)),
-            OpKind::AddComment => body_rows("task_comments", rows.comments.get(&id)),
-            OpKind::ClaimTask => match rows.runs.get(&id).copied().unwrap_or(0) {
-                1 => {}
-                0 => {
-                    rep.lost += 1;
-                    rep.example(
-                        FailureCategory::LostWrites,
-                        format!("lost: {what} committed but its task_runs row is missing"),
-                    );
-                }
-                n => {
-                    rep.duplicate += n - 1;
-                    rep.example(
-                        FailureCategory::DuplicateWrites,
-                        format!("duplicate: {what} has {n} task_runs rows"),
-                    );
-                }
-            },
+            OpKind::CreateTask => {
+                judge_body_rows("tasks", rows.tasks.get(&id), &body(), &what, rep)
+            }
+            OpKind::AddComment => {
+                judge_body_rows("task_comments", rows.comments.get(&id), &body(), &what, rep)
+            }
+            OpKind::ClaimTask => {
+                judge_run_rows(rows.runs.get(&id).copied().unwrap_or(0), &what, rep)
+            }
             _ => {}
         }
     }
+}
 
-    // Rows that no planned write op could have written.
+/// A committed op's event: exactly one row, of its kind, with the id it reported.
+fn judge_event_row(
+    events: &[(i64, String)],
+    op: &PlannedOp,
+    reported_eid: Option<i64>,
+    what: &str,
+    rep: &mut LedgerReport,
+) {
+    match events.len() {
+        0 => {
+            rep.lost += 1;
+            rep.example(
+                FailureCategory::LostWrites,
+                format!("lost: {what} committed but its event row is missing"),
+            );
+        }
+        1 => {
+            let (eid, kind) = &events[0];
+            if kind != event_kind(op.kind) {
+                rep.lost += 1;
+                rep.example(
+                    FailureCategory::LostWrites,
+                    format!("lost: {what} event row has kind {kind:?}"),
+                );
+            } else if reported_eid.is_some_and(|r| r != *eid) {
+                rep.lost += 1;
+                rep.example(
+                    FailureCategory::LostWrites,
+                    format!(
+                        "lost: {what} committed as event {} but its row has id {eid}",
+                        reported_eid.unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        n => {
+            rep.duplicate += (n - 1) as u64;
+            rep.example(
+                FailureCategory::DuplicateWrites,
+                format!("duplicate: {what} has {n} event rows"),
+            );
+        }
+    }
+}
+
+/// A committed op's row in `table` (tasks, task_comments): exactly one, as written.
+fn judge_body_rows(
+    table: &str,
+    found: Option<&Vec<String>>,
+    expected_body: &str,
+    what: &str,
+    rep: &mut LedgerReport,
+) {
+    let found = found.map(Vec::as_slice).unwrap_or(&[]);
+    match found.len() {
+        0 => {
+            rep.lost += 1;
+            rep.example(
+                FailureCategory::LostWrites,
+                format!("lost: {what} committed but its {table} row is missing"),
+            );
+        }
+        1 if found[0] != expected_body => {
+            rep.lost += 1;
+            rep.example(
+                FailureCategory::LostWrites,
+                format!("lost: {what} {table} row has other content than written"),
+            );
+        }
+        1 => {}
+        n => {
+            rep.duplicate += (n - 1) as u64;
+            rep.example(
+                FailureCategory::DuplicateWrites,
+                format!("duplicate: {what} has {n} {table} rows"),
+            );
+        }
+    }
+}
+
+/// A committed claim's `task_runs` row: exactly one.
+fn judge_run_rows(n: u64, what: &str, rep: &mut LedgerReport) {
+    match n {
+        1 => {}
+        0 => {
+            rep.lost += 1;
+            rep.example(
+                FailureCategory::LostWrites,
+                format!("lost: {what} committed but its task_runs row is missing"),
+            );
+        }
+        n => {
+            rep.duplicate += n - 1;
+            rep.example(
+                FailureCategory::DuplicateWrites,
+                format!("duplicate: {what} has {n} task_runs rows"),
+            );
+        }
+    }
+}
+
+/// Rows that no planned write op could have written, and rows with no readable identity.
+fn count_strays(planned: &BTreeMap<Id, &PlannedOp>, rows: &Rows, rep: &mut LedgerReport) {
     let all_ids = rows
         .events
         .keys()
@@ -424,7 +473,6 @@ pub fn check(
             ),
         );
     }
-
     if rows.unattributable > 0 {
         rep.phantom += rows.unattributable;
         rep.example(
@@ -435,10 +483,12 @@ pub fn check(
             ),
         );
     }
+}
 
-    // Each actor runs its ops in order, so its commits' event ids must increase with seq.
+/// Each actor runs its ops in order, so its commits' event ids must increase with seq.
+fn check_order(committed: &Committed, rep: &mut LedgerReport) {
     let mut last: BTreeMap<(u32, u32), (u32, i64)> = BTreeMap::new();
-    for (&id, &(op, eid)) in &committed {
+    for (&id, &(op, eid)) in committed {
         let Some(eid) = eid else { continue };
         if let Some(&(prev_seq, prev)) = last.get(&(id.0, op.actor))
             && eid <= prev
@@ -451,7 +501,6 @@ pub fn check(
         }
         last.insert((id.0, op.actor), (id.1, eid));
     }
-    Ok(rep)
 }
 
 /// A plan of no ops, for the ledgers' tests of errors while reading.

@@ -68,6 +68,13 @@ pub struct Checks {
     pub global_lock_ops: u64,
     /// Steps of verification that could not run.
     pub verification_errors: Vec<String>,
+    /// The final checkpoint was blocked (see `verify::Verification::checkpoint_blocked`):
+    /// its own failure; the final length is then not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_checkpoint_blocked: Option<String>,
+    /// Closing the verification connection failed: its own failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_error: Option<String>,
     /// Canonical hash of every table's rows (see `check::content`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
@@ -114,6 +121,20 @@ impl Checks {
         self.integrity_check == "ok" && self.quick_check == "ok"
     }
 
+    /// The ledger's counts, examples and ambiguous ops.
+    fn take_ledger(&mut self, l: ledger::LedgerReport) {
+        self.lost_writes = l.lost;
+        self.phantom_writes = l.phantom;
+        self.duplicate_writes = l.duplicate;
+        self.ambiguous = l.ambiguous;
+        self.ambiguous_committed = l.ambiguous_committed;
+        self.ambiguous_ops = l.ambiguous_ops;
+        self.order_violations = l.order_violations;
+        self.gc_removed = l.gc_removed;
+        self.ledger_examples = l.examples;
+        self.ledger_first = l.first;
+    }
+
     /// The database is healthy and no write was lost, invented or let through the lock.
     pub fn clean(&self) -> bool {
         self.damage().is_empty()
@@ -150,9 +171,14 @@ impl Checks {
         // When verification could not run, `unreadable` says so; a length or mode that was
         // never measured is not further evidence.
         add(
-            !unreadable && !self.final_length_ok,
+            !unreadable && self.final_checkpoint_blocked.is_none() && !self.final_length_ok,
             FailureCategory::FinalLength,
         );
+        add(
+            self.final_checkpoint_blocked.is_some(),
+            FailureCategory::FinalCheckpoint,
+        );
+        add(self.close_error.is_some(), FailureCategory::FinalClose);
         add(
             !self.journal_mode_ok && !self.journal_mode.is_empty(),
             FailureCategory::JournalMode,
@@ -219,7 +245,6 @@ const MAX_CORRUPTION_EXAMPLES: usize = 5;
 /// Verifies the database, checks the ledger and write exclusion, and classifies reports.
 pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corruption) {
     let mut c = Checks::default();
-    let db = &spec.db_path;
     // Workers that never got `go` ran nothing: their ops are "not run", and the ledger
     // judges the others (it counts rows with the never-started identities as phantoms).
     let never_started: Vec<u32> = obs
@@ -247,67 +272,78 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     // When no worker ran at all, the run failed before anything happened (liveness says
     // why); the ledger has nothing to judge and is not blamed.
     let judge_ledger = !obs.workers.is_empty() && never_started.len() < obs.workers.len();
-    match verify::open_for_verify(db) {
-        Ok(conn) => {
-            let mut v = verify::structural(&conn, spec.scenario.sqlite.journal_mode);
-            let judged = match &spec.scenario.ledger {
-                _ if !judge_ledger => Ok(Default::default()),
-                Some(table) => match verify::open_read_only(db) {
-                    Ok(ro) => app_ledger::check(&ro, table, &ran, &obs.records),
-                    Err(source) => Err(ledger::LedgerError::ReadOnly { source }),
-                },
-                None => ledger::check(&conn, &ran, &obs.records),
-            };
-            match judged {
-                Ok(l) => {
-                    c.lost_writes = l.lost;
-                    c.phantom_writes = l.phantom;
-                    c.duplicate_writes = l.duplicate;
-                    c.ambiguous = l.ambiguous;
-                    c.ambiguous_committed = l.ambiguous_committed;
-                    c.ambiguous_ops = l.ambiguous_ops;
-                    c.order_violations = l.order_violations;
-                    c.gc_removed = l.gc_removed;
-                    c.ledger_examples = l.examples;
-                    c.ledger_first = l.first;
-                }
-                Err(e) => c.ledger_error = Some(e.to_string()),
-            }
-            let ledger_clean = c.ledger_error.is_none()
-                && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
-            let healthy = v.integrity_check == ["ok"] && v.quick_check == ["ok"];
-            let kanban = spec.scenario.worker.is_none()
-                && spec.scenario.workload.profile == crate::scenario::Profile::Kanban;
-            if kanban && judge_ledger && ledger_clean && healthy {
-                match state::check(&conn, &ran, &obs.records) {
-                    Ok(s) => c.state = Some(s),
-                    Err(e) => c.state_error = Some(e.to_string()),
-                }
-            }
-            match content::content_hash(&conn) {
-                Ok(h) => c.content_hash = Some(h),
-                Err(e) => c.content_hash_error = Some(e.to_string()),
-            }
-            verify::finalize(&conn, db, &mut v);
-            if let Err((_, e)) = conn.close() {
-                v.errors
-                    .push(format!("closing the verification connection: {e}"));
-            }
-            c.integrity_check = summary_line(&v.integrity_check);
-            c.integrity_check_output = v.integrity_check;
-            c.quick_check = summary_line(&v.quick_check);
-            c.journal_mode = v.journal_mode;
-            c.journal_mode_ok = v.journal_mode_ok;
-            c.final_length_ok = v.final_length_ok;
-            c.verification_errors = v.errors;
-        }
+    verify_database(&mut c, spec, &ran, &obs.records, judge_ledger);
+    check_records(&mut c, spec, plan, obs);
+    let corruption = classify(obs, c.damage());
+    (c, corruption)
+}
+
+/// Everything read from the database after the run, through one verification connection
+/// (and a read-only one for `[ledger]` queries): structure, ledger, state, content hash,
+/// then the final checkpoint and length.
+fn verify_database(
+    c: &mut Checks,
+    spec: &RunSpec,
+    ran: &Plan,
+    records: &[crate::observe::OpRecord],
+    judge_ledger: bool,
+) {
+    let db = &spec.db_path;
+    let conn = match verify::open_for_verify(db) {
+        Ok(conn) => conn,
         Err(e) => {
             c.integrity_check = format!("not run: cannot open the database: {e}");
             c.quick_check = c.integrity_check.clone();
             c.ledger_error = Some(c.integrity_check.clone());
             c.verification_errors.push(c.integrity_check.clone());
+            return;
+        }
+    };
+    let mut v = verify::structural(&conn, spec.scenario.sqlite.journal_mode);
+    let judged = match &spec.scenario.ledger {
+        _ if !judge_ledger => Ok(Default::default()),
+        Some(table) => match verify::open_read_only(db) {
+            Ok(ro) => app_ledger::check(&ro, table, ran, records),
+            Err(source) => Err(ledger::LedgerError::ReadOnly { source }),
+        },
+        None => ledger::check(&conn, ran, records),
+    };
+    match judged {
+        Ok(l) => c.take_ledger(l),
+        Err(e) => c.ledger_error = Some(e.to_string()),
+    }
+    let ledger_clean = c.ledger_error.is_none()
+        && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
+    let healthy = v.integrity_check == ["ok"] && v.quick_check == ["ok"];
+    let kanban = spec.scenario.worker.is_none()
+        && spec.scenario.workload.profile == crate::scenario::Profile::Kanban;
+    if kanban && judge_ledger && ledger_clean && healthy {
+        match state::check(&conn, ran, records) {
+            Ok(s) => c.state = Some(s),
+            Err(e) => c.state_error = Some(e.to_string()),
         }
     }
+    match content::content_hash(&conn) {
+        Ok(h) => c.content_hash = Some(h),
+        Err(e) => c.content_hash_error = Some(e.to_string()),
+    }
+    verify::finalize(&conn, db, &mut v);
+    if let Err((_, e)) = conn.close() {
+        c.close_error = Some(format!("closing the verification connection: {e}"));
+    }
+    c.final_checkpoint_blocked = v.checkpoint_blocked;
+    c.integrity_check = summary_line(&v.integrity_check);
+    c.integrity_check_output = v.integrity_check;
+    c.quick_check = summary_line(&v.quick_check);
+    c.journal_mode = v.journal_mode;
+    c.journal_mode_ok = v.journal_mode_ok;
+    c.final_length_ok = v.final_length_ok;
+    c.verification_errors = v.errors;
+}
+
+/// The checks judged from the records and the runner's observations alone: completeness,
+/// write exclusion, guard errors, coverage, lockstep breaches, the sidecar, isolation.
+fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations) {
     c.ops = completeness::check(plan, obs);
     let x = exclusion::check(&obs.records);
     c.lock_overlaps = x.overlaps;
@@ -325,32 +361,7 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     c.coverage = coverage::measure(&obs.records, spec.scenario.ledger.is_none());
     if let Some(ls) = &obs.lockstep {
         c.lockstep_breaches = ls.breaches.len() as u64;
-        c.first_breach = ls.breaches.first().map(|b| {
-            let holders: Vec<String> = b
-                .holders
-                .iter()
-                .map(|h| format!("worker {} actor {}", h.worker, h.actor))
-                .collect();
-            // What took the lock: an immediate BEGIN, or a deferred transaction's write.
-            let took = match ls
-                .trace
-                .iter()
-                .find(|e| e.step == b.step)
-                .map(|e| &e.action)
-            {
-                Some(crate::observe::step::StepAction::Write { label }) => {
-                    format!("took the write lock with a write ({label})")
-                }
-                _ => "got BEGIN IMMEDIATE".to_string(),
-            };
-            format!(
-                "step {}: worker {} actor {} {took} while {} held the write lock",
-                b.step,
-                b.actor.worker,
-                b.actor.actor,
-                holders.join(", ")
-            )
-        });
+        c.first_breach = ls.breaches.first().map(|b| describe_breach(ls, b));
     }
     c.files_seen = obs.files_seen.clone();
     // A watch that dropped events cannot vouch that no sidecar appeared: the sidecar
@@ -364,9 +375,37 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend {
         c.isolation = Some(isolation::records::check(plan, &obs.records));
     }
+}
 
-    let corruption = classify(obs, c.damage());
-    (c, corruption)
+/// A breach in words: who took the write lock at which step, how, and who held it.
+fn describe_breach(
+    ls: &crate::observe::lockstep::LockstepOutcome,
+    b: &crate::observe::lockstep::Breach,
+) -> String {
+    let holders: Vec<String> = b
+        .holders
+        .iter()
+        .map(|h| format!("worker {} actor {}", h.worker, h.actor))
+        .collect();
+    // What took the lock: an immediate BEGIN, or a deferred transaction's write.
+    let took = match ls
+        .trace
+        .iter()
+        .find(|e| e.step == b.step)
+        .map(|e| &e.action)
+    {
+        Some(crate::observe::step::StepAction::Write { label }) => {
+            format!("took the write lock with a write ({label})")
+        }
+        _ => "got BEGIN IMMEDIATE".to_string(),
+    };
+    format!(
+        "step {}: worker {} actor {} {took} while {} held the write lock",
+        b.step,
+        b.actor.worker,
+        b.actor.actor,
+        holders.join(", ")
+    )
 }
 
 fn summary_line(lines: &[String]) -> String {

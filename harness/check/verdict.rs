@@ -333,10 +333,41 @@ fn judge_unreadable(j: &mut Judgement, s: &Scenario, c: &Checks) {
     }
 }
 
+/// A close that fails on a database the scenario expects damaged is part of that damage (a
+/// note); anywhere else it is its own failure.
+fn judge_close(j: &mut Judgement, s: &Scenario, c: &Checks) {
+    let Some(e) = &c.close_error else { return };
+    let damage_expected = !matches!(s.expect.integrity, IntegrityExpectation::Ok);
+    if damage_expected && !c.integrity_ok() {
+        j.notes
+            .push(format!("expected and seen on a damaged database: {e}"));
+    } else {
+        j.fail(
+            Cat::FinalClose,
+            Detector::VerificationClose,
+            FailureKind::Unexpected,
+            e.clone(),
+        );
+    }
+}
+
 /// The exact length (whenever the database is healthy and verification ran) and the
 /// journal mode after the run.
 fn judge_final_state(j: &mut Judgement, s: &Scenario, c: &Checks) {
-    if c.integrity_ok() && !unreadable(c) && !c.final_length_ok {
+    if let Some(why) = &c.final_checkpoint_blocked {
+        j.fail(
+            Cat::FinalCheckpoint,
+            Detector::FinalCheckpoint,
+            FailureKind::Unexpected,
+            format!("{why}; the final length was not judged"),
+        );
+    }
+    judge_close(j, s, c);
+    if c.integrity_ok()
+        && !unreadable(c)
+        && c.final_checkpoint_blocked.is_none()
+        && !c.final_length_ok
+    {
         j.fail(
             Cat::FinalLength,
             Detector::FinalLengthCheck,

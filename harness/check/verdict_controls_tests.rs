@@ -28,10 +28,22 @@ fn alone(
 fn each_failure_category_alone_fails_the_run() {
     use FailureKind::Unexpected as U;
     type Set = fn(&mut Checks);
-    let checks: [(Set, (Cat, Detector, FailureKind)); 13] = [
+    let checks: [(Set, (Cat, Detector, FailureKind)); 15] = [
         (
             |c| c.verification_errors = vec!["page_count: disk I/O error".into()],
             (Cat::Unreadable, Detector::Verification, U),
+        ),
+        (
+            // Blocked: the length it left is not a second failure.
+            |c| {
+                c.final_checkpoint_blocked = Some("blocked".into());
+                c.final_length_ok = false;
+            },
+            (Cat::FinalCheckpoint, Detector::FinalCheckpoint, U),
+        ),
+        (
+            |c| c.close_error = Some("closing: disk I/O error".into()),
+            (Cat::FinalClose, Detector::VerificationClose, U),
         ),
         (
             |c| c.ledger_error = Some("cannot read".into()),
@@ -151,6 +163,77 @@ fn each_failure_category_alone_fails_the_run() {
     );
 }
 
+/// What makes a corruption report "real": each finding alone is exactly its own damage
+/// (mutation testing found `Checks::damage` unpinned: `lost_writes > 0` to `< 0` passed
+/// every fast test), and a healthy run has none, so its reports are false alarms.
+#[test]
+fn each_finding_alone_is_exactly_its_own_damage() {
+    type Set = fn(&mut Checks);
+    let findings: [(Set, Cat); 17] = [
+        (
+            |c| c.integrity_check = "*** page 3 ***".into(),
+            Cat::Integrity,
+        ),
+        (|c| c.quick_check = "*** page 3 ***".into(), Cat::Integrity),
+        (|c| c.lost_writes = 1, Cat::LostWrites),
+        (|c| c.phantom_writes = 1, Cat::PhantomWrites),
+        (|c| c.duplicate_writes = 1, Cat::DuplicateWrites),
+        (|c| c.order_violations = 1, Cat::OrderViolations),
+        (|c| c.lock_overlaps = 1, Cat::LockOverlaps),
+        (|c| c.lockstep_breaches = 1, Cat::LockstepBreaches),
+        (
+            |c| {
+                c.state = Some(crate::check::state::StateReport {
+                    replayed: 3,
+                    matches: false,
+                    difference: Some("tasks".into()),
+                })
+            },
+            Cat::State,
+        ),
+        (|c| c.state_error = Some("cannot replay".into()), Cat::State),
+        (
+            |c| c.ledger_error = Some("cannot read".into()),
+            Cat::Unreadable,
+        ),
+        (
+            |c| c.content_hash_error = Some("cannot read".into()),
+            Cat::Unreadable,
+        ),
+        (
+            |c| c.verification_errors = vec!["stat".into()],
+            Cat::Unreadable,
+        ),
+        (|c| c.final_length_ok = false, Cat::FinalLength),
+        (
+            |c| {
+                c.journal_mode_ok = false;
+                c.journal_mode = "delete".into();
+            },
+            Cat::JournalMode,
+        ),
+        (
+            |c| c.final_checkpoint_blocked = Some("busy".into()),
+            Cat::FinalCheckpoint,
+        ),
+        (|c| c.close_error = Some("close".into()), Cat::FinalClose),
+    ];
+    assert_eq!(healthy().damage(), []);
+    let matching = crate::check::state::StateReport {
+        replayed: 3,
+        matches: true,
+        difference: None,
+    };
+    let mut c = healthy();
+    c.state = Some(matching);
+    assert_eq!(c.damage(), [], "a state that matches is no damage");
+    for (set, cat) in findings {
+        let mut c = healthy();
+        set(&mut c);
+        assert_eq!(c.damage(), [cat], "{c:?}");
+    }
+}
+
 /// A verification error alone (the ledger and the content hash ran) fails the run, and a
 /// length that verification could not measure is not a second failure.
 #[test]
@@ -175,6 +258,32 @@ fn a_verification_error_alone_fails_the_run_without_a_length_failure() {
     // Declared unreadable, it is a note and the run passes.
     let v = verdict("integrity = \"unreadable\"", &c);
     assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+}
+
+/// A close that fails on a database the scenario expects damaged is part of the damage (a
+/// note); on a healthy one, or where no damage is expected, it fails by itself.
+#[test]
+fn a_close_error_is_excused_only_on_expected_damage() {
+    let mut c = healthy();
+    c.close_error = Some("closing the verification connection: disk I/O error".into());
+    for expect in ["", "integrity = \"damaged\""] {
+        let v = verdict(expect, &c);
+        assert!(
+            sigs(&v).contains(&(
+                Cat::FinalClose,
+                Detector::VerificationClose,
+                FailureKind::Unexpected
+            )),
+            "{expect}: {v:?}"
+        );
+    }
+    c.integrity_check = "*** in database main ***".into();
+    let v = verdict("integrity = \"damaged\"", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(
+        v.notes.iter().any(|n| n.contains("disk I/O error")),
+        "{v:?}"
+    );
 }
 
 /// A seeded kill excuses exactly its own process's SIGKILL: not another signal, not another

@@ -169,6 +169,15 @@ pub fn command(a: ShrinkArgs) -> i32 {
 
 fn print_result(s: &ShrinkSummary, path: &std::path::Path) {
     let out = |t: String| println!("{t}");
+    let interrupted = s.stop == Some(crate::shrink::Stop::Interrupted);
+    if !s.reproduced && interrupted {
+        out(format!(
+            "INTERRUPTED shrink {} seed={}: stopped while reproducing the original; nothing is concluded",
+            s.scenario, s.seed
+        ));
+        out(format!("summary: {}", path.display()));
+        return;
+    }
     if !s.reproduced {
         out(format!(
             "NOT REPRODUCED {} seed={}: no lockstep run of the input failed{}; nothing to shrink",
@@ -198,7 +207,9 @@ fn print_result(s: &ShrinkSummary, path: &std::path::Path) {
     if let Some(r) = &s.reproduce {
         out(format!(
             "{} {}: stopped by {:?} after {:.1} s; reproduce: {r}",
-            if s.confirmed {
+            if interrupted {
+                "INTERRUPTED (the smallest failing run so far, not confirmed)"
+            } else if s.confirmed {
                 "SHRUNK"
             } else {
                 "SHRUNK (NOT CONFIRMED)"

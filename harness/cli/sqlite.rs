@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use crate::exit::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE};
+use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
 use crate::releases::advise::{self, VersionSource};
 use crate::releases::{cache, known_bugs, origin, prepare, version};
 
@@ -93,9 +93,18 @@ pub fn command(a: SqliteArgs) -> i32 {
                     }
                 }
             }
+            crate::signals::install_interrupt_handler();
             let mut code = EXIT_PASS;
-            for v in wanted {
+            let total = wanted.len();
+            for (done, v) in wanted.into_iter().enumerate() {
                 match prepare::ensure(v) {
+                    Err(e @ prepare::PrepareError::Interrupted { .. }) => {
+                        eprintln!("error: {e}");
+                        println!(
+                            "INTERRUPTED sqlite prepare: {done} of {total} releases prepared; SQLite {v} was stopped and nothing of it is left half-written in the cache"
+                        );
+                        return EXIT_INTERRUPTED;
+                    }
                     Ok(p) => println!(
                         "SQLite {v}: {} ({:.1} MB, prepared in {:.0} s)",
                         cache::version_dir(v).display(),

@@ -28,6 +28,10 @@ pub struct Contract {
     /// Per actor, the last seq it reported. Invariant: every later report of that actor has
     /// a larger seq.
     last_seq: BTreeMap<u32, u32>,
+    /// `[io]` points this incarnation said fired, and those it said resumed: each at most
+    /// once (a point fires once per run), so the runner's lists of them stay bounded.
+    io_fired: BTreeSet<u32>,
+    io_resumed: BTreeSet<u32>,
     /// Lockstep: actors granted a step whose `did` has not come yet.
     granted: BTreeSet<u32>,
     /// Lockstep: actors that said `actor_done` (they park no more steps).
@@ -55,6 +59,8 @@ impl Contract {
             kills,
             io,
             last_seq: BTreeMap::new(),
+            io_fired: BTreeSet::new(),
+            io_resumed: BTreeSet::new(),
             granted: BTreeSet::new(),
             finished: BTreeSet::new(),
             hello: false,
@@ -161,8 +167,28 @@ impl Contract {
                     actor: *actor,
                 })
             }
-            WorkerMsg::IoFault { fired, .. } => self.admit_io(fired.point, Some(fired.action)),
-            WorkerMsg::IoResumed { point, .. } => self.admit_io(*point, Some(IoAction::Stop)),
+            WorkerMsg::IoFault { fired, .. } => {
+                self.admit_io(fired.point, Some(fired.action))?;
+                if !self.io_fired.insert(fired.point) {
+                    return Err(V::IoRepeated {
+                        worker: w,
+                        point: fired.point,
+                        what: "a second io_fault",
+                    });
+                }
+                Ok(())
+            }
+            WorkerMsg::IoResumed { point, .. } => {
+                self.admit_io(*point, Some(IoAction::Stop))?;
+                if !self.io_fired.contains(point) || !self.io_resumed.insert(*point) {
+                    return Err(V::IoRepeated {
+                        worker: w,
+                        point: *point,
+                        what: "an io_resumed without its own io_fault before it, or a second one",
+                    });
+                }
+                Ok(())
+            }
             WorkerMsg::IoCounters { .. } if self.io.is_off() => Err(V::UnplannedIo {
                 worker: w,
                 point: None,
@@ -243,8 +269,12 @@ mod tests {
     }
 
     fn contract(lockstep: bool, kills: Vec<StartKill>) -> Contract {
+        contract_with(lockstep, kills, IoFaults::default())
+    }
+
+    fn contract_with(lockstep: bool, kills: Vec<StartKill>, io: IoFaults) -> Contract {
         let ops = [op(0, 0), op(1, 1), op(2, 0), op(3, 1)];
-        let mut c = Contract::new(1, lockstep, 2, &ops, kills, IoFaults::default());
+        let mut c = Contract::new(1, lockstep, 2, &ops, kills, io);
         let hello = Hello {
             protocol: 1,
             worker: 1,
@@ -382,6 +412,62 @@ mod tests {
             counts: Default::default(),
         };
         assert!(c.admit(&counters).is_err());
+    }
+
+    #[test]
+    fn an_io_point_fires_once_and_resumes_once_after_its_own_fault() {
+        let io: IoFaults = toml::from_str(
+            "[[points]]\nfile = \"wal\"\nop = \"write\"\nnth = 3\naction = \"stop\"\n",
+        )
+        .unwrap();
+        let mut c = contract_with(false, vec![], io);
+        let resumed = WorkerMsg::IoResumed {
+            worker: 1,
+            point: 0,
+            t_ns: 2,
+            wal_bytes: None,
+        };
+        // A resume with no fault of its own before it is a lie.
+        assert!(matches!(
+            c.admit(&resumed).unwrap_err(),
+            ProtocolViolation::IoRepeated { point: 0, .. }
+        ));
+        let fault = WorkerMsg::IoFault {
+            worker: 1,
+            fired: Box::new(crate::observe::io::FiredPoint {
+                point: 0,
+                file: crate::scenario::FileKind::Wal,
+                op: crate::scenario::IoOp::Write,
+                phase: Default::default(),
+                nth: 3,
+                action: IoAction::Stop,
+                worker: 1,
+                pid: 9,
+                actor: None,
+                seq: None,
+                in_checkpoint: false,
+                step: None,
+                t_ns: 1,
+                wal_bytes: None,
+            }),
+        };
+        c.admit(&fault).unwrap();
+        c.admit(&resumed).unwrap();
+        // The same point again, either message: the runner's lists would grow without bound.
+        for again in [&fault, &resumed] {
+            let e = c.admit(again).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ProtocolViolation::IoRepeated {
+                        worker: 1,
+                        point: 0,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 
-use super::procs::Event;
+use super::event::Event;
 
 /// Set by SIGINT/SIGTERM; every wait of the runner checks it.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);

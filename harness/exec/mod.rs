@@ -6,6 +6,7 @@ pub mod clock;
 pub mod connect;
 pub mod contract;
 pub mod coordinator;
+mod event;
 pub mod gate;
 pub mod guard;
 pub mod interrupt;

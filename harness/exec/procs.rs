@@ -32,16 +32,7 @@ const CHANNEL_DEPTH: usize = 4096;
 pub use super::interrupt::{INTERRUPTED, interrupt};
 use super::interrupt::{listen, unlisten};
 
-pub enum Event {
-    Msg(u32, WorkerMsg),
-    /// SIGINT/SIGTERM arrived ([`interrupt`]).
-    Interrupt,
-    /// A line that is not a protocol message.
-    Garbage(u32, String),
-    /// A `hello` of another protocol version.
-    WrongVersion(u32, u64),
-    Eof(u32),
-}
+use super::event::Event;
 
 pub use super::start_error::StartError;
 
@@ -397,6 +388,16 @@ impl Workers {
                     }
                     WorkerMsg::IoFault { fired, .. } => {
                         use crate::scenario::{IoAction, KillPoint};
+                        // A point fires once per run (the first process to reach it claims
+                        // its marker): another process's second fire is a lie too.
+                        if obs.io.fired.iter().any(|f| f.point == fired.point) {
+                            self.violation(ProtocolViolation::IoRepeated {
+                                worker: w,
+                                point: fired.point,
+                                what: "an io_fault (another process already announced it)",
+                            });
+                            return None;
+                        }
                         let point = match fired.action {
                             IoAction::Kill => Some(KillPoint::Io),
                             IoAction::PowerLoss => Some(KillPoint::PowerLoss),

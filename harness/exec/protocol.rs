@@ -274,7 +274,7 @@ pub enum WorkerMsg {
     /// follows at once).
     IoFault {
         worker: u32,
-        fired: Box<super::vfs::FiredPoint>,
+        fired: Box<crate::observe::io::FiredPoint>,
     },
     /// A `stop` point's stall ended; the worker goes on.
     IoResumed {
@@ -286,7 +286,7 @@ pub enum WorkerMsg {
     /// The fault VFS's I/O counters, sent before `Done` only by a worker that registered it.
     IoCounters {
         worker: u32,
-        counts: super::vfs::IoCounts,
+        counts: crate::observe::io::IoCounts,
     },
 }
 

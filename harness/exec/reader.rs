@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc::SyncSender;
 
-use super::procs::Event;
+use super::event::Event;
 use super::protocol::{PROTOCOL_VERSION, WorkerMsg, hello_version};
 
 /// A record line longer than this is a runaway worker, not a record.

@@ -341,7 +341,7 @@ fn stalled_where(spec: &RunSpec, w: u32, obs: &Observations, stall: Duration) ->
 /// Handles a lockstep event; an `[io]` point that fires is stamped with the step in flight
 /// (`at`), and power loss cuts every worker at once.
 fn io_aware_handle(
-    ev: super::procs::Event,
+    ev: super::event::Event,
     workers: &mut Workers,
     obs: &mut Observations,
     at: u64,

@@ -66,6 +66,16 @@ pub enum ProtocolViolation {
     /// (or with another action than the point's).
     #[error("protocol violation: an io message for {} that the scenario does not have", match point { Some(p) => format!("io point {p}"), None => "the fault VFS".to_string() })]
     UnplannedIo { worker: u32, point: Option<u32> },
+    /// An `io_fault` for a point that already fired in this run (a point fires once: its
+    /// marker file is claimed by the first process to reach it), or an `io_resumed` that is
+    /// not the first after this incarnation's own `io_fault` for that point. Without this
+    /// rule a worker could grow the runner's lists without bound.
+    #[error("protocol violation: {what} for io point {point}, which already fired")]
+    IoRepeated {
+        worker: u32,
+        point: u32,
+        what: &'static str,
+    },
     /// An op record whose actor or kind is not the plan's for that seq.
     #[error(
         "protocol violation: op seq {seq} reported as actor {actor} {}, planned as actor {planned_actor} {}", kind.name(), planned_kind.name()
@@ -120,6 +130,7 @@ impl ProtocolViolation {
             | V::LockstepInFreeRun { worker }
             | V::UnplannedKill { worker, .. }
             | V::UnplannedIo { worker, .. }
+            | V::IoRepeated { worker, .. }
             | V::OpNotAsPlanned { worker, .. }
             | V::OpOutOfOrder { worker, .. }
             | V::NoSuchActor { worker, .. }
@@ -144,6 +155,7 @@ impl ProtocolViolation {
             | V::LockstepInFreeRun { .. }
             | V::UnplannedKill { .. }
             | V::UnplannedIo { .. }
+            | V::IoRepeated { .. }
             | V::OpNotAsPlanned { .. }
             | V::OpOutOfOrder { .. }
             | V::NoSuchActor { .. }

@@ -209,7 +209,7 @@ impl Corpus {
                 }
                 None => None,
             };
-            out.push(super::sweep::make_pair(
+            out.push(super::summary::make_pair(
                 PairKind::Regression,
                 &suite,
                 case,

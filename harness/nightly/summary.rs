@@ -19,6 +19,59 @@ pub enum PairKind {
     Sweep,
 }
 
+/// A pair of a sweep or of the regression corpus, with its name and reproduce command.
+#[allow(clippy::too_many_arguments)]
+pub fn make_pair(
+    kind: PairKind,
+    suite: &super::Suite,
+    case: &crate::scenario::matrix::Case,
+    seed: u64,
+    mode: Mode,
+    overrides: &Overrides,
+    check_determinism: bool,
+    trace: Option<PathBuf>,
+    note: Option<String>,
+) -> Pair {
+    let mode = if check_determinism || trace.is_some() {
+        Mode::Lockstep
+    } else {
+        mode
+    };
+    let source = suite.case_source(case);
+    let mut name = format!("{} seed={seed}", case.name);
+    if mode == Mode::Lockstep {
+        name.push_str(" mode=lockstep");
+    }
+    for a in overrides.as_args() {
+        name.push(' ');
+        name.push_str(&a);
+    }
+    if check_determinism {
+        name.push_str(" --check-determinism");
+    }
+    if trace.is_some() {
+        name.push_str(" (recorded trace)");
+    }
+    let mut reproduce = crate::run::reproduce_command(&source, seed, mode, overrides);
+    if check_determinism {
+        reproduce.push_str(" --check-determinism");
+    }
+    Pair {
+        kind,
+        name,
+        suite: suite.base.name.clone(),
+        case: case.name.clone(),
+        spec: source.as_arg(),
+        seed,
+        mode,
+        overrides: overrides.clone(),
+        check_determinism,
+        trace,
+        note,
+        reproduce,
+    }
+}
+
 /// One (case, seed) to run, with everything needed to run it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pair {

@@ -48,6 +48,10 @@ pub enum PrepareError {
         log.display()
     )]
     Deadline { what: String, log: PathBuf },
+    /// SIGINT/SIGTERM: the build step was killed (its whole process group); the cache
+    /// holds nothing of this release that was half-written.
+    #[error("{what} was interrupted and killed; log: {}", log.display())]
+    Interrupted { what: String, log: PathBuf },
     #[error("{what} failed ({status}); log: {}", log.display())]
     Failed {
         what: String,
@@ -111,6 +115,9 @@ fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<Vec<String>, P
         .open(log)
         .map_err(write_log())?;
     writeln!(&log_file, "\n=== {what}: {cmd:?}").map_err(write_log())?;
+    // Its own process group: an interrupt kills the whole build (cargo and every rustc or
+    // cc under it), and a terminal's Ctrl-C reaches only walburst, which does that.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -128,19 +135,39 @@ fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<Vec<String>, P
             .map_while(Result::ok)
             .collect::<Vec<_>>()
     });
-    // Woken by the exit itself (a pidfd), not by a polling interval.
-    let status = match crate::exec::reap::wait_exit(&mut child, BUILD_DEADLINE) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            let _ = child.kill();
-            let _ = child.wait();
+    // Woken by the exit itself (a pidfd) or by SIGINT/SIGTERM, not by a polling interval.
+    use crate::exec::reap::{Waited, wait_exit_or_interrupt};
+    let kill_group = |child: &mut std::process::Child| {
+        if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        let _ = child.wait();
+    };
+    let status = match wait_exit_or_interrupt(&mut child, BUILD_DEADLINE) {
+        Ok(Waited::Exited(s)) => s,
+        Ok(Waited::TimedOut) => {
+            kill_group(&mut child);
             return Err(PrepareError::Deadline {
+                what: what.to_string(),
+                log: log.to_path_buf(),
+            });
+        }
+        Ok(Waited::Interrupted) => {
+            kill_group(&mut child);
+            return Err(PrepareError::Interrupted {
                 what: what.to_string(),
                 log: log.to_path_buf(),
             });
         }
         Err(e) => return Err(io("wait for the build writing", log)(e)),
     };
+    // A build that ended on its own just as the interrupt came is still stopped here.
+    if crate::signals::interrupted() {
+        return Err(PrepareError::Interrupted {
+            what: what.to_string(),
+            log: log.to_path_buf(),
+        });
+    }
     let lines = reader.join().unwrap_or_default();
     for l in &lines {
         writeln!(&log_file, "{l}").map_err(write_log())?;
@@ -329,21 +356,29 @@ pub fn ensure(v: SqliteVersion) -> Result<Prepared, PrepareError> {
     let staging = root.join(format!("{v}.staging"));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
-    link_shared(v, &archive, &staging, &log)?;
-    step(
-        2,
-        "building walburst against it (release, separate target directory)",
-    );
-    build_walburst(release, &staging, &log)?;
-    step(3, "checking the SQLite the new binary runs");
-    let id = identity_of(&staging.join(BINARY))?;
-    if id.version != v.to_string() || !matches!(id.origin, SqliteOrigin::Prepared { .. }) {
-        return Err(PrepareError::Mismatch {
-            asked: v,
-            runs: format!("{} ({})", id.version, id.origin.describe()),
-            log,
-        });
-    }
+    let staged = (|| {
+        link_shared(v, &archive, &staging, &log)?;
+        step(
+            2,
+            "building walburst against it (release, separate target directory)",
+        );
+        build_walburst(release, &staging, &log)?;
+        step(3, "checking the SQLite the new binary runs");
+        let id = identity_of(&staging.join(BINARY))?;
+        if id.version != v.to_string() || !matches!(id.origin, SqliteOrigin::Prepared { .. }) {
+            return Err(PrepareError::Mismatch {
+                asked: v,
+                runs: format!("{} ({})", id.version, id.origin.describe()),
+                log: log.clone(),
+            });
+        }
+        Ok(id)
+    })();
+    // A failed or interrupted prepare leaves no half-built release in the cache (its log
+    // stays, named in the error).
+    let id = staged.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&staging);
+    })?;
     let dir = cache::version_dir(v);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&staging, &dir).map_err(io("move the prepared release into", &dir))?;

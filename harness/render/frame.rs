@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::svg::{escape, line, nice_step, text};
-use super::timeline::MAX_LANES;
 use crate::report::Report;
+
+/// More actors than this and lanes are aggregated.
+pub const MAX_LANES: usize = 40;
 
 /// The lanes of a timeline: every actor of the run in (worker, actor) order, grouped when
 /// there are more than [`MAX_LANES`].

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::html::{escape, table};
 use crate::check::isolation::Anomaly;
-use crate::check::isolation::graph::Why;
+use crate::check::isolation::edges::Why;
 use crate::report::Report;
 
 pub fn section(b: &mut String, r: &Report) {

@@ -128,7 +128,7 @@ fn past_forty_actors_lanes_are_aggregated() {
     };
     let svg = timeline_svg(&d).unwrap();
     let lanes = lanes_drawn(&svg);
-    assert!((10..=timeline::MAX_LANES).contains(&lanes), "{lanes} lanes");
+    assert!((10..=frame::MAX_LANES).contains(&lanes), "{lanes} lanes");
     assert!(
         svg.contains(">w0-w3</text>"),
         "group labels name their workers"

@@ -4,7 +4,7 @@
 //! global flock in purple, so starvation (one lane orange for a second while the others
 //! commit) and serial hand-over (every lane purple, evenly sliced) show at a glance.
 //! Checkpoints, guard reports, kills, respawns, stalls and lock files appearing are marks.
-//! Past [`MAX_LANES`] actors, lanes are aggregated: each shows its members' commits (upper
+//! Past [`MAX_LANES`](super::frame::MAX_LANES) actors, lanes are aggregated: each shows its members' commits (upper
 //! half) and the share of their time spent waiting (lower half) per time bin.
 
 use std::collections::BTreeMap;
@@ -14,9 +14,6 @@ use super::svg::Rects;
 use super::{RunData, colors as c, marks};
 use crate::observe::{OpRecord, Outcome, RunEvent, RunEventKind};
 use crate::plan::OpKind;
-
-/// More actors than this and lanes are aggregated.
-pub const MAX_LANES: usize = 40;
 
 /// Time origin and end of the run, monotonic ns.
 fn span(d: &RunData) -> Option<(u64, u64)> {

@@ -194,6 +194,13 @@ pub fn shrink(
             error: t.error.clone(),
             steps,
         });
+        // An interrupted original concludes nothing: not "not reproduced", not a reseed.
+        if crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            summary.stop = Some(Stop::Interrupted);
+            summary.runs = trials.runs;
+            summary.wall_secs = started.elapsed().as_secs_f64();
+            return Ok((summary, None));
+        }
         if let (true, Some(report), Some(sig)) = (wanted, t.report, t.signature) {
             summary.before = Some(Size::of(&start, steps));
             origin = Some((

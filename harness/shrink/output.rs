@@ -142,7 +142,7 @@ pub fn record(
     let suite = crate::nightly::load_suite(&dst.display().to_string(), &Overrides::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let case = &suite.expansion.cases[0];
-    let pair = crate::nightly::sweep::make_pair(
+    let pair = crate::nightly::summary::make_pair(
         PairKind::Sweep,
         &suite,
         case,

@@ -100,7 +100,7 @@ fn rank(f: &Failure) -> (u8, Category) {
                 Category::RealDamage
             }
             F::WorkerErrors | F::GuardErrors => Category::WorkerErrors,
-            F::Unreadable => Category::Verification,
+            F::Unreadable | F::FinalCheckpoint | F::FinalClose => Category::Verification,
             F::Liveness => Category::Liveness,
             // Only ever `Missing` (handled above); a fault that was not exercised.
             F::IoPointNotFired | F::NotJudged => Category::ExpectationUnmet,

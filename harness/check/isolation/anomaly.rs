@@ -5,8 +5,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::cycles::Step;
-use super::graph::{EdgeKind, Why};
+use super::edges::{EdgeKind, Why};
 use super::history::{History, Key, TxnId, Value};
 
 /// An anomaly's class, weakest isolation violated first.
@@ -106,16 +105,6 @@ pub struct CycleStep {
     pub from: TxnId,
     pub to: TxnId,
     pub why: Why,
-}
-
-impl From<Step> for CycleStep {
-    fn from(s: Step) -> CycleStep {
-        CycleStep {
-            from: s.from,
-            to: s.edge.to,
-            why: s.edge.why,
-        }
-    }
 }
 
 /// What was found, with its evidence.

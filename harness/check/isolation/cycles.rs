@@ -2,7 +2,9 @@
 //! 100k-transaction chain cannot overflow the stack), then inside each component a short
 //! cycle through a required kind of edge by breadth-first search.
 
-use super::graph::{Edge, EdgeKind, Graph, Kinds};
+use super::anomaly::CycleStep;
+use super::edges::EdgeKind;
+use super::graph::{Edge, Graph, Kinds};
 use super::history::TxnId;
 
 /// How many required edges of one component a search starts from; it keeps the shortest
@@ -196,5 +198,15 @@ impl Search {
             }
         }
         best
+    }
+}
+
+impl From<Step> for CycleStep {
+    fn from(s: Step) -> CycleStep {
+        CycleStep {
+            from: s.from,
+            to: s.edge.to,
+            why: s.edge.why,
+        }
     }
 }

@@ -10,34 +10,9 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
+use super::edges::{EdgeKind, Why};
 use super::history::{History, Key, Mop, Outcome, TxnId, Value};
 use super::versions::Versions;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EdgeKind {
-    Ww,
-    Wr,
-    Rw,
-    Rt,
-}
-
-impl EdgeKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            EdgeKind::Ww => "ww",
-            EdgeKind::Wr => "wr",
-            EdgeKind::Rw => "rw",
-            EdgeKind::Rt => "rt",
-        }
-    }
-
-    fn bit(self) -> u8 {
-        1 << self as u8
-    }
-}
 
 /// A set of edge kinds, for searching a subgraph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,35 +25,6 @@ impl Kinds {
 
     pub fn has(self, kind: EdgeKind) -> bool {
         self.0 & kind.bit() != 0
-    }
-}
-
-/// Why an edge exists: the evidence an explanation names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Why {
-    /// `next` was appended to `key` right after `prev`.
-    Ww { key: Key, prev: Value, next: Value },
-    /// The reader's read of `key` ended on `value` (before its own appends).
-    Wr { key: Key, value: Value },
-    /// The reader's read of `key` ended on `last` (`None`: empty) and did not include `next`.
-    Rw {
-        key: Key,
-        last: Option<Value>,
-        next: Value,
-    },
-    /// The first transaction ended before the second started (monotonic nanoseconds).
-    Rt { end_ns: u64, start_ns: u64 },
-}
-
-impl Why {
-    pub fn kind(&self) -> EdgeKind {
-        match self {
-            Why::Ww { .. } => EdgeKind::Ww,
-            Why::Wr { .. } => EdgeKind::Wr,
-            Why::Rw { .. } => EdgeKind::Rw,
-            Why::Rt { .. } => EdgeKind::Rt,
-        }
     }
 }
 

@@ -38,6 +38,7 @@
 
 pub mod anomaly;
 pub mod cycles;
+pub mod edges;
 pub mod export;
 pub mod graph;
 pub mod history;
@@ -53,7 +54,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use anomaly::{Anomaly, AnomalyClass, CycleStep};
-pub use graph::{EdgeKind, Kinds};
+pub use edges::EdgeKind;
+pub use graph::Kinds;
 pub use history::{History, HistoryError, Key, Mop, Outcome, Txn, TxnId, Value};
 
 /// One anomaly as the report carries it.

@@ -12,7 +12,7 @@ mod pool;
 
 pub use finish::{print_recap, write_summary};
 pub use index::{INDEX_FORMAT, IndexLine, SweepHeader, read_index};
-pub use plan::{SeedPlan, make_pair, nightly_base_seed, seed_plan, utc_today};
+pub use plan::{SeedPlan, nightly_base_seed, seed_plan, utc_today};
 
 use std::io::Write;
 use std::sync::Mutex;

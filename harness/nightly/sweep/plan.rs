@@ -1,67 +1,14 @@
 //! What a sweep runs: its seeds, its (case, seed) pairs and the regressions before them.
 
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::index::sweep_hash;
 use crate::nightly::shard;
-use crate::nightly::summary::{Pair, PairKind};
+use crate::nightly::summary::{Pair, PairKind, make_pair};
 use crate::nightly::{Suite, corpus, load_case, load_suite, split_case};
 use crate::nightly::{SweepError, SweepRequest};
+use crate::scenario::Mode;
 use crate::scenario::matrix::Case;
-use crate::scenario::{Mode, Overrides};
-
-#[allow(clippy::too_many_arguments)]
-pub fn make_pair(
-    kind: PairKind,
-    suite: &Suite,
-    case: &Case,
-    seed: u64,
-    mode: Mode,
-    overrides: &Overrides,
-    check_determinism: bool,
-    trace: Option<PathBuf>,
-    note: Option<String>,
-) -> Pair {
-    let mode = if check_determinism || trace.is_some() {
-        Mode::Lockstep
-    } else {
-        mode
-    };
-    let source = suite.case_source(case);
-    let mut name = format!("{} seed={seed}", case.name);
-    if mode == Mode::Lockstep {
-        name.push_str(" mode=lockstep");
-    }
-    for a in overrides.as_args() {
-        name.push(' ');
-        name.push_str(&a);
-    }
-    if check_determinism {
-        name.push_str(" --check-determinism");
-    }
-    if trace.is_some() {
-        name.push_str(" (recorded trace)");
-    }
-    let mut reproduce = crate::run::reproduce_command(&source, seed, mode, overrides);
-    if check_determinism {
-        reproduce.push_str(" --check-determinism");
-    }
-    Pair {
-        kind,
-        name,
-        suite: suite.base.name.clone(),
-        case: case.name.clone(),
-        spec: source.as_arg(),
-        seed,
-        mode,
-        overrides: overrides.clone(),
-        check_determinism,
-        trace,
-        note,
-        reproduce,
-    }
-}
 
 /// The seeds a sweep runs: `None` means each case's own `seeds`.
 #[derive(Debug, Clone, PartialEq)]
