@@ -4,8 +4,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use common::BIN;
 use common::jobs::{fixture, require_python};
@@ -298,5 +299,44 @@ fn a_silent_adapter_is_named_at_its_deadline() {
             && c.stdout.contains("NOT JUDGED messages"),
         "{}",
         c.stdout
+    );
+}
+
+/// SIGINT while a phase runs: the workers are killed, the tally printed, exit 130, and no
+/// PASS or FAIL concluded about the adapter.
+#[test]
+fn an_interrupted_check_concludes_nothing() {
+    require_python();
+    let work = tempfile::tempdir().unwrap();
+    let silent = "import sys, time; sys.stdin.readline(); time.sleep(600)";
+    let mut child = Command::new(BIN)
+        .args(["adapter", "check", "--work-dir"])
+        .arg(work.path())
+        .args(["--", "python3", "-c", silent])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut out = String::new();
+    // The first line is printed once the input is checked and the handler installed.
+    reader.read_line(&mut out).unwrap();
+    assert!(out.starts_with("adapter check: python3"), "{out}");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    reader.read_to_string(&mut out).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("INTERRUPTED adapter check during phase free (0 of 1 phases done")
+            && out.contains("run directory kept"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("PASS adapter check") && !out.contains("FAIL adapter check"),
+        "{out}"
     );
 }

@@ -96,10 +96,21 @@ fn check(a: CheckArgs) -> i32 {
     install_interrupt_handler();
     println!("adapter check: {}", shell_words(&req.command));
     let mut failed = Vec::new();
-    for &p in &phases {
+    for (done, &p) in phases.iter().enumerate() {
         let outcome = adapter_check::run_phase(p, &req);
         if interrupted() {
-            println!("INTERRUPTED during phase {}", p.name());
+            // Concludes nothing about the adapter: the tally, and where the evidence is.
+            let kept = outcome
+                .ok()
+                .and_then(|o| o.report.run_dir)
+                .map(|d| format!("; run directory kept: {}", d.display()))
+                .unwrap_or_default();
+            println!(
+                "INTERRUPTED adapter check during phase {} ({done} of {} phases done, {} with rules broken){kept}",
+                p.name(),
+                phases.len(),
+                failed.len()
+            );
             return EXIT_INTERRUPTED;
         }
         match outcome {
