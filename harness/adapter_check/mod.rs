@@ -68,7 +68,7 @@ impl CheckError {
 /// One short run of the check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// The handshake and a few ops of each of two workers with two actors.
+    /// The handshake and a few ops of each of two workers (one actor each).
     Free,
     /// One planned kill (`mid-transaction`), then a successor resumes.
     Kill,
@@ -369,4 +369,58 @@ pub fn phases(req: &CheckRequest) -> Vec<Phase> {
 /// The absolute form of the caller's directory, for `CheckRequest::cwd`.
 pub fn current_dir() -> std::io::Result<PathBuf> {
     std::env::current_dir().and_then(|d| std::fs::canonicalize(&d).or(Ok(d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(dir: &std::path::Path, command: &str) -> CheckRequest {
+        CheckRequest {
+            command: vec![command.to_string()],
+            kill: true,
+            lockstep: true,
+            cwd: dir.to_path_buf(),
+            worker_exe: PathBuf::from("walburst"),
+            work_dir: None,
+        }
+    }
+
+    /// Every phase loads; a relative program is taken from the caller's directory, and a
+    /// missing one is bad input.
+    #[test]
+    fn phases_load_and_resolve_the_command_from_the_callers_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let prog = dir.path().join("adapter.sh");
+        std::fs::write(&prog, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ok = req(dir.path(), "./adapter.sh");
+        assert_eq!(phases(&ok), [Phase::Free, Phase::Kill, Phase::Lockstep]);
+        for p in phases(&ok) {
+            let (s, source) = phase_scenario(p, &ok).unwrap();
+            let cmd = s.worker_command(&source, &ok.worker_exe).unwrap();
+            assert_eq!(cmd.program, prog, "{p:?}");
+        }
+        let e = phase_scenario(Phase::Free, &req(dir.path(), "./missing.sh")).unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        assert!(e.to_string().contains("worker.command"), "{e}");
+    }
+
+    /// The kill phase plans one kill, on a create (a write that always reaches its COMMIT):
+    /// a kill that does not land is then the adapter's doing.
+    #[test]
+    fn the_kill_phase_plans_one_kill_on_a_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = phase_scenario(Phase::Kill, &req(dir.path(), "true")).unwrap();
+        let kills = plan::kills(&s, SEED);
+        assert_eq!(kills.len(), 1);
+        let k = kills[0];
+        let op = plan::worker_plan(&s, SEED, k.worker)
+            .ops
+            .into_iter()
+            .find(|op| op.seq == k.seq)
+            .unwrap();
+        assert_eq!(op.kind, crate::plan::OpKind::CreateTask);
+    }
 }
