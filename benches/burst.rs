@@ -360,8 +360,9 @@ mod bare {
     use super::*;
 
     use rusqlite::params;
-    use walburst::exec::{kanban, sqlite};
     use walburst::plan::{self, payload, task_id, worker_name};
+    use walburst::worker::sqlite;
+    use walburst::workload::kanban;
 
     #[derive(Serialize, Deserialize)]
     struct Spec {

@@ -105,7 +105,7 @@ fn cpu_connection(dir: &Path, name: &str, shim: bool, sync: Synchronous) -> rusq
     let path = dir.join(format!("{name}.db"));
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
     let conn = if shim {
-        let vfs = walburst::exec::vfs::VFS_NAME.to_str().expect("ASCII");
+        let vfs = walburst::worker::vfs::VFS_NAME.to_str().expect("ASCII");
         rusqlite::Connection::open_with_flags_and_vfs(&path, flags, vfs)
     } else {
         rusqlite::Connection::open_with_flags(&path, flags)
@@ -115,7 +115,7 @@ fn cpu_connection(dir: &Path, name: &str, shim: bool, sync: Synchronous) -> rusq
         .expect("wal");
     conn.pragma_update(None, "synchronous", sync.as_sql())
         .expect("synchronous");
-    walburst::exec::kanban::create_schema(&conn).expect("schema");
+    walburst::workload::kanban::create_schema(&conn).expect("schema");
     conn
 }
 
@@ -151,7 +151,7 @@ fn fixed(spec: &str) {
             counters: true,
             points: Vec::new(),
         };
-        walburst::exec::vfs::install(&io, SEED, &tmp.path().join("unused.db"), tmp.path(), 0)
+        walburst::worker::vfs::install(&io, SEED, &tmp.path().join("unused.db"), tmp.path(), 0)
             .expect("install");
     }
     let conn = cpu_connection(tmp.path(), "fixed", shim, Synchronous::Off);
@@ -168,7 +168,7 @@ fn bench_cpu(c: &mut Criterion, dir: &Path) {
         counters: true,
         points: Vec::new(),
     };
-    walburst::exec::vfs::install(&io, SEED, &dir.join("unused.db"), dir, 0).expect("install");
+    walburst::worker::vfs::install(&io, SEED, &dir.join("unused.db"), dir, 0).expect("install");
     let mut g = c.benchmark_group("vfs_cpu");
     g.throughput(Throughput::Elements(1));
     let payload = "x".repeat(512);

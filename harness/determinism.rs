@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::check::failure::Signature;
 use crate::check::verdict::VerdictKind;
-use crate::exec::coordinator::TraceEntry;
+use crate::observe::lockstep::TraceEntry;
 use crate::report::Report;
 use crate::report::console::Console;
 use crate::run::{RunError, RunRequest, run};

@@ -1,27 +1,33 @@
 //! walburst: settles by reproducible experiment whether a multi-process SQLite application
 //! stays correct and fast under bursts of concurrent writers.
 //!
-//! The modules follow the data: [`scenario`] (what to run) -> [`plan`] (seeded schedules,
-//! pure) -> [`exec`] (runner, worker processes, strategies, guards) -> [`observe`] (what
-//! happened) -> [`check`] (verification, ledger, exclusion, verdict) -> [`report`].
-//! [`run`] sequences them for one (scenario, seed).
+//! The modules follow the data, in the layer order of ARCHITECTURE.md (imports point one
+//! way; `tests/house.rs` checks it): [`scenario`] (what to run) -> [`plan`] (seeded
+//! schedules, pure) -> [`observe`] (what happened, as data) -> [`protocol`] (the wire
+//! between the processes) -> [`workload`] (op kinds' SQL and rows) -> [`runner`] (the
+//! parent process) | [`worker`] (the child process) -> [`check`] (verification, ledger,
+//! exclusion, verdict) -> [`report`] and [`render`] -> [`releases`] -> [`run`] (one
+//! scenario and seed) -> the commands built on it -> [`cli`].
 
 pub mod adapter_check;
 pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod determinism;
-pub mod exec;
 pub mod exit;
 pub mod explore;
 pub mod nightly;
 pub mod observe;
 pub mod plan;
+pub mod protocol;
 pub mod releases;
 pub mod render;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod signals;
+pub mod worker;
+pub mod workload;

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::determinism::{Fingerprint, Hashes, differences};
-use crate::exec::coordinator::TraceEntry;
-use crate::exec::gate::ActorId;
+use crate::observe::ActorId;
+use crate::observe::lockstep::TraceEntry;
 use crate::report::Report;
 use crate::report::console::Console;
 use crate::run::{Replay, RunError, RunRequest, run};

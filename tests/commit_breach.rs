@@ -3,12 +3,13 @@
 //! (on a real SQLite database) is what catches the resulting lost write.
 
 use walburst::check::{exclusion, ledger};
-use walburst::exec::gate::{ActorId, Gate};
-use walburst::exec::protocol::WorkerOp;
-use walburst::exec::{kanban, sqlite};
 use walburst::observe::OpRecord;
 use walburst::plan;
+use walburst::protocol::WorkerOp;
 use walburst::scenario::{ScenarioSource, parse_str};
+use walburst::worker::sqlite;
+use walburst::workload::Unstepped;
+use walburst::workload::kanban;
 
 fn record(worker: u32, begin: u64, commit_issued: u64, end: u64, event_id: i64) -> OpRecord {
     serde_json::from_value(serde_json::json!({
@@ -36,10 +37,7 @@ fn breach_inside_commit_is_invisible_to_exclusion_but_caught_by_ledger() {
 
     // Both workers were told COMMIT succeeded, but worker 1's pages were overwritten by
     // worker 0's commit while both were inside COMMIT: only worker 0's rows survive.
-    let gate = Gate::free(ActorId {
-        worker: 0,
-        actor: 0,
-    });
+    let gate = Unstepped;
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     let kanban::Applied::Wrote { event_id, .. } = kanban::apply(
         &conn,

@@ -209,6 +209,72 @@ fn compare_two_strategies_prints_table_and_writes_json_and_svg() {
     assert!(html.find(r#"id="failures""#) < html.find(r#"id="latency""#));
     assert!(html.contains("commit latency CDF per strategy"));
     assert!(!html.contains("<script") && !html.contains("href=\"http"));
+    // The side-by-side table is an HTML table, one row per strategy, ratios judged.
+    assert!(
+        !html.contains(r#"<pre class="json">"#),
+        "a <pre> table is back"
+    );
+    assert!(
+        html.contains("<th>commits/s vs wal</th>") && html.contains("<th>commits/s 95% CI</th>")
+    );
+    assert!(html.contains("<td>flock-tx</td>"));
+
+    // Mean, standard deviation and interval beside median and range; the ratios' significance.
+    let cps = &summary[1]["commits_per_sec"];
+    assert_eq!(cps["n"], 2);
+    let (lo, hi) = (
+        cps["ci95"][0].as_f64().unwrap(),
+        cps["ci95"][1].as_f64().unwrap(),
+    );
+    let mean = cps["mean"].as_f64().unwrap();
+    assert!(lo <= mean && mean <= hi, "{cps}");
+    assert!(cps["std_dev"].as_f64().unwrap() >= 0.0);
+    let sig = &summary[1]["vs_first"]["significance"];
+    for metric in ["commits_per_sec", "wall_secs", "latency_p99_ms"] {
+        let s = sig[metric].as_str().unwrap();
+        assert!(
+            ["significant", "no_significant_difference"].contains(&s),
+            "{metric}: {s}"
+        );
+    }
+    // A ratio with overlapping ranges is marked as such in the console and on the page.
+    let first = &summary[0]["commits_per_sec"];
+    let overlap = first["min"].as_f64() <= cps["max"].as_f64()
+        && cps["min"].as_f64() <= first["max"].as_f64();
+    assert_eq!(
+        sig["commits_per_sec"] == "no_significant_difference",
+        overlap,
+        "{first} {cps}"
+    );
+    if sig
+        .as_object()
+        .unwrap()
+        .values()
+        .any(|v| v == "no_significant_difference")
+    {
+        assert!(o.stdout.contains("(n.s.)"), "{}", o.stdout);
+        assert!(
+            o.stdout.contains("no significant difference"),
+            "{}",
+            o.stdout
+        );
+        assert!(html.contains("no significant difference"));
+    }
+    assert!(o.stdout.contains("commits/s mean ± sd") && o.stdout.contains("p99 ms 95% CI"));
+
+    // Every run links its own page and timeline, relative to the compare directory.
+    for r in runs {
+        let page = PathBuf::from(r["page"].as_str().unwrap());
+        let rel = page.strip_prefix(&dir).unwrap().display().to_string();
+        assert!(rel.starts_with("runs/"), "{rel}");
+        assert!(
+            html.contains(&format!(r#"<a href="{rel}">page</a>"#)),
+            "{rel}"
+        );
+        assert!(html.contains(&format!(r#"<a href="{rel}#timeline">timeline</a>"#)));
+        let text = std::fs::read_to_string(dir.join(&rel)).unwrap();
+        assert!(text.contains(r#"id="timeline""#) && text.contains("<svg"));
+    }
 
     // Nothing is left in the work directory by passing runs.
     let left: Vec<_> = std::fs::read_dir(tmp.path().join("work"))
@@ -265,6 +331,101 @@ fn compare_over_worker_counts_with_checkpoint_lock() {
     assert!(
         notes.iter().any(|n| n.contains("synchronous = normal")),
         "{notes:?}"
+    );
+    // One repeat: no interval, and the table says so instead of judging the ratios.
+    for s in j["summary"].as_array().unwrap() {
+        assert!(s["commits_per_sec"].get("ci95").is_none(), "{s}");
+        if let Some(v) = s.get("vs_first") {
+            assert_eq!(v["significance"]["commits_per_sec"], "no_interval", "{v}");
+        }
+    }
+    assert!(
+        o.stdout.contains("no confidence interval can be computed"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("(n.s.)"), "{}", o.stdout);
+}
+
+/// Every `*.html` under a directory.
+fn pages(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(pages(&p));
+        } else if p.extension().is_some_and(|x| x == "html") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn compare_and_run_pages_show_no_absolute_path_of_the_machine() {
+    // The command runs from a directory of its own, so `--out` and `--work-dir` are outside
+    // it; --keep leaves the run directories, so every run's page names one.
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "compare",
+            "smoke",
+            "--workers",
+            "2",
+            "--ops",
+            "6",
+            "--repeat",
+            "2",
+        ])
+        .args(["--strategies", "wal,flock-tx", "--keep", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg("--work-dir")
+        .arg(tmp.path().join("work"))
+        .current_dir(&cwd)
+        .output()
+        .expect("walburst runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = compare_dir(tmp.path());
+    let abs = tmp.path().display().to_string();
+    // Control: what the pages are drawn from does hold the machine's paths (the JSON keeps
+    // them for tools), so their absence below is the eliding's doing.
+    let json = std::fs::read_to_string(dir.join("compare.json")).unwrap();
+    assert!(
+        json.contains(&format!("{abs}/work/")),
+        "no run dir in the JSON"
+    );
+    assert!(json.contains(&format!("{abs}/out/")));
+    let pages = pages(&dir);
+    assert_eq!(
+        pages.len(),
+        5,
+        "the compare page and four run pages: {pages:?}"
+    );
+    for p in &pages {
+        let html = std::fs::read_to_string(p).unwrap();
+        assert!(!html.contains(&abs), "{} shows {abs}", p.display());
+    }
+    let run_page = pages
+        .iter()
+        .find(|p| p.parent().unwrap().ends_with("runs"))
+        .unwrap();
+    let html = std::fs::read_to_string(run_page).unwrap();
+    assert!(
+        html.contains("&lt;work-dir&gt;/walburst-"),
+        "run dir not shown elided"
+    );
+    let html = std::fs::read_to_string(dir.join("compare.html")).unwrap();
+    assert!(
+        html.contains("smoke_wal.toml"),
+        "the strategies' scenario files are named"
     );
 }
 

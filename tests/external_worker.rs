@@ -47,6 +47,55 @@ fn an_honest_app_with_its_own_ledger_passes_and_is_recorded() {
     }
 }
 
+/// An adapter that reports no `settings` (this fixture speaks the protocol itself and
+/// predates the message) still runs: under `journal_mode = "app"` its mode is the
+/// database's, and the report and the page say its settings were not reported.
+#[test]
+fn an_adapter_without_settings_runs_and_is_reported_as_not_reporting() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let command = fixture().display().to_string();
+    let toml = jobs_scenario(&command, "honest") + "[sqlite]\njournal_mode = \"app\"\n";
+    let path = scenario_file(dir.path(), "app-mode", &toml);
+    let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.report["app"]["settings_reported"], false);
+    assert_eq!(r.report["app"]["settings"], serde_json::Value::Null);
+    // The runner set no mode and the fixture's `PRAGMA journal_mode=app` is not one: the
+    // file kept SQLite's default rollback journal, and that is what was judged.
+    assert_eq!(r.s("/checks/app_journal_mode/chosen"), "delete");
+    assert!(
+        r.stdout.contains("settings not reported yet"),
+        "{}",
+        r.stdout
+    );
+    let page = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    assert!(page.contains("its connections set: settings not reported"));
+}
+
+/// `journal_mode = "app"` needs an app: without `[worker]` it is refused before anything
+/// runs, naming the file, the field and the allowed values.
+#[test]
+fn journal_mode_app_without_a_worker_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(
+        dir.path(),
+        "no-app",
+        "name = \"no-app\"\n[sqlite]\njournal_mode = \"app\"\n",
+    );
+    let (code, stdout, stderr) = walburst(dir.path(), "run", &[path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(!stdout.contains("SEED="), "{stdout}");
+    for part in [
+        "no-app.toml",
+        "sqlite.journal_mode",
+        "needs an external `[worker]`",
+        "allowed without [worker]: wal, delete, truncate, persist",
+    ] {
+        assert!(stderr.contains(part), "{part:?} missing from: {stderr}");
+    }
+}
+
 #[test]
 fn a_worker_of_another_protocol_version_is_named() {
     let dir = tempfile::tempdir().unwrap();

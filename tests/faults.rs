@@ -241,6 +241,64 @@ fn a_hung_worker_ends_in_a_liveness_failure_naming_it() {
     assert_eq!(r.s("/checks/integrity_check"), "ok");
 }
 
+/// Issue 20 item 2: a panicking actor thread fails its worker, never an actor that merely
+/// held nothing. With the test-only `panic` kill point one actor of a two-actor worker
+/// panics before an op: the worker sends `fatal` naming the panic, exits 4, and the run
+/// fails for liveness (`worker_exit`), naming it; the data is still judged (no safety
+/// failure: every op that ran is accounted for). With `respawn` it is refused at load.
+#[test]
+fn a_panicking_actor_fails_its_worker_naming_the_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "name = \"panic\"\n[workload]\nworkers = 2\nops_per_worker = 12\nconnections_per_worker = 2\n\
+                [faults]\nkill = \"panic\"\nkills = 1\n";
+    let path = scenario_file(dir.path(), "panic", toml);
+    let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.s("/verdict"), "fail");
+    let liveness: Vec<(String, String)> = r.report["liveness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                format!(
+                    "{}/{}",
+                    v["category"].as_str().unwrap(),
+                    v["detector"].as_str().unwrap()
+                ),
+                v["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(liveness.len(), 1, "{liveness:?}");
+    let (sig, msg) = &liveness[0];
+    assert_eq!(sig, "liveness/worker_exit");
+    assert!(
+        msg.contains(" sent fatal: actor ")
+            && msg.contains(" panicked: test-only kill point `panic` at op seq "),
+        "{msg}"
+    );
+    assert!(r.failures().is_empty(), "{:?}", r.failures());
+    // The one-line verdict names it too.
+    assert!(
+        r.stdout.contains("liveness/worker_exit") && r.stdout.contains("panicked"),
+        "{}",
+        r.stdout
+    );
+
+    let respawn = scenario_file(
+        dir.path(),
+        "panic-respawn",
+        &format!("{toml}respawn = true\n"),
+    );
+    let (code, stdout, stderr) = walburst(dir.path(), "run", &[respawn.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("faults.respawn") && stderr.contains("kill = \"panic\""),
+        "{stderr}"
+    );
+}
+
 /// SIGINT to the runner: every worker killed, an `interrupted` report with the seed, the run
 /// directory kept, exit 130.
 #[test]

@@ -2,7 +2,7 @@
 //! no import circle between files, and oracle functions short enough to read at once.
 //!
 //! A file *imports* another when it names an item through a path that resolves into it:
-//! a `use` declaration or an inline path (`crate::exec::procs::INTERRUPTED`), outside test
+//! a `use` declaration or an inline path (`crate::runner::interrupt::INTERRUPTED`), outside test
 //! code (`#[cfg(test)]` items and `*_tests.rs` files are tests: they may reach anywhere).
 //! `mod` declarations are not imports.
 
@@ -409,4 +409,89 @@ fn no_function_in_check_is_over_80_lines() {
     assert!(long.is_empty(), "split these by job:\n{}", long.join("\n"));
     // The control: the measure sees functions at all (the longest is over 30 lines).
     assert!(!long_functions(&dir, 30).is_empty());
+}
+
+/// The rooms of ARCHITECTURE.md: who may import whom. The runner (the parent) and the
+/// worker (the child) share only `protocol`, `workload` and the layers below them; the
+/// layers below `run` never import a room above them.
+#[test]
+fn rooms_import_only_what_the_architecture_allows() {
+    let graph = import_graph();
+    // (importer's first segment, imported first segment) pairs that must never occur.
+    let forbidden: &[(&str, &[&str])] = &[
+        (
+            "runner",
+            &["worker", "check", "report", "run", "render", "cli"],
+        ),
+        (
+            "worker",
+            &["runner", "check", "report", "run", "render", "cli"],
+        ),
+        (
+            "protocol",
+            &[
+                "runner", "worker", "workload", "check", "report", "run", "cli",
+            ],
+        ),
+        (
+            "workload",
+            &["runner", "worker", "check", "report", "run", "cli"],
+        ),
+        (
+            "observe",
+            &[
+                "runner", "worker", "workload", "protocol", "check", "run", "cli",
+            ],
+        ),
+        (
+            "plan",
+            &[
+                "runner", "worker", "workload", "protocol", "check", "run", "cli",
+            ],
+        ),
+        (
+            "scenario",
+            &[
+                "runner", "worker", "workload", "protocol", "check", "run", "cli",
+            ],
+        ),
+        (
+            "check",
+            &["runner", "worker", "report", "run", "render", "cli"],
+        ),
+        ("report", &["run", "render", "releases", "cli"]),
+        (
+            "render",
+            &[
+                "run", "releases", "nightly", "compare", "shrink", "explore", "cli",
+            ],
+        ),
+        (
+            "releases",
+            &[
+                "run", "render", "nightly", "compare", "shrink", "explore", "cli",
+            ],
+        ),
+        (
+            "run",
+            &["nightly", "compare", "shrink", "explore", "replay", "cli"],
+        ),
+    ];
+    let mut broken = Vec::new();
+    for (from, edges) in &graph {
+        let Some(room) = from.first() else { continue };
+        let Some((_, banned)) = forbidden.iter().find(|(r, _)| r == room) else {
+            continue;
+        };
+        for (to, via) in edges {
+            if to.first().is_some_and(|t| banned.contains(&t.as_str())) {
+                broken.push(format!("{} -> {} (via {via})", name(from), name(to)));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "imports across rooms:\n{}",
+        broken.join("\n")
+    );
 }

@@ -3,12 +3,13 @@
 
 use rusqlite::Connection;
 use walburst::check::ledger;
-use walburst::exec::gate::{ActorId, Gate};
-use walburst::exec::protocol::WorkerOp;
-use walburst::exec::{kanban, sqlite};
 use walburst::observe::{OpRecord, Outcome};
 use walburst::plan::{self, Plan};
+use walburst::protocol::WorkerOp;
 use walburst::scenario::{ScenarioSource, parse_str};
+use walburst::worker::sqlite;
+use walburst::workload::Unstepped;
+use walburst::workload::kanban;
 
 const SEED: u64 = 5;
 
@@ -27,7 +28,7 @@ fn setup(workers: u32, ops: u32) -> (tempfile::TempDir, Connection, Plan) {
 
 /// Runs op (worker, seq) of the plan in its own committed transaction; returns its event id.
 fn commit(conn: &Connection, plan: &Plan, worker: u32, seq: u32) -> i64 {
-    let gate = Gate::free(ActorId { worker, actor: 0 });
+    let gate = Unstepped;
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     let op = WorkerOp::from_plan(
         SEED,

@@ -3,10 +3,10 @@
 //! change in `rand`'s algorithms (its `random_range` is not value-stable across versions)
 //! cannot silently change every recorded lockstep trace.
 
-use walburst::exec::coordinator::{Coordinator, StepEvent};
-use walburst::exec::gate::ActorId;
-use walburst::exec::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
-use walburst::exec::step::{LockName, StepAction, StepResult};
+use walburst::observe::ActorId;
+use walburst::observe::step::{LockName, StepAction, StepResult};
+use walburst::runner::coordinator::{Coordinator, StepEvent};
+use walburst::runner::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 
 fn id(worker: u32) -> ActorId {
     ActorId { worker, actor: 0 }
@@ -145,7 +145,7 @@ fn the_step_budget_stops_lockstep() {
     let err = c.grant().unwrap_err();
     assert_eq!(
         err,
-        walburst::exec::coordinator::LockstepStop::BudgetExhausted { budget: 2, live: 2 }
+        walburst::runner::coordinator::LockstepStop::BudgetExhausted { budget: 2, live: 2 }
     );
     assert!(
         err.to_string().contains("step budget of 2 exhausted"),
@@ -203,6 +203,93 @@ fn first_connects_under_the_init_lock_take_linear_steps() {
     assert!(steps >= 3 * u64::from(n));
 }
 
+/// Issue 20: `n` actors of one worker process take an app lock (an in-process
+/// `threading.Lock`) held across two steps, while 8 one-actor workers write all along. A
+/// waiter turned away is let back in only by a step of its own process, so each of the
+/// holder's steps costs at most one attempt turned away, and the others' writes none:
+/// linear in `n`. (Letting waiters in at every step that could release a SQLite lock, as
+/// for a `busy`, turns every write of the other workers into a round of futile attempts.)
+/// When the holder says it holds the lock as it parks (`want`'s `holding`), none is.
+#[test]
+fn actors_of_one_process_under_an_app_lock_take_linear_steps() {
+    let n = 32;
+    let (turned_away, useful) = under_an_app_lock(n, false);
+    assert_eq!(useful, 4 * u64::from(n));
+    assert!(
+        turned_away <= useful,
+        "{turned_away} attempts turned away for {useful} useful steps of the app's process"
+    );
+    assert_eq!(under_an_app_lock(n, true), (0, 4 * u64::from(n)));
+}
+
+/// The run of the test above: (attempts turned away, useful steps) of the app's process.
+/// `declare`: the holder parks saying it holds the lock.
+fn under_an_app_lock(n: u32, declare: bool) -> (u64, u64) {
+    use walburst::observe::step::AppLockName;
+    let app = (0..n).map(|actor| ActorId { worker: 0, actor });
+    let others: Vec<ActorId> = (1..=8).map(id).collect();
+    let all: Vec<ActorId> = app.chain(others.iter().copied()).collect();
+    let lock = StepAction::app_lock("app.OPEN_LOCK");
+    let mut c = Coordinator::new(Box::new(RandomScheduler::new(9)), &all, 100_000);
+    let name = AppLockName::try_from("app.OPEN_LOCK".to_string()).unwrap();
+    let mut stage: std::collections::BTreeMap<ActorId, u32> = all.iter().map(|a| (*a, 0)).collect();
+    let mut held_by: Option<ActorId> = None;
+    for &a in &all {
+        c.on(if a.worker == 0 {
+            StepEvent::Want(a, lock.clone())
+        } else {
+            StepEvent::Want(a, StepAction::write("INSERT INTO t"))
+        });
+    }
+    let (mut turned_away, mut app_steps) = (0u64, 0u64);
+    while !c.finished() {
+        assert!(c.settled());
+        let a = c.grant().expect("no livelock");
+        let s = stage.get_mut(&a).unwrap();
+        let (result, next) = if a.worker == 0 {
+            app_steps += 1;
+            match *s {
+                0 if held_by.is_some() => {
+                    turned_away += 1;
+                    (StepResult::WouldBlock, Some(lock.clone()))
+                }
+                0 => {
+                    held_by = Some(a);
+                    *s = 1;
+                    (StepResult::Ok, Some(StepAction::Open))
+                }
+                1 => {
+                    *s = 2;
+                    (StepResult::Ok, Some(StepAction::statement("CREATE TABLE")))
+                }
+                2 => {
+                    // The lock is let go right after this step, before the next one.
+                    held_by = None;
+                    *s = 3;
+                    (StepResult::Ok, Some(StepAction::Close))
+                }
+                _ => (StepResult::Ok, None),
+            }
+        } else {
+            // Other processes: 32 autocommit writes each (each could release SQLite's
+            // lock: every futile actor of the run may try again after it).
+            *s += 1;
+            let next = (*s < 32).then(|| StepAction::write("INSERT INTO t"));
+            (StepResult::Ok, next)
+        };
+        c.on(StepEvent::Did(a, result));
+        match next {
+            Some(action) if declare && held_by == Some(a) => {
+                c.on(StepEvent::WantHolding(a, action, vec![name.clone()]))
+            }
+            Some(action) => c.on(StepEvent::Want(a, action)),
+            None => c.on(StepEvent::ActorDone(a)),
+        }
+    }
+    assert!(c.out.breaches.is_empty());
+    (turned_away, app_steps - turned_away)
+}
+
 fn actors(n: u32) -> Vec<ActorId> {
     (0..n).map(id).collect()
 }
@@ -258,9 +345,9 @@ const GOLDEN_PCT: [u32; 100] = [
 /// message says.
 #[test]
 fn guard_errors_enter_the_trace_as_a_code_only() {
-    use walburst::exec::actor::guard_result;
-    use walburst::exec::guard::GuardError;
     use walburst::scenario::GuardKind;
+    use walburst::worker::actor::guard_result;
+    use walburst::worker::guard::GuardError;
     let a = guard_result(&Err(GuardError::Pragma {
         guard: GuardKind::PageCount,
         pragma: "page_count",

@@ -38,6 +38,8 @@ fn power_loss_at_full_loses_no_acknowledged_commit_over_twenty_seeds() {
     assert!(acknowledged > 20, "too few commits before the power went");
     for r in &reports {
         assert_eq!(durability(r, "lost"), 0, "seed {}: {}", r["seed"], r["io"]);
+        // Every row of every acknowledged commit survived, not only its event.
+        assert_eq!(durability(r, "torn"), 0, "seed {}: {}", r["seed"], r["io"]);
         assert_eq!(r["checks"]["integrity_check"], "ok");
     }
 }
@@ -52,6 +54,8 @@ fn power_loss_at_normal_loses_a_suffix_on_some_seed_and_stays_consistent() {
     assert!(losing >= 1, "no seed lost an acknowledged commit at NORMAL");
     for r in &reports {
         assert_eq!(r["io"]["durability"]["lost_is_suffix"], true, "{}", r["io"]);
+        // What survived of a commit survived whole: no event without its inserted row.
+        assert_eq!(durability(r, "torn"), 0, "{}", r["io"]);
         assert_eq!(r["checks"]["integrity_check"], "ok", "seed {}", r["seed"]);
         assert!(
             r["notes"]

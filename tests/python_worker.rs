@@ -201,7 +201,7 @@ fn python_schema_is_the_kanban_profiles() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        walburst::exec::kanban::SCHEMA,
+        walburst::workload::kanban::SCHEMA,
         "adapters/python/kanban_app.py's SCHEMA drifted from harness/exec/kanban.rs"
     );
 }
@@ -235,4 +235,149 @@ fn python_list_append_passes_the_isolation_checker() {
     assert_eq!(r.u("/checks/isolation/outcomes/ok"), 400);
     assert_eq!(r.u("/checks/isolation/anomaly_count"), 0);
     assert!(r.u("/checks/isolation/edges/wr") > 0);
+}
+
+/// The journal mode the example app's own rule picks for the interpreter's SQLite
+/// (`kanban_app.own_journal_mode`: WAL from 3.51.3, DELETE below).
+fn example_apps_own_mode() -> String {
+    let o = Command::new(python3())
+        .current_dir(adapter_dir())
+        .args([
+            "-c",
+            "import kanban_app; print(kanban_app.own_journal_mode())",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// `journal_mode = "app"` (issue 20, item 6): the example app chooses its journal mode on
+/// the SQLite it loaded, the run passes judged in that mode, and the report, the seed
+/// line's continuation, the verdict line and the page carry the app's SQLite and what its
+/// connections set, next to walburst's own. Lockstep too, deterministic.
+#[test]
+fn app_mode_scenario_passes_in_the_mode_the_app_chose_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = python_scenario(dir.path(), "python-kanban-app-mode", &[]);
+    let version = python_sqlite_version();
+    let mode = example_apps_own_mode();
+    let mut args = vec![path.to_str().unwrap(), "--seed", "7"];
+    args.extend(SMALL);
+    let r = run(dir.path(), &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.passed(), "{}", r.stdout);
+    assert_eq!(r.s("/scenario/sqlite/journal_mode"), "app");
+    assert_eq!(
+        r.s("/checks/journal_mode"),
+        mode,
+        "the database ended in another mode"
+    );
+    assert_eq!(r.s("/checks/app_journal_mode/chosen"), mode);
+    assert_eq!(r.s("/app/journal_mode"), mode);
+    assert_eq!(
+        r.report["checks"]["app_journal_mode"]["reported"][&mode],
+        serde_json::json!([0, 1, 2, 3]),
+        "every worker reports the mode it set"
+    );
+    assert_eq!(r.report["app"]["settings_reported"], true);
+    assert_eq!(
+        r.report["app"]["sqlite_versions"][&version],
+        serde_json::json!([0, 1, 2, 3])
+    );
+    let settings = &r.report["app"]["settings"][0];
+    assert_eq!(settings["sqlite_version"], version.as_str());
+    assert_eq!(settings["journal_mode"], mode.as_str());
+    assert_eq!(settings["synchronous"], "full");
+    assert_eq!(settings["busy_timeout_ms"], 120000);
+    assert_eq!(r.s("/app/runner_sqlite"), r.s("/sqlite_version"));
+    // The seed line comes first; its continuation, once every worker is at the barrier,
+    // names the app's SQLite and settings (connections opened before `go`).
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("SEED=7 ") && lines[0].contains("journal_mode=app"));
+    assert!(
+        lines[1].starts_with(&format!("  app sqlite={version} journal_mode={mode} ")),
+        "{}",
+        r.stdout
+    );
+    let verdict = lines.last().unwrap();
+    assert!(
+        verdict.contains(&format!("app sqlite {version} journal_mode={mode}")),
+        "{verdict}"
+    );
+    let page = std::fs::read_to_string(r.report_path.with_extension("html")).unwrap();
+    assert!(
+        page.contains(&format!(
+            "app SQLite {version} (journal mode chosen by the app: {mode})"
+        )),
+        "the page's headline does not name the app's SQLite"
+    );
+
+    let r = run(
+        dir.path(),
+        &[
+            path.to_str().unwrap(),
+            "--seed",
+            "7",
+            "--workers",
+            "3",
+            "--ops",
+            "10",
+            "--mode",
+            "lockstep",
+            "--check-determinism",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("DETERMINISTIC"), "{}", r.stdout);
+    assert_eq!(r.s("/app/journal_mode"), mode);
+    // In lockstep the gate forces busy_timeout to 0, and the report says what ran.
+    assert_eq!(r.report["app"]["settings"][0]["busy_timeout_ms"], 0);
+}
+
+/// An app whose journal mode changes during the run (the fixture switches worker 0's
+/// connection to the other mode after its op 3) fails by name under `journal_mode =
+/// "app"`, in free mode and in lockstep: it is never judged in whichever mode the database
+/// happened to end in.
+#[test]
+fn an_app_switching_its_journal_mode_mid_run_fails_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = shipped("python-kanban-app-mode");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mode_switch_app.py");
+    text = set(
+        &text,
+        "command",
+        &format!("[\"{}\", \"{}\"]", python3(), fixture.display()),
+    );
+    let path = scenario_file(dir.path(), "switch", &text);
+    for mode in ["free", "lockstep"] {
+        let r = run(
+            dir.path(),
+            &[
+                path.to_str().unwrap(),
+                "--seed",
+                "7",
+                "--workers",
+                "3",
+                "--ops",
+                "10",
+                "--mode",
+                mode,
+            ],
+        );
+        assert_eq!(r.code, 1, "{mode}: {}\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.failure_signatures(),
+            ["journal_mode/journal_mode_check/unexpected"],
+            "{mode}: {}",
+            r.stdout
+        );
+        let f = &r.failures()[0];
+        assert!(
+            f.contains("the app's connections ran in 2 journal modes")
+                && f.contains("a worker's mode changed during the run"),
+            "{mode}: {f}"
+        );
+        assert_eq!(r.report["checks"]["journal_mode_ok"], false);
+    }
 }

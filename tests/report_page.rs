@@ -63,10 +63,21 @@ fn failing_run_page_shows_verdict_reproduce_command_and_every_failure() {
     let failures_at = html.find(r#"id="failures""#).unwrap();
     let timeline_at = html.find(r#"id="timeline""#).unwrap();
     assert!(verdict < failures_at && failures_at < timeline_at);
+    // The machine's paths are elided: the run directory under `<work-dir>`, the scenario
+    // file (in a temp dir, outside the current directory) under `<tmp>`.
+    let abs = dir.path().display().to_string();
+    let tmp = std::env::temp_dir().display().to_string();
+    let work = dir.path().join("work").display().to_string();
+    let elided = |s: &str| s.replace(&work, "<work-dir>").replace(&tmp, "<tmp>");
+    assert!(failures.iter().any(|f| f.contains(&work)), "{failures:?}");
+    assert!(!html.contains(&abs), "the page shows {abs}");
     for f in &failures {
-        assert!(html.contains(&escape(f)), "failure not on the page: {f}");
+        assert!(
+            html.contains(&escape(&elided(f))),
+            "failure not on the page: {f}"
+        );
     }
-    let reproduce = r.s("/reproduce");
+    let reproduce = elided(&r.s("/reproduce"));
     assert!(html.contains(&format!(r#"<pre class="cmd">{}</pre>"#, escape(&reproduce))));
     // The timeline is inline, with a lane per worker and the guard's false/real marks.
     assert!(html.contains(r#"<svg xmlns="http://www.w3.org/2000/svg""#));

@@ -103,7 +103,7 @@ fn a_run_started_for_another_release_refuses() {
     let o = Command::new(BIN)
         .args(["run", "smoke", "--seed", "1", "--out"])
         .arg(dir.path().join("reports"))
-        .env(walburst::exec::origin::EXPECT_ENV, "3.50.2")
+        .env(walburst::worker::origin::EXPECT_ENV, "3.50.2")
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);

@@ -8,7 +8,7 @@ locked"), and the post-commit (or in-transaction) file-length guard is one of th
 field app has shipped: the old bare-close header probe, the same probe through a kept
 descriptor, the page-count check, and the WAL-aware page-count check.
 
-The schema and SQL are walburst's kanban profile (harness/exec/kanban.rs) statement for
+The schema and SQL are walburst's kanban profile (harness/workload/kanban.rs) statement for
 statement, so walburst's built-in ledger and content hash apply to the database this app
 leaves behind. Every row carries the (worker, seq) of the op that wrote it.
 """
@@ -170,6 +170,16 @@ def _write_lock(cfg):
 
 # --- connecting --------------------------------------------------------------------
 
+# The field app's own journal-mode rule: WAL only on a SQLite with the WAL-reset fix
+# (3.51.3), the rollback journal (DELETE) below it.
+WAL_SAFE_FROM = (3, 51, 3)
+
+
+def own_journal_mode():
+    """The journal mode this app picks for the SQLite it loaded."""
+    return "wal" if sqlite3.sqlite_version_info >= WAL_SAFE_FROM else "delete"
+
+
 def connect(cfg, *, writer=True):
     """Opens a connection the way the field app does. A connection-scoped write lock, if
     the strategy has one, is held until :func:`close`."""
@@ -192,8 +202,10 @@ def connect(cfg, *, writer=True):
             conn.execute("PRAGMA busy_timeout=%d" % cfg.busy_timeout_ms)
             if cfg.page_size:
                 conn.execute("PRAGMA page_size=%d" % cfg.page_size)
-            mode = conn.execute("PRAGMA journal_mode=%s" % cfg.journal_mode).fetchone()[0]
-            if cfg.journal_mode == "wal" and str(mode).lower() != "wal":
+            # "app": the app's own rule decides (walburst's `journal_mode = "app"`).
+            wanted = own_journal_mode() if cfg.journal_mode == "app" else cfg.journal_mode
+            mode = conn.execute("PRAGMA journal_mode=%s" % wanted).fetchone()[0]
+            if wanted == "wal" and str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(
                     "journal_mode=wal was refused; the database stayed in %s" % mode)
             if not cfg.checkpoint_on_close:

@@ -15,7 +15,7 @@ pub mod rules;
 
 use std::path::PathBuf;
 
-use crate::exec::coordinator::TraceEntry;
+use crate::observe::lockstep::TraceEntry;
 use crate::plan;
 use crate::report::Report;
 use crate::report::console::Console;

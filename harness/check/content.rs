@@ -60,7 +60,7 @@ mod tests {
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("c.db")).unwrap();
-        crate::exec::kanban::create_schema(&conn).unwrap();
+        crate::workload::kanban::create_schema(&conn).unwrap();
         conn.execute_batch(
             "CREATE TABLE bare (a, b);
              CREATE TABLE pair (x INTEGER, y TEXT, v, PRIMARY KEY (y, x));

@@ -7,6 +7,11 @@
 //!   followed by one that survived; the database stays consistent (integrity is judged by
 //!   the usual checks).
 //! * OFF: anything may happen; losses and damage are reported, not judged.
+//!
+//! A commit is atomic at every level but OFF: every row it inserted survives, or none does.
+//! Each acknowledged commit is judged by every row it wrote (its event, and the `tasks`,
+//! `task_comments` or `task_runs` row its kind inserts), not by its event alone: a commit
+//! whose event survived but whose comment did not is torn, a failure under any rule but OFF.
 
 use std::collections::BTreeSet;
 
@@ -14,9 +19,12 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::failure::{Detector, Failure, FailureCategory, FailureKind};
-use crate::exec::vfs::{FiredPoint, IoCounts, StallReport, power::PowerLossReport};
+use crate::observe::io::{FiredPoint, IoCounts, PowerLossReport, StallReport};
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::OpKind;
+
+/// How many torn commits are named in the failure and the report.
+const MAX_EXAMPLES: usize = 5;
 use crate::scenario::{JournalMode, Scenario, Synchronous};
 
 /// What the synchronous level lets power loss take.
@@ -53,6 +61,12 @@ pub struct Durability {
     pub lost_is_suffix: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lost_examples: Vec<String>,
+    /// Acknowledged commits of which some rows survived and others did not (an event without
+    /// the row its op inserted beside it, or that row without its event): not atomic.
+    #[serde(default)]
+    pub torn: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub torn_examples: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -71,6 +85,19 @@ impl Durability {
         };
         if let Some(e) = &self.error {
             return Some(fail(None, format!("durability could not be checked: {e}")));
+        }
+        if self.torn > 0 && self.rule != DurabilityRule::ReportedOnly {
+            return Some(fail(
+                Some(self.torn),
+                format!(
+                    "power loss tore {} of {} acknowledged commits at synchronous={} (journal_mode={}): part of a commit survived, part did not: {}",
+                    self.torn,
+                    self.acknowledged,
+                    self.synchronous,
+                    self.journal_mode,
+                    self.torn_examples.join("; ")
+                ),
+            ));
         }
         let text = match self.rule {
             DurabilityRule::NoneLost if self.lost > 0 => Some(format!(
@@ -93,11 +120,16 @@ impl Durability {
 
     pub fn note(&self) -> String {
         format!(
-            "power loss at synchronous={} (journal_mode={}): {} of {} acknowledged commits lost{}",
+            "power loss at synchronous={} (journal_mode={}): {} of {} acknowledged commits lost{}{}",
             self.synchronous,
             self.journal_mode,
             self.lost,
             self.acknowledged,
+            if self.torn > 0 {
+                format!(", {} torn", self.torn)
+            } else {
+                String::new()
+            },
             match self.rule {
                 DurabilityRule::NoneLost => " (none may be)",
                 DurabilityRule::SuffixMayBeLost if self.lost_is_suffix =>
@@ -109,8 +141,30 @@ impl Durability {
     }
 }
 
-/// Checks every acknowledged commit against the database behind `conn` (a fresh connection
-/// after recovery).
+/// The row, beside its event, that each write kind inserts: (table, worker column, seq
+/// column). Updates and deletes leave no row of their own (the state oracle judges those).
+fn inserted_row(kind: OpKind) -> Option<(&'static str, &'static str, &'static str)> {
+    match kind {
+        OpKind::CreateTask => Some(("tasks", "created_worker", "created_seq")),
+        OpKind::AddComment => Some(("task_comments", "worker", "seq")),
+        OpKind::ClaimTask => Some(("task_runs", "worker", "seq")),
+        _ => None,
+    }
+}
+
+/// The (worker, seq) identities of `table`'s rows.
+fn identities(
+    conn: &Connection,
+    table: &str,
+    worker: &str,
+    seq: &str,
+) -> rusqlite::Result<BTreeSet<(i64, i64)>> {
+    conn.prepare(&format!("SELECT {worker}, {seq} FROM {table}"))
+        .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+}
+
+/// Checks every acknowledged commit, every row it wrote, against the database behind `conn`
+/// (a fresh connection after recovery).
 pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durability {
     let mut d = Durability {
         synchronous: s.sqlite.synchronous.as_sql().into(),
@@ -120,6 +174,8 @@ pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durabilit
         lost: 0,
         lost_is_suffix: true,
         lost_examples: Vec::new(),
+        torn: 0,
+        torn_examples: Vec::new(),
         error: None,
     };
     let ids: rusqlite::Result<BTreeSet<i64>> = conn
@@ -132,6 +188,19 @@ pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durabilit
             return d;
         }
     };
+    // Each table an acknowledged commit inserted into, read once.
+    let mut rows: std::collections::BTreeMap<&str, BTreeSet<(i64, i64)>> = Default::default();
+    for (table, w, q) in OpKind::ALL.into_iter().filter_map(inserted_row) {
+        match identities(conn, table, w, q) {
+            Ok(ids) => {
+                rows.insert(table, ids);
+            }
+            Err(e) => {
+                d.error = Some(format!("cannot read {table}: {e}"));
+                return d;
+            }
+        }
+    }
     let mut lost_ids = Vec::new();
     let mut max_surviving = i64::MIN;
     for r in records.iter().filter(|r| {
@@ -139,10 +208,27 @@ pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durabilit
     }) {
         let Some(eid) = r.event_id else { continue };
         d.acknowledged += 1;
-        if present.contains(&eid) {
+        let survived = present.contains(&eid);
+        if survived {
             max_surviving = max_surviving.max(eid);
         } else {
             lost_ids.push((eid, r.worker, r.seq));
+        }
+        if let Some((table, _, _)) = inserted_row(r.kind) {
+            let row = rows[table].contains(&(i64::from(r.worker), i64::from(r.seq)));
+            if row != survived {
+                d.torn += 1;
+                if d.torn_examples.len() < MAX_EXAMPLES {
+                    d.torn_examples.push(format!(
+                        "worker {} seq {} ({}, event {eid}): its event row {} but its {table} row {}",
+                        r.worker,
+                        r.seq,
+                        r.kind.name(),
+                        if survived { "survived" } else { "is gone" },
+                        if row { "survived" } else { "is gone" },
+                    ));
+                }
+            }
         }
     }
     lost_ids.sort();
@@ -150,7 +236,7 @@ pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durabilit
     d.lost_is_suffix = lost_ids.first().is_none_or(|&(e, _, _)| e > max_surviving);
     d.lost_examples = lost_ids
         .iter()
-        .take(5)
+        .take(MAX_EXAMPLES)
         .map(|(e, w, q)| format!("worker {w} seq {q} (event {e})"))
         .collect();
     d
@@ -189,6 +275,8 @@ pub fn io_report(
             lost: 0,
             lost_is_suffix: false,
             lost_examples: Vec::new(),
+            torn: 0,
+            torn_examples: Vec::new(),
             error: Some("the database could not be opened after power loss".into()),
         }),
         _ => None,
@@ -196,7 +284,7 @@ pub fn io_report(
     IoReport {
         counters: obs.io.counters.clone(),
         fired: obs.io.fired.clone(),
-        stalls: crate::exec::vfs::stalls(s, &obs.io, &obs.records),
+        stalls: stalls(s, &obs.io, &obs.records),
         power_loss,
         durability,
     }
@@ -307,6 +395,44 @@ fn judge_stalls(lockstep: bool, io: &IoReport, v: &mut super::verdict::Verdict) 
     }
 }
 
+/// The stalls of `stop` points, with what other workers committed meanwhile.
+pub fn stalls(
+    s: &Scenario,
+    io: &crate::observe::io::IoObserved,
+    records: &[crate::observe::OpRecord],
+) -> Vec<StallReport> {
+    io.fired
+        .iter()
+        .filter(|f| f.action == crate::scenario::IoAction::Stop)
+        .map(|f| {
+            let resumed = io
+                .resumed
+                .iter()
+                .find(|r| r.0 == f.worker && r.1 == f.point);
+            let end = resumed.map_or(u64::MAX, |r| r.2);
+            StallReport {
+                worker: f.worker,
+                point: f.point,
+                stop_ms: s.io.points.get(f.point as usize).map_or(0, |p| p.stop_ms),
+                commits_by_others: records
+                    .iter()
+                    .filter(|r| {
+                        r.worker != f.worker
+                            && r.outcome == crate::observe::Outcome::Committed
+                            && r.t_end_ns >= f.t_ns
+                            && r.t_end_ns <= end
+                    })
+                    .count() as u64,
+                wal_bytes_before: f.wal_bytes,
+                wal_bytes_after: resumed.and_then(|r| r.3),
+                others_active_after: records
+                    .iter()
+                    .any(|r| r.worker != f.worker && r.t_end_ns > end),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,20 +474,203 @@ mod tests {
         }
     }
 
-    /// A real database holding events `present`, judged against commits 1..=4.
-    fn judge(s: &Scenario, present: &[i64]) -> Durability {
+    /// The kinds of the acknowledged commits 1..=4 (seq = event id): three that insert a
+    /// row beside their event, and one that does not.
+    const KINDS: [OpKind; 4] = [
+        OpKind::CreateTask,
+        OpKind::ClaimTask,
+        OpKind::AddComment,
+        OpKind::CompleteTask,
+    ];
+
+    /// A real database in which commit `e` left its event when `e` is in `events` and the
+    /// row its kind inserts beside it when `e` is in `inserted`.
+    fn judge_rows(s: &Scenario, events: &[i64], inserted: &[i64]) -> Durability {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("d.db")).unwrap();
-        crate::exec::kanban::create_schema(&conn).unwrap();
-        for id in present {
+        crate::workload::kanban::create_schema(&conn).unwrap();
+        for id in events {
             conn.execute(
-                "INSERT INTO task_events (id, task_id, kind, payload, created_at, worker, seq) VALUES (?1, 't', 'created', '', 0, 0, 0)",
+                "INSERT INTO task_events (id, task_id, kind, payload, created_at, worker, seq) VALUES (?1, 't', 'created', '', 0, 0, ?1)",
                 [id],
             )
             .unwrap();
         }
-        let records: Vec<OpRecord> = (1..=4).map(|e| committed(0, e as u32, e)).collect();
+        for &seq in inserted {
+            let sql = match KINDS[seq as usize - 1] {
+                OpKind::CreateTask => {
+                    "INSERT INTO tasks (id, title, body, created_at, updated_at, created_worker, created_seq) VALUES ('t' || ?1, '', '', 0, 0, 0, ?1)"
+                }
+                OpKind::ClaimTask => {
+                    "INSERT INTO task_runs (task_id, claimed_by, started_at, worker, seq) VALUES ('t', 'w', 0, 0, ?1)"
+                }
+                OpKind::AddComment => {
+                    "INSERT INTO task_comments (task_id, author, body, created_at, worker, seq) VALUES ('t', 'w', '', 0, 0, ?1)"
+                }
+                _ => continue,
+            };
+            conn.execute(sql, [seq]).unwrap();
+        }
+        let records: Vec<OpRecord> = (1..=4)
+            .map(|e| {
+                let mut r = committed(0, e as u32, e);
+                r.kind = KINDS[e as usize - 1];
+                r
+            })
+            .collect();
         check(&conn, s, &records)
+    }
+
+    /// Every commit in `present` survived whole, the others are gone whole.
+    fn judge(s: &Scenario, present: &[i64]) -> Durability {
+        judge_rows(s, present, present)
+    }
+
+    /// Issue 20 item 11: a surviving commit is judged by every row it wrote. Each kind's row
+    /// removed in turn (its event survived) is a torn commit, a durability failure naming
+    /// the op and the table, at FULL and at NORMAL alike; so is a row that survived its lost
+    /// event. OFF reports it without judging.
+    #[test]
+    fn a_surviving_commit_that_lost_one_of_its_rows_is_torn() {
+        let all = [1, 2, 3, 4];
+        let whole = judge(&scenario("full", "wal"), &all);
+        assert_eq!((whole.acknowledged, whole.lost, whole.torn), (4, 0, 0));
+        assert!(whole.failure().is_none(), "{whole:?}");
+        for (seq, table) in [(1, "tasks"), (2, "task_runs"), (3, "task_comments")] {
+            let rows: Vec<i64> = all.iter().copied().filter(|&e| e != seq).collect();
+            for sync in ["full", "normal"] {
+                let d = judge_rows(&scenario(sync, "wal"), &all, &rows);
+                assert_eq!((d.lost, d.torn), (0, 1), "{sync} {table}: {d:?}");
+                let f = d.failure().expect("a torn commit passed");
+                assert_eq!(
+                    (f.category, f.detector, f.count),
+                    (
+                        FailureCategory::Durability,
+                        Detector::DurabilityOracle,
+                        Some(1)
+                    )
+                );
+                let named = format!("worker 0 seq {seq} (");
+                assert!(
+                    f.message.contains("tore 1 of 4")
+                        && f.message.contains(&named)
+                        && f.message.contains(&format!("its {table} row is gone")),
+                    "{f}"
+                );
+            }
+            let off = judge_rows(&scenario("off", "wal"), &all, &rows);
+            assert_eq!(off.torn, 1);
+            assert!(off.failure().is_none(), "OFF is reported, not judged");
+            assert!(off.note().contains(", 1 torn"), "{}", off.note());
+        }
+        // The other way round: the event is gone, its comment survived. At NORMAL the lost
+        // commit is a suffix (allowed); the surviving half of it is not.
+        let d = judge_rows(&scenario("normal", "wal"), &[1, 2, 3], &all);
+        assert_eq!(
+            (d.lost, d.torn),
+            (1, 0),
+            "complete_task inserts no row: {d:?}"
+        );
+        assert!(d.failure().is_none(), "a lost suffix at NORMAL: {d:?}");
+        let d = judge_rows(&scenario("normal", "wal"), &[1, 2], &all);
+        assert_eq!((d.lost, d.torn), (2, 1), "{d:?}");
+        assert!(d.lost_is_suffix);
+        let f = d.failure().expect("half a commit survived and passed");
+        assert!(
+            f.message
+                .contains("its event row is gone but its task_comments row survived"),
+            "{f}"
+        );
+    }
+
+    fn passing() -> super::super::verdict::Verdict {
+        super::super::verdict::Verdict {
+            verdict: super::super::verdict::VerdictKind::Pass,
+            failures: Vec::new(),
+            liveness: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// `judge_io` turns each `[io]` finding into a failure of its own and fails a passing
+    /// verdict for it: a point that never fired (a safety failure alone is enough), and in
+    /// free mode a stall during which nobody committed although others had work (a
+    /// liveness failure alone is enough); in lockstep that stall is by design, a note only.
+    #[test]
+    fn judge_io_fails_the_run_for_each_io_finding() {
+        use super::super::verdict::VerdictKind;
+        let mut s = scenario("full", "wal");
+        let with_point = parse_str(
+            "name = \"d\"\n[[io.points]]\nfile = \"wal\"\nop = \"sync\"\nnth = 5\naction = \"fail\"\n",
+            &ScenarioSource::Embedded("d".into()),
+        )
+        .unwrap();
+        let mut v = passing();
+        judge_io(&with_point, false, &IoReport::default(), &mut v);
+        assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+        let sigs: Vec<_> = v
+            .failures
+            .iter()
+            .map(|f| (f.category, f.detector, f.kind))
+            .collect();
+        assert_eq!(
+            sigs,
+            [(
+                FailureCategory::IoPointNotFired,
+                Detector::FaultVfs,
+                FailureKind::Missing
+            )]
+        );
+        assert!(v.liveness.is_empty());
+
+        let stalled = IoReport {
+            stalls: vec![StallReport {
+                worker: 0,
+                point: 0,
+                stop_ms: 50,
+                commits_by_others: 0,
+                wal_bytes_before: None,
+                wal_bytes_after: None,
+                others_active_after: true,
+            }],
+            ..IoReport::default()
+        };
+        s.io.points.clear();
+        let mut v = passing();
+        judge_io(&s, false, &stalled, &mut v);
+        assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+        assert!(v.failures.is_empty(), "{v:?}");
+        assert_eq!(v.liveness.len(), 1, "{v:?}");
+        assert_eq!(v.liveness[0].detector, Detector::FaultVfs);
+        let mut v = passing();
+        judge_io(&s, true, &stalled, &mut v);
+        assert_eq!(
+            v.verdict,
+            VerdictKind::Pass,
+            "lockstep stalls by design: {v:?}"
+        );
+        assert!(v.notes.iter().any(|n| n.starts_with("stall of worker 0")));
+        // Nothing to judge leaves a passing verdict alone.
+        let mut v = passing();
+        judge_io(&s, false, &IoReport::default(), &mut v);
+        assert_eq!(v, passing());
+    }
+
+    /// A table the oracle must read that cannot be read is an error, never a pass.
+    #[test]
+    fn an_unreadable_table_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("d.db")).unwrap();
+        crate::workload::kanban::create_schema(&conn).unwrap();
+        conn.execute_batch("DROP TABLE task_comments").unwrap();
+        let d = check(&conn, &scenario("full", "wal"), &[committed(0, 1, 1)]);
+        assert!(
+            d.error
+                .as_deref()
+                .is_some_and(|e| e.contains("task_comments")),
+            "{d:?}"
+        );
+        assert!(d.failure().is_some());
     }
 
     #[test]

@@ -9,9 +9,9 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::failure::FailureCategory;
-use crate::exec::kanban::{event_kind, gc_cutoff};
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::{OpKind, Plan, PlannedOp, payload};
+use crate::workload::kanban::{event_kind, gc_cutoff};
 
 const MAX_EXAMPLES: usize = 10;
 

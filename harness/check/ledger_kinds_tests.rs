@@ -7,10 +7,10 @@
 use rusqlite::Connection;
 
 use super::*;
-use crate::exec::gate::{ActorId, Gate};
-use crate::exec::kanban;
-use crate::exec::protocol::WorkerOp;
 use crate::plan::{GC_AGE_MS, WorkerPlan};
+use crate::protocol::WorkerOp;
+use crate::workload::Unstepped;
+use crate::workload::kanban;
 
 const SEED: u64 = 11;
 
@@ -106,10 +106,7 @@ fn run_in(ops: &Ops, order: &[u32]) -> Db {
         if !op.kind.is_write() {
             continue;
         }
-        let gate = Gate::free(ActorId {
-            worker: 0,
-            actor: op.actor,
-        });
+        let gate = Unstepped;
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         let applied = kanban::apply(&conn, &gate, 0, &WorkerOp::from_plan(SEED, 0, op)).unwrap();
         let kanban::Applied::Wrote { event_id, .. } = applied else {

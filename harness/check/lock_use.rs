@@ -36,7 +36,11 @@ fn past_lock(point: KillPoint) -> bool {
         | KillPoint::AfterCommit
         | KillPoint::Checkpoint
         | KillPoint::Close => true,
-        KillPoint::Hang | KillPoint::None | KillPoint::Io | KillPoint::PowerLoss => false,
+        KillPoint::Hang
+        | KillPoint::Panic
+        | KillPoint::None
+        | KillPoint::Io
+        | KillPoint::PowerLoss => false,
     }
 }
 

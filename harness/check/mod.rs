@@ -19,10 +19,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::protocol::{DB_FILE, RunSpec};
-use crate::exec::strategy;
 use crate::observe::Observations;
 use crate::plan::Plan;
+use crate::protocol::{DB_FILE, RunSpec};
 use failure::FailureCategory;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +32,9 @@ pub struct Checks {
     pub quick_check: String,
     pub journal_mode: String,
     pub journal_mode_ok: bool,
+    /// `journal_mode = "app"`: the mode the app chose and how it was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_journal_mode: Option<verify::AppJournalMode>,
     pub final_length_ok: bool,
     pub lost_writes: u64,
     pub phantom_writes: u64,
@@ -273,9 +275,27 @@ pub fn run(spec: &RunSpec, plan: &Plan, obs: &Observations) -> (Checks, Corrupti
     // why); the ledger has nothing to judge and is not blamed.
     let judge_ledger = !obs.workers.is_empty() && never_started.len() < obs.workers.len();
     verify_database(&mut c, spec, &ran, &obs.records, judge_ledger);
+    judge_app_journal_mode(&mut c, spec, obs);
     check_records(&mut c, spec, plan, obs);
     let corruption = classify(obs, c.damage());
     (c, corruption)
+}
+
+/// `journal_mode = "app"`: the app's journal mode from what its connections reported and
+/// what the database says at the end (`verify::app_journal_mode`); the end-of-run check
+/// passes only when that is one mode for the whole run.
+fn judge_app_journal_mode(c: &mut Checks, spec: &RunSpec, obs: &Observations) {
+    if spec.scenario.sqlite.journal_mode != crate::scenario::JournalMode::App {
+        return;
+    }
+    let reported = obs.workers.iter().flat_map(|w| {
+        w.settings
+            .iter()
+            .filter_map(move |s| Some((w.worker, s.journal_mode.clone()?)))
+    });
+    let a = verify::app_journal_mode(reported, &c.journal_mode);
+    c.journal_mode_ok = a.problem.is_none();
+    c.app_journal_mode = Some(a);
 }
 
 /// Everything read from the database after the run, through one verification connection
@@ -367,7 +387,7 @@ fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations
     // A watch that dropped events cannot vouch that no sidecar appeared: the sidecar
     // detector's failure (`verdict::judge_sidecar`), not an unreadable database.
     c.watch_error = obs.watch_error.clone();
-    let lock_name = strategy::write_lock_path(std::path::Path::new(DB_FILE))
+    let lock_name = crate::protocol::write_lock_path(std::path::Path::new(DB_FILE))
         .to_string_lossy()
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);
@@ -472,3 +492,11 @@ fn classify(obs: &Observations, damage: Vec<FailureCategory>) -> Corruption {
     k.evidence = damage;
     k
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod run_tests;
+
+#[cfg(test)]
+#[path = "props_tests.rs"]
+mod props_tests;

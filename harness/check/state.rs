@@ -14,11 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::exec::gate::{ActorId, Gate};
-use crate::exec::kanban::{self, Applied};
-use crate::exec::protocol::WorkerOp;
 use crate::observe::{OpRecord, Outcome};
 use crate::plan::Plan;
+use crate::protocol::WorkerOp;
+use crate::workload::Unstepped;
+use crate::workload::kanban::{self, Applied};
 
 /// What the state oracle found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -59,10 +59,7 @@ pub fn check(
     kanban::create_schema(&mem).map_err(sql("creating the replay schema"))?;
     let mut rep = StateReport::default();
     for (event_id, (worker, op)) in &order {
-        let gate = Gate::free(ActorId {
-            worker: *worker,
-            actor: op.actor,
-        });
+        let gate = Unstepped;
         let doing = format!("replaying worker {worker} seq {}", op.seq);
         mem.execute_batch("BEGIN IMMEDIATE").map_err(sql(&doing))?;
         let applied = kanban::apply(&mem, &gate, *worker, op).map_err(sql(&doing))?;
@@ -168,3 +165,7 @@ fn table_rows(conn: &Connection, table: &str) -> Result<Vec<String>, StateError>
         .map_err(sql(&doing))?;
     rows.collect::<Result<Vec<_>, _>>().map_err(sql(&doing))
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

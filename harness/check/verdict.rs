@@ -35,7 +35,10 @@ impl Verdict {
     /// The failure the one-line verdict names: the cause, not its consequences. A worker
     /// that broke the protocol comes first (nothing it said can be believed, so what the
     /// checks found after it is no evidence), then the earliest cause among the safety
-    /// failures ([`Cat::cause_rank`]), then the first liveness failure.
+    /// failures the data shows ([`Cat::cause_rank`] below [`CONSEQUENCE_RANK`]), then the
+    /// first liveness failure, then the rest: a database the ledger could not read, a check
+    /// that judged nothing or a fault that never fired after a run that stopped early
+    /// (a stuck actor, a crash before the schema existed) are consequences of the stop.
     pub fn primary(&self) -> Option<&Failure> {
         primary(&self.failures, &self.liveness)
     }
@@ -51,16 +54,24 @@ pub fn primary<'a>(failures: &'a [Failure], liveness: &'a [Failure]) -> Option<&
     let protocol = liveness
         .iter()
         .find(|f| f.detector == Detector::WorkerProtocol);
+    let earliest = |evidence: bool| {
+        failures
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| (f.category.cause_rank() < CONSEQUENCE_RANK) == evidence)
+            .min_by_key(|(i, f)| (f.category.cause_rank(), *i))
+            .map(|(_, f)| f)
+    };
     protocol
-        .or_else(|| {
-            failures
-                .iter()
-                .enumerate()
-                .min_by_key(|(i, f)| (f.category.cause_rank(), *i))
-                .map(|(_, f)| f)
-        })
+        .or_else(|| earliest(true))
         .or_else(|| liveness.first())
+        .or_else(|| earliest(false))
 }
+
+/// Safety failures ranked here or later ([`Cat::cause_rank`]: a check that judged nothing, a
+/// fault point that never fired, an unreadable database, a blocked final checkpoint) can be
+/// consequences of a run that stopped early; a liveness failure is named before them.
+pub const CONSEQUENCE_RANK: u8 = 7;
 
 /// The verdict under construction.
 #[derive(Default)]
@@ -377,15 +388,20 @@ fn judge_final_state(j: &mut Judgement, s: &Scenario, c: &Checks) {
         );
     }
     if !c.journal_mode_ok && !c.journal_mode.is_empty() {
-        j.fail(
-            Cat::JournalMode,
-            Detector::JournalModeCheck,
-            FailureKind::Unexpected,
-            format!(
+        // `journal_mode = "app"`: the app's own mode was not one mode for the whole run.
+        let text = match c.app_journal_mode.as_ref().and_then(|a| a.problem.clone()) {
+            Some(p) => p,
+            None => format!(
                 "journal mode after the run is {}, not {} as configured",
                 c.journal_mode,
                 s.sqlite.journal_mode.as_sql()
             ),
+        };
+        j.fail(
+            Cat::JournalMode,
+            Detector::JournalModeCheck,
+            FailureKind::Unexpected,
+            text,
         );
     }
 }
@@ -522,6 +538,7 @@ fn add_notes(j: &mut Judgement, obs: &Observations, c: &Checks) {
                 crate::scenario::KillPoint::Checkpoint => "during a checkpoint",
                 crate::scenario::KillPoint::Close => "at connection close",
                 crate::scenario::KillPoint::Hang => "hung",
+                crate::scenario::KillPoint::Panic => "panicked",
                 crate::scenario::KillPoint::Io => "at an [io] fault point",
                 crate::scenario::KillPoint::PowerLoss => "in the power loss",
                 crate::scenario::KillPoint::None => "",

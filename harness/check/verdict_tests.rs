@@ -427,6 +427,8 @@ fn fatal_fails_a_worker_that_finished() {
         language: None,
         implementation: None,
         sqlite_version: None,
+        settings: Vec::new(),
+        settings_reports: 0,
     });
     let v = on_healthy(&obs);
     assert_eq!(v.verdict, VerdictKind::Fail);
@@ -461,3 +463,30 @@ fn a_lossy_file_watch_fails_the_sidecar_not_the_database() {
 
 #[path = "verdict_controls_tests.rs"]
 mod controls;
+
+/// A run the runner stopped early (a stuck actor, a deadline) often leaves a database the
+/// ledger cannot read (the app never created its tables): the stop is the cause and is named
+/// first; damage the data shows is still named before the stop.
+#[test]
+fn a_stopped_run_is_named_before_what_it_left_unread() {
+    let f = |cat, det| Failure::new(cat, det, FailureKind::Unexpected, None, "x");
+    let stopped = [f(Cat::Liveness, Detector::Runner)];
+    let unread = [f(Cat::Unreadable, Detector::Ledger)];
+    assert_eq!(
+        primary(&unread, &stopped).map(|p| p.category),
+        Some(Cat::Liveness)
+    );
+    let damaged = [
+        f(Cat::Unreadable, Detector::Ledger),
+        f(Cat::Integrity, Detector::IntegrityCheck),
+    ];
+    assert_eq!(
+        primary(&damaged, &stopped).map(|p| p.category),
+        Some(Cat::Integrity)
+    );
+    // Without a liveness failure the unreadable database is the failure to name.
+    assert_eq!(
+        primary(&unread, &[]).map(|p| p.category),
+        Some(Cat::Unreadable)
+    );
+}

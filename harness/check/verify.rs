@@ -1,6 +1,7 @@
 //! Post-run verification of the database, after every worker has exited, from a fresh
 //! connection with normal locking (never `immutable=1`, never the db without its `-wal`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -82,7 +83,9 @@ pub fn structural(conn: &Connection, expected_mode: JournalMode) -> Verification
     let mut v = Verification::default();
     match conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)) {
         Ok(m) => {
-            v.journal_mode_ok = m.eq_ignore_ascii_case(expected_mode.as_sql())
+            // `app`: judged against what the app reported, by `app_journal_mode`.
+            v.journal_mode_ok = expected_mode == JournalMode::App
+                || m.eq_ignore_ascii_case(expected_mode.as_sql())
                 // DELETE, TRUNCATE and PERSIST are per connection: a fresh one reports its
                 // default. Only WAL is a property of the file.
                 || (expected_mode != JournalMode::Wal && !m.eq_ignore_ascii_case("wal"));
@@ -136,6 +139,124 @@ pub fn finalize(conn: &Connection, db: &Path, v: &mut Verification) {
             v.errors
                 .push(format!("final length not checked: {}", why.join("; ")));
         }
+    }
+}
+
+/// `journal_mode = "app"`: the mode the app chose, from what its connections reported
+/// (`settings`) and what the database says at the end, judged as one mode for the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppJournalMode {
+    /// Each journal mode the app's connections reported, with the workers that reported
+    /// it (empty: the adapter reported none).
+    pub reported: BTreeMap<String, Vec<u32>>,
+    /// The mode the run is judged in: the one the app reported, else the database's.
+    pub chosen: String,
+    /// Why the app's mode is not one mode for the whole run (the named failure), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Judges the app's journal mode: one reported mode that the database still has at the
+/// end (WAL is a property of the file; the rollback modes all read back as `delete` from
+/// a fresh connection). Several reported modes, from one worker or from several, or a
+/// database that ended in another mode than the one reported, is a mode that was not the
+/// run's mode throughout: a failure. Nothing reported: the database's mode is the app's.
+pub fn app_journal_mode(
+    reported: impl IntoIterator<Item = (u32, String)>,
+    db_mode: &str,
+) -> AppJournalMode {
+    let mut by_mode: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (worker, mode) in reported {
+        let ws = by_mode.entry(mode.to_ascii_lowercase()).or_default();
+        if !ws.contains(&worker) {
+            ws.push(worker);
+        }
+    }
+    let db = db_mode.to_ascii_lowercase();
+    let is_wal = |m: &str| m == "wal";
+    let mut a = AppJournalMode {
+        chosen: db.clone(),
+        ..Default::default()
+    };
+    let modes: Vec<&String> = by_mode.keys().collect();
+    match modes.as_slice() {
+        [] => {}
+        [one] => {
+            a.chosen = (*one).clone();
+            if !db.is_empty() && is_wal(one) != is_wal(&db) {
+                a.problem = Some(format!(
+                    "the app's journal mode changed during the run: its connections set {one}, but the database ended in {db}"
+                ));
+            }
+        }
+        many => {
+            let who: Vec<String> = many
+                .iter()
+                .map(|m| format!("{m} (workers {:?})", by_mode[*m]))
+                .collect();
+            let one_worker_changed = by_mode
+                .values()
+                .flatten()
+                .any(|w| by_mode.values().filter(|ws| ws.contains(w)).count() > 1);
+            a.chosen = db.clone();
+            a.problem = Some(format!(
+                "the app's connections ran in {} journal modes: {}{}; the database ended in {db}",
+                many.len(),
+                who.join(", "),
+                if one_worker_changed {
+                    " (a worker's mode changed during the run)"
+                } else {
+                    " (the workers disagree)"
+                }
+            ));
+        }
+    }
+    a.reported = by_mode;
+    a
+}
+
+#[cfg(test)]
+mod app_mode_tests {
+    use super::app_journal_mode;
+
+    #[test]
+    fn one_reported_mode_that_the_database_kept_is_the_apps_mode() {
+        let a = app_journal_mode([(0, "delete".into()), (1, "DELETE".into())], "delete");
+        assert_eq!(a.chosen, "delete");
+        assert_eq!(a.problem, None);
+        assert_eq!(a.reported["delete"], [0, 1]);
+        let a = app_journal_mode([(0, "wal".into())], "wal");
+        assert_eq!((a.chosen.as_str(), a.problem), ("wal", None));
+        // TRUNCATE is per connection: a fresh connection reads it back as delete.
+        let a = app_journal_mode([(0, "truncate".into())], "delete");
+        assert_eq!((a.chosen.as_str(), a.problem), ("truncate", None));
+    }
+
+    #[test]
+    fn a_mode_the_database_did_not_keep_is_a_change_during_the_run() {
+        let a = app_journal_mode([(0, "delete".into())], "wal");
+        let p = a.problem.expect("a change is a failure");
+        assert!(p.contains("changed during the run"), "{p}");
+        let a = app_journal_mode([(0, "wal".into())], "delete");
+        assert!(a.problem.is_some());
+    }
+
+    #[test]
+    fn several_modes_are_named_with_who_reported_them() {
+        let a = app_journal_mode([(0, "wal".into()), (1, "delete".into())], "wal");
+        let p = a.problem.expect("disagreeing workers fail");
+        assert!(p.contains("the workers disagree"), "{p}");
+        assert!(p.contains("delete (workers [1])"), "{p}");
+        let a = app_journal_mode([(0, "delete".into()), (0, "wal".into())], "wal");
+        let p = a.problem.expect("a switch fails");
+        assert!(p.contains("changed during the run"), "{p}");
+    }
+
+    #[test]
+    fn nothing_reported_takes_the_databases_mode() {
+        let a = app_journal_mode(std::iter::empty(), "wal");
+        assert_eq!((a.chosen.as_str(), a.problem), ("wal", None));
+        assert!(a.reported.is_empty());
     }
 }
 

@@ -111,7 +111,7 @@ pub fn command(a: ExploreArgs) -> i32 {
     }
     console.line(&format!("summary: {}", path.display()));
     console.line(&last_line(&summary));
-    if crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+    if crate::runner::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         EXIT_INTERRUPTED
     } else if summary.violations > 0 || summary.errors > 0 {
         EXIT_FAIL

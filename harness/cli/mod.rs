@@ -203,7 +203,7 @@ fn usage_error(e: LoadError) -> i32 {
 
 pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
-        Command::Worker(_) => crate::exec::worker::worker_main(),
+        Command::Worker(_) => crate::worker::worker_main(),
         Command::List(crate::nightly::ListArgs {
             scenario: Some(spec),
         }) => nightly::list(&spec),

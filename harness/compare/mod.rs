@@ -6,11 +6,13 @@
 //! interleaved: repeat 1 runs the strategies in the order given, repeat 2 in reverse, and so
 //! on (A B, B A, A B, ...), so slow drift of a shared machine hits every strategy alike and no
 //! strategy always goes first. The results are aggregated per (worker count, strategy) into
-//! medians and ranges ([`table`] prints them, [`chart`] draws them) and written as JSON.
+//! medians, ranges, means and 95 % confidence intervals ([`interval`] judges whether a ratio
+//! is more than noise; [`table`] prints them, [`chart`] draws them) and written as JSON.
 
 pub mod chart;
 mod error;
 mod files;
+pub mod interval;
 mod model;
 pub mod page;
 mod prepare;
@@ -21,11 +23,12 @@ pub mod strategies;
 pub mod table;
 
 pub use error::CompareError;
+pub use interval::Significance;
 pub use model::{CompareReport, Group, RunSummary, RunVerdict, StrategyInfo};
 pub use prepare::{Prepared, prepare};
 pub use request::CompareArgs;
 pub use run::{Compared, Output, PageUnwritten, execute, repeat_order};
-pub use stats::{Ratios, Stat, StrategySummary, summarize};
+pub use stats::{RatioSignificance, Ratios, Stat, StrategySummary, summarize};
 
 /// Bumped on any incompatible change to `compare.json`.
 pub const COMPARE_VERSION: u32 = 1;

@@ -81,6 +81,9 @@ pub struct RunSummary {
     /// The run's full report (in the compare directory's `runs/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<PathBuf>,
+    /// The run's own page (beside its report), with its timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_dir: Option<PathBuf>,
 }

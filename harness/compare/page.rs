@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{CompareReport, RunVerdict, workers_label};
-use crate::render::html::{badge, document, escape, figure, list, num, table};
+use super::table::{self, Cell};
+use super::{CompareReport, RunSummary, RunVerdict, StrategySummary, workers_label};
+use crate::render::html::{self, badge, document, escape, figure, list, num};
 use crate::render::latency;
+use crate::render::paths::Elide;
 
 pub const HTML_FILE: &str = "compare.html";
 pub const CDF_FILE: &str = "compare-cdf.svg";
@@ -57,14 +59,71 @@ impl Latencies {
     }
 }
 
-/// The page. `reproduce` maps a run's number to the command that repeats it.
+/// The side-by-side table as HTML: one row per worker count and strategy, the console
+/// table's rows as columns; a ratio whose intervals overlap says so in its cell.
+fn summary_table(r: &CompareReport) -> String {
+    let power_loss = table::has_power_loss(r);
+    let mut headers: Vec<String> = vec!["workers".into(), "strategy".into()];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for g in &r.groups {
+        let cols: Vec<&StrategySummary> = r
+            .summary
+            .iter()
+            .filter(|s| s.workers == g.workers)
+            .collect();
+        let block = table::rows(&cols, power_loss);
+        if headers.len() == 2 {
+            headers.extend(block.iter().map(|(label, _)| label.clone()));
+        }
+        for (i, s) in cols.iter().enumerate() {
+            let mut row = vec![num(s.workers), escape(&s.strategy)];
+            row.extend(block.iter().map(|(_, cells)| cell(&cells[i])));
+            rows.push(row);
+        }
+    }
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    html::table(&headers, &rows)
+}
+
+fn cell(c: &Cell) -> String {
+    if c.not_significant {
+        format!(
+            "{}<br><span class=\"ns\">no significant difference</span>",
+            escape(&c.text)
+        )
+    } else {
+        escape(&c.text)
+    }
+}
+
+/// A run's links, relative to the compare directory so they survive moving it: its report,
+/// its page and the page's timeline.
+fn run_links(x: &RunSummary, dir: &Path) -> String {
+    let rel = |p: &Path| {
+        let rel = p.strip_prefix(dir).unwrap_or(p);
+        escape(&rel.display().to_string())
+    };
+    let mut links = Vec::new();
+    if let Some(p) = &x.page {
+        let page = rel(p);
+        links.push(format!(r#"<a href="{page}">page</a>"#));
+        links.push(format!(r#"<a href="{page}#timeline">timeline</a>"#));
+    }
+    if let Some(p) = &x.report {
+        links.push(format!(r#"<a href="{}">report</a>"#, rel(p)));
+    }
+    links.join(" ")
+}
+
+/// The page. `reproduce` maps a run's number to the command that repeats it; `elide`
+/// takes the machine's absolute paths out of the finished page.
 pub fn render(
     r: &CompareReport,
-    text_table: &str,
     chart: &str,
     cdfs: &[String],
     reproduce: &BTreeMap<u32, String>,
     dir: &Path,
+    elide: &Elide,
 ) -> String {
     let word = if r.passed { "PASS" } else { "FAIL" };
     let mut b = String::new();
@@ -99,11 +158,12 @@ pub fn render(
     for x in failed {
         let _ = writeln!(
             b,
-            "<p><b>run {} ({}, {}): {}</b></p>",
+            "<p><b>run {} ({}, {}): {}</b> {}</p>",
             x.run,
             escape(&x.strategy),
             workers_label(x.workers),
-            x.verdict.name()
+            x.verdict.name(),
+            run_links(x, dir)
         );
         let mut lines = x.failures.clone();
         lines.extend(x.error.clone());
@@ -113,7 +173,11 @@ pub fn render(
         }
     }
     b.push_str("<h2 id=\"summary\">Side by side</h2>\n");
-    let _ = writeln!(b, "<pre class=\"json\">{}</pre>", escape(text_table));
+    b.push_str("<p class=\"note\">Median, range, mean &plusmn; standard deviation and the 95 % confidence interval of the mean (Student&#39;s t) over the repeats of each strategy; ratios are medians against the first strategy.</p>\n");
+    b.push_str(&summary_table(r));
+    for l in table::legend(r) {
+        let _ = writeln!(b, "<p class=\"note\">{}</p>", escape(l));
+    }
     b.push_str(&figure(chart));
     b.push_str("<h2 id=\"latency\">Commit latency CDF</h2>\n");
     b.push_str("<p class=\"note\">Each line is every commit of one strategy (all repeats). Read the top right: a line that runs far to the right before reaching 1 is a starvation tail that the p99 bar does not show.</p>\n");
@@ -125,14 +189,6 @@ pub fn render(
         .runs
         .iter()
         .map(|x| {
-            let report = x.report.as_ref().map_or(String::new(), |p| {
-                let rel = p.strip_prefix(dir).unwrap_or(p);
-                format!(
-                    r#"<a href="{}">{}</a>"#,
-                    escape(&rel.display().to_string()),
-                    escape(&rel.display().to_string())
-                )
-            });
             vec![
                 num(x.run),
                 num(x.repeat),
@@ -145,11 +201,11 @@ pub fn render(
                 num(x.latency_ms.max),
                 num(format!("{:.0}", x.first_worker_done_ms)),
                 num(format!("{:.0}", x.last_worker_done_ms)),
-                report,
+                run_links(x, dir),
             ]
         })
         .collect();
-    b.push_str(&table(
+    b.push_str(&html::table(
         &[
             "run",
             "repeat",
@@ -162,14 +218,20 @@ pub fn render(
             "max ms",
             "first done ms",
             "last done ms",
-            "report",
+            "links",
         ],
         &rows,
     ));
     let strategies: Vec<String> = r
         .strategies
         .iter()
-        .map(|s| format!("{}: {} ({})", s.name, s.summary, s.scenario_file.display()))
+        .map(|s| {
+            let file = s
+                .scenario_file
+                .strip_prefix(dir)
+                .unwrap_or(&s.scenario_file);
+            format!("{}: {} ({})", s.name, s.summary, file.display())
+        })
         .collect();
     b.push_str("<h2 id=\"settings\">Strategies and settings</h2>\n");
     b.push_str(&list("notes", &strategies));
@@ -177,8 +239,9 @@ pub fn render(
     if !r.notes.is_empty() {
         b.push_str(&list("notes", &r.notes));
     }
-    document(
+    let page = document(
         &format!("{word} compare {} seed {}", r.scenario, r.seed),
         &b,
-    )
+    );
+    elide.apply(&page)
 }

@@ -1,12 +1,13 @@
 //! The run loop: every strategy at every worker count, repeats alternating the order.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::observe::LatencySummary;
+use crate::render::paths::Elide;
 use crate::report;
 use crate::report::console::Console;
-use crate::run::{RunRequest, run};
+use crate::run::{RunOutcome, RunRequest, run};
 use crate::scenario::{Mode, ScenarioSource};
 
 use super::RunVerdict;
@@ -150,6 +151,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     integrity_ok: false,
                     power_loss_acknowledged_lost: None,
                     report: None,
+                    page: None,
                     run_dir: None,
                 };
                 let source = ScenarioSource::File(infos[k].scenario_file.clone());
@@ -178,7 +180,10 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                             hashes.push(outcome.report.schedule_hash.clone());
                         }
                         match report::write(&outcome.report, &runs_dir) {
-                            Ok(path) => s.report = Some(path),
+                            Ok(path) => {
+                                s.page = draw_run_page(&outcome, &path, console);
+                                s.report = Some(path);
+                            }
                             Err(e) => console.line(&format!("note: {e:#}")),
                         }
                         s
@@ -228,7 +233,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
         // With `--sqlite`, every run was handed to that release's binary.
         sqlite_version: p.base.sqlite.version.map_or_else(
-            || crate::exec::sqlite::sqlite_version().to_string(),
+            || crate::worker::sqlite::sqlite_version().to_string(),
             |v| v.to_string(),
         ),
         scenario: p.base.name.clone(),
@@ -255,7 +260,11 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     let json_path = dir.join(JSON_FILE);
     report::write_json_atomic(&json_path, &report)?;
     // The JSON is written; the page is drawn from it and can fail only on its own.
-    let page = draw_page(&report, &table, &svg, &latencies, &reproduce, &dir);
+    let elide = Elide::new(
+        &[out.work_dir.clone().unwrap_or_else(std::env::temp_dir)],
+        Some(&out.out_dir),
+    );
+    let page = draw_page(&report, &svg, &latencies, &reproduce, &dir, &elide);
     Ok(Compared {
         report,
         dir,
@@ -266,13 +275,32 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
     })
 }
 
+/// A run's own page beside its report in `runs/`, drawn from the records in memory (a
+/// passing run's directory is gone by now); a failure is a console note.
+fn draw_run_page(outcome: &RunOutcome, json: &Path, console: &Console) -> Option<PathBuf> {
+    let data = crate::render::RunData {
+        report: &outcome.report,
+        records: &outcome.records,
+        trace: &outcome.trace,
+        times: None,
+    };
+    let html = crate::render::html_path_for(json);
+    match crate::render::write_run_page(&data, &[], &html, None) {
+        Ok(r) => Some(r.html),
+        Err(e) => {
+            console.line(&format!("note: the run's page could not be drawn: {e:#}"));
+            None
+        }
+    }
+}
+
 fn draw_page(
     report: &CompareReport,
-    table: &str,
     chart: &str,
     latencies: &page::Latencies,
     reproduce: &std::collections::BTreeMap<u32, String>,
-    dir: &std::path::Path,
+    dir: &Path,
+    elide: &Elide,
 ) -> Result<PathBuf, PageUnwritten> {
     let failed = |path: PathBuf| {
         move |e: anyhow::Error| PageUnwritten {
@@ -293,7 +321,7 @@ fn draw_page(
     if let Some(first) = cdfs.first() {
         write_atomic(&cdf, first.as_bytes()).map_err(unwritten)?;
     }
-    let html = page::render(report, table, chart, &cdfs, reproduce, dir);
+    let html = page::render(report, chart, &cdfs, reproduce, dir, elide);
     let path = dir.join(page::HTML_FILE);
     write_atomic(&path, html.as_bytes()).map_err(unwritten)?;
     Ok(path)

@@ -1,16 +1,30 @@
-//! Aggregation: per (worker count, strategy) medians and ranges over the repeats.
+//! Aggregation: per (worker count, strategy) medians, ranges, means and 95 % confidence
+//! intervals over the repeats; ratios against the first strategy with their significance.
 
 use serde::{Deserialize, Serialize};
+
+use super::interval::{Significance, Spread, mean_sd_ci, significance};
 
 use super::strategies::Preset;
 use super::{Group, RunSummary, RunVerdict};
 
-/// Min, median and max of one metric over the repeats of one strategy.
+/// One metric over the repeats of one strategy: median and range, and (as hyperfine and
+/// criterion report them) mean, sample standard deviation and the 95 % confidence interval
+/// of the mean (Student's t; absent for a single repeat).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
     pub median: f64,
     pub min: f64,
     pub max: f64,
+    /// Repeats the values come from (runs carried out).
+    #[serde(default)]
+    pub n: u32,
+    #[serde(default)]
+    pub mean: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std_dev: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<[f64; 2]>,
 }
 
 impl Stat {
@@ -26,11 +40,37 @@ impl Stat {
         } else {
             (v[n / 2 - 1] + v[n / 2]) / 2.0
         };
+        let (mean, sd, ci) = mean_sd_ci(&v);
         Some(Stat {
             median: round3(median),
             min: v[0],
             max: v[n - 1],
+            n: n as u32,
+            mean: round3(mean),
+            std_dev: sd.map(round3),
+            ci95: ci.map(|[lo, hi]| [round3(lo), round3(hi)]),
         })
+    }
+
+    /// Every value scaled (a unit change: ms to s).
+    pub fn scaled(self, k: f64) -> Stat {
+        Stat {
+            median: self.median * k,
+            min: self.min * k,
+            max: self.max * k,
+            mean: self.mean * k,
+            std_dev: self.std_dev.map(|x| x * k),
+            ci95: self.ci95.map(|[lo, hi]| [lo * k, hi * k]),
+            ..self
+        }
+    }
+
+    fn spread(self) -> Spread {
+        Spread {
+            n: self.n,
+            range: [self.min, self.max],
+            ci95: self.ci95,
+        }
     }
 }
 
@@ -45,6 +85,18 @@ pub struct Ratios {
     pub commits_per_sec: Option<f64>,
     pub wall_secs: Option<f64>,
     pub latency_p99_ms: Option<f64>,
+    /// Whether each ratio is more than noise between repeats (the overlap rule of
+    /// [`super::interval::significance`]).
+    #[serde(default)]
+    pub significance: RatioSignificance,
+}
+
+/// The significance of each ratio in [`Ratios`]; `None` where the ratio is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RatioSignificance {
+    pub commits_per_sec: Option<Significance>,
+    pub wall_secs: Option<Significance>,
+    pub latency_p99_ms: Option<Significance>,
 }
 
 /// One strategy at one worker count, over its repeats (runs carried out only).
@@ -132,12 +184,21 @@ pub fn summarize(
                 (Some(a), Some(b)) if b.median > 0.0 => Some(round3(a.median / b.median)),
                 _ => None,
             };
+            let judged = |a: Option<Stat>, b: Option<Stat>| {
+                ratio(a, b)?;
+                Some(significance(a?.spread(), b?.spread()))
+            };
             if let Some(f) = &first {
                 s.vs_first = Some(Ratios {
                     against: f.strategy.clone(),
                     commits_per_sec: ratio(s.commits_per_sec, f.commits_per_sec),
                     wall_secs: ratio(s.wall_secs, f.wall_secs),
                     latency_p99_ms: ratio(s.latency_p99_ms, f.latency_p99_ms),
+                    significance: RatioSignificance {
+                        commits_per_sec: judged(s.commits_per_sec, f.commits_per_sec),
+                        wall_secs: judged(s.wall_secs, f.wall_secs),
+                        latency_p99_ms: judged(s.latency_p99_ms, f.latency_p99_ms),
+                    },
                 });
             } else {
                 first = Some(s.clone());
@@ -158,5 +219,19 @@ mod tests {
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert_eq!(Stat::of(&[1.0, 2.0, 3.0, 10.0]).unwrap().median, 2.5);
         assert!(Stat::of(&[]).is_none());
+    }
+
+    #[test]
+    fn stat_mean_sd_and_interval() {
+        let s = Stat::of(&[14.0, 10.0, 12.0]).unwrap();
+        assert_eq!((s.n, s.mean, s.std_dev), (3, 12.0, Some(2.0)));
+        assert_eq!(s.ci95, Some([7.031, 16.969]));
+        let one = Stat::of(&[4.0]).unwrap();
+        assert_eq!(
+            (one.n, one.mean, one.std_dev, one.ci95),
+            (1, 4.0, None, None)
+        );
+        let ms = s.scaled(0.001);
+        assert_eq!((ms.n, ms.mean), (3, 0.012));
     }
 }

@@ -136,7 +136,7 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
     for index in 0u32.. {
         if opts.max_runs.is_some_and(|m| index >= m)
             || started.elapsed() >= opts.budget
-            || crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+            || crate::runner::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
         {
             break;
         }
@@ -230,7 +230,8 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
         let (sum, _) = shrink::shrink(&input, &sopts, console)?;
         let path = shrink::output::summary_path(&dir, &sum);
         crate::report::write_json_atomic(&path, &sum)?;
-        let interrupted = crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
+        let interrupted =
+            crate::runner::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
         match (&sum.before, &sum.after, &sum.reproduce) {
             // An interrupt concludes nothing: never "did not reproduce".
             _ if interrupted => console.line(&format!(

@@ -55,7 +55,11 @@ impl Hazard {
 
 /// The known hazard a configuration contains, if any.
 pub fn hazard(s: &Scenario) -> Option<Hazard> {
-    let rollback_journal = s.sqlite.journal_mode != JournalMode::Wal;
+    // `app` is not known to be a rollback journal: the app may choose WAL.
+    let rollback_journal = matches!(
+        s.sqlite.journal_mode,
+        JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist
+    );
     match s.guard {
         GuardKind::HeaderProbe if rollback_journal => Some(Hazard::HeaderProbeBareClose),
         GuardKind::WalAware if rollback_journal && s.guard_at == GuardAt::InTransaction => {

@@ -274,7 +274,7 @@ pub fn list_cases(spec: &str) -> Result<Vec<String>, LoadError> {
 /// Whether SIGINT/SIGTERM arrived (the handler `walburst run` installs sets it): a sweep
 /// then starts no further pair.
 pub(crate) fn interrupted() -> bool {
-    crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+    crate::runner::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// The directory part of a path, `.` when it has none.

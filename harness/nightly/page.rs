@@ -17,7 +17,7 @@ fn axis_of(part: &str) -> &'static str {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
     match part {
-        "wal" | "delete" | "truncate" | "persist" | "memory" => "journal_mode",
+        "wal" | "delete" | "truncate" | "persist" | "memory" | "app" => "journal_mode",
         "off" | "normal" | "full" | "extra" => "synchronous",
         "persistent" | "perop" => "connection",
         "nolock" | "flock" => "write_lock",

@@ -9,8 +9,8 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{Ended, SweepError};
-use crate::exec::coordinator::TraceEntry;
-use crate::exec::gate::ActorId;
+use crate::observe::ActorId;
+use crate::observe::lockstep::TraceEntry;
 use crate::report::console::Console;
 use crate::report::outputs::OutputArgs;
 use crate::run::{RunRequest, run};

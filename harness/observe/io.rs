@@ -99,3 +99,36 @@ pub struct IoObserved {
     /// A power-loss point fired and the runner cut every worker.
     pub power_lost: bool,
 }
+
+/// What power loss undid in one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileUndo {
+    /// Logged changes to the file (writes, truncates, creation, unlink).
+    pub changes: u64,
+    /// Whether any sync of the file completed (everything before its start is durable).
+    pub synced: bool,
+    pub writes_undone: u64,
+    pub bytes_restored: u64,
+    pub truncates_undone: u64,
+    pub creation_undone: bool,
+    pub unlinks_undone: u64,
+}
+
+/// What the power loss did to the files, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerLossReport {
+    pub log_records: u64,
+    pub log_bytes: u64,
+    /// The log ended inside a record (a worker died appending): that record was ignored.
+    pub log_torn_tail: bool,
+    /// By file name.
+    pub files: BTreeMap<String, FileUndo>,
+    pub shm_discarded: bool,
+}
+
+impl PowerLossReport {
+    /// Writes undone over every file.
+    pub fn writes_undone(&self) -> u64 {
+        self.files.values().map(|f| f.writes_undone).sum()
+    }
+}

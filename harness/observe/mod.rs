@@ -167,6 +167,76 @@ pub struct WorkerExit {
     /// The SQLite the worker's code links (the app's, not walburst's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqlite_version: Option<String>,
+    /// What the app's connections actually ran with, as the adapter read them (`settings`
+    /// messages of every incarnation): each distinct answer once, at most
+    /// [`MAX_SETTINGS`]. Empty: the adapter reported none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<AppSettings>,
+    /// `settings` messages received (also those equal to one already kept, or past the cap).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub settings_reports: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Distinct effective settings kept per worker; more distinct answers are counted only.
+pub const MAX_SETTINGS: usize = 16;
+
+/// One connection's effective settings as the app's process read them back from SQLite
+/// (PROTOCOL.md, `settings`): what ran, not what the scenario asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AppSettings {
+    /// `sqlite3_libversion()` of the library the process loaded.
+    pub sqlite_version: String,
+    /// `PRAGMA journal_mode`'s answer, lower case (`None`: could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_mode: Option<String>,
+    /// `off`, `normal`, `full` or `extra`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synchronous: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_autocheckpoint: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_timeout_ms: Option<i64>,
+    /// `normal` or `exclusive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locking_mode: Option<String>,
+}
+
+impl AppSettings {
+    /// `journal_mode=delete synchronous=full ...`: the fields that were read.
+    pub fn describe(&self) -> String {
+        let opt = |k: &str, v: Option<String>| v.map(|v| format!("{k}={v}"));
+        [
+            opt("journal_mode", self.journal_mode.clone()),
+            opt("synchronous", self.synchronous.clone()),
+            opt(
+                "wal_autocheckpoint",
+                self.wal_autocheckpoint.map(|v| v.to_string()),
+            ),
+            opt(
+                "busy_timeout_ms",
+                self.busy_timeout_ms.map(|v| v.to_string()),
+            ),
+            opt("locking_mode", self.locking_mode.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
+impl WorkerExit {
+    /// Takes one `settings` report into account (each distinct answer kept once, bounded).
+    pub fn note_settings(&mut self, s: AppSettings) {
+        self.settings_reports += 1;
+        if !self.settings.contains(&s) && self.settings.len() < MAX_SETTINGS {
+            self.settings.push(s);
+        }
+    }
 }
 
 /// How a worker broke the protocol; `killed_because` has the details.

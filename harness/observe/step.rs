@@ -23,6 +23,13 @@ pub enum StepAction {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lock: Option<LockName>,
     },
+    /// One non-blocking attempt at a lock of the app's own process (a Python
+    /// `threading.Lock` the adapter tracks), by name: `ok` took it, `would_block` found it
+    /// held by another actor of the same process, which lets it go only between its own
+    /// steps. Such a lock is invisible to other processes and to SQLite.
+    AppLock {
+        lock: AppLockName,
+    },
     /// `BEGIN IMMEDIATE` or `BEGIN EXCLUSIVE` (or a transaction the gate knows writes at
     /// once): when it returns OK the actor holds SQLite's write lock.
     Begin,
@@ -73,6 +80,41 @@ pub enum LockName {
 #[error("a flock's lock is a file name, not a path or empty: {0:?}")]
 pub struct BadLockName(String);
 
+/// The name of an app's in-process lock (`app_lock` steps): whatever the adapter calls it
+/// (the Python adapter: `module.attribute`), one line of at most 200 bytes, never empty, so
+/// that it reads well in a trace line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AppLockName(String);
+
+/// An app lock name that is empty, too long or not one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an app_lock's lock is a name of 1 to 200 bytes without control characters: {0:?}")]
+pub struct BadAppLockName(String);
+
+impl TryFrom<String> for AppLockName {
+    type Error = BadAppLockName;
+
+    fn try_from(s: String) -> Result<AppLockName, BadAppLockName> {
+        if s.is_empty() || s.len() > 200 || s.chars().any(char::is_control) {
+            return Err(BadAppLockName(s));
+        }
+        Ok(AppLockName(s))
+    }
+}
+
+impl From<AppLockName> for String {
+    fn from(l: AppLockName) -> String {
+        l.0
+    }
+}
+
+impl fmt::Display for AppLockName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl LockName {
     /// Names the lock file `file` of the database file `db` (both file names, no
     /// directories): the sidecar locks by role, anything else by its own name.
@@ -121,6 +163,16 @@ impl StepAction {
         StepAction::Flock { lock: Some(lock) }
     }
 
+    /// An attempt at the app's in-process lock `name`.
+    ///
+    /// # Panics
+    /// When `name` is not a valid [`AppLockName`] (tests and literals only).
+    pub fn app_lock(name: &str) -> StepAction {
+        StepAction::AppLock {
+            lock: AppLockName::try_from(name.to_owned()).expect("a valid app lock name"),
+        }
+    }
+
     pub fn statement(label: impl Into<String>) -> StepAction {
         StepAction::Statement {
             label: label.into(),
@@ -142,6 +194,7 @@ impl fmt::Display for StepAction {
             StepAction::Close => "close",
             StepAction::Flock { lock: None } => "flock",
             StepAction::Flock { lock: Some(l) } => return write!(f, "flock:{l}"),
+            StepAction::AppLock { lock } => return write!(f, "app_lock:{lock}"),
             StepAction::Begin => "begin",
             StepAction::BeginDeferred => "begin_deferred",
             StepAction::Write { label } => return write!(f, "write:{label}"),
@@ -278,6 +331,27 @@ mod tests {
                 "{line} parsed"
             );
         }
+        let app: StepAction =
+            serde_json::from_str(r#"{"kind":"app_lock","lock":"app.DB_LOCK"}"#).unwrap();
+        assert_eq!(app, StepAction::app_lock("app.DB_LOCK"));
+        assert_eq!(app.to_string(), "app_lock:app.DB_LOCK");
+        assert_eq!(
+            serde_json::to_string(&app).unwrap(),
+            r#"{"kind":"app_lock","lock":"app.DB_LOCK"}"#
+        );
+        let long = "x".repeat(201);
+        for bad in [
+            r#"{"kind":"app_lock"}"#,
+            r#"{"kind":"app_lock","lock":""}"#,
+            r#"{"kind":"app_lock","lock":"a\nb"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<StepAction>(bad).is_err(),
+                "{bad} parsed"
+            );
+        }
+        let line = format!(r#"{{"kind":"app_lock","lock":"{long}"}}"#);
+        assert!(serde_json::from_str::<StepAction>(&line).is_err());
         assert_eq!(
             LockName::of_file("kanban.db", "kanban.db.init.lock"),
             LockName::Init

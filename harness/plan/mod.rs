@@ -226,7 +226,7 @@ pub fn kills(scenario: &Scenario, seed: u64) -> Vec<Kill> {
     }
     let fits = |op: &PlannedOp| match f.kill {
         KillPoint::Checkpoint => op.kind == OpKind::Checkpoint,
-        KillPoint::Close | KillPoint::Hang => true,
+        KillPoint::Close | KillPoint::Hang | KillPoint::Panic => true,
         _ => op.kind.is_write(),
     };
     let mut candidates: Vec<(u32, u32)> = (0..scenario.workload.workers)

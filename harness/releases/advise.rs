@@ -205,7 +205,7 @@ fn run_bounded(
         command: command.to_string(),
         error,
     };
-    let status = match crate::exec::reap::wait_exit(&mut child, COMMAND_DEADLINE) {
+    let status = match crate::runner::reap::wait_exit(&mut child, COMMAND_DEADLINE) {
         Ok(Some(s)) => s,
         Ok(None) => {
             let _ = child.kill();

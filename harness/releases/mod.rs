@@ -22,8 +22,8 @@ pub mod known_bugs;
 pub mod prepare;
 pub mod worker_env;
 
+pub use crate::scenario::release as version;
 /// Which releases exist is scenario vocabulary (a scenario names one); what a process runs
 /// is exec's (every worker checks it). Both are named here too, where they are used most.
-pub use crate::exec::origin;
-pub use crate::scenario::release as version;
+pub use crate::worker::origin;
 pub use version::SqliteVersion;

@@ -136,7 +136,7 @@ fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<Vec<String>, P
             .collect::<Vec<_>>()
     });
     // Woken by the exit itself (a pidfd) or by SIGINT/SIGTERM, not by a polling interval.
-    use crate::exec::reap::{Waited, wait_exit_or_interrupt};
+    use crate::runner::reap::{Waited, wait_exit_or_interrupt};
     let kill_group = |child: &mut std::process::Child| {
         if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
@@ -302,7 +302,7 @@ pub fn identity_of(binary: &Path) -> Result<SqliteIdentity, PrepareError> {
     };
     let out = Command::new(binary)
         .args(["sqlite", "identity"])
-        .env_remove(crate::exec::origin::EXPECT_ENV)
+        .env_remove(crate::worker::origin::EXPECT_ENV)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| failed(format!("cannot start it: {e}")))?;

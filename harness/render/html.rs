@@ -27,6 +27,7 @@ td.bad, span.bad { color: #b71c1c; font-weight: bold; }
 td.good { color: #2e7d32; }
 .figure { overflow-x: auto; border: 1px solid #e3e3e3; margin: 8px 0; }
 .note { color: #555; font-size: 13px; }
+.ns { color: #8a4b00; font-size: 12px; }
 "#;
 
 /// A whole page.

@@ -9,6 +9,7 @@ mod isolation;
 pub mod latency;
 mod marks;
 mod page;
+pub mod paths;
 pub mod steps;
 pub mod svg;
 pub mod timeline;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::check::verdict::VerdictKind;
-use crate::exec::coordinator::TraceEntry;
+use crate::observe::lockstep::TraceEntry;
 use crate::observe::{OpRecord, RunTimes};
 use crate::report::Report;
 

@@ -28,23 +28,43 @@ pub fn run_page(d: &RunData, timeline: Option<&str>, notes: &[String]) -> String
     );
     let _ = writeln!(
         b,
-        "<p class=\"meta\">{} mode; started {}; {:.3} s; {} of {} planned writes committed ({:.0} commits/s); SQLite {}; walburst {}</p>",
+        "<p class=\"meta\">{} mode; started {}; {:.3} s; {} of {} planned writes committed ({:.0} commits/s); {} {}; walburst {}</p>",
         r.mode.name(),
         escape(&r.started_at),
         r.wall_secs,
         r.totals.committed,
         r.totals.planned_writes,
         r.totals.commits_per_sec,
+        if r.app.is_some() {
+            "walburst's own SQLite"
+        } else {
+            "SQLite"
+        },
         escape(&r.sqlite_version),
         escape(&r.walburst_version)
     );
+    // An external worker: the SQLite under test is the app's, not walburst's own.
+    if let Some(a) = &r.app {
+        let _ = writeln!(
+            b,
+            "<p class=\"meta\" id=\"app-sqlite\">app SQLite {}{}; its connections set: {}; walburst's own SQLite {} set the database up and verified it</p>",
+            escape(&a.versions()),
+            a.journal_mode
+                .as_ref()
+                .map(|m| format!(" (journal mode chosen by the app: {})", escape(m)))
+                .unwrap_or_default(),
+            escape(&a.settings_text()),
+            escape(&a.runner_sqlite)
+        );
+    }
     failures(&mut b, r);
     checks(&mut b, r);
     super::isolation::section(&mut b, r);
     timeline_section(&mut b, d, timeline, notes);
     latency_section(&mut b, d);
     settings(&mut b, r);
-    document(&format!("{word} {} seed {}", r.scenario.name, r.seed), &b)
+    let page = document(&format!("{word} {} seed {}", r.scenario.name, r.seed), &b);
+    super::paths::Elide::for_run(r).apply(&page)
 }
 
 fn failures(b: &mut String, r: &Report) {
@@ -84,10 +104,11 @@ fn checks(b: &mut String, r: &Report) {
             format!(
                 "{} ({})",
                 escape(&k.journal_mode),
-                if k.journal_mode_ok {
-                    "as configured"
-                } else {
-                    "NOT as configured"
+                match (&k.app_journal_mode, k.journal_mode_ok) {
+                    (Some(_), true) => "the app's mode throughout",
+                    (Some(_), false) => "NOT one mode throughout",
+                    (None, true) => "as configured",
+                    (None, false) => "NOT as configured",
                 }
             ),
         ),

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use super::frame::{Frame, Lanes};
 use super::svg::{Rects, line, text};
 use super::{RunData, colors as c, marks};
-use crate::exec::step::{StepAction, StepResult};
 use crate::observe::io::FiredPoint;
+use crate::observe::step::{StepAction, StepResult};
 use crate::observe::{RunEvent, RunEventKind};
 
 /// The events that get a mark, with their step count; and why others cannot be placed.

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::check::{Checks, Corruption};
-use crate::exec::step::{StepAction, StepResult};
+use crate::observe::step::{StepAction, StepResult};
 use crate::observe::{BusySummary, LatencySummary, Outcome, RunEvent, RunEventKind, Totals};
 use crate::plan::OpKind;
 use crate::scenario::{Overrides, ScenarioSource};
@@ -52,6 +52,7 @@ fn report(workers: u32) -> Report {
         kills: Vec::new(),
         io: None,
         run_dir: None,
+        app: None,
         reproduce: "walburst run smoke --seed 1".into(),
     }
 }

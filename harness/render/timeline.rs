@@ -4,7 +4,7 @@
 //! global flock in purple, so starvation (one lane orange for a second while the others
 //! commit) and serial hand-over (every lane purple, evenly sliced) show at a glance.
 //! Checkpoints, guard reports, kills, respawns, stalls and lock files appearing are marks.
-//! Past [`MAX_LANES`](super::frame::MAX_LANES) actors, lanes are aggregated: each shows its members' commits (upper
+//! Past `frame::MAX_LANES` actors, lanes are aggregated: each shows its members' commits (upper
 //! half) and the share of their time spent waiting (lower half) per time bin.
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use super::Report;
-use crate::exec::runner::Progress;
+use crate::runner::Progress;
 use crate::scenario::Mode;
 
 /// Prints run output to stdout and progress to stderr (only when stderr is a terminal).
@@ -15,6 +15,9 @@ pub struct Console {
     /// (`walburst adapter check`).
     silent: bool,
     label: String,
+    /// An external worker's run: walburst's own SQLite version, for the seed line's
+    /// continuation at the start barrier (the app's SQLite and settings).
+    app_of: Option<String>,
 }
 
 impl Console {
@@ -24,6 +27,7 @@ impl Console {
             live: !quiet && std::io::stderr().is_terminal(),
             silent: false,
             label: String::new(),
+            app_of: None,
         }
     }
 
@@ -34,6 +38,7 @@ impl Console {
             live: false,
             silent: true,
             label: String::new(),
+            app_of: None,
         }
     }
 
@@ -53,6 +58,13 @@ impl Console {
             "SEED={seed} scenario={name} mode={} {settings}",
             mode.name()
         ));
+    }
+
+    /// The run's worker is the app's (an external `[worker]`): once every worker is at the
+    /// start barrier, the seed line is continued with the SQLite and settings the app's
+    /// processes reported (the seed line itself is printed before any worker starts).
+    pub fn external_worker(&mut self, runner_sqlite: &str) {
+        self.app_of = Some(runner_sqlite.to_string());
     }
 
     pub fn finished(&mut self, report: &Report, report_path: Option<&Path>) {
@@ -134,6 +146,12 @@ pub fn verdict_line(r: &Report) -> String {
     if c.sidecar_seen {
         line.push_str(", sidecar <db>.lock seen");
     }
+    if let Some(a) = &r.app {
+        line.push_str(&format!(", app sqlite {}", a.versions()));
+        if let Some(m) = &a.journal_mode {
+            line.push_str(&format!(" journal_mode={m}"));
+        }
+    }
     if !r.passed() {
         if let Some(f) = r.primary() {
             line.push_str(&format!(
@@ -187,6 +205,23 @@ fn ambiguous(r: &Report) -> String {
 }
 
 impl Progress for Console {
+    fn barrier(&mut self, workers: &[&crate::observe::WorkerExit]) {
+        let Some(own) = self.app_of.as_deref() else {
+            return;
+        };
+        if self.quiet {
+            return;
+        }
+        let exits: Vec<_> = workers.iter().map(|w| (*w).clone()).collect();
+        let app = super::app::AppSide::of(&exits, &crate::check::Checks::default(), own);
+        // Connections an app opens after `go` report their settings later: the report
+        // and the page have every one; this line has those opened before the barrier.
+        let line = app
+            .line()
+            .replace("settings not reported", "settings not reported yet");
+        self.line(&format!("  {line}"));
+    }
+
     fn ops(&mut self, done: u64, planned: u64) {
         if self.live {
             eprint!("\r\x1b[2K  {}: {done}/{planned} ops", self.label);

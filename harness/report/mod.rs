@@ -1,5 +1,6 @@
 //! Reports: the run's JSON document (format in `reports/README.md`), written atomically.
 
+pub mod app;
 pub mod console;
 pub mod outputs;
 
@@ -30,7 +31,7 @@ pub struct Report {
     /// How that SQLite was obtained (bundled, prepared from a libsqlite3-sys, a system
     /// library); absent in reports written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sqlite_origin: Option<crate::exec::origin::SqliteOrigin>,
+    pub sqlite_origin: Option<crate::worker::origin::SqliteOrigin>,
     pub scenario: Scenario,
     pub scenario_source: ScenarioSource,
     pub overrides: Overrides,
@@ -44,7 +45,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lockstep: Option<crate::exec::coordinator::LockstepOutcome>,
+    pub lockstep: Option<crate::observe::lockstep::LockstepOutcome>,
     pub started_at: String,
     pub wall_secs: f64,
     pub totals: Totals,
@@ -67,6 +68,10 @@ pub struct Report {
     pub io: Option<crate::check::durability::IoReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_dir: Option<PathBuf>,
+    /// An external worker: the SQLite the app's processes ran and what their connections
+    /// set (`sqlite_version` above is walburst's own, for setup and verification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<app::AppSide>,
     pub reproduce: String,
 }
 

@@ -19,14 +19,14 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::coordinator::TraceEntry;
-use crate::exec::origin::{self, EXPECT_ENV, mismatch};
 use crate::observe::OpRecord;
+use crate::observe::lockstep::TraceEntry;
 use crate::releases::{cache, prepare};
 use crate::report::{Report, console::Console};
 use crate::run::{RunError, RunOutcome, RunRequest};
 use crate::scenario::release::SqliteVersion;
 use crate::scenario::{Mode, Scenario};
+use crate::worker::origin::{self, EXPECT_ENV, mismatch};
 
 /// What a delegated run hands back: everything a [`RunOutcome`] holds but the page, so a
 /// run on another release is as complete for its caller as one in this process (compare's

@@ -5,14 +5,14 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::exec::origin::SqliteMismatch;
-use crate::exec::runner::ExecError;
-use crate::exec::tamper::TamperError;
-use crate::exec::vfs::VfsError;
 use crate::report::WriteError;
 use crate::report::outputs::ReportUnwritten;
+use crate::runner::ExecError;
+use crate::runner::tamper::TamperError;
 use crate::scenario::Invalid;
 use crate::scenario::release::SqliteVersion;
+use crate::worker::origin::SqliteMismatch;
+use crate::worker::vfs::VfsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -10,18 +10,21 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::check::{self, durability, verdict};
-use crate::exec::coordinator::{Coordinator, TraceEntry};
-use crate::exec::gate::ActorId;
-use crate::exec::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
-use crate::exec::scheduler::{
-    CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
-};
-use crate::exec::{list_append, runner, sqlite, tamper, vfs};
 use crate::observe;
+use crate::observe::ActorId;
+use crate::observe::lockstep::TraceEntry;
 use crate::plan;
+use crate::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::render;
 use crate::report::{self, Report, console::Console};
+use crate::runner::coordinator::Coordinator;
+use crate::runner::scheduler::{
+    CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
+};
+use crate::runner::{self, tamper};
 use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource, SchedulerKind, Setup};
+use crate::worker::{sqlite, vfs};
+use crate::workload::list_append;
 
 pub struct RunRequest {
     pub scenario: Scenario,
@@ -261,15 +264,34 @@ fn worker_sqlite_note(workers: &[observe::WorkerExit], own: &str) -> Option<Stri
     })
 }
 
+/// The scenario as the checks judge it: with `journal_mode = "app"`, in the journal mode
+/// the app chose (`check::verify::app_journal_mode`), so every mode-dependent rule (the
+/// durability rule, WAL-only checks) judges the mode that ran, not the word `app`. Where
+/// the app's mode is unknown (verification could not read it) it stays `app`.
+fn judged_scenario(s: &Scenario, checks: &check::Checks) -> Scenario {
+    let mut judged = s.clone();
+    if let Some(m) = checks
+        .app_journal_mode
+        .as_ref()
+        .and_then(|a| crate::scenario::JournalMode::from_sqlite(&a.chosen))
+    {
+        judged.sqlite.journal_mode = m;
+    }
+    judged
+}
+
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunError> {
     if let Some(v) = delegate::foreign(&req.scenario) {
         return delegate::run(req, v, console);
     }
-    crate::exec::origin::check_expected()?;
+    crate::worker::origin::check_expected()?;
     let s = &req.scenario;
     console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
+    if s.worker.is_some() {
+        console.external_worker(sqlite::sqlite_version());
+    }
     // Checked at load; resolved again here so a vanished program fails before any file.
     let mut command = s
         .worker_command(&req.source, &req.worker_exe)
@@ -329,6 +351,8 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
     let injected = tamper::apply(&spec.db_path, s.faults.after_run, req.seed)?;
     let (checks, corruption) = check::run(&spec, &plan, &obs);
     let (totals, latency_ms, per_worker, busy) = observe::summarize(&obs, &plan);
+    let judged = judged_scenario(s, &checks);
+    let s = &judged;
     let mut v = verdict::judge(s, &obs, &totals, &checks, &corruption);
     v.notes.extend(injected);
     v.notes
@@ -344,13 +368,19 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
         io
     });
     let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;
+    let app = s
+        .worker
+        .as_ref()
+        .map(|_| report::app::AppSide::of(&obs.workers, &checks, &spec.sqlite_version));
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
         walburst_version: spec.walburst_version.clone(),
         sqlite_version: spec.sqlite_version.clone(),
-        sqlite_source_id: crate::exec::origin::source_id(),
-        sqlite_origin: Some(crate::exec::origin::origin()),
-        scenario: s.clone(),
+        sqlite_source_id: crate::worker::origin::source_id(),
+        sqlite_origin: Some(crate::worker::origin::origin()),
+        // The scenario as written (`journal_mode = "app"` stays `app`; the mode judged is
+        // in `app.journal_mode` and `checks.app_journal_mode`).
+        scenario: req.scenario.clone(),
         scenario_source: req.source.clone(),
         overrides: req.overrides.clone(),
         seed: req.seed,
@@ -375,6 +405,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
         kills: obs.kills.clone(),
         io,
         run_dir: keep.then(|| run_dir.clone()),
+        app,
         reproduce: match &req.replay {
             // The seed's scheduler would not replay a free run's commit order: the command
             // that reproduces this run is the replay itself.
@@ -432,4 +463,45 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
             .map_err(RunError::io("remove run directory", &run_dir))?;
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::judged_scenario;
+    use crate::check::{Checks, verify};
+    use crate::scenario::{JournalMode, ScenarioSource, parse_str};
+
+    /// `journal_mode = "app"` is judged in the mode the app chose; a mode verification
+    /// could not read leaves it `app` (no rule is applied as if it were known).
+    #[test]
+    fn the_app_mode_is_judged_as_the_mode_the_app_chose() {
+        let s = parse_str(
+            "name = \"a\"\n[sqlite]\njournal_mode = \"app\"\n[worker]\ncommand = [\"/bin/true\"]\n",
+            &ScenarioSource::Embedded("a".into()),
+        )
+        .unwrap();
+        let with = |chosen: &str| Checks {
+            app_journal_mode: Some(verify::AppJournalMode {
+                chosen: chosen.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            judged_scenario(&s, &with("wal")).sqlite.journal_mode,
+            JournalMode::Wal
+        );
+        assert_eq!(
+            judged_scenario(&s, &with("delete")).sqlite.journal_mode,
+            JournalMode::Delete
+        );
+        assert_eq!(
+            judged_scenario(&s, &with("")).sqlite.journal_mode,
+            JournalMode::App
+        );
+        assert_eq!(
+            judged_scenario(&s, &Checks::default()).sqlite.journal_mode,
+            JournalMode::App
+        );
+    }
 }

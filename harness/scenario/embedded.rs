@@ -48,6 +48,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "list-append",
     "list-append-reads-before-begin",
     "python-list-append",
+    "python-kanban-app-mode",
     "wal-reset-bug",
 ];
 

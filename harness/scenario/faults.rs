@@ -44,6 +44,9 @@ pub enum KillPoint {
     /// Test-only: the op never finishes (the worker sleeps forever) so the liveness
     /// watchdog must act.
     Hang,
+    /// Test-only: the actor's thread panics before the op runs, so the built-in worker must
+    /// fail, naming the panic (a panicking actor is never an actor that merely did nothing).
+    Panic,
 }
 
 impl KillPoint {
@@ -58,6 +61,7 @@ impl KillPoint {
             KillPoint::Io => "io",
             KillPoint::PowerLoss => "power-loss",
             KillPoint::Hang => "hang",
+            KillPoint::Panic => "panic",
         }
     }
 }

@@ -508,11 +508,17 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             "cannot be combined with kill = \"hang\" (a hung worker is killed by the watchdog, not respawned)",
         ));
     }
+    if f.respawn && f.kill == KillPoint::Panic {
+        return Err(Invalid::field(
+            "faults.respawn",
+            "cannot be combined with kill = \"panic\" (a worker whose actor panicked fails; it is not respawned)",
+        ));
+    }
     if matches!(f.kill, KillPoint::Io | KillPoint::PowerLoss) {
         return Err(Invalid::field(
             "faults.kill",
             format!(
-                "= {} is set by `[io]` points only; allowed: none, mid-transaction, after-commit, checkpoint, close, hang",
+                "= {} is set by `[io]` points only; allowed: none, mid-transaction, after-commit, checkpoint, close, hang, panic",
                 toml_value(&f.kill)
             ),
         ));
@@ -526,6 +532,12 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     }
     if let Some(l) = &s.ledger {
         l.validate()?;
+    }
+    if s.sqlite.journal_mode == JournalMode::App && s.worker.is_none() {
+        return Err(Invalid::field(
+            "sqlite.journal_mode",
+            "= \"app\" needs an external `[worker]` (the app's own connections choose the mode; the built-in worker has no rule of its own); allowed without [worker]: wal, delete, truncate, persist",
+        ));
     }
     super::expect::validate(s)
 }

@@ -135,15 +135,38 @@ pub enum JournalMode {
     Delete,
     Truncate,
     Persist,
+    /// The app chooses (an external `[worker]` only): walburst never sets a journal mode,
+    /// the report records what the app's connections set, and the checks judge that mode.
+    App,
 }
 
 impl JournalMode {
+    /// The mode's name as SQLite spells it; `app` is walburst's own word and is never sent
+    /// to SQLite (see [`JournalMode::fixed`]).
     pub fn as_sql(self) -> &'static str {
         match self {
             JournalMode::Wal => "wal",
             JournalMode::Delete => "delete",
             JournalMode::Truncate => "truncate",
             JournalMode::Persist => "persist",
+            JournalMode::App => "app",
+        }
+    }
+
+    /// The mode walburst sets on its connections, or `None` when the app chooses.
+    pub fn fixed(self) -> Option<JournalMode> {
+        (self != JournalMode::App).then_some(self)
+    }
+
+    /// The mode SQLite answers for `name` (`PRAGMA journal_mode`'s answer, any case);
+    /// `memory` and `off` keep no journal on disk and count as rollback modes here.
+    pub fn from_sqlite(name: &str) -> Option<JournalMode> {
+        match name.to_ascii_lowercase().as_str() {
+            "wal" => Some(JournalMode::Wal),
+            "delete" | "memory" | "off" => Some(JournalMode::Delete),
+            "truncate" => Some(JournalMode::Truncate),
+            "persist" => Some(JournalMode::Persist),
+            _ => None,
         }
     }
 }

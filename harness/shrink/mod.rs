@@ -195,7 +195,7 @@ pub fn shrink(
             steps,
         });
         // An interrupted original concludes nothing: not "not reproduced", not a reseed.
-        if crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        if crate::runner::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
             summary.stop = Some(Stop::Interrupted);
             summary.runs = trials.runs;
             summary.wall_secs = started.elapsed().as_secs_f64();

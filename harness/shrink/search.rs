@@ -73,15 +73,16 @@ impl Search<'_, '_> {
         if self.stop.is_some() {
             return true;
         }
-        let stop = if crate::exec::procs::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-            Some(Stop::Interrupted)
-        } else if self.trials.runs >= self.budget.max_runs {
-            Some(Stop::MaxRuns)
-        } else if self.trials.started.elapsed() >= Duration::from_secs(self.budget.max_secs) {
-            Some(Stop::MaxTime)
-        } else {
-            None
-        };
+        let stop =
+            if crate::runner::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                Some(Stop::Interrupted)
+            } else if self.trials.runs >= self.budget.max_runs {
+                Some(Stop::MaxRuns)
+            } else if self.trials.started.elapsed() >= Duration::from_secs(self.budget.max_secs) {
+                Some(Stop::MaxTime)
+            } else {
+                None
+            };
         self.stop = stop;
         stop.is_some()
     }

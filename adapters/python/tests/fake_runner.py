@@ -38,6 +38,7 @@ def default_start(run_dir, worker, workers, mode="free", **over):
                      "checkpoint_mode": "passive", "setup": "runner"},
         "strategy": {"write_lock": "none", "init_lock": "none"},
         "guard": "wal-aware", "guard_at": "after-commit", "connect_early": True, "kills": [],
+        "report_settings": True,
     }
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(start.get(k), dict):

@@ -253,7 +253,45 @@ class Schema(unittest.TestCase):
             elif m["msg"] == "did":
                 self.check(defs, "step_result", m["result"])
         self.assertEqual(seen, {"hello", "ready", "op", "done", "dying", "want", "did",
-                                "actor_done"})
+                                "actor_done", "settings"})
+
+
+class Settings(unittest.TestCase):
+    """``settings``: what the app's connections run with, read back on each of them."""
+
+    def settings(self, out):
+        return [m for m in out["messages"] if m["msg"] == "settings"]
+
+    def test_each_connection_reports_what_it_runs_with(self):
+        for mode in ("free", "lockstep"):
+            with tempfile.TemporaryDirectory() as tmp:
+                out, _ = burst(tmp, workers=2, n=6, mode=mode, journal="delete", actors=2)
+                self.assertEqual(out["fatal"], [], out.get("stderr"))
+                got = self.settings(out)
+                # Persistent connections: one report each (2 workers x 2 actors).
+                self.assertEqual(sorted((m["worker"], m["actor"]) for m in got),
+                                 [(0, 0), (0, 1), (1, 0), (1, 1)], got)
+                for m in got:
+                    self.assertEqual(m["sqlite_version"], sqlite3.sqlite_version)
+                    self.assertEqual((m["journal_mode"], m["synchronous"], m["locking_mode"]),
+                                     ("delete", "full", "normal"))
+                    self.assertEqual(m["busy_timeout_ms"], 0 if mode == "lockstep" else 120000)
+
+    def test_app_mode_is_the_apps_own_rule(self):
+        sys.path.insert(0, fr.ADAPTER)
+        import kanban_app
+        with tempfile.TemporaryDirectory() as tmp:
+            out, _ = burst(tmp, workers=2, n=4, journal="app",
+                           workload={"connection": "per-op"})
+            self.assertEqual(out["fatal"], [], out.get("stderr"))
+            modes = {m["journal_mode"] for m in self.settings(out)}
+            self.assertEqual(modes, {kanban_app.own_journal_mode()})
+
+    def test_none_without_report_settings(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out, _ = burst(tmp, workers=1, n=3, report_settings=False)
+            self.assertEqual(self.settings(out), [])
+            self.assertEqual(len(out["done"]), 1)
 
 
 class AppAlone(unittest.TestCase):
@@ -359,7 +397,8 @@ class Lifecycle(unittest.TestCase):
                                capture_output=True, timeout=30)
             self.assertEqual(p.returncode, 5, p.stderr)
             kinds = [json.loads(l)["msg"] for l in p.stdout.splitlines()]
-            self.assertEqual(kinds, ["hello", "ready"])
+            # The connection opened before the barrier reports its settings before `ready`.
+            self.assertEqual(kinds, ["hello", "settings", "ready"])
             self.assertEqual(count(tmp, "SELECT count(*) FROM tasks"), 0)
 
     def test_eof_in_lockstep_exits_6(self):

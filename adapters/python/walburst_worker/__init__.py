@@ -7,10 +7,12 @@ See adapters/python/README.md.
 """
 
 from .gate import GATE, as_step, classify, install
+from .locks import TrackedLock, track_locks, track_new_locks
 from .protocol import PROTOCOL_VERSION
 from .worker import Actor, Nothing, guard_step, report_guard, serve
 
 install()
 
 __all__ = ["Actor", "GATE", "Nothing", "PROTOCOL_VERSION", "as_step", "classify",
-           "guard_step", "install", "report_guard", "serve"]
+           "guard_step", "install", "report_guard", "serve", "TrackedLock", "track_locks",
+           "track_new_locks"]

@@ -27,6 +27,7 @@ import time
 
 from . import errors
 from .protocol import monotonic_ns
+from .settings import SETTINGS
 
 _tls = threading.local()
 
@@ -82,6 +83,24 @@ class ActorState:
         self.grant = threading.Semaphore(0)
         self.op = None
         self.in_step = False
+        # For the stuck-actor note (locks.StuckWatch): the actor's thread, whether it waits
+        # for a grant or has finished, since when it runs outside any step, and which such
+        # stretch was reported already.
+        self.ident = None
+        self.parked = False
+        self.done = False
+        self.since = time.monotonic()
+        self.reported = None
+        # Tracked app locks this actor holds (name -> depth): sent with each `want`, so the
+        # coordinator skips attempts on them by the other actors (locks.TrackedLock).
+        self.holding = {}
+
+    def outside_since(self, now):
+        """Seconds this actor's thread has run outside any step (0 while it waits for a
+        grant, runs a step, or has finished)."""
+        if self.ident is None or self.parked or self.in_step or self.done:
+            return 0.0
+        return now - self.since
 
 
 class Gate:
@@ -106,8 +125,11 @@ class Gate:
 
     def enter_actor(self, index):
         """Binds the calling thread to an actor: its actions are that actor's steps."""
-        _tls.actor = self.actors[index]
-        return _tls.actor
+        st = self.actors[index]
+        st.ident = threading.get_ident()
+        st.since = time.monotonic()
+        _tls.actor = st
+        return st
 
     def on_grant(self, index):
         st = self.actors.get(index)
@@ -119,6 +141,10 @@ class Gate:
         self.gone = True
         for st in self.actors.values():
             st.grant.release()
+
+    def current_actor(self):
+        """The actor bound to the calling thread, or ``None``."""
+        return getattr(_tls, "actor", None)
 
     def current_op(self):
         st = getattr(_tls, "actor", None)
@@ -135,9 +161,13 @@ class Gate:
         if not self.lockstep or st is None or st.in_step:
             return fn()
         describe = describe or describe_sql
-        self.channel.send({"msg": "want", "worker": st.worker, "actor": st.index,
-                           "action": action}, flush=True)
+        st.parked = True
+        want = {"msg": "want", "worker": st.worker, "actor": st.index, "action": action}
+        if st.holding:
+            want["holding"] = sorted(st.holding)
+        self.channel.send(want, flush=True)
         st.grant.acquire()
+        st.parked = False
         if self.gone:
             # Coordinator gone (EOF in lockstep): do nothing more, not even clean up.
             os._exit(6)
@@ -153,10 +183,14 @@ class Gate:
         return value
 
     def _did(self, st, result):
+        st.since = time.monotonic()
         self.channel.send({"msg": "did", "worker": st.worker, "actor": st.index,
                            "result": result}, flush=True)
 
     def actor_done(self, index):
+        st = self.actors.get(index)
+        if st is not None:
+            st.done = True
         if self.lockstep:
             self.channel.send({"msg": "actor_done", "worker": self.worker, "actor": index},
                               flush=True)
@@ -512,6 +546,7 @@ class GatedConnectionMixin:
             GATE.maybe_die("close")
             op.closed = True
         was_in_tx = self.in_transaction
+        SETTINGS.before_close(self)
         GATE.step({"kind": "close"}, super().close)
         if op is not None and was_in_tx:
             op.rolled_back = True
@@ -521,6 +556,7 @@ class GatedCursorMixin:
     def execute(self, sql, parameters=(), /):
         conn = self.connection
         kind, label = conn._walburst_kind(sql)
+        SETTINGS.note_sql(conn, sql)
         if GATE.lockstep and _BUSY_TIMEOUT.match(sql):
             # Lockstep never waits inside SQLite: the gate is the busy handler.
             sql, parameters = "PRAGMA busy_timeout=0", ()
@@ -621,7 +657,9 @@ def gated_connect(database, *args, **kwargs):
     op = GATE.current_op()
     while True:
         try:
-            return GATE.step({"kind": "open"}, lambda: _original_connect(database, **kwargs))
+            conn = GATE.step({"kind": "open"}, lambda: _original_connect(database, **kwargs))
+            SETTINGS.mark(conn)
+            return conn
         except sqlite3.Error as exc:
             if op is not None and errors.is_busy(exc):
                 op.note_busy("open", ("open", str(database)), exc, GATE.gated_here())

@@ -19,6 +19,8 @@ import sys
 import threading
 
 from .gate import GATE, OpContext, _original_sleep, as_step
+from .locks import StuckWatch
+from .settings import SETTINGS
 from .protocol import (IMPLEMENTATION, PROTOCOL_VERSION, Channel, monotonic_ns, read_ops)
 from . import errors
 
@@ -156,6 +158,7 @@ class Worker:
         self.lockstep = start.get("mode") == "lockstep"
         GATE.attach(self.channel, self.worker, self.lockstep, sorted(by_actor),
                     int(start.get("seed") or 0), start.get("db_path"))
+        SETTINGS.attach(self.channel, self.worker, start.get("report_settings"))
         self.actors = {a: Actor(start, a) for a in by_actor}
         self.kills = {}
         for k in start.get("kills") or []:
@@ -169,8 +172,11 @@ class Worker:
                 if self.open_hook:
                     for a in sorted(self.actors):
                         self.open_hook(self.actors[a])
+                        # What the app set on the connections it just opened.
+                        SETTINGS.flush(None, actor=a)
                 if self.idle_hook:
                     held = [self.idle_hook(self.actors[min(self.actors)]) for _ in range(idle_n)]
+                    SETTINGS.flush(None)  # the idle connections: no actor's
             except Exception as e:
                 self.fatal("cannot connect before the start barrier: %s (%s)"
                            % (e, errors.code_of(e)[0]))
@@ -180,9 +186,11 @@ class Worker:
         if go is None or go.get("msg") != "go":
             # The runner went away or aborted the run before the barrier opened.
             return 5
+        SETTINGS.barrier_open = True
         self.finished = set()
         if self.lockstep:
             threading.Thread(target=self._read_grants, daemon=True).start()
+            StuckWatch(GATE)
         late_idle = [] if early else [None] * idle_n
         threads = [threading.Thread(target=self._run_actor,
                                     args=(a, by_actor[a], late_idle if a == min(by_actor) else []))
@@ -220,8 +228,10 @@ class Worker:
                     late_idle[i] = self.idle_hook(actor)
             for op in ops:
                 self._run_op(actor, st, op)
+                SETTINGS.flush()
             if self.close_hook:
                 self.close_hook(actor)
+            SETTINGS.flush()
         except Exception as e:
             self.fatal("actor %d: %s: %s" % (index, type(e).__name__, e))
         finally:

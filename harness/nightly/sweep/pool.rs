@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::process::{Pid, Signal};
 
-use crate::exec::reap::{self, Waited};
+use crate::runner::reap::{self, Waited};
 
 use super::index::{Index, IndexLine};
 use crate::nightly::pair::ChildResult;
@@ -73,7 +73,7 @@ fn execute(i: usize, pair: &Pair, ctx: &Ctx) -> PairResult {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // A pair dies with its sweep: killed outright, the sweep leaves no pair running on.
-    crate::exec::lifeline::die_with_parent(&mut cmd, Signal::TERM);
+    crate::runner::lifeline::die_with_parent(&mut cmd, Signal::TERM);
     let t0 = Instant::now();
     let output = run_child(cmd);
     let wall_secs = (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;

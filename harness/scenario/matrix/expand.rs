@@ -35,7 +35,9 @@ pub struct Expansion {
 /// Axes whose value cannot change what this scenario does.
 pub fn inert_axes(s: &Scenario) -> Vec<Axis> {
     let mut out = Vec::new();
-    if s.sqlite.journal_mode != JournalMode::Wal {
+    // Only a fixed rollback journal makes the autocheckpoint inert: under `app` the app
+    // may choose WAL.
+    if !matches!(s.sqlite.journal_mode, JournalMode::Wal | JournalMode::App) {
         out.push(Axis::WalAutocheckpoint);
     }
     if s.guard == GuardKind::None {

@@ -1,0 +1,573 @@
+//! What one worker incarnation was told, and every message it sends held against it
+//! (PROTOCOL.md, "Named failures"). A worker is code under test: the runner believes a
+//! message only when the plan allows it. A `dying` nobody planned, an `io_*` message in a run
+//! without `[io]`, an op record for another actor or kind than the plan's, an actor's ops out
+//! of order, a `did` without a grant, a `want` for an actor that does not exist: each is a
+//! [`ProtocolViolation`] that kills the worker and fails the run, never a pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::violation::ProtocolViolation;
+use crate::plan::OpKind;
+use crate::protocol::{StartKill, WorkerMsg, WorkerOp};
+use crate::scenario::{IoAction, IoFaults};
+
+/// One incarnation's contract. Pure: the runner feeds it every message of that worker.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    worker: u32,
+    lockstep: bool,
+    /// Actors `0..actors` exist.
+    actors: u32,
+    /// Ops handed to this incarnation and not reported yet: seq -> (actor, kind).
+    pending: BTreeMap<u32, (u32, OpKind)>,
+    /// Seeded kills this incarnation was told to perform and has not announced.
+    kills: Vec<StartKill>,
+    /// The scenario's `[io]` points (index = `FiredPoint::point`).
+    io: IoFaults,
+    /// Per actor, the last seq it reported. Invariant: every later report of that actor has
+    /// a larger seq.
+    last_seq: BTreeMap<u32, u32>,
+    /// `[io]` points this incarnation said fired, and those it said resumed: each at most
+    /// once (a point fires once per run), so the runner's lists of them stay bounded.
+    io_fired: BTreeSet<u32>,
+    io_resumed: BTreeSet<u32>,
+    /// Lockstep: actors granted a step whose `did` has not come yet.
+    granted: BTreeSet<u32>,
+    /// Lockstep: actors that said `actor_done` (they park no more steps).
+    finished: BTreeSet<u32>,
+    /// The worker said `hello`.
+    pub hello: bool,
+    /// The worker sent `fatal`: it has failed, whatever it does next.
+    pub fatal: bool,
+}
+
+impl Contract {
+    pub fn new(
+        worker: u32,
+        lockstep: bool,
+        actors: u32,
+        ops: &[WorkerOp],
+        kills: Vec<StartKill>,
+        io: IoFaults,
+    ) -> Contract {
+        Contract {
+            worker,
+            lockstep,
+            actors,
+            pending: ops.iter().map(|op| (op.seq, (op.actor, op.kind))).collect(),
+            kills,
+            io,
+            last_seq: BTreeMap::new(),
+            io_fired: BTreeSet::new(),
+            io_resumed: BTreeSet::new(),
+            granted: BTreeSet::new(),
+            finished: BTreeSet::new(),
+            hello: false,
+            fatal: false,
+        }
+    }
+
+    /// Whether `seq` was handed to this incarnation and has not been reported.
+    pub fn is_pending(&self, seq: u32) -> bool {
+        self.pending.contains_key(&seq)
+    }
+
+    /// The runner granted `actor` a step.
+    pub fn granted(&mut self, actor: u32) {
+        self.granted.insert(actor);
+    }
+
+    /// Whether `msg` may come now; on `Ok` the contract has taken it into account.
+    pub fn admit(&mut self, msg: &WorkerMsg) -> Result<(), ProtocolViolation> {
+        use ProtocolViolation as V;
+        let w = self.worker;
+        if msg.worker() != w {
+            return Err(V::WrongPipe {
+                worker: w,
+                claimed: msg.worker(),
+            });
+        }
+        match msg {
+            WorkerMsg::Hello(_) if self.hello => return Err(V::SecondHello { worker: w }),
+            WorkerMsg::Hello(_) => {
+                self.hello = true;
+                return Ok(());
+            }
+            _ if !self.hello => return Err(V::NoHello { worker: w }),
+            _ => {}
+        }
+        match msg {
+            WorkerMsg::Op(rec) => self.admit_op(rec.actor, rec.seq, rec.kind),
+            WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(V::DoneWithOpsUnreported {
+                worker: w,
+                unreported: self.pending.len(),
+                first: self.pending.keys().next().copied().unwrap_or_default(),
+            }),
+            WorkerMsg::Fatal { .. } => {
+                self.fatal = true;
+                Ok(())
+            }
+            WorkerMsg::Dying {
+                actor, seq, point, ..
+            } => {
+                let planned = StartKill {
+                    actor: *actor,
+                    seq: *seq,
+                    point: *point,
+                };
+                match self.kills.iter().position(|k| *k == planned) {
+                    Some(i) => {
+                        self.kills.remove(i);
+                        Ok(())
+                    }
+                    None => Err(V::UnplannedKill {
+                        worker: w,
+                        actor: *actor,
+                        seq: *seq,
+                        point: *point,
+                    }),
+                }
+            }
+            WorkerMsg::Want { .. } | WorkerMsg::Did { .. } | WorkerMsg::ActorDone { .. }
+                if !self.lockstep =>
+            {
+                Err(V::LockstepInFreeRun { worker: w })
+            }
+            WorkerMsg::Want { actor, .. } | WorkerMsg::ActorDone { actor, .. }
+                if *actor >= self.actors =>
+            {
+                Err(V::NoSuchActor {
+                    worker: w,
+                    actor: *actor,
+                    actors: self.actors,
+                })
+            }
+            WorkerMsg::Want { actor, .. } | WorkerMsg::ActorDone { actor, .. }
+                if self.finished.contains(actor) =>
+            {
+                Err(V::AfterActorDone {
+                    worker: w,
+                    actor: *actor,
+                })
+            }
+            WorkerMsg::ActorDone { actor, .. } => {
+                self.finished.insert(*actor);
+                Ok(())
+            }
+            WorkerMsg::Want { actor, .. } if self.granted.contains(actor) => {
+                Err(V::WantBeforeDid {
+                    worker: w,
+                    actor: *actor,
+                })
+            }
+            WorkerMsg::Did { actor, .. } if !self.granted.remove(actor) => {
+                Err(V::DidWithoutGrant {
+                    worker: w,
+                    actor: *actor,
+                })
+            }
+            WorkerMsg::IoFault { fired, .. } => {
+                self.admit_io(fired.point, Some(fired.action))?;
+                if !self.io_fired.insert(fired.point) {
+                    return Err(V::IoRepeated {
+                        worker: w,
+                        point: fired.point,
+                        what: "a second io_fault",
+                    });
+                }
+                Ok(())
+            }
+            WorkerMsg::IoResumed { point, .. } => {
+                self.admit_io(*point, Some(IoAction::Stop))?;
+                if !self.io_fired.contains(point) || !self.io_resumed.insert(*point) {
+                    return Err(V::IoRepeated {
+                        worker: w,
+                        point: *point,
+                        what: "an io_resumed without its own io_fault before it, or a second one",
+                    });
+                }
+                Ok(())
+            }
+            WorkerMsg::Settings(m) if m.actor.is_some_and(|a| a >= self.actors) => {
+                Err(V::NoSuchActor {
+                    worker: w,
+                    actor: m.actor.unwrap_or_default(),
+                    actors: self.actors,
+                })
+            }
+            WorkerMsg::IoCounters { .. } if self.io.is_off() => Err(V::UnplannedIo {
+                worker: w,
+                point: None,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn admit_op(&mut self, actor: u32, seq: u32, kind: OpKind) -> Result<(), ProtocolViolation> {
+        use ProtocolViolation as V;
+        let w = self.worker;
+        let Some(&(planned_actor, planned_kind)) = self.pending.get(&seq) else {
+            return Err(V::UnexpectedOp { worker: w, seq });
+        };
+        if (planned_actor, planned_kind) != (actor, kind) {
+            return Err(V::OpNotAsPlanned {
+                worker: w,
+                seq,
+                actor,
+                kind,
+                planned_actor,
+                planned_kind,
+            });
+        }
+        if let Some(&last) = self.last_seq.get(&actor)
+            && seq <= last
+        {
+            return Err(V::OpOutOfOrder {
+                worker: w,
+                actor,
+                seq,
+                after: last,
+            });
+        }
+        self.pending.remove(&seq);
+        self.last_seq.insert(actor, seq);
+        Ok(())
+    }
+
+    /// An `io_*` message is believed only for a point the scenario has, with that point's
+    /// action (`io_resumed` only for a `stop` point).
+    fn admit_io(&self, point: u32, action: Option<IoAction>) -> Result<(), ProtocolViolation> {
+        let known = self
+            .io
+            .points
+            .get(point as usize)
+            .is_some_and(|p| action.is_none_or(|a| a == p.action));
+        if known {
+            Ok(())
+        } else {
+            Err(ProtocolViolation::UnplannedIo {
+                worker: self.worker,
+                point: Some(point),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::step::{StepAction, StepResult};
+    use crate::observe::{OpRecord, Outcome};
+    use crate::protocol::Hello;
+    use crate::scenario::KillPoint;
+
+    fn op(seq: u32, actor: u32) -> WorkerOp {
+        WorkerOp {
+            seq,
+            actor,
+            kind: OpKind::CreateTask,
+            think_us: 0,
+            at_ms: 0,
+            task_id: None,
+            payload: String::new(),
+            list: Vec::new(),
+        }
+    }
+
+    fn contract(lockstep: bool, kills: Vec<StartKill>) -> Contract {
+        contract_with(lockstep, kills, IoFaults::default())
+    }
+
+    fn contract_with(lockstep: bool, kills: Vec<StartKill>, io: IoFaults) -> Contract {
+        let ops = [op(0, 0), op(1, 1), op(2, 0), op(3, 1)];
+        let mut c = Contract::new(1, lockstep, 2, &ops, kills, io);
+        let hello = Hello {
+            protocol: 1,
+            worker: 1,
+            pid: 9,
+            language: "test".into(),
+            implementation: "test".into(),
+            sqlite_version: "3.0.0".into(),
+            sqlite_source_id: None,
+            app: None,
+        };
+        c.admit(&WorkerMsg::Hello(Box::new(hello))).unwrap();
+        c
+    }
+
+    fn rec(seq: u32, actor: u32, kind: OpKind) -> WorkerMsg {
+        let r: OpRecord = serde_json::from_value(serde_json::json!({
+            "worker": 1, "actor": actor, "seq": seq, "kind": kind,
+            "outcome": Outcome::Committed, "t_start_ns": 1, "t_end_ns": 2,
+        }))
+        .unwrap();
+        WorkerMsg::Op(Box::new(r))
+    }
+
+    #[test]
+    fn an_honest_incarnation_is_admitted() {
+        let mut c = contract(false, vec![]);
+        for (seq, actor) in [(0, 0), (1, 1), (3, 1), (2, 0)] {
+            c.admit(&rec(seq, actor, OpKind::CreateTask)).unwrap();
+        }
+        c.admit(&WorkerMsg::Done { worker: 1 }).unwrap();
+    }
+
+    #[test]
+    fn an_op_for_another_actor_or_kind_is_not_as_planned() {
+        let mut c = contract(false, vec![]);
+        let e = c.admit(&rec(0, 1, OpKind::CreateTask)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ProtocolViolation::OpNotAsPlanned {
+                    seq: 0,
+                    actor: 1,
+                    planned_actor: 0,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = c.admit(&rec(0, 0, OpKind::AddComment)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ProtocolViolation::OpNotAsPlanned {
+                    planned_kind: OpKind::CreateTask,
+                    kind: OpKind::AddComment,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_actors_ops_out_of_order_are_named() {
+        let mut c = contract(false, vec![]);
+        c.admit(&rec(2, 0, OpKind::CreateTask)).unwrap();
+        let e = c.admit(&rec(0, 0, OpKind::CreateTask)).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::OpOutOfOrder {
+                worker: 1,
+                actor: 0,
+                seq: 0,
+                after: 2
+            }
+        );
+        // The other actor's order is its own.
+        c.admit(&rec(1, 1, OpKind::CreateTask)).unwrap();
+    }
+
+    #[test]
+    fn only_a_planned_kill_may_be_announced_and_only_once() {
+        let kill = StartKill {
+            actor: 1,
+            seq: 3,
+            point: KillPoint::MidTransaction,
+        };
+        let dying = |seq, point| WorkerMsg::Dying {
+            worker: 1,
+            actor: 1,
+            seq,
+            point,
+        };
+        let mut c = contract(false, vec![kill]);
+        let e = c.admit(&dying(1, KillPoint::MidTransaction)).unwrap_err();
+        assert!(
+            matches!(e, ProtocolViolation::UnplannedKill { seq: 1, .. }),
+            "{e:?}"
+        );
+        let e = c.admit(&dying(3, KillPoint::AfterCommit)).unwrap_err();
+        assert!(
+            matches!(e, ProtocolViolation::UnplannedKill { .. }),
+            "{e:?}"
+        );
+        c.admit(&dying(3, KillPoint::MidTransaction)).unwrap();
+        let e = c.admit(&dying(3, KillPoint::MidTransaction)).unwrap_err();
+        assert!(
+            matches!(e, ProtocolViolation::UnplannedKill { .. }),
+            "{e:?}"
+        );
+        // No kills planned at all: any `dying` is a lie.
+        let mut c = contract(false, vec![]);
+        assert!(c.admit(&dying(3, KillPoint::MidTransaction)).is_err());
+    }
+
+    #[test]
+    fn io_messages_without_io_are_unplanned() {
+        let mut c = contract(false, vec![]);
+        let resumed = WorkerMsg::IoResumed {
+            worker: 1,
+            point: 0,
+            t_ns: 1,
+            wal_bytes: None,
+        };
+        let e = c.admit(&resumed).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::UnplannedIo {
+                worker: 1,
+                point: Some(0)
+            }
+        );
+        let counters = WorkerMsg::IoCounters {
+            worker: 1,
+            counts: Default::default(),
+        };
+        assert!(c.admit(&counters).is_err());
+    }
+
+    #[test]
+    fn an_io_point_fires_once_and_resumes_once_after_its_own_fault() {
+        let io: IoFaults = toml::from_str(
+            "[[points]]\nfile = \"wal\"\nop = \"write\"\nnth = 3\naction = \"stop\"\n",
+        )
+        .unwrap();
+        let mut c = contract_with(false, vec![], io);
+        let resumed = WorkerMsg::IoResumed {
+            worker: 1,
+            point: 0,
+            t_ns: 2,
+            wal_bytes: None,
+        };
+        // A resume with no fault of its own before it is a lie.
+        assert!(matches!(
+            c.admit(&resumed).unwrap_err(),
+            ProtocolViolation::IoRepeated { point: 0, .. }
+        ));
+        let fault = WorkerMsg::IoFault {
+            worker: 1,
+            fired: Box::new(crate::observe::io::FiredPoint {
+                point: 0,
+                file: crate::scenario::FileKind::Wal,
+                op: crate::scenario::IoOp::Write,
+                phase: Default::default(),
+                nth: 3,
+                action: IoAction::Stop,
+                worker: 1,
+                pid: 9,
+                actor: None,
+                seq: None,
+                in_checkpoint: false,
+                step: None,
+                t_ns: 1,
+                wal_bytes: None,
+            }),
+        };
+        c.admit(&fault).unwrap();
+        c.admit(&resumed).unwrap();
+        // The same point again, either message: the runner's lists would grow without bound.
+        for again in [&fault, &resumed] {
+            let e = c.admit(again).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ProtocolViolation::IoRepeated {
+                        worker: 1,
+                        point: 0,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_for_an_actor_that_does_not_exist_are_named() {
+        let mut c = contract(false, vec![]);
+        let settings = |actor| {
+            WorkerMsg::Settings(Box::new(crate::protocol::SettingsMsg {
+                worker: 1,
+                actor,
+                settings: Default::default(),
+            }))
+        };
+        c.admit(&settings(Some(1))).unwrap();
+        c.admit(&settings(None)).unwrap();
+        assert_eq!(
+            c.admit(&settings(Some(2))).unwrap_err(),
+            ProtocolViolation::NoSuchActor {
+                worker: 1,
+                actor: 2,
+                actors: 2
+            }
+        );
+    }
+
+    #[test]
+    fn lockstep_messages_are_held_to_actors_and_grants() {
+        let mut c = contract(true, vec![]);
+        let want = |actor| WorkerMsg::Want {
+            worker: 1,
+            actor,
+            action: StepAction::Begin,
+            holding: Vec::new(),
+        };
+        let did = |actor| WorkerMsg::Did {
+            worker: 1,
+            actor,
+            result: StepResult::Ok,
+        };
+        c.admit(&want(1)).unwrap();
+        let e = c.admit(&want(2)).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::NoSuchActor {
+                worker: 1,
+                actor: 2,
+                actors: 2
+            }
+        );
+        let e = c.admit(&did(1)).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::DidWithoutGrant {
+                worker: 1,
+                actor: 1
+            }
+        );
+        c.granted(1);
+        let e = c.admit(&want(1)).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::WantBeforeDid {
+                worker: 1,
+                actor: 1
+            }
+        );
+        c.admit(&did(1)).unwrap();
+        // One grant, one did.
+        assert!(c.admit(&did(1)).is_err());
+        // Nothing after actor_done.
+        let done = WorkerMsg::ActorDone {
+            worker: 1,
+            actor: 0,
+        };
+        c.admit(&done).unwrap();
+        let e = c.admit(&want(0)).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolViolation::AfterActorDone {
+                worker: 1,
+                actor: 0
+            }
+        );
+        assert!(c.admit(&done).is_err());
+    }
+
+    #[test]
+    fn fatal_is_remembered() {
+        let mut c = contract(false, vec![]);
+        c.admit(&WorkerMsg::Fatal {
+            worker: 1,
+            message: "x".into(),
+        })
+        .unwrap();
+        assert!(c.fatal);
+    }
+}

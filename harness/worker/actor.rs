@@ -1,0 +1,486 @@
+//! An actor: one connection of one worker process, running its share of the schedule.
+//! Strategy (locks, retries), guard, seeded kills and op body meet here; the SQL lives in
+//! `kanban`, connecting in `connect`. Every SQL-level action passes through the [`Gate`],
+//! which in lockstep makes it one step.
+
+use std::time::Duration;
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rusqlite::Connection;
+
+use super::connect::{Purpose, Session, connect};
+use super::connect::{us_since, write_lock};
+use super::gate::{Gate, sql_result};
+use super::guard::{Guard, GuardError};
+use super::sink::RecordSink;
+use super::strategy::{Acquired, Held};
+use crate::observe::HarnessError;
+use crate::observe::SqlError;
+use crate::observe::clock::monotonic_ns;
+use crate::observe::step::{StepAction, StepResult};
+use crate::observe::{BusyEvent, OpRecord, Outcome};
+use crate::plan::{OpKind, stream};
+use crate::protocol::{Start, StartKill, WorkerOp};
+use crate::scenario::{GuardAt, KillPoint, Lifecycle, ListReads, LockScope};
+use crate::workload::kanban::{self, Applied};
+use crate::workload::list_append;
+
+pub struct Actor<'a> {
+    pub spec: &'a Start,
+    pub worker: u32,
+    pub actor: u32,
+    pub guard: Guard,
+    pub sink: &'a RecordSink,
+    pub gate: Gate<'a>,
+    /// Seeded kills of this worker (any actor's op may carry one).
+    pub kills: Vec<StartKill>,
+    jitter: ChaCha8Rng,
+}
+
+/// Names a guard step's result for the trace. An error is hashed as `error` alone: its
+/// text (SQLite's message, paths) is not part of the interleaving and may vary.
+pub fn guard_result(r: &Result<Option<crate::observe::GuardReport>, GuardError>) -> StepResult {
+    match r {
+        Ok(None) => StepResult::Ok,
+        Ok(Some(_)) => StepResult::Fired,
+        Err(_) => StepResult::Error {
+            code: "WALBURST_GUARD".into(),
+        },
+    }
+}
+
+/// Announces the kill to the runner, then SIGKILLs this whole process (every actor and
+/// connection with it), exactly as a crash would. The record stream stays held from the
+/// announcement to the kill, so no sibling actor reports anything after it, nor gets past
+/// the op it is in.
+fn die(sink: &RecordSink, worker: u32, actor: u32, seq: u32, point: KillPoint) -> ! {
+    use crate::protocol::WorkerMsg;
+    sink.last_words(
+        &WorkerMsg::Dying {
+            worker,
+            actor,
+            seq,
+            point,
+        },
+        || {
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
+        },
+    )
+}
+
+impl<'a> Actor<'a> {
+    pub fn new(
+        spec: &'a Start,
+        worker: u32,
+        actor: u32,
+        guard: Guard,
+        sink: &'a RecordSink,
+        gate: Gate<'a>,
+    ) -> Self {
+        Actor {
+            spec,
+            worker,
+            actor,
+            guard,
+            sink,
+            gate,
+            kills: Vec::new(),
+            jitter: stream(
+                spec.seed,
+                "retry-jitter",
+                u64::from(worker),
+                u64::from(actor),
+            ),
+        }
+    }
+
+    /// Dies here if a seeded kill is planned for this op at this point.
+    fn maybe_die(&self, seq: u32, point: KillPoint) {
+        if self
+            .kills
+            .iter()
+            .any(|k| k.actor == self.actor && k.seq == seq && k.point == point)
+        {
+            die(self.sink, self.worker, self.actor, seq, point);
+        }
+    }
+
+    /// Runs the actor's ops in order; `session` is a connection opened before the barrier.
+    pub fn run(&mut self, ops: &[&WorkerOp], mut session: Option<Session>) {
+        let per_op = self.spec.workload.connection == Lifecycle::PerOp;
+        let lockstep = self.gate.is_lockstep();
+        for op in ops {
+            if op.think_us > 0 && !lockstep {
+                std::thread::sleep(Duration::from_micros(u64::from(op.think_us)));
+            }
+            if self
+                .kills
+                .iter()
+                .any(|k| k.seq == op.seq && k.point == KillPoint::Hang)
+            {
+                // Test-only: an op that never finishes, holding no lock; only the liveness
+                // watchdog can end it.
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            if self
+                .kills
+                .iter()
+                .any(|k| k.seq == op.seq && k.point == KillPoint::Panic)
+            {
+                // Test-only: a bug in an actor; the worker must fail naming it.
+                panic!("test-only kill point `panic` at op seq {}", op.seq);
+            }
+            super::vfs::set_current_op(self.actor, op.seq);
+            let mut rec = self.new_record(op);
+            if session.is_none() {
+                match connect(self.spec, &self.gate, Purpose::Writer, &mut rec.busy) {
+                    Ok(s) => {
+                        rec.lock_wait_us += s.lock_wait_us;
+                        session = Some(s);
+                    }
+                    Err(e) => {
+                        rec.outcome = Outcome::Failed;
+                        rec.error = Some(e);
+                        self.finish(rec);
+                        continue;
+                    }
+                }
+            }
+            let conn = &session.as_ref().expect("connected above").conn;
+            if op.kind == OpKind::Checkpoint {
+                self.checkpoint(conn, &mut rec);
+            } else {
+                self.write(conn, op, &mut rec);
+            }
+            if per_op {
+                self.maybe_die(op.seq, KillPoint::Close);
+                // Close, then release a connection-scoped lock.
+                let s = session.take().expect("connected above");
+                self.gate
+                    .step(StepAction::Close, || drop(s), |_| StepResult::Ok);
+            }
+            self.finish(rec);
+            if !per_op {
+                // Persistent connections close when the worker ends; dying now leaves this
+                // one open, as a crash at close would.
+                self.maybe_die(op.seq, KillPoint::Close);
+            }
+        }
+        // In lockstep the last close (which may checkpoint and delete -wal) is a step like
+        // any other, never concurrent with another actor's step.
+        if let Some(s) = session.take() {
+            super::connect::close(&self.gate, s);
+        }
+    }
+
+    fn new_record(&self, op: &WorkerOp) -> OpRecord {
+        OpRecord {
+            worker: self.worker,
+            actor: self.actor,
+            seq: op.seq,
+            kind: op.kind,
+            outcome: Outcome::Failed,
+            reason: None,
+            error: None,
+            busy: Vec::new(),
+            lock_wait_us: 0,
+            begin_wait_us: 0,
+            latency_us: 0,
+            t_start_ns: monotonic_ns(),
+            t_begin_ok_ns: None,
+            t_commit_issued_ns: None,
+            t_end_ns: 0,
+            event_id: None,
+            task_id: None,
+            guard: None,
+            guard_error: None,
+            checkpoint: None,
+            list: op.list.clone(),
+        }
+    }
+
+    fn finish(&self, mut rec: OpRecord) {
+        rec.t_end_ns = monotonic_ns();
+        rec.latency_us = rec.t_end_ns.saturating_sub(rec.t_start_ns) / 1000;
+        self.sink.op(rec);
+    }
+
+    fn checkpoint(&self, conn: &Connection, rec: &mut OpRecord) {
+        let st = &self.spec.strategy;
+        let wanted = st.lock_checkpoints && st.write_lock_scope == LockScope::Transaction;
+        let Ok(_held) = self.transaction_lock(wanted, rec) else {
+            return;
+        };
+        let lockstep = self.gate.is_lockstep();
+        if !lockstep
+            && self
+                .kills
+                .iter()
+                .any(|k| k.seq == rec.seq && k.point == KillPoint::Checkpoint)
+        {
+            // Free mode: land the kill while the checkpoint runs, a timer a seeded few
+            // microseconds in ("somewhere during"). Lockstep uses a fixed point instead.
+            let delay = stream(
+                self.spec.seed,
+                "kill-timer",
+                u64::from(self.worker),
+                u64::from(rec.seq),
+            )
+            .random_range(0..2000u64);
+            let (w, a, seq) = (self.worker, self.actor, rec.seq);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_micros(delay));
+                die(RecordSink::global(), w, a, seq, KillPoint::Checkpoint);
+            });
+        }
+        let mode = self.spec.workload.checkpoint_mode.as_sql();
+        let res = self.gate.step(
+            StepAction::Checkpoint,
+            || {
+                let r = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                    Ok([r.get(0)?, r.get(1)?, r.get(2)?])
+                });
+                // Lockstep: a fixed point inside the gated step, after SQLite's checkpoint
+                // returned and before its result is reported, the same in every run.
+                if lockstep {
+                    self.maybe_die(rec.seq, KillPoint::Checkpoint);
+                }
+                r
+            },
+            |r| match r {
+                Ok([busy, ..]) if *busy != 0 => StepResult::Busy {
+                    code: "SQLITE_BUSY".into(),
+                },
+                other => sql_result(other),
+            },
+        );
+        // If the timer has not landed yet, the kill lands now: never after the op reports.
+        self.maybe_die(rec.seq, KillPoint::Checkpoint);
+        match res {
+            Ok(res) => {
+                rec.outcome = Outcome::Done;
+                rec.checkpoint = Some(res);
+            }
+            Err(e) => {
+                rec.outcome = Outcome::Failed;
+                rec.error = Some(SqlError::from_rusqlite(&e));
+            }
+        }
+    }
+
+    /// Whether to try again after BUSY. Free mode follows the strategy (with a seeded jitter
+    /// sleep); lockstep always retries as a later step, standing in for the busy handler.
+    fn retry_after_busy(
+        &mut self,
+        rec: &mut OpRecord,
+        e: &SqlError,
+        during: &str,
+        attempt: u32,
+    ) -> bool {
+        let st = &self.spec.strategy;
+        let lockstep = self.gate.is_lockstep();
+        let retry = lockstep || attempt < st.retries;
+        rec.busy.push(BusyEvent {
+            code: e.code.clone(),
+            during: during.into(),
+            retried: retry,
+        });
+        if retry && !lockstep {
+            let ms = self
+                .jitter
+                .random_range(st.retry_jitter_ms[0]..=st.retry_jitter_ms[1]);
+            std::thread::sleep(Duration::from_millis(u64::from(ms)));
+        }
+        retry
+    }
+
+    /// ROLLBACK as one step; the write-lock interval ends when it is issued.
+    fn rollback(&self, conn: &Connection, rec: &mut OpRecord) -> rusqlite::Result<()> {
+        self.gate.step(
+            StepAction::Rollback,
+            || {
+                rec.t_commit_issued_ns.get_or_insert(monotonic_ns());
+                conn.execute_batch("ROLLBACK")
+            },
+            sql_result,
+        )
+    }
+
+    fn guard_step(
+        &self,
+        conn: &Connection,
+    ) -> Result<Option<crate::observe::GuardReport>, GuardError> {
+        self.gate
+            .step(StepAction::Guard, || self.guard.check(conn), guard_result)
+    }
+
+    /// Takes the strategy's global write lock around one transaction (when `wanted` and the
+    /// strategy has one), charging the wait to the op; `Err` when it could not be taken (the
+    /// op's error says why and the op ends).
+    fn transaction_lock(&self, wanted: bool, rec: &mut OpRecord) -> Result<Option<Held>, ()> {
+        if !wanted {
+            return Ok(None);
+        }
+        let t_lock = monotonic_ns();
+        let held = match write_lock(&self.gate, &self.spec.db_path, &self.spec.strategy) {
+            Ok(None) => Ok(None),
+            Ok(Some(Acquired::Held(h))) => Ok(Some(h)),
+            Ok(Some(Acquired::TimedOut)) => {
+                rec.error = Some(SqlError::harness(HarnessError::WriteLockTimeout));
+                Err(())
+            }
+            Err(e) => {
+                rec.error = Some(SqlError::harness(HarnessError::WriteLockIo(e.to_string())));
+                Err(())
+            }
+        };
+        rec.lock_wait_us += us_since(t_lock);
+        held
+    }
+
+    fn write(&mut self, conn: &Connection, op: &WorkerOp, rec: &mut OpRecord) {
+        let scoped = self.spec.strategy.write_lock_scope == LockScope::Transaction;
+        let Ok(tx_lock) = self.transaction_lock(scoped, rec) else {
+            return;
+        };
+
+        if op.kind == OpKind::ListTxn
+            && self.spec.workload.list_reads == ListReads::BeforeBegin
+            && let Err(e) = list_append::read_before_begin(conn, &self.gate, &mut rec.list)
+        {
+            rec.error = Some(SqlError::from_rusqlite(&e));
+            return;
+        }
+        let t_begin = monotonic_ns();
+        let mut attempt = 0;
+        loop {
+            // Timestamps are taken inside the step: in lockstep the actor may sit parked
+            // between steps while others act, and that time is not inside the lock.
+            let begun = self.gate.step(
+                StepAction::Begin,
+                || {
+                    conn.execute_batch("BEGIN IMMEDIATE")
+                        .map(|()| monotonic_ns())
+                },
+                sql_result,
+            );
+            match begun {
+                Ok(t) => {
+                    rec.t_begin_ok_ns = Some(t);
+                    break;
+                }
+                Err(e) => {
+                    let se = SqlError::from_rusqlite(&e);
+                    if se.is_busy() && self.retry_after_busy(rec, &se, "begin", attempt) {
+                        attempt += 1;
+                        continue;
+                    }
+                    rec.error = Some(se);
+                    return;
+                }
+            }
+        }
+        rec.begin_wait_us = rec.t_begin_ok_ns.unwrap_or(t_begin).saturating_sub(t_begin) / 1000;
+
+        let applied = if op.kind == OpKind::ListTxn {
+            list_append::apply(conn, &self.gate, self.worker, op, &mut rec.list)
+        } else {
+            kanban::apply(conn, &self.gate, self.worker, op)
+        };
+        let applied = match applied {
+            Ok(a) => a,
+            Err(e) => {
+                rec.error = Some(SqlError::from_rusqlite(&e));
+                let _ = self.rollback(conn, rec);
+                return;
+            }
+        };
+        if self.guard.is_active() && self.guard.at() == GuardAt::InTransaction {
+            match self.guard_step(conn) {
+                Ok(Some(report)) => {
+                    // The app raises before COMMIT, so its transaction rolls back.
+                    rec.guard = Some(report);
+                    rec.reason = Some("guard fired inside the transaction".into());
+                    rec.outcome = Outcome::RolledBack;
+                    let _ = self.rollback(conn, rec);
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => rec.guard_error = Some(e.to_string()),
+            }
+        }
+        // Inside the transaction, whether or not it would commit.
+        self.maybe_die(op.seq, KillPoint::MidTransaction);
+        let (event_id, task_id) = match applied {
+            Applied::Nothing(why) => {
+                rec.reason = Some(why.into());
+                rec.outcome = match self.rollback(conn, rec) {
+                    Ok(()) => Outcome::RolledBack,
+                    Err(e) => {
+                        rec.error = Some(SqlError::from_rusqlite(&e));
+                        Outcome::Failed
+                    }
+                };
+                return;
+            }
+            Applied::Wrote { event_id, task_id } => (event_id, task_id),
+        };
+        rec.task_id = task_id;
+        let mut attempt = 0;
+        loop {
+            let issued = &mut rec.t_commit_issued_ns;
+            let committed = self.gate.step(
+                StepAction::Commit,
+                || {
+                    issued.get_or_insert(monotonic_ns());
+                    conn.execute_batch("COMMIT")
+                },
+                sql_result,
+            );
+            match committed {
+                Ok(()) => {
+                    rec.outcome = Outcome::Committed;
+                    rec.event_id = Some(event_id);
+                    break;
+                }
+                Err(e) => {
+                    let se = SqlError::from_rusqlite(&e);
+                    if conn.is_autocommit() {
+                        // The transaction ended inside a failed COMMIT: nobody knows whether
+                        // it is durable. The ledger settles it by probing.
+                        rec.outcome = Outcome::Ambiguous;
+                        rec.event_id = Some(event_id);
+                        rec.error = Some(se);
+                        break;
+                    }
+                    if se.is_busy() && self.retry_after_busy(rec, &se, "commit", attempt) {
+                        attempt += 1;
+                        continue;
+                    }
+                    rec.error = Some(se);
+                    let _ = self.rollback(conn, rec);
+                    return;
+                }
+            }
+        }
+        drop(tx_lock);
+        if rec.outcome == Outcome::Committed {
+            self.maybe_die(op.seq, KillPoint::AfterCommit);
+        }
+        if rec.outcome == Outcome::Committed
+            && self.guard.is_active()
+            && self.guard.at() == GuardAt::AfterCommit
+        {
+            match self.guard_step(conn) {
+                Ok(report) => rec.guard = report,
+                Err(e) => rec.guard_error = Some(e.to_string()),
+            }
+        }
+    }
+}

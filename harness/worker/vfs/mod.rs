@@ -1,0 +1,151 @@
+//! The fault VFS: SQLite's unix VFS wrapped (through `rusqlite::ffi`) so that a worker can
+//! count its I/O per file kind, and stop, fail or die at an exact I/O call (`[io]` points),
+//! or take part in a simulated power loss (an undo log of every unsynced write).
+//!
+//! Registered only in workers of scenarios with an `[io]` table; every other run opens its
+//! connections through SQLite's own VFS, untouched.
+
+mod counters;
+mod points;
+pub mod power;
+mod shim;
+mod undo;
+
+use std::ffi::{CStr, c_int};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub use counters::snapshot;
+
+use crate::scenario::{FileKind, IoFaults, IoOp};
+
+/// The name the fault VFS is registered under (never the default VFS).
+pub const VFS_NAME: &CStr = c"walburst-fault";
+
+/// The file the workers of a power-loss run append pre-images and sync markers to.
+pub const UNDO_LOG: &str = "undo.log";
+
+static ACTIVE: OnceLock<bool> = OnceLock::new();
+
+/// Why the fault VFS could not be set up in a worker, or a power loss could not be applied
+/// to the run's files afterwards; each names the file or the VFS it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum VfsError {
+    /// A worker of a power-loss run could not open the shared undo log.
+    #[error("cannot open the undo log {}: {source}", path.display())]
+    OpenUndoLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused to register the VFS.
+    #[error("cannot register the fault VFS {vfs:?}: SQLite code {code}")]
+    Register { vfs: &'static CStr, code: c_int },
+    /// The runner could not read the undo log back.
+    #[error("cannot read the undo log {}: {source}", path.display())]
+    ReadUndoLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Undoing one logged change (`write`, `truncate`, `creation`, `unlink`) of `path` failed.
+    #[error("cannot undo the {change} of {}: {source}", path.display())]
+    Undo {
+        path: PathBuf,
+        change: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `-shm` could not be removed after the power loss.
+    #[error("cannot discard {}: {source}", path.display())]
+    DiscardShm {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Registers the fault VFS in this worker and arms the scenario's points. Called once, by a
+/// worker of a scenario that asks for I/O faults, before it opens any connection.
+pub fn install(
+    io: &IoFaults,
+    seed: u64,
+    db_path: &Path,
+    run_dir: &Path,
+    worker: u32,
+) -> Result<(), VfsError> {
+    if io.power_loss() {
+        undo::open(&run_dir.join(UNDO_LOG))?;
+        super::sink::flush_each_record();
+    }
+    points::arm(io, seed, db_path, run_dir, worker);
+    let code = shim::register(VFS_NAME);
+    if code != rusqlite::ffi::SQLITE_OK {
+        return Err(VfsError::Register {
+            vfs: VFS_NAME,
+            code,
+        });
+    }
+    let _ = ACTIVE.set(true);
+    Ok(())
+}
+
+/// The VFS connections of this process open through: `Some` only after [`install`].
+pub fn active() -> Option<&'static str> {
+    ACTIVE.get().map(|_| VFS_NAME.to_str().expect("ASCII name"))
+}
+
+/// Whether this process has the fault VFS registered at all (asked of SQLite itself, so a
+/// clean run can prove it never loaded it).
+pub fn registered() -> bool {
+    // SAFETY: sqlite3_vfs_find only reads SQLite's VFS list.
+    unsafe { !rusqlite::ffi::sqlite3_vfs_find(VFS_NAME.as_ptr()).is_null() }
+}
+
+fn logging() -> bool {
+    undo::is_open()
+}
+
+/// What a hooked call does after its fault point check.
+enum Proceed {
+    Go,
+    /// Return this code without performing the call.
+    Fail(c_int),
+}
+
+/// Counts the call, then lets a fault point act on it (stall, fail, kill, power loss).
+fn before(kind: FileKind, op: IoOp) -> Proceed {
+    let in_ckpt = phase::in_checkpoint();
+    counters::count(kind, op, in_ckpt);
+    points::check(kind, op, in_ckpt)
+}
+
+/// Which op of the schedule the current thread runs, for naming where a point fired.
+pub fn set_current_op(actor: u32, seq: u32) {
+    phase::set_op(actor, seq);
+}
+
+mod phase {
+    use std::cell::Cell;
+
+    thread_local! {
+        static IN_CHECKPOINT: Cell<bool> = const { Cell::new(false) };
+        static OP: Cell<Option<(u32, u32)>> = const { Cell::new(None) };
+    }
+
+    pub fn enter_checkpoint() {
+        IN_CHECKPOINT.set(true);
+    }
+    pub fn leave_checkpoint() {
+        IN_CHECKPOINT.set(false);
+    }
+    pub fn in_checkpoint() -> bool {
+        IN_CHECKPOINT.get()
+    }
+    pub fn set_op(actor: u32, seq: u32) {
+        OP.set(Some((actor, seq)));
+    }
+    pub fn op() -> Option<(u32, u32)> {
+        OP.get()
+    }
+}
