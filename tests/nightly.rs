@@ -10,131 +10,10 @@ use serde_json::Value;
 use walburst::nightly::{self, matrix};
 use walburst::scenario::{self, Expectation, Overrides, ScenarioSource};
 
-const BIN: &str = env!("CARGO_BIN_EXE_walburst");
+mod common;
 
-/// Six cases: WAL x {ac100, ac1000} x {noguard, pagecount} and DELETE x {noguard,
-/// pagecount} (autocheckpoint folded). Both WAL page-count cases fail (false reports).
-const TINY: &str = r#"
-name = "tiny"
-seeds = [1]
-
-[sqlite]
-synchronous = "off"
-
-[workload]
-workers = 2
-ops_per_worker = 15
-
-[matrix]
-journal_mode = ["wal", "delete"]
-wal_autocheckpoint = [100, 1000]
-guard = ["none", "page-count"]
-"#;
-
-/// The same matrix, its failures declared: every case passes.
-const TINY_EXPECTED: &str = r#"
-name = "tiny"
-seeds = [1]
-
-[sqlite]
-synchronous = "off"
-
-[workload]
-workers = 2
-ops_per_worker = 15
-
-[matrix]
-guard = ["none", "page-count"]
-wal_autocheckpoint = [100, 1000]
-journal_mode = ["wal", "delete"]
-
-[[matrix.expect]]
-when = { guard = "page-count", journal_mode = "wal" }
-false_corruption = "some"
-note = "page-count fires in WAL by design"
-"#;
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn last_line(&self) -> &str {
-        self.stdout.lines().last().unwrap_or("")
-    }
-    fn show(&self) -> String {
-        format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
-    }
-}
-
-fn exec(dir: &Path, args: &[&str]) -> Out {
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("walburst runs");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-/// `walburst run ARGS --out DIR/<out> --work-dir DIR/work`, in DIR.
-fn run(dir: &Path, out: &str, args: &[&str]) -> Out {
-    let out_dir = dir.join(out);
-    let work = dir.join("work");
-    let mut all = vec!["run"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&[
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--work-dir",
-        work.to_str().unwrap(),
-    ]);
-    exec(dir, &all)
-}
-
-fn setup(toml: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tiny.toml"), toml).unwrap();
-    dir
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The run index's lines.
-fn index(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// Keys of the pairs a run index says were started.
-fn started(path: &Path) -> Vec<String> {
-    index(path)
-        .iter()
-        .filter(|l| l["event"] == "start")
-        .map(|l| l["key"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn assert_last_line(o: &Out, passed: u64, failed: u64) {
-    assert_eq!(
-        o.last_line(),
-        format!("{passed} passed, {failed} failed"),
-        "last line\n{}",
-        o.show()
-    );
-}
+use common::BIN;
+use common::nightly::*;
 
 // ---------------------------------------------------------------------------------------
 // Matrix expansion (library level)
@@ -436,14 +315,29 @@ fn shards_cover_exactly_the_unsharded_pairs_and_merge_matches() {
         let report = std::path::PathBuf::from(e["result"]["report"].as_str().unwrap());
         let page = report.with_extension("html");
         assert!(
-            html.contains(&page.display().to_string()),
-            "no link to {page:?}"
-        );
-        assert!(
             page.is_file(),
             "the failing run's page {page:?} was not drawn"
         );
+        // Linked relative to the merged page, so the link survives moving the results.
+        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        let href = html
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|h| h.split('"').next())
+            .find(|h| h.ends_with(name.as_str()))
+            .unwrap_or_else(|| panic!("no link to {page:?}"));
+        assert!(!href.starts_with('/'), "{href}");
+        assert!(
+            d.join("merged").join(href).is_file(),
+            "{href} does not resolve"
+        );
     }
+    // No absolute path of the machine that ran it.
+    let root = d.canonicalize().unwrap();
+    assert!(
+        !html.contains(&root.display().to_string()),
+        "absolute paths leak"
+    );
 
     // A missing shard is never a pass; shards of different sweeps do not merge.
     let part = exec(d, &["merge", "s1", "--out", d.join("m1").to_str().unwrap()]);
@@ -555,185 +449,6 @@ fn declared_outcomes_pass_and_nightly_prints_its_base_seed_first() {
 // ---------------------------------------------------------------------------------------
 // Regression corpus
 // ---------------------------------------------------------------------------------------
-
-#[test]
-fn regression_entry_runs_first_and_is_reported_apart() {
-    let dir = setup(TINY);
-    let d = dir.path();
-    std::fs::write(
-        d.join("regressions.toml"),
-        r#"
-[[regression]]
-case = "tiny/delete-noguard"
-scenario = "tiny.toml"
-seed = 99
-note = "a test entry"
-"#,
-    )
-    .unwrap();
-    let junit = d.join("j.xml");
-    let o = run(
-        d,
-        "out",
-        &[
-            "tiny.toml#delete-noguard",
-            "--seeds",
-            "2",
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.code, 0, "{}", o.show());
-    let first_run = o.stdout.lines().find(|l| l.starts_with("SEED=")).unwrap();
-    assert!(
-        first_run.starts_with("SEED=99 scenario=tiny/delete-noguard "),
-        "the regression runs first\n{}",
-        o.show()
-    );
-    assert!(
-        o.stdout.contains("\nregressions: 1 passed, 0 failed\n"),
-        "{}",
-        o.show()
-    );
-    assert_last_line(&o, 3, 0);
-    let lines = index(&d.join("out/sweep-index.jsonl"));
-    assert_eq!(lines[1]["event"], "start");
-    assert_eq!(lines[1]["pair"]["kind"], "regression");
-    assert_eq!(lines[1]["pair"]["note"], "a test entry");
-    let s = json(&d.join("out/sweep-summary.json"));
-    assert_eq!(s["regressions"]["pairs"], 1);
-    assert_eq!(s["sweep"]["pairs"], 2);
-    assert_eq!(s["totals"]["pairs"], 3);
-    let text = std::fs::read_to_string(&junit).unwrap();
-    let doc = roxmltree::Document::parse(&text).unwrap();
-    let suites: Vec<(String, String)> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("testsuite"))
-        .map(|n| {
-            (
-                n.attribute("name").unwrap().to_string(),
-                n.attribute("tests").unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        suites,
-        [
-            ("regressions".into(), "1".into()),
-            ("tiny".into(), "2".into())
-        ]
-    );
-
-    // A bad entry is bad input.
-    std::fs::write(
-        d.join("regressions.toml"),
-        "[[regression]]\ncase = \"tiny/nope\"\nscenario = \"tiny.toml\"\nseed = 1\nnote = \"x\"\n",
-    )
-    .unwrap();
-    let bad = run(d, "out2", &["tiny.toml", "--seeds", "1"]);
-    assert_eq!(bad.code, 2, "{}", bad.show());
-    assert!(bad.stderr.contains("regression[0].case"), "{}", bad.show());
-    assert!(!d.join("out2").exists());
-}
-
-#[test]
-fn record_failures_appends_once_and_the_entry_then_runs_first() {
-    let dir = setup(TINY);
-    let d = dir.path();
-    let args = [
-        "tiny.toml#wal-ac1000-pagecount",
-        "--seeds",
-        "1",
-        "--base-seed",
-        "7",
-        "--record-failures",
-    ];
-    let o = run(d, "out", &args);
-    assert_eq!(o.code, 1, "{}", o.show());
-    assert!(
-        o.stdout
-            .contains("recorded 1 new regression(s) in regressions.toml"),
-        "{}",
-        o.show()
-    );
-    assert_last_line(&o, 0, 1);
-    let corpus = std::fs::read_to_string(d.join("regressions.toml")).unwrap();
-    assert_eq!(
-        corpus.lines().filter(|l| *l == "[[regression]]").count(),
-        1,
-        "{corpus}"
-    );
-    assert!(
-        corpus
-            .contains("case = \"tiny/wal-ac1000-pagecount\"\nscenario = \"tiny.toml\"\nseed = 7\n"),
-        "{corpus}"
-    );
-    assert!(
-        corpus.contains("note = \"recorded by --record-failures on ")
-            || corpus.contains("note = 'recorded by --record-failures on "),
-        "{corpus}"
-    );
-
-    let again = run(d, "out2", &args);
-    assert_eq!(again.code, 1, "{}", again.show());
-    assert_last_line(&again, 0, 2);
-    let first_run = again
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("SEED="))
-        .unwrap();
-    assert!(first_run.starts_with("SEED=7 scenario=tiny/wal-ac1000-pagecount"));
-    assert_eq!(
-        index(&d.join("out2/sweep-index.jsonl"))[1]["pair"]["kind"],
-        "regression"
-    );
-    let corpus2 = std::fs::read_to_string(d.join("regressions.toml")).unwrap();
-    assert_eq!(
-        corpus, corpus2,
-        "a failure already in the corpus is not appended again"
-    );
-}
-
-#[test]
-fn lockstep_failures_are_recorded_with_their_trace_and_replayed() {
-    let dir = setup(TINY);
-    let d = dir.path();
-    let o = run(
-        d,
-        "out",
-        &[
-            "tiny.toml#wal-ac100-pagecount",
-            "--seeds",
-            "1",
-            "--mode",
-            "lockstep",
-            "--record-failures",
-        ],
-    );
-    assert_eq!(o.code, 1, "{}", o.show());
-    let corpus = std::fs::read_to_string(d.join("regressions.toml")).unwrap();
-    assert!(corpus.contains("mode = \"lockstep\"\n"), "{corpus}");
-    let trace = "regressions/tiny_wal-ac100-pagecount-s1.trace.jsonl";
-    assert!(
-        corpus.contains(&format!("trace = \"{trace}\"\n")),
-        "{corpus}"
-    );
-    assert!(d.join(trace).is_file());
-
-    let again = run(d, "out2", &["tiny.toml#delete-noguard", "--seeds", "1"]);
-    let lines = index(&d.join("out2/sweep-index.jsonl"));
-    let pair = &lines[1]["pair"];
-    assert_eq!(pair["kind"], "regression");
-    assert!(
-        pair["name"].as_str().unwrap().ends_with("(recorded trace)"),
-        "{pair}"
-    );
-    // The recorded interleaving fails the same way.
-    assert_eq!(again.code, 1, "{}", again.show());
-    assert_last_line(&again, 1, 1);
-    let s = json(&d.join("out2/sweep-summary.json"));
-    assert_eq!(s["regressions"]["failed"], 1);
-}
 
 #[test]
 fn shards_of_the_shipped_nightly_cover_exactly_its_pairs() {

@@ -220,7 +220,7 @@ pub fn merge_command(a: MergeArgs) -> Result<Ended, MergeError> {
     }
     // The summaries are written; the page is drawn from them and can fail only on its own.
     let html = a.out.join("merged-summary.html");
-    let page = crate::report::write_atomic(&html, super::page::render(&summary).as_bytes());
+    let page = crate::report::write_atomic(&html, super::page::render(&summary, &a.out).as_bytes());
     if !a.quiet {
         let shards = summary.shards.as_ref().map_or(String::new(), |s| {
             format!(

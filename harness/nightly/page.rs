@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::path::Path;
 
 use super::summary::{Entry, PairKind, Status, Summary, failures_to_show, short_hash};
 use crate::render::html::{badge, document, escape, list, num, table};
+use crate::render::paths::Elide;
 
 /// The matrix axis a case-name part belongs to (parts are `wal`, `full`, `w20`, `ac100`,
 /// `flock`, `pagecount`, ... as `nightly/matrix/axis.rs` writes them).
@@ -76,19 +78,29 @@ impl Count {
     }
 }
 
-/// The link to a failing run's page: its report with `.html` (drawn beside the JSON).
-fn page_link(e: &Entry) -> String {
-    match &e.result.report {
-        Some(p) => {
-            let html = crate::render::html_path_for(p);
-            let h = escape(&html.display().to_string());
+/// The link to a failing run's page (its report with `.html`, drawn beside the JSON),
+/// relative to the merged page's directory so that it survives moving the results.
+fn page_link(e: &Entry, out: &Path) -> String {
+    let Some(p) = &e.result.report else {
+        return String::new();
+    };
+    let html = crate::render::html_path_for(p);
+    match crate::render::paths::relative_link(&html, out) {
+        Some(rel) => {
+            let h = escape(&rel);
             format!(r#"<a href="{h}">{h}</a>"#)
         }
-        None => String::new(),
+        None => format!("{} (not drawn)", escape(&html.display().to_string())),
     }
 }
 
-pub fn render(s: &Summary) -> String {
+/// The merged page, to be written in `out`; no absolute path of the machine appears in it
+/// (`render::paths::Elide`).
+pub fn render(s: &Summary, out: &Path) -> String {
+    Elide::new(&[], Some(out)).apply(&render_page(s, out))
+}
+
+fn render_page(s: &Summary, out: &Path) -> String {
     let word = if s.totals.not_passed() == 0 {
         "PASS"
     } else {
@@ -143,7 +155,7 @@ pub fn render(s: &Summary) -> String {
         );
         b.push_str(&list("failures", &e.result.reasons));
         let _ = writeln!(b, "<pre class=\"cmd\">{}</pre>", escape(&e.pair.reproduce));
-        let link = page_link(e);
+        let link = page_link(e, out);
         if !link.is_empty() {
             let _ = writeln!(b, "<p class=\"note\">run page: {link}</p>");
         }

@@ -124,6 +124,25 @@ fn replace_root(text: &str, prefix: &str, shown: &str) -> String {
     out
 }
 
+/// A link from a page in `from_dir` to `target` that survives moving both together:
+/// relative, with `..` where `target` is not below `from_dir` (both resolved on the file
+/// system first; `None` when either cannot be, e.g. `target` was never written).
+pub fn relative_link(target: &Path, from_dir: &Path) -> Option<String> {
+    use std::path::Component;
+    let (t, d) = (target.canonicalize().ok()?, from_dir.canonicalize().ok()?);
+    let (tc, dc): (Vec<Component>, Vec<Component>) =
+        (t.components().collect(), d.components().collect());
+    let common = tc.iter().zip(&dc).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..dc.len() {
+        rel.push("..");
+    }
+    for c in &tc[common..] {
+        rel.push(c.as_os_str());
+    }
+    Some(rel.display().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +197,27 @@ mod tests {
         assert_eq!(
             e.apply(&tmp.join("w/run-1").display().to_string()),
             "&lt;work-dir&gt;/run-1"
+        );
+    }
+
+    #[test]
+    fn a_relative_link_climbs_out_of_the_pages_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (page_dir, run) = (dir.path().join("merged"), dir.path().join("s0/run-1.html"));
+        std::fs::create_dir_all(&page_dir).unwrap();
+        std::fs::create_dir_all(run.parent().unwrap()).unwrap();
+        std::fs::write(&run, "").unwrap();
+        assert_eq!(
+            relative_link(&run, &page_dir).as_deref(),
+            Some("../s0/run-1.html")
+        );
+        assert_eq!(
+            relative_link(&run, dir.path()).as_deref(),
+            Some("s0/run-1.html")
+        );
+        assert_eq!(
+            relative_link(&dir.path().join("absent.html"), dir.path()),
+            None
         );
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jobs;
+pub mod nightly;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,268 @@
+//! Unit tests of `check::durability`.
+
+use super::*;
+use crate::scenario::{ScenarioSource, parse_str};
+
+fn scenario(sync: &str, mode: &str) -> Scenario {
+    parse_str(
+        &format!("name = \"d\"\n[sqlite]\nsynchronous = \"{sync}\"\njournal_mode = \"{mode}\"\n"),
+        &ScenarioSource::Embedded("d".into()),
+    )
+    .unwrap()
+}
+
+fn committed(worker: u32, seq: u32, event_id: i64) -> OpRecord {
+    OpRecord {
+        worker,
+        actor: 0,
+        seq,
+        kind: OpKind::CreateTask,
+        outcome: Outcome::Committed,
+        reason: None,
+        error: None,
+        busy: Vec::new(),
+        lock_wait_us: 0,
+        begin_wait_us: 0,
+        latency_us: 0,
+        t_start_ns: 0,
+        t_begin_ok_ns: None,
+        t_commit_issued_ns: None,
+        t_end_ns: 0,
+        event_id: Some(event_id),
+        task_id: None,
+        guard: None,
+        guard_error: None,
+        checkpoint: None,
+        list: Vec::new(),
+    }
+}
+
+/// The kinds of the acknowledged commits 1..=4 (seq = event id): three that insert a
+/// row beside their event, and one that does not.
+const KINDS: [OpKind; 4] = [
+    OpKind::CreateTask,
+    OpKind::ClaimTask,
+    OpKind::AddComment,
+    OpKind::CompleteTask,
+];
+
+/// A real database in which commit `e` left its event when `e` is in `events` and the
+/// row its kind inserts beside it when `e` is in `inserted`.
+fn judge_rows(s: &Scenario, events: &[i64], inserted: &[i64]) -> Durability {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("d.db")).unwrap();
+    crate::workload::kanban::create_schema(&conn).unwrap();
+    for id in events {
+        conn.execute(
+            "INSERT INTO task_events (id, task_id, kind, payload, created_at, worker, seq) VALUES (?1, 't', 'created', '', 0, 0, ?1)",
+            [id],
+        )
+        .unwrap();
+    }
+    for &seq in inserted {
+        let sql = match KINDS[seq as usize - 1] {
+            OpKind::CreateTask => {
+                "INSERT INTO tasks (id, title, body, created_at, updated_at, created_worker, created_seq) VALUES ('t' || ?1, '', '', 0, 0, 0, ?1)"
+            }
+            OpKind::ClaimTask => {
+                "INSERT INTO task_runs (task_id, claimed_by, started_at, worker, seq) VALUES ('t', 'w', 0, 0, ?1)"
+            }
+            OpKind::AddComment => {
+                "INSERT INTO task_comments (task_id, author, body, created_at, worker, seq) VALUES ('t', 'w', '', 0, 0, ?1)"
+            }
+            _ => continue,
+        };
+        conn.execute(sql, [seq]).unwrap();
+    }
+    let records: Vec<OpRecord> = (1..=4)
+        .map(|e| {
+            let mut r = committed(0, e as u32, e);
+            r.kind = KINDS[e as usize - 1];
+            r
+        })
+        .collect();
+    check(&conn, s, &records)
+}
+
+/// Every commit in `present` survived whole, the others are gone whole.
+fn judge(s: &Scenario, present: &[i64]) -> Durability {
+    judge_rows(s, present, present)
+}
+
+/// Issue 20 item 11: a surviving commit is judged by every row it wrote. Each kind's row
+/// removed in turn (its event survived) is a torn commit, a durability failure naming
+/// the op and the table, at FULL and at NORMAL alike; so is a row that survived its lost
+/// event. OFF reports it without judging.
+#[test]
+fn a_surviving_commit_that_lost_one_of_its_rows_is_torn() {
+    let all = [1, 2, 3, 4];
+    let whole = judge(&scenario("full", "wal"), &all);
+    assert_eq!((whole.acknowledged, whole.lost, whole.torn), (4, 0, 0));
+    assert!(whole.failure().is_none(), "{whole:?}");
+    for (seq, table) in [(1, "tasks"), (2, "task_runs"), (3, "task_comments")] {
+        let rows: Vec<i64> = all.iter().copied().filter(|&e| e != seq).collect();
+        for sync in ["full", "normal"] {
+            let d = judge_rows(&scenario(sync, "wal"), &all, &rows);
+            assert_eq!((d.lost, d.torn), (0, 1), "{sync} {table}: {d:?}");
+            let f = d.failure().expect("a torn commit passed");
+            assert_eq!(
+                (f.category, f.detector, f.count),
+                (
+                    FailureCategory::Durability,
+                    Detector::DurabilityOracle,
+                    Some(1)
+                )
+            );
+            let named = format!("worker 0 seq {seq} (");
+            assert!(
+                f.message.contains("tore 1 of 4")
+                    && f.message.contains(&named)
+                    && f.message.contains(&format!("its {table} row is gone")),
+                "{f}"
+            );
+        }
+        let off = judge_rows(&scenario("off", "wal"), &all, &rows);
+        assert_eq!(off.torn, 1);
+        assert!(off.failure().is_none(), "OFF is reported, not judged");
+        assert!(off.note().contains(", 1 torn"), "{}", off.note());
+    }
+    // The other way round: the event is gone, its comment survived. At NORMAL the lost
+    // commit is a suffix (allowed); the surviving half of it is not.
+    let d = judge_rows(&scenario("normal", "wal"), &[1, 2, 3], &all);
+    assert_eq!(
+        (d.lost, d.torn),
+        (1, 0),
+        "complete_task inserts no row: {d:?}"
+    );
+    assert!(d.failure().is_none(), "a lost suffix at NORMAL: {d:?}");
+    let d = judge_rows(&scenario("normal", "wal"), &[1, 2], &all);
+    assert_eq!((d.lost, d.torn), (2, 1), "{d:?}");
+    assert!(d.lost_is_suffix);
+    let f = d.failure().expect("half a commit survived and passed");
+    assert!(
+        f.message
+            .contains("its event row is gone but its task_comments row survived"),
+        "{f}"
+    );
+}
+
+fn passing() -> super::super::verdict::Verdict {
+    super::super::verdict::Verdict {
+        verdict: super::super::verdict::VerdictKind::Pass,
+        failures: Vec::new(),
+        liveness: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// `judge_io` turns each `[io]` finding into a failure of its own and fails a passing
+/// verdict for it: a point that never fired (a safety failure alone is enough), and in
+/// free mode a stall during which nobody committed although others had work (a
+/// liveness failure alone is enough); in lockstep that stall is by design, a note only.
+#[test]
+fn judge_io_fails_the_run_for_each_io_finding() {
+    use super::super::verdict::VerdictKind;
+    let mut s = scenario("full", "wal");
+    let with_point = parse_str(
+        "name = \"d\"\n[[io.points]]\nfile = \"wal\"\nop = \"sync\"\nnth = 5\naction = \"fail\"\n",
+        &ScenarioSource::Embedded("d".into()),
+    )
+    .unwrap();
+    let mut v = passing();
+    judge_io(&with_point, false, &IoReport::default(), &mut v);
+    assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+    let sigs: Vec<_> = v
+        .failures
+        .iter()
+        .map(|f| (f.category, f.detector, f.kind))
+        .collect();
+    assert_eq!(
+        sigs,
+        [(
+            FailureCategory::IoPointNotFired,
+            Detector::FaultVfs,
+            FailureKind::Missing
+        )]
+    );
+    assert!(v.liveness.is_empty());
+
+    let stalled = IoReport {
+        stalls: vec![StallReport {
+            worker: 0,
+            point: 0,
+            stop_ms: 50,
+            commits_by_others: 0,
+            wal_bytes_before: None,
+            wal_bytes_after: None,
+            others_active_after: true,
+        }],
+        ..IoReport::default()
+    };
+    s.io.points.clear();
+    let mut v = passing();
+    judge_io(&s, false, &stalled, &mut v);
+    assert_eq!(v.verdict, VerdictKind::Fail, "{v:?}");
+    assert!(v.failures.is_empty(), "{v:?}");
+    assert_eq!(v.liveness.len(), 1, "{v:?}");
+    assert_eq!(v.liveness[0].detector, Detector::FaultVfs);
+    let mut v = passing();
+    judge_io(&s, true, &stalled, &mut v);
+    assert_eq!(
+        v.verdict,
+        VerdictKind::Pass,
+        "lockstep stalls by design: {v:?}"
+    );
+    assert!(v.notes.iter().any(|n| n.starts_with("stall of worker 0")));
+    // Nothing to judge leaves a passing verdict alone.
+    let mut v = passing();
+    judge_io(&s, false, &IoReport::default(), &mut v);
+    assert_eq!(v, passing());
+}
+
+/// A table the oracle must read that cannot be read is an error, never a pass.
+#[test]
+fn an_unreadable_table_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("d.db")).unwrap();
+    crate::workload::kanban::create_schema(&conn).unwrap();
+    conn.execute_batch("DROP TABLE task_comments").unwrap();
+    let d = check(&conn, &scenario("full", "wal"), &[committed(0, 1, 1)]);
+    assert!(
+        d.error
+            .as_deref()
+            .is_some_and(|e| e.contains("task_comments")),
+        "{d:?}"
+    );
+    assert!(d.failure().is_some());
+}
+
+#[test]
+fn full_allows_no_loss_normal_a_suffix_only_off_anything() {
+    let full = judge(&scenario("full", "wal"), &[1, 2, 3]);
+    assert_eq!((full.acknowledged, full.lost), (4, 1));
+    assert!(full.failure().is_some(), "FULL lost a commit and passed");
+    assert!(
+        judge(&scenario("full", "wal"), &[1, 2, 3, 4])
+            .failure()
+            .is_none()
+    );
+
+    let suffix = judge(&scenario("normal", "wal"), &[1, 2]);
+    assert!(suffix.lost_is_suffix && suffix.failure().is_none());
+    let hole = judge(&scenario("normal", "wal"), &[1, 3]);
+    assert!(!hole.lost_is_suffix);
+    assert!(
+        hole.failure().is_some(),
+        "a lost commit before a surviving one passed"
+    );
+
+    let off = judge(&scenario("off", "wal"), &[2]);
+    assert_eq!(off.rule, DurabilityRule::ReportedOnly);
+    assert!(off.failure().is_none());
+    // Below EXTRA a DELETE-mode commit's journal unlink is not made durable.
+    assert_eq!(
+        rule(&scenario("full", "delete")),
+        DurabilityRule::SuffixMayBeLost
+    );
+    assert_eq!(rule(&scenario("extra", "delete")), DurabilityRule::NoneLost);
+}
