@@ -9,6 +9,7 @@
 //! exclusion, verdict) -> [`report`] and [`render`] -> [`releases`] -> [`run`] (one
 //! scenario and seed) -> the commands built on it -> [`cli`].
 
+pub mod adapter_check;
 pub mod check;
 pub mod cli;
 pub mod compare;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod adapter;
 mod compare;
 mod explore;
 mod nightly;
@@ -70,6 +71,9 @@ pub enum Command {
     Explore(explore::ExploreArgs),
     /// The SQLite releases walburst can run on (`list`), and preparing them (`prepare`).
     Sqlite(sqlite::SqliteArgs),
+    /// For adapter authors: `check` drives a worker program through the protocol (handshake,
+    /// ops, a kill, lockstep) and names every rule of PROTOCOL.md it breaks.
+    Adapter(adapter::AdapterArgs),
     /// Internal: one worker process of a run (started by `walburst run`).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -246,6 +250,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Shrink(a) => shrink::command(a),
         Command::Explore(a) => explore::command(a),
         Command::Sqlite(a) => sqlite::command(a),
+        Command::Adapter(a) => adapter::command(a),
     }
 }
 

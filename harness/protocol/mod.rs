@@ -377,5 +377,9 @@ pub fn hello_version(line: &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
+mod protocol_doc_tests;
+#[cfg(test)]
+mod schema_check;
+#[cfg(test)]
 #[path = "protocol_tests.rs"]
 mod tests;

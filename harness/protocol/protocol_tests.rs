@@ -1,4 +1,5 @@
-//! Unit tests of `exec::protocol`.
+//! Unit tests of `protocol`.
+use super::schema_check;
 use super::*;
 
 #[test]
@@ -18,11 +19,9 @@ fn runner_messages_have_the_documented_shape() {
 #[test]
 fn messages_match_the_json_schema() {
     use crate::observe::step::{StepAction, StepResult};
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../PROTOCOL.schema.json")).unwrap();
+    let schema = schema_check::schema();
     let check = |def: &str, value: serde_json::Value| {
-        let node = serde_json::json!({ "$ref": format!("#/$defs/{def}") });
-        if let Err(e) = conforms(&schema, &node, &value, def) {
+        if let Err(e) = schema_check::conforms_to(&schema, def, &value) {
             panic!("{def}: {e}\n{value}");
         }
     };
@@ -52,6 +51,21 @@ fn messages_match_the_json_schema() {
         serde_json::to_value(m).unwrap()
     }
     check("start", j(&RunnerMsg::Start(Box::new(start))));
+    // `[sqlite] page_size` and a chosen release (`version`) travel in `start.sqlite` too.
+    let chosen = crate::scenario::parse_str(
+        "name = \"s\"\n[sqlite]\nversion = \"3.45.0\"\npage_size = 8192\n",
+        &ScenarioSource::Embedded("s".into()),
+    )
+    .unwrap();
+    let chosen_spec = RunSpec {
+        scenario: chosen,
+        ..spec.clone()
+    };
+    let start = Start::new(&chosen_spec, Path::new("/r"), 0, 0, "/r/ops".into(), vec![]);
+    let start = j(&RunnerMsg::Start(Box::new(start)));
+    assert_eq!(start["sqlite"]["version"], "3.45.0");
+    assert_eq!(start["sqlite"]["page_size"], 8192);
+    check("start", start);
     check("go", j(&RunnerMsg::Go));
     check("grant", j(&RunnerMsg::Grant { actor: 0 }));
     let plan = plan::worker_plan(&scenario, 1, 1);
@@ -213,113 +227,6 @@ fn messages_match_the_json_schema() {
     let op = r#"{"msg":"op","worker":1,"actor":0,"seq":4,"kind":"create_task","outcome":"committed","t_start_ns":5,"t_end_ns":9,"t_begin_ok_ns":6,"t_commit_issued_ns":7,"task_id":"t","event_id":3,"error":{"code":"SQLITE_BUSY","message":"m"},"busy":[{"code":"SQLITE_BUSY","during":"begin","retried":true}],"checkpoint":[0,1,1],"guard_error":"cannot stat","guard":{"guard":"g","at":"after-commit","claimed_pages":1,"file_pages":1,"deficit":0,"page_size":4096,"file_size":4096,"journal_mode":"wal","message":"m"}}"#;
     let rec: WorkerMsg = serde_json::from_str(op).unwrap();
     check("op", j(&rec));
-}
-
-/// Whether `value` conforms to the schema `node` (resolving `$ref` in `root`): every
-/// nested object has its required keys and no key its `properties` lack, every value
-/// has its `type`, `const` and `enum`, `oneOf` has one branch that fits, arrays' items
-/// conform. The subset of JSON Schema that PROTOCOL.schema.json uses; `Err` names the
-/// path of the first disagreement.
-fn conforms(
-    root: &serde_json::Value,
-    node: &serde_json::Value,
-    value: &serde_json::Value,
-    path: &str,
-) -> Result<(), String> {
-    use serde_json::Value as V;
-    if let Some(r) = node.get("$ref").and_then(V::as_str) {
-        let name = r.strip_prefix("#/$defs/").expect("local refs only");
-        let target = root["$defs"]
-            .get(name)
-            .ok_or_else(|| format!("{path}: no $defs/{name}"))?;
-        return conforms(root, target, value, path);
-    }
-    if let Some(branches) = node.get("oneOf").and_then(V::as_array) {
-        let errs: Vec<String> = branches
-            .iter()
-            .filter_map(|b| conforms(root, b, value, path).err())
-            .collect();
-        if errs.len() == branches.len() {
-            return Err(format!(
-                "{path}: fits no branch of oneOf ({})",
-                errs.join(" | ")
-            ));
-        }
-    }
-    if let Some(c) = node.get("const")
-        && c != value
-    {
-        return Err(format!("{path}: {value} is not {c}"));
-    }
-    if let Some(e) = node.get("enum").and_then(V::as_array)
-        && !e.contains(value)
-    {
-        return Err(format!("{path}: {value} is not one of {e:?}"));
-    }
-    if let Some(t) = node.get("type") {
-        let types: Vec<&str> = match t {
-            V::String(s) => vec![s.as_str()],
-            V::Array(a) => a.iter().filter_map(V::as_str).collect(),
-            _ => vec![],
-        };
-        let fits = |ty: &str| match ty {
-            "object" => value.is_object(),
-            "array" => value.is_array(),
-            "string" => value.is_string(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            "boolean" => value.is_boolean(),
-            "null" => value.is_null(),
-            _ => false,
-        };
-        if !types.iter().any(|t| fits(t)) {
-            return Err(format!("{path}: {value} is not of type {types:?}"));
-        }
-    }
-    if let (Some(obj), Some(props)) = (
-        value.as_object(),
-        node.get("properties").and_then(V::as_object),
-    ) {
-        for req in node
-            .get("required")
-            .and_then(V::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let req = req.as_str().unwrap_or_default();
-            if !obj.contains_key(req) {
-                return Err(format!("{path}: required `{req}` missing"));
-            }
-        }
-        let open = node.get("additionalProperties") == Some(&V::Bool(true));
-        for (k, v) in obj {
-            match props.get(k) {
-                Some(p) => conforms(root, p, v, &format!("{path}.{k}"))?,
-                None if open => {}
-                None => return Err(format!("{path}: `{k}` is not in the schema")),
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (node.get("items"), value.as_array()) {
-        for (i, v) in arr.iter().enumerate() {
-            conforms(root, items, v, &format!("{path}[{i}]"))?;
-        }
-    }
-    Ok(())
-}
-
-#[test]
-fn the_schema_checker_descends_and_refuses() {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../PROTOCOL.schema.json")).unwrap();
-    let node = serde_json::json!({ "$ref": "#/$defs/want" });
-    let bad =
-        serde_json::json!({"msg":"want","worker":1,"actor":0,"action":{"kind":"begin","extra":1}});
-    assert!(conforms(&schema, &node, &bad, "want").is_err());
-    let bad = serde_json::json!({"msg":"want","worker":1,"actor":0,"action":{"kind":"nope"}});
-    assert!(conforms(&schema, &node, &bad, "want").is_err());
-    let good = serde_json::json!({"msg":"want","worker":1,"actor":0,"action":{"kind":"write","label":"x"}});
-    conforms(&schema, &node, &good, "want").unwrap();
 }
 
 #[test]

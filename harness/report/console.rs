@@ -11,6 +11,9 @@ use crate::scenario::Mode;
 pub struct Console {
     pub quiet: bool,
     live: bool,
+    /// Prints nothing at all: for commands that run a run and say what it means themselves
+    /// (`walburst adapter check`).
+    silent: bool,
     label: String,
     /// An external worker's run: walburst's own SQLite version, for the seed line's
     /// continuation at the start barrier (the app's SQLite and settings).
@@ -22,12 +25,27 @@ impl Console {
         Console {
             quiet,
             live: !quiet && std::io::stderr().is_terminal(),
+            silent: false,
+            label: String::new(),
+            app_of: None,
+        }
+    }
+
+    /// A console that prints nothing (no seed line, progress or verdict line).
+    pub fn silent() -> Console {
+        Console {
+            quiet: true,
+            live: false,
+            silent: true,
             label: String::new(),
             app_of: None,
         }
     }
 
     pub fn line(&self, text: &str) {
+        if self.silent {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
         let _ = out.flush();

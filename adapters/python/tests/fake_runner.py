@@ -32,7 +32,7 @@ def default_start(run_dir, worker, workers, mode="free", **over):
         "sqlite": {"journal_mode": "wal", "synchronous": "full", "wal_autocheckpoint": 1000,
                    "busy_timeout_ms": 120000, "journal_size_limit": 8388608,
                    "secure_delete": True, "cell_size_check": True,
-                   "checkpoint_on_close": True, "page_size": None},
+                   "checkpoint_on_close": True},  # page_size: absent unless set
         "workload": {"profile": "kanban", "connection": "persistent",
                      "connections_per_worker": 1, "idle_connections": 0,
                      "checkpoint_mode": "passive", "setup": "runner"},
