@@ -47,6 +47,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "wal-lock-hazard-by-release",
     "list-append",
     "list-append-reads-before-begin",
+    "double-claim",
     "python-list-append",
     "wal-reset-bug",
 ];

@@ -527,6 +527,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     if let Some(l) = &s.ledger {
         l.validate()?;
     }
+    super::invariants::validate(&s.invariants)?;
     super::expect::validate(s)
 }
 
@@ -576,6 +577,14 @@ fn check_list_append(s: &Scenario) -> Result<(), Invalid> {
             "workload.list_reads",
             "applies only to profile = \"list-append\"; allowed values: \"in-transaction\", \"before-begin\"",
         )),
+        _ if w.claim != ClaimStyle::CompareAndSwap
+            && (w.profile != Profile::Kanban || s.worker.is_some()) =>
+        {
+            Err(Invalid::field(
+                "workload.claim",
+                "= \"read-then-write\" is a claim of the built-in worker's kanban workload; leave it out with profile = \"list-append\" or a [worker]; allowed values: \"compare-and-swap\", \"read-then-write\"",
+            ))
+        }
         _ => Ok(()),
     }
 }
