@@ -275,3 +275,37 @@ fn the_double_claim_control_is_deterministic() {
     );
     assert!(out.contains("[invariant/invariant_check:"), "{out}");
 }
+
+/// The Python twin: kanban_app's racy claim through the adapter fails on the same invariant
+/// alone in lockstep; the app's compare-and-swap claim holds it.
+#[test]
+fn the_python_double_claim_twin_fails_by_its_invariant_alone() {
+    require_python();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        dir.path(),
+        &["python-double-claim", "--seed", "1", "--mode", "lockstep"],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.failure_signatures(),
+        ["invariant/invariant_check/unexpected"],
+        "{:?}",
+        r.failures()
+    );
+    assert!(r.u("/checks/invariants/0/rows") > 0);
+
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let toml = shipped("python-double-claim")
+        .replace(", \"--claim=read-then-write\"", "")
+        .replace("{scenario_dir}", scenarios);
+    let path = scenario_file(dir.path(), "python-cas", &toml);
+    for seed in ["1", "2"] {
+        let r = run(
+            dir.path(),
+            &[path.to_str().unwrap(), "--seed", seed, "--mode", "lockstep"],
+        );
+        assert_eq!(r.code, 0, "seed {seed}: {}{}", r.stdout, r.stderr);
+        assert_eq!(r.u("/checks/invariants/0/rows"), 0);
+    }
+}

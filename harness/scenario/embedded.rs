@@ -48,6 +48,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "list-append",
     "list-append-reads-before-begin",
     "double-claim",
+    "python-double-claim",
     "python-list-append",
     "wal-reset-bug",
 ];
