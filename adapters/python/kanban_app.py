@@ -451,6 +451,54 @@ def claim_task(conn, cfg, worker, seq, at):
     return eid, tid
 
 
+def claim_task_read_then_write(conn, cfg, worker, seq, at):
+    """A deliberately racy claim, the twin of walburst's ``claim = "read-then-write"`` (the
+    ``python-double-claim`` negative control): a deferred transaction reads the best ready
+    task, then updates it by id alone; when the update is turned away (busy, or a stale
+    snapshot once another claim committed) it rolls back and retries the update in a new
+    transaction without reading again, so two workers can claim one task. Never copy it."""
+    me = worker_name(worker)
+    conn.execute("BEGIN DEFERRED")
+    try:
+        row = conn.execute(
+            "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
+            "ORDER BY priority DESC, created_at LIMIT 1").fetchone()
+        if row is None:
+            raise NothingToDo("no ready task to claim")
+        tid = row[0]
+        for attempt in range(cfg.retries + 1):
+            try:
+                conn.execute(
+                    "UPDATE tasks SET status = 'running', claim_lock = ?, claimed_by = ?, "
+                    "assignee = ?, updated_at = ? WHERE id = ?",
+                    ("%s:%d" % (me, seq), me, me, at, tid))
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_busy_error(exc) or attempt == cfg.retries:
+                    raise
+                # The race: a new snapshot, the same task, nothing read again.
+                conn.execute("ROLLBACK")
+                lo, hi = cfg.retry_jitter_ms
+                time.sleep(random.uniform(lo, hi) / 1000)
+                conn.execute("BEGIN DEFERRED")
+        conn.execute(
+            "INSERT INTO task_runs (task_id, claimed_by, started_at, worker, seq) "
+            "VALUES (?, ?, ?, ?, ?)", (tid, me, at, worker, seq))
+        eid = _event(conn, tid, "claimed", '{"by":"%s"}' % me, at, worker, seq)
+        _boundary(conn, "COMMIT", cfg)
+    except NothingToDo:
+        conn.execute("ROLLBACK")
+        return None
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass
+        raise
+    return eid, tid
+
+
 def heartbeat(conn, cfg, worker, seq, at):
     me = worker_name(worker)
     try:

@@ -140,6 +140,12 @@ def guard_report(exc):
 # the guard's own numbers. (The app calls it through its module, so this reaches it.)
 app.check_file_length = guard_step(app.check_file_length, guard_report)
 
+# ``--claim=read-then-write``: the app's racy claim, the twin of the built-in worker's
+# ``claim = "read-then-write"`` (scenarios/python-double-claim.toml, a negative control).
+if "--claim=read-then-write" in sys.argv[1:]:
+    OPS["claim_task"] = with_conn(lambda c, cfg, op, a: wrote(app.claim_task_read_then_write(
+        c, cfg, a.worker, op["seq"], op["at_ms"]), "nothing to claim"))
+
 if __name__ == "__main__":
     walburst_worker.serve(OPS, open=open_early, idle=open_idle, close=close,
                           app="kanban-example")

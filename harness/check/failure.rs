@@ -60,6 +60,8 @@ pub enum FailureCategory {
     NotJudged,
     /// A list-append history is not strict serializable, or could not be checked.
     Isolation,
+    /// A scenario's `[[invariants]]` query returned rows, or could not run.
+    Invariant,
 }
 
 impl FailureCategory {
@@ -88,6 +90,7 @@ impl FailureCategory {
             FailureCategory::State => "state",
             FailureCategory::GuardErrors => "guard_errors",
             FailureCategory::Isolation => "isolation",
+            FailureCategory::Invariant => "invariant",
         }
     }
 }
@@ -140,6 +143,8 @@ pub enum Detector {
     FaultVfs,
     /// The list-append isolation checker (`check::isolation`).
     IsolationChecker,
+    /// The scenario's `[[invariants]]` queries, run read-only after the run.
+    InvariantCheck,
 }
 
 /// Whether the failure saw something not allowed, or missed a documented outcome.
@@ -198,6 +203,7 @@ impl Detector {
             Detector::StateOracle => "state_oracle",
             Detector::FaultVfs => "fault_vfs",
             Detector::IsolationChecker => "isolation_checker",
+            Detector::InvariantCheck => "invariant_check",
         }
     }
 }
@@ -243,6 +249,8 @@ impl FailureCategory {
             // A read or write the others' transactions do not account for: what the data
             // shows, after the lock breaches that would explain it.
             F::Isolation => 3,
+            // A rule of the app's data broken: what the data shows, as the ledger's counts.
+            F::Invariant => 3,
             F::Integrity => 4,
             F::RealCorruption | F::FinalLength | F::JournalMode => 5,
             // How the run ended for the database after the workers: a straggler holding it.

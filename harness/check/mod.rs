@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod durability;
 pub mod exclusion;
 pub mod failure;
+pub mod invariants;
 pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
@@ -120,6 +121,10 @@ pub struct Checks {
     /// `list-append` runs: the isolation checker's findings (`check::isolation`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<isolation::records::IsolationReport>,
+    /// The scenario's `[[invariants]]`, each checked after the run on a read-only
+    /// connection (`check::invariants`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invariants: Vec<invariants::InvariantReport>,
 }
 
 impl Checks {
@@ -338,6 +343,11 @@ fn verify_database(
         Ok(l) => c.take_ledger(l),
         Err(e) => c.ledger_error = Some(e.to_string()),
     }
+    // Like the ledger, judged only when some worker ran: a run that stopped before anything
+    // happened has no data to hold rules (liveness says why).
+    if judge_ledger && !spec.scenario.invariants.is_empty() {
+        c.invariants = invariants::check_file(db, &spec.scenario.invariants);
+    }
     let ledger_clean = c.ledger_error.is_none()
         && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
     let healthy = v.integrity_check == ["ok"] && v.quick_check == ["ok"];
@@ -346,7 +356,7 @@ fn verify_database(
     if kanban && judge_ledger && ledger_clean && healthy {
         match state_unjudgeable(c, ran, records) {
             Some(why) => c.state_not_judged = Some(why),
-            None => match state::check(&conn, ran, records) {
+            None => match state::check(&conn, ran, records, spec.scenario.workload.claim) {
                 Ok(s) => c.state = Some(s),
                 Err(e) => c.state_error = Some(e.to_string()),
             },

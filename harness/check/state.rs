@@ -15,8 +15,9 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::observe::{OpRecord, Outcome};
-use crate::plan::Plan;
+use crate::plan::{OpKind, Plan};
 use crate::protocol::WorkerOp;
+use crate::scenario::ClaimStyle;
 use crate::workload::Unstepped;
 use crate::workload::kanban::{self, Applied};
 
@@ -48,21 +49,30 @@ fn sql(doing: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StateError {
     move |source| StateError::Sql { doing, source }
 }
 
-/// Replays the run's committed ops and compares the final state with `db`'s.
+/// Replays the run's committed ops and compares the final state with `db`'s. A claim of
+/// `claim = "read-then-write"` took the task its stale read found, which commit order alone
+/// does not tell: it is replayed as a claim of the task its record names.
 pub fn check(
     db: &Connection,
     plan: &Plan,
     records: &[OpRecord],
+    claim: ClaimStyle,
 ) -> Result<StateReport, StateError> {
     let order = commit_order(db, plan, records)?;
     let mem = Connection::open_in_memory().map_err(sql("opening the replay database"))?;
     kanban::create_schema(&mem).map_err(sql("creating the replay schema"))?;
     let mut rep = StateReport::default();
-    for (event_id, (worker, op)) in &order {
+    for (event_id, (worker, op, task)) in &order {
         let gate = Unstepped;
         let doing = format!("replaying worker {worker} seq {}", op.seq);
         mem.execute_batch("BEGIN IMMEDIATE").map_err(sql(&doing))?;
-        let applied = kanban::apply(&mem, &gate, *worker, op).map_err(sql(&doing))?;
+        let applied = match task {
+            Some(id) if claim == ClaimStyle::ReadThenWrite && op.kind == OpKind::ClaimTask => {
+                claim_of(&mem, *worker, op, id)
+            }
+            _ => kanban::apply(&mem, &gate, *worker, op),
+        }
+        .map_err(sql(&doing))?;
         mem.execute_batch("COMMIT").map_err(sql(&doing))?;
         rep.replayed += 1;
         let diverged = match applied {
@@ -103,6 +113,17 @@ pub fn check(
     Ok(rep)
 }
 
+/// A committed op: its worker, the op, and the task its record says it touched.
+type Committed = (u32, WorkerOp, Option<String>);
+
+/// A read-then-write claim of `id`, as the run's worker made it.
+fn claim_of(mem: &Connection, worker: u32, op: &WorkerOp, id: &str) -> rusqlite::Result<Applied> {
+    match kanban::claim_by_id(mem, &Unstepped, worker, op, id)? {
+        (0, _) => Ok(Applied::Nothing("the task read is gone")),
+        _ => kanban::record_claim(mem, &Unstepped, worker, op, id.to_string()),
+    }
+}
+
 /// Every committed write op, by the event id it inserted: the acknowledged ones by their
 /// records, the ambiguous or unreported ones by the event row they left (absent: not
 /// committed).
@@ -110,7 +131,7 @@ fn commit_order(
     db: &Connection,
     plan: &Plan,
     records: &[OpRecord],
-) -> Result<BTreeMap<i64, (u32, WorkerOp)>, StateError> {
+) -> Result<BTreeMap<i64, Committed>, StateError> {
     let mut events: BTreeMap<(u32, u32), i64> = BTreeMap::new();
     let mut st = db
         .prepare("SELECT worker, seq, id FROM task_events")
@@ -128,6 +149,7 @@ fn commit_order(
     for wp in &plan.workers {
         for op in wp.ops.iter().filter(|op| op.kind.is_write()) {
             let id = (wp.worker, op.seq);
+            let task = reported.get(&id).and_then(|r| r.task_id.clone());
             let event = match reported.get(&id).map(|r| (r.outcome, r.event_id)) {
                 Some((Outcome::Committed, Some(e))) => Some(e),
                 Some((Outcome::Committed, None)) | Some((Outcome::Ambiguous, _)) | None => {
@@ -138,7 +160,11 @@ fn commit_order(
             if let Some(e) = event {
                 order.insert(
                     e,
-                    (wp.worker, WorkerOp::from_plan(plan.seed, wp.worker, op)),
+                    (
+                        wp.worker,
+                        WorkerOp::from_plan(plan.seed, wp.worker, op),
+                        task,
+                    ),
                 );
             }
         }

@@ -40,9 +40,21 @@ fn a_replay_that_inserts_another_event_than_committed_names_the_op() {
         r.event_id = Some(event_id);
         r
     };
-    let same = check(&db, &plan, &[record(1)]).unwrap();
+    let same = check(
+        &db,
+        &plan,
+        &[record(1)],
+        crate::scenario::ClaimStyle::CompareAndSwap,
+    )
+    .unwrap();
     assert!(same.matches && same.difference.is_none(), "{same:?}");
-    let other = check(&db, &plan, &[record(7)]).unwrap();
+    let other = check(
+        &db,
+        &plan,
+        &[record(7)],
+        crate::scenario::ClaimStyle::CompareAndSwap,
+    )
+    .unwrap();
     assert!(!other.matches, "{other:?}");
     assert_eq!(
         other.difference.as_deref(),

@@ -1,6 +1,7 @@
 //! The verdicts of the oracles beyond the counters: how far each check reached
 //! (`checks.coverage`), the state oracle's replay (`checks.state`) and the isolation
-//! checker's anomalies (`checks.isolation`).
+//! checker's anomalies (`checks.isolation`), and the scenario's invariants
+//! (`checks.invariants`).
 
 use super::*;
 
@@ -110,4 +111,35 @@ pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
             classes.join(", ")
         ),
     ));
+}
+
+/// Each invariant that returned rows fails the run by its name, with its first rows; one
+/// that could not run fails too (an error while checking is never a pass).
+pub(super) fn judge_invariants(j: &mut Judgement, c: &Checks) {
+    for inv in &c.invariants {
+        if let Some(e) = &inv.error {
+            j.fail(
+                Cat::Invariant,
+                Detector::InvariantCheck,
+                FailureKind::Unexpected,
+                format!("invariant {:?} could not be checked: {e}", inv.name),
+            );
+        } else if inv.rows > 0 {
+            let first = inv
+                .first_rows
+                .first()
+                .map(|r| format!("; first: {r}"))
+                .unwrap_or_default();
+            j.failures.push(Failure::new(
+                Cat::Invariant,
+                Detector::InvariantCheck,
+                FailureKind::Unexpected,
+                Some(inv.rows),
+                format!(
+                    "invariant {:?} broken: its query returned {} row(s){first}",
+                    inv.name, inv.rows
+                ),
+            ));
+        }
+    }
 }

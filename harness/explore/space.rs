@@ -275,6 +275,7 @@ pub fn scenario(opts: SpaceOptions) -> impl Strategy<Value = (Scenario, u64)> {
                     expect: Expect::default(),
                     worker: None,
                     ledger: None,
+                    invariants: Vec::new(),
                     matrix: None,
                 };
                 if legacy_guard(guard) {

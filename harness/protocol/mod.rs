@@ -12,8 +12,8 @@ use crate::observe::step::{AppLockName, StepAction, StepResult};
 use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
-    CheckpointMode, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, ListReads, Mode, Overrides,
-    Profile, Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
+    CheckpointMode, ClaimStyle, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, ListReads,
+    Mode, Overrides, Profile, Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -97,6 +97,9 @@ pub struct StartWorkload {
     /// `list-append` only (absent: in the transaction).
     #[serde(default, skip_serializing_if = "is_in_transaction")]
     pub list_reads: ListReads,
+    /// How the built-in worker claims (absent: compare-and-swap).
+    #[serde(default, skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
+    pub claim: ClaimStyle,
 }
 
 fn is_in_transaction(r: &ListReads) -> bool {
@@ -172,6 +175,7 @@ impl Start {
                 checkpoint_mode: w.checkpoint_mode,
                 setup: w.setup,
                 list_reads: w.list_reads,
+                claim: w.claim,
             },
             strategy: s.strategy.clone(),
             guard: s.guard,

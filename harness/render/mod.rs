@@ -5,6 +5,7 @@
 
 mod frame;
 pub mod html;
+mod invariants;
 mod isolation;
 pub mod latency;
 mod marks;

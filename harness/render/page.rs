@@ -60,6 +60,7 @@ pub fn run_page(d: &RunData, timeline: Option<&str>, notes: &[String]) -> String
     failures(&mut b, r);
     checks(&mut b, r);
     super::isolation::section(&mut b, r);
+    super::invariants::section(&mut b, r);
     timeline_section(&mut b, d, timeline, notes);
     latency_section(&mut b, d);
     settings(&mut b, r);

@@ -47,6 +47,8 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "wal-lock-hazard-by-release",
     "list-append",
     "list-append-reads-before-begin",
+    "double-claim",
+    "python-double-claim",
     "python-list-append",
     "python-kanban-app-mode",
     "wal-reset-bug",

@@ -539,6 +539,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             "= \"app\" needs an external `[worker]` (the app's own connections choose the mode; the built-in worker has no rule of its own); allowed without [worker]: wal, delete, truncate, persist",
         ));
     }
+    super::invariants::validate(&s.invariants)?;
     super::expect::validate(s)
 }
 
@@ -588,6 +589,14 @@ fn check_list_append(s: &Scenario) -> Result<(), Invalid> {
             "workload.list_reads",
             "applies only to profile = \"list-append\"; allowed values: \"in-transaction\", \"before-begin\"",
         )),
+        _ if w.claim != ClaimStyle::CompareAndSwap
+            && (w.profile != Profile::Kanban || s.worker.is_some()) =>
+        {
+            Err(Invalid::field(
+                "workload.claim",
+                "= \"read-then-write\" is a claim of the built-in worker's kanban workload; leave it out with profile = \"list-append\" or a [worker]; allowed values: \"compare-and-swap\", \"read-then-write\"",
+            ))
+        }
         _ => Ok(()),
     }
 }

@@ -8,6 +8,7 @@ mod embedded;
 mod expect;
 mod faults;
 mod invalid;
+mod invariants;
 mod io_faults;
 mod ledger;
 mod load;
@@ -21,6 +22,7 @@ pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
 pub use expect::{Expect, Expectation, IntegrityExpectation, JudgedCheck, SidecarExpectation};
 pub use faults::{Faults, KillPoint, Tamper};
 pub use invalid::Invalid;
+pub use invariants::{Invariant, MAX_INVARIANTS};
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{
@@ -80,6 +82,10 @@ pub struct Scenario {
     /// An app-defined ledger; `None`: the built-in kanban ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<LedgerTable>,
+    /// The app's invariants: queries that must return no rows after the run
+    /// (`check::invariants`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invariants: Vec<Invariant>,
     /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<matrix::Matrix>,
@@ -218,6 +224,10 @@ pub struct Workload {
     /// `list-append` only: where a transaction's reads run. `before-begin` is a deliberately
     /// non-isolated variant, a negative control for the isolation checker.
     pub list_reads: ListReads,
+    /// How `claim_task` claims a task (built-in worker, kanban). `read-then-write` is a
+    /// deliberately racy claim, a negative control for `[[invariants]]`.
+    #[serde(skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
+    pub claim: ClaimStyle,
 }
 
 impl Default for Workload {
@@ -236,6 +246,7 @@ impl Default for Workload {
             idle_connections: 0,
             setup: Setup::Runner,
             list_reads: ListReads::InTransaction,
+            claim: ClaimStyle::CompareAndSwap,
         }
     }
 }
@@ -265,6 +276,27 @@ pub enum ListReads {
     /// Each read in its own autocommit statement before `BEGIN IMMEDIATE`, reported as part
     /// of the transaction: not isolated, so the checker must find anomalies.
     BeforeBegin,
+}
+
+/// How a `claim_task` op claims the oldest ready task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimStyle {
+    /// The field app's claim: inside `BEGIN IMMEDIATE`, read the task, then update it only
+    /// if it is still ready and unlocked. A task is claimed once.
+    #[default]
+    CompareAndSwap,
+    /// A deliberately racy claim: a deferred transaction reads the task, then updates it by
+    /// id alone; when the update is turned away (busy, or a stale snapshot) it rolls back and
+    /// retries the update in a new transaction without reading again. Two workers can claim
+    /// one task: a negative control for `[[invariants]]`.
+    ReadThenWrite,
+}
+
+impl ClaimStyle {
+    pub fn is_compare_and_swap(&self) -> bool {
+        *self == ClaimStyle::CompareAndSwap
+    }
 }
 
 /// Relative weights of the operations a worker draws; zero disables one. A weight left out

@@ -96,6 +96,8 @@ fn rank(f: &Failure) -> (u8, Category) {
             // A read or write the others' transactions do not account for (a lost update is
             // a G-single cycle); its detector keeps it apart from the ledger's.
             F::Isolation => Category::LostWrite,
+            // An app's own rule about its data: none of the harness's categories.
+            F::Invariant => Category::Other,
             F::Integrity | F::RealCorruption | F::FinalLength | F::JournalMode => {
                 Category::RealDamage
             }

@@ -22,7 +22,7 @@ use crate::observe::step::{StepAction, StepResult};
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, stream};
 use crate::protocol::{Start, StartKill, WorkerOp};
-use crate::scenario::{GuardAt, KillPoint, Lifecycle, ListReads, LockScope};
+use crate::scenario::{ClaimStyle, GuardAt, KillPoint, Lifecycle, ListReads, LockScope};
 use crate::workload::kanban::{self, Applied};
 use crate::workload::list_append;
 
@@ -344,19 +344,14 @@ impl<'a> Actor<'a> {
         held
     }
 
-    fn write(&mut self, conn: &Connection, op: &WorkerOp, rec: &mut OpRecord) {
-        let scoped = self.spec.strategy.write_lock_scope == LockScope::Transaction;
-        let Ok(tx_lock) = self.transaction_lock(scoped, rec) else {
-            return;
-        };
-
-        if op.kind == OpKind::ListTxn
-            && self.spec.workload.list_reads == ListReads::BeforeBegin
-            && let Err(e) = list_append::read_before_begin(conn, &self.gate, &mut rec.list)
-        {
-            rec.error = Some(SqlError::from_rusqlite(&e));
-            return;
-        }
+    /// `BEGIN IMMEDIATE` (retried while busy, as the strategy says), then the op's body;
+    /// `None` when the op ended there (its error recorded, its transaction rolled back).
+    fn begin_and_apply(
+        &mut self,
+        conn: &Connection,
+        op: &WorkerOp,
+        rec: &mut OpRecord,
+    ) -> Option<Applied> {
         let t_begin = monotonic_ns();
         let mut attempt = 0;
         loop {
@@ -382,7 +377,7 @@ impl<'a> Actor<'a> {
                         continue;
                     }
                     rec.error = Some(se);
-                    return;
+                    return None;
                 }
             }
         }
@@ -393,13 +388,115 @@ impl<'a> Actor<'a> {
         } else {
             kanban::apply(conn, &self.gate, self.worker, op)
         };
-        let applied = match applied {
-            Ok(a) => a,
+        match applied {
+            Ok(a) => Some(a),
             Err(e) => {
                 rec.error = Some(SqlError::from_rusqlite(&e));
                 let _ = self.rollback(conn, rec);
-                return;
+                None
             }
+        }
+    }
+
+    /// `claim = "read-then-write"`, the racy claim of the `[[invariants]]` negative
+    /// control: a deferred transaction reads the oldest ready task, then updates it by id
+    /// alone. When the update is turned away (busy, or `SQLITE_BUSY_SNAPSHOT` once another
+    /// claim committed) it rolls back and retries the update in a new deferred transaction
+    /// without reading again, so it can claim a task another worker claimed meanwhile. Its
+    /// write-lock interval starts when the update returns (that is when SQLite takes the
+    /// lock in a deferred transaction), so write exclusion still judges it truly.
+    fn claim_read_then_write(
+        &mut self,
+        conn: &Connection,
+        op: &WorkerOp,
+        rec: &mut OpRecord,
+    ) -> Option<Applied> {
+        let t_begin = monotonic_ns();
+        let begin = |gate: &Gate| {
+            gate.step(
+                StepAction::BeginDeferred,
+                || conn.execute_batch("BEGIN DEFERRED"),
+                sql_result,
+            )
+        };
+        if let Err(e) = begin(&self.gate) {
+            rec.error = Some(SqlError::from_rusqlite(&e));
+            return None;
+        }
+        let id = match kanban::ready_task(conn, &self.gate) {
+            Ok(Some(id)) => id,
+            Ok(None) => return Some(Applied::Nothing("no ready task to claim")),
+            Err(e) => {
+                rec.error = Some(SqlError::from_rusqlite(&e));
+                let _ = self.rollback(conn, rec);
+                return None;
+            }
+        };
+        let mut attempt = 0;
+        loop {
+            let err = match kanban::claim_by_id(conn, &self.gate, self.worker, op, &id) {
+                Ok((0, _)) => return Some(Applied::Nothing("the task read is gone")),
+                Ok((_, t)) => {
+                    rec.t_begin_ok_ns = Some(t);
+                    break;
+                }
+                Err(e) => e,
+            };
+            let se = SqlError::from_rusqlite(&err);
+            if !(se.is_busy() && self.retry_after_busy(rec, &se, "claim", attempt)) {
+                rec.error = Some(se);
+                let _ = self.rollback(conn, rec);
+                return None;
+            }
+            attempt += 1;
+            // The retry re-reads nothing: a new snapshot, the same task id. This rollback
+            // ends no write-lock interval (none began), so it sets no commit time.
+            let again = self
+                .gate
+                .step(
+                    StepAction::Rollback,
+                    || conn.execute_batch("ROLLBACK"),
+                    sql_result,
+                )
+                .and_then(|()| begin(&self.gate));
+            if let Err(e) = again {
+                rec.error = Some(SqlError::from_rusqlite(&e));
+                return None;
+            }
+        }
+        rec.begin_wait_us = rec.t_begin_ok_ns.unwrap_or(t_begin).saturating_sub(t_begin) / 1000;
+        match kanban::record_claim(conn, &self.gate, self.worker, op, id) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                rec.error = Some(SqlError::from_rusqlite(&e));
+                let _ = self.rollback(conn, rec);
+                None
+            }
+        }
+    }
+
+    fn write(&mut self, conn: &Connection, op: &WorkerOp, rec: &mut OpRecord) {
+        let scoped = self.spec.strategy.write_lock_scope == LockScope::Transaction;
+        let Ok(tx_lock) = self.transaction_lock(scoped, rec) else {
+            return;
+        };
+
+        if op.kind == OpKind::ListTxn
+            && self.spec.workload.list_reads == ListReads::BeforeBegin
+            && let Err(e) = list_append::read_before_begin(conn, &self.gate, &mut rec.list)
+        {
+            rec.error = Some(SqlError::from_rusqlite(&e));
+            return;
+        }
+        let racy_claim =
+            op.kind == OpKind::ClaimTask && self.spec.workload.claim == ClaimStyle::ReadThenWrite;
+        let applied = if racy_claim {
+            self.claim_read_then_write(conn, op, rec)
+        } else {
+            self.begin_and_apply(conn, op, rec)
+        };
+        let Some(applied) = applied else {
+            return;
         };
         if self.guard.is_active() && self.guard.at() == GuardAt::InTransaction {
             match self.guard_step(conn) {

@@ -144,15 +144,7 @@ pub fn apply(
             })
         }
         OpKind::ClaimTask => {
-            let candidate: Option<String> = sql(gate, "select ready task", || {
-                conn.prepare_cached(
-                    "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL
-                     ORDER BY priority DESC, created_at LIMIT 1",
-                )?
-                .query_row([], |r| r.get(0))
-                .optional()
-            })?;
-            let Some(id) = candidate else {
+            let Some(id) = ready_task(conn, gate)? else {
                 return Ok(Applied::Nothing("no ready task to claim"));
             };
             // Compare-and-swap, as the field app does: only a still-ready, unlocked task.
@@ -166,17 +158,7 @@ pub fn apply(
             if changed != 1 {
                 return Ok(Applied::Nothing("claim lost the compare-and-swap"));
             }
-            sql(gate, "insert run", || {
-                conn.prepare_cached(
-                    "INSERT INTO task_runs (task_id, claimed_by, started_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![id, me, at, w, s])
-            })?;
-            let event_id = event(Some(&id), "claimed", format!("{{\"by\":\"{me}\"}}"))?;
-            Ok(Applied::Wrote {
-                event_id,
-                task_id: Some(id),
-            })
+            record_claim(conn, gate, worker, op, id)
         }
         OpKind::Heartbeat => {
             let Some((run_id, id)) = open_run("select open run", "DESC")? else {
@@ -255,6 +237,74 @@ pub fn apply(
         OpKind::Checkpoint => unreachable!("checkpoints are not write transactions"),
         OpKind::ListTxn => unreachable!("list transactions run in exec::list_append"),
     }
+}
+
+/// The task a claim takes: the oldest ready, unlocked one of the highest priority.
+pub fn ready_task(conn: &Connection, gate: &impl Steps) -> rusqlite::Result<Option<String>> {
+    sql(gate, "select ready task", || {
+        conn.prepare_cached(
+            "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL
+             ORDER BY priority DESC, created_at LIMIT 1",
+        )?
+        .query_row([], |r| r.get(0))
+        .optional()
+    })
+}
+
+/// `claim = "read-then-write"`: claims `id` by its id alone, whatever its status now (no
+/// compare-and-swap: the race this claim exists to show). One `write` step, so that in a
+/// deferred transaction the coordinator sees the write lock taken; returns the rows changed
+/// and when the statement returned (the start of the write-lock interval).
+pub fn claim_by_id(
+    conn: &Connection,
+    gate: &impl Steps,
+    worker: u32,
+    op: &WorkerOp,
+    id: &str,
+) -> rusqlite::Result<(usize, u64)> {
+    let me = worker_name(worker);
+    gate.step(
+        StepAction::write("claim task by id"),
+        || {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE tasks SET status = 'running', claim_lock = ?2, claimed_by = ?3, assignee = ?3, updated_at = ?4
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, format!("{me}:{}", op.seq), me, op.at_ms])?;
+            Ok((n, crate::observe::clock::monotonic_ns()))
+        },
+        StepResult::of_sql,
+    )
+}
+
+/// The rows every claim leaves once the task is its: the run, then the `claimed` event.
+pub fn record_claim(
+    conn: &Connection,
+    gate: &impl Steps,
+    worker: u32,
+    op: &WorkerOp,
+    id: String,
+) -> rusqlite::Result<Applied> {
+    let me = worker_name(worker);
+    let (w, s, at) = (worker, op.seq, op.at_ms);
+    sql(gate, "insert run", || {
+        conn.prepare_cached(
+            "INSERT INTO task_runs (task_id, claimed_by, started_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![id, me, at, w, s])
+    })?;
+    let event_id = sql(gate, "insert event", || {
+        conn.prepare_cached(
+            "INSERT INTO task_events (task_id, kind, payload, created_at, worker, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![id, "claimed", format!("{{\"by\":\"{me}\"}}"), at, w, s])?;
+        Ok(conn.last_insert_rowid())
+    })?;
+    Ok(Applied::Wrote {
+        event_id,
+        task_id: Some(id),
+    })
 }
 
 /// Heartbeat events older than this (logical time) are deleted by a gc op planned at `at`.
