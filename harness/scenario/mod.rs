@@ -16,6 +16,7 @@ pub mod matrix;
 mod range;
 pub mod release;
 mod strategy;
+mod validate;
 mod worker;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
@@ -26,9 +27,10 @@ pub use invariants::{Invariant, MAX_INVARIANTS};
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{
-    LoadError, LoadProblem, Overrides, ScaleArgs, ScenarioSource, load, parse_str, syntax, validate,
+    LoadError, LoadProblem, Overrides, ScaleArgs, ScenarioSource, load, parse_str, syntax,
 };
 pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
+pub use validate::validate;
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 
 use serde::{Deserialize, Serialize};

@@ -196,7 +196,7 @@ pub fn expand(base: &Scenario) -> Result<Expansion, Invalid> {
             return Err(Invalid::Case {
                 case: case.name.clone(),
                 with: String::new(),
-                problem: Box::new(scenario::load::too_many_ops(s)),
+                problem: Box::new(scenario::validate::too_many_ops(s)),
             });
         }
     }
