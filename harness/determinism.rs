@@ -7,7 +7,7 @@ use crate::check::failure::Signature;
 use crate::check::verdict::VerdictKind;
 use crate::observe::lockstep::TraceEntry;
 use crate::report::Report;
-use crate::report::console::Console;
+use crate::run::event::{Reporter, RunEvent};
 use crate::run::{RunError, RunRequest, run};
 
 /// The first step at which two traces differ, described for a person.
@@ -144,14 +144,14 @@ pub fn differences(
 
 /// Runs `req` twice; true when both runs passed and agree on every hash. A hash missing on
 /// either side (a run that could not compute it) is "not deterministic", never agreement.
-pub fn check(req: &RunRequest, console: &mut Console) -> Result<bool, RunError> {
-    let first = run(req, console)?;
+pub fn check(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<bool, RunError> {
+    let first = run(req, reporter)?;
     if first.report.interrupted() {
-        return Ok(stopped(console, &first.report, "before the second run"));
+        return Ok(stopped(reporter, &first.report, "before the second run"));
     }
-    let second = run(req, console)?;
+    let second = run(req, reporter)?;
     if second.report.interrupted() {
-        return Ok(stopped(console, &second.report, "in the second run"));
+        return Ok(stopped(reporter, &second.report, "in the second run"));
     }
     let (r1, r2) = (&first.report, &second.report);
     let mut problems = differences(
@@ -166,33 +166,20 @@ pub fn check(req: &RunRequest, console: &mut Console) -> Result<bool, RunError> 
         problems.push(d);
     }
     if problems.is_empty() {
-        console.line(&format!(
-            "DETERMINISTIC {} seed={}: 2 runs, {} steps, trace {}, content {}",
-            r1.scenario.name,
-            r1.seed,
-            r1.lockstep.as_ref().map_or(0, |l| l.steps),
-            r1.trace_hash.as_deref().unwrap_or("-"),
-            r1.content_hash.as_deref().unwrap_or("-"),
-        ));
+        reporter.event(&RunEvent::Deterministic { first: r1 });
         Ok(r1.passed())
     } else {
-        for p in &problems {
-            console.line(&format!("  - {p}"));
-        }
-        console.line(&format!(
-            "NONDETERMINISTIC {} seed={}: the same seed gave different runs; reproduce: {} --check-determinism",
-            r1.scenario.name, r1.seed, r1.reproduce
-        ));
+        reporter.event(&RunEvent::Nondeterministic {
+            first: r1,
+            problems: &problems,
+        });
         Ok(false)
     }
 }
 
 /// An interrupt concludes nothing: neither deterministic nor not.
-fn stopped(console: &mut Console, r: &crate::report::Report, when: &str) -> bool {
-    console.line(&format!(
-        "INTERRUPTED {} seed={}: the determinism check was stopped {when}; nothing is concluded; reproduce: {} --check-determinism",
-        r.scenario.name, r.seed, r.reproduce
-    ));
+fn stopped(reporter: &mut dyn Reporter, r: &crate::report::Report, when: &'static str) -> bool {
+    reporter.event(&RunEvent::DeterminismStopped { report: r, when });
     false
 }
 

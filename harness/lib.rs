@@ -7,7 +7,9 @@
 //! between the processes) -> [`workload`] (op kinds' SQL and rows) -> [`runner`] (the
 //! parent process) | [`worker`] (the child process) -> [`check`] (verification, ledger,
 //! exclusion, verdict) -> [`report`] and [`render`] -> [`releases`] -> [`run`] (one
-//! scenario and seed) -> the commands built on it -> [`cli`].
+//! scenario and seed; the typed events it and the commands emit, `run::event`) -> the
+//! commands built on it -> [`reporter`] (the one console that renders the events) ->
+//! [`cli`] (clap, exit codes; nothing below it knows clap).
 
 pub mod adapter_check;
 pub mod check;
@@ -24,6 +26,7 @@ pub mod releases;
 pub mod render;
 pub mod replay;
 pub mod report;
+pub mod reporter;
 pub mod run;
 pub mod runner;
 pub mod scenario;

@@ -8,7 +8,7 @@ use crate::determinism::{Fingerprint, Hashes, differences};
 use crate::observe::ActorId;
 use crate::observe::lockstep::TraceEntry;
 use crate::report::Report;
-use crate::report::console::Console;
+use crate::run::event::{Reporter, Reproduction, RunEvent};
 use crate::run::{Replay, RunError, RunRequest, run};
 use crate::scenario::{Invalid, Mode};
 
@@ -150,16 +150,15 @@ pub struct ReplayOptions {
 pub fn replay(
     report: &Report,
     opts: &ReplayOptions,
-    console: &mut Console,
+    reporter: &mut dyn Reporter,
 ) -> Result<bool, ReplayError> {
     let recorded = report.mode;
     let mut replay = None;
     let mode = if opts.lockstep && recorded == Mode::Free {
         let order = commit_order(report)?;
-        console.line(&format!(
-            "replaying the free run's {} commits in lockstep, one transaction at a time in commit order",
-            order.len()
-        ));
+        reporter.event(&RunEvent::ReplayCommits {
+            commits: order.len(),
+        });
         replay = Some(Replay::Commits {
             order,
             report: opts.report_path.clone(),
@@ -169,16 +168,13 @@ pub fn replay(
         if recorded == Mode::Lockstep {
             match recorded_choices(report) {
                 Some((path, c)) => {
-                    console.line(&format!(
-                        "replaying {} recorded steps from {}",
-                        c.len(),
-                        path.display()
-                    ));
+                    reporter.event(&RunEvent::ReplaySteps {
+                        steps: c.len(),
+                        trace: &path,
+                    });
                     replay = Some(Replay::Steps(c));
                 }
-                None => {
-                    console.line("no recorded trace kept; replaying the scheduler from the seed")
-                }
+                None => reporter.event(&RunEvent::ReplayFromSeed),
             }
         }
         recorded
@@ -195,15 +191,10 @@ pub fn replay(
         mode,
         replay,
     };
-    let again = run(&req, console)?.report;
+    let again = run(&req, reporter)?.report;
     if again.interrupted() {
         // An interrupt concludes nothing: neither reproduced nor not.
-        console.line(&format!(
-            "INTERRUPTED {} seed={} ({}): the replay was stopped; nothing is concluded",
-            report.scenario.name,
-            report.seed,
-            report.mode.name()
-        ));
+        reporter.event(&RunEvent::ReplayInterrupted { recorded: report });
         return Ok(false);
     }
     // Reproduced means the same failures (category, detector, kind), not merely pass/fail;
@@ -219,39 +210,24 @@ pub fn replay(
         hashes,
         ("recorded run", "replay"),
     );
-    let verdict = |r: &Report| if r.passed() { "pass" } else { "fail" };
     if differ.is_empty() {
-        let signature = again.failure_signature();
-        let failures = if signature.is_empty() {
-            String::new()
-        } else {
-            let s: Vec<String> = signature.iter().map(ToString::to_string).collect();
-            format!(" with the same failures [{}]", s.join(", "))
+        let how = match (recorded, &again.content_hash) {
+            (Mode::Lockstep, Some(_)) => Reproduction::Hashes,
+            (Mode::Lockstep, None) => Reproduction::TraceOnly,
+            _ if mode == Mode::Lockstep => Reproduction::CommitOrder,
+            _ => Reproduction::Failures,
         };
-        console.line(&format!(
-            "REPRODUCED {} seed={} ({}): verdict {}{failures}{}",
-            report.scenario.name,
-            report.seed,
-            report.mode.name(),
-            verdict(&again),
-            match (recorded, &again.content_hash) {
-                (Mode::Lockstep, Some(_)) => ", trace and content hashes identical",
-                (Mode::Lockstep, None) =>
-                    ", trace hash identical (no content hash: the database is unreadable)",
-                _ if mode == Mode::Lockstep =>
-                    " (replayed in lockstep, one transaction at a time in commit order)",
-                _ => "",
-            }
-        ));
+        reporter.event(&RunEvent::Reproduced {
+            recorded: report,
+            again: &again,
+            how,
+        });
         Ok(true)
     } else {
-        console.line(&format!(
-            "NOT REPRODUCED {} seed={} ({}): {}",
-            report.scenario.name,
-            report.seed,
-            report.mode.name(),
-            differ.join("; ")
-        ));
+        reporter.event(&RunEvent::NotReproduced {
+            recorded: report,
+            differences: &differ,
+        });
         Ok(false)
     }
 }

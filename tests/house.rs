@@ -474,8 +474,11 @@ fn rooms_import_only_what_the_architecture_allows() {
         ),
         (
             "run",
-            &["nightly", "compare", "shrink", "explore", "replay", "cli"],
+            &[
+                "nightly", "compare", "shrink", "explore", "replay", "reporter", "cli",
+            ],
         ),
+        ("reporter", &["cli"]),
     ];
     let mut broken = Vec::new();
     for (from, edges) in &graph {
@@ -494,4 +497,89 @@ fn rooms_import_only_what_the_architecture_allows() {
         "imports across rooms:\n{}",
         broken.join("\n")
     );
+}
+
+/// Every library file whose code names the `clap` crate (a `use`, a path, a derive), by its
+/// path under `harness/`. Comments and doc text are not code: they may name it.
+fn clap_users() -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(Path::new(ROOT), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| names_clap(&std::fs::read_to_string(p).unwrap()))
+        .map(|p| p.strip_prefix(ROOT).unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether Rust source names the identifier `clap` anywhere in its tokens.
+fn names_clap(text: &str) -> bool {
+    fn any(ts: TokenStream) -> bool {
+        ts.into_iter().any(|t| match t {
+            TokenTree::Group(g) => any(g.stream()),
+            TokenTree::Ident(id) => id == "clap",
+            _ => false,
+        })
+    }
+    let ast = syn::parse_file(text).unwrap();
+    any(quote::ToTokens::to_token_stream(&ast))
+}
+
+/// The command line's parser is the CLI's: only `harness/cli/` and `harness/main.rs` know
+/// clap (test code included); every layer below takes plain requests.
+#[test]
+fn only_the_cli_uses_clap() {
+    let users = clap_users();
+    let outside: Vec<&String> = users
+        .iter()
+        .filter(|f| !(f.starts_with("cli/") || *f == "main.rs"))
+        .collect();
+    assert!(outside.is_empty(), "clap outside cli/: {outside:?}");
+    // The controls: the walk sees the CLI's own uses, and the detector sees a derive and
+    // a path, but not a comment.
+    assert!(users.iter().any(|f| f == "cli/args.rs"), "{users:?}");
+    assert!(users.iter().any(|f| f == "main.rs"), "{users:?}");
+    assert!(names_clap(
+        "#[derive(Debug, clap::Args)] struct A { x: u32 }"
+    ));
+    assert!(names_clap("fn f() { let _ = clap::Command::new(\"x\"); }"));
+    assert!(!names_clap("/// parsed by clap\nstruct A;"));
+}
+
+/// The one reporter renders what every layer below emits; none of them imports it (they
+/// speak through `run::event::Reporter`), and only the CLI makes one.
+#[test]
+fn nothing_below_the_reporter_imports_it() {
+    let graph = import_graph();
+    let reporter = vec!["reporter".to_string()];
+    assert!(graph.contains_key(&reporter), "the walk found the reporter");
+    let mut broken = Vec::new();
+    let mut importers = BTreeSet::new();
+    for (from, edges) in &graph {
+        for (to, via) in edges {
+            if to.first() == reporter.first() && from.first() != reporter.first() {
+                importers.insert(from.first().cloned().unwrap_or_default());
+                if from.first().map(String::as_str) != Some("cli") {
+                    broken.push(format!("{} -> {} (via {via})", name(from), name(to)));
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "imports of the reporter:\n{}",
+        broken.join("\n")
+    );
+    // The control: the detector sees the CLI's import of it.
+    assert!(importers.contains("cli"), "{importers:?}");
 }

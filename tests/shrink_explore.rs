@@ -10,7 +10,7 @@ use std::process::Command;
 use proptest::prelude::*;
 use serde_json::Value;
 use walburst::explore::{self, space};
-use walburst::report::console::Console;
+use walburst::reporter::Console;
 use walburst::scenario::{self, Overrides, ScenarioSource};
 use walburst::shrink::{self, Budget, ShrinkInput, ShrinkOptions, signature};
 

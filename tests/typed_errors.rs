@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use walburst::compare::{CompareArgs, CompareError};
-use walburst::nightly::merge::{MergeArgs, merge_command};
+use walburst::compare::CompareError;
+use walburst::nightly::merge::{MergeRequest, merge_command};
 use walburst::nightly::{MergeError, load_case};
 use walburst::replay::{ReplayError, read_report};
 use walburst::scenario::{
@@ -131,17 +131,7 @@ fn matrix_cases_are_named_in_their_errors() {
 
 #[test]
 fn compare_refuses_flags_by_variant() {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: CompareArgs,
-    }
-    let args = |extra: &[&str]| {
-        let mut v = vec!["t"];
-        v.extend_from_slice(extra);
-        T::parse_from(v).a
-    };
+    let args = |extra: &[&str]| walburst::cli::args::compare_request(extra).unwrap();
     let e = walburst::compare::prepare(&args(&["--strategies", "wal,wal"])).unwrap_err();
     assert!(
         matches!(e, CompareError::StrategyTwice { ref name } if name == "wal"),
@@ -161,7 +151,7 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn merge_refuses_what_is_not_a_sweep_index() {
     let dir = tempfile::tempdir().unwrap();
     let merge = |dirs: Vec<std::path::PathBuf>| {
-        merge_command(MergeArgs {
+        merge_command(MergeRequest {
             dirs,
             out: dir.path().join("merged"),
             quiet: true,

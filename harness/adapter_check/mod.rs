@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use crate::observe::lockstep::TraceEntry;
 use crate::plan;
 use crate::report::Report;
-use crate::report::console::Console;
+use crate::run::event::Silent;
 use crate::run::{RunError, RunRequest};
 use crate::scenario::{self, Invalid, LoadError, Mode, Overrides, Scenario, ScenarioSource};
 use rules::Rule;
@@ -181,11 +181,10 @@ pub fn run_phase(phase: Phase, req: &CheckRequest) -> Result<PhaseOutcome, Check
         mode: phase.mode(),
         replay: None,
     };
-    let outcome =
-        crate::run::run(&run, &mut Console::silent()).map_err(|source| CheckError::Run {
-            phase: phase.name(),
-            source: Box::new(source),
-        })?;
+    let outcome = crate::run::run(&run, &mut Silent).map_err(|source| CheckError::Run {
+        phase: phase.name(),
+        source: Box::new(source),
+    })?;
     let rules = judge(&outcome.report, &outcome.trace, &planned_kills, phase);
     Ok(PhaseOutcome {
         phase,

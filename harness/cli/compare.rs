@@ -1,14 +1,16 @@
 //! `walburst compare`: runs the comparison the arguments describe and maps its outcome to an
 //! exit code.
 
-use crate::compare::{CompareArgs, Output, execute, prepare};
+use super::args::CompareArgs;
+use crate::compare::{Output, execute, prepare};
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
-use crate::report::console::Console;
+use crate::reporter::Console;
 
 /// `walburst compare`: exit 0 when every run passed, 1 when one failed or could not be
 /// carried out, 2 on bad input (nothing written), 130 when interrupted (the runs done so far
 /// are compared and written; the run in progress stopped, its evidence kept).
 pub fn command(a: CompareArgs) -> i32 {
+    let a: crate::compare::CompareRequest = a.into();
     let prepared = match prepare(&a) {
         Ok(p) => p,
         Err(msg) => {

@@ -7,7 +7,7 @@ use clap::Args;
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS};
 use crate::explore::space::SpaceOptions;
 use crate::explore::{ExploreOptions, ExploreSummary, explore};
-use crate::report::console::Console;
+use crate::reporter::Console;
 use crate::scenario::Mode;
 use crate::shrink::Budget;
 
@@ -24,7 +24,7 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "N")]
     pub max_runs: Option<u32>,
     /// How each drawn scenario runs; findings are shrunk in lockstep either way.
-    #[arg(long, value_enum, default_value = "lockstep")]
+    #[arg(long, value_parser = super::args::mode(), default_value = "lockstep")]
     pub mode: Mode,
     /// Leave every configuration with a known hazard out of the space (the bare-close
     /// header probe outside WAL; the wal-aware length guard inside a rollback-journal

@@ -6,21 +6,22 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod adapter;
+pub mod args;
 mod compare;
 mod explore;
 mod nightly;
 mod shrink;
 mod sqlite;
 
-use crate::report::console::Console;
+use crate::reporter::Console;
+use crate::run::event::{Reporter, RunEvent};
 use crate::run::{RunRequest, run};
 use crate::scenario::{self, DEFAULT_SCENARIO, LoadError, Mode, Overrides};
 
 use crate::exit::worker_exe;
 pub use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNWRITTEN, EXIT_USAGE};
-pub use crate::report::outputs::OutputArgs;
-pub use crate::scenario::ScaleArgs;
 use crate::signals::{install_interrupt_handler, interrupted};
+pub use args::{OutputArgs, ScaleArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,13 +52,13 @@ pub enum Command {
     /// Print the seeded schedule of a scenario as JSON, with its schedule_hash.
     Plan(PlanArgs),
     /// List the shipped scenarios, or the cases of one scenario (its [matrix] expanded).
-    List(crate::nightly::ListArgs),
+    List(args::ListArgs),
     /// Merge sweep shard results into one summary JSON, JUnit file and markdown summary.
-    Merge(crate::nightly::merge::MergeArgs),
+    Merge(args::MergeArgs),
     /// Re-run exactly what a report describes and say whether it reproduced.
     Replay(ReplayArgs),
     /// Run the same seeded schedule under several lock strategies and compare them side by side.
-    Compare(crate::compare::CompareArgs),
+    Compare(args::CompareArgs),
     /// Draw a run's HTML page (and timeline SVG) from its JSON report and kept run directory.
     ///
     /// Exit status: 0 drawn, 1 the page or SVG could not be written, 2 the report could not
@@ -79,7 +80,7 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Internal: one (case, seed) of a sweep (started by `walburst run` sweeps).
     #[command(hide = true)]
-    SweepPair(crate::nightly::pair::PairArgs),
+    SweepPair(args::PairArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -99,7 +100,7 @@ pub struct RunArgs {
     pub quiet: bool,
     /// `free`: processes race as the OS schedules them. `lockstep`: one SQL step at a time,
     /// chosen by the seeded scheduler, so the interleaving itself is reproducible.
-    #[arg(long, value_enum, default_value = "free")]
+    #[arg(long, value_parser = args::mode(), default_value = "free")]
     pub mode: Mode,
     /// Run each seed twice in lockstep and compare trace and content hashes.
     #[arg(long)]
@@ -126,7 +127,7 @@ pub struct RunArgs {
     )]
     pub partition: Option<crate::nightly::shard::PartitionSpec>,
     #[command(flatten)]
-    pub sweep: crate::nightly::SweepArgs,
+    pub sweep: args::SweepArgs,
 }
 
 #[derive(Debug, Args)]
@@ -204,7 +205,7 @@ fn usage_error(e: LoadError) -> i32 {
 pub fn main_with(cli: Cli) -> i32 {
     match cli.command {
         Command::Worker(_) => crate::worker::worker_main(),
-        Command::List(crate::nightly::ListArgs {
+        Command::List(args::ListArgs {
             scenario: Some(spec),
         }) => nightly::list(&spec),
         Command::List(_) => {
@@ -245,8 +246,11 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Replay(a) => replay_command(a),
         Command::Compare(a) => compare::command(a),
         Command::Report(a) => report_command(a),
-        Command::Merge(a) => nightly::merge(crate::nightly::merge::merge_command(a)),
-        Command::SweepPair(a) => nightly::sweep(crate::nightly::pair::pair_main(a)),
+        Command::Merge(a) => nightly::merge(crate::nightly::merge::merge_command(a.into())),
+        Command::SweepPair(a) => nightly::sweep(crate::nightly::pair::pair_main(
+            a.into(),
+            &mut Console::new(false),
+        )),
         Command::Shrink(a) => shrink::command(a),
         Command::Explore(a) => explore::command(a),
         Command::Sqlite(a) => sqlite::command(a),
@@ -364,13 +368,13 @@ impl RunArgs {
         Ok(crate::nightly::SweepRequest {
             scenarios: a.scenarios,
             seed: a.seed,
-            output: a.output,
+            output: a.output.into(),
             quiet: a.quiet,
             mode: a.mode,
             check_determinism: a.check_determinism,
             worker_exe: a.worker_exe,
-            scale: a.scale,
-            sweep: a.sweep,
+            scale: a.scale.into(),
+            sweep: a.sweep.into(),
         })
     }
 }
@@ -476,17 +480,18 @@ fn run_command(a: RunArgs) -> i32 {
                 Err(e) => {
                     failed += 1;
                     side_by_side.add_error(&s, seed, &e);
-                    console.line(&format!(
-                        "FAIL {} seed={seed}: the run could not be carried out: {e:#}; reproduce: {}",
-                        s.name,
-                        crate::run::reproduce_command(&source, seed, mode, &overrides)
-                    ));
+                    console.event(&RunEvent::NotCarriedOut {
+                        scenario: &s.name,
+                        seed,
+                        error: format!("{e:#}"),
+                        reproduce: &crate::run::reproduce_command(&source, seed, mode, &overrides),
+                    });
                 }
             }
         }
     }
     if !a.sqlite.is_empty() {
-        side_by_side.print(&console);
+        side_by_side.print(&mut console);
     }
     if unwritten > 0 {
         if passed + failed + unwritten > 1 {

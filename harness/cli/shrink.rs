@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
-use crate::report::console::Console;
+use crate::reporter::Console;
 use crate::scenario::Overrides;
 use crate::shrink::{Budget, ShrinkInput, ShrinkOptions, ShrinkSummary, output, shrink};
 

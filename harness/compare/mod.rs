@@ -26,7 +26,7 @@ pub use error::CompareError;
 pub use interval::Significance;
 pub use model::{CompareReport, Group, RunSummary, RunVerdict, StrategyInfo};
 pub use prepare::{Prepared, prepare};
-pub use request::CompareArgs;
+pub use request::CompareRequest;
 pub use run::{Compared, Output, PageUnwritten, execute, repeat_order};
 pub use stats::{RatioSignificance, Ratios, Stat, StrategySummary, summarize};
 

@@ -4,7 +4,7 @@ use crate::scenario::{self, LoadError, Overrides, Scenario, ScenarioSource};
 
 use super::CompareError;
 use super::strategies::{self, Preset};
-use super::{CompareArgs, MAX_REPEAT};
+use super::{CompareRequest, MAX_REPEAT};
 
 /// A comparison, validated and ready to run.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct Prepared {
 }
 
 /// Validates everything a comparison needs before anything runs or is written.
-pub fn prepare(a: &CompareArgs) -> Result<Prepared, CompareError> {
+pub fn prepare(a: &CompareRequest) -> Result<Prepared, CompareError> {
     let (mut base, source) = scenario::load(&a.scenario, &Overrides::default())?;
     let presets = strategies::parse_list(&a.strategies)?;
     if !(1..=MAX_REPEAT).contains(&a.repeat) {
@@ -131,16 +131,8 @@ pub(super) fn variant(
 mod tests {
     use super::*;
 
-    fn args(extra: &[&str]) -> CompareArgs {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct T {
-            #[command(flatten)]
-            a: CompareArgs,
-        }
-        let mut v = vec!["t"];
-        v.extend_from_slice(extra);
-        T::parse_from(v).a
+    fn args(extra: &[&str]) -> CompareRequest {
+        crate::cli::args::compare_request(extra).unwrap()
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use crate::observe::LatencySummary;
 use crate::render::paths::Elide;
 use crate::report;
-use crate::report::console::Console;
+use crate::run::event::{Page, Reporter, RunEvent};
 use crate::run::{RunOutcome, RunRequest, run};
 use crate::scenario::{Mode, ScenarioSource};
 
@@ -15,7 +15,7 @@ use super::files::make_compare_dir;
 use super::prepare::{strategy_scenario, to_toml, variant};
 use super::{
     COMPARE_VERSION, CompareReport, Group, JSON_FILE, Prepared, RunSummary, SVG_FILE, StrategyInfo,
-    chart, page, summarize, table, workers_label,
+    chart, page, summarize, table,
 };
 use crate::report::file_safe;
 use crate::report::write_atomic;
@@ -61,8 +61,12 @@ pub struct PageUnwritten {
     pub reason: String,
 }
 
-/// Runs the comparison, printing progress through `console`, and writes its files.
-pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Result<Compared> {
+/// Runs the comparison, telling `reporter` how it goes, and writes its files.
+pub fn execute(
+    p: &Prepared,
+    out: &Output,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<Compared> {
     let started_at = stamp_now();
     let dir = make_compare_dir(&out.out_dir, &p.base.name, p.seed, &started_at)?;
     let scen_dir = dir.join("scenarios");
@@ -90,7 +94,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
         });
     }
     for n in &p.notes {
-        console.line(&format!("note: {n}"));
+        reporter.event(&RunEvent::Note(n));
     }
 
     let total = p.groups.len() as u32 * p.repeat * p.presets.len() as u32;
@@ -112,14 +116,15 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                 group_workers = scenario.workload.workers;
                 group_ops = scenario.workload.ops_per_worker;
                 let n = runs.len() as u32 + 1;
-                console.line(&format!(
-                    "compare run {n}/{total}: {} (repeat {}/{}, {} x {} ops)",
-                    preset.name,
-                    r + 1,
-                    p.repeat,
-                    workers_label(group_workers),
-                    group_ops
-                ));
+                reporter.event(&RunEvent::CompareRun {
+                    n,
+                    total,
+                    strategy: preset.name,
+                    repeat: r + 1,
+                    repeats: p.repeat,
+                    workers: group_workers,
+                    ops: group_ops,
+                });
                 let blank = RunSummary {
                     run: n,
                     repeat: r + 1,
@@ -167,7 +172,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                     mode: Mode::Free,
                     replay: None,
                 };
-                let summary = match run(&req, console) {
+                let summary = match run(&req, reporter) {
                     Ok(outcome) => {
                         latencies.add(
                             group_workers,
@@ -181,20 +186,22 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                         }
                         match report::write(&outcome.report, &runs_dir) {
                             Ok(path) => {
-                                s.page = draw_run_page(&outcome, &path, console);
+                                s.page = draw_run_page(&outcome, &path, reporter);
                                 s.report = Some(path);
                             }
-                            Err(e) => console.line(&format!("note: {e:#}")),
+                            Err(e) => reporter.event(&RunEvent::Note(&format!("{e:#}"))),
                         }
                         s
                     }
                     Err(e) => {
                         let cmd = crate::run::reproduce_command(&source, p.seed, Mode::Free, o);
                         reproduce.insert(n, cmd.clone());
-                        console.line(&format!(
-                            "FAIL {} seed={}: the run could not be carried out: {e:#}; reproduce: {cmd}",
-                            preset.name, p.seed
-                        ));
+                        reporter.event(&RunEvent::NotCarriedOut {
+                            scenario: preset.name,
+                            seed: p.seed,
+                            error: format!("{e:#}"),
+                            reproduce: &cmd,
+                        });
                         RunSummary {
                             error: Some(format!("{e:#}")),
                             ..blank
@@ -276,8 +283,12 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
 }
 
 /// A run's own page beside its report in `runs/`, drawn from the records in memory (a
-/// passing run's directory is gone by now); a failure is a console note.
-fn draw_run_page(outcome: &RunOutcome, json: &Path, console: &Console) -> Option<PathBuf> {
+/// passing run's directory is gone by now); a failure is a note.
+fn draw_run_page(
+    outcome: &RunOutcome,
+    json: &Path,
+    reporter: &mut dyn Reporter,
+) -> Option<PathBuf> {
     let data = crate::render::RunData {
         report: &outcome.report,
         records: &outcome.records,
@@ -288,7 +299,10 @@ fn draw_run_page(outcome: &RunOutcome, json: &Path, console: &Console) -> Option
     match crate::render::write_run_page(&data, &[], &html, None) {
         Ok(r) => Some(r.html),
         Err(e) => {
-            console.line(&format!("note: the run's page could not be drawn: {e:#}"));
+            reporter.event(&RunEvent::PageNotDrawn {
+                page: Page::CompareRun,
+                error: format!("{e:#}"),
+            });
             None
         }
     }

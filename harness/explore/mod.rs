@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::report::console::Console;
+use crate::run::event::{ExploreFinding, Reporter, RunEvent};
 use crate::run::{RunRequest, run};
 use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource};
 use crate::shrink::{self, Budget, ShrinkInput, ShrinkOptions, ShrinkSummary, signature};
@@ -112,7 +112,10 @@ fn finding_key(f: &Finding) -> Option<String> {
 }
 
 /// Explores until the budget runs out; the summary lists every run and every shrink.
-pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<ExploreSummary> {
+pub fn explore(
+    opts: &ExploreOptions,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<ExploreSummary> {
     let started = Instant::now();
     let dir = opts.out_dir.join(format!("explore-s{}", opts.seed));
     std::fs::create_dir_all(&dir)?;
@@ -163,30 +166,32 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
             mode: opts.mode,
             replay: None,
         };
-        let (finding, error) = match run(&req, console) {
+        let (finding, error) = match run(&req, reporter) {
             // An interrupted run is no finding and no pass: stop here.
             Ok(o) if o.report.interrupted() => {
-                console.line(&format!(
-                    "explore: run {index} was interrupted; it counts as nothing"
-                ));
+                reporter.event(&RunEvent::ExploreInterrupted { index });
                 break;
             }
             Ok(o) => (space::judge(&s, signature::of(&o.report)), None),
             Err(e) => (Finding::Pass, Some(format!("{e:#}"))),
         };
         let word = match (&finding, &error) {
-            (_, Some(_)) => "could not run".to_string(),
-            (Finding::Pass, _) => "pass".to_string(),
+            (_, Some(_)) => ExploreFinding::CouldNotRun,
+            (Finding::Pass, _) => ExploreFinding::Pass,
             (Finding::KnownHazard { signature, .. }, _) => {
-                format!("known hazard fired: {signature}")
+                ExploreFinding::KnownHazard(signature.to_string())
             }
-            (Finding::Violation { signature }, _) => format!("VIOLATION: {signature}"),
+            (Finding::Violation { signature }, _) => {
+                ExploreFinding::Violation(signature.to_string())
+            }
         };
-        console.line(&format!(
-            "explore: run {index} ({:.0} s): seed={seed} {} -> {word}",
-            started.elapsed().as_secs_f64(),
-            s.key_settings()
-        ));
+        reporter.event(&RunEvent::ExploreRun {
+            index,
+            secs: started.elapsed().as_secs_f64(),
+            seed,
+            settings: &s.key_settings(),
+            finding: word,
+        });
         match (&finding, &error) {
             (_, Some(_)) => summary.errors += 1,
             (Finding::Pass, _) => summary.passed += 1,
@@ -227,27 +232,29 @@ pub fn explore(opts: &ExploreOptions, console: &mut Console) -> anyhow::Result<E
             out_dir: dir.clone(),
             worker_exe: opts.worker_exe.clone(),
         };
-        let (sum, _) = shrink::shrink(&input, &sopts, console)?;
+        let (sum, _) = shrink::shrink(&input, &sopts, reporter)?;
         let path = shrink::output::summary_path(&dir, &sum);
         crate::report::write_json_atomic(&path, &sum)?;
         let interrupted =
             crate::runner::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst);
+        let kept = dir.join(format!("explore-{index:04}.toml"));
         match (&sum.before, &sum.after, &sum.reproduce) {
             // An interrupt concludes nothing: never "did not reproduce".
-            _ if interrupted => console.line(&format!(
-                "explore: shrinking the finding of run {index} was interrupted; it stays as {}",
-                dir.join(format!("explore-{index:04}.toml")).display()
-            )),
-            (Some(b), Some(a), Some(r)) => console.line(&format!(
-                "explore: finding of run {index} shrunk: {} -> {}; reproduce: {r}",
-                b.line(),
-                a.line()
-            )),
-            _ => console.line(&format!(
-                "explore: finding of run {index} did not reproduce in lockstep (seed {seed} and {} derived seeds): not shrunk; it stays as {}",
-                opts.shrink.reseeds,
-                dir.join(format!("explore-{index:04}.toml")).display()
-            )),
+            _ if interrupted => {
+                reporter.event(&RunEvent::ExploreShrinkInterrupted { index, file: &kept })
+            }
+            (Some(b), Some(a), Some(r)) => reporter.event(&RunEvent::ExploreShrunk {
+                index,
+                before: b.line(),
+                after: a.line(),
+                reproduce: r,
+            }),
+            _ => reporter.event(&RunEvent::ExploreNotReproduced {
+                index,
+                seed,
+                reseeds: opts.shrink.reseeds,
+                file: &kept,
+            }),
         }
         summary.shrunk.push(sum);
     }

@@ -6,24 +6,19 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-
 use super::progress::Progress;
 use super::summary::{Entry, PairResult, ShardInfo, Summary};
 use super::sweep::{INDEX_FORMAT, IndexLine, SweepHeader, print_recap, read_index, write_summary};
 use super::{Ended, MergeError};
 
-#[derive(Debug, Args)]
-pub struct MergeArgs {
+#[derive(Debug)]
+pub struct MergeRequest {
     /// Shard result directories (each a sweep's --out, holding sweep-index*.jsonl), or
     /// index files themselves.
-    #[arg(value_name = "DIR", required = true)]
     pub dirs: Vec<PathBuf>,
     /// Where merged-summary.json, merged-junit.xml and merged-summary.md go.
-    #[arg(long, value_name = "DIR", default_value = "reports/merged")]
     pub out: PathBuf,
     /// Print only the failures and the totals.
-    #[arg(long, short)]
     pub quiet: bool,
 }
 
@@ -200,7 +195,7 @@ fn merge(parts: Vec<Part>) -> Result<Summary, MergeError> {
 }
 
 /// `walburst merge`: `Err` is bad input, found before anything is written.
-pub fn merge_command(a: MergeArgs) -> Result<Ended, MergeError> {
+pub fn merge_command(a: MergeRequest) -> Result<Ended, MergeError> {
     let files = index_files(&a.dirs)?;
     let parts = files
         .iter()

@@ -23,63 +23,41 @@ pub use error::{Ended, MergeError, SweepError};
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-
 use crate::scenario::{self, Invalid, LoadError, LoadProblem, Overrides, Scenario, ScenarioSource};
 use matrix::{Case, Expansion};
 
 /// `walburst run` flags that make a run a sweep (see `NIGHTLY.md`).
-#[derive(Debug, Clone, Default, Args)]
-pub struct SweepArgs {
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
     /// Sweep: run N seeds for every case, from --base-seed (default 1) upwards.
-    #[arg(long, value_name = "N", help_heading = "Sweeps (NIGHTLY.md)")]
     pub seeds: Option<u32>,
     /// First seed of a sweep.
-    #[arg(long, value_name = "S", help_heading = "Sweeps (NIGHTLY.md)")]
     pub base_seed: Option<u64>,
     /// Derive the base seed from the UTC date (YYYYMMDD x 1000) and print it first.
-    #[arg(long, help_heading = "Sweeps (NIGHTLY.md)")]
     pub nightly: bool,
     /// With --nightly: this UTC date instead of today's, so that every shard agrees.
-    #[arg(
-        long,
-        value_name = "YYYY-MM-DD",
-        requires = "nightly",
-        help_heading = "Sweeps (NIGHTLY.md)"
-    )]
     pub date: Option<String>,
     /// Run only shard K of N of the (case, seed) pairs (deterministic round robin; the
     /// same as --partition slice:K/N).
-    #[arg(long, value_name = "K/N", help_heading = "Sweeps (NIGHTLY.md)")]
     pub shard: Option<shard::Shard>,
     /// Write a JUnit XML file: one testcase per (case, seed).
-    #[arg(long, value_name = "FILE", help_heading = "Sweeps (NIGHTLY.md)")]
     pub junit: Option<PathBuf>,
     /// The regression corpus run first (default: regressions.toml beside the first
     /// scenario file, or scenarios/regressions.toml).
-    #[arg(long, value_name = "FILE", help_heading = "Sweeps (NIGHTLY.md)")]
     pub regressions: Option<PathBuf>,
     /// Do not run the regression corpus.
-    #[arg(
-        long,
-        conflicts_with = "regressions",
-        help_heading = "Sweeps (NIGHTLY.md)"
-    )]
     pub no_regressions: bool,
     /// Append every (case, seed) that failed to the regression corpus.
-    #[arg(long, help_heading = "Sweeps (NIGHTLY.md)")]
     pub record_failures: bool,
     /// Run N pairs at once (default 1). Concurrent runs compete for fsync and CPU and distort
     /// each other's timing and race frequencies.
-    #[arg(long, value_name = "N", help_heading = "Sweeps (NIGHTLY.md)")]
     pub jobs: Option<u32>,
     /// Print the pairs this sweep (or shard) would run, with their reproduce commands, and
     /// exit without running or writing anything.
-    #[arg(long, help_heading = "Sweeps (NIGHTLY.md)")]
     pub dry_run: bool,
 }
 
-impl SweepArgs {
+impl SweepOptions {
     /// Whether any sweep flag was given.
     pub fn any(&self) -> bool {
         self.seeds.is_some()
@@ -96,10 +74,9 @@ impl SweepArgs {
 }
 
 /// `walburst list [FILE]`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ListArgs {
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
     /// A scenario (shipped name or TOML file): list its cases, with the matrix expanded.
-    #[arg(value_name = "SCENARIO")]
     pub scenario: Option<String>,
 }
 
@@ -111,13 +88,13 @@ pub struct SweepRequest {
     pub scenarios: Vec<String>,
     /// One seed instead of the scenarios' own.
     pub seed: Option<u64>,
-    pub output: crate::report::outputs::OutputArgs,
+    pub output: crate::report::outputs::Outputs,
     pub quiet: bool,
     pub mode: scenario::Mode,
     pub check_determinism: bool,
     pub worker_exe: Option<std::path::PathBuf>,
-    pub scale: scenario::ScaleArgs,
-    pub sweep: SweepArgs,
+    pub scale: scenario::Scale,
+    pub sweep: SweepOptions,
 }
 
 /// Whether `walburst run` must run as a sweep: a sweep flag, or a scenario with a matrix

@@ -5,42 +5,32 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{Ended, SweepError};
 use crate::observe::ActorId;
 use crate::observe::lockstep::TraceEntry;
-use crate::report::console::Console;
-use crate::report::outputs::OutputArgs;
+use crate::report::outputs::Outputs;
+use crate::run::event::{Reporter, RunEvent};
 use crate::run::{RunRequest, run};
 use crate::scenario::Mode;
-use crate::scenario::ScaleArgs;
+use crate::scenario::Scale;
 
-#[derive(Debug, Args)]
-pub struct PairArgs {
+#[derive(Debug)]
+pub struct PairRequest {
     /// The case: a shipped name, a file, or `FILE#CASE`.
-    #[arg(long)]
     pub spec: String,
-    #[arg(long)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value = "free")]
     pub mode: Mode,
-    #[arg(long)]
     pub check_determinism: bool,
     /// A recorded lockstep trace (`trace.jsonl`) to replay step by step.
-    #[arg(long)]
     pub trace: Option<PathBuf>,
     /// Where to write the result JSON.
-    #[arg(long)]
     pub result: PathBuf,
     /// The executable started as each worker (default: this binary).
-    #[arg(long)]
     pub worker_exe: Option<PathBuf>,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub scale: ScaleArgs,
+    pub output: Outputs,
+    pub scale: Scale,
 }
 
 /// What the child tells the sweep.
@@ -86,7 +76,7 @@ pub fn read_trace(path: &Path) -> Result<Vec<ActorId>, SweepError> {
 
 /// `walburst sweep-pair`: `Err` before the run starts (bad input), or when its result cannot
 /// be handed back to the sweep.
-pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
+pub fn pair_main(a: PairRequest, reporter: &mut dyn Reporter) -> Result<Ended, SweepError> {
     // As `walburst run`: a Ctrl-C stops the run cleanly (workers killed, report written).
     crate::signals::install_interrupt_handler();
     let overrides = a.scale.overrides();
@@ -117,10 +107,9 @@ pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
         mode,
         replay: replay.map(crate::run::Replay::Steps),
     };
-    let mut console = Console::new(false);
     let mut result = ChildResult::default();
     if a.check_determinism {
-        match crate::determinism::check(&req, &mut console) {
+        match crate::determinism::check(&req, reporter) {
             Ok(passed) => {
                 result.passed = passed;
                 if !passed {
@@ -133,7 +122,7 @@ pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
             Err(e) => result.error = Some(format!("{e:#}")),
         }
     } else {
-        match run(&req, &mut console) {
+        match run(&req, reporter) {
             Ok(o) => {
                 result.passed = o.report.passed();
                 result.failures = o.report.failures.iter().map(|f| f.to_string()).collect();
@@ -148,12 +137,12 @@ pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
         }
     }
     if let Some(e) = &result.error {
-        console.line(&format!(
-            "FAIL {} seed={}: the run could not be carried out: {e}; reproduce: {}",
-            req.scenario.name,
-            a.seed,
-            crate::run::reproduce_command(&source, a.seed, mode, &overrides)
-        ));
+        reporter.event(&RunEvent::NotCarriedOut {
+            scenario: &req.scenario.name,
+            seed: a.seed,
+            error: e.clone(),
+            reproduce: &crate::run::reproduce_command(&source, a.seed, mode, &overrides),
+        });
     }
     result.interrupted = super::interrupted();
     crate::report::write_json_atomic(&a.result, &result).map_err(|e| SweepError::Io {

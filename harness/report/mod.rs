@@ -1,7 +1,7 @@
 //! Reports: the run's JSON document (format in `reports/README.md`), written atomically.
 
 pub mod app;
-pub mod console;
+pub mod line;
 pub mod outputs;
 
 use std::io::Write;

@@ -221,17 +221,14 @@ mod tests {
     }
 }
 
-/// Where a run's report and run directory go.
-#[derive(Debug, Clone, clap::Args)]
-pub struct OutputArgs {
+/// Where a run's report and run directory go (`--out`, `--keep`, `--work-dir`:
+/// `cli::args::OutputArgs`).
+#[derive(Debug, Clone)]
+pub struct Outputs {
     /// Directory for the JSON reports.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
-    /// Keep each run directory (database, records, trace, worker stderr); failed runs always
-    /// keep it.
-    #[arg(long)]
+    /// Keep each run directory; failed runs always keep it.
     pub keep: bool,
-    /// Where run directories are created (default: the system temporary directory).
-    #[arg(long, value_name = "DIR")]
+    /// Where run directories are created (`None`: the system temporary directory).
     pub work_dir: Option<PathBuf>,
 }

@@ -19,10 +19,11 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use super::event::{Reporter, RunEvent, SideRow};
 use crate::observe::OpRecord;
 use crate::observe::lockstep::TraceEntry;
 use crate::releases::{cache, prepare};
-use crate::report::{Report, console::Console};
+use crate::report::Report;
 use crate::run::{RunError, RunOutcome, RunRequest};
 use crate::scenario::release::SqliteVersion;
 use crate::scenario::{Mode, Scenario};
@@ -105,7 +106,7 @@ fn run_args(req: &RunRequest, out_dir: &Path, quiet: bool) -> Vec<String> {
 pub fn run(
     req: &RunRequest,
     v: SqliteVersion,
-    console: &mut Console,
+    reporter: &mut dyn Reporter,
 ) -> Result<RunOutcome, RunError> {
     let refuse = |problem: String| RunError::Release {
         version: v,
@@ -136,10 +137,13 @@ pub fn run(
         .out_dir
         .clone()
         .unwrap_or_else(|| scratch.path().join("reports"));
-    console.line(&format!("SQLite {v}: running {}", exe.display()));
+    reporter.event(&RunEvent::Delegated {
+        version: v,
+        exe: &exe,
+    });
     let mut child = Command::new(&exe);
     child
-        .args(run_args(req, &out_dir, console.quiet))
+        .args(run_args(req, &out_dir, reporter.quiet()))
         .env(EXPECT_ENV, v.to_string())
         .env(HANDBACK_ENV, &handback);
     if req.out_dir.is_none() {
@@ -176,7 +180,7 @@ pub fn run(
 /// `--sqlite V1,V2`: one line per (run, release) after all of them, with the report path.
 #[derive(Debug, Default)]
 pub struct SideBySide {
-    rows: Vec<(String, String, Option<PathBuf>)>,
+    rows: Vec<SideRow>,
 }
 
 fn release_label(version: &str, origin: Option<&origin::SqliteOrigin>) -> String {
@@ -189,11 +193,11 @@ fn release_label(version: &str, origin: Option<&origin::SqliteOrigin>) -> String
 impl SideBySide {
     pub fn add(&mut self, o: &RunOutcome) {
         let r = &o.report;
-        self.rows.push((
-            release_label(&r.sqlite_version, r.sqlite_origin.as_ref()),
-            crate::report::console::verdict_line(r),
-            o.report_path.clone(),
-        ));
+        self.rows.push(SideRow {
+            release: release_label(&r.sqlite_version, r.sqlite_origin.as_ref()),
+            verdict: crate::report::line::verdict_line(r),
+            report: o.report_path.clone(),
+        });
     }
 
     pub fn add_error(&mut self, s: &Scenario, seed: u64, e: &RunError) {
@@ -201,27 +205,21 @@ impl SideBySide {
             .sqlite
             .version
             .map_or_else(|| rusqlite::version().to_string(), |v| v.to_string());
-        self.rows.push((
-            release_label(&asked, None),
-            format!(
+        self.rows.push(SideRow {
+            release: release_label(&asked, None),
+            verdict: format!(
                 "FAIL {} seed={seed}: the run could not be carried out: {e:#}",
                 s.name
             ),
-            None,
-        ));
+            report: None,
+        });
     }
 
-    pub fn print(&self, console: &Console) {
+    pub fn print(&self, reporter: &mut dyn Reporter) {
         // A delegated run is one row of its caller's table, which prints it.
         if std::env::var_os(EXPECT_ENV).is_some() || self.rows.is_empty() {
             return;
         }
-        console.line(&format!("side by side ({} runs):", self.rows.len()));
-        for (label, line, path) in &self.rows {
-            console.line(&format!("  {label}: {line}"));
-            if let Some(p) = path {
-                console.line(&format!("    report: {}", p.display()));
-            }
-        }
+        reporter.event(&RunEvent::SideBySide(&self.rows));
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod delegate;
 mod error;
+pub mod event;
 
 pub use error::{RunError, SetupStage};
+use event::{Page, Reporter, RunEvent};
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -16,7 +18,7 @@ use crate::observe::lockstep::TraceEntry;
 use crate::plan;
 use crate::protocol::{DB_DIR, DB_FILE, RUN_SPEC_FILE, RunSpec};
 use crate::render;
-use crate::report::{self, Report, console::Console};
+use crate::report::{self, Report};
 use crate::runner::coordinator::Coordinator;
 use crate::runner::scheduler::{
     CommitOrderScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
@@ -207,14 +209,14 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) -> Result<(), repo
     })
 }
 
-/// Draws `report.html` beside the JSON report; a failure is a console note, never an error.
+/// Draws `report.html` beside the JSON report; a failure is a note, never an error.
 fn draw_page(
     report: &Report,
     records: &[observe::OpRecord],
     trace: &[TraceEntry],
     times: &observe::RunTimes,
     json: &Path,
-    console: &Console,
+    reporter: &mut dyn Reporter,
 ) -> Option<PathBuf> {
     let data = render::RunData {
         report,
@@ -225,17 +227,17 @@ fn draw_page(
     let html = render::html_path_for(json);
     match render::write_run_page(&data, &[], &html, None) {
         Ok(r) => {
-            if !console.quiet {
-                console.line(&format!(
-                    "page: {} (drawn in {:.0} ms)",
-                    html.display(),
-                    r.millis
-                ));
-            }
+            reporter.event(&RunEvent::PageDrawn {
+                path: &html,
+                millis: r.millis,
+            });
             Some(html)
         }
         Err(e) => {
-            console.line(&format!("note: the report page could not be drawn: {e:#}"));
+            reporter.event(&RunEvent::PageNotDrawn {
+                page: Page::Report,
+                error: format!("{e:#}"),
+            });
             None
         }
     }
@@ -282,16 +284,23 @@ fn judged_scenario(s: &Scenario, checks: &check::Checks) -> Scenario {
 
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
-pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunError> {
+pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, RunError> {
     if let Some(v) = delegate::foreign(&req.scenario) {
-        return delegate::run(req, v, console);
+        return delegate::run(req, v, reporter);
     }
     crate::worker::origin::check_expected()?;
     let s = &req.scenario;
-    console.seed_line(req.seed, &s.name, req.mode, &s.key_settings());
-    if s.worker.is_some() {
-        console.external_worker(sqlite::sqlite_version());
-    }
+    reporter.event(&RunEvent::Seed {
+        seed: req.seed,
+        scenario: &s.name,
+        mode: req.mode,
+        settings: &s.key_settings(),
+    });
+    // An external worker's run: walburst's own SQLite, for the app's line at the barrier.
+    let mut relay = Relay {
+        reporter: &mut *reporter,
+        app_of: s.worker.is_some().then(sqlite::sqlite_version),
+    };
     // Checked at load; resolved again here so a vanished program fails before any file.
     let mut command = s
         .worker_command(&req.source, &req.worker_exe)
@@ -329,7 +338,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
     }
 
     let coordinator = (req.mode == Mode::Lockstep).then(|| make_coordinator(req));
-    let mut obs = runner::execute(&spec, &run_dir, command, &plan, coordinator, console)?;
+    let mut obs = runner::execute(&spec, &run_dir, command, &plan, coordinator, &mut relay)?;
     let trace = obs
         .lockstep
         .as_mut()
@@ -437,8 +446,11 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
                     report.run_dir = Some(run_dir.clone());
                     keep_evidence(&run_dir, &obs.records, &times, &report)?;
                 }
-                console.line(&format!("error: {unwritten}"));
-                console.finished(&report, None);
+                reporter.event(&RunEvent::ReportUnwritten(&unwritten));
+                reporter.event(&RunEvent::Finished {
+                    report: &report,
+                    path: None,
+                });
                 return Err(RunError::Unwritten(unwritten));
             }
         },
@@ -447,8 +459,11 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
     // The JSON report is written; the page is drawn from it and can fail only on its own.
     let page = report_path
         .as_deref()
-        .and_then(|p| draw_page(&report, &obs.records, &trace, &times, p, console));
-    console.finished(&report, report_path.as_deref());
+        .and_then(|p| draw_page(&report, &obs.records, &trace, &times, p, reporter));
+    reporter.event(&RunEvent::Finished {
+        report: &report,
+        path: report_path.as_deref(),
+    });
     let outcome = RunOutcome {
         report,
         report_path,
@@ -463,6 +478,28 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
             .map_err(RunError::io("remove run directory", &run_dir))?;
     }
     Ok(outcome)
+}
+
+/// The runner's progress, as events: the ops count, and an external worker's settings at
+/// the start barrier (`app_of`: walburst's own SQLite version, beside the app's).
+struct Relay<'r> {
+    reporter: &'r mut dyn Reporter,
+    app_of: Option<&'static str>,
+}
+
+impl runner::Progress for Relay<'_> {
+    fn barrier(&mut self, workers: &[&observe::WorkerExit]) {
+        let Some(own) = self.app_of else {
+            return;
+        };
+        let exits: Vec<_> = workers.iter().map(|w| (*w).clone()).collect();
+        let app = report::app::AppSide::of(&exits, &check::Checks::default(), own);
+        self.reporter.event(&RunEvent::AppAtBarrier(&app));
+    }
+
+    fn ops(&mut self, done: u64, planned: u64) {
+        self.reporter.event(&RunEvent::Ops { done, planned });
+    }
 }
 
 #[cfg(test)]

@@ -131,27 +131,18 @@ impl LoadError {
 }
 
 /// The scale of a run as the command line sets it (`--workers`, `--ops`, `--scheduler`,
-/// `--pct-depth`): what becomes [`Overrides`].
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ScaleArgs {
-    /// Override the scenario's worker process count.
-    #[arg(long, value_name = "N")]
+/// `--pct-depth`; `cli::args::ScaleArgs`): what becomes [`Overrides`].
+#[derive(Debug, Clone, Default)]
+pub struct Scale {
     pub workers: Option<u32>,
-    /// Override the ops each worker runs.
-    #[arg(long, value_name = "N")]
     pub ops: Option<u32>,
-    /// Lockstep scheduler, overriding the scenario's `[lockstep] scheduler`. `run` accepts
-    /// it only with --mode lockstep or --check-determinism (free mode refuses it, exit 2); a
-    /// plan does not depend on it.
-    #[arg(long, value_enum, value_name = "KIND")]
+    /// Lockstep only (free mode refuses it, exit 2); a plan does not depend on it.
     pub scheduler: Option<SchedulerKind>,
-    /// PCT bug depth, overriding the scenario's `[lockstep] pct_depth` (like --scheduler:
-    /// lockstep only).
-    #[arg(long, value_name = "D")]
+    /// Lockstep only, like `scheduler`.
     pub pct_depth: Option<u32>,
 }
 
-impl ScaleArgs {
+impl Scale {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             workers: self.workers,

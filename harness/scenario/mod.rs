@@ -26,9 +26,7 @@ pub use invalid::Invalid;
 pub use invariants::{Invariant, MAX_INVARIANTS};
 pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
-pub use load::{
-    LoadError, LoadProblem, Overrides, ScaleArgs, ScenarioSource, load, parse_str, syntax,
-};
+pub use load::{LoadError, LoadProblem, Overrides, Scale, ScenarioSource, load, parse_str, syntax};
 pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
 pub use validate::validate;
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
@@ -179,7 +177,7 @@ impl JournalMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Synchronous {
     Off,
@@ -189,6 +187,14 @@ pub enum Synchronous {
 }
 
 impl Synchronous {
+    /// Every value, in the order the command line lists them.
+    pub const ALL: [Synchronous; 4] = [
+        Synchronous::Off,
+        Synchronous::Normal,
+        Synchronous::Full,
+        Synchronous::Extra,
+    ];
+
     pub fn as_sql(self) -> &'static str {
         match self {
             Synchronous::Off => "off",
@@ -487,7 +493,7 @@ impl Lockstep {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SchedulerKind {
     /// Uniform over the actors waiting to step.
@@ -497,6 +503,9 @@ pub enum SchedulerKind {
 }
 
 impl SchedulerKind {
+    /// Every kind, in the order the command line lists them.
+    pub const ALL: [SchedulerKind; 2] = [SchedulerKind::Random, SchedulerKind::Pct];
+
     /// The name used in scenario files and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -504,10 +513,20 @@ impl SchedulerKind {
             SchedulerKind::Pct => "pct",
         }
     }
+
+    /// What it does, in a few words (the command line's help lists it with the name).
+    pub fn about(self) -> &'static str {
+        match self {
+            SchedulerKind::Random => "Uniform over the actors waiting to step",
+            SchedulerKind::Pct => {
+                "Probabilistic concurrency testing: priorities with change points"
+            }
+        }
+    }
 }
 
 /// Free-running processes, or one SQL step at a time under a seeded scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     #[default]
@@ -516,6 +535,9 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode, in the order the command line lists them.
+    pub const ALL: [Mode; 2] = [Mode::Free, Mode::Lockstep];
+
     pub fn name(self) -> &'static str {
         match self {
             Mode::Free => "free",

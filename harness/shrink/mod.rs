@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 pub use search::{Budget, Stop};
 pub use signature::Signature;
 
-use crate::report::console::Console;
+use crate::run::event::{Reporter, RunEvent};
 use crate::scenario::{Scenario, ScenarioSource};
 use dims::Size;
 use search::{Best, Search, derived_seed};
@@ -126,7 +126,7 @@ fn starting_point(input: &ShrinkInput) -> Scenario {
 pub fn shrink(
     input: &ShrinkInput,
     opts: &ShrinkOptions,
-    console: &mut Console,
+    reporter: &mut dyn Reporter,
 ) -> anyhow::Result<(ShrinkSummary, Option<Best>)> {
     let started = Instant::now();
     let start = starting_point(input);
@@ -137,7 +137,7 @@ pub fn shrink(
     let mut trials = Trials {
         worker_exe: opts.worker_exe.clone(),
         work_dir,
-        console,
+        reporter,
         runs: 0,
         started,
     };
@@ -178,13 +178,11 @@ pub fn shrink(
             (None, Some(_)) => true,
             _ => false,
         };
-        trials.console.line(&format!(
-            "shrink: run {}: the original in lockstep, seed={seed} -> {}",
-            trials.runs,
-            t.signature
-                .as_ref()
-                .map_or("passed".to_string(), |s| format!("fails with {s}"))
-        ));
+        trials.reporter.event(&RunEvent::ShrinkOriginal {
+            run: trials.runs,
+            seed,
+            signature: t.signature.as_ref().map(ToString::to_string),
+        });
         summary.trials.push(TrialRecord {
             run: trials.runs,
             candidate: "original".into(),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::search::Best;
 use super::trial::{Trials, write_scenario};
 use super::{ShrinkSummary, signature, stem};
+use crate::run::event::RunEvent;
 use crate::run::{RunRequest, reproduce_command, run};
 use crate::scenario::{Mode, Overrides, ScenarioSource};
 
@@ -56,22 +57,14 @@ pub fn finish(
         mode: Mode::Lockstep,
         replay: None,
     };
-    let again = run(&req, trials.console)?;
+    let again = run(&req, &mut *trials.reporter)?;
     let sig = signature::of(&again.report);
     summary.confirmed = sig.is_some() && sig == summary.signature;
-    let shown = sig.clone();
-    trials.console.line(&format!(
-        "shrink: run {}: the minimal scenario from its file -> {}",
-        trials.runs,
-        if summary.confirmed {
-            "same failure: confirmed".to_string()
-        } else {
-            format!(
-                "{}: NOT confirmed",
-                shown.map_or("passed".to_string(), |x| format!("other failure ({x})"))
-            )
-        }
-    ));
+    trials.reporter.event(&RunEvent::ShrinkConfirm {
+        run: trials.runs,
+        confirmed: summary.confirmed,
+        signature: sig.as_ref().map(ToString::to_string),
+    });
     summary.trials.push(super::trial::TrialRecord {
         run: trials.runs,
         candidate: "confirmation: the minimal scenario from its file".into(),

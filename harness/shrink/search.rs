@@ -11,6 +11,7 @@ use super::dims::{Dim, ORDER};
 use super::signature::Signature;
 use super::trial::{TrialRecord, TrialRun, Trials};
 use crate::report::Report;
+use crate::run::event::{RunEvent, TrialOutcome};
 use crate::scenario::Scenario;
 
 /// How much the search may spend.
@@ -111,17 +112,19 @@ impl Search<'_, '_> {
                 .as_ref()
                 .and_then(|r| r.lockstep.as_ref())
                 .map_or(0, |l| l.steps);
-            self.trials.console.line(&format!(
-                "shrink: run {} ({:.0} s): {what} seed={seed} -> {}",
-                self.trials.runs,
-                self.trials.started.elapsed().as_secs_f64(),
-                match (&signature, accepted) {
-                    (_, true) => "same failure: accepted".to_string(),
-                    (Some(s), false) => format!("other failure ({s}): rejected"),
-                    (None, _) if error.is_some() => "could not run: rejected".to_string(),
-                    (None, _) => "passed: rejected".to_string(),
-                }
-            ));
+            let outcome = match (&signature, accepted) {
+                (_, true) => TrialOutcome::Accepted,
+                (Some(s), false) => TrialOutcome::Other(s.to_string()),
+                (None, _) if error.is_some() => TrialOutcome::CouldNotRun,
+                (None, _) => TrialOutcome::Passed,
+            };
+            self.trials.reporter.event(&RunEvent::ShrinkTrial {
+                run: self.trials.runs,
+                secs: self.trials.started.elapsed().as_secs_f64(),
+                what: &what,
+                seed,
+                outcome,
+            });
             self.log.push(TrialRecord {
                 run: self.trials.runs,
                 candidate: what.clone(),

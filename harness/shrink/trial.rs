@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signature::{self, Signature};
 use crate::report::Report;
-use crate::report::console::Console;
+use crate::run::event::Reporter;
 use crate::run::{RunRequest, run};
 use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource};
 
@@ -41,7 +41,7 @@ pub struct Trials<'a> {
     pub worker_exe: PathBuf,
     /// Candidate TOML files and run directories go under here.
     pub work_dir: PathBuf,
-    pub console: &'a mut Console,
+    pub reporter: &'a mut dyn Reporter,
     pub runs: u32,
     pub started: Instant,
 }
@@ -66,7 +66,7 @@ impl Trials<'_> {
             mode: Mode::Lockstep,
             replay: None,
         };
-        let outcome = written.and_then(|()| Ok(run(&req, self.console)?));
+        let outcome = written.and_then(|()| Ok(run(&req, &mut *self.reporter)?));
         match outcome {
             Ok(o) => TrialRun {
                 signature: signature::of(&o.report),

@@ -1,0 +1,237 @@
+//! The lines of the commands built on runs (replay, the determinism check, compare, shrink,
+//! explore): each event as the one line a person reads, word for word what these commands
+//! printed before they emitted events (tests compare the text).
+
+use crate::run::event::{ExploreFinding, Reproduction, RunEvent, TrialOutcome};
+
+/// The line of a command's event; `None` for a run's own events (`Console::run_event`).
+pub(super) fn command_line(e: &RunEvent<'_>) -> Option<String> {
+    replay_line(e)
+        .or_else(|| determinism_line(e))
+        .or_else(|| compare_line(e))
+        .or_else(|| shrink_line(e))
+        .or_else(|| explore_line(e))
+}
+
+fn replay_line(e: &RunEvent<'_>) -> Option<String> {
+    Some(match e {
+        RunEvent::ReplayCommits { commits } => format!(
+            "replaying the free run's {commits} commits in lockstep, one transaction at a time in commit order"
+        ),
+        RunEvent::ReplaySteps { steps, trace } => {
+            format!("replaying {steps} recorded steps from {}", trace.display())
+        }
+        RunEvent::ReplayFromSeed => {
+            "no recorded trace kept; replaying the scheduler from the seed".to_string()
+        }
+        RunEvent::ReplayInterrupted { recorded: r } => format!(
+            "INTERRUPTED {} seed={} ({}): the replay was stopped; nothing is concluded",
+            r.scenario.name,
+            r.seed,
+            r.mode.name()
+        ),
+        RunEvent::Reproduced {
+            recorded: r,
+            again,
+            how,
+        } => {
+            let signature = again.failure_signature();
+            let failures = if signature.is_empty() {
+                String::new()
+            } else {
+                let s: Vec<String> = signature.iter().map(ToString::to_string).collect();
+                format!(" with the same failures [{}]", s.join(", "))
+            };
+            format!(
+                "REPRODUCED {} seed={} ({}): verdict {}{failures}{}",
+                r.scenario.name,
+                r.seed,
+                r.mode.name(),
+                if again.passed() { "pass" } else { "fail" },
+                match how {
+                    Reproduction::Hashes => ", trace and content hashes identical",
+                    Reproduction::TraceOnly =>
+                        ", trace hash identical (no content hash: the database is unreadable)",
+                    Reproduction::CommitOrder =>
+                        " (replayed in lockstep, one transaction at a time in commit order)",
+                    Reproduction::Failures => "",
+                }
+            )
+        }
+        RunEvent::NotReproduced {
+            recorded: r,
+            differences,
+        } => format!(
+            "NOT REPRODUCED {} seed={} ({}): {}",
+            r.scenario.name,
+            r.seed,
+            r.mode.name(),
+            differences.join("; ")
+        ),
+        _ => return None,
+    })
+}
+
+fn determinism_line(e: &RunEvent<'_>) -> Option<String> {
+    Some(match e {
+        RunEvent::DeterminismStopped { report: r, when } => format!(
+            "INTERRUPTED {} seed={}: the determinism check was stopped {when}; nothing is concluded; reproduce: {} --check-determinism",
+            r.scenario.name, r.seed, r.reproduce
+        ),
+        RunEvent::Deterministic { first: r1 } => format!(
+            "DETERMINISTIC {} seed={}: 2 runs, {} steps, trace {}, content {}",
+            r1.scenario.name,
+            r1.seed,
+            r1.lockstep.as_ref().map_or(0, |l| l.steps),
+            r1.trace_hash.as_deref().unwrap_or("-"),
+            r1.content_hash.as_deref().unwrap_or("-"),
+        ),
+        RunEvent::Nondeterministic {
+            first: r1,
+            problems,
+        } => {
+            // The differences first, the conclusion last.
+            let mut text: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
+            text.push(format!(
+                "NONDETERMINISTIC {} seed={}: the same seed gave different runs; reproduce: {} --check-determinism",
+                r1.scenario.name, r1.seed, r1.reproduce
+            ));
+            text.join("\n")
+        }
+        _ => return None,
+    })
+}
+
+fn compare_line(e: &RunEvent<'_>) -> Option<String> {
+    match e {
+        RunEvent::CompareRun {
+            n,
+            total,
+            strategy,
+            repeat,
+            repeats,
+            workers,
+            ops,
+        } => Some(format!(
+            "compare run {n}/{total}: {strategy} (repeat {repeat}/{repeats}, {} x {ops} ops)",
+            crate::compare::workers_label(*workers)
+        )),
+        _ => None,
+    }
+}
+
+fn shrink_line(e: &RunEvent<'_>) -> Option<String> {
+    Some(match e {
+        RunEvent::ShrinkOriginal {
+            run,
+            seed,
+            signature,
+        } => format!(
+            "shrink: run {run}: the original in lockstep, seed={seed} -> {}",
+            signature
+                .as_ref()
+                .map_or("passed".to_string(), |s| format!("fails with {s}"))
+        ),
+        RunEvent::ShrinkTrial {
+            run,
+            secs,
+            what,
+            seed,
+            outcome,
+        } => format!(
+            "shrink: run {run} ({secs:.0} s): {what} seed={seed} -> {}",
+            match outcome {
+                TrialOutcome::Accepted => "same failure: accepted".to_string(),
+                TrialOutcome::Other(s) => format!("other failure ({s}): rejected"),
+                TrialOutcome::CouldNotRun => "could not run: rejected".to_string(),
+                TrialOutcome::Passed => "passed: rejected".to_string(),
+            }
+        ),
+        RunEvent::ShrinkConfirm {
+            run,
+            confirmed,
+            signature,
+        } => format!(
+            "shrink: run {run}: the minimal scenario from its file -> {}",
+            if *confirmed {
+                "same failure: confirmed".to_string()
+            } else {
+                format!(
+                    "{}: NOT confirmed",
+                    signature
+                        .as_ref()
+                        .map_or("passed".to_string(), |x| format!("other failure ({x})"))
+                )
+            }
+        ),
+        _ => return None,
+    })
+}
+
+fn explore_line(e: &RunEvent<'_>) -> Option<String> {
+    Some(match e {
+        RunEvent::ExploreInterrupted { index } => {
+            format!("explore: run {index} was interrupted; it counts as nothing")
+        }
+        RunEvent::ExploreRun {
+            index,
+            secs,
+            seed,
+            settings,
+            finding,
+        } => format!(
+            "explore: run {index} ({secs:.0} s): seed={seed} {settings} -> {}",
+            match finding {
+                ExploreFinding::CouldNotRun => "could not run".to_string(),
+                ExploreFinding::Pass => "pass".to_string(),
+                ExploreFinding::KnownHazard(s) => format!("known hazard fired: {s}"),
+                ExploreFinding::Violation(s) => format!("VIOLATION: {s}"),
+            }
+        ),
+        RunEvent::ExploreShrunk {
+            index,
+            before,
+            after,
+            reproduce,
+        } => format!(
+            "explore: finding of run {index} shrunk: {before} -> {after}; reproduce: {reproduce}"
+        ),
+        RunEvent::ExploreShrinkInterrupted { index, file } => format!(
+            "explore: shrinking the finding of run {index} was interrupted; it stays as {}",
+            file.display()
+        ),
+        RunEvent::ExploreNotReproduced {
+            index,
+            seed,
+            reseeds,
+            file,
+        } => format!(
+            "explore: finding of run {index} did not reproduce in lockstep (seed {seed} and {reseeds} derived seeds): not shrunk; it stays as {}",
+            file.display()
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command event has a line; the run's own events are the console's.
+    #[test]
+    fn command_events_have_lines_and_run_events_do_not() {
+        assert!(command_line(&RunEvent::ReplayFromSeed).is_some());
+        assert!(
+            command_line(&RunEvent::ExploreInterrupted { index: 3 })
+                .is_some_and(|l| l == "explore: run 3 was interrupted; it counts as nothing")
+        );
+        assert!(command_line(&RunEvent::Note("n")).is_none());
+        assert!(
+            command_line(&RunEvent::Ops {
+                done: 1,
+                planned: 2
+            })
+            .is_none()
+        );
+    }
+}
