@@ -166,8 +166,11 @@ fn sqlite_prepare_interrupted_kills_the_build_and_leaves_no_half_release() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\necho $$ > {}\nexec sleep 300\n",
-            pid_file.display()
+            // Written whole, then renamed: the test waits for the file, and a file seen
+            // between its creation and the write would be empty.
+            "#!/bin/sh\necho $$ > {tmp}\nmv {tmp} {pid}\nexec sleep 300\n",
+            tmp = dir.path().join("build.pid.tmp").display(),
+            pid = pid_file.display()
         ),
     )
     .unwrap();
