@@ -8,7 +8,6 @@ pub mod coverage;
 pub mod durability;
 pub mod exclusion;
 pub mod failure;
-pub mod invariants;
 pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
@@ -122,9 +121,13 @@ pub struct Checks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<isolation::records::IsolationReport>,
     /// The scenario's `[[invariants]]`, each checked after the run on a read-only
-    /// connection (`check::invariants`).
+    /// connection (`observe::invariants`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub invariants: Vec<invariants::InvariantReport>,
+    pub invariants: Vec<crate::observe::invariants::InvariantReport>,
+    /// Lockstep runs with `[[invariants]]`: the invariants read at the run's quiescent
+    /// points by the runner (`observe::invariants::InvariantsDuring`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariants_during: Option<crate::observe::invariants::InvariantsDuring>,
 }
 
 impl Checks {
@@ -333,7 +336,8 @@ fn verify_database(
     let mut v = verify::structural(&conn, spec.scenario.sqlite.journal_mode);
     let judged = match &spec.scenario.ledger {
         _ if !judge_ledger => Ok(Default::default()),
-        Some(table) => match verify::open_read_only(db) {
+        Some(table) => match crate::observe::invariants::open_read_only(db, verify::AFTER_RUN_BUSY)
+        {
             Ok(ro) => app_ledger::check(&ro, table, ran, records),
             Err(source) => Err(ledger::LedgerError::ReadOnly { source }),
         },
@@ -346,7 +350,11 @@ fn verify_database(
     // Like the ledger, judged only when some worker ran: a run that stopped before anything
     // happened has no data to hold rules (liveness says why).
     if judge_ledger && !spec.scenario.invariants.is_empty() {
-        c.invariants = invariants::check_file(db, &spec.scenario.invariants);
+        c.invariants = crate::observe::invariants::check_file(
+            db,
+            &spec.scenario.invariants,
+            verify::AFTER_RUN_BUSY,
+        );
     }
     let ledger_clean = c.ledger_error.is_none()
         && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
@@ -422,6 +430,7 @@ fn state_unjudgeable(
 /// write exclusion, guard errors, coverage, lockstep breaches, the sidecar, isolation.
 fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations) {
     c.ops = completeness::check(plan, obs);
+    c.invariants_during = obs.invariants_during.clone();
     let x = exclusion::check(&obs.records);
     c.lock_overlaps = x.overlaps;
     c.lock_intervals = x.intervals;

@@ -4,6 +4,7 @@
 //! (`checks.invariants`).
 
 use super::*;
+use crate::observe::invariants::{InvariantReport, InvariantsDuring};
 
 /// The state oracle's finding, or its error (an error while checking is never a pass).
 pub(super) fn judge_state(j: &mut Judgement, c: &Checks) {
@@ -114,9 +115,14 @@ pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
 }
 
 /// Each invariant that returned rows fails the run by its name, with its first rows; one
-/// that could not run fails too (an error while checking is never a pass).
+/// that could not run fails too (an error while checking is never a pass). In lockstep an
+/// invariant broken at a quiescent point during the run fails even when it held again at
+/// the end (one failure per invariant: a breach after the run names the first one during
+/// it). The points checked, and those not judged, are noted.
 pub(super) fn judge_invariants(j: &mut Judgement, c: &Checks) {
+    let during = c.invariants_during.as_ref();
     for inv in &c.invariants {
+        let first = during.and_then(|d| d.first_breach(&inv.name));
         if let Some(e) = &inv.error {
             j.fail(
                 Cat::Invariant,
@@ -125,21 +131,63 @@ pub(super) fn judge_invariants(j: &mut Judgement, c: &Checks) {
                 format!("invariant {:?} could not be checked: {e}", inv.name),
             );
         } else if inv.rows > 0 {
-            let first = inv
-                .first_rows
-                .first()
-                .map(|r| format!("; first: {r}"))
+            let since = first
+                .map(|b| {
+                    format!(
+                        " (first broken at the quiescent point after step {} during the run)",
+                        b.step
+                    )
+                })
                 .unwrap_or_default();
-            j.failures.push(Failure::new(
-                Cat::Invariant,
-                Detector::InvariantCheck,
-                FailureKind::Unexpected,
-                Some(inv.rows),
+            invariant_broken(
+                j,
+                inv,
+                format!("its query returned {} row(s){since}", inv.rows),
+            );
+        } else if let Some(b) = first {
+            invariant_broken(
+                j,
+                &b.report,
                 format!(
-                    "invariant {:?} broken: its query returned {} row(s){first}",
-                    inv.name, inv.rows
+                    "at the quiescent point after step {} during the run its query returned {} row(s); it held again after the run",
+                    b.step, b.report.rows
                 ),
-            ));
+            );
         }
     }
+    if let Some(d) = during {
+        note_invariants_during(j, d);
+    }
+}
+
+fn invariant_broken(j: &mut Judgement, inv: &InvariantReport, what: String) {
+    let first = inv
+        .first_rows
+        .first()
+        .map(|r| format!("; first: {r}"))
+        .unwrap_or_default();
+    j.failures.push(Failure::new(
+        Cat::Invariant,
+        Detector::InvariantCheck,
+        FailureKind::Unexpected,
+        Some(inv.rows),
+        format!("invariant {:?} broken: {what}{first}", inv.name),
+    ));
+}
+
+/// What the runner's reads during the run covered, so a run whose invariants were never
+/// read while it ran does not read as if they had been.
+fn note_invariants_during(j: &mut Judgement, d: &InvariantsDuring) {
+    let mut note = format!(
+        "invariants read at {} quiescent point(s) during the run (lockstep)",
+        d.points
+    );
+    if d.not_judged > 0 {
+        note.push_str(&format!(
+            "; {} (point, invariant) read(s) not judged, first: {}",
+            d.not_judged,
+            d.first_not_judged.as_deref().unwrap_or("?")
+        ));
+    }
+    j.notes.push(note);
 }

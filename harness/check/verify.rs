@@ -64,18 +64,10 @@ pub fn open_for_verify(db: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// A read-only connection for queries the scenario wrote (`[ledger]`): evidence is never run
-/// as code that could change it. A `DELETE ... RETURNING` in a ledger query fails here
-/// (SQLITE_READONLY) instead of emptying the table it was meant to count.
-pub fn open_read_only(db: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_secs(30))?;
-    conn.pragma_update(None, "query_only", true)?;
-    Ok(conn)
-}
+/// How long the after-run readers (ledger and invariant queries, read-only: see
+/// `observe::invariants::open_read_only`) wait for a lock: every worker has exited, so only
+/// a leftover process could hold one.
+pub const AFTER_RUN_BUSY: Duration = Duration::from_secs(30);
 
 /// Structural checks; the ledger reads the rows through the same connection before the
 /// final checkpoint (see [`finalize`]).

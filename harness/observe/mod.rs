@@ -2,6 +2,7 @@
 //! These are the raw history; checks and reports are computed from them.
 
 pub mod clock;
+pub mod invariants;
 pub mod io;
 pub mod lockstep;
 mod sql_error;
@@ -294,6 +295,9 @@ pub struct Observations {
     /// Timed marks for the timeline (files appearing, kills, respawns, stalls), in the
     /// order the runner saw them.
     pub events: Vec<RunEvent>,
+    /// Lockstep runs of a scenario with `[[invariants]]`: the invariants queried at the
+    /// run's quiescent points.
+    pub invariants_during: Option<invariants::InvariantsDuring>,
 }
 
 /// Something that happened to the run at a known time, outside any op record: drawn as a

@@ -13,10 +13,22 @@ pub fn section(b: &mut String, r: &Report) {
         return;
     }
     b.push_str("<h2 id=\"invariants\">Invariants</h2>\n");
-    let broken = invs.iter().filter(|i| !i.holds()).count();
+    let during = r.checks.invariants_during.as_ref();
+    let first = |name: &str| during.and_then(|d| d.first_breach(name));
+    let broken = invs
+        .iter()
+        .filter(|i| !i.holds() || first(&i.name).is_some())
+        .count();
+    let when = match during {
+        Some(d) => format!(
+            "after the run and at {} quiescent point(s) during it (lockstep; {} read(s) not judged)",
+            d.points, d.not_judged
+        ),
+        None => "after the run".to_string(),
+    };
     let _ = writeln!(
         b,
-        "<p>{} invariant(s) checked on a read-only connection after the run; {broken} broken or not checked.</p>",
+        "<p>{} invariant(s) checked on a read-only connection {when}; {broken} broken or not checked.</p>",
         invs.len()
     );
     let rows: Vec<Vec<String>> = invs
@@ -24,7 +36,21 @@ pub fn section(b: &mut String, r: &Report) {
         .map(|i| {
             let (state, detail) = match &i.error {
                 Some(e) => ("could not be checked".to_string(), escape(e)),
-                None if i.rows == 0 => ("holds".to_string(), String::new()),
+                None if i.rows == 0 => match first(&i.name) {
+                    Some(at) => (
+                        format!(
+                            "broken during the run (after step {}), held at the end",
+                            at.step
+                        ),
+                        at.report
+                            .first_rows
+                            .iter()
+                            .map(|row| escape(row))
+                            .collect::<Vec<_>>()
+                            .join("<br>"),
+                    ),
+                    None => ("holds".to_string(), String::new()),
+                },
                 None => (
                     "broken".to_string(),
                     i.first_rows

@@ -496,6 +496,16 @@ impl Coordinator {
         self.granted.is_none() && self.live.iter().all(|a| self.parked.contains_key(a))
     }
 
+    /// Settled, and no actor is inside a transaction (holding the write lock, in a deferred
+    /// one, or paused inside SQLite): the database's committed state is all there is, and
+    /// nobody runs until the next grant. The app's invariants are read here.
+    pub fn quiescent(&self) -> bool {
+        self.settled()
+            && self.holders.is_empty()
+            && self.deferred.is_empty()
+            && self.paused.is_empty()
+    }
+
     pub fn finished(&self) -> bool {
         self.live.is_empty()
     }

@@ -32,6 +32,7 @@ use self::procs::{Wait, Workers};
 use self::start_error::StartError;
 use self::watch::FileWatch;
 use crate::observe::clock::monotonic_ns;
+use crate::observe::invariants::InvariantsDuring;
 use crate::observe::lockstep::LockstepOutcome;
 use crate::observe::{Observations, RunEvent, RunEventKind};
 use crate::plan;
@@ -441,6 +442,10 @@ fn coordinate(
     let planned = s.total_ops();
     let step_timeout = Duration::from_secs(u64::from(s.lockstep.step_timeout_secs));
     let mut last_progress = Instant::now();
+    // The app's invariants, read at each quiescent point some step led to (a point with no
+    // step since the last one shows the same database).
+    let mut during = (!s.invariants.is_empty()).then(InvariantsDuring::default);
+    let mut last_point = 0;
     let stopped = 'run: loop {
         let deadline = (Instant::now() + step_timeout).min(run_deadline);
         while !coord.settled() {
@@ -487,6 +492,13 @@ fn coordinate(
         if coord.finished() {
             break None;
         }
+        if let Some(d) = during.as_mut()
+            && coord.quiescent()
+            && coord.out.steps > last_point
+        {
+            last_point = coord.out.steps;
+            d.check_at(&spec.db_path, &s.invariants, coord.out.steps);
+        }
         steps.store(coord.out.steps, Ordering::Release);
         match coord.grant() {
             Ok(a) => workers.grant(a),
@@ -511,6 +523,7 @@ fn coordinate(
             }
         }
     }
+    obs.invariants_during = during;
     // Closing stdin ends each worker's grant reader; wait for their pipes to close.
     workers.close_stdins();
     workers.drain(obs, Instant::now() + Duration::from_secs(10));

@@ -1,6 +1,6 @@
 //! `[[invariants]]`: the app's own rules about its data, each a query that must return no
 //! rows ("no task claimed by two workers"). walburst runs them on a read-only connection
-//! after the run (`check::invariants`); here they are only refused when obviously wrong.
+//! after the run (`observe::invariants`, judged by `check`); here they are only refused when obviously wrong.
 
 use serde::{Deserialize, Serialize};
 

@@ -83,7 +83,7 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<LedgerTable>,
     /// The app's invariants: queries that must return no rows after the run
-    /// (`check::invariants`).
+    /// (`observe::invariants`, judged by `check`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invariants: Vec<Invariant>,
     /// Axes expanded into named cases (`harness/scenario/matrix/`, `NIGHTLY.md`).

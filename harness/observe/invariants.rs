@@ -1,17 +1,18 @@
-//! The app's invariants (`[[invariants]]`): each query lists the rows that break a rule of
-//! the app's data ("no task claimed by two workers"); any row fails the run, naming the
-//! invariant and its first rows. The queries run on a read-only connection
-//! (`verify::open_read_only`): evidence is never run as code that could change it, so an
-//! invariant written as `DELETE ... RETURNING` fails instead of emptying what it checks.
-//! An invariant that cannot run is a failure too, never a pass.
+//! The app's invariants (`[[invariants]]`), queried: each query lists the rows that break a
+//! rule of the app's data ("no task claimed by two workers"). The queries run on a
+//! read-only connection ([`open_read_only`]): evidence is never run as code that could
+//! change it, so an invariant written as `DELETE ... RETURNING` fails instead of emptying
+//! what it checks. They run after the run (`check::run`, which judges every invariant) and,
+//! in lockstep, at the run's quiescent points during it (the runner, [`InvariantsDuring`]):
+//! a rule the app breaks for a while and repairs before the end is seen too.
 
 use std::path::Path;
+use std::time::Duration;
 
-use rusqlite::Connection;
 use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use super::verify;
 use crate::scenario::Invariant;
 
 /// The rows of one violated invariant kept in the report; the count stays exact.
@@ -40,10 +41,23 @@ impl InvariantReport {
     }
 }
 
+/// A read-only connection for reading evidence (ledger and invariant queries): a query that
+/// writes fails instead of changing what it reads (`query_only` as well, for the temp
+/// schema). `busy`: how long to wait for a lock another connection holds.
+pub fn open_read_only(db: &Path, busy: Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(busy)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
 /// Checks every invariant against the database at `db`, through one read-only connection
-/// opened for them alone and closed before returning.
-pub fn check_file(db: &Path, invariants: &[Invariant]) -> Vec<InvariantReport> {
-    match verify::open_read_only(db) {
+/// opened for them alone (waiting up to `busy` for a lock) and closed before returning.
+pub fn check_file(db: &Path, invariants: &[Invariant], busy: Duration) -> Vec<InvariantReport> {
+    match open_read_only(db, busy) {
         Ok(conn) => check(&conn, invariants),
         Err(e) => invariants
             .iter()
@@ -110,6 +124,75 @@ fn show(v: Value) -> String {
     }
 }
 
+/// Lockstep: the invariants queried at the run's quiescent points, where every live actor
+/// is parked outside any transaction (nothing half-done is in the database's committed
+/// state) and at least one step ran since the last point. The runner's connection is
+/// read-only, waits for no lock (a lock held there is not the schedule's: the point is not
+/// judged) and closes before the next step is granted, so it changes nothing the workers
+/// see: the schedule, the trace and its hash are the same with or without invariants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvariantsDuring {
+    /// Quiescent points at which the invariants not yet broken were queried.
+    pub points: u64,
+    /// (point, invariant) pairs not judged: the database could not be read there, or the
+    /// query failed (its table did not exist yet, a lock was held outside the schedule).
+    /// After the run every invariant is judged again, errors included.
+    pub not_judged: u64,
+    /// The first of those, with its step and reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_not_judged: Option<String>,
+    /// Each invariant's first breach during the run, in the order they were found; an
+    /// invariant once broken is not queried again. Invariant: names are unique.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<BrokenAt>,
+}
+
+/// An invariant's first breach during the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenAt {
+    /// Steps the coordinator had recorded: the breach was committed by step `step - 1` at
+    /// the latest.
+    pub step: u64,
+    #[serde(flatten)]
+    pub report: InvariantReport,
+}
+
+impl InvariantsDuring {
+    /// Queries, at the quiescent point after `step` steps, every invariant not yet broken.
+    pub fn check_at(&mut self, db: &Path, invariants: &[Invariant], step: u64) {
+        let open: Vec<Invariant> = invariants
+            .iter()
+            .filter(|inv| self.first_breach(&inv.name).is_none())
+            .cloned()
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        self.points += 1;
+        for report in check_file(db, &open, Duration::ZERO) {
+            if let Some(e) = &report.error {
+                self.not_judged += 1;
+                if self.first_not_judged.is_none() {
+                    self.first_not_judged = Some(format!("step {step}, {:?}: {e}", report.name));
+                }
+            } else if report.rows > 0 {
+                self.broken.push(BrokenAt { step, report });
+            }
+        }
+        debug_assert!(
+            self.broken.iter().enumerate().all(|(i, b)| self.broken[..i]
+                .iter()
+                .all(|o| o.report.name != b.report.name)),
+            "an invariant's first breach is recorded once"
+        );
+    }
+
+    /// The first breach of the invariant named `name`, if it broke during the run.
+    pub fn first_breach(&self, name: &str) -> Option<&BrokenAt> {
+        self.broken.iter().find(|b| b.report.name == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +234,7 @@ mod tests {
                 ),
                 inv("no task claimed by two workers", DOUBLE_CLAIM),
             ],
+            Duration::ZERO,
         );
         assert!(reps[0].holds(), "{reps:?}");
         assert!(reps[0].first_rows.is_empty());
@@ -170,7 +254,11 @@ mod tests {
              INSERT INTO task_runs SELECT 'c' || i, 'w' || i FROM n",
         )
         .unwrap();
-        let reps = check_file(&path, &[inv("none", "SELECT task_id FROM task_runs")]);
+        let reps = check_file(
+            &path,
+            &[inv("none", "SELECT task_id FROM task_runs")],
+            Duration::ZERO,
+        );
         assert_eq!(reps[0].rows, 23);
         assert_eq!(reps[0].first_rows.len(), MAX_FIRST_ROWS);
     }
@@ -188,6 +276,7 @@ mod tests {
                 inv("no such table", "SELECT * FROM gone"),
                 inv("two statements", "SELECT 1 WHERE 0; DELETE FROM task_runs"),
             ],
+            Duration::ZERO,
         );
         for r in &reps {
             assert!(r.error.is_some() && !r.holds(), "{r:?}");
@@ -210,7 +299,11 @@ mod tests {
     #[test]
     fn a_missing_database_fails_every_invariant() {
         let dir = tempfile::tempdir().unwrap();
-        let reps = check_file(&dir.path().join("absent.db"), &[inv("x", "SELECT 1")]);
+        let reps = check_file(
+            &dir.path().join("absent.db"),
+            &[inv("x", "SELECT 1")],
+            Duration::ZERO,
+        );
         assert!(
             reps[0].error.as_deref().unwrap().contains("cannot open"),
             "{reps:?}"
@@ -223,5 +316,41 @@ mod tests {
         assert_eq!(long.chars().count(), MAX_VALUE_CHARS + 3);
         assert_eq!(show(Value::Blob(vec![1, 255])), "x'01ff'");
         assert_eq!(show(Value::Null), "NULL");
+    }
+    /// During the run: a breach is recorded once, at its first point, and the invariant is
+    /// not read again; a query that cannot run there (its table not created yet) is counted
+    /// as not judged, never as a breach or a pass; points count the reads.
+    #[test]
+    fn during_the_run_a_breach_is_kept_once_and_an_unreadable_point_is_not_judged() {
+        let (_d, path) = db();
+        let invs = [
+            inv("no task claimed by two workers", DOUBLE_CLAIM),
+            inv("later", "SELECT * FROM not_yet"),
+        ];
+        let mut d = InvariantsDuring::default();
+        d.check_at(&path, &invs, 4);
+        d.check_at(&path, &invs, 9);
+        assert_eq!(d.points, 2);
+        assert_eq!(d.broken.len(), 1, "{d:?}");
+        assert_eq!(d.broken[0].step, 4);
+        assert_eq!(
+            d.first_breach("no task claimed by two workers")
+                .unwrap()
+                .report
+                .rows,
+            1
+        );
+        assert!(d.first_breach("later").is_none());
+        assert_eq!(d.not_judged, 2);
+        let why = d.first_not_judged.as_deref().unwrap();
+        assert!(
+            why.starts_with("step 4, \"later\": ") && why.contains("not_yet"),
+            "{why}"
+        );
+        // Once every invariant broke, there is nothing left to read: no more points.
+        let mut all = InvariantsDuring::default();
+        all.check_at(&path, &invs[..1], 1);
+        all.check_at(&path, &invs[..1], 2);
+        assert_eq!((all.points, all.broken.len()), (1, 1));
     }
 }
