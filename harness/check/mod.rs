@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Chain;
 use crate::observe::Observations;
 use crate::plan::Plan;
 use crate::protocol::{DB_FILE, RunSpec};
@@ -336,7 +337,7 @@ fn verify_database(
     };
     match judged {
         Ok(l) => c.take_ledger(l),
-        Err(e) => c.ledger_error = Some(e.to_string()),
+        Err(e) => c.ledger_error = Some(Chain(&e).to_string()),
     }
     let ledger_clean = c.ledger_error.is_none()
         && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
@@ -348,7 +349,7 @@ fn verify_database(
             Some(why) => c.state_not_judged = Some(why),
             None => match state::check(&conn, ran, records) {
                 Ok(s) => c.state = Some(s),
-                Err(e) => c.state_error = Some(e.to_string()),
+                Err(e) => c.state_error = Some(Chain(&e).to_string()),
             },
         }
     }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::error::Chain;
 use clap::{Args, Parser, Subcommand};
 
 mod adapter;
@@ -197,7 +198,7 @@ fn print_out(text: &str) -> i32 {
 }
 
 fn usage_error(e: LoadError) -> i32 {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", Chain(&e));
     EXIT_USAGE
 }
 
@@ -258,7 +259,7 @@ fn report_command(a: ReportArgs) -> i32 {
     let report = match crate::replay::read_report(&a.report) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -287,7 +288,7 @@ fn report_command(a: ReportArgs) -> i32 {
             ))
         }
         Err(e) => {
-            eprintln!("error: cannot draw {}: {e:#}", a.report.display());
+            eprintln!("error: cannot draw {}: {}", a.report.display(), Chain(&*e));
             EXIT_FAIL
         }
     }
@@ -297,7 +298,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     let report = match crate::replay::read_report(&a.report) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -319,7 +320,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {m}");
+        eprintln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let worker_exe = match worker_exe(None) {
@@ -345,7 +346,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
         Ok(false) => EXIT_FAIL,
         Err(crate::replay::ReplayError::Run(crate::run::RunError::Unwritten(_))) => EXIT_UNWRITTEN,
         Err(e) => {
-            eprintln!("error: the replay could not be carried out: {e:#}");
+            eprintln!("error: the replay could not be carried out: {}", Chain(&e));
             EXIT_FAIL
         }
     }
@@ -389,7 +390,7 @@ fn run_command(a: RunArgs) -> i32 {
     let request = match a.sweep_request() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -425,7 +426,7 @@ fn run_command(a: RunArgs) -> i32 {
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {m}");
+        eprintln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let mut side_by_side = crate::run::delegate::SideBySide::default();
@@ -477,8 +478,9 @@ fn run_command(a: RunArgs) -> i32 {
                     failed += 1;
                     side_by_side.add_error(&s, seed, &e);
                     console.line(&format!(
-                        "FAIL {} seed={seed}: the run could not be carried out: {e:#}; reproduce: {}",
+                        "FAIL {} seed={seed}: the run could not be carried out: {}; reproduce: {}",
                         s.name,
+                        Chain(&e),
                         crate::run::reproduce_command(&source, seed, mode, &overrides)
                     ));
                 }

@@ -17,6 +17,7 @@ use super::{
     COMPARE_VERSION, CompareReport, Group, JSON_FILE, Prepared, RunSummary, SVG_FILE, StrategyInfo,
     chart, page, summarize, table, workers_label,
 };
+use crate::error::Chain;
 use crate::report::file_safe;
 use crate::report::write_atomic;
 
@@ -184,7 +185,7 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                                 s.page = draw_run_page(&outcome, &path, console);
                                 s.report = Some(path);
                             }
-                            Err(e) => console.line(&format!("note: {e:#}")),
+                            Err(e) => console.line(&format!("note: {}", Chain(&e))),
                         }
                         s
                     }
@@ -192,11 +193,13 @@ pub fn execute(p: &Prepared, out: &Output, console: &mut Console) -> anyhow::Res
                         let cmd = crate::run::reproduce_command(&source, p.seed, Mode::Free, o);
                         reproduce.insert(n, cmd.clone());
                         console.line(&format!(
-                            "FAIL {} seed={}: the run could not be carried out: {e:#}; reproduce: {cmd}",
-                            preset.name, p.seed
+                            "FAIL {} seed={}: the run could not be carried out: {}; reproduce: {cmd}",
+                            preset.name,
+                            p.seed,
+                            Chain(&e)
                         ));
                         RunSummary {
-                            error: Some(format!("{e:#}")),
+                            error: Some(Chain(&e).to_string()),
                             ..blank
                         }
                     }

@@ -9,6 +9,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{Ended, SweepError};
+use crate::error::Chain;
 use crate::observe::ActorId;
 use crate::observe::lockstep::TraceEntry;
 use crate::report::console::Console;
@@ -130,7 +131,7 @@ pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
                     );
                 }
             }
-            Err(e) => result.error = Some(format!("{e:#}")),
+            Err(e) => result.error = Some(Chain(&e).to_string()),
         }
     } else {
         match run(&req, &mut console) {
@@ -144,7 +145,7 @@ pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
                 result.report = o.report_path.clone();
                 result.run_dir = o.report.run_dir.clone();
             }
-            Err(e) => result.error = Some(format!("{e:#}")),
+            Err(e) => result.error = Some(Chain(&e).to_string()),
         }
     }
     if let Some(e) = &result.error {
@@ -159,7 +160,7 @@ pub fn pair_main(a: PairArgs) -> Result<Ended, SweepError> {
     crate::report::write_json_atomic(&a.result, &result).map_err(|e| SweepError::Io {
         doing: "write the pair result",
         path: a.result.clone(),
-        error: std::io::Error::other(format!("{e:#}")),
+        error: std::io::Error::other(Chain(&e).to_string()),
     })?;
     Ok(if result.interrupted {
         Ended::Interrupted

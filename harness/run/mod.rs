@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::check::{self, durability, verdict};
+use crate::error::Chain;
 use crate::observe;
 use crate::observe::ActorId;
 use crate::observe::lockstep::TraceEntry;
@@ -235,7 +236,10 @@ fn draw_page(
             Some(html)
         }
         Err(e) => {
-            console.line(&format!("note: the report page could not be drawn: {e:#}"));
+            console.line(&format!(
+                "note: the report page could not be drawn: {}",
+                Chain(&*e)
+            ));
             None
         }
     }
@@ -431,7 +435,7 @@ pub fn run(req: &RunRequest, console: &mut Console) -> Result<RunOutcome, RunErr
                 let unwritten = report::outputs::ReportUnwritten {
                     out_dir: dir.clone(),
                     run_dir: run_dir.clone(),
-                    cause: format!("{e:#}"),
+                    cause: Chain(&e).to_string(),
                 };
                 if !keep {
                     report.run_dir = Some(run_dir.clone());
