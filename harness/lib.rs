@@ -16,6 +16,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod determinism;
+pub mod error;
 pub mod exit;
 pub mod explore;
 pub mod nightly;

@@ -16,14 +16,16 @@ use crate::scenario::{Invalid, Mode};
 /// others come after it was accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("{}: cannot read the report: {error}", path.display())]
+    #[error("{}: cannot read the report", path.display())]
     Unreadable {
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
-    #[error("{}: not a walburst report (or of another schema_version): {error}", path.display())]
+    #[error("{}: not a walburst report (or of another schema_version)", path.display())]
     NotAReport {
         path: PathBuf,
+        #[source]
         error: serde_json::Error,
     },
     #[error(
@@ -36,8 +38,12 @@ pub enum ReplayError {
         expected: u32,
     },
     /// The scenario the report records fails the scenario rules (a hand-edited report).
-    #[error("{}: the scenario it records (`scenario`): {problem}", path.display())]
-    Scenario { path: PathBuf, problem: Invalid },
+    #[error("{}: the scenario it records (`scenario`)", path.display())]
+    Scenario {
+        path: PathBuf,
+        #[source]
+        problem: Invalid,
+    },
     /// `--lockstep` needs the free run's records, which only a kept run directory has.
     #[error(
         "--lockstep: the report's run directory was not kept; re-run with --keep (failed runs keep it)"

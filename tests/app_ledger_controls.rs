@@ -3,6 +3,7 @@
 
 use rusqlite::Connection;
 use walburst::check::app_ledger;
+use walburst::error::Chain;
 use walburst::observe::{OpRecord, Outcome};
 use walburst::plan::{self, Plan};
 use walburst::scenario::{LedgerTable, ScenarioSource, parse_str};
@@ -124,9 +125,8 @@ fn unreported_ops_are_ambiguous_and_settled_by_presence() {
 fn a_failing_query_is_an_error_never_a_pass() {
     let (_d, conn, plan, mut table) = setup();
     table.present = "SELECT worker, seq FROM no_such_table".into();
-    let err = app_ledger::check(&conn, &table, &plan, &[])
-        .unwrap_err()
-        .to_string();
+    let err = app_ledger::check(&conn, &table, &plan, &[]).unwrap_err();
+    let err = Chain(&err).to_string();
     assert!(
         err.contains("`ledger.present`") && err.contains("no_such_table"),
         "{err}"

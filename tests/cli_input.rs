@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use walburst::error::Chain;
 use walburst::scenario::{self, ScenarioSource};
 
 const EXE: &str = env!("CARGO_BIN_EXE_walburst");
@@ -452,7 +453,11 @@ fn every_scenario_file_is_valid_and_embedded_verbatim() {
         let text = fs::read_to_string(path).unwrap();
         let stem = path.file_stem().unwrap().to_str().unwrap();
         if let Err(e) = scenario::parse_str(&text, &ScenarioSource::File(path.clone())) {
-            problems.push(format!("{} does not parse/validate: {e}", path.display()));
+            problems.push(format!(
+                "{} does not parse/validate: {}",
+                path.display(),
+                Chain(&e)
+            ));
         }
         match scenario::find_embedded(stem) {
             None => problems.push(format!(

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use walburst::compare::CompareError;
+use walburst::error::Chain;
 use walburst::nightly::merge::{MergeRequest, merge_command};
 use walburst::nightly::{MergeError, load_case};
 use walburst::replay::{ReplayError, read_report};
@@ -27,7 +28,8 @@ fn subject(e: &LoadError) -> &str {
 fn refused_values_name_their_field_as_data() {
     let e = parse("[workload]\nworkers = 0\n");
     assert!(
-        e.to_string()
+        Chain(&e)
+            .to_string()
             .contains("field `workload.workers` = 0 is out of range"),
         "{e}"
     );

@@ -45,12 +45,12 @@ pub struct CheckRequest {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     /// The command is not something a run could start (exit 2).
-    #[error("adapter check: {0}")]
-    Command(Invalid),
+    #[error("adapter check")]
+    Command(#[source] Invalid),
     /// A phase's scenario did not load (a bug: the phases are fixed).
     #[error(transparent)]
     Scenario(#[from] Box<LoadError>),
-    #[error("adapter check, phase {phase}: the run could not be carried out: {source}")]
+    #[error("adapter check, phase {phase}: the run could not be carried out")]
     Run {
         phase: &'static str,
         #[source]
@@ -373,6 +373,7 @@ pub fn current_dir() -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Chain;
 
     fn req(dir: &std::path::Path, command: &str) -> CheckRequest {
         CheckRequest {
@@ -403,7 +404,7 @@ mod tests {
         }
         let e = phase_scenario(Phase::Free, &req(dir.path(), "./missing.sh")).unwrap_err();
         assert!(e.is_usage(), "{e}");
-        assert!(e.to_string().contains("worker.command"), "{e}");
+        assert!(Chain(&e).to_string().contains("worker.command"), "{e}");
     }
 
     /// The kill phase plans one kill, on a create (a write that always reaches its COMMIT):

@@ -81,14 +81,14 @@ fn identity(w: Option<i64>, s: Option<i64>) -> Option<Id> {
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// Reading one of the kanban tables failed.
-    #[error("ledger could not read the tables: reading `{table}`: {source}")]
+    #[error("ledger could not read the tables: reading `{table}`")]
     Table {
         table: &'static str,
         #[source]
         source: rusqlite::Error,
     },
     /// One of the scenario's ledger queries failed to prepare or run.
-    #[error("ledger query {query} failed: {source}")]
+    #[error("ledger query {query} failed")]
     Query {
         query: LedgerQuery,
         #[source]
@@ -96,7 +96,7 @@ pub enum LedgerError {
     },
     /// The read-only connection the scenario's `[ledger]` queries run on could not be
     /// opened (evidence is never run as code on a writable connection).
-    #[error("ledger could not open the database read-only: {source}")]
+    #[error("ledger could not open the database read-only")]
     ReadOnly {
         #[source]
         source: rusqlite::Error,

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Chain;
 use crate::observe::Observations;
 use crate::plan::Plan;
 use crate::protocol::{DB_FILE, RunSpec};
@@ -345,7 +346,7 @@ fn verify_database(
     };
     match judged {
         Ok(l) => c.take_ledger(l),
-        Err(e) => c.ledger_error = Some(e.to_string()),
+        Err(e) => c.ledger_error = Some(Chain(&e).to_string()),
     }
     // Like the ledger, judged only when some worker ran: a run that stopped before anything
     // happened has no data to hold rules (liveness says why).
@@ -366,7 +367,7 @@ fn verify_database(
             Some(why) => c.state_not_judged = Some(why),
             None => match state::check(&conn, ran, records, spec.scenario.workload.claim) {
                 Ok(s) => c.state = Some(s),
-                Err(e) => c.state_error = Some(e.to_string()),
+                Err(e) => c.state_error = Some(Chain(&e).to_string()),
             },
         }
     }

@@ -36,7 +36,7 @@ pub struct StateReport {
 /// Why the replay could not be built (an error while checking: never a pass).
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state oracle: {doing}: {source}")]
+    #[error("state oracle: {doing}")]
     Sql {
         doing: String,
         #[source]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::check::Classification;
+use crate::error::Chain;
 use crate::scenario::{ScenarioSource, parse_str};
 
 fn scenario(expect: &str) -> Scenario {
@@ -320,7 +321,7 @@ fn a_scenario_that_cannot_fail_is_refused() {
         &src,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("expect.integrity"), "{e}");
+    assert!(Chain(&e).to_string().contains("expect.integrity"), "{e}");
     parse_str(
         "name = \"t\"\n[expect]\nintegrity = \"any-or-unreadable\"\nworker_errors = \"some\"\n",
         &src,
@@ -337,7 +338,7 @@ fn a_ledger_without_a_worker_is_refused() {
         &src,
     )
     .unwrap_err();
-    assert!(e.to_string().contains("`ledger`"), "{e}");
+    assert!(Chain(&e).to_string().contains("`ledger`"), "{e}");
 }
 
 /// A check that judged nothing fails unless declared; declared, it is a note.

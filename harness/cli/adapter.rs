@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::adapter_check::{self, CheckRequest};
+use crate::error::Chain;
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, worker_exe};
 use crate::signals::{install_interrupt_handler, interrupted};
 
@@ -89,7 +90,7 @@ fn check(a: CheckArgs) -> i32 {
     // Every phase's scenario first: bad input is refused before anything runs.
     for &p in &phases {
         if let Err(e) = adapter_check::phase_scenario(p, &req) {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return if e.is_usage() { EXIT_USAGE } else { EXIT_FAIL };
         }
     }
@@ -123,7 +124,7 @@ fn check(a: CheckArgs) -> i32 {
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", Chain(&e));
                 return if e.is_usage() { EXIT_USAGE } else { EXIT_FAIL };
             }
         }

@@ -3,6 +3,7 @@
 
 use super::args::CompareArgs;
 use crate::compare::{Output, execute, prepare};
+use crate::error::Chain;
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
 use crate::reporter::Console;
 
@@ -14,14 +15,14 @@ pub fn command(a: CompareArgs) -> i32 {
     let prepared = match prepare(&a) {
         Ok(p) => p,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", Chain(&msg));
             return EXIT_USAGE;
         }
     };
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {m}");
+        eprintln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let worker_exe = match crate::exit::worker_exe(None) {
@@ -83,7 +84,10 @@ fn compare_once(
             console.line(&format!("chart: {}", c.svg_path.display()));
             match &c.page {
                 Ok(p) => console.line(&format!("page: {}", p.display())),
-                Err(e) => console.line(&format!("note: the compare page could not be drawn: {e}")),
+                Err(e) => console.line(&format!(
+                    "note: the compare page could not be drawn: {}",
+                    Chain(e)
+                )),
             }
             let failed = c
                 .report
@@ -127,7 +131,10 @@ fn compare_once(
             )
         }
         Err(e) => {
-            let line = format!("error: the comparison could not be carried out: {e:#}");
+            let line = format!(
+                "error: the comparison could not be carried out: {}",
+                Chain(&*e)
+            );
             eprintln!("{line}");
             (EXIT_FAIL, line)
         }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::error::Chain;
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS};
 use crate::explore::space::SpaceOptions;
 use crate::explore::{ExploreOptions, ExploreSummary, explore};
@@ -82,13 +83,16 @@ pub fn command(a: ExploreArgs) -> i32 {
     let summary = match explore(&opts, &mut console) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: the exploration could not be carried out: {e:#}");
+            eprintln!(
+                "error: the exploration could not be carried out: {}",
+                Chain(&*e)
+            );
             return EXIT_FAIL;
         }
     };
     let path = a.out.join(format!("explore-s{}.json", a.seed));
     if let Err(e) = crate::report::write_json_atomic(&path, &summary) {
-        eprintln!("error: cannot write the summary: {e:#}");
+        eprintln!("error: cannot write the summary: {}", Chain(&e));
         return EXIT_FAIL;
     }
     for sh in &summary.shrunk {

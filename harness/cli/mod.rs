@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::error::Chain;
 use clap::{Args, Parser, Subcommand};
 
 mod adapter;
@@ -198,7 +199,7 @@ fn print_out(text: &str) -> i32 {
 }
 
 fn usage_error(e: LoadError) -> i32 {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", Chain(&e));
     EXIT_USAGE
 }
 
@@ -262,7 +263,7 @@ fn report_command(a: ReportArgs) -> i32 {
     let report = match crate::replay::read_report(&a.report) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -291,7 +292,7 @@ fn report_command(a: ReportArgs) -> i32 {
             ))
         }
         Err(e) => {
-            eprintln!("error: cannot draw {}: {e:#}", a.report.display());
+            eprintln!("error: cannot draw {}: {}", a.report.display(), Chain(&*e));
             EXIT_FAIL
         }
     }
@@ -301,7 +302,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     let report = match crate::replay::read_report(&a.report) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -323,7 +324,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {m}");
+        eprintln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let worker_exe = match worker_exe(None) {
@@ -349,7 +350,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
         Ok(false) => EXIT_FAIL,
         Err(crate::replay::ReplayError::Run(crate::run::RunError::Unwritten(_))) => EXIT_UNWRITTEN,
         Err(e) => {
-            eprintln!("error: the replay could not be carried out: {e:#}");
+            eprintln!("error: the replay could not be carried out: {}", Chain(&e));
             EXIT_FAIL
         }
     }
@@ -393,7 +394,7 @@ fn run_command(a: RunArgs) -> i32 {
     let request = match a.sweep_request() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -429,7 +430,7 @@ fn run_command(a: RunArgs) -> i32 {
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {m}");
+        eprintln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let mut side_by_side = crate::run::delegate::SideBySide::default();
@@ -483,7 +484,7 @@ fn run_command(a: RunArgs) -> i32 {
                     console.event(&RunEvent::NotCarriedOut {
                         scenario: &s.name,
                         seed,
-                        error: format!("{e:#}"),
+                        error: Chain(&e).to_string(),
                         reproduce: &crate::run::reproduce_command(&source, seed, mode, &overrides),
                     });
                 }

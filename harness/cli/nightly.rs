@@ -3,6 +3,7 @@
 //! could not ([`SweepError`], [`MergeError`]); only here does that become a number.
 
 use super::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNWRITTEN, EXIT_USAGE};
+use crate::error::Chain;
 use crate::nightly::{Ended, MergeError, SweepError};
 
 pub fn ended(e: Ended) -> i32 {
@@ -19,7 +20,7 @@ pub fn sweep(r: Result<Ended, SweepError>) -> i32 {
     match r {
         Ok(e) => ended(e),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             if e.is_usage() { EXIT_USAGE } else { EXIT_FAIL }
         }
     }
@@ -30,7 +31,7 @@ pub fn merge(r: Result<Ended, MergeError>) -> i32 {
     match r {
         Ok(e) => ended(e),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             EXIT_USAGE
         }
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::error::Chain;
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
 use crate::reporter::Console;
 use crate::scenario::Overrides;
@@ -60,7 +61,7 @@ fn read_input(a: &ShrinkArgs) -> Result<ShrinkInput, i32> {
             return Err(EXIT_USAGE);
         }
         let report = crate::replay::read_report(path).map_err(|e| {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             EXIT_USAGE
         })?;
         let Some(expected) = crate::shrink::signature::of(&report) else {
@@ -84,7 +85,7 @@ fn read_input(a: &ShrinkArgs) -> Result<ShrinkInput, i32> {
         ..Overrides::default()
     };
     let (scenario, source) = crate::nightly::load_case(&a.input, &overrides).map_err(|e| {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", Chain(&e));
         EXIT_USAGE
     })?;
     let seed = a.seed.unwrap_or(scenario.seeds[0]);
@@ -129,13 +130,13 @@ pub fn command(a: ShrinkArgs) -> i32 {
     let summary = match shrink(&input, &opts, &mut console) {
         Ok((s, _)) => s,
         Err(e) => {
-            eprintln!("error: the shrink could not be carried out: {e:#}");
+            eprintln!("error: the shrink could not be carried out: {}", Chain(&*e));
             return EXIT_FAIL;
         }
     };
     let path = output::summary_path(&a.out, &summary);
     if let Err(e) = crate::report::write_json_atomic(&path, &summary) {
-        eprintln!("error: cannot write the summary: {e:#}");
+        eprintln!("error: cannot write the summary: {}", Chain(&e));
         return EXIT_FAIL;
     }
     print_result(&summary, &path);
@@ -152,7 +153,7 @@ pub fn command(a: ShrinkArgs) -> i32 {
                 r.join(", ")
             )),
             Err(e) => {
-                eprintln!("error: cannot record the regression: {e:#}");
+                eprintln!("error: cannot record the regression: {}", Chain(&*e));
                 return EXIT_FAIL;
             }
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
 
+use crate::error::Chain;
 use crate::exit::{EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE};
 use crate::releases::advise::{self, VersionSource};
 use crate::releases::{cache, known_bugs, origin, prepare, version};
@@ -88,7 +89,7 @@ pub fn command(a: SqliteArgs) -> i32 {
                 match version::parse_offered(text) {
                     Ok(v) => wanted.push(v),
                     Err(e) => {
-                        eprintln!("error: VERSION: {e}");
+                        eprintln!("error: VERSION: {}", Chain(&e));
                         return EXIT_USAGE;
                     }
                 }
@@ -99,7 +100,7 @@ pub fn command(a: SqliteArgs) -> i32 {
             for (done, v) in wanted.into_iter().enumerate() {
                 match prepare::ensure(v) {
                     Err(e @ prepare::PrepareError::Interrupted { .. }) => {
-                        eprintln!("error: {e}");
+                        eprintln!("error: {}", Chain(&e));
                         println!(
                             "INTERRUPTED sqlite prepare: {done} of {total} releases prepared; SQLite {v} was stopped and nothing of it is left half-written in the cache"
                         );
@@ -112,7 +113,7 @@ pub fn command(a: SqliteArgs) -> i32 {
                         p.prepare_secs
                     ),
                     Err(e) => {
-                        eprintln!("error: cannot prepare SQLite {v}: {e:#}");
+                        eprintln!("error: cannot prepare SQLite {v}: {}", Chain(&e));
                         code = EXIT_FAIL;
                     }
                 }
@@ -164,7 +165,7 @@ fn advise_on(source: &VersionSource) -> i32 {
     let v = match advise::read_version(source) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };

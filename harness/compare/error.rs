@@ -27,9 +27,10 @@ pub enum CompareError {
     #[error("--workers: {0} is named twice; name each worker count once")]
     WorkersTwice(u32),
     /// A strategy's scenario cannot be written as the TOML its runs read.
-    #[error("cannot write scenario {name} as TOML: {error}")]
+    #[error("cannot write scenario {name} as TOML")]
     Toml {
         name: String,
+        #[source]
         error: toml::ser::Error,
     },
 }

@@ -17,6 +17,7 @@ use super::{
     COMPARE_VERSION, CompareReport, Group, JSON_FILE, Prepared, RunSummary, SVG_FILE, StrategyInfo,
     chart, page, summarize, table,
 };
+use crate::error::Chain;
 use crate::report::file_safe;
 use crate::report::write_atomic;
 
@@ -189,7 +190,7 @@ pub fn execute(
                                 s.page = draw_run_page(&outcome, &path, reporter);
                                 s.report = Some(path);
                             }
-                            Err(e) => reporter.event(&RunEvent::Note(&format!("{e:#}"))),
+                            Err(e) => reporter.event(&RunEvent::Note(&Chain(&e).to_string())),
                         }
                         s
                     }
@@ -199,11 +200,11 @@ pub fn execute(
                         reporter.event(&RunEvent::NotCarriedOut {
                             scenario: preset.name,
                             seed: p.seed,
-                            error: format!("{e:#}"),
+                            error: Chain(&e).to_string(),
                             reproduce: &cmd,
                         });
                         RunSummary {
-                            error: Some(format!("{e:#}")),
+                            error: Some(Chain(&e).to_string()),
                             ..blank
                         }
                     }

@@ -15,6 +15,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Chain;
 use crate::run::event::{ExploreFinding, Reporter, RunEvent};
 use crate::run::{RunRequest, run};
 use crate::scenario::{Mode, Overrides, Scenario, ScenarioSource};
@@ -173,7 +174,7 @@ pub fn explore(
                 break;
             }
             Ok(o) => (space::judge(&s, signature::of(&o.report)), None),
-            Err(e) => (Finding::Pass, Some(format!("{e:#}"))),
+            Err(e) => (Finding::Pass, Some(Chain(&e).to_string())),
         };
         let word = match (&finding, &error) {
             (_, Some(_)) => ExploreFinding::CouldNotRun,

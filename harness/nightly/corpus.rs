@@ -263,10 +263,11 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File, RecordError> {
 /// Why failures could not be recorded in the corpus (the sweep itself still ended).
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("cannot {doing} {}: {error}", path.display())]
+    #[error("cannot {doing} {}", path.display())]
     Io {
         doing: &'static str,
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
     #[error(
@@ -278,9 +279,10 @@ pub enum RecordError {
     /// The corpus as it stands does not load (someone edited it since the sweep began).
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("{}: not TOML: {error}", path.display())]
+    #[error("{}: not TOML", path.display())]
     Parse {
         path: PathBuf,
+        #[source]
         error: toml_edit::TomlError,
     },
     #[error("seed {0} does not fit a TOML integer")]
@@ -290,8 +292,8 @@ pub enum RecordError {
     #[error(transparent)]
     Write(#[from] crate::report::WriteError),
     /// What was written does not load again; it is left for a person to mend.
-    #[error("the corpus no longer loads: {0}")]
-    NoLongerLoads(Box<LoadError>),
+    #[error("the corpus no longer loads")]
+    NoLongerLoads(#[source] Box<LoadError>),
 }
 
 fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RecordError {

@@ -56,10 +56,11 @@ pub enum SweepError {
     )]
     OutBusy { out: PathBuf, lock: PathBuf },
     /// A file or directory the sweep needs cannot be made; not bad input.
-    #[error("cannot {doing} {}: {error}", path.display())]
+    #[error("cannot {doing} {}", path.display())]
     Io {
         doing: &'static str,
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
 }
@@ -75,9 +76,10 @@ impl SweepError {
 /// Why shard results cannot be merged; always bad input (nothing is written).
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    #[error("{}: cannot read: {error}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Unreadable {
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
     #[error("{}: no sweep-index*.jsonl here (give the --out directory of a sweep)", .0.display())]

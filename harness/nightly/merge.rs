@@ -10,6 +10,7 @@ use super::progress::Progress;
 use super::summary::{Entry, PairResult, ShardInfo, Summary};
 use super::sweep::{INDEX_FORMAT, IndexLine, SweepHeader, print_recap, read_index, write_summary};
 use super::{Ended, MergeError};
+use crate::error::Chain;
 
 #[derive(Debug)]
 pub struct MergeRequest {
@@ -210,7 +211,7 @@ pub fn merge_command(a: MergeRequest) -> Result<Ended, MergeError> {
     let written =
         write_summary(&summary, &json, &md).and_then(|_| super::junit::write(&summary, &junit));
     if let Err(e) = written {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", Chain(&e));
         return Ok(Ended::Unwritten);
     }
     // The summaries are written; the page is drawn from them and can fail only on its own.
@@ -249,7 +250,10 @@ pub fn merge_command(a: MergeRequest) -> Result<Ended, MergeError> {
     match page {
         Ok(()) if !a.quiet => progress.line(&format!("page: {}", html.display())),
         Ok(()) => {}
-        Err(e) => progress.line(&format!("note: the merged page could not be drawn: {e:#}")),
+        Err(e) => progress.line(&format!(
+            "note: the merged page could not be drawn: {}",
+            Chain(&e)
+        )),
     }
     progress.line(&summary.totals.line());
     Ok(if summary.totals.not_passed() == 0 {

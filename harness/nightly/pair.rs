@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{Ended, SweepError};
+use crate::error::Chain;
 use crate::observe::ActorId;
 use crate::observe::lockstep::TraceEntry;
 use crate::report::outputs::Outputs;
@@ -119,7 +120,7 @@ pub fn pair_main(a: PairRequest, reporter: &mut dyn Reporter) -> Result<Ended, S
                     );
                 }
             }
-            Err(e) => result.error = Some(format!("{e:#}")),
+            Err(e) => result.error = Some(Chain(&e).to_string()),
         }
     } else {
         match run(&req, reporter) {
@@ -133,7 +134,7 @@ pub fn pair_main(a: PairRequest, reporter: &mut dyn Reporter) -> Result<Ended, S
                 result.report = o.report_path.clone();
                 result.run_dir = o.report.run_dir.clone();
             }
-            Err(e) => result.error = Some(format!("{e:#}")),
+            Err(e) => result.error = Some(Chain(&e).to_string()),
         }
     }
     if let Some(e) = &result.error {
@@ -148,7 +149,7 @@ pub fn pair_main(a: PairRequest, reporter: &mut dyn Reporter) -> Result<Ended, S
     crate::report::write_json_atomic(&a.result, &result).map_err(|e| SweepError::Io {
         doing: "write the pair result",
         path: a.result.clone(),
-        error: std::io::Error::other(format!("{e:#}")),
+        error: std::io::Error::other(Chain(&e).to_string()),
     })?;
     Ok(if result.interrupted {
         Ended::Interrupted

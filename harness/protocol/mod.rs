@@ -60,13 +60,13 @@ pub struct RunSpec {
 /// Why a run directory's `run.json` could not be read back; names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum RunSpecError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is not a run spec: {source}", path.display())]
+    #[error("{} is not a run spec", path.display())]
     Parse {
         path: PathBuf,
         #[source]

@@ -60,10 +60,11 @@ impl VersionSource {
 /// Why no version could be read. Each is the user's input (exit 2) and names its flag.
 #[derive(Debug, thiserror::Error)]
 pub enum AdviseError {
-    #[error("{flag}: cannot start `{program}`: {error}")]
+    #[error("{flag}: cannot start `{program}`")]
     Start {
         flag: &'static str,
         program: String,
+        #[source]
         error: std::io::Error,
     },
     #[error("{flag}: `{command}` did not exit within {} s", COMMAND_DEADLINE.as_secs())]
@@ -93,10 +94,11 @@ pub enum AdviseError {
         command: String,
         versions: Vec<SqliteVersion>,
     },
-    #[error("{flag}: waiting for `{command}`: {error}")]
+    #[error("{flag}: waiting for `{command}`")]
     Wait {
         flag: &'static str,
         command: String,
+        #[source]
         error: std::io::Error,
     },
 }

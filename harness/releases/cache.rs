@@ -67,19 +67,19 @@ pub enum CacheError {
         tree.display()
     )]
     SourceTreeGone { tree: PathBuf },
-    #[error("cannot create the cache {}: {source}", root.display())]
+    #[error("cannot create the cache {}", root.display())]
     CreateRoot {
         root: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot open {}: {source}", path.display())]
+    #[error("cannot open {}", path.display())]
     OpenLock {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot lock {}: {source}", path.display())]
+    #[error("cannot lock {}", path.display())]
     Lock {
         path: PathBuf,
         #[source]

@@ -30,16 +30,18 @@ pub enum PrepareError {
     NotOffered(SqliteVersion),
     #[error(transparent)]
     Cache(#[from] CacheError),
-    #[error("cannot {doing} {}: {error}", path.display())]
+    #[error("cannot {doing} {}", path.display())]
     Io {
         doing: &'static str,
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
-    #[error("cannot start {what}: {error}; log: {}", log.display())]
+    #[error("cannot start {what} (log: {})", log.display())]
     Start {
         what: String,
         log: PathBuf,
+        #[source]
         error: std::io::Error,
     },
     #[error(

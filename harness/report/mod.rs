@@ -126,10 +126,11 @@ pub fn file_safe(name: &str) -> String {
 /// A file of the run's evidence (a report, a summary, records) that could not be written:
 /// what was being done, to which path, and the OS's answer.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {doing} {}: {error}", path.display())]
+#[error("cannot {doing} {}", path.display())]
 pub struct WriteError {
     pub doing: &'static str,
     pub path: PathBuf,
+    #[source]
     pub error: std::io::Error,
 }
 

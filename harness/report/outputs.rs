@@ -37,7 +37,7 @@ pub enum OutputError {
     #[error("{flag} {}: is a directory", path.display())]
     IsADirectory { flag: String, path: PathBuf },
     /// `probe` (`path` or its nearest ancestor) could not be looked at.
-    #[error("{flag} {}: cannot use {}: {source}", path.display(), probe.display())]
+    #[error("{flag} {}: cannot use {}", path.display(), probe.display())]
     Unusable {
         flag: String,
         path: PathBuf,
@@ -46,7 +46,7 @@ pub enum OutputError {
         source: std::io::Error,
     },
     /// No file could be created in `dir`, the nearest existing directory of `path`.
-    #[error("{flag} {}: cannot write in {}: {source}", path.display(), dir.display())]
+    #[error("{flag} {}: cannot write in {}", path.display(), dir.display())]
     Unwritable {
         flag: String,
         path: PathBuf,

@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 
 use super::event::{Reporter, RunEvent, SideRow};
+use crate::error::Chain;
 use crate::observe::OpRecord;
 use crate::observe::lockstep::TraceEntry;
 use crate::releases::{cache, prepare};
@@ -123,7 +124,7 @@ pub fn run(
             cache::binary(v).display()
         )));
     }
-    prepare::ensure(v).map_err(|e| refuse(format!("{e:#}")))?;
+    prepare::ensure(v).map_err(|e| refuse(Chain(&e).to_string()))?;
     let exe = cache::binary(v);
     let scratch = tempfile::Builder::new()
         .prefix("walburst-sqlite-handback-")
@@ -208,8 +209,9 @@ impl SideBySide {
         self.rows.push(SideRow {
             release: release_label(&asked, None),
             verdict: format!(
-                "FAIL {} seed={seed}: the run could not be carried out: {e:#}",
-                s.name
+                "FAIL {} seed={seed}: the run could not be carried out: {}",
+                s.name,
+                Chain(e)
             ),
             report: None,
         });

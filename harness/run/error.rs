@@ -17,20 +17,26 @@ use crate::worker::vfs::VfsError;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The worker program resolved at load no longer resolves (moved or deleted since).
-    #[error("{scenario}: {problem}")]
-    Worker { scenario: String, problem: Invalid },
+    #[error("{scenario}")]
+    Worker {
+        scenario: String,
+        #[source]
+        problem: Invalid,
+    },
     /// A directory or file of the run cannot be made or removed.
-    #[error("cannot {doing} {}: {error}", path.display())]
+    #[error("cannot {doing} {}", path.display())]
     Io {
         doing: &'static str,
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
     /// The runner's own set-up of the database (`setup = "runner"`) failed.
-    #[error("{stage} {}: {error}", path.display())]
+    #[error("{stage} {}", path.display())]
     Setup {
         stage: SetupStage,
         path: PathBuf,
+        #[source]
         error: rusqlite::Error,
     },
     /// A file of the run's evidence (run spec, records, trace, kept report) could not be

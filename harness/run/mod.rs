@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::check::{self, durability, verdict};
+use crate::error::Chain;
 use crate::observe;
 use crate::observe::ActorId;
 use crate::observe::lockstep::TraceEntry;
@@ -236,7 +237,7 @@ fn draw_page(
         Err(e) => {
             reporter.event(&RunEvent::PageNotDrawn {
                 page: Page::Report,
-                error: format!("{e:#}"),
+                error: Chain(&*e).to_string(),
             });
             None
         }
@@ -440,7 +441,7 @@ pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, 
                 let unwritten = report::outputs::ReportUnwritten {
                     out_dir: dir.clone(),
                     run_dir: run_dir.clone(),
-                    cause: format!("{e:#}"),
+                    cause: Chain(&e).to_string(),
                 };
                 if !keep {
                     report.run_dir = Some(run_dir.clone());

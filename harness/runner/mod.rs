@@ -31,6 +31,7 @@ use self::coordinator::{Coordinator, StepEvent};
 use self::procs::{Wait, Workers};
 use self::start_error::StartError;
 use self::watch::FileWatch;
+use crate::error::Chain;
 use crate::observe::clock::monotonic_ns;
 use crate::observe::invariants::InvariantsDuring;
 use crate::observe::lockstep::LockstepOutcome;
@@ -52,7 +53,7 @@ pub trait Progress {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// The database directory could not be watched for the files that appear in it.
-    #[error("cannot watch {}: {source}", dir.display())]
+    #[error("cannot watch {}", dir.display())]
     Watch {
         dir: PathBuf,
         #[source]
@@ -224,8 +225,9 @@ fn after_exit(
         }
         Err(e) => {
             obs.liveness.push(format!(
-                "worker {w} could not be respawned after its seeded kill at seq {}: {e}",
-                kill.seq
+                "worker {w} could not be respawned after its seeded kill at seq {}: {}",
+                kill.seq,
+                Chain(&e)
             ));
             false
         }

@@ -16,7 +16,7 @@ use crate::scenario::Tamper;
 #[derive(Debug, thiserror::Error)]
 pub enum TamperError {
     /// A SQLite step on the database failed.
-    #[error("after_run = {}: {step} on {}: {source}", name(*tamper), db.display())]
+    #[error("after_run = {}: {step} on {}", name(*tamper), db.display())]
     Sqlite {
         tamper: Tamper,
         db: PathBuf,
@@ -25,7 +25,7 @@ pub enum TamperError {
         source: rusqlite::Error,
     },
     /// A file operation (on the database, its `-wal` or `-shm`) failed.
-    #[error("after_run = {}: {step} {}: {source}", name(*tamper), path.display())]
+    #[error("after_run = {}: {step} {}", name(*tamper), path.display())]
     Io {
         tamper: Tamper,
         path: PathBuf,

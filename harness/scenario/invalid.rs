@@ -24,11 +24,12 @@ pub enum Invalid {
     #[error("table `{table}`: {problem}")]
     Table { table: String, problem: String },
     /// One case of a `[matrix]`: the case is a scenario of its own and fails as one.
-    #[error("case {case}{with}: {problem}")]
+    #[error("case {case}{with}")]
     Case {
         case: String,
         /// The command-line overrides that shaped the case (" with --workers 8"), or "".
         with: String,
+        #[source]
         problem: Box<Invalid>,
     },
 }
@@ -89,7 +90,8 @@ mod tests {
         };
         assert_eq!(case.subject(), "workload.workers");
         assert!(
-            case.to_string()
+            crate::error::Chain(&case)
+                .to_string()
                 .starts_with("case m/wal with --workers 600: field `workload.workers`")
         );
         assert_eq!(

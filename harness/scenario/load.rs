@@ -57,9 +57,10 @@ impl fmt::Display for ScenarioSource {
 /// Bad input: where it came from (the file, or the shipped scenario's name, with the
 /// overrides that shaped it) and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
-#[error("{origin}: {problem}")]
+#[error("{origin}")]
 pub struct LoadError {
     pub origin: String,
+    #[source]
     pub problem: LoadProblem,
 }
 
@@ -68,9 +69,10 @@ pub struct LoadError {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadProblem {
     /// The file exists but cannot be read.
-    #[error("cannot read {what}: {error}")]
+    #[error("cannot read {what}")]
     Unreadable {
         what: &'static str,
+        #[source]
         error: std::io::Error,
     },
     /// Neither a shipped scenario's name nor an existing file.
@@ -87,9 +89,10 @@ pub enum LoadProblem {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     /// A field that names another scenario, which fails to load (a corpus entry's scenario).
-    #[error("field `{field}`: {inner}")]
+    #[error("field `{field}`")]
     Inner {
         field: String,
+        #[source]
         inner: Box<LoadError>,
     },
     /// A `[matrix]` scenario named where one case is needed.

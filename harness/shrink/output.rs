@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::search::Best;
 use super::trial::{Trials, write_scenario};
 use super::{ShrinkSummary, signature, stem};
+use crate::error::Chain;
 use crate::run::event::RunEvent;
 use crate::run::{RunRequest, reproduce_command, run};
 use crate::scenario::{Mode, Overrides, ScenarioSource};
@@ -43,7 +44,7 @@ pub fn finish(
     let reproduce = reproduce_command(&source, best.seed, Mode::Lockstep, &Overrides::default());
     // The confirmation: the file as a person would run it.
     let (loaded, _) = crate::scenario::load(&file.display().to_string(), &Overrides::default())
-        .map_err(|e| anyhow::anyhow!("the minimal scenario does not load again: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("the minimal scenario does not load again: {}", Chain(&e)))?;
     trials.runs += 1;
     let req = RunRequest {
         scenario: loaded,
@@ -131,9 +132,9 @@ pub fn record(
     std::fs::create_dir_all(corpus_dir.join("regressions"))?;
     std::fs::copy(file, &dst)
         .map_err(|e| anyhow::anyhow!("cannot copy {} to {}: {e}", file.display(), dst.display()))?;
-    let corpus = corpus::load(corpus_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let corpus = corpus::load(corpus_path).map_err(|e| anyhow::anyhow!("{}", Chain(&e)))?;
     let suite = crate::nightly::load_suite(&dst.display().to_string(), &Overrides::default())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("{}", Chain(&e)))?;
     let case = &suite.expansion.cases[0];
     let pair = crate::nightly::summary::make_pair(
         PairKind::Sweep,

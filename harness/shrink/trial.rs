@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::signature::{self, Signature};
+use crate::error::Chain;
 use crate::report::Report;
 use crate::run::event::Reporter;
 use crate::run::{RunRequest, run};
@@ -77,7 +78,7 @@ impl Trials<'_> {
             Err(e) => TrialRun {
                 report: None,
                 signature: None,
-                error: Some(format!("{e:#}")),
+                error: Some(Chain(&*e).to_string()),
                 scenario_file,
             },
         }

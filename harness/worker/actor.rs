@@ -15,6 +15,7 @@ use super::gate::{Gate, sql_result};
 use super::guard::{Guard, GuardError};
 use super::sink::RecordSink;
 use super::strategy::{Acquired, Held};
+use crate::error::Chain;
 use crate::observe::HarnessError;
 use crate::observe::SqlError;
 use crate::observe::clock::monotonic_ns;
@@ -509,7 +510,7 @@ impl<'a> Actor<'a> {
                     return;
                 }
                 Ok(None) => {}
-                Err(e) => rec.guard_error = Some(e.to_string()),
+                Err(e) => rec.guard_error = Some(Chain(&e).to_string()),
             }
         }
         // Inside the transaction, whether or not it would commit.
@@ -576,7 +577,7 @@ impl<'a> Actor<'a> {
         {
             match self.guard_step(conn) {
                 Ok(report) => rec.guard = report,
-                Err(e) => rec.guard_error = Some(e.to_string()),
+                Err(e) => rec.guard_error = Some(Chain(&e).to_string()),
             }
         }
     }

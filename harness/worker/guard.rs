@@ -16,17 +16,19 @@ use crate::scenario::{GuardAt, GuardKind};
 /// failed. The op records it as the reason; the trace hashes only that it was an error.
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
-    #[error("{} guard: cannot {doing} {}: {error}", guard.name(), path.display())]
+    #[error("{} guard: cannot {doing} {}", guard.name(), path.display())]
     File {
         guard: GuardKind,
         doing: &'static str,
         path: PathBuf,
+        #[source]
         error: std::io::Error,
     },
-    #[error("{} guard: PRAGMA {pragma}: {error}", guard.name())]
+    #[error("{} guard: PRAGMA {pragma}", guard.name())]
     Pragma {
         guard: GuardKind,
         pragma: &'static str,
+        #[source]
         error: rusqlite::Error,
     },
 }

@@ -25,6 +25,7 @@ use self::connect::{Purpose, Session};
 use self::gate::{Gate, LockstepLink};
 use self::guard::Guard;
 use self::sink::RecordSink;
+use crate::error::Chain;
 use crate::observe::ActorId;
 use crate::protocol::{Hello, PROTOCOL_VERSION, RunnerMsg, Start, WorkerMsg, WorkerOp};
 
@@ -46,15 +47,17 @@ fn read_msg() -> Option<RunnerMsg> {
 /// `fatal`.
 #[derive(Debug, thiserror::Error)]
 enum OpsFileError {
-    #[error("cannot read the ops file {}: {error}", path.display())]
+    #[error("cannot read the ops file {}", path.display())]
     Unreadable {
         path: std::path::PathBuf,
+        #[source]
         error: std::io::Error,
     },
-    #[error("ops file {} line {line}: {error}", path.display())]
+    #[error("ops file {} line {line}", path.display())]
     BadLine {
         path: std::path::PathBuf,
         line: usize,
+        #[source]
         error: serde_json::Error,
     },
 }
@@ -108,10 +111,10 @@ pub fn worker_main() -> i32 {
     match crate::protocol::RunSpec::read(&start.run_dir) {
         Ok(spec) => {
             if let Err(e) = self::origin::check_worker(&spec.sqlite_version) {
-                return fatal(e.to_string());
+                return fatal(Chain(&e).to_string());
             }
         }
-        Err(e) => return fatal(e.to_string()),
+        Err(e) => return fatal(Chain(&e).to_string()),
     }
     if start.protocol != PROTOCOL_VERSION {
         return fatal(format!(
@@ -128,11 +131,11 @@ pub fn worker_main() -> i32 {
             worker,
         )
     {
-        return fatal(e.to_string());
+        return fatal(Chain(&e).to_string());
     }
     let ops = match read_ops(&start) {
         Ok(ops) => ops,
-        Err(e) => return fatal(e.to_string()),
+        Err(e) => return fatal(Chain(&e).to_string()),
     };
     let spec = &start;
     let actors = spec.workload.connections_per_worker;

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use super::index::{Index, IndexLine};
 use super::plan::{Sweep, utc_today};
+use crate::error::Chain;
 use crate::nightly::corpus;
 use crate::nightly::progress::Progress;
 use crate::nightly::shard::Shard;
@@ -70,12 +71,12 @@ pub(super) fn finish(
     let summary_path = out.join(format!("sweep-summary{tag}.json"));
     let md_path = out.join(format!("sweep-summary{tag}.md"));
     if let Err(e) = write_summary(&summary, &summary_path, &md_path) {
-        problems.push(format!("{e:#}"));
+        problems.push(Chain(&e).to_string());
     }
     if let Some(j) = &sw.junit
         && let Err(e) = crate::nightly::junit::write(&summary, j)
     {
-        problems.push(format!("{e:#}"));
+        problems.push(Chain(&e).to_string());
     }
     if sw.record_failures {
         let date = plan.nightly_date.clone().unwrap_or_else(utc_today);
@@ -90,7 +91,7 @@ pub(super) fn finish(
                 corpus.path.display(),
                 r.join(", ")
             )),
-            Err(e) => problems.push(format!("cannot record failures: {e:#}")),
+            Err(e) => problems.push(format!("cannot record failures: {}", Chain(&e))),
         }
     }
     print_recap(progress, &summary);

@@ -12,6 +12,7 @@ use rustix::process::{Pid, Signal};
 use crate::runner::reap::{self, Waited};
 
 use super::index::{Index, IndexLine};
+use crate::error::Chain;
 use crate::nightly::pair::ChildResult;
 use crate::nightly::progress::Progress;
 use crate::nightly::summary::{Pair, PairResult, Status};
@@ -243,7 +244,7 @@ pub(super) fn run_pairs(
                         pair: pair.clone(),
                     });
                     if let Err(e) = started {
-                        *index_error.lock().unwrap() = Some(format!("{e:#}"));
+                        *index_error.lock().unwrap() = Some(Chain(&e).to_string());
                         break;
                     }
                     let _ = tx.send(Msg::Started(slot));
@@ -254,7 +255,7 @@ pub(super) fn run_pairs(
                         result: r.clone(),
                     });
                     if let Err(e) = written {
-                        *index_error.lock().unwrap() = Some(format!("{e:#}"));
+                        *index_error.lock().unwrap() = Some(Chain(&e).to_string());
                     }
                     let _ = tx.send(Msg::Done(slot, r));
                 }

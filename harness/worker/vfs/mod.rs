@@ -32,7 +32,7 @@ static ACTIVE: OnceLock<bool> = OnceLock::new();
 #[derive(Debug, thiserror::Error)]
 pub enum VfsError {
     /// A worker of a power-loss run could not open the shared undo log.
-    #[error("cannot open the undo log {}: {source}", path.display())]
+    #[error("cannot open the undo log {}", path.display())]
     OpenUndoLog {
         path: PathBuf,
         #[source]
@@ -42,14 +42,14 @@ pub enum VfsError {
     #[error("cannot register the fault VFS {vfs:?}: SQLite code {code}")]
     Register { vfs: &'static CStr, code: c_int },
     /// The runner could not read the undo log back.
-    #[error("cannot read the undo log {}: {source}", path.display())]
+    #[error("cannot read the undo log {}", path.display())]
     ReadUndoLog {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// Undoing one logged change (`write`, `truncate`, `creation`, `unlink`) of `path` failed.
-    #[error("cannot undo the {change} of {}: {source}", path.display())]
+    #[error("cannot undo the {change} of {}", path.display())]
     Undo {
         path: PathBuf,
         change: &'static str,
@@ -57,7 +57,7 @@ pub enum VfsError {
         source: std::io::Error,
     },
     /// The `-shm` could not be removed after the power loss.
-    #[error("cannot discard {}: {source}", path.display())]
+    #[error("cannot discard {}", path.display())]
     DiscardShm {
         path: PathBuf,
         #[source]
