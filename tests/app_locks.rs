@@ -126,7 +126,7 @@ fn passes(app: &str, mode: &str, seeds: std::ops::Range<u32>) {
 
 #[test]
 fn an_app_holding_its_own_locks_across_sql_passes_free_and_lockstep() {
-    passes("tracked", "free", 1..4);
+    passes("tracked", "free", 1..11);
     passes("tracked", "lockstep", 1..11);
 }
 

@@ -67,25 +67,25 @@ fn passes(style: &str, mode: &str, seeds: std::ops::Range<u32>) {
 
 #[test]
 fn a_plain_begin_app_passes_free_and_lockstep() {
-    passes("begin", "free", 1..4);
+    passes("begin", "free", 1..11);
     passes("begin", "lockstep", 1..11);
 }
 
 #[test]
 fn a_savepoint_app_passes_free_and_lockstep() {
-    passes("savepoint", "free", 1..4);
+    passes("savepoint", "free", 1..11);
     passes("savepoint", "lockstep", 1..11);
 }
 
 #[test]
 fn an_executescript_app_passes_free_and_lockstep() {
-    passes("script", "free", 1..4);
+    passes("script", "free", 1..11);
     passes("script", "lockstep", 1..11);
 }
 
 #[test]
 fn an_implicit_transaction_app_passes_free_and_lockstep() {
-    passes("implicit", "free", 1..4);
+    passes("implicit", "free", 1..11);
     passes("implicit", "lockstep", 1..11);
 }
 
