@@ -1,5 +1,5 @@
 //! Nightly CI: scenario matrices, seed sweeps, sharding, JUnit, the regression corpus,
-//! progress and merging shard results. The workflow is described in `NIGHTLY.md`.
+//! progress events and merging shard results. The workflow is described in `NIGHTLY.md`.
 //!
 //! A sweep runs (case, seed) pairs: [`matrix`] expands a scenario's `[matrix]` into cases,
 //! [`sweep`] crosses them with seeds, prepends the [`corpus`] of regressions, picks this
