@@ -583,3 +583,96 @@ fn nothing_below_the_reporter_imports_it() {
     // The control: the detector sees the CLI's import of it.
     assert!(importers.contains("cli"), "{importers:?}");
 }
+
+/// What in Rust source prints by itself: a `print!`/`println!`/`eprint!`/`eprintln!`/
+/// `dbg!` call, the `indicatif` crate, or `io::stdout`/`io::stderr` (`std::io::stdout()`),
+/// each by its tokens (comments and doc text may name them). A `Command`'s `.stdout(...)`
+/// is not `io::stdout` and is not counted.
+fn prints_itself(text: &str) -> Vec<String> {
+    fn walk(ts: TokenStream, found: &mut Vec<String>) {
+        let tokens: Vec<TokenTree> = ts.into_iter().collect();
+        for (i, t) in tokens.iter().enumerate() {
+            let punct = |k: usize, c: char| matches!(tokens.get(k), Some(TokenTree::Punct(p)) if p.as_char() == c);
+            match t {
+                TokenTree::Group(g) => walk(g.stream(), found),
+                TokenTree::Ident(id) => {
+                    let name = id.to_string();
+                    let is_macro = ["print", "println", "eprint", "eprintln", "dbg"]
+                        .contains(&name.as_str())
+                        && punct(i + 1, '!');
+                    let is_io = name == "io"
+                        && punct(i + 1, ':')
+                        && punct(i + 2, ':')
+                        && matches!(tokens.get(i + 3), Some(TokenTree::Ident(s)) if s == "stdout" || s == "stderr");
+                    if is_macro || name == "indicatif" {
+                        found.push(name);
+                    } else if is_io {
+                        found.push(format!("io::{}", tokens[i + 3]));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let ast = syn::parse_file(text).unwrap();
+    let mut found = Vec::new();
+    walk(quote::ToTokens::to_token_stream(&ast), &mut found);
+    found
+}
+
+/// A sweep and a merge speak through `nightly::event::SweepReporter`; the one reporter
+/// (`harness/reporter/`) prints. Nothing under `harness/nightly/` prints by itself.
+#[test]
+fn the_sweep_never_prints_by_itself() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let printing = |dir: &str| {
+        let mut files = Vec::new();
+        walk(&Path::new(ROOT).join(dir), &mut files);
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let found = prints_itself(&std::fs::read_to_string(&p).unwrap());
+                (!found.is_empty()).then(|| format!("{}: {found:?}", p.display()))
+            })
+            .collect::<Vec<String>>()
+    };
+    let nightly = printing("nightly");
+    assert!(
+        nightly.is_empty(),
+        "nightly/ prints:\n{}",
+        nightly.join("\n")
+    );
+    // The controls: the walk finds the reporter's own printing (indicatif, stdout), and the
+    // detector sees each kind but not a comment nor a child's `.stdout(..)`.
+    let reporter = printing("reporter");
+    assert!(
+        reporter
+            .iter()
+            .any(|f| f.contains("reporter/sweep.rs") && f.contains("indicatif")),
+        "{reporter:?}"
+    );
+    assert_eq!(prints_itself("fn f() { println!(\"x\"); }"), ["println"]);
+    assert_eq!(prints_itself("fn f() { eprint!(\"x\"); }"), ["eprint"]);
+    assert_eq!(
+        prints_itself("fn f() { let _ = std::io::stderr(); }"),
+        ["io::stderr"]
+    );
+    assert_eq!(prints_itself("use indicatif::ProgressBar;"), ["indicatif"]);
+    assert!(prints_itself("/// println!(\"x\")\nfn f() {}").is_empty());
+    assert!(
+        prints_itself(
+            "fn f(c: &mut std::process::Command) { c.stdout(std::process::Stdio::piped()); }"
+        )
+        .is_empty()
+    );
+}

@@ -153,11 +153,13 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn merge_refuses_what_is_not_a_sweep_index() {
     let dir = tempfile::tempdir().unwrap();
     let merge = |dirs: Vec<std::path::PathBuf>| {
-        merge_command(MergeRequest {
-            dirs,
-            out: dir.path().join("merged"),
-            quiet: true,
-        })
+        merge_command(
+            MergeRequest {
+                dirs,
+                out: dir.path().join("merged"),
+            },
+            &mut walburst::nightly::event::SweepRecorder::default(),
+        )
         .unwrap_err()
     };
     let empty = dir.path().join("empty");

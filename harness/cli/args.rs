@@ -280,7 +280,6 @@ impl From<MergeArgs> for MergeRequest {
         MergeRequest {
             dirs: a.dirs,
             out: a.out,
-            quiet: a.quiet,
         }
     }
 }

@@ -247,7 +247,10 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Replay(a) => replay_command(a),
         Command::Compare(a) => compare::command(a),
         Command::Report(a) => report_command(a),
-        Command::Merge(a) => nightly::merge(crate::nightly::merge::merge_command(a.into())),
+        Command::Merge(a) => {
+            let mut console = Console::new(a.quiet);
+            nightly::merge(crate::nightly::merge::merge_command(a.into(), &mut console))
+        }
         Command::SweepPair(a) => nightly::sweep(crate::nightly::pair::pair_main(
             a.into(),
             &mut Console::new(false),
@@ -370,7 +373,6 @@ impl RunArgs {
             scenarios: a.scenarios,
             seed: a.seed,
             output: a.output.into(),
-            quiet: a.quiet,
             mode: a.mode,
             check_determinism: a.check_determinism,
             worker_exe: a.worker_exe,
@@ -405,7 +407,8 @@ fn run_command(a: RunArgs) -> i32 {
             );
             return EXIT_USAGE;
         }
-        return nightly::sweep(crate::nightly::sweep::run_sweep(&request));
+        let mut console = Console::new(a.quiet);
+        return nightly::sweep(crate::nightly::sweep::run_sweep(&request, &mut console));
     }
     // Load and validate everything before running anything: bad input writes nothing.
     // With --sqlite, each scenario is loaded once per release (the release is an override).

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::progress::Progress;
+use super::event::{SweepEvent, SweepReporter};
 use super::summary::{Entry, PairResult, ShardInfo, Summary};
-use super::sweep::{INDEX_FORMAT, IndexLine, SweepHeader, print_recap, read_index, write_summary};
+use super::sweep::{INDEX_FORMAT, IndexLine, SweepHeader, read_index, write_summary};
 use super::{Ended, MergeError};
 use crate::error::Chain;
 
@@ -19,8 +19,6 @@ pub struct MergeRequest {
     pub dirs: Vec<PathBuf>,
     /// Where merged-summary.json, merged-junit.xml and merged-summary.md go.
     pub out: PathBuf,
-    /// Print only the failures and the totals.
-    pub quiet: bool,
 }
 
 fn is_index_name(p: &Path) -> bool {
@@ -195,8 +193,12 @@ fn merge(parts: Vec<Part>) -> Result<Summary, MergeError> {
     ))
 }
 
-/// `walburst merge`: `Err` is bad input, found before anything is written.
-pub fn merge_command(a: MergeRequest) -> Result<Ended, MergeError> {
+/// `walburst merge`: `Err` is bad input, found before anything is written. What it says
+/// goes to `reporter` (`--quiet` is the reporter's: the failures and the totals).
+pub fn merge_command(
+    a: MergeRequest,
+    reporter: &mut dyn SweepReporter,
+) -> Result<Ended, MergeError> {
     let files = index_files(&a.dirs)?;
     let parts = files
         .iter()
@@ -204,58 +206,36 @@ pub fn merge_command(a: MergeRequest) -> Result<Ended, MergeError> {
         .collect::<Result<Vec<Part>, MergeError>>()?;
     let summary = merge(parts)?;
     crate::report::outputs::check_dir("--out", &a.out).map_err(MergeError::Output)?;
-    let progress = Progress::new(0, true);
     let json = a.out.join("merged-summary.json");
     let md = a.out.join("merged-summary.md");
     let junit = a.out.join("merged-junit.xml");
     let written =
         write_summary(&summary, &json, &md).and_then(|_| super::junit::write(&summary, &junit));
     if let Err(e) = written {
-        eprintln!("error: {}", Chain(&e));
+        reporter.sweep_event(&SweepEvent::MergeUnwritten(Chain(&e).to_string()));
         return Ok(Ended::Unwritten);
     }
     // The summaries are written; the page is drawn from them and can fail only on its own.
     let html = a.out.join("merged-summary.html");
     let page = crate::report::write_atomic(&html, super::page::render(&summary, &a.out).as_bytes());
-    if !a.quiet {
-        let shards = summary.shards.as_ref().map_or(String::new(), |s| {
-            format!(
-                ", {} present {}/{}{}",
-                s.noun(),
-                s.present.len(),
-                s.count,
-                if s.missing.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (MISSING {})", s.missing_list())
-                }
-            )
-        });
-        progress.line(&format!(
-            "MERGE {} index files: sweep {}, {} pairs{shards}",
-            files.len(),
-            super::summary::short_hash(&summary.sweep_hash),
-            summary.totals.pairs
-        ));
-    }
-    print_recap(&progress, &summary);
-    if !a.quiet {
-        progress.line(&format!(
-            "summary: {} ({}); junit: {}",
-            json.display(),
-            md.display(),
-            junit.display()
-        ));
-    }
+    reporter.sweep_event(&SweepEvent::Merge {
+        files: files.len(),
+        summary: &summary,
+    });
+    reporter.sweep_event(&SweepEvent::Recap(&summary));
+    reporter.sweep_event(&SweepEvent::MergeWritten {
+        json: &json,
+        md: &md,
+        junit: &junit,
+    });
     match page {
-        Ok(()) if !a.quiet => progress.line(&format!("page: {}", html.display())),
-        Ok(()) => {}
-        Err(e) => progress.line(&format!(
-            "note: the merged page could not be drawn: {}",
-            Chain(&e)
-        )),
+        Ok(()) => reporter.sweep_event(&SweepEvent::MergePage(&html)),
+        Err(e) => reporter.sweep_event(&SweepEvent::MergePageNotDrawn(Chain(&e).to_string())),
     }
-    progress.line(&summary.totals.line());
+    reporter.sweep_event(&SweepEvent::Totals {
+        totals: summary.totals,
+        unwritten: 0,
+    });
     Ok(if summary.totals.not_passed() == 0 {
         Ended::Pass
     } else {

@@ -1,20 +1,21 @@
 //! Nightly CI: scenario matrices, seed sweeps, sharding, JUnit, the regression corpus,
-//! progress and merging shard results. The workflow is described in `NIGHTLY.md`.
+//! progress events and merging shard results. The workflow is described in `NIGHTLY.md`.
 //!
 //! A sweep runs (case, seed) pairs: [`matrix`] expands a scenario's `[matrix]` into cases,
 //! [`sweep`] crosses them with seeds, prepends the [`corpus`] of regressions, picks this
 //! machine's [`shard`], runs every pair as a child `walburst sweep-pair` process (so that
-//! output, crashes and `--jobs` stay per pair), shows [`progress`], and writes the run
+//! output, crashes and `--jobs` stay per pair), says what it does as [`event`]s (the CLI's
+//! reporter renders them; nothing here prints), and writes the run
 //! index, a [`summary`] and [`junit`] XML. [`merge`] puts shard results back together.
 
 pub mod corpus;
 mod error;
+pub mod event;
 pub mod junit;
 pub use crate::scenario::matrix;
 pub mod merge;
 pub mod page;
 pub mod pair;
-pub mod progress;
 pub mod shard;
 pub mod summary;
 pub mod sweep;
@@ -89,7 +90,6 @@ pub struct SweepRequest {
     /// One seed instead of the scenarios' own.
     pub seed: Option<u64>,
     pub output: crate::report::outputs::Outputs,
-    pub quiet: bool,
     pub mode: scenario::Mode,
     pub check_determinism: bool,
     pub worker_exe: Option<std::path::PathBuf>,

@@ -1,9 +1,12 @@
 //! The one reporter: renders every [`RunEvent`] for a person. The seed first, progress
-//! while it runs (on stderr, only on a terminal), the verdict last. It sits above every
-//! layer that emits events (run, replay, determinism and the commands built on them) and
-//! below `cli`, which makes it; nothing below imports it (`tests/house.rs`).
+//! while it runs (on stderr, only on a terminal), the verdict last. It renders a sweep's
+//! and a merge's [`SweepEvent`](crate::nightly::event::SweepEvent)s too (`sweep`: the
+//! progress bar, the plain progress lines, the recap, the totals line). It sits above every
+//! layer that emits events (run, replay, determinism, the commands built on them, the
+//! sweep) and below `cli`, which makes it; nothing below imports it (`tests/house.rs`).
 
 mod lines;
+mod sweep;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -19,6 +22,15 @@ pub struct Console {
     live: bool,
     /// The running run's `name seed=N`, for the progress line.
     label: String,
+    /// A sweep's bar and counts, between its events.
+    sweep: sweep::SweepView,
+}
+
+impl Drop for Console {
+    /// A sweep's bar never outlives its console: the terminal's line is left clean.
+    fn drop(&mut self) {
+        self.sweep.clear();
+    }
 }
 
 impl Console {
@@ -27,6 +39,7 @@ impl Console {
             quiet,
             live: !quiet && std::io::stderr().is_terminal(),
             label: String::new(),
+            sweep: sweep::SweepView::default(),
         }
     }
 

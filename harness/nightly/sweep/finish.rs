@@ -1,5 +1,5 @@
 //! The end of a sweep: the summary, the JUnit file, recorded failures, the recap and how it
-//! ended.
+//! ended, each said as an event.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -8,20 +8,32 @@ use super::index::{Index, IndexLine};
 use super::plan::{Sweep, utc_today};
 use crate::error::Chain;
 use crate::nightly::corpus;
-use crate::nightly::progress::Progress;
+use crate::nightly::event::{SweepEvent, SweepReporter};
 use crate::nightly::shard::Shard;
-use crate::nightly::summary::{Entry, PairResult, Summary, failures_to_show};
+use crate::nightly::summary::{Entry, PairResult, Summary};
 use crate::nightly::{Ended, SweepRequest};
 
-/// Closes the index and writes and prints what the sweep found; returns how it ended.
+/// What the pairs left: each slot's result (`None`: not run), the index error that stopped
+/// the sweep, and the sweep's wall time.
+pub(super) struct Ran {
+    pub(super) results: Vec<Option<PairResult>>,
+    pub(super) index_error: Option<String>,
+    pub(super) wall: f64,
+}
+
+/// Closes the index, writes what the sweep found and says it; returns how it ended.
 pub(super) fn finish(
     a: &SweepRequest,
     sweep: &Sweep,
-    results: Vec<Option<PairResult>>,
-    index_error: Option<String>,
+    ran: Ran,
     index: &Mutex<Index>,
-    progress: &mut Progress,
+    reporter: &mut dyn SweepReporter,
 ) -> Ended {
+    let Ran {
+        results,
+        index_error,
+        wall,
+    } = ran;
     let sw = &a.sweep;
     let Sweep {
         plan,
@@ -34,10 +46,8 @@ pub(super) fn finish(
     } = sweep;
     let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
     let out = &a.output.out;
-    let wall = progress.elapsed_secs();
-    progress.clear();
-    if let Some(e) = index_error {
-        progress.line(&format!("error: the sweep stopped: {e}"));
+    if let Some(error) = index_error {
+        reporter.sweep_event(&SweepEvent::Stopped { error });
     }
     let was_interrupted = crate::nightly::interrupted();
     let why_not_run = if was_interrupted {
@@ -81,44 +91,34 @@ pub(super) fn finish(
     if sw.record_failures {
         let date = plan.nightly_date.clone().unwrap_or_else(utc_today);
         match corpus::record_failures(corpus, &summary.results, suites, &date) {
-            Ok(r) if r.is_empty() => progress.info(&format!(
-                "no new failures to record in {}",
-                corpus.path.display()
-            )),
-            Ok(r) => progress.line(&format!(
-                "recorded {} new regression(s) in {}: {}",
-                r.len(),
-                corpus.path.display(),
-                r.join(", ")
-            )),
+            Ok(r) if r.is_empty() => reporter.sweep_event(&SweepEvent::NothingRecorded {
+                corpus: &corpus.path,
+            }),
+            Ok(r) => reporter.sweep_event(&SweepEvent::Recorded {
+                corpus: &corpus.path,
+                names: &r,
+            }),
             Err(e) => problems.push(format!("cannot record failures: {}", Chain(&e))),
         }
     }
-    print_recap(progress, &summary);
-    progress.info(&format!(
-        "summary: {} ({})",
-        summary_path.display(),
-        md_path.display()
-    ));
+    reporter.sweep_event(&SweepEvent::Recap(&summary));
+    reporter.sweep_event(&SweepEvent::SummaryWritten {
+        json: &summary_path,
+        md: &md_path,
+    });
     if let Some(j) = &sw.junit {
-        progress.info(&format!("junit: {}", j.display()));
+        reporter.sweep_event(&SweepEvent::JunitWritten(j));
     }
     for p in &problems {
-        progress.line(&format!("error: {p}"));
+        reporter.sweep_event(&SweepEvent::Unwritten(p.clone()));
     }
     if was_interrupted {
-        progress.line("interrupted (SIGINT/SIGTERM): no further pair was started");
+        reporter.sweep_event(&SweepEvent::Interrupted);
     }
-    if problems.is_empty() {
-        progress.line(&summary.totals.line());
-    } else {
-        // The counts alone would read as a clean night; the last line says what is missing.
-        progress.line(&format!(
-            "{}; {} output(s) could not be written (see the errors above)",
-            summary.totals.line(),
-            problems.len()
-        ));
-    }
+    reporter.sweep_event(&SweepEvent::Totals {
+        totals: summary.totals,
+        unwritten: problems.len(),
+    });
     if was_interrupted {
         Ended::Interrupted
     } else if !problems.is_empty() {
@@ -137,38 +137,4 @@ pub fn write_summary(
 ) -> Result<(), crate::report::WriteError> {
     crate::report::write_json_atomic(json, summary)?;
     crate::report::write_atomic(md, summary.markdown().as_bytes())
-}
-
-/// The failures again, one line each with their reproduce command, then the regressions'
-/// own count: what a person reads at the end of a long log.
-pub fn print_recap(progress: &Progress, summary: &Summary) {
-    // Every failure and error; pairs that did not run (a missing shard, an interrupted
-    // sweep) only up to a few, then a count.
-    let (failed, not_run_hidden) = failures_to_show(&summary.results, 5);
-    if !failed.is_empty() {
-        let total = summary
-            .results
-            .iter()
-            .filter(|e| !e.result.passed())
-            .count();
-        progress.line(&format!("{total} pairs did not pass:"));
-        for e in failed {
-            progress.line(&format!(
-                "  {} {}: {}; reproduce: {}",
-                e.result.status.word(),
-                e.pair.key(),
-                e.result.reasons.first().map_or("", String::as_str),
-                e.pair.reproduce
-            ));
-        }
-        if not_run_hidden > 0 {
-            progress.line(&format!(
-                "  ... and {not_run_hidden} more not run (all of them are in the summary)"
-            ));
-        }
-    }
-    if summary.regressions.pairs > 0 {
-        progress.line(&format!("regressions: {}", summary.regressions.line()));
-        progress.line(&format!("sweep: {}", summary.sweep.line()));
-    }
 }

@@ -2,31 +2,47 @@
 //! as a child `walburst sweep-pair` process, one or `--jobs` at a time. Every pair is written
 //! to the run index (`sweep-index[-KofN].jsonl` in `--out`) before it starts and again with
 //! its result when it ends, so an aborted sweep still says what ran; at the end come the
-//! summary (`sweep-summary[-KofN].json` and `.md`), the JUnit file and the last line,
-//! `N passed, M failed`.
+//! summary (`sweep-summary[-KofN].json` and `.md`), the JUnit file and the last event,
+//! the totals (`N passed, M failed`). Everything it says goes to a [`SweepReporter`].
 
 mod finish;
 mod index;
 mod plan;
 mod pool;
 
-pub use finish::{print_recap, write_summary};
+pub use finish::write_summary;
 pub use index::{INDEX_FORMAT, IndexLine, SweepHeader, read_index};
 pub use plan::{SeedPlan, nightly_base_seed, seed_plan, utc_today};
 
-use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
-use super::progress::Progress;
+use super::event::{Shape, SweepEvent, SweepReporter};
 use super::shard::Shard;
 use super::summary::PairKind;
 use crate::nightly::{Ended, SweepError, SweepRequest};
 use index::Index;
 use pool::Ctx;
 
-/// `walburst run` as a sweep. `Err` comes before any pair runs.
-pub fn run_sweep(a: &SweepRequest) -> Result<Ended, SweepError> {
+/// `walburst run` as a sweep, each pair run by this executable. `Err` comes before any
+/// pair runs.
+pub fn run_sweep(a: &SweepRequest, reporter: &mut dyn SweepReporter) -> Result<Ended, SweepError> {
+    let exe = std::env::current_exe().map_err(|error| SweepError::Io {
+        doing: "find walburst's own executable to start the pairs:",
+        path: "/proc/self/exe".into(),
+        error,
+    })?;
+    run_sweep_with(a, &exe, reporter)
+}
+
+/// A sweep whose pairs run as `exe sweep-pair` (a test, whose own executable is not
+/// walburst, passes walburst's).
+pub fn run_sweep_with(
+    a: &SweepRequest,
+    exe: &Path,
+    reporter: &mut dyn SweepReporter,
+) -> Result<Ended, SweepError> {
     let sw = &a.sweep;
     let plan = seed_plan(a)?;
     let jobs = sw.jobs.unwrap_or(1);
@@ -44,19 +60,18 @@ pub fn run_sweep(a: &SweepRequest) -> Result<Ended, SweepError> {
         sweep.case_count,
     );
     if sw.dry_run {
-        let mut out = std::io::stdout().lock();
         for &i in selected {
-            let p = &all[i];
-            let _ = writeln!(out, "{i} {}\t{}", p.key(), p.reproduce);
+            reporter.sweep_event(&SweepEvent::DryRunPair {
+                index: i,
+                pair: &all[i],
+            });
         }
-        let _ = writeln!(
-            out,
-            "{} of {} pairs{} (sweep {}); nothing run",
-            selected.len(),
-            all.len(),
-            sw.shard.map(|s| format!(", shard {s}")).unwrap_or_default(),
-            super::summary::short_hash(hash)
-        );
+        reporter.sweep_event(&SweepEvent::DryRunEnd {
+            selected: selected.len(),
+            all: all.len(),
+            shard: sw.shard,
+            hash,
+        });
         return Ok(Ended::Pass);
     }
     // Every output is checked before the first pair runs: a sweep that cannot write its
@@ -67,11 +82,6 @@ pub fn run_sweep(a: &SweepRequest) -> Result<Ended, SweepError> {
             None => Ok(()),
         })
         .map_err(SweepError::Output)?;
-    let sweep_exe = std::env::current_exe().map_err(|error| SweepError::Io {
-        doing: "find walburst's own executable to start the pairs:",
-        path: "/proc/self/exe".into(),
-        error,
-    })?;
     let tag = sw.shard.map(Shard::file_tag).unwrap_or_default();
     let out = &a.output.out;
     // One sweep (shard) per index: held until this sweep ends.
@@ -79,20 +89,16 @@ pub fn run_sweep(a: &SweepRequest) -> Result<Ended, SweepError> {
 
     // From here on SIGINT/SIGTERM start no further pair; the running ones stop cleanly.
     crate::signals::install_interrupt_handler();
-    let mut progress = Progress::new(selected.len() as u64, a.quiet);
+    // The sweep's wall time, and the elapsed time its progress shows, from here.
+    let start = Instant::now();
     if let Some(base) = plan.base {
         let seeds = plan.seeds.as_deref().unwrap_or(&[]);
-        let range = match (seeds.first(), seeds.last()) {
-            (Some(f), Some(l)) if f != l => format!("seeds {f}..={l}"),
-            (Some(f), _) => format!("seed {f}"),
-            _ => String::new(),
-        };
-        match &plan.nightly_date {
-            Some(d) => progress.line(&format!(
-                "BASE_SEED={base} (nightly: UTC date {d}); {range}"
-            )),
-            None => progress.line(&format!("BASE_SEED={base}; {range}")),
-        }
+        reporter.sweep_event(&SweepEvent::BaseSeed {
+            base,
+            nightly_date: plan.nightly_date.as_deref(),
+            first: seeds.first().copied(),
+            last: seeds.last().copied(),
+        });
     }
     let n_reg = all
         .iter()
@@ -100,21 +106,25 @@ pub fn run_sweep(a: &SweepRequest) -> Result<Ended, SweepError> {
         .count();
     let index_path = out.join(format!("sweep-index{tag}.jsonl"));
     let shape = match &plan.seeds {
-        Some(s) => format!("{case_count} cases x {} seeds", s.len()),
-        None => format!("{} pairs of {case_count} cases", all.len() - n_reg),
+        Some(s) => Shape::Seeds {
+            cases: case_count,
+            seeds: s.len(),
+        },
+        None => Shape::Pairs {
+            pairs: all.len() - n_reg,
+            cases: case_count,
+        },
     };
-    progress.line(&format!(
-        "SWEEP {} pairs ({} regressions + {shape}) sweep {}{}; running {} pairs, {} at a time; index {}",
-        all.len(),
-        n_reg,
-        super::summary::short_hash(hash),
-        sw.shard
-            .map(|s| format!(", shard {s}"))
-            .unwrap_or_default(),
-        selected.len(),
+    reporter.sweep_event(&SweepEvent::Sweep {
+        pairs: all.len(),
+        regressions: n_reg,
+        shape,
+        hash,
+        shard: sw.shard,
+        running: selected.len(),
         jobs,
-        index_path.display()
-    ));
+        index: &index_path,
+    });
 
     let header = SweepHeader {
         format: INDEX_FORMAT.to_string(),
@@ -137,20 +147,26 @@ pub fn run_sweep(a: &SweepRequest) -> Result<Ended, SweepError> {
             error,
         })?;
     let ctx = Ctx {
-        exe: sweep_exe,
+        exe: PathBuf::from(exe),
         worker_exe: a.worker_exe.clone(),
         out: out.clone(),
         work_dir: a.output.work_dir.clone(),
         keep: a.output.keep,
         results_dir: results_dir.path().to_path_buf(),
     };
-    let (results, index_error) = pool::run_pairs(all, selected, jobs, &ctx, &index, &mut progress);
+    let (results, index_error) =
+        pool::run_pairs(all, selected, jobs, &ctx, &index, start, reporter);
+    let wall = start.elapsed().as_secs_f64();
+    reporter.sweep_event(&SweepEvent::PairsEnded);
     Ok(finish::finish(
         a,
         &sweep,
-        results,
-        index_error,
+        finish::Ran {
+            results,
+            index_error,
+            wall,
+        },
         &index,
-        &mut progress,
+        reporter,
     ))
 }

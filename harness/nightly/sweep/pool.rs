@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::nightly::event::{SweepEvent, SweepReporter, Tally};
+
 use rustix::process::{Pid, Signal};
 
 use crate::runner::reap::{self, Waited};
@@ -14,7 +16,6 @@ use crate::runner::reap::{self, Waited};
 use super::index::{Index, IndexLine};
 use crate::error::Chain;
 use crate::nightly::pair::ChildResult;
-use crate::nightly::progress::Progress;
 use crate::nightly::summary::{Pair, PairResult, Status};
 
 pub(super) struct Ctx {
@@ -211,9 +212,16 @@ pub(super) fn run_pairs(
     jobs: u32,
     ctx: &Ctx,
     index: &Mutex<Index>,
-    progress: &mut Progress,
+    start: Instant,
+    reporter: &mut dyn SweepReporter,
 ) -> (Vec<Option<PairResult>>, Option<String>) {
     let mut results: Vec<Option<PairResult>> = vec![None; selected.len()];
+    let mut tally = Tally {
+        done: 0,
+        total: selected.len() as u64,
+        failed: 0,
+        elapsed_secs: 0.0,
+    };
     let next = Mutex::new(0usize);
     let index_error: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|scope| {
@@ -264,9 +272,20 @@ pub(super) fn run_pairs(
         drop(tx);
         for msg in rx {
             match msg {
-                Msg::Started(slot) => progress.started(&all[selected[slot]]),
+                Msg::Started(slot) => reporter.sweep_event(&SweepEvent::PairStarted {
+                    pair: &all[selected[slot]],
+                }),
                 Msg::Done(slot, r) => {
-                    progress.finished(&all[selected[slot]], &r);
+                    tally.done += 1;
+                    if !r.passed() {
+                        tally.failed += 1;
+                    }
+                    tally.elapsed_secs = start.elapsed().as_secs_f64();
+                    reporter.sweep_event(&SweepEvent::PairFinished {
+                        pair: &all[selected[slot]],
+                        result: &r,
+                        tally,
+                    });
                     results[slot] = Some(r);
                 }
             }
