@@ -465,6 +465,9 @@ fn a_lossy_file_watch_fails_the_sidecar_not_the_database() {
 #[path = "verdict_controls_tests.rs"]
 mod controls;
 
+#[path = "verdict_invariants_tests.rs"]
+mod invariants;
+
 /// A run the runner stopped early (a stuck actor, a deadline) often leaves a database the
 /// ledger cannot read (the app never created its tables): the stop is the cause and is named
 /// first; damage the data shows is still named before the stop.

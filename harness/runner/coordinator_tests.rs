@@ -449,3 +449,40 @@ fn a_begin_that_takes_the_lock_again_sends_back_only_begin_waiters() {
 
 #[path = "coordinator_app_lock_tests.rs"]
 mod app_locks;
+
+/// Quiescent (where the runner reads the app's invariants): settled and nobody inside a
+/// transaction: not while a step is in flight, nor while an actor holds the write lock or
+/// is inside a deferred transaction that has not written yet.
+#[test]
+fn quiescent_only_when_settled_and_nobody_is_inside_a_transaction() {
+    let mut c = coord(2, &[0, 1, 1, 0]);
+    c.on(StepEvent::Want(id(0), StepAction::Begin));
+    assert!(!c.quiescent(), "worker 1 has not parked");
+    c.on(StepEvent::Want(id(1), StepAction::BeginDeferred));
+    assert!(c.quiescent());
+    let a = c.grant().unwrap();
+    assert!(!c.quiescent(), "a step in flight");
+    c.on(StepEvent::Did(a, StepResult::Ok));
+    c.on(StepEvent::Want(a, StepAction::Commit));
+    assert!(
+        c.settled() && !c.quiescent(),
+        "worker 0 holds the write lock"
+    );
+    // Worker 1 opens a deferred transaction: it holds nothing yet, but is inside one.
+    step(&mut c, StepAction::Commit, StepResult::Ok);
+    assert!(c.settled() && !c.quiescent());
+    step(&mut c, StepAction::Open, StepResult::Ok); // 1 commits
+    assert!(c.settled() && !c.quiescent(), "worker 0 still holds");
+    step(&mut c, StepAction::Open, StepResult::Ok); // 0 commits
+    assert!(c.quiescent());
+    // A deferred transaction alone (no lock held yet) is inside a transaction too.
+    let mut d = coord(1, &[0, 0]);
+    d.on(StepEvent::Want(id(0), StepAction::BeginDeferred));
+    step(&mut d, StepAction::Commit, StepResult::Ok);
+    assert!(
+        d.settled() && !d.quiescent(),
+        "inside a deferred transaction"
+    );
+    step(&mut d, StepAction::Open, StepResult::Ok);
+    assert!(d.quiescent());
+}
