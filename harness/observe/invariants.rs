@@ -147,6 +147,25 @@ pub struct InvariantsDuring {
     pub broken: Vec<BrokenAt>,
 }
 
+/// Why reading `db` now would change its directory, if it would: a database in WAL mode whose
+/// `-wal` is gone (the last connection closed, checkpointed and deleted it) makes any
+/// connection, a read-only one included, create `-wal` and `-shm`, which a read-only one
+/// cannot delete again. The runner then does not read: it must not leave files the workers
+/// would not have found. The header is read with a plain descriptor, closed at once; the
+/// runner holds no SQLite connection to the database then (POSIX locks are per process).
+fn reading_would_create_files(db: &Path) -> Option<&'static str> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(db).ok()?.read_exact(&mut header).ok()?;
+    // Bytes 18 and 19: the file format's write and read versions, 2 in WAL mode.
+    let wal = header[18] == 2 && header[19] == 2;
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    (wal && !Path::new(&name).exists()).then_some(
+        "the database is in WAL mode and has no -wal (every connection had closed): reading it would create -wal and -shm",
+    )
+}
+
 /// An invariant's first breach during the run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokenAt {
@@ -169,6 +188,13 @@ impl InvariantsDuring {
             return;
         }
         self.points += 1;
+        if let Some(why) = reading_would_create_files(db) {
+            self.not_judged += open.len() as u64;
+            if self.first_not_judged.is_none() {
+                self.first_not_judged = Some(format!("step {step}: {why}"));
+            }
+            return;
+        }
         for report in check_file(db, &open, Duration::ZERO) {
             if let Some(e) = &report.error {
                 self.not_judged += 1;
@@ -323,6 +349,11 @@ mod tests {
     #[test]
     fn during_the_run_a_breach_is_kept_once_and_an_unreadable_point_is_not_judged() {
         let (_d, path) = db();
+        // A worker's connection stays open, as in a run: the -wal is there.
+        let worker = Connection::open(&path).unwrap();
+        worker
+            .query_row("SELECT count(*) FROM task_runs", [], |_| Ok(()))
+            .unwrap();
         let invs = [
             inv("no task claimed by two workers", DOUBLE_CLAIM),
             inv("later", "SELECT * FROM not_yet"),
@@ -352,5 +383,36 @@ mod tests {
         all.check_at(&path, &invs[..1], 1);
         all.check_at(&path, &invs[..1], 2);
         assert_eq!((all.points, all.broken.len()), (1, 1));
+    }
+    /// A WAL database every connection has closed has no `-wal`: reading it would create
+    /// `-wal` and `-shm` that the workers would not have found, so the point is not judged
+    /// and the directory stays as it was (mutant: the guard removed).
+    #[test]
+    fn a_closed_wal_database_is_not_read_during_the_run() {
+        let (dir, path) = db(); // WAL mode; its only connection closed, -wal deleted
+        let wal = dir.path().join("t.db-wal");
+        let shm = dir.path().join("t.db-shm");
+        assert!(!wal.exists() && !shm.exists());
+        let mut d = InvariantsDuring::default();
+        d.check_at(
+            &path,
+            &[inv("no task claimed by two workers", DOUBLE_CLAIM)],
+            3,
+        );
+        assert_eq!((d.points, d.not_judged, d.broken.len()), (1, 1, 0), "{d:?}");
+        assert!(d.first_not_judged.unwrap().contains("would create -wal"));
+        assert!(!wal.exists() && !shm.exists(), "the read left files behind");
+        // With a connection open (its -wal present) the same point is read.
+        let conn = Connection::open(&path).unwrap();
+        conn.query_row("SELECT count(*) FROM task_runs", [], |_| Ok(()))
+            .unwrap();
+        assert!(wal.exists());
+        let mut d = InvariantsDuring::default();
+        d.check_at(
+            &path,
+            &[inv("no task claimed by two workers", DOUBLE_CLAIM)],
+            3,
+        );
+        assert_eq!((d.not_judged, d.broken.len()), (0, 1), "{d:?}");
     }
 }
