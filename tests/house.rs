@@ -623,7 +623,7 @@ fn prints_itself(text: &str) -> Vec<String> {
 /// A sweep and a merge speak through `nightly::event::SweepReporter`; the one reporter
 /// (`harness/reporter/`) prints. Nothing under `harness/nightly/` prints by itself.
 #[test]
-fn the_sweep_never_prints_by_itself() {
+fn no_layer_below_the_reporter_prints_by_itself() {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -646,12 +646,29 @@ fn the_sweep_never_prints_by_itself() {
             })
             .collect::<Vec<String>>()
     };
-    let nightly = printing("nightly");
-    assert!(
-        nightly.is_empty(),
-        "nightly/ prints:\n{}",
-        nightly.join("\n")
-    );
+    // Every layer the commands are built on speaks through a reporter; only `cli/`,
+    // `reporter/` and the worker process (whose stdout is the protocol) print.
+    for dir in [
+        "nightly",
+        "releases",
+        "run",
+        "runner",
+        "check",
+        "report",
+        "render",
+        "compare",
+        "shrink",
+        "explore",
+        "scenario",
+        "plan",
+        "observe",
+        "protocol",
+        "workload",
+        "adapter_check",
+    ] {
+        let found = printing(dir);
+        assert!(found.is_empty(), "{dir}/ prints:\n{}", found.join("\n"));
+    }
     // The controls: the walk finds the reporter's own printing (indicatif, stdout), and the
     // detector sees each kind but not a comment nor a child's `.stdout(..)`.
     let reporter = printing("reporter");

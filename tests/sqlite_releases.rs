@@ -305,7 +305,8 @@ fn prepare_and_run_an_older_release() {
 
     // An external worker (python3's sqlite3 links libsqlite3.so.0) runs the prepared release
     // with its directory first on the library path, and the check accepts it.
-    let env = walburst::releases::worker_env::worker_env(SqliteVersion::new(3, 50, 2)).unwrap();
+    let env = walburst::releases::worker_env::worker_env(SqliteVersion::new(3, 50, 2), &mut |_| {})
+        .unwrap();
     let (version, _) = python_sqlite(&env[0].1);
     assert_eq!(version, "3.50.2");
     check_reported(0, SqliteVersion::new(3, 50, 2), &version).unwrap();

@@ -1,6 +1,7 @@
 //! `walburst sqlite list | prepare VERSION... | advise | known-bugs`: the SQLite releases
 //! walburst can run on, and the known multi-process bugs by release.
 
+use crate::run::event::{Reporter, RunEvent};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -98,7 +99,8 @@ pub fn command(a: SqliteArgs) -> i32 {
             let mut code = EXIT_PASS;
             let total = wanted.len();
             for (done, v) in wanted.into_iter().enumerate() {
-                match prepare::ensure(v) {
+                let mut console = crate::reporter::Console::new(false);
+                match prepare::ensure(v, &mut |p| console.event(&RunEvent::Prepare(p))) {
                     Err(e @ prepare::PrepareError::Interrupted { .. }) => {
                         eprintln!("error: {}", Chain(&e));
                         println!(

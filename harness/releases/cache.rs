@@ -176,8 +176,9 @@ pub struct CacheLock {
 /// How long a prepare waits for another one to finish.
 const LOCK_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
-/// Takes the cache lock, waiting (with a deadline) while another prepare holds it.
-pub fn lock() -> Result<CacheLock, CacheError> {
+/// Takes the cache lock, waiting (with a deadline) while another prepare holds it;
+/// `waiting` is told once, with the lock's path, when it has to wait.
+pub fn lock(waiting: &mut dyn FnMut(&Path)) -> Result<CacheLock, CacheError> {
     use rustix::fs::{FlockOperation, flock};
     let root = root();
     if let Err(source) = std::fs::create_dir_all(&root) {
@@ -200,10 +201,7 @@ pub fn lock() -> Result<CacheLock, CacheError> {
             Ok(()) => return Ok(CacheLock { _file: file }),
             Err(rustix::io::Errno::WOULDBLOCK) => {
                 if !told {
-                    eprintln!(
-                        "waiting for another `walburst sqlite prepare` to finish (lock {})",
-                        path.display()
-                    );
+                    waiting(&path);
                     told = true;
                 }
                 if start.elapsed() > LOCK_DEADLINE {

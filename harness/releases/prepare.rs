@@ -318,15 +318,41 @@ pub fn identity_of(binary: &Path) -> Result<SqliteIdentity, PrepareError> {
     serde_json::from_slice(&out.stdout).map_err(|e| failed(format!("printed no identity: {e}")))
 }
 
+/// What preparing a release says while it works (minutes of compiling), in order: a wait
+/// for the cache lock (only when another prepare holds it), steps 1 to 3, the result. The
+/// caller's reporter renders it (`reporter::Console`, on stderr).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PrepareProgress<'a> {
+    /// Another `walburst sqlite prepare` holds the cache lock: this one waits for it.
+    WaitingForLock { lock: &'a Path },
+    /// Step `n` of 3 of preparing `version` began `secs` after the preparation did.
+    Step {
+        n: u32,
+        secs: f64,
+        version: SqliteVersion,
+        what: &'a str,
+    },
+    /// `version` is prepared in `dir`.
+    Prepared {
+        version: SqliteVersion,
+        secs: f64,
+        dir: &'a Path,
+        bytes: u64,
+    },
+}
+
 /// Prepares `v` unless a current preparation exists; returns its manifest. Progress goes
-/// to stderr; cargo's output to `<cache>/logs/prepare-<v>.log`.
-pub fn ensure(v: SqliteVersion) -> Result<Prepared, PrepareError> {
+/// to `progress`; cargo's output to `<cache>/logs/prepare-<v>.log`.
+pub fn ensure(
+    v: SqliteVersion,
+    progress: &mut dyn FnMut(PrepareProgress<'_>),
+) -> Result<Prepared, PrepareError> {
     let release = v.release().ok_or(PrepareError::NotOffered(v))?;
     if let Some(p) = cache::read_prepared(v).filter(cache::is_current) {
         return Ok(p);
     }
     let tree = cache::source_tree()?;
-    let _lock = cache::lock()?;
+    let _lock = cache::lock(&mut |lock| progress(PrepareProgress::WaitingForLock { lock }))?;
     // Another process may have prepared it while we waited for the lock.
     if let Some(p) = cache::read_prepared(v).filter(cache::is_current) {
         return Ok(p);
@@ -338,11 +364,13 @@ pub fn ensure(v: SqliteVersion) -> Result<Prepared, PrepareError> {
     let log = logs.join(format!("prepare-{v}.log"));
     let _ = std::fs::remove_file(&log);
     let start = Instant::now();
-    let step = |n: u32, text: &str| {
-        eprintln!(
-            "[{n}/3 {:>4.0} s] SQLite {v}: {text}",
-            start.elapsed().as_secs_f64()
-        )
+    let mut step = |n: u32, what: &str| {
+        progress(PrepareProgress::Step {
+            n,
+            secs: start.elapsed().as_secs_f64(),
+            version: v,
+            what,
+        })
     };
     step(
         1,
@@ -404,11 +432,11 @@ pub fn ensure(v: SqliteVersion) -> Result<Prepared, PrepareError> {
         bytes: cache::dir_bytes(&dir),
     };
     crate::report::write_json_atomic(&dir.join(MANIFEST), &prepared)?;
-    eprintln!(
-        "SQLite {v} prepared in {:.0} s: {} ({:.1} MB)",
-        prepared.prepare_secs,
-        dir.display(),
-        prepared.bytes as f64 / 1e6
-    );
+    progress(PrepareProgress::Prepared {
+        version: v,
+        secs: prepared.prepare_secs,
+        dir: &dir,
+        bytes: prepared.bytes,
+    });
     Ok(prepared)
 }

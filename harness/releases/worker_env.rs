@@ -27,8 +27,9 @@ pub fn library_path(prepared_dir: &Path, inherited: Option<OsString>) -> OsStrin
 /// cannot load what is compiled into walburst, so it gets the same release as a library).
 pub fn worker_env(
     v: SqliteVersion,
+    progress: &mut dyn FnMut(super::prepare::PrepareProgress<'_>),
 ) -> Result<Vec<(String, OsString)>, super::prepare::PrepareError> {
-    super::prepare::ensure(v)?;
+    super::prepare::ensure(v, progress)?;
     Ok(vec![(
         LIBRARY_PATH_VAR.to_string(),
         library_path(&cache::version_dir(v), std::env::var_os(LIBRARY_PATH_VAR)),

@@ -2,6 +2,7 @@
 //! explore): each event as the one line a person reads, word for word what these commands
 //! printed before they emitted events (tests compare the text).
 
+use crate::releases::prepare::PrepareProgress;
 use crate::run::event::{ExploreFinding, Reproduction, RunEvent, TrialOutcome};
 
 /// The line of a command's event; `None` for a run's own events (`Console::run_event`).
@@ -211,6 +212,34 @@ fn explore_line(e: &RunEvent<'_>) -> Option<String> {
         ),
         _ => return None,
     })
+}
+
+/// A release's preparation, on stderr (stdout stays the command's own output): the build
+/// steps, the result, a wait for another prepare's lock.
+pub(super) fn prepare(p: &PrepareProgress<'_>) {
+    let line = match p {
+        PrepareProgress::WaitingForLock { lock } => format!(
+            "waiting for another `walburst sqlite prepare` to finish (lock {})",
+            lock.display()
+        ),
+        PrepareProgress::Step {
+            n,
+            secs,
+            version,
+            what,
+        } => format!("[{n}/3 {secs:>4.0} s] SQLite {version}: {what}"),
+        PrepareProgress::Prepared {
+            version,
+            secs,
+            dir,
+            bytes,
+        } => format!(
+            "SQLite {version} prepared in {secs:.0} s: {} ({:.1} MB)",
+            dir.display(),
+            *bytes as f64 / 1e6
+        ),
+    };
+    eprintln!("{line}");
 }
 
 #[cfg(test)]

@@ -134,6 +134,7 @@ impl Console {
             )),
             RunEvent::ReportUnwritten(u) => self.line(&format!("error: {u}")),
             RunEvent::Finished { report, path } => self.finished(report, *path),
+            RunEvent::Prepare(p) => lines::prepare(p),
             RunEvent::Delegated { version, exe } => {
                 self.line(&format!("SQLite {version}: running {}", exe.display()))
             }

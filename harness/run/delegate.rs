@@ -124,7 +124,8 @@ pub fn run(
             cache::binary(v).display()
         )));
     }
-    prepare::ensure(v).map_err(|e| refuse(Chain(&e).to_string()))?;
+    prepare::ensure(v, &mut |p| reporter.event(&RunEvent::Prepare(p)))
+        .map_err(|e| refuse(Chain(&e).to_string()))?;
     let exe = cache::binary(v);
     let scratch = tempfile::Builder::new()
         .prefix("walburst-sqlite-handback-")

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::check::verdict::VerdictKind;
+use crate::releases::prepare::PrepareProgress;
 use crate::report::Report;
 use crate::report::app::AppSide;
 use crate::report::outputs::ReportUnwritten;
@@ -116,6 +117,8 @@ pub enum RunEvent<'a> {
         report: &'a Report,
         path: Option<&'a Path>,
     },
+    /// Preparing a SQLite release the run needs (minutes, the first time).
+    Prepare(PrepareProgress<'a>),
     /// The run goes to another SQLite release's binary, which prints its own lines.
     Delegated {
         version: SqliteVersion,

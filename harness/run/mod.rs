@@ -312,7 +312,10 @@ pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, 
     // A run on a chosen release: an external worker loads it through its library path (it
     // cannot use the copy compiled into walburst) and must report it, or it is refused.
     if let (Some(v), Some(_)) = (s.sqlite.version, &s.worker) {
-        for (k, val) in crate::releases::worker_env::worker_env(v)? {
+        let env = crate::releases::worker_env::worker_env(v, &mut |p| {
+            relay.reporter.event(&RunEvent::Prepare(p))
+        })?;
+        for (k, val) in env {
             command.env.insert(k, val.to_string_lossy().into_owned());
         }
         command.expect_sqlite = Some(v.to_string());
