@@ -72,6 +72,8 @@ fn the_ledger_judges_exactly_the_workers_that_started() {
     let (c, _) = run(&spec, &plan, &obs);
     assert_eq!(c.ambiguous, 0, "{c:?}");
     assert_eq!(c.not_run, writes_of(&plan, 0) + writes_of(&plan, 1));
+    // Nor is the state oracle run on it (a replay of nothing would vouch for nothing).
+    assert!(c.state.is_none() && c.state_error.is_none(), "{c:?}");
     let (c, _) = run(&spec, &plan, &Observations::default());
     assert_eq!(c.ambiguous, 0, "no worker at all: {c:?}");
 

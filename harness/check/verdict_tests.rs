@@ -464,6 +464,9 @@ fn a_lossy_file_watch_fails_the_sidecar_not_the_database() {
 #[path = "verdict_controls_tests.rs"]
 mod controls;
 
+#[path = "verdict_oracles_tests.rs"]
+mod oracles_tests;
+
 /// A run the runner stopped early (a stuck actor, a deadline) often leaves a database the
 /// ledger cannot read (the app never created its tables): the stop is the cause and is named
 /// first; damage the data shows is still named before the stop.
