@@ -452,18 +452,32 @@ fn the_state_oracle_judges_only_a_healthy_kanban_run_with_a_clean_ledger() {
     assert_eq!(ledger_counts(&c), (0, 0, 0, 1), "{c:?}");
     assert!(c.state.is_none() && c.state_error.is_none(), "{c:?}");
 
-    // A damaged database (an index's pages no longer in the schema), its ledger clean.
-    let dir = tempfile::tempdir().unwrap();
-    let (spec, plan, obs) = committed_run_then(
-        dir.path(),
-        "PRAGMA writable_schema = ON; \
-         DELETE FROM sqlite_schema WHERE name = 'idx_events_kind_created'; \
-         PRAGMA writable_schema = OFF;",
-    );
-    let (c, _) = run(&spec, &plan, &obs);
-    assert_eq!(ledger_counts(&c), (0, 0, 0, 0), "{c:?}");
-    assert_ne!(c.integrity_check, "ok", "{c:?}");
-    assert!(c.state.is_none() && c.state_error.is_none(), "{c:?}");
+    // A damaged database, its ledger clean: an index's pages no longer in the schema (both
+    // of SQLite's checks fail), or an index whose definition no longer matches its entries
+    // (only integrity_check looks at index content: one failing check is enough).
+    let damaged = [
+        (
+            "DELETE FROM sqlite_schema WHERE name = 'idx_events_kind_created'",
+            false,
+        ),
+        (
+            "UPDATE sqlite_schema SET sql = 'CREATE INDEX idx_tasks_updated_at ON tasks(priority)' \
+             WHERE name = 'idx_tasks_updated_at'",
+            true,
+        ),
+    ];
+    for (sql, quick_ok) in damaged {
+        let dir = tempfile::tempdir().unwrap();
+        let (spec, plan, obs) = committed_run_then(
+            dir.path(),
+            &format!("PRAGMA writable_schema = ON; {sql}; PRAGMA writable_schema = OFF;"),
+        );
+        let (c, _) = run(&spec, &plan, &obs);
+        assert_eq!(ledger_counts(&c), (0, 0, 0, 0), "{sql}: {c:?}");
+        assert_ne!(c.integrity_check, "ok", "{sql}: {c:?}");
+        assert_eq!(c.quick_check == "ok", quick_ok, "{sql}: {c:?}");
+        assert!(c.state.is_none() && c.state_error.is_none(), "{sql}: {c:?}");
+    }
 
     // Another worker than walburst's own, and another workload: not judged.
     for other in ["worker", "profile"] {
