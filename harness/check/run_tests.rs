@@ -567,3 +567,79 @@ fn the_apps_journal_mode_is_judged_only_in_app_mode() {
     assert_eq!(c.app_journal_mode, None);
     assert!(c.journal_mode_ok && c.damage().is_empty(), "{c:?}");
 }
+
+/// Which heartbeats leave the state oracle unable to judge: a control for
+/// `state_unjudgeable`'s filter (cargo-mutants: `kind == Heartbeat` to `!=`, its `&&` to
+/// `||` and `== Ambiguous` to `!=` survived; in the only fast test every op's outcome was
+/// unknown alike). Only a heartbeat never reported or reported ambiguous counts, never
+/// another op of unknown outcome, nor a heartbeat whose outcome is known.
+#[test]
+fn only_heartbeats_of_unknown_outcome_leave_the_state_unjudged() {
+    use crate::plan::{OpKind, PlannedOp, WorkerPlan};
+    let op = |seq: u32, kind: OpKind| PlannedOp {
+        seq,
+        actor: 0,
+        kind,
+        think_us: 0,
+        payload_len: 8,
+        at_ms: 0,
+    };
+    let plan = |gc: bool| Plan {
+        format: String::new(),
+        scenario: "t".into(),
+        seed: 1,
+        schedule_hash: String::new(),
+        workers: vec![WorkerPlan {
+            worker: 0,
+            ops: vec![
+                op(0, OpKind::CreateTask),
+                op(1, OpKind::Heartbeat),
+                op(2, OpKind::CreateTask),
+                op(
+                    3,
+                    if gc {
+                        OpKind::GcEvents
+                    } else {
+                        OpKind::AddComment
+                    },
+                ),
+            ],
+        }],
+    };
+    // Two ops of unknown outcome, neither found committed.
+    let c = Checks {
+        ambiguous: 2,
+        ..Checks::default()
+    };
+    let heartbeat = |outcome: &str| {
+        vec![record(
+            0,
+            1,
+            serde_json::json!({"kind": "heartbeat", "outcome": outcome}),
+        )]
+    };
+    // The creates are unknown, the heartbeat known: judged.
+    for known in ["rolled_back", "committed", "failed"] {
+        assert_eq!(
+            state_unjudgeable(&c, &plan(true), &heartbeat(known)),
+            None,
+            "{known}"
+        );
+    }
+    let not_judged = Some(
+        "state oracle not judged: 1 heartbeat(s) of unknown outcome, and a gc that may have removed the event of one that committed".to_string(),
+    );
+    assert_eq!(
+        state_unjudgeable(&c, &plan(true), &heartbeat("ambiguous")),
+        not_judged
+    );
+    assert_eq!(state_unjudgeable(&c, &plan(true), &[]), not_judged);
+    // No gc, or every op of unknown outcome found committed: judged.
+    assert_eq!(state_unjudgeable(&c, &plan(false), &[]), None);
+    let settled = Checks {
+        ambiguous: 2,
+        ambiguous_committed: 2,
+        ..Checks::default()
+    };
+    assert_eq!(state_unjudgeable(&settled, &plan(true), &[]), None);
+}
