@@ -335,4 +335,27 @@ mod tests {
             "missing"
         );
     }
+
+    /// A failure prints as its whole message, and its text (for one-line summaries that
+    /// print their own label) is the message without its category. Cargo-mutants: `text`
+    /// and `Display` replaced by constants survived the fast tests.
+    #[test]
+    fn a_failure_prints_its_message_and_its_text_drops_the_category() {
+        let f = Failure::new(
+            FailureCategory::LostWrites,
+            Detector::Ledger,
+            FailureKind::Unexpected,
+            Some(2),
+            "2 writes lost",
+        );
+        assert_eq!(f.message, "lost_writes: 2 writes lost");
+        assert_eq!(f.text(), "2 writes lost");
+        assert_eq!(f.to_string(), "lost_writes: 2 writes lost");
+        // A message without the prefix is its own text.
+        let g = Failure {
+            message: "odd".into(),
+            ..f
+        };
+        assert_eq!(g.text(), "odd");
+    }
 }

@@ -93,4 +93,125 @@ mod tests {
         let conn = flock(LockScope::Connection, false);
         assert!(takes_lock(&conn, OpKind::Checkpoint));
     }
+
+    fn plan() -> Plan {
+        use crate::plan::{PlannedOp, WorkerPlan};
+        let ops = |kinds: [OpKind; 4]| {
+            kinds
+                .into_iter()
+                .zip(0u32..)
+                .map(|(kind, seq)| PlannedOp {
+                    seq,
+                    actor: 0,
+                    kind,
+                    think_us: 0,
+                    payload_len: 8,
+                    at_ms: 0,
+                })
+                .collect()
+        };
+        use OpKind::{AddComment, Checkpoint, CreateTask};
+        Plan {
+            format: String::new(),
+            scenario: "t".into(),
+            seed: 1,
+            schedule_hash: String::new(),
+            workers: vec![
+                WorkerPlan {
+                    worker: 0,
+                    ops: ops([CreateTask, Checkpoint, CreateTask, AddComment]),
+                },
+                WorkerPlan {
+                    worker: 1,
+                    ops: ops([CreateTask, Checkpoint, CreateTask, Checkpoint]),
+                },
+            ],
+        }
+    }
+
+    fn rec(worker: u32, seq: u32, kind: OpKind, outcome: Outcome, begun: bool) -> OpRecord {
+        let mut r: OpRecord = serde_json::from_value(serde_json::json!({
+            "worker": worker, "actor": 0, "seq": seq, "kind": kind,
+            "outcome": outcome, "t_start_ns": 0, "t_end_ns": 0
+        }))
+        .unwrap();
+        r.t_begin_ok_ns = begun.then_some(1);
+        r
+    }
+
+    fn kill(worker: u32, seq: u32, point: KillPoint) -> crate::observe::KillEvent {
+        crate::observe::KillEvent {
+            worker,
+            actor: 0,
+            seq,
+            point,
+            pid: 100 + worker,
+            respawned: false,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Which ops held the lock: a control for `holders`, `got_past_lock` and `past_lock`
+    /// (mutation testing: only `takes_lock` had a fast test). An op counts when its record
+    /// shows it got past the lock (any outcome but a failure without BEGIN) or a seeded
+    /// kill landed inside it, and only when its kind takes the lock: the kind of a killed
+    /// op is the plan's, looked up by its own worker and seq.
+    #[test]
+    fn holders_are_the_ops_that_got_past_the_lock() {
+        use OpKind::{AddComment, Checkpoint, CreateTask};
+        let tx = flock(LockScope::Transaction, false);
+        let obs = Observations {
+            records: vec![
+                rec(0, 0, CreateTask, Outcome::Committed, true),
+                rec(0, 1, Checkpoint, Outcome::Done, false),
+                // Failed before BEGIN: may never have reached the lock.
+                rec(0, 2, CreateTask, Outcome::Failed, false),
+                // Failed after BEGIN: it held the lock.
+                rec(0, 3, AddComment, Outcome::Failed, true),
+                rec(1, 0, CreateTask, Outcome::RolledBack, false),
+                rec(1, 1, CreateTask, Outcome::Ambiguous, false),
+            ],
+            kills: vec![
+                kill(1, 2, KillPoint::MidTransaction),
+                // A checkpoint (worker 0's seq 3 is a write): not under this strategy.
+                kill(1, 3, KillPoint::MidTransaction),
+                // Not in the plan.
+                kill(7, 0, KillPoint::AfterCommit),
+                kill(0, 9, KillPoint::AfterCommit),
+            ],
+            ..Observations::default()
+        };
+        let got: Vec<_> = holders(&tx, &plan(), &obs).into_iter().collect();
+        assert_eq!(got, [(0, 0), (0, 3), (1, 0), (1, 1), (1, 2)]);
+        // A connection-scoped lock is held by checkpoints too; no lock, by nothing.
+        let conn = flock(LockScope::Connection, false);
+        let got: Vec<_> = holders(&conn, &plan(), &obs).into_iter().collect();
+        assert_eq!(
+            got,
+            [(0, 0), (0, 1), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)]
+        );
+        assert!(holders(&Strategy::default(), &plan(), &obs).is_empty());
+
+        // Each kill point alone, on a write: only the points past the lock count.
+        let points = [
+            (KillPoint::MidTransaction, true),
+            (KillPoint::AfterCommit, true),
+            (KillPoint::Checkpoint, true),
+            (KillPoint::Close, true),
+            (KillPoint::Hang, false),
+            (KillPoint::Panic, false),
+            (KillPoint::None, false),
+            (KillPoint::Io, false),
+            (KillPoint::PowerLoss, false),
+        ];
+        for (point, held) in points {
+            let obs = Observations {
+                kills: vec![kill(0, 2, point)],
+                ..Observations::default()
+            };
+            let got: Vec<_> = holders(&tx, &plan(), &obs).into_iter().collect();
+            let want: &[(u32, u32)] = if held { &[(0, 2)] } else { &[] };
+            assert_eq!(got, want, "{point:?}");
+        }
+    }
 }

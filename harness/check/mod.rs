@@ -567,3 +567,7 @@ mod run_tests;
 #[cfg(test)]
 #[path = "props_tests.rs"]
 mod props_tests;
+
+#[cfg(test)]
+#[path = "classify_tests.rs"]
+mod classify_tests;

@@ -468,6 +468,12 @@ mod controls;
 #[path = "verdict_invariants_tests.rs"]
 mod invariants;
 
+#[path = "verdict_oracles_tests.rs"]
+mod oracles_tests;
+
+#[path = "verdict_liveness_tests.rs"]
+mod liveness_tests;
+
 /// A run the runner stopped early (a stuck actor, a deadline) often leaves a database the
 /// ledger cannot read (the app never created its tables): the stop is the cause and is named
 /// first; damage the data shows is still named before the stop.

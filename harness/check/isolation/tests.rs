@@ -85,6 +85,27 @@ fn serial_history_is_valid_and_has_every_edge_kind() {
     }
 }
 
+/// The counts the report shows (cargo-mutants: deleting `txns` or `keys` from the
+/// analysis survived every fast test): transactions, keys and transactions by outcome.
+#[test]
+fn the_analysis_counts_transactions_keys_and_outcomes() {
+    let h = history(vec![
+        txn(Outcome::Ok, 0, (0, 10), vec![a(1, 1), a(2, 1)]),
+        txn(Outcome::Fail, 1, (20, 30), vec![a(3, 1)]),
+        txn(Outcome::Info, 2, (20, 30), vec![a(1, 2)]),
+        txn(Outcome::Ok, 0, (40, 50), vec![r(1, &[1]), r(2, &[1])]),
+    ]);
+    let analysis = check(&h).unwrap();
+    assert!(analysis.valid(), "{:#?}", analysis.anomalies);
+    assert_eq!((analysis.txns, analysis.keys), (4, 2), "{analysis:#?}");
+    let outcomes: Vec<(&str, usize)> = analysis
+        .outcomes
+        .iter()
+        .map(|(k, n)| (k.as_str(), *n))
+        .collect();
+    assert_eq!(outcomes, [("fail", 1), ("info", 1), ("ok", 2)]);
+}
+
 #[test]
 fn g0_write_cycle() {
     // x orders T0 before T1, y orders T1 before T0.

@@ -1,0 +1,216 @@
+//! Controls for `verdict_oracles.rs` (issue 27: its judgements had no fast test of their
+//! own): the coverage notes, the state oracle's note and failures, the isolation checker's
+//! failures.
+
+use super::*;
+use crate::check::coverage::{Coverage, JudgedCheck};
+use crate::check::isolation::records::IsolationReport;
+use crate::check::isolation::{Anomaly, AnomalyClass, Found};
+
+fn covered(check: JudgedCheck, judged: u64, population: u64) -> Checks {
+    Checks {
+        coverage: vec![Coverage {
+            check,
+            judged,
+            population,
+        }],
+        ..healthy()
+    }
+}
+
+/// Coverage: a check judged in part leaves a note (the interval check only: records
+/// without an event id are the ledger's to judge), judged in full or over no population
+/// none; the order check that judged nothing fails under the ledger's name.
+#[test]
+fn coverage_notes_say_how_far_the_interval_check_reached() {
+    let v = verdict("", &covered(JudgedCheck::Exclusion, 3, 5));
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert_eq!(
+        v.notes,
+        ["exclusion judged 3 of 5 committed write transactions (the rest reported no interval)"]
+    );
+    for (check, judged, population) in [
+        (JudgedCheck::Exclusion, 5, 5),
+        (JudgedCheck::Exclusion, 0, 0),
+        (JudgedCheck::Order, 3, 5),
+        (JudgedCheck::Order, 5, 5),
+    ] {
+        let v = verdict("", &covered(check, judged, population));
+        assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+        assert!(v.notes.is_empty(), "{check:?} {judged}/{population}: {v:?}");
+    }
+    let v = verdict("", &covered(JudgedCheck::Order, 0, 4));
+    assert_eq!(
+        sigs(&v),
+        [(Cat::NotJudged, Detector::Ledger, FailureKind::Missing)]
+    );
+    assert!(
+        v.failures[0].message.contains(
+            "order judged nothing: 0 of 4 committed write transactions (records without event_id)"
+        ),
+        "{v:?}"
+    );
+    let v = verdict(
+        "not_judged = [\"order\"]",
+        &covered(JudgedCheck::Order, 0, 4),
+    );
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert_eq!(v.notes.len(), 1, "{v:?}");
+    assert!(v.notes[0].starts_with("not judged: order, 0 of 4"), "{v:?}");
+}
+
+/// The state oracle: a replay that matches passes silently, one that does not fails with
+/// the difference, an error while replaying fails (never a pass), and a run it did not
+/// judge says why in a note.
+#[test]
+fn the_state_oracle_is_judged_by_its_replay() {
+    let state = |matches: bool| crate::check::state::StateReport {
+        replayed: 4,
+        matches,
+        difference: (!matches).then(|| "tasks: row t-1 differs".into()),
+    };
+    let c = Checks {
+        state: Some(state(true)),
+        ..healthy()
+    };
+    let v = verdict("", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(v.notes.is_empty(), "{v:?}");
+
+    let c = Checks {
+        state: Some(state(false)),
+        ..healthy()
+    };
+    let v = verdict("", &c);
+    assert_eq!(
+        sigs(&v),
+        [(Cat::State, Detector::StateOracle, FailureKind::Unexpected)]
+    );
+    assert!(
+        v.failures[0].message.contains(
+            "the 4 committed ops replayed in commit order do not give the run's database: tasks: row t-1 differs"
+        ),
+        "{v:?}"
+    );
+
+    // An error wins over a report that matched.
+    let c = Checks {
+        state: Some(state(true)),
+        state_error: Some("cannot replay op 3".into()),
+        ..healthy()
+    };
+    let v = verdict("", &c);
+    assert_eq!(
+        sigs(&v),
+        [(Cat::State, Detector::StateOracle, FailureKind::Unexpected)]
+    );
+    assert!(
+        v.failures[0].message.contains("cannot replay op 3"),
+        "{v:?}"
+    );
+
+    let c = Checks {
+        state_not_judged: Some("state oracle not judged: because".into()),
+        ..healthy()
+    };
+    let v = verdict("", &c);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert_eq!(v.notes, ["state oracle not judged: because"]);
+}
+
+fn found(class: AnomalyClass, anomaly: Anomaly, explanation: &str) -> Found {
+    Found {
+        class,
+        explanation: explanation.into(),
+        anomaly,
+    }
+}
+
+/// The isolation checker: no anomaly passes, a history it could not check fails (never a
+/// pass), anomalies fail with their classes and the first cycle explained (a cycle says
+/// the most, so it is named even when another anomaly came first).
+#[test]
+fn isolation_anomalies_and_errors_fail_the_run() {
+    let iso = |report: IsolationReport| Checks {
+        isolation: Some(report),
+        ..healthy()
+    };
+    let clean = IsolationReport {
+        txns: 7,
+        ..IsolationReport::default()
+    };
+    assert_eq!(verdict("", &iso(clean.clone())).verdict, VerdictKind::Pass);
+
+    let v = verdict(
+        "",
+        &iso(IsolationReport {
+            error: Some("a read of an unknown key".into()),
+            ..clean.clone()
+        }),
+    );
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::Isolation,
+            Detector::IsolationChecker,
+            FailureKind::Unexpected
+        )]
+    );
+    assert!(
+        v.failures[0]
+            .message
+            .contains("the list-append history could not be checked: a read of an unknown key"),
+        "{v:?}"
+    );
+
+    let garbage = found(
+        AnomalyClass::GarbageRead,
+        Anomaly::GarbageRead {
+            reader: 2,
+            key: 1,
+            value: 9,
+        },
+        "T2 read 9 of key 1, which nobody appended",
+    );
+    let cycle = found(
+        AnomalyClass::G0,
+        Anomaly::Cycle { steps: Vec::new() },
+        "T1 ww T3 ww T1",
+    );
+    let report = IsolationReport {
+        anomaly_count: 3,
+        classes: [("G0".to_string(), 1), ("garbage-read".to_string(), 2)].into(),
+        anomalies: vec![garbage.clone(), cycle],
+        ..clean.clone()
+    };
+    let v = verdict("", &iso(report));
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::Isolation,
+            Detector::IsolationChecker,
+            FailureKind::Unexpected
+        )]
+    );
+    assert_eq!(v.failures[0].count, Some(3), "{v:?}");
+    assert!(
+        v.failures[0].message.contains(
+            "3 anomalies in 7 list-append transactions (G0 x1, garbage-read x2); first: T1 ww T3 ww T1"
+        ),
+        "{v:?}"
+    );
+    // No cycle: the first anomaly is named.
+    let report = IsolationReport {
+        anomaly_count: 2,
+        classes: [("garbage-read".to_string(), 2)].into(),
+        anomalies: vec![garbage],
+        ..clean
+    };
+    let v = verdict("", &iso(report));
+    assert!(
+        v.failures[0]
+            .message
+            .ends_with("(garbage-read x2); first: T2 read 9 of key 1, which nobody appended"),
+        "{v:?}"
+    );
+}
