@@ -140,3 +140,7 @@ fn compare_once(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "compare_tests.rs"]
+mod tests;

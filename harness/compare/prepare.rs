@@ -131,42 +131,23 @@ pub(super) fn variant(
 mod tests {
     use super::*;
 
-    fn args(extra: &[&str]) -> CompareRequest {
-        crate::cli::args::compare_request(extra).unwrap()
-    }
-
-    #[test]
-    fn prepare_rejects_bad_input_naming_it() {
-        let e = prepare(&args(&["--strategies", "wal,nope"])).unwrap_err();
-        assert!(
-            matches!(&e, CompareError::UnknownStrategy { name, allowed } if name == "nope" && allowed.contains("flock-conn")),
-            "{e}"
-        );
-        let e = prepare(&args(&["--repeat", "0"])).unwrap_err();
-        assert!(matches!(e, CompareError::Repeat(0)), "{e}");
-        assert!(e.to_string().contains("--repeat 0"), "{e}");
-        let e = prepare(&args(&["--workers", "4,0"])).unwrap_err();
-        let CompareError::Scenario(le) = &e else {
-            panic!("not a scenario error: {e}")
-        };
-        assert_eq!(le.invalid().map(|i| i.subject()), Some("workload.workers"));
-        assert!(le.origin.contains("--workers 0"), "{e}");
-        let e = prepare(&args(&["--workers", "4,4"])).unwrap_err();
-        assert!(matches!(e, CompareError::WorkersTwice(4)), "{e}");
-        let e = prepare(&args(&["no-such-scenario"])).unwrap_err();
-        assert!(e.to_string().contains("no-such-scenario"), "{e}");
-    }
-
     #[test]
     fn prepare_keeps_one_schedule_and_adds_checkpoints_for_all() {
-        let p = prepare(&args(&[
-            "--strategies",
-            "wal,flock-ckpt,flock-conn",
-            "--workers",
-            "4,1",
-            "--ops",
-            "10",
-        ]))
+        let p = prepare(&CompareRequest {
+            scenario: crate::scenario::DEFAULT_SCENARIO.to_string(),
+            seed: None,
+            strategies: "wal,flock-ckpt,flock-conn".into(),
+            repeat: 3,
+            workers: vec![4, 1],
+            ops: Some(10),
+            synchronous: None,
+            sqlite: vec![],
+            output: crate::report::outputs::Outputs {
+                out: "reports".into(),
+                keep: false,
+                work_dir: None,
+            },
+        })
         .unwrap();
         assert_eq!(p.groups.len(), 2);
         assert_eq!(p.groups[0].workers, Some(1), "worker counts ascending");

@@ -98,3 +98,7 @@ impl RunError {
         move |error| RunError::Io { doing, path, error }
     }
 }
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;
