@@ -1,0 +1,199 @@
+//! `[workload]`: what each worker runs (sizes, the op mix, the profile and its own fields).
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// Schema and operations; only "kanban" exists today.
+    pub profile: Profile,
+    pub workers: u32,
+    pub ops_per_worker: u32,
+    pub mix: OpMix,
+    pub checkpoint_mode: CheckpointMode,
+    /// The checkpointer role: workers `0..checkpointers` run only `checkpoint` ops (in
+    /// `checkpoint_mode`, back to back on their own schedule), as litestream and many apps'
+    /// maintenance threads do; the others draw from `mix`. 0 = none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub checkpointers: u32,
+    /// Inclusive range of payload sizes in bytes (task bodies, comments, results).
+    #[serde(deserialize_with = "range::exactly_two")]
+    pub payload_bytes: [u32; 2],
+    /// Inclusive range of pauses before each op, in microseconds; [0, 0] is a tight burst.
+    #[serde(deserialize_with = "range::exactly_two")]
+    pub think_time_us: [u32; 2],
+    pub connection: Lifecycle,
+    pub connections_per_worker: u32,
+    pub idle_connections: u32,
+    pub setup: Setup,
+    /// `list-append` only: where a transaction's reads run. `before-begin` is a deliberately
+    /// non-isolated variant, a negative control for the isolation checker.
+    pub list_reads: ListReads,
+    /// How `claim_task` claims a task (built-in worker, kanban). `read-then-write` is a
+    /// deliberately racy claim, a negative control for `[[invariants]]`.
+    #[serde(skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
+    pub claim: ClaimStyle,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            profile: Profile::Kanban,
+            workers: 20,
+            ops_per_worker: 220,
+            mix: OpMix::creates_only(),
+            checkpoint_mode: CheckpointMode::Passive,
+            checkpointers: 0,
+            payload_bytes: [64, 512],
+            think_time_us: [0, 0],
+            connection: Lifecycle::Persistent,
+            connections_per_worker: 1,
+            idle_connections: 0,
+            setup: Setup::Runner,
+            list_reads: ListReads::InTransaction,
+            claim: ClaimStyle::CompareAndSwap,
+        }
+    }
+}
+
+/// Keeps a zero count out of serialized scenarios, so that adding the field changed no
+/// existing scenario's text (run.json, reports, shrink output).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    Kanban,
+    /// Elle's list-append workload: transactions of appends to and reads of keyed lists,
+    /// judged by the isolation checker (`check::isolation`).
+    ListAppend,
+}
+
+/// Where a `list-append` transaction's reads run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListReads {
+    /// Inside the write transaction, between its appends: serializable.
+    #[default]
+    InTransaction,
+    /// Each read in its own autocommit statement before `BEGIN IMMEDIATE`, reported as part
+    /// of the transaction: not isolated, so the checker must find anomalies.
+    BeforeBegin,
+}
+
+/// How a `claim_task` op claims the oldest ready task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimStyle {
+    /// The field app's claim: inside `BEGIN IMMEDIATE`, read the task, then update it only
+    /// if it is still ready and unlocked. A task is claimed once.
+    #[default]
+    CompareAndSwap,
+    /// A deliberately racy claim: a deferred transaction reads the task, then updates it by
+    /// id alone; when the update is turned away (busy, or a stale snapshot) it rolls back and
+    /// retries the update in a new transaction without reading again. Two workers can claim
+    /// one task: a negative control for `[[invariants]]`.
+    ReadThenWrite,
+}
+
+impl ClaimStyle {
+    pub fn is_compare_and_swap(&self) -> bool {
+        *self == ClaimStyle::CompareAndSwap
+    }
+}
+
+/// Relative weights of the operations a worker draws; zero disables one. A weight left out
+/// of a `[workload.mix]` table is 0; a scenario without the table creates tasks only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpMix {
+    #[serde(default)]
+    pub create_task: u32,
+    #[serde(default)]
+    pub claim_task: u32,
+    #[serde(default)]
+    pub heartbeat: u32,
+    #[serde(default)]
+    pub add_comment: u32,
+    #[serde(default)]
+    pub complete_task: u32,
+    #[serde(default)]
+    pub gc_events: u32,
+    #[serde(default)]
+    pub checkpoint: u32,
+}
+
+impl OpMix {
+    pub fn creates_only() -> Self {
+        OpMix {
+            create_task: 1,
+            claim_task: 0,
+            heartbeat: 0,
+            add_comment: 0,
+            complete_task: 0,
+            gc_events: 0,
+            checkpoint: 0,
+        }
+    }
+
+    /// Weights in the fixed order of [`crate::plan::OpKind::ALL`]; the plan draws from this.
+    pub fn weights(&self) -> [u32; 7] {
+        [
+            self.create_task,
+            self.claim_task,
+            self.heartbeat,
+            self.add_comment,
+            self.complete_task,
+            self.gc_events,
+            self.checkpoint,
+        ]
+    }
+}
+
+impl Default for OpMix {
+    fn default() -> Self {
+        OpMix::creates_only()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckpointMode {
+    Passive,
+    Full,
+    Restart,
+    Truncate,
+}
+
+impl CheckpointMode {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            CheckpointMode::Passive => "PASSIVE",
+            CheckpointMode::Full => "FULL",
+            CheckpointMode::Restart => "RESTART",
+            CheckpointMode::Truncate => "TRUNCATE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lifecycle {
+    /// One connection per actor for the whole run.
+    Persistent,
+    /// Open, run one op, close: what many CLI tools do.
+    PerOp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Setup {
+    /// The runner creates the schema and sets the journal mode before workers start.
+    Runner,
+    /// Every connection runs the schema and journal-mode setup, racing the others.
+    Race,
+}
