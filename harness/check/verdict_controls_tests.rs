@@ -131,23 +131,10 @@ fn each_failure_category_alone_fails_the_run() {
     }
     let crashed = Observations {
         workers: vec![crate::observe::WorkerExit {
-            worker: 0,
-            pid: 7,
             finished: false,
             exit_code: None,
             signal: Some(11),
-            killed_because: None,
-            error: None,
-            records: 0,
-            protocol_failure: None,
-            language: None,
-            implementation: None,
-            sqlite_version: None,
-            settings: Vec::new(),
-            settings_reports: 0,
-            never_started: false,
-            children_outlived: Vec::new(),
-            fatal: false,
+            ..exited(0, 7)
         }],
         ..Observations::default()
     };
@@ -297,23 +284,11 @@ fn a_seeded_kill_excuses_only_its_own_process() {
     use crate::observe::{KillEvent, WorkerExit};
     use crate::scenario::KillPoint;
     let exit = |pid: u32, signal: i32| WorkerExit {
-        worker: 0,
-        pid,
         finished: false,
         exit_code: None,
         signal: Some(signal),
-        killed_because: None,
-        error: None,
         records: 3,
-        protocol_failure: None,
-        language: None,
-        implementation: None,
-        sqlite_version: None,
-        settings: Vec::new(),
-        settings_reports: 0,
-        never_started: false,
-        children_outlived: Vec::new(),
-        fatal: false,
+        ..exited(0, pid)
     };
     let kill = |worker: u32, pid: u32, respawned: bool| KillEvent {
         worker,
@@ -489,23 +464,10 @@ fn a_worker_exit_says_how_it_ended() {
     let ended = |finished: bool, code: i32| {
         let obs = Observations {
             workers: vec![crate::observe::WorkerExit {
-                worker: 1,
-                pid: 7,
                 finished,
                 exit_code: Some(code),
-                signal: None,
-                killed_because: None,
-                error: None,
                 records: 4,
-                protocol_failure: None,
-                language: None,
-                implementation: None,
-                sqlite_version: None,
-                settings: Vec::new(),
-                settings_reports: 0,
-                never_started: false,
-                children_outlived: Vec::new(),
-                fatal: false,
+                ..exited(1, 7)
             }],
             ..Observations::default()
         };

@@ -7,23 +7,8 @@ use crate::observe::WorkerExit;
 
 fn worker() -> WorkerExit {
     WorkerExit {
-        worker: 2,
-        pid: 40,
-        finished: true,
-        exit_code: Some(0),
-        signal: None,
-        killed_because: None,
-        error: None,
         records: 5,
-        protocol_failure: None,
-        language: None,
-        implementation: None,
-        sqlite_version: None,
-        settings: Vec::new(),
-        settings_reports: 0,
-        never_started: false,
-        children_outlived: Vec::new(),
-        fatal: false,
+        ..exited(2, 40)
     }
 }
 

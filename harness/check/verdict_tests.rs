@@ -22,6 +22,30 @@ fn healthy() -> Checks {
     }
 }
 
+/// A worker that finished and exited 0 with no record, nothing else to say: tests change
+/// the fields their case is about (`WorkerExit { signal: Some(9), ..exited(0, 7) }`).
+fn exited(worker: u32, pid: u32) -> crate::observe::WorkerExit {
+    crate::observe::WorkerExit {
+        worker,
+        pid,
+        finished: true,
+        exit_code: Some(0),
+        signal: None,
+        killed_because: None,
+        error: None,
+        records: 0,
+        protocol_failure: None,
+        language: None,
+        implementation: None,
+        sqlite_version: None,
+        settings: Vec::new(),
+        settings_reports: 0,
+        never_started: false,
+        children_outlived: Vec::new(),
+        fatal: false,
+    }
+}
+
 fn verdict(expect: &str, c: &Checks) -> Verdict {
     let k = Corruption::default();
     judge(
@@ -413,23 +437,10 @@ fn on_healthy(obs: &Observations) -> Verdict {
 fn fatal_fails_a_worker_that_finished() {
     let mut obs = Observations::default();
     obs.workers.push(crate::observe::WorkerExit {
-        worker: 0,
-        pid: 1,
-        finished: true,
-        exit_code: Some(0),
-        signal: None,
-        killed_because: None,
         error: Some("cannot open".into()),
-        never_started: false,
-        children_outlived: Vec::new(),
         fatal: true,
         records: 3,
-        protocol_failure: None,
-        language: None,
-        implementation: None,
-        sqlite_version: None,
-        settings: Vec::new(),
-        settings_reports: 0,
+        ..exited(0, 1)
     });
     let v = on_healthy(&obs);
     assert_eq!(v.verdict, VerdictKind::Fail);
