@@ -359,7 +359,7 @@ fn verify_database(
     }
     let ledger_clean = c.ledger_error.is_none()
         && c.lost_writes + c.phantom_writes + c.duplicate_writes + c.order_violations == 0;
-    let healthy = v.integrity_check == ["ok"] && v.quick_check == ["ok"];
+    let healthy = v.integrity_ok() && v.quick_ok();
     let kanban = spec.scenario.worker.is_none()
         && spec.scenario.workload.profile == crate::scenario::Profile::Kanban;
     if kanban && judge_ledger && ledger_clean && healthy {

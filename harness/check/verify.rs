@@ -32,9 +32,11 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// `integrity_check` answered exactly `ok` (an error while checking is its own line).
     pub fn integrity_ok(&self) -> bool {
         self.integrity_check == ["ok"]
     }
+    /// `quick_check` answered exactly `ok`.
     pub fn quick_ok(&self) -> bool {
         self.quick_check == ["ok"]
     }
@@ -255,6 +257,89 @@ mod app_mode_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database in `mode`, made by a real connection and closed, as a run leaves it.
+    fn db_in(dir: &Path, mode: &str) -> std::path::PathBuf {
+        let db = dir.join(format!("{mode}.db"));
+        let c = Connection::open(&db).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA journal_mode={mode}; CREATE TABLE t(x); INSERT INTO t VALUES (1);"
+        ))
+        .unwrap();
+        db
+    }
+
+    /// The journal-mode judgement, case by case: WAL is a property of the file, so a WAL
+    /// run must find WAL and a rollback run must not; the rollback modes are per connection
+    /// (a fresh one reads `delete`); `app` is judged elsewhere, against what the app said.
+    #[test]
+    fn structural_judges_the_journal_mode_the_file_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = db_in(dir.path(), "wal");
+        let delete = db_in(dir.path(), "delete");
+        let judged = |db: &Path, expected: JournalMode| {
+            let v = structural(&open_for_verify(db).unwrap(), expected);
+            assert!(v.errors.is_empty(), "{v:?}");
+            (v.journal_mode.to_ascii_lowercase(), v.journal_mode_ok)
+        };
+        assert_eq!(judged(&wal, JournalMode::Wal), ("wal".into(), true));
+        assert_eq!(
+            judged(&delete, JournalMode::Delete),
+            ("delete".into(), true)
+        );
+        // A WAL run whose file is not in WAL, and a rollback run whose file is: failures.
+        assert_eq!(judged(&delete, JournalMode::Wal), ("delete".into(), false));
+        assert_eq!(judged(&wal, JournalMode::Delete), ("wal".into(), false));
+        assert_eq!(judged(&wal, JournalMode::Truncate), ("wal".into(), false));
+        // TRUNCATE and PERSIST read back as `delete` from a fresh connection: not a failure.
+        assert_eq!(
+            judged(&delete, JournalMode::Truncate),
+            ("delete".into(), true)
+        );
+        assert_eq!(
+            judged(&delete, JournalMode::Persist),
+            ("delete".into(), true)
+        );
+        // `app`: whatever the file says, judged by `app_journal_mode` instead.
+        assert_eq!(judged(&wal, JournalMode::App), ("wal".into(), true));
+        assert_eq!(judged(&delete, JournalMode::App), ("delete".into(), true));
+    }
+
+    /// A healthy file answers exactly `ok` to both checks; one that cannot be checked (here:
+    /// not a database at all) answers with its error, which is not `ok`.
+    #[test]
+    fn only_an_exact_ok_is_a_healthy_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = structural(
+            &open_for_verify(&db_in(dir.path(), "wal")).unwrap(),
+            JournalMode::Wal,
+        );
+        assert!(v.integrity_ok() && v.quick_ok(), "{v:?}");
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+        let v = structural(&open_for_verify(&junk).unwrap(), JournalMode::Delete);
+        assert!(!v.integrity_ok() && !v.quick_ok(), "{v:?}");
+        assert!(
+            v.integrity_check[0].starts_with("error: integrity_check"),
+            "{v:?}"
+        );
+        let mut v = v;
+        v.integrity_check = vec!["ok".into(), "row 3 missing from index i".into()];
+        assert!(!v.integrity_ok(), "an `ok` among other lines is not `ok`");
+    }
+
+    /// The verification connection may write (recovery of a hot journal needs it) and
+    /// never creates a database that is not there.
+    #[test]
+    fn open_for_verify_reads_and_writes_but_never_creates() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db_in(dir.path(), "delete");
+        let c = open_for_verify(&db).unwrap();
+        c.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        let missing = dir.path().join("missing.db");
+        assert!(open_for_verify(&missing).is_err());
+        assert!(!missing.exists());
+    }
 
     /// A process that still reads the database after the run blocks the final checkpoint:
     /// named as blocked (its own check), not as an unreadable database, and the length it
