@@ -1,6 +1,7 @@
 //! One run, end to end: scenario -> plan -> execution -> observations -> checks and
 //! verdict -> report. Each stage lives in its own module; this file only sequences them.
 
+mod cohort;
 pub mod delegate;
 mod error;
 pub mod event;
@@ -320,6 +321,7 @@ pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, 
         }
         command.expect_sqlite = Some(v.to_string());
     }
+    command.cohorts = cohort::commands(s, &mut |p| relay.reporter.event(&RunEvent::Prepare(p)))?;
     let plan = plan::build(s, req.seed);
     let run_dir = make_run_dir(req)?;
     let db_dir = run_dir.join(DB_DIR);

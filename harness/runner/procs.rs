@@ -136,7 +136,7 @@ impl Workers {
                 });
             }
         };
-        let c = &self.command;
+        let c = self.command.for_worker(w);
         let mut cmd = Command::new(&c.program);
         cmd.args(&c.args)
             .current_dir(c.cwd.as_deref().unwrap_or(&self.run_dir))
@@ -317,6 +317,7 @@ impl Workers {
                         p.exit.implementation = Some(h.implementation);
                         let mismatch = self
                             .command
+                            .for_worker(w)
                             .expect_sqlite
                             .as_ref()
                             .filter(|v| **v != h.sqlite_version)

@@ -4,6 +4,7 @@
 //! different; `deny_unknown_fields` everywhere so that a typo is an error, not a
 //! silently ignored setting. Field-by-field docs: `scenarios/README.md`.
 
+pub mod cohort;
 mod embedded;
 mod expect;
 mod faults;
@@ -30,7 +31,7 @@ pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{LoadError, LoadProblem, Overrides, Scale, ScenarioSource, load, parse_str, syntax};
 pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
 pub use validate::validate;
-pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
+pub use worker::{CohortCommand, SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 pub use workload::{
     CheckpointMode, ClaimStyle, Lifecycle, ListReads, OpMix, Profile, Setup, Workload,
 };
@@ -118,6 +119,9 @@ pub struct SqliteConfig {
     /// The SQLite release to run on (`walburst sqlite list`); absent: the bundled one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<release::SqliteVersion>,
+    /// Workers on other releases than the run's (`[[sqlite.cohort]]`, `cohort.rs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cohort: Vec<cohort::Cohort>,
 }
 
 impl Default for SqliteConfig {
@@ -134,6 +138,7 @@ impl Default for SqliteConfig {
             checkpoint_on_close: true,
             page_size: None,
             version: None,
+            cohort: Vec::new(),
         }
     }
 }
@@ -408,6 +413,7 @@ impl Scenario {
             .version
             .map(|v| format!(" sqlite={v}"))
             .unwrap_or_default()
+            + &s.cohort_setting()
             + &self.worker_setting()
     }
 

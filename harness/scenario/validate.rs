@@ -27,6 +27,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     }
     validate_workload(s)?;
     validate_sqlite(s)?;
+    super::cohort::validate(s)?;
     validate_strategy(s)?;
     validate_lockstep(s)?;
     validate_faults(s)?;

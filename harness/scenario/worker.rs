@@ -37,9 +37,38 @@ pub struct WorkerCommand {
     /// The SQLite version the worker must report in its `hello` (a run on a chosen release,
     /// `--sqlite`); another version is a named failure before the barrier opens.
     pub expect_sqlite: Option<String>,
+    /// Workers a `[[sqlite.cohort]]` puts on another release, and how each starts instead.
+    pub cohorts: BTreeMap<u32, CohortCommand>,
+}
+
+/// What changes for a worker of a cohort: the release it must report, the prepared binary
+/// it runs (built-in worker) and the variables that make its program load that release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CohortCommand {
+    /// The release's prepared walburst (the built-in worker); `None`: the same program.
+    pub program: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+    pub expect_sqlite: String,
 }
 
 impl WorkerCommand {
+    /// How worker `w` starts: this command, with its cohort's program, variables and
+    /// expected release where a cohort lists it.
+    pub fn for_worker(&self, w: u32) -> WorkerCommand {
+        let mut c = WorkerCommand {
+            cohorts: BTreeMap::new(),
+            ..self.clone()
+        };
+        if let Some(k) = self.cohorts.get(&w) {
+            if let Some(p) = &k.program {
+                c.program = p.clone();
+            }
+            c.env.extend(k.env.clone());
+            c.expect_sqlite = Some(k.expect_sqlite.clone());
+        }
+        c
+    }
+
     /// walburst's own worker: `<exe> worker`.
     pub fn builtin(exe: &Path) -> WorkerCommand {
         WorkerCommand {
@@ -48,6 +77,7 @@ impl WorkerCommand {
             env: BTreeMap::new(),
             cwd: None,
             expect_sqlite: None,
+            cohorts: BTreeMap::new(),
         }
     }
 }
@@ -134,6 +164,7 @@ pub fn resolve(t: &WorkerTable, scenario_dir: &Path) -> Result<WorkerCommand, In
         env: t.env.iter().map(|(k, v)| (k.clone(), subst(v))).collect(),
         cwd,
         expect_sqlite: None,
+        cohorts: BTreeMap::new(),
     })
 }
 
@@ -167,6 +198,35 @@ mod tests {
         assert_eq!(c.cwd, Some(d.path().join(".")));
         let sh = resolve(&table(&["sh", "-c", "true"]), d.path()).unwrap();
         assert!(sh.program.is_absolute(), "found on PATH");
+    }
+
+    #[test]
+    fn a_cohort_worker_starts_with_its_own_program_variables_and_release() {
+        let mut c = WorkerCommand::builtin(Path::new("/bin/walburst"));
+        c.env.insert("A".into(), "run".into());
+        c.expect_sqlite = Some("3.54.1".into());
+        c.cohorts.insert(
+            1,
+            CohortCommand {
+                program: Some("/cache/3.53.2/walburst".into()),
+                env: BTreeMap::from([("A".into(), "cohort".into())]),
+                expect_sqlite: "3.53.2".into(),
+            },
+        );
+        let w0 = c.for_worker(0);
+        assert_eq!(w0.program, Path::new("/bin/walburst"));
+        assert_eq!(
+            (w0.env["A"].as_str(), w0.expect_sqlite.as_deref()),
+            ("run", Some("3.54.1"))
+        );
+        let w1 = c.for_worker(1);
+        assert_eq!(w1.program, Path::new("/cache/3.53.2/walburst"));
+        assert_eq!(w1.args, ["worker"]);
+        assert_eq!(
+            (w1.env["A"].as_str(), w1.expect_sqlite.as_deref()),
+            ("cohort", Some("3.53.2"))
+        );
+        assert!(w1.cohorts.is_empty());
     }
 
     #[test]

@@ -110,7 +110,13 @@ pub fn worker_main() -> i32 {
     // Workers must run the runner's SQLite (a `--worker-exe` or a mislinked build may not).
     match crate::protocol::RunSpec::read(&start.run_dir) {
         Ok(spec) => {
-            if let Err(e) = self::origin::check_worker(&spec.sqlite_version) {
+            // A worker of a `[[sqlite.cohort]]` runs its cohort's release, not the runner's.
+            let runs = spec
+                .scenario
+                .sqlite
+                .cohort_release(worker)
+                .map_or_else(|| spec.sqlite_version.clone(), |v| v.to_string());
+            if let Err(e) = self::origin::check_worker(&runs) {
                 return fatal(Chain(&e).to_string());
             }
         }
