@@ -115,6 +115,7 @@ pub const RELEASES: &[Release] = &[
     rel(SqliteVersion::new(3, 51, 3), "0.37.0", "0.39"),
     rel(SqliteVersion::new(3, 53, 1), "0.38.0", "0.40.0"),
     rel(SqliteVersion::new(3, 53, 2), "0.38.2", "0.40.2"),
+    rel(SqliteVersion::new(3, 54, 0), "0.39.0", "0.41"),
     rel(BUNDLED, "0.40.0", "0.43"),
 ];
 
