@@ -53,6 +53,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "python-kanban-app-mode",
     "wal-reset-bug",
     "mixed-releases",
+    "close-open-deadlock",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {
