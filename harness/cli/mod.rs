@@ -111,6 +111,11 @@ pub struct RunArgs {
     pub worker_exe: Option<PathBuf>,
     #[command(flatten)]
     pub scale: ScaleArgs,
+    /// Lose power at one sync point: `w1:wal:3:after` is right after worker 1's third sync
+    /// of -wal (`before`: right before it; file main, wal or journal). Adds that power-loss
+    /// point to the scenario's [io]; what `--io-sweep sync` prints to reproduce a point.
+    #[arg(long, value_name = "wW:FILE:N:WHEN", help_heading = "Sync sweeps")]
+    pub power_loss_at: Option<scenario::sync_point::SyncPoint>,
     /// Run each seed once per SQLite release (`walburst sqlite list`), e.g. 3.50.2,3.54.1,
     /// and print their verdicts side by side. A release not yet prepared is prepared first
     /// (about 1-2 minutes each, cached under target/walburst-sqlite/).
@@ -383,7 +388,10 @@ impl RunArgs {
 }
 
 fn run_command(a: RunArgs) -> i32 {
-    let overrides = a.scale.overrides();
+    let overrides = Overrides {
+        power_loss_at: a.power_loss_at,
+        ..a.scale.overrides()
+    };
     if a.mode == Mode::Free
         && !a.check_determinism
         && (overrides.scheduler.is_some() || overrides.pct_depth.is_some())

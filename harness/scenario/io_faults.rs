@@ -48,6 +48,39 @@ pub struct IoPoint {
     /// `stop`: how long the worker stalls inside the call before it continues.
     #[serde(default = "default_stop_ms")]
     pub stop_ms: u32,
+    /// Whether the action happens before the call (the default) or right after it returned
+    /// (`power-loss` and `kill` on write, sync and truncate only): power lost right after a
+    /// sync is the moment crash-consistency bugs sit at (`walburst run --io-sweep sync`).
+    #[serde(default, skip_serializing_if = "IoWhen::is_before")]
+    pub when: IoWhen,
+}
+
+/// When a point acts relative to the call it counts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoWhen {
+    /// Before the call: the call is never performed (kill, power loss) or is stalled, failed.
+    #[default]
+    Before,
+    /// After the call returned (a sync: once it counts as completed).
+    After,
+}
+
+impl IoWhen {
+    pub const ALL: [IoWhen; 2] = [IoWhen::Before, IoWhen::After];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IoWhen::Before => "before",
+            IoWhen::After => "after",
+        }
+    }
+
+    pub fn is_before(&self) -> bool {
+        *self == IoWhen::Before
+    }
 }
 
 fn default_stop_ms() -> u32 {
@@ -259,6 +292,19 @@ pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
                     "= \"{}\" does not happen on file = \"{}\"; shm-lock and shm-map happen on \"shm\" only, write, sync and truncate on main, wal and journal",
                     p.op.name(),
                     p.file.name()
+                ),
+            ));
+        }
+        if p.when == IoWhen::After
+            && !(matches!(p.action, IoAction::PowerLoss | IoAction::Kill)
+                && matches!(p.op, IoOp::Write | IoOp::Sync | IoOp::Truncate))
+        {
+            return Err(Invalid::field(
+                field("when"),
+                format!(
+                    "= \"after\" with action = \"{}\" on op = \"{}\"; allowed: \"after\" only with action power-loss or kill on op write, sync or truncate, otherwise \"before\"",
+                    p.action.name(),
+                    p.op.name()
                 ),
             ));
         }

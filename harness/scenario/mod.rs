@@ -16,6 +16,7 @@ pub mod matrix;
 mod range;
 pub mod release;
 mod strategy;
+pub mod sync_point;
 mod validate;
 mod worker;
 mod workload;
@@ -25,7 +26,9 @@ pub use expect::{Expect, Expectation, IntegrityExpectation, JudgedCheck, Sidecar
 pub use faults::{Faults, KillPoint, Tamper};
 pub use invalid::Invalid;
 pub use invariants::{Invariant, MAX_INVARIANTS};
-pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
+pub use io_faults::{
+    FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, IoWhen, MAX_STOP_MS, Nth,
+};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{LoadError, LoadProblem, Overrides, Scale, ScenarioSource, load, parse_str, syntax};
 pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};

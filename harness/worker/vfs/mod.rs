@@ -120,6 +120,12 @@ fn before(kind: FileKind, op: IoOp) -> Proceed {
     points::check(kind, op, in_ckpt)
 }
 
+/// After a write, sync or truncate was performed: a `when = "after"` point at that call
+/// acts now (power loss right after a sync returned).
+fn after() {
+    points::after();
+}
+
 /// Which op of the schedule the current thread runs, for naming where a point fired.
 pub fn set_current_op(actor: u32, seq: u32) {
     phase::set_op(actor, seq);

@@ -20,7 +20,7 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-use super::{Proceed, before, logging, phase, undo};
+use super::{Proceed, after, before, logging, phase, undo};
 use crate::scenario::{FileKind, IoOp};
 
 /// Our part of each file; the real unix file follows at offset [`HEADER`].
@@ -218,7 +218,9 @@ unsafe extern "C" fn m_write(
         }
         let (r, m) = real(f);
         if !(logging() && s.kind != FileKind::Other && !s.path.is_null()) {
-            return (m.xWrite.expect("xWrite"))(r, buf, amt, off);
+            let rc = (m.xWrite.expect("xWrite"))(r, buf, amt, off);
+            after();
+            return rc;
         }
         let old_size = size_of_real(r, m).unwrap_or(0);
         let pre = pre_image(r, m, off, (off + i64::from(amt)).min(old_size) - off);
@@ -231,6 +233,7 @@ unsafe extern "C" fn m_write(
                 &pre,
             );
         }
+        after();
         rc
     }
 }
@@ -243,7 +246,9 @@ unsafe extern "C" fn m_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
         }
         let (r, m) = real(f);
         if !(logging() && s.kind != FileKind::Other && !s.path.is_null()) {
-            return (m.xTruncate.expect("xTruncate"))(r, size);
+            let rc = (m.xTruncate.expect("xTruncate"))(r, size);
+            after();
+            return rc;
         }
         let old_size = size_of_real(r, m).unwrap_or(0);
         let pre = pre_image(r, m, size, old_size - size);
@@ -256,6 +261,7 @@ unsafe extern "C" fn m_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
                 &pre,
             );
         }
+        after();
         rc
     }
 }
@@ -268,7 +274,9 @@ unsafe extern "C" fn m_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
         }
         let (r, m) = real(f);
         if !(logging() && s.kind != FileKind::Other && !s.path.is_null()) {
-            return (m.xSync.expect("xSync"))(r, flags);
+            let rc = (m.xSync.expect("xSync"))(r, flags);
+            after();
+            return rc;
         }
         // The sync covers what was written before it began (by any process: the page cache
         // is shared); it counts only once it has returned.
@@ -278,6 +286,8 @@ unsafe extern "C" fn m_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
         if rc == ffi::SQLITE_OK {
             undo::sync_end(&path, token);
         }
+        // Power lost right after the sync returned: what it covered is durable.
+        after();
         rc
     }
 }
