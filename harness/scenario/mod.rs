@@ -118,6 +118,10 @@ pub struct SqliteConfig {
     /// Only honoured when the database file is created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+    /// `PRAGMA mmap_size` in bytes (0: no memory-mapped I/O); absent: SQLite's default.
+    /// Production reports tie mmap to a transient WAL race turning into lasting damage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmap_size: Option<u64>,
     /// The SQLite release to run on (`walburst sqlite list`); absent: the bundled one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<release::SqliteVersion>,
@@ -136,6 +140,7 @@ impl Default for SqliteConfig {
             cell_size_check: true,
             checkpoint_on_close: true,
             page_size: None,
+            mmap_size: None,
             version: None,
         }
     }
@@ -408,9 +413,12 @@ impl Scenario {
             },
             self.guard.name(),
         ) + &s
-            .version
-            .map(|v| format!(" sqlite={v}"))
+            .mmap_size
+            .map(|m| format!(" mmap_size={m}"))
             .unwrap_or_default()
+            + &s.version
+                .map(|v| format!(" sqlite={v}"))
+                .unwrap_or_default()
             + &self.worker_setting()
     }
 
