@@ -11,12 +11,15 @@ pub struct IoFaults {
     pub counters: bool,
     /// Fault points; each fires at most once per run (across every worker process).
     pub points: Vec<IoPoint>,
+    /// What the VFS claims about the storage, and how it behaves in a power loss.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<super::io_device::Device>,
 }
 
 impl IoFaults {
     /// Whether workers open their connections through the fault VFS.
     pub fn wants_vfs(&self) -> bool {
-        self.counters || !self.points.is_empty()
+        self.counters || !self.points.is_empty() || self.device.is_some()
     }
 
     pub fn is_off(&self) -> bool {
@@ -240,6 +243,9 @@ pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
             "io",
             "cannot be combined with table `worker`: the fault VFS runs only in the built-in worker; allowed: remove `[worker]` or `[io]`",
         ));
+    }
+    if let Some(d) = &io.device {
+        super::io_device::validate(d)?;
     }
     if io.points.len() > 16 {
         return Err(Invalid::range(

@@ -9,6 +9,7 @@ mod expect;
 mod faults;
 mod invalid;
 mod invariants;
+pub mod io_device;
 mod io_faults;
 mod ledger;
 mod load;

@@ -20,7 +20,7 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-use super::{Proceed, after, before, logging, phase, undo};
+use super::{Proceed, after, before, device, logging, phase, undo};
 use crate::scenario::{FileKind, IoOp};
 
 /// Our part of each file; the real unix file follows at offset [`HEADER`].
@@ -339,6 +339,9 @@ unsafe extern "C" fn m_file_control(
 }
 
 unsafe extern "C" fn m_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
+    if let Some(d) = device() {
+        return d.sector_size as c_int;
+    }
     unsafe {
         let (r, m) = real(f);
         (m.xSectorSize.expect("xSectorSize"))(r)
@@ -346,9 +349,28 @@ unsafe extern "C" fn m_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn m_device_characteristics(f: *mut ffi::sqlite3_file) -> c_int {
-    unsafe {
+    let real_flags = unsafe {
         let (r, m) = real(f);
         (m.xDeviceCharacteristics.expect("xDeviceCharacteristics"))(r)
+    };
+    // `[io.device]` decides the four claims SQLite's defences depend on; any other bit the
+    // unix VFS reports stays.
+    match device() {
+        None => real_flags,
+        Some(d) => {
+            let claims = [
+                (d.atomic, ffi::SQLITE_IOCAP_ATOMIC),
+                (d.safe_append, ffi::SQLITE_IOCAP_SAFE_APPEND),
+                (d.sequential, ffi::SQLITE_IOCAP_SEQUENTIAL),
+                (d.powersafe_overwrite, ffi::SQLITE_IOCAP_POWERSAFE_OVERWRITE),
+            ];
+            claims.iter().fold(
+                real_flags,
+                |acc, &(on, bit)| {
+                    if on { acc | bit } else { acc & !bit }
+                },
+            )
+        }
     }
 }
 
