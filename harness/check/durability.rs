@@ -369,8 +369,13 @@ fn judge_points(s: &Scenario, io: &IoReport, notes: &mut Vec<String>) -> Vec<Fai
                 ),
             )),
             Some(f) => notes.push(format!(
-                "io point {i} fired: {} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
+                "io point {i} fired: {}{} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
                 f.action.name(),
+                if p.when == crate::scenario::IoWhen::After {
+                    " right after the call"
+                } else {
+                    ""
+                },
                 f.worker,
                 f.pid,
                 f.file.name(),
