@@ -149,7 +149,7 @@ fn fixed(spec: &str) {
     if shim {
         let io = walburst::scenario::IoFaults {
             counters: true,
-            points: Vec::new(),
+            ..Default::default()
         };
         walburst::worker::vfs::install(&io, SEED, &tmp.path().join("unused.db"), tmp.path(), 0)
             .expect("install");
@@ -166,7 +166,7 @@ fn bench_cpu(c: &mut Criterion, dir: &Path) {
     // connections below still open through SQLite's default VFS.
     let io = walburst::scenario::IoFaults {
         counters: true,
-        points: Vec::new(),
+        ..Default::default()
     };
     walburst::worker::vfs::install(&io, SEED, &dir.join("unused.db"), dir, 0).expect("install");
     let mut g = c.benchmark_group("vfs_cpu");

@@ -19,6 +19,7 @@ pub mod determinism;
 pub mod error;
 pub mod exit;
 pub mod explore;
+pub mod io_sweep;
 pub mod nightly;
 pub mod observe;
 pub mod plan;

@@ -463,19 +463,19 @@ fn rooms_import_only_what_the_architecture_allows() {
         (
             "render",
             &[
-                "run", "releases", "nightly", "compare", "shrink", "explore", "cli",
+                "run", "releases", "nightly", "compare", "shrink", "explore", "io_sweep", "cli",
             ],
         ),
         (
             "releases",
             &[
-                "run", "render", "nightly", "compare", "shrink", "explore", "cli",
+                "run", "render", "nightly", "compare", "shrink", "explore", "io_sweep", "cli",
             ],
         ),
         (
             "run",
             &[
-                "nightly", "compare", "shrink", "explore", "replay", "reporter", "cli",
+                "nightly", "compare", "shrink", "explore", "io_sweep", "replay", "reporter", "cli",
             ],
         ),
         ("reporter", &["cli"]),
@@ -659,6 +659,7 @@ fn no_layer_below_the_reporter_prints_by_itself() {
         "compare",
         "shrink",
         "explore",
+        "io_sweep",
         "scenario",
         "plan",
         "observe",

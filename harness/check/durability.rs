@@ -309,6 +309,9 @@ pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verd
             }
         ));
     }
+    if let Some(t) = io.power_loss.as_ref().and_then(|p| p.tearing.as_ref()) {
+        v.notes.push(tearing_note(s, t));
+    }
     if let Some(d) = &io.durability {
         v.notes.push(d.note());
         failures.extend(d.failure());
@@ -328,6 +331,22 @@ pub fn judge_io(s: &Scenario, lockstep: bool, io: &IoReport, v: &mut super::verd
             v.verdict = super::verdict::VerdictKind::Fail;
         }
     }
+}
+
+/// What tearing did, naming the claim the device broke when its physics break one: the
+/// damage that follows is what that claim, had SQLite believed it, permits.
+fn tearing_note(s: &Scenario, t: &crate::observe::io::TearReport) -> String {
+    let broken = s.io.device.and_then(|d| d.broken_claim()).map_or(String::new(), |c| {
+        format!("; the device claims {c} but its physics tore and garbled sectors: any loss or damage here is what that claim permits")
+    });
+    format!(
+        "torn writes ({} B sectors{}): {} sectors of unsynced writes kept their new bytes, {} got their old bytes back, {} came back garbled{broken}",
+        t.sector_size,
+        if t.garble { ", not power-safe" } else { "" },
+        t.sectors_kept,
+        t.sectors_restored,
+        t.sectors_garbled
+    )
 }
 
 /// Each point fired (a note saying where) or is a failure: the fault was not exercised.
@@ -350,8 +369,13 @@ fn judge_points(s: &Scenario, io: &IoReport, notes: &mut Vec<String>) -> Vec<Fai
                 ),
             )),
             Some(f) => notes.push(format!(
-                "io point {i} fired: {} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
+                "io point {i} fired: {}{} of worker {} (pid {}) on {} {}{}, occurrence {}, in op seq {}{}",
                 f.action.name(),
+                if p.when == crate::scenario::IoWhen::After {
+                    " right after the call"
+                } else {
+                    ""
+                },
                 f.worker,
                 f.pid,
                 f.file.name(),

@@ -42,6 +42,12 @@ pub fn mode() -> impl TypedValueParser<Value = Mode> {
     one_of(&Mode::ALL, Mode::name, |_| None)
 }
 
+/// `--io-sweep sync`.
+pub fn io_sweep_kind() -> impl TypedValueParser<Value = super::io_sweep::IoSweep> {
+    use super::io_sweep::IoSweep;
+    one_of(&IoSweep::ALL, IoSweep::name, |_| None)
+}
+
 /// `--scheduler random|pct`, each with what it does in the long help.
 pub fn scheduler_kind() -> impl TypedValueParser<Value = SchedulerKind> {
     one_of(&SchedulerKind::ALL, SchedulerKind::name, |k| {

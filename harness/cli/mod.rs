@@ -10,6 +10,7 @@ mod adapter;
 pub mod args;
 mod compare;
 mod explore;
+mod io_sweep;
 mod nightly;
 mod shrink;
 mod sqlite;
@@ -111,6 +112,26 @@ pub struct RunArgs {
     pub worker_exe: Option<PathBuf>,
     #[command(flatten)]
     pub scale: ScaleArgs,
+    /// Lose power at one sync point: `w1:wal:3:after` is right after worker 1's third sync
+    /// of -wal (`before`: right before it; file main, wal or journal). Adds that power-loss
+    /// point to the scenario's [io]; what `--io-sweep sync` prints to reproduce a point.
+    #[arg(long, value_name = "wW:FILE:N:WHEN", help_heading = "Sync sweeps")]
+    pub power_loss_at: Option<scenario::sync_point::SyncPoint>,
+    /// Crash at every sync: one run with the fault VFS counting every sync of every file
+    /// (main, wal, journal) of every worker process, then one run per sync point with power
+    /// lost right after it and one right before it, each judged by the durability oracle and
+    /// integrity. Prints each point's run, then the losing points (acknowledged commits lost
+    /// or the database damaged) each with its `--power-loss-at` reproduce command, and writes
+    /// `sync-sweep-SCENARIO-sSEED.json` to --out. Use --mode lockstep: then a point is the
+    /// same moment on every repeat (free mode: the n-th sync of a process, not an exact
+    /// moment). One scenario, one seed (--seed, or its first).
+    #[arg(long, value_name = "sync", value_parser = args::io_sweep_kind(), help_heading = "Sync sweeps")]
+    pub io_sweep: Option<io_sweep::IoSweep>,
+    /// What a sweep may spend: a number of runs (default 400; with more points, evenly
+    /// spaced ones are run) or a duration (`10m`: points in order until then). The summary
+    /// says when the budget cut the sweep.
+    #[arg(long, value_name = "N|DURATION", value_parser = io_sweep::parse_budget, requires = "io_sweep", help_heading = "Sync sweeps")]
+    pub budget: Option<crate::io_sweep::SweepBudget>,
     /// Run each seed once per SQLite release (`walburst sqlite list`), e.g. 3.50.2,3.54.1,
     /// and print their verdicts side by side. A release not yet prepared is prepared first
     /// (about 1-2 minutes each, cached under target/walburst-sqlite/).
@@ -383,7 +404,13 @@ impl RunArgs {
 }
 
 fn run_command(a: RunArgs) -> i32 {
-    let overrides = a.scale.overrides();
+    let overrides = Overrides {
+        power_loss_at: a.power_loss_at,
+        ..a.scale.overrides()
+    };
+    if a.io_sweep.is_some() {
+        return io_sweep::command(&a, overrides);
+    }
     if a.mode == Mode::Free
         && !a.check_determinism
         && (overrides.scheduler.is_some() || overrides.pct_depth.is_some())

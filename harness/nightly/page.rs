@@ -25,6 +25,7 @@ fn axis_of(part: &str) -> &'static str {
         "nolock" | "flock" => "write_lock",
         "aftercommit" | "intx" => "guard_at",
         _ if numbered("ac") => "wal_autocheckpoint",
+        _ if numbered("mmap") => "mmap_size",
         _ if numbered("w") => "workers",
         _ if numbered("o") => "ops_per_worker",
         _ if numbered("c") => "connections_per_worker",

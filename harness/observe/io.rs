@@ -124,6 +124,23 @@ pub struct PowerLossReport {
     /// By file name.
     pub files: BTreeMap<String, FileUndo>,
     pub shm_discarded: bool,
+    /// `[io.device]` without atomic writes: how the unsynced writes' sectors came apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tearing: Option<TearReport>,
+}
+
+/// What tearing did to the sectors of unsynced writes (each a seeded choice).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TearReport {
+    pub sector_size: u64,
+    /// Whether a torn sector could come back garbled whole (no power-safe overwrite).
+    pub garble: bool,
+    /// The write's new bytes survived in the sector.
+    pub sectors_kept: u64,
+    /// The sector's old bytes came back.
+    pub sectors_restored: u64,
+    /// The whole sector came back as garbage, bytes outside the write included.
+    pub sectors_garbled: u64,
 }
 
 impl PowerLossReport {

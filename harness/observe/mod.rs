@@ -204,6 +204,9 @@ pub struct AppSettings {
     /// `normal` or `exclusive`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locking_mode: Option<String>,
+    /// `PRAGMA mmap_size`'s answer in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mmap_size: Option<i64>,
 }
 
 impl AppSettings {
@@ -222,6 +225,7 @@ impl AppSettings {
                 self.busy_timeout_ms.map(|v| v.to_string()),
             ),
             opt("locking_mode", self.locking_mode.clone()),
+            opt("mmap_size", self.mmap_size.map(|v| v.to_string())),
         ]
         .into_iter()
         .flatten()

@@ -198,6 +198,8 @@ fn messages_match_the_json_schema() {
                 wal_autocheckpoint: Some(1000),
                 busy_timeout_ms: Some(0),
                 locking_mode: Some("normal".into()),
+                // An adapter that does not read it back leaves it out (older ones do).
+                mmap_size: None,
             },
         }))
     };

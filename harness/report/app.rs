@@ -116,6 +116,7 @@ mod tests {
                 wal_autocheckpoint: Some(1000),
                 busy_timeout_ms: Some(5000),
                 locking_mode: Some("normal".into()),
+                mmap_size: None,
             });
         }
         w

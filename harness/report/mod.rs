@@ -3,6 +3,7 @@
 pub mod app;
 pub mod line;
 pub mod outputs;
+pub mod sync_sweep;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,118 @@ pub(super) fn command_line(e: &RunEvent<'_>) -> Option<String> {
         .or_else(|| compare_line(e))
         .or_else(|| shrink_line(e))
         .or_else(|| explore_line(e))
+        .or_else(|| sync_sweep_line(e))
+}
+
+/// `--io-sweep sync`: what was recorded, each point's run, and the conclusion.
+fn sync_sweep_line(e: &RunEvent<'_>) -> Option<String> {
+    use crate::report::sync_sweep::PointResult;
+    let point = |r: &PointResult| {
+        format!(
+            "{}{}",
+            r.point,
+            r.step.map_or(String::new(), |s| format!(" (step {s})"))
+        )
+    };
+    Some(match e {
+        RunEvent::SyncSweepRecorded {
+            summary: s,
+            recording,
+        } => {
+            if !recording.passed() {
+                format!(
+                    "sync sweep: the recording run did not pass, so no point is run: {}",
+                    crate::report::line::verdict_line(recording)
+                )
+            } else {
+                format!(
+                    "sync sweep {} seed={} ({}): {} sync points x {} = {} runs{}{}",
+                    s.scenario,
+                    s.seed,
+                    s.mode.name(),
+                    s.sync_points,
+                    s.runs_possible / s.sync_points.max(1),
+                    s.runs_possible,
+                    s.budget_cut
+                        .as_ref()
+                        .map_or(String::new(), |c| format!("; {c}")),
+                    if s.exact {
+                        ""
+                    } else {
+                        "; free mode: a point is a sync count, not an exact moment"
+                    }
+                )
+            }
+        }
+        RunEvent::SyncSweepPoint {
+            n,
+            total,
+            result: r,
+        } => format!(
+            "sync sweep: {n}/{total} {} -> {}{}",
+            point(r),
+            match (&r.error, r.fired) {
+                (Some(e), _) => format!("could not run: {e}"),
+                (None, false) => "not reached: nothing judged".to_string(),
+                (None, true) => format!(
+                    "{} of {} acknowledged lost{}{}",
+                    r.lost,
+                    r.acknowledged,
+                    if r.torn > 0 {
+                        format!(", {} torn", r.torn)
+                    } else {
+                        String::new()
+                    },
+                    r.damage
+                        .as_ref()
+                        .map_or(String::new(), |d| format!(", DAMAGED ({d})")),
+                ),
+            },
+            match &r.failure {
+                Some(f) => format!("; FAIL {f}; reproduce: {}", r.reproduce),
+                None if r.losing() => format!("; reproduce: {}", r.reproduce),
+                None => String::new(),
+            }
+        ),
+        RunEvent::SyncSweepDone { summary: s, path } => {
+            let mut out = String::new();
+            for r in &s.losing {
+                out.push_str(&format!(
+                    "losing point {}: {} of {} acknowledged lost{}{}; reproduce: {}\n",
+                    point(r),
+                    r.lost,
+                    r.acknowledged,
+                    if r.torn > 0 {
+                        format!(", {} torn", r.torn)
+                    } else {
+                        String::new()
+                    },
+                    r.damage
+                        .as_ref()
+                        .map_or(String::new(), |d| format!(", damaged: {d}")),
+                    r.reproduce
+                ));
+            }
+            out.push_str(&format!("summary: {}\n", path.display()));
+            out.push_str(&format!(
+                "sync sweep {} seed={}: {} sync points, {} runs in {:.1} s: {} judged, {} losing, {} passed, {} failed{}{}{}",
+                s.scenario,
+                s.seed,
+                s.sync_points,
+                s.runs,
+                s.wall_secs,
+                s.judged,
+                s.losing.len(),
+                s.passed,
+                s.failed,
+                s.budget_cut.as_ref().map_or(String::new(), |c| format!(" (cut: {c})")),
+                if s.interrupted { " (interrupted)" } else { "" },
+                if s.judged == 0 { "; nothing was judged" } else { "" }
+            ));
+            out
+        }
+        _ => return None,
+    })
 }
 
 fn replay_line(e: &RunEvent<'_>) -> Option<String> {

@@ -163,6 +163,14 @@ impl Console {
 
 impl Reporter for Console {
     fn event(&mut self, e: &RunEvent<'_>) {
+        // --quiet: a sync sweep's points that passed and lost nothing go unsaid.
+        if let RunEvent::SyncSweepPoint { result, .. } = e
+            && self.quiet
+            && result.passed()
+            && !result.losing()
+        {
+            return;
+        }
         if !self.run_event(e)
             && let Some(text) = lines::command_line(e)
         {

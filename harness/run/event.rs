@@ -11,6 +11,7 @@ use crate::releases::prepare::PrepareProgress;
 use crate::report::Report;
 use crate::report::app::AppSide;
 use crate::report::outputs::ReportUnwritten;
+use crate::report::sync_sweep::{PointResult, SyncSweepSummary};
 use crate::scenario::Mode;
 use crate::scenario::release::SqliteVersion;
 
@@ -223,6 +224,22 @@ pub enum RunEvent<'a> {
         seed: u64,
         reseeds: u32,
         file: &'a Path,
+    },
+    /// `--io-sweep sync`: the recording run is done; the points found and the runs planned.
+    SyncSweepRecorded {
+        summary: &'a SyncSweepSummary,
+        recording: &'a Report,
+    },
+    /// `--io-sweep sync`: run `n` of `total` ended.
+    SyncSweepPoint {
+        n: u64,
+        total: u64,
+        result: &'a PointResult,
+    },
+    /// `--io-sweep sync`: the summary, written to `path`; the command's last event.
+    SyncSweepDone {
+        summary: &'a SyncSweepSummary,
+        path: &'a Path,
     },
 }
 

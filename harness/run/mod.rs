@@ -356,9 +356,17 @@ pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, 
     // Power loss: every worker is dead; undo what no sync made durable before anyone
     // (the verification's fresh connection) runs recovery.
     let power_loss = if obs.io.power_lost {
+        let tear =
+            s.io.device
+                .and_then(|d| d.tearing())
+                .map(|tearing| vfs::power::Tear {
+                    tearing,
+                    seed: req.seed,
+                });
         Some(vfs::power::apply(
             &run_dir.join(vfs::UNDO_LOG),
             &spec.db_path,
+            tear,
         )?)
     } else {
         None

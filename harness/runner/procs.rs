@@ -540,6 +540,13 @@ impl Workers {
             p.exit.never_started = !p.started() && !self.kills.iter().any(|k| k.worker == w);
             p.stdin = None;
             wait_bounded(&mut p.child, &mut p.exit);
+            // A worker the runner cut in a power loss (announced as a kill) whose pipe's end
+            // the run no longer read (the last step had run): that kill, not a crash.
+            if p.exit.signal == Some(9)
+                && let Some(ev) = p.dying.take()
+            {
+                self.kills.push(ev);
+            }
             if !p.exit.finished && p.exit.error.is_none() {
                 p.exit.error = tail(&p.stderr_path, 20);
             }

@@ -11,12 +11,15 @@ pub struct IoFaults {
     pub counters: bool,
     /// Fault points; each fires at most once per run (across every worker process).
     pub points: Vec<IoPoint>,
+    /// What the VFS claims about the storage, and how it behaves in a power loss.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<super::io_device::Device>,
 }
 
 impl IoFaults {
     /// Whether workers open their connections through the fault VFS.
     pub fn wants_vfs(&self) -> bool {
-        self.counters || !self.points.is_empty()
+        self.counters || !self.points.is_empty() || self.device.is_some()
     }
 
     pub fn is_off(&self) -> bool {
@@ -48,6 +51,39 @@ pub struct IoPoint {
     /// `stop`: how long the worker stalls inside the call before it continues.
     #[serde(default = "default_stop_ms")]
     pub stop_ms: u32,
+    /// Whether the action happens before the call (the default) or right after it returned
+    /// (`power-loss` and `kill` on write, sync and truncate only): power lost right after a
+    /// sync is the moment crash-consistency bugs sit at (`walburst run --io-sweep sync`).
+    #[serde(default, skip_serializing_if = "IoWhen::is_before")]
+    pub when: IoWhen,
+}
+
+/// When a point acts relative to the call it counts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoWhen {
+    /// Before the call: the call is never performed (kill, power loss) or is stalled, failed.
+    #[default]
+    Before,
+    /// After the call returned (a sync: once it counts as completed).
+    After,
+}
+
+impl IoWhen {
+    pub const ALL: [IoWhen; 2] = [IoWhen::Before, IoWhen::After];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IoWhen::Before => "before",
+            IoWhen::After => "after",
+        }
+    }
+
+    pub fn is_before(&self) -> bool {
+        *self == IoWhen::Before
+    }
 }
 
 fn default_stop_ms() -> u32 {
@@ -208,6 +244,9 @@ pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
             "cannot be combined with table `worker`: the fault VFS runs only in the built-in worker; allowed: remove `[worker]` or `[io]`",
         ));
     }
+    if let Some(d) = &io.device {
+        super::io_device::validate(d)?;
+    }
     if io.points.len() > 16 {
         return Err(Invalid::range(
             "io.points",
@@ -259,6 +298,19 @@ pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
                     "= \"{}\" does not happen on file = \"{}\"; shm-lock and shm-map happen on \"shm\" only, write, sync and truncate on main, wal and journal",
                     p.op.name(),
                     p.file.name()
+                ),
+            ));
+        }
+        if p.when == IoWhen::After
+            && !(matches!(p.action, IoAction::PowerLoss | IoAction::Kill)
+                && matches!(p.op, IoOp::Write | IoOp::Sync | IoOp::Truncate))
+        {
+            return Err(Invalid::field(
+                field("when"),
+                format!(
+                    "= \"after\" with action = \"{}\" on op = \"{}\"; allowed: \"after\" only with action power-loss or kill on op write, sync or truncate, otherwise \"before\"",
+                    p.action.name(),
+                    p.op.name()
                 ),
             ));
         }

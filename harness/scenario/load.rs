@@ -171,6 +171,10 @@ pub struct Overrides {
     /// `--sqlite V`: run on that SQLite release (`[sqlite] version`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sqlite: Option<super::release::SqliteVersion>,
+    /// `--power-loss-at w1:wal:3:after`: one point of a sync sweep (adds its power-loss
+    /// point to `[io]`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub power_loss_at: Option<super::sync_point::SyncPoint>,
 }
 
 impl Overrides {
@@ -196,6 +200,9 @@ impl Overrides {
         if let Some(v) = self.sqlite {
             args.push(format!("--sqlite {v}"));
         }
+        if let Some(p) = self.power_loss_at {
+            args.push(format!("--power-loss-at {p}"));
+        }
         args
     }
 
@@ -214,6 +221,13 @@ impl Overrides {
         }
         if let Some(v) = self.sqlite {
             scenario.sqlite.version = Some(v);
+        }
+        // Added, not replacing: validation then refuses a second power-loss point. Applying
+        // the same overrides twice (a matrix case after its base) adds it once.
+        if let Some(p) = self.power_loss_at.map(|p| p.io_point())
+            && !scenario.io.points.contains(&p)
+        {
+            scenario.io.points.push(p);
         }
     }
 }

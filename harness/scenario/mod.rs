@@ -10,6 +10,7 @@ mod expect;
 mod faults;
 mod invalid;
 mod invariants;
+pub mod io_device;
 mod io_faults;
 mod ledger;
 mod load;
@@ -17,6 +18,7 @@ pub mod matrix;
 mod range;
 pub mod release;
 mod strategy;
+pub mod sync_point;
 mod validate;
 mod worker;
 mod workload;
@@ -26,7 +28,9 @@ pub use expect::{Expect, Expectation, IntegrityExpectation, JudgedCheck, Sidecar
 pub use faults::{Faults, KillPoint, Tamper};
 pub use invalid::Invalid;
 pub use invariants::{Invariant, MAX_INVARIANTS};
-pub use io_faults::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, MAX_STOP_MS, Nth};
+pub use io_faults::{
+    FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, IoWhen, MAX_STOP_MS, Nth,
+};
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{LoadError, LoadProblem, Overrides, Scale, ScenarioSource, load, parse_str, syntax};
 pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
@@ -116,6 +120,10 @@ pub struct SqliteConfig {
     /// Only honoured when the database file is created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+    /// `PRAGMA mmap_size` in bytes (0: no memory-mapped I/O); absent: SQLite's default.
+    /// Production reports tie mmap to a transient WAL race turning into lasting damage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmap_size: Option<u64>,
     /// The SQLite release to run on (`walburst sqlite list`); absent: the bundled one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<release::SqliteVersion>,
@@ -137,6 +145,7 @@ impl Default for SqliteConfig {
             cell_size_check: true,
             checkpoint_on_close: true,
             page_size: None,
+            mmap_size: None,
             version: None,
             cohort: Vec::new(),
         }
@@ -410,9 +419,12 @@ impl Scenario {
             },
             self.guard.name(),
         ) + &s
-            .version
-            .map(|v| format!(" sqlite={v}"))
+            .mmap_size
+            .map(|m| format!(" mmap_size={m}"))
             .unwrap_or_default()
+            + &s.version
+                .map(|v| format!(" sqlite={v}"))
+                .unwrap_or_default()
             + &s.cohort_setting()
             + &self.worker_setting()
     }

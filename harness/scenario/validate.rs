@@ -154,6 +154,10 @@ fn validate_workload(s: &Scenario) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// SQLite's default ceiling on `mmap_size` (SQLITE_MAX_MMAP_SIZE on Linux): a larger value
+/// is silently lowered to it, so a scenario asking for more would not run what it says.
+pub const MAX_MMAP_SIZE: u64 = 0x7fff_0000;
+
 /// `[sqlite]`: the settings the type system cannot bound.
 fn validate_sqlite(s: &Scenario) -> Result<(), Invalid> {
     let q = &s.sqlite;
@@ -164,6 +168,13 @@ fn validate_sqlite(s: &Scenario) -> Result<(), Invalid> {
             "sqlite.page_size",
             q.page_size.unwrap_or_default(),
             "a power of two from 512 to 65536",
+        ));
+    }
+    if q.mmap_size.is_some_and(|m| m > MAX_MMAP_SIZE) {
+        return Err(Invalid::range(
+            "sqlite.mmap_size",
+            q.mmap_size.unwrap_or_default(),
+            format!("0 (off) to {MAX_MMAP_SIZE} bytes (SQLite's SQLITE_MAX_MMAP_SIZE)"),
         ));
     }
     if q.journal_size_limit < -1 {

@@ -169,7 +169,20 @@ pub fn connect(
     let conn = loop {
         match gate.step(
             StepAction::Open,
-            || sqlite::open(db, &s.sqlite, busy_ms),
+            // Inside the open step: in lockstep the read-back is part of the schedule.
+            || {
+                sqlite::open(db, &s.sqlite, busy_ms).inspect(|c| {
+                    if spec.report_settings {
+                        let msg = crate::protocol::SettingsMsg {
+                            worker: spec.worker,
+                            actor: None,
+                            settings: sqlite::read_settings(c),
+                        };
+                        crate::worker::sink::RecordSink::global()
+                            .send(&crate::protocol::WorkerMsg::Settings(Box::new(msg)), false);
+                    }
+                })
+            },
             sql_result,
         ) {
             Ok(c) => break c,

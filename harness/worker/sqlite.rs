@@ -12,6 +12,33 @@ pub fn sqlite_version() -> &'static str {
     rusqlite::version()
 }
 
+/// What a connection actually runs with, read back from SQLite (PROTOCOL.md, `settings`):
+/// the same message an adapter sends, so a report shows what ran, not what was asked.
+pub fn read_settings(conn: &Connection) -> crate::observe::AppSettings {
+    let text = |pragma: &str| -> Option<String> {
+        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get::<_, String>(0))
+            .ok()
+            .map(|v| v.to_lowercase())
+    };
+    let int = |pragma: &str| -> Option<i64> {
+        conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+            .ok()
+    };
+    crate::observe::AppSettings {
+        sqlite_version: sqlite_version().to_string(),
+        journal_mode: text("journal_mode"),
+        synchronous: int("synchronous").and_then(|n| {
+            crate::scenario::Synchronous::ALL
+                .get(usize::try_from(n).ok()?)
+                .map(|s| s.as_sql().to_string())
+        }),
+        wal_autocheckpoint: int("wal_autocheckpoint"),
+        busy_timeout_ms: int("busy_timeout"),
+        locking_mode: text("locking_mode"),
+        mmap_size: int("mmap_size"),
+    }
+}
+
 /// Opens a connection and applies the scenario's settings in the field app's order:
 /// `busy_timeout` first (so that `journal_mode=WAL` waits instead of failing), then the
 /// journal mode, then the rest.
@@ -56,6 +83,10 @@ pub fn open(path: &Path, cfg: &SqliteConfig, busy_timeout_ms: u32) -> rusqlite::
         )?;
     }
     conn.pragma_update(None, "synchronous", cfg.synchronous.as_sql())?;
+    // Answers with the size in force: read back in the worker's `settings`.
+    if let Some(m) = cfg.mmap_size {
+        conn.execute_batch(&format!("PRAGMA mmap_size={m}"))?;
+    }
     conn.pragma_update(None, "wal_autocheckpoint", cfg.wal_autocheckpoint)?;
     conn.query_row(
         &format!("PRAGMA journal_size_limit={}", cfg.journal_size_limit),

@@ -14,6 +14,8 @@ pub enum Axis {
     JournalMode,
     Synchronous,
     WalAutocheckpoint,
+    /// `[sqlite] mmap_size` in bytes.
+    MmapSize,
     Workers,
     OpsPerWorker,
     Connection,
@@ -27,10 +29,11 @@ pub enum Axis {
 }
 
 impl Axis {
-    pub const ALL: [Axis; 12] = [
+    pub const ALL: [Axis; 13] = [
         Axis::JournalMode,
         Axis::Synchronous,
         Axis::WalAutocheckpoint,
+        Axis::MmapSize,
         Axis::Workers,
         Axis::OpsPerWorker,
         Axis::Connection,
@@ -48,6 +51,7 @@ impl Axis {
             Axis::JournalMode => "journal_mode",
             Axis::Synchronous => "synchronous",
             Axis::WalAutocheckpoint => "wal_autocheckpoint",
+            Axis::MmapSize => "mmap_size",
             Axis::Workers => "workers",
             Axis::OpsPerWorker => "ops_per_worker",
             Axis::Connection => "connection",
@@ -66,6 +70,7 @@ impl Axis {
             Axis::JournalMode => "sqlite.journal_mode",
             Axis::Synchronous => "sqlite.synchronous",
             Axis::WalAutocheckpoint => "sqlite.wal_autocheckpoint",
+            Axis::MmapSize => "sqlite.mmap_size",
             Axis::Workers => "workload.workers",
             Axis::OpsPerWorker => "workload.ops_per_worker",
             Axis::Connection => "workload.connection",
@@ -85,6 +90,7 @@ pub enum AxisValue {
     JournalMode(JournalMode),
     Synchronous(Synchronous),
     WalAutocheckpoint(u32),
+    MmapSize(u64),
     Workers(u32),
     OpsPerWorker(u32),
     Connection(Lifecycle),
@@ -123,6 +129,7 @@ impl AxisValue {
             AxisValue::JournalMode(_) => Axis::JournalMode,
             AxisValue::Synchronous(_) => Axis::Synchronous,
             AxisValue::WalAutocheckpoint(_) => Axis::WalAutocheckpoint,
+            AxisValue::MmapSize(_) => Axis::MmapSize,
             AxisValue::Workers(_) => Axis::Workers,
             AxisValue::OpsPerWorker(_) => Axis::OpsPerWorker,
             AxisValue::Connection(_) => Axis::Connection,
@@ -141,6 +148,7 @@ impl AxisValue {
             AxisValue::JournalMode(j) => j.as_sql().to_string(),
             AxisValue::Synchronous(s) => s.as_sql().to_string(),
             AxisValue::WalAutocheckpoint(n) => format!("ac{n}"),
+            AxisValue::MmapSize(n) => format!("mmap{n}"),
             AxisValue::Workers(n) => format!("w{n}"),
             AxisValue::OpsPerWorker(n) => format!("o{n}"),
             AxisValue::Connection(Lifecycle::Persistent) => "persistent".into(),
@@ -167,6 +175,7 @@ impl AxisValue {
             | AxisValue::OpsPerWorker(n)
             | AxisValue::ConnectionsPerWorker(n)
             | AxisValue::IdleConnections(n) => n.to_string(),
+            AxisValue::MmapSize(n) => n.to_string(),
             AxisValue::Connection(l) => lifecycle_name(l).into(),
             AxisValue::WriteLock(w) => write_lock_name(w).into(),
             AxisValue::Guard(g) => g.name().into(),
@@ -180,6 +189,7 @@ impl AxisValue {
             AxisValue::JournalMode(v) => s.sqlite.journal_mode = v,
             AxisValue::Synchronous(v) => s.sqlite.synchronous = v,
             AxisValue::WalAutocheckpoint(v) => s.sqlite.wal_autocheckpoint = v,
+            AxisValue::MmapSize(v) => s.sqlite.mmap_size = Some(v),
             AxisValue::Workers(v) => s.workload.workers = v,
             AxisValue::OpsPerWorker(v) => s.workload.ops_per_worker = v,
             AxisValue::Connection(v) => s.workload.connection = v,
@@ -198,6 +208,8 @@ impl AxisValue {
             Axis::JournalMode => AxisValue::JournalMode(s.sqlite.journal_mode),
             Axis::Synchronous => AxisValue::Synchronous(s.sqlite.synchronous),
             Axis::WalAutocheckpoint => AxisValue::WalAutocheckpoint(s.sqlite.wal_autocheckpoint),
+            // Absent is SQLite's default, which is 0 (no mmap) in every build walburst runs.
+            Axis::MmapSize => AxisValue::MmapSize(s.sqlite.mmap_size.unwrap_or(0)),
             Axis::Workers => AxisValue::Workers(s.workload.workers),
             Axis::OpsPerWorker => AxisValue::OpsPerWorker(s.workload.ops_per_worker),
             Axis::Connection => AxisValue::Connection(s.workload.connection),

@@ -34,6 +34,8 @@ pub struct Matrix {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wal_autocheckpoint: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mmap_size: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ops_per_worker: Vec<u32>,
@@ -66,6 +68,7 @@ impl Matrix {
             Axis::JournalMode => wrap(&self.journal_mode, AxisValue::JournalMode),
             Axis::Synchronous => wrap(&self.synchronous, AxisValue::Synchronous),
             Axis::WalAutocheckpoint => wrap(&self.wal_autocheckpoint, AxisValue::WalAutocheckpoint),
+            Axis::MmapSize => wrap(&self.mmap_size, AxisValue::MmapSize),
             Axis::Workers => wrap(&self.workers, AxisValue::Workers),
             Axis::OpsPerWorker => wrap(&self.ops_per_worker, AxisValue::OpsPerWorker),
             Axis::Connection => wrap(&self.connection, AxisValue::Connection),

@@ -22,6 +22,8 @@ pub struct Selector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_autocheckpoint: Option<OneOrMany<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mmap_size: Option<OneOrMany<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<OneOrMany<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_per_worker: Option<OneOrMany<u32>>,
@@ -133,6 +135,12 @@ impl Selector {
             Axis::WalAutocheckpoint,
             &self.wal_autocheckpoint,
             AxisValue::WalAutocheckpoint,
+        );
+        c(
+            &mut out,
+            Axis::MmapSize,
+            &self.mmap_size,
+            AxisValue::MmapSize,
         );
         c(&mut out, Axis::Workers, &self.workers, AxisValue::Workers);
         c(

@@ -27,6 +27,14 @@ pub const UNDO_LOG: &str = "undo.log";
 
 static ACTIVE: OnceLock<bool> = OnceLock::new();
 
+/// `[io.device]`: what `xDeviceCharacteristics` and `xSectorSize` claim (`None`: the unix
+/// VFS's own answers).
+static DEVICE: OnceLock<crate::scenario::io_device::Device> = OnceLock::new();
+
+fn device() -> Option<&'static crate::scenario::io_device::Device> {
+    DEVICE.get()
+}
+
 /// Why the fault VFS could not be set up in a worker, or a power loss could not be applied
 /// to the run's files afterwards; each names the file or the VFS it is about.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +87,9 @@ pub fn install(
         super::sink::flush_each_record();
     }
     points::arm(io, seed, db_path, run_dir, worker);
+    if let Some(d) = io.device {
+        let _ = DEVICE.set(d);
+    }
     let code = shim::register(VFS_NAME);
     if code != rusqlite::ffi::SQLITE_OK {
         return Err(VfsError::Register {
@@ -118,6 +129,12 @@ fn before(kind: FileKind, op: IoOp) -> Proceed {
     let in_ckpt = phase::in_checkpoint();
     counters::count(kind, op, in_ckpt);
     points::check(kind, op, in_ckpt)
+}
+
+/// After a write, sync or truncate was performed: a `when = "after"` point at that call
+/// acts now (power loss right after a sync returned).
+fn after() {
+    points::after();
 }
 
 /// Which op of the schedule the current thread runs, for naming where a point fired.

@@ -13,7 +13,7 @@ use rand::RngExt;
 use super::{Proceed, phase};
 use crate::observe::clock::monotonic_ns;
 use crate::protocol::WorkerMsg;
-use crate::scenario::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint};
+use crate::scenario::{FileKind, IoAction, IoFaults, IoOp, IoPhase, IoPoint, IoWhen};
 use crate::worker::sink::RecordSink;
 
 use crate::observe::io::FiredPoint;
@@ -89,11 +89,19 @@ fn error_code(op: IoOp) -> i32 {
     }
 }
 
+thread_local! {
+    /// A `when = "after"` point whose occurrence this thread's call is: it fires once the
+    /// call has returned ([`after`]). (index in `Arming::points`, in checkpoint)
+    static PENDING_AFTER: std::cell::Cell<Option<(usize, bool)>> =
+        const { std::cell::Cell::new(None) };
+}
+
 pub(super) fn check(kind: FileKind, op: IoOp, in_checkpoint: bool) -> Proceed {
     let Some(arming) = ARMED.get() else {
         return Proceed::Go;
     };
-    for a in &arming.points {
+    PENDING_AFTER.set(None);
+    for (i, a) in arming.points.iter().enumerate() {
         let p = &a.point;
         if p.file != kind || p.op != op {
             continue;
@@ -104,6 +112,11 @@ pub(super) fn check(kind: FileKind, op: IoOp, in_checkpoint: bool) -> Proceed {
             IoPhase::OutsideCheckpoint => !in_checkpoint,
         };
         if !phase_ok || a.seen.fetch_add(1, Ordering::Relaxed) + 1 != a.nth {
+            continue;
+        }
+        // Counted here, with the call's other points, so `nth` means the same either way.
+        if p.when == IoWhen::After {
+            PENDING_AFTER.set(Some((i, in_checkpoint)));
             continue;
         }
         // Claim the point for the whole run; another process got there first otherwise.
@@ -118,6 +131,27 @@ pub(super) fn check(kind: FileKind, op: IoOp, in_checkpoint: bool) -> Proceed {
         return fire(arming, a, in_checkpoint);
     }
     Proceed::Go
+}
+
+/// After a write, sync or truncate returned: fires the `when = "after"` point that [`check`]
+/// found this call to be the occurrence of, if any (claimed for the run, as there).
+pub(super) fn after() {
+    let Some((i, in_checkpoint)) = PENDING_AFTER.take() else {
+        return;
+    };
+    let Some(arming) = ARMED.get() else {
+        return;
+    };
+    let a = &arming.points[i];
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&a.marker)
+        .is_ok()
+    {
+        // Kill and power loss never come back.
+        let _ = fire(arming, a, in_checkpoint);
+    }
 }
 
 fn fire(arming: &Arming, a: &Armed, in_checkpoint: bool) -> Proceed {

@@ -2,15 +2,76 @@
 //! undo, file by file and newest first, every logged change made after that file's last
 //! completed sync began; then discard `-shm` (SQLite rebuilds it during recovery). What a
 //! real disk keeps of unsynced data is any subset; this keeps none of what was logged, the
-//! harshest outcome a correct sync discipline must survive.
+//! harshest outcome a correct sync discipline must survive. On a device that does not
+//! promise atomic writes (`[io.device]`), each sector an unsynced write overwrote keeps its
+//! new bytes or gets its old ones back (a seeded choice, as SQLite's crash VFS does in one
+//! process); without power-safe overwrite it may also come back garbled whole, bytes beside
+//! the write included. Appended bytes are lost whole either way.
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use rand::{Rng, RngExt};
+
 use super::VfsError;
-use crate::observe::io::PowerLossReport;
+use crate::observe::io::{PowerLossReport, TearReport};
+use crate::scenario::io_device::Tearing;
+
+/// How this power loss tears unsynced writes: the device's tearing, and the run's seed for
+/// the choices (stream `power-tear`, index = the record's position in the log).
+#[derive(Debug, Clone, Copy)]
+pub struct Tear {
+    pub tearing: Tearing,
+    pub seed: u64,
+}
+
+/// Undoes one unsynced write on a tearing device, sector by sector (see the module doc);
+/// the caller then cuts the file back to its old size.
+fn tear_write(
+    f: &std::fs::File,
+    off: u64,
+    old_size: u64,
+    pre: &[u8],
+    index: u64,
+    t: Tear,
+    counts: &mut TearReport,
+) -> std::io::Result<()> {
+    let ss = t.tearing.sector_size;
+    let end = off + pre.len() as u64;
+    let mut rng = crate::plan::stream(t.seed, "power-tear", index, 0);
+    for k in off / ss..=(end.max(off + 1) - 1) / ss {
+        // The sector's bytes below the old size; beyond it everything is cut anyway.
+        let (s_lo, s_hi) = (k * ss, ((k + 1) * ss).min(old_size));
+        if s_lo >= s_hi {
+            continue;
+        }
+        let (w_lo, w_hi) = (off.max(s_lo), end.min(s_hi));
+        // An append that starts inside this sector overwrote none of its old bytes: only a
+        // device without power-safe overwrite can hurt them (garbage, or nothing).
+        let choices = match (w_lo < w_hi, t.tearing.garble) {
+            (false, false) => continue,
+            (false, true) => [1, 2][rng.random_range(0..2usize)],
+            (true, garble) => rng.random_range(0..if garble { 3 } else { 2 }),
+        };
+        match choices {
+            0 => counts.sectors_kept += 1,
+            1 if w_lo >= w_hi => {}
+            1 => {
+                f.write_all_at(&pre[(w_lo - off) as usize..(w_hi - off) as usize], w_lo)?;
+                counts.sectors_restored += 1;
+            }
+            _ => {
+                let mut garbage = vec![0u8; (s_hi - s_lo) as usize];
+                rng.fill_bytes(&mut garbage);
+                f.write_all_at(&garbage, s_lo)?;
+                counts.sectors_garbled += 1;
+            }
+        }
+    }
+    Ok(())
+}
 
 const MAGIC: u32 = 0x5742_554c; // "WBUL"
 
@@ -123,7 +184,7 @@ fn open_rw(path: &str) -> std::io::Result<std::fs::File> {
 
 /// Undoes every unsynced change in the log and discards `-shm`. Call only when no process
 /// holds a connection to the database (every worker is dead; the runner holds none).
-pub fn apply(log: &Path, db: &Path) -> Result<PowerLossReport, VfsError> {
+pub fn apply(log: &Path, db: &Path, tear: Option<Tear>) -> Result<PowerLossReport, VfsError> {
     let buf = match std::fs::read(log) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -139,6 +200,11 @@ pub fn apply(log: &Path, db: &Path) -> Result<PowerLossReport, VfsError> {
         log_records: recs.len() as u64,
         log_bytes: buf.len() as u64,
         log_torn_tail: torn,
+        tearing: tear.map(|t| TearReport {
+            sector_size: t.tearing.sector_size,
+            garble: t.tearing.garble,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let paths: BTreeSet<&str> = recs.iter().map(|r| r.path.as_str()).collect();
@@ -188,7 +254,12 @@ pub fn apply(log: &Path, db: &Path) -> Result<PowerLossReport, VfsError> {
                 Tag::Write => {
                     open_rw(path)
                         .and_then(|f| {
-                            f.write_all_at(&r.data, r.a as u64)?;
+                            match (tear, rep.tearing.as_mut()) {
+                                (Some(t), Some(counts)) => tear_write(
+                                    &f, r.a as u64, r.b as u64, &r.data, *i as u64, t, counts,
+                                )?,
+                                _ => f.write_all_at(&r.data, r.a as u64)?,
+                            }
                             f.set_len(r.b as u64)
                         })
                         .map_err(undo("write"))?;
@@ -263,12 +334,56 @@ mod tests {
         bytes.extend(&encode(Tag::Write, 1, &p, 0, 0, b"")[..10]);
         std::fs::write(&log, &bytes).unwrap();
         std::fs::write(dir.path().join("x.db-shm"), b"shm").unwrap();
-        let rep = apply(&log, &db).unwrap();
+        let rep = apply(&log, &db, None).unwrap();
         assert_eq!(std::fs::read(&db).unwrap(), b"AAAA");
         assert!(rep.log_torn_tail);
         assert!(rep.shm_discarded);
         assert_eq!(rep.files["x.db"].writes_undone, 2);
         assert!(rep.files["x.db"].synced);
+    }
+
+    /// On a tearing device each overwritten sector keeps its new bytes or gets its old ones
+    /// back (seeded: the same seed tears the same way); without power-safe overwrite it may
+    /// come back garbled instead.
+    #[test]
+    fn a_tearing_device_tears_unsynced_writes_by_sector_and_the_seed_decides() {
+        let tear = |garble, seed| Tear {
+            tearing: Tearing {
+                sector_size: 512,
+                garble,
+            },
+            seed,
+        };
+        let run = |t: Tear| {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("x.db");
+            let p = db.to_string_lossy().into_owned();
+            // 8 synced sectors of A, then an unsynced overwrite of all of them with B.
+            std::fs::write(&db, vec![b'B'; 4096]).unwrap();
+            let bytes = encode(Tag::Write, 1, &p, 0, 4096, &[b'A'; 4096]);
+            let log = dir.path().join("undo.log");
+            std::fs::write(&log, &bytes).unwrap();
+            let rep = apply(&log, &db, Some(t)).unwrap();
+            (std::fs::read(&db).unwrap(), rep.tearing.unwrap())
+        };
+        let (a, ta) = run(tear(false, 1));
+        assert_eq!(a.len(), 4096);
+        assert_eq!(ta.sectors_kept + ta.sectors_restored, 8, "{ta:?}");
+        assert!(ta.sectors_kept > 0 && ta.sectors_restored > 0, "{ta:?}");
+        assert_eq!(ta.sectors_garbled, 0);
+        for sector in a.chunks(512) {
+            assert!(
+                sector.iter().all(|&b| b == sector[0]),
+                "torn inside a sector"
+            );
+        }
+        assert_eq!(run(tear(false, 1)).0, a, "the seed decides");
+        let (_, tg) = run(tear(true, 1));
+        assert_eq!(
+            tg.sectors_kept + tg.sectors_restored + tg.sectors_garbled,
+            8
+        );
+        assert!(tg.sectors_garbled > 0, "{tg:?}");
     }
 
     #[test]
@@ -282,7 +397,7 @@ mod tests {
         bytes.extend(encode(Tag::SyncEnd, 1, &p, 1, 0, b""));
         bytes.extend(encode(Tag::Delete, 1, &p, 0, 0, b"hot journal"));
         std::fs::write(&log, &bytes).unwrap();
-        let rep = apply(&log, &dir.path().join("x.db")).unwrap();
+        let rep = apply(&log, &dir.path().join("x.db"), None).unwrap();
         assert_eq!(std::fs::read(&j).unwrap(), b"hot journal");
         assert_eq!(rep.files["x.db-journal"].unlinks_undone, 1);
         assert!(!rep.files["x.db-journal"].creation_undone);
@@ -301,7 +416,7 @@ mod tests {
         bytes.extend(encode(Tag::Write, 1, &p, 0, 0, b""));
         std::fs::write(&j, b"new").unwrap();
         std::fs::write(&log, &bytes).unwrap();
-        let rep = apply(&log, &dir.path().join("x.db")).unwrap();
+        let rep = apply(&log, &dir.path().join("x.db"), None).unwrap();
         assert!(!j.exists());
         assert_eq!(rep.files["x.db-journal"].unlinks_undone, 0);
         assert!(rep.files["x.db-journal"].creation_undone);
@@ -312,7 +427,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("x.db");
         // A directory where the log should be: reading it fails (not "no log, no records").
-        match apply(dir.path(), &db) {
+        match apply(dir.path(), &db, None) {
             Err(VfsError::ReadUndoLog { path, .. }) => assert_eq!(path, dir.path()),
             other => panic!("expected an unreadable log, got {other:?}"),
         }
@@ -323,7 +438,7 @@ mod tests {
         let log = dir.path().join("undo.log");
         let t = target.to_string_lossy();
         std::fs::write(&log, encode(Tag::Write, 1, &t, 0, 0, b"old")).unwrap();
-        match apply(&log, &db) {
+        match apply(&log, &db, None) {
             Err(VfsError::Undo { path, change, .. }) => {
                 assert_eq!((path.as_path(), change), (target.as_path(), "write"));
             }

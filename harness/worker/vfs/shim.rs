@@ -20,7 +20,7 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-use super::{Proceed, before, logging, phase, undo};
+use super::{Proceed, after, before, device, logging, phase, undo};
 use crate::scenario::{FileKind, IoOp};
 
 /// Our part of each file; the real unix file follows at offset [`HEADER`].
@@ -218,7 +218,9 @@ unsafe extern "C" fn m_write(
         }
         let (r, m) = real(f);
         if !(logging() && s.kind != FileKind::Other && !s.path.is_null()) {
-            return (m.xWrite.expect("xWrite"))(r, buf, amt, off);
+            let rc = (m.xWrite.expect("xWrite"))(r, buf, amt, off);
+            after();
+            return rc;
         }
         let old_size = size_of_real(r, m).unwrap_or(0);
         let pre = pre_image(r, m, off, (off + i64::from(amt)).min(old_size) - off);
@@ -231,6 +233,7 @@ unsafe extern "C" fn m_write(
                 &pre,
             );
         }
+        after();
         rc
     }
 }
@@ -243,7 +246,9 @@ unsafe extern "C" fn m_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
         }
         let (r, m) = real(f);
         if !(logging() && s.kind != FileKind::Other && !s.path.is_null()) {
-            return (m.xTruncate.expect("xTruncate"))(r, size);
+            let rc = (m.xTruncate.expect("xTruncate"))(r, size);
+            after();
+            return rc;
         }
         let old_size = size_of_real(r, m).unwrap_or(0);
         let pre = pre_image(r, m, size, old_size - size);
@@ -256,6 +261,7 @@ unsafe extern "C" fn m_truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
                 &pre,
             );
         }
+        after();
         rc
     }
 }
@@ -268,7 +274,9 @@ unsafe extern "C" fn m_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
         }
         let (r, m) = real(f);
         if !(logging() && s.kind != FileKind::Other && !s.path.is_null()) {
-            return (m.xSync.expect("xSync"))(r, flags);
+            let rc = (m.xSync.expect("xSync"))(r, flags);
+            after();
+            return rc;
         }
         // The sync covers what was written before it began (by any process: the page cache
         // is shared); it counts only once it has returned.
@@ -278,6 +286,8 @@ unsafe extern "C" fn m_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
         if rc == ffi::SQLITE_OK {
             undo::sync_end(&path, token);
         }
+        // Power lost right after the sync returned: what it covered is durable.
+        after();
         rc
     }
 }
@@ -329,6 +339,9 @@ unsafe extern "C" fn m_file_control(
 }
 
 unsafe extern "C" fn m_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
+    if let Some(d) = device() {
+        return d.sector_size as c_int;
+    }
     unsafe {
         let (r, m) = real(f);
         (m.xSectorSize.expect("xSectorSize"))(r)
@@ -336,9 +349,28 @@ unsafe extern "C" fn m_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn m_device_characteristics(f: *mut ffi::sqlite3_file) -> c_int {
-    unsafe {
+    let real_flags = unsafe {
         let (r, m) = real(f);
         (m.xDeviceCharacteristics.expect("xDeviceCharacteristics"))(r)
+    };
+    // `[io.device]` decides the four claims SQLite's defences depend on; any other bit the
+    // unix VFS reports stays.
+    match device() {
+        None => real_flags,
+        Some(d) => {
+            let claims = [
+                (d.atomic, ffi::SQLITE_IOCAP_ATOMIC),
+                (d.safe_append, ffi::SQLITE_IOCAP_SAFE_APPEND),
+                (d.sequential, ffi::SQLITE_IOCAP_SEQUENTIAL),
+                (d.powersafe_overwrite, ffi::SQLITE_IOCAP_POWERSAFE_OVERWRITE),
+            ];
+            claims.iter().fold(
+                real_flags,
+                |acc, &(on, bit)| {
+                    if on { acc | bit } else { acc & !bit }
+                },
+            )
+        }
     }
 }
 
