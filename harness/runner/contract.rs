@@ -38,6 +38,11 @@ pub struct Contract {
     finished: BTreeSet<u32>,
     /// The worker said `hello`.
     pub hello: bool,
+    /// An external worker of an `[io]` scenario: its fault VFS speaks on a channel of its
+    /// own ([`Contract::admit_vfs`]) and must say `io_hello` there before the worker's `done`.
+    pub vfs_channel: bool,
+    /// Its VFS said `io_hello` (one per process of the worker that loaded it).
+    vfs_hello: bool,
     /// The worker sent `fatal`: it has failed, whatever it does next.
     pub fatal: bool,
 }
@@ -64,6 +69,8 @@ impl Contract {
             granted: BTreeSet::new(),
             finished: BTreeSet::new(),
             hello: false,
+            vfs_channel: false,
+            vfs_hello: false,
             fatal: false,
         }
     }
@@ -97,7 +104,61 @@ impl Contract {
             _ if !self.hello => return Err(V::NoHello { worker: w }),
             _ => {}
         }
+        self.admit_said(msg)
+    }
+
+    /// Whether `msg`, on the worker's fault VFS channel, may come now. The channel carries
+    /// only the VFS's own messages, `io_hello` first; the VFS speaks from inside the app's
+    /// SQLite, so its messages may come before the worker's own `hello` on stdout.
+    pub fn admit_vfs(&mut self, msg: &WorkerMsg) -> Result<(), ProtocolViolation> {
+        use ProtocolViolation as V;
+        let w = self.worker;
+        let lie = |what: String| Err(V::VfsChannel { worker: w, what });
         match msg {
+            _ if msg.worker() != w => Err(V::WrongPipe {
+                worker: w,
+                claimed: msg.worker(),
+            }),
+            _ if !self.vfs_channel => lie("a message on a fault VFS channel nobody opened".into()),
+            WorkerMsg::IoHello { .. } => {
+                self.vfs_hello = true;
+                Ok(())
+            }
+            WorkerMsg::IoFault { .. }
+            | WorkerMsg::IoResumed { .. }
+            | WorkerMsg::IoCounters { .. }
+                if self.vfs_hello =>
+            {
+                self.admit_said(msg)
+            }
+            WorkerMsg::IoFault { .. }
+            | WorkerMsg::IoResumed { .. }
+            | WorkerMsg::IoCounters { .. } => {
+                lie("an io message on the fault VFS channel before its io_hello".into())
+            }
+            other => lie(format!(
+                "a {} message on the fault VFS channel (it carries io_hello, io_fault, io_resumed and io_counters only)",
+                serde_json::to_value(other)
+                    .ok()
+                    .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(String::from))
+                    .unwrap_or_default()
+            )),
+        }
+    }
+
+    /// The rules for a message after the worker's `hello` (or a VFS's `io_hello`).
+    fn admit_said(&mut self, msg: &WorkerMsg) -> Result<(), ProtocolViolation> {
+        use ProtocolViolation as V;
+        let w = self.worker;
+        match msg {
+            WorkerMsg::Done { .. } if self.vfs_channel && !self.vfs_hello => {
+                Err(V::NoVfsHello { worker: w })
+            }
+            WorkerMsg::IoHello { .. } => Err(V::VfsChannel {
+                worker: w,
+                what: "an io_hello on the worker's stdout (it belongs on the fault VFS channel)"
+                    .into(),
+            }),
             WorkerMsg::Op(rec) => self.admit_op(rec.actor, rec.seq, rec.kind),
             WorkerMsg::Done { .. } if !self.pending.is_empty() => Err(V::DoneWithOpsUnreported {
                 worker: w,

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::contract::Contract;
 use super::coordinator::StepEvent;
-use super::reader::spawn_reader;
+use super::reader::{spawn_reader, spawn_vfs_reader};
 use super::reap::{tail, wait_bounded};
 use super::violation::ProtocolViolation;
 use crate::observe::ActorId;
@@ -24,6 +24,7 @@ use crate::protocol::{
 };
 use crate::scenario::Mode;
 use crate::scenario::WorkerCommand;
+use crate::worker::vfs::preload::{CHANNEL_FD, CHANNEL_FD_ENV};
 
 use super::event::Event;
 use super::interrupt::{INTERRUPTED, listen, unlisten};
@@ -60,7 +61,17 @@ impl Drop for Workers {
     }
 }
 
+unsafe extern "C" {
+    fn dup2(old: std::ffi::c_int, new: std::ffi::c_int) -> std::ffi::c_int;
+}
+
 impl Workers {
+    /// Whether each worker gets a fault VFS channel: an external worker (whose stdout is its
+    /// adapter's) of a scenario whose `[io]` loads the VFS.
+    fn vfs_channel(&self) -> bool {
+        self.spec.scenario.worker.is_some() && self.spec.scenario.io.wants_vfs()
+    }
+
     pub fn new(command: WorkerCommand, spec: &RunSpec, run_dir: &Path, plan: &Plan) -> Workers {
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let listener = listen(tx.clone());
@@ -136,8 +147,32 @@ impl Workers {
                 });
             }
         };
+        // An external worker of an `[io]` scenario: its preloaded fault VFS speaks on a pipe
+        // of its own, placed at a fixed descriptor in the worker only.
+        let vfs = self.vfs_channel();
+        let channel = match vfs.then(std::io::pipe).transpose() {
+            Ok(c) => c,
+            Err(source) => return Err(StartError::VfsChannel { worker: w, source }),
+        };
+        let mut contract = contract;
+        contract.vfs_channel = vfs;
         let c = &self.command;
         let mut cmd = Command::new(&c.program);
+        if let Some((_, writer)) = &channel {
+            use std::os::fd::AsRawFd;
+            let fd = writer.as_raw_fd();
+            cmd.env(CHANNEL_FD_ENV, CHANNEL_FD.to_string());
+            // SAFETY: dup2 is async-signal-safe; it runs in the child between fork and exec.
+            // The copy at CHANNEL_FD has no close-on-exec flag; the original keeps its own.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                    if dup2(fd, CHANNEL_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         cmd.args(&c.args)
             .current_dir(c.cwd.as_deref().unwrap_or(&self.run_dir))
             .env("WALBURST_PROTOCOL", PROTOCOL_VERSION.to_string())
@@ -157,7 +192,19 @@ impl Workers {
                 program: c.program.clone(),
                 source,
             })?;
-        spawn_reader(w, child.stdout.take().expect("piped"), self.tx.clone());
+        let vfs_done = channel.map(|(reader, writer)| {
+            // Only the worker holds the write end now: the channel ends when it does.
+            drop(writer);
+            let (done_tx, done_rx) = mpsc::sync_channel(1);
+            spawn_vfs_reader(w, reader, self.tx.clone(), done_tx);
+            done_rx
+        });
+        spawn_reader(
+            w,
+            child.stdout.take().expect("piped"),
+            self.tx.clone(),
+            vfs_done,
+        );
         let pid = child.id();
         let mut stdin = child.stdin.take();
         // The runner never blocks on a worker: a worker that stops reading fills its pipe,
@@ -298,6 +345,44 @@ impl Workers {
                     self.violation(v);
                     return None;
                 }
+                return self.take(w, msg, obs);
+            }
+            Event::Vfs(w, msg) => {
+                let p = &mut self.procs[w as usize];
+                if p.stream == Stream::Distrusted {
+                    return None;
+                }
+                if let Err(v) = p.contract.admit_vfs(&msg) {
+                    self.violation(v);
+                    return None;
+                }
+                return self.take(w, msg, obs);
+            }
+            Event::Garbage(worker, line) => {
+                self.violation(ProtocolViolation::NonProtocolOutput { worker, line });
+            }
+            Event::WrongVersion(worker, speaks) => {
+                self.violation(ProtocolViolation::VersionMismatch {
+                    worker,
+                    speaks,
+                    runner: PROTOCOL_VERSION,
+                });
+            }
+            Event::Eof(w) => {
+                let p = &mut self.procs[w as usize];
+                p.mark_ended();
+                p.stdin = None;
+                return Some(StepEvent::WorkerGone(w));
+            }
+        }
+        None
+    }
+
+    /// Applies one message its contract admitted (from stdout or the VFS channel).
+    fn take(&mut self, w: u32, msg: WorkerMsg, obs: &mut Observations) -> Option<StepEvent> {
+        {
+            {
+                let p = &mut self.procs[w as usize];
                 let id = |actor| ActorId { worker: w, actor };
                 let progress = match msg {
                     WorkerMsg::Hello(_)
@@ -415,23 +500,9 @@ impl Workers {
                     WorkerMsg::IoCounters { counts, .. } => {
                         obs.io.counters.entry(w).or_default().add(&counts);
                     }
+                    // Admitted only on the VFS channel; it says the VFS loaded, no more.
+                    WorkerMsg::IoHello { .. } => {}
                 }
-            }
-            Event::Garbage(worker, line) => {
-                self.violation(ProtocolViolation::NonProtocolOutput { worker, line });
-            }
-            Event::WrongVersion(worker, speaks) => {
-                self.violation(ProtocolViolation::VersionMismatch {
-                    worker,
-                    speaks,
-                    runner: PROTOCOL_VERSION,
-                });
-            }
-            Event::Eof(w) => {
-                let p = &mut self.procs[w as usize];
-                p.mark_ended();
-                p.stdin = None;
-                return Some(StepEvent::WorkerGone(w));
             }
         }
         None

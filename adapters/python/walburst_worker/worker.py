@@ -146,6 +146,9 @@ class Worker:
             self.fatal("protocol version mismatch (runner speaks %s, this adapter %d)"
                        % (start.get("protocol"), PROTOCOL_VERSION), 2)
         self.start = start
+        io_points = (start.get("io") or {}).get("points") or []
+        if any(p.get("action") == "power-loss" for p in io_points):
+            self.channel.flush_each = True
         try:
             ops = read_ops(start["ops_path"])
         except (OSError, ValueError, KeyError) as e:

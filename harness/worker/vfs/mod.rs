@@ -3,11 +3,14 @@
 //! or take part in a simulated power loss (an undo log of every unsynced write).
 //!
 //! Registered only in workers of scenarios with an `[io]` table; every other run opens its
-//! connections through SQLite's own VFS, untouched.
+//! connections through SQLite's own VFS, untouched. An external worker gets it through
+//! `preload` (the `walburst-vfs` library in `LD_PRELOAD`), registered as the default VFS of
+//! the app's own `libsqlite3.so.0`.
 
 mod counters;
 mod points;
 pub mod power;
+pub mod preload;
 mod shim;
 mod undo;
 
@@ -19,7 +22,7 @@ pub use counters::snapshot;
 
 use crate::scenario::{FileKind, IoFaults, IoOp};
 
-/// The name the fault VFS is registered under (never the default VFS).
+/// The name the fault VFS is registered under (the default VFS only in an external worker).
 pub const VFS_NAME: &CStr = c"walburst-fault";
 
 /// The file the workers of a power-loss run append pre-images and sync markers to.
@@ -74,12 +77,23 @@ pub fn install(
     run_dir: &Path,
     worker: u32,
 ) -> Result<(), VfsError> {
+    install_into(io, seed, db_path, run_dir, worker, &shim::OWN)
+}
+
+fn install_into(
+    io: &IoFaults,
+    seed: u64,
+    db_path: &Path,
+    run_dir: &Path,
+    worker: u32,
+    api: &shim::Api,
+) -> Result<(), VfsError> {
     if io.power_loss() {
         undo::open(&run_dir.join(UNDO_LOG))?;
         super::sink::flush_each_record();
     }
     points::arm(io, seed, db_path, run_dir, worker);
-    let code = shim::register(VFS_NAME);
+    let code = shim::register(VFS_NAME, api);
     if code != rusqlite::ffi::SQLITE_OK {
         return Err(VfsError::Register {
             vfs: VFS_NAME,

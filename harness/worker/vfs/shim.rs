@@ -12,8 +12,8 @@
 //!   method below is called on a file whose `real` pointer refers to an opened unix file.
 //! * The registered `sqlite3_vfs` and its name are leaked: SQLite keeps pointers to them for
 //!   the life of the process.
-//! * The real VFS (`sqlite3_vfs_find(NULL)` before we register; we never make ours the
-//!   default) lives in `pAppData` and is never freed by SQLite.
+//! * The real VFS (`sqlite3_vfs_find(NULL)` before we register; only the preload makes ours
+//!   the default, after that lookup) lives in `pAppData` and is never freed by SQLite.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
@@ -65,15 +65,32 @@ unsafe fn shim(f: *mut ffi::sqlite3_file) -> &'static ShimFile {
     unsafe { &*(f as *const ShimFile) }
 }
 
-/// Registers the fault VFS under `name` (never as the default). Returns SQLite's code.
-pub fn register(name: &'static CStr) -> c_int {
+/// The SQLite the VFS registers into: walburst's own (the built-in worker), or the app's
+/// `libsqlite3.so.0` looked up at run time (`preload`), never a copy linked into the preload.
+pub struct Api {
+    pub vfs_find: unsafe extern "C" fn(*const c_char) -> *mut ffi::sqlite3_vfs,
+    pub vfs_register: unsafe extern "C" fn(*mut ffi::sqlite3_vfs, c_int) -> c_int,
+    /// The preload makes it the default (the app opens its connections without naming a
+    /// VFS); the built-in worker names it and leaves SQLite's default alone.
+    pub make_default: bool,
+}
+
+/// walburst's own SQLite, the fault VFS registered under its name only.
+pub const OWN: Api = Api {
+    vfs_find: ffi::sqlite3_vfs_find,
+    vfs_register: ffi::sqlite3_vfs_register,
+    make_default: false,
+};
+
+/// Registers the fault VFS under `name` in `api`'s SQLite. Returns SQLite's code.
+pub fn register(name: &'static CStr, api: &Api) -> c_int {
     // SAFETY: sqlite3_vfs_find initialises SQLite and returns a VFS that lives forever; we
     // copy it by value and leak our copy (SQLite keeps the pointer).
     unsafe {
-        if !ffi::sqlite3_vfs_find(name.as_ptr()).is_null() {
+        if !(api.vfs_find)(name.as_ptr()).is_null() {
             return ffi::SQLITE_OK;
         }
-        let real = ffi::sqlite3_vfs_find(ptr::null());
+        let real = (api.vfs_find)(ptr::null());
         if real.is_null() {
             return ffi::SQLITE_ERROR;
         }
@@ -84,7 +101,7 @@ pub fn register(name: &'static CStr) -> c_int {
         v.pAppData = real as *mut c_void;
         v.xOpen = Some(x_open);
         v.xDelete = Some(x_delete);
-        ffi::sqlite3_vfs_register(Box::leak(Box::new(v)), 0)
+        (api.vfs_register)(Box::leak(Box::new(v)), c_int::from(api.make_default))
     }
 }
 

@@ -1,0 +1,172 @@
+//! The fault VFS in an external worker's process: the `walburst-vfs` library (adapters/vfs)
+//! is loaded there through `LD_PRELOAD`, and its constructor calls [`start`] before the
+//! app's `main`. Everything it needs comes from the runner, in the environment
+//! (PROTOCOL.md, "The fault VFS in an external worker"):
+//!
+//! * [`ARM_ENV`]: the scenario's `[io]`, the seed, the database and the run directory (JSON);
+//! * `WALBURST_WORKER`: the worker's number (the runner sets it on every worker);
+//! * [`CHANNEL_FD_ENV`]: the descriptor of the pipe the VFS's messages go to, since the
+//!   app's stdout belongs to its adapter.
+//!
+//! The VFS must live in the very SQLite the app runs, so it is registered into the
+//! `libsqlite3.so.0` the dynamic loader finds for this process (the one the app's own
+//! SQLite module then shares, by its soname), looked up with `dlopen`/`dlsym`; the copy of
+//! SQLite linked into the library itself is never used. A process that is not armed (no
+//! [`ARM_ENV`]) is left alone.
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::os::fd::FromRawFd;
+use std::path::PathBuf;
+
+use rusqlite::ffi;
+use serde::{Deserialize, Serialize};
+
+use super::shim::Api;
+use crate::protocol::WorkerMsg;
+use crate::scenario::IoFaults;
+use crate::worker::sink::{RecordSink, use_channel};
+
+/// Names the arming (JSON of [`Arming`]).
+pub const ARM_ENV: &str = "WALBURST_VFS";
+/// Names the descriptor number of the VFS's channel to the runner.
+pub const CHANNEL_FD_ENV: &str = "WALBURST_VFS_FD";
+/// The descriptor the runner places the channel's write end at in the worker.
+pub const CHANNEL_FD: i32 = 198;
+/// The library's file name (cargo names a cdylib `lib<crate>.so`).
+pub const LIBRARY: &str = "libwalburst_vfs.so";
+/// Overrides where the runner looks for [`LIBRARY`] (default: beside the walburst binary).
+pub const LIBRARY_ENV: &str = "WALBURST_VFS_LIB";
+/// The SQLite library an external worker's SQLite module links, by its soname.
+const SQLITE_SONAME: &CStr = c"libsqlite3.so.0";
+
+/// What the runner arms the preloaded VFS with; the worker's number comes separately.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Arming {
+    pub io: IoFaults,
+    pub seed: u64,
+    pub db_path: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+unsafe extern "C" {
+    fn dlopen(filename: *const c_char, flag: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+const RTLD_NOW: c_int = 2;
+
+/// The app's SQLite, as function pointers out of its shared library.
+struct AppSqlite {
+    api: Api,
+    libversion: unsafe extern "C" fn() -> *const c_char,
+}
+
+fn app_sqlite() -> Result<AppSqlite, String> {
+    // SAFETY: dlopen/dlsym with NUL-terminated names; each symbol is transmuted to the
+    // signature SQLite's C API gives it (sqlite3.h), which libsqlite3-sys mirrors.
+    unsafe {
+        let h = dlopen(SQLITE_SONAME.as_ptr(), RTLD_NOW);
+        if h.is_null() {
+            return Err(format!(
+                "cannot load {} (no shared SQLite on this process's library path)",
+                SQLITE_SONAME.to_string_lossy()
+            ));
+        }
+        let sym = |name: &CStr| {
+            let p = dlsym(h, name.as_ptr());
+            if p.is_null() {
+                Err(format!(
+                    "{} has no {}",
+                    SQLITE_SONAME.to_string_lossy(),
+                    name.to_string_lossy()
+                ))
+            } else {
+                Ok(p)
+            }
+        };
+        type Find = unsafe extern "C" fn(*const c_char) -> *mut ffi::sqlite3_vfs;
+        type Register = unsafe extern "C" fn(*mut ffi::sqlite3_vfs, c_int) -> c_int;
+        type Version = unsafe extern "C" fn() -> *const c_char;
+        Ok(AppSqlite {
+            api: Api {
+                vfs_find: std::mem::transmute::<*mut c_void, Find>(sym(c"sqlite3_vfs_find")?),
+                vfs_register: std::mem::transmute::<*mut c_void, Register>(sym(
+                    c"sqlite3_vfs_register",
+                )?),
+                make_default: true,
+            },
+            libversion: std::mem::transmute::<*mut c_void, Version>(sym(c"sqlite3_libversion")?),
+        })
+    }
+}
+
+static WORKER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// The constructor's work: registers the fault VFS as the default VFS of the app's SQLite
+/// and says `io_hello` on the channel. Any failure is written to the process's stderr (the
+/// worker's stderr file) and leaves the VFS out; the runner then fails the worker by name
+/// for the missing `io_hello`.
+pub fn start() {
+    let Some(arming) = std::env::var_os(ARM_ENV).filter(|v| !v.is_empty()) else {
+        return;
+    };
+    if let Err(e) = arm(&arming.to_string_lossy()) {
+        eprintln!("walburst-vfs: the fault VFS is not loaded: {e}");
+    }
+}
+
+fn arm(arming: &str) -> Result<(), String> {
+    let arming: Arming =
+        serde_json::from_str(arming).map_err(|e| format!("{ARM_ENV} is not an arming: {e}"))?;
+    let worker: u32 = std::env::var("WALBURST_WORKER")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .ok_or("WALBURST_WORKER is not set to a worker number")?;
+    let fd: i32 = std::env::var(CHANNEL_FD_ENV)
+        .ok()
+        .and_then(|f| f.parse().ok())
+        .ok_or(format!("{CHANNEL_FD_ENV} is not set to a descriptor"))?;
+    // The descriptor must be open (and is ours from here on).
+    if rustix::io::fcntl_getfd(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }).is_err() {
+        return Err(format!("{CHANNEL_FD_ENV}={fd} is not an open descriptor"));
+    }
+    // SAFETY: checked open above; the runner passed it to this process for this use only.
+    use_channel(unsafe { std::fs::File::from_raw_fd(fd) });
+    let app = app_sqlite()?;
+    super::install_into(
+        &arming.io,
+        arming.seed,
+        &arming.db_path,
+        &arming.run_dir,
+        worker,
+        &app.api,
+    )
+    .map_err(|e| crate::error::Chain(&e).to_string())?;
+    let _ = WORKER.set(worker);
+    // SAFETY: sqlite3_libversion returns a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr((app.libversion)()) }
+        .to_string_lossy()
+        .into_owned();
+    RecordSink::global().send(
+        &WorkerMsg::IoHello {
+            worker,
+            pid: std::process::id(),
+            sqlite_version: version,
+        },
+        true,
+    );
+    Ok(())
+}
+
+/// The destructor's work: this process's I/O counters, if the VFS was registered here.
+pub fn finish() {
+    if let Some(&worker) = WORKER.get() {
+        RecordSink::global().send(
+            &WorkerMsg::IoCounters {
+                worker,
+                counts: super::snapshot(),
+            },
+            true,
+        );
+    }
+}
