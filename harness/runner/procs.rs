@@ -283,8 +283,12 @@ impl Workers {
                 .find(|s| contract.is_pending(*s));
             first.insert(a, in_flight.map_or(u32::MAX, |s| s + 1));
         }
-        // The actor that died knows exactly where: its successor starts right after.
-        first.insert(kill.actor, kill.seq + 1);
+        // The actor that died knows exactly where: its successor starts right after. (A
+        // preloaded fault VFS in an external worker does not know the app's op: its kill
+        // names no pending op, and the in-flight rule above places every actor.)
+        if contract.is_pending(kill.seq) {
+            first.insert(kill.actor, kill.seq + 1);
+        }
         // The ops the successor skips (one per actor that had ops left): never reported.
         let skipped: Vec<u32> = first
             .values()

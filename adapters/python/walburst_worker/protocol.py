@@ -35,9 +35,9 @@ class Channel:
         self._out = os.fdopen(out_fd, "wb", buffering=1 << 16)
         self._in = in_stream if in_stream is not None else sys.stdin.buffer
         self._lock = threading.Lock()
-        # Power-loss runs (``start.io``): every record goes out at once, because the runner
-        # SIGKILLs every worker at the power loss and a commit it never heard of is not
-        # acknowledged to the durability oracle (as the built-in worker does).
+        # Runs with a kill or power-loss ``[io]`` point (``start.io``): every record goes out
+        # at once, because the process dies inside SQLite with no chance to flush; a commit
+        # the runner never heard of is not acknowledged (and a successor would run it again).
         self.flush_each = False
         self._last_flush = time.monotonic()
         self._flusher = threading.Thread(target=self._flush_loop, daemon=True)
