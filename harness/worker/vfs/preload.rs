@@ -100,10 +100,8 @@ fn app_sqlite() -> Result<AppSqlite, String> {
     }
 }
 
-static WORKER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-
 /// The constructor's work: registers the fault VFS as the default VFS of the app's SQLite
-/// and says `io_hello` on the channel. Any failure is written to the process's stderr (the
+/// (it says `io_hello` at its first database open, [`opened_main`]). Any failure is written to the process's stderr (the
 /// worker's stderr file) and leaves the VFS out; the runner then fails the worker by name
 /// for the missing `io_hello`.
 pub fn start() {
@@ -142,28 +140,43 @@ fn arm(arming: &str) -> Result<(), String> {
         &app.api,
     )
     .map_err(|e| crate::error::Chain(&e).to_string())?;
-    let _ = WORKER.set(worker);
     // SAFETY: sqlite3_libversion returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr((app.libversion)()) }
         .to_string_lossy()
         .into_owned();
-    RecordSink::global().send(
-        &WorkerMsg::IoHello {
-            worker,
-            pid: std::process::id(),
-            sqlite_version: version,
-        },
-        true,
-    );
+    let _ = ARMED.set((worker, version));
     Ok(())
 }
 
-/// The destructor's work: this process's I/O counters, if the VFS was registered here.
+/// This process registered the VFS: (worker, the SQLite it registered into).
+static ARMED: std::sync::OnceLock<(u32, String)> = std::sync::OnceLock::new();
+static SAID_HELLO: std::sync::Once = std::sync::Once::new();
+
+/// The VFS opened a main database file: says `io_hello`, once per process. Said here and
+/// not in the constructor, so that it proves the app's connections go through the VFS (a
+/// wrapper process, `env -u LD_PRELOAD` say, registers it too but opens no database).
+pub(super) fn opened_main() {
+    let Some((worker, version)) = ARMED.get() else {
+        return;
+    };
+    SAID_HELLO.call_once(|| {
+        RecordSink::global().send(
+            &WorkerMsg::IoHello {
+                worker: *worker,
+                pid: std::process::id(),
+                sqlite_version: version.clone(),
+            },
+            true,
+        );
+    });
+}
+
+/// The destructor's work: this process's I/O counters, if its VFS said `io_hello`.
 pub fn finish() {
-    if let Some(&worker) = WORKER.get() {
+    if let (Some((worker, _)), true) = (ARMED.get(), SAID_HELLO.is_completed()) {
         RecordSink::global().send(
             &WorkerMsg::IoCounters {
-                worker,
+                worker: *worker,
                 counts: super::snapshot(),
             },
             true,

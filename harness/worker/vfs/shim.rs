@@ -141,6 +141,9 @@ unsafe extern "C" fn x_open(
         );
         if !(*real_file).pMethods.is_null() {
             (*file).pMethods = &METHODS;
+            if kind == FileKind::Main {
+                super::preload::opened_main();
+            }
         }
         if rc == ffi::SQLITE_OK
             && !existed
