@@ -3,6 +3,8 @@
 //! worker (`walburst worker`) is one implementation of the worker side, an app's adapter is
 //! another.
 
+pub mod vfs_channel;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};

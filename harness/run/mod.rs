@@ -293,7 +293,8 @@ fn arm_preload(
     run_dir: &Path,
     db_path: &Path,
 ) -> Result<(), RunError> {
-    use crate::worker::vfs::preload::{ARM_ENV, Arming, LIBRARY, LIBRARY_ENV};
+    use crate::protocol::vfs_channel::{ARM_ENV, Arming};
+    use crate::worker::vfs::preload::{LIBRARY, LIBRARY_ENV};
     let lib = match std::env::var_os(LIBRARY_ENV).filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
         None => std::env::current_exe()

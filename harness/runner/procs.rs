@@ -19,12 +19,12 @@ use super::violation::ProtocolViolation;
 use crate::observe::ActorId;
 use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
+use crate::protocol::vfs_channel::{CHANNEL_FD, CHANNEL_FD_ENV};
 use crate::protocol::{
     PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp,
 };
 use crate::scenario::Mode;
 use crate::scenario::WorkerCommand;
-use crate::worker::vfs::preload::{CHANNEL_FD, CHANNEL_FD_ENV};
 
 use super::event::Event;
 use super::interrupt::{INTERRUPTED, listen, unlisten};

@@ -14,7 +14,9 @@ pub mod preload;
 mod shim;
 mod undo;
 
-use std::ffi::{CStr, c_int};
+use std::ffi::{CStr, c_char, c_int};
+
+use rusqlite::ffi;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -77,7 +79,7 @@ pub fn install(
     run_dir: &Path,
     worker: u32,
 ) -> Result<(), VfsError> {
-    install_into(io, seed, db_path, run_dir, worker, &shim::OWN)
+    install_into(io, seed, db_path, run_dir, worker, &OWN)
 }
 
 fn install_into(
@@ -86,7 +88,7 @@ fn install_into(
     db_path: &Path,
     run_dir: &Path,
     worker: u32,
-    api: &shim::Api,
+    api: &Api,
 ) -> Result<(), VfsError> {
     if io.power_loss() {
         undo::open(&run_dir.join(UNDO_LOG))?;
@@ -102,6 +104,28 @@ fn install_into(
     }
     let _ = ACTIVE.set(true);
     Ok(())
+}
+
+/// The SQLite the VFS registers into: walburst's own (the built-in worker), or the app's
+/// `libsqlite3.so.0` looked up at run time (`preload`), never a copy linked into the preload.
+pub struct Api {
+    pub vfs_find: unsafe extern "C" fn(*const c_char) -> *mut ffi::sqlite3_vfs,
+    pub vfs_register: unsafe extern "C" fn(*mut ffi::sqlite3_vfs, c_int) -> c_int,
+    /// The preload makes it the default (the app opens its connections without naming a
+    /// VFS); the built-in worker names it and leaves SQLite's default alone.
+    pub make_default: bool,
+}
+
+/// walburst's own SQLite, the fault VFS registered under its name only.
+pub(super) const OWN: Api = Api {
+    vfs_find: ffi::sqlite3_vfs_find,
+    vfs_register: ffi::sqlite3_vfs_register,
+    make_default: false,
+};
+
+/// The VFS opened a main database file (the preload says `io_hello` then).
+fn opened_main() {
+    preload::opened_main();
 }
 
 /// The VFS connections of this process open through: `Some` only after [`install`].

@@ -16,37 +16,20 @@
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::os::fd::FromRawFd;
-use std::path::PathBuf;
 
 use rusqlite::ffi;
-use serde::{Deserialize, Serialize};
 
-use super::shim::Api;
+use super::Api;
 use crate::protocol::WorkerMsg;
-use crate::scenario::IoFaults;
+use crate::protocol::vfs_channel::{ARM_ENV, Arming, CHANNEL_FD_ENV};
 use crate::worker::sink::{RecordSink, use_channel};
 
-/// Names the arming (JSON of [`Arming`]).
-pub const ARM_ENV: &str = "WALBURST_VFS";
-/// Names the descriptor number of the VFS's channel to the runner.
-pub const CHANNEL_FD_ENV: &str = "WALBURST_VFS_FD";
-/// The descriptor the runner places the channel's write end at in the worker.
-pub const CHANNEL_FD: i32 = 198;
 /// The library's file name (cargo names a cdylib `lib<crate>.so`).
 pub const LIBRARY: &str = "libwalburst_vfs.so";
 /// Overrides where the runner looks for [`LIBRARY`] (default: beside the walburst binary).
 pub const LIBRARY_ENV: &str = "WALBURST_VFS_LIB";
 /// The SQLite library an external worker's SQLite module links, by its soname.
 const SQLITE_SONAME: &CStr = c"libsqlite3.so.0";
-
-/// What the runner arms the preloaded VFS with; the worker's number comes separately.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Arming {
-    pub io: IoFaults,
-    pub seed: u64,
-    pub db_path: PathBuf,
-    pub run_dir: PathBuf,
-}
 
 unsafe extern "C" {
     fn dlopen(filename: *const c_char, flag: c_int) -> *mut c_void;

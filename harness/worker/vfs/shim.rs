@@ -20,7 +20,7 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-use super::{Proceed, before, logging, phase, undo};
+use super::{Api, Proceed, before, logging, phase, undo};
 use crate::scenario::{FileKind, IoOp};
 
 /// Our part of each file; the real unix file follows at offset [`HEADER`].
@@ -64,23 +64,6 @@ unsafe fn shim(f: *mut ffi::sqlite3_file) -> &'static ShimFile {
     // SAFETY: as for `real`; the ShimFile lives as long as SQLite keeps the file open.
     unsafe { &*(f as *const ShimFile) }
 }
-
-/// The SQLite the VFS registers into: walburst's own (the built-in worker), or the app's
-/// `libsqlite3.so.0` looked up at run time (`preload`), never a copy linked into the preload.
-pub struct Api {
-    pub vfs_find: unsafe extern "C" fn(*const c_char) -> *mut ffi::sqlite3_vfs,
-    pub vfs_register: unsafe extern "C" fn(*mut ffi::sqlite3_vfs, c_int) -> c_int,
-    /// The preload makes it the default (the app opens its connections without naming a
-    /// VFS); the built-in worker names it and leaves SQLite's default alone.
-    pub make_default: bool,
-}
-
-/// walburst's own SQLite, the fault VFS registered under its name only.
-pub const OWN: Api = Api {
-    vfs_find: ffi::sqlite3_vfs_find,
-    vfs_register: ffi::sqlite3_vfs_register,
-    make_default: false,
-};
 
 /// Registers the fault VFS under `name` in `api`'s SQLite. Returns SQLite's code.
 pub fn register(name: &'static CStr, api: &Api) -> c_int {
@@ -142,7 +125,7 @@ unsafe extern "C" fn x_open(
         if !(*real_file).pMethods.is_null() {
             (*file).pMethods = &METHODS;
             if kind == FileKind::Main {
-                super::preload::opened_main();
+                super::opened_main();
             }
         }
         if rc == ffi::SQLITE_OK
