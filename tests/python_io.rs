@@ -216,3 +216,31 @@ fn a_lie_on_the_vfs_channel_is_a_protocol_violation() {
         r.stdout
     );
 }
+
+/// `[io] counters = true` with the Python worker: the VFS counts the app's own I/O per
+/// worker and reports it when the app closes its last connection (the adapter leaves with
+/// `os._exit`, where no destructor runs).
+#[test]
+fn the_apps_io_is_counted_per_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    vfs_library();
+    let mut text = shipped("python-pr-45525-burst");
+    for (k, v) in [("workers", "2"), ("ops_per_worker", "20")] {
+        text = set(&text, k, v);
+    }
+    let command = format!(
+        "[\"{}\", \"{}\"]",
+        python3(),
+        adapter("kanban_worker.py").display()
+    );
+    text = set(&text, "command", &command) + "\n[io]\ncounters = true\n";
+    let path = scenario_file(dir.path(), "counted", &text);
+    let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for w in ["0", "1"] {
+        let wal_writes = r.report["io"]["counters"][w]["total"]["wal"]["write"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(wal_writes >= 20, "worker {w}: {}", r.report["io"]);
+    }
+}

@@ -128,6 +128,12 @@ fn opened_main() {
     preload::opened_main();
 }
 
+/// The VFS closed a main database file (the preload reports its counters when it was the
+/// process's last).
+fn closed_main() {
+    preload::closed_main();
+}
+
 /// The VFS connections of this process open through: `Some` only after [`install`].
 pub fn active() -> Option<&'static str> {
     ACTIVE.get().map(|_| VFS_NAME.to_str().expect("ASCII name"))

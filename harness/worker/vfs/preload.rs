@@ -14,12 +14,16 @@
 //! SQLite linked into the library itself is never used. A process that is not armed (no
 //! [`ARM_ENV`]) is left alone.
 
+use std::collections::BTreeMap;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::os::fd::FromRawFd;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::ffi;
 
 use super::Api;
+use crate::observe::io::IoCounts;
 use crate::protocol::WorkerMsg;
 use crate::protocol::vfs_channel::{ARM_ENV, Arming, CHANNEL_FD_ENV};
 use crate::worker::sink::{RecordSink, use_channel};
@@ -142,6 +146,7 @@ pub(super) fn opened_main() {
     let Some((worker, version)) = ARMED.get() else {
         return;
     };
+    OPEN_MAIN.fetch_add(1, Ordering::SeqCst);
     SAID_HELLO.call_once(|| {
         RecordSink::global().send(
             &WorkerMsg::IoHello {
@@ -154,15 +159,95 @@ pub(super) fn opened_main() {
     });
 }
 
-/// The destructor's work: this process's I/O counters, if its VFS said `io_hello`.
+/// Main database files this process holds open through the VFS.
+static OPEN_MAIN: AtomicU64 = AtomicU64::new(0);
+/// The counts already sent: each `io_counters` carries only what came since (the runner
+/// adds them up per worker).
+static SENT: Mutex<Option<IoCounts>> = Mutex::new(None);
+
+/// The process closed its last database connection: its counters so far. An adapter may
+/// leave with `_exit` (Python's `os._exit`), where no destructor runs, but it closes its
+/// connections first.
+pub(super) fn closed_main() {
+    if ARMED.get().is_some() && OPEN_MAIN.fetch_sub(1, Ordering::SeqCst) == 1 {
+        send_counters();
+    }
+}
+
+/// The destructor's work: whatever the process counted since its last `io_counters`.
 pub fn finish() {
-    if let (Some((worker, _)), true) = (ARMED.get(), SAID_HELLO.is_completed()) {
-        RecordSink::global().send(
-            &WorkerMsg::IoCounters {
-                worker: *worker,
-                counts: super::snapshot(),
-            },
-            true,
-        );
+    send_counters();
+}
+
+fn send_counters() {
+    let (Some((worker, _)), true) = (ARMED.get(), SAID_HELLO.is_completed()) else {
+        return;
+    };
+    let mut sent = SENT.lock().unwrap_or_else(|p| p.into_inner());
+    let now = super::snapshot();
+    let since = minus(&now, sent.as_ref());
+    if since.total.is_empty() {
+        return;
+    }
+    RecordSink::global().send(
+        &WorkerMsg::IoCounters {
+            worker: *worker,
+            counts: since,
+        },
+        true,
+    );
+    *sent = Some(now);
+}
+
+/// `now - then`, per file kind and op, without the zeros.
+fn minus(now: &IoCounts, then: Option<&IoCounts>) -> IoCounts {
+    type Table = BTreeMap<String, BTreeMap<String, u64>>;
+    let sub = |a: &Table, b: Option<&Table>| -> Table {
+        let mut out = Table::new();
+        for (kind, ops) in a {
+            for (op, n) in ops {
+                let before = b
+                    .and_then(|b| b.get(kind))
+                    .and_then(|o| o.get(op))
+                    .copied()
+                    .unwrap_or(0);
+                if *n > before {
+                    out.entry(kind.clone())
+                        .or_default()
+                        .insert(op.clone(), n - before);
+                }
+            }
+        }
+        out
+    };
+    IoCounts {
+        total: sub(&now.total, then.map(|t| &t.total)),
+        in_checkpoint: sub(&now.in_checkpoint, then.map(|t| &t.in_checkpoint)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{FileKind, IoOp};
+
+    #[test]
+    fn each_counters_message_carries_only_what_came_since_the_last() {
+        let mut then = IoCounts::default();
+        then.total
+            .entry("wal".into())
+            .or_default()
+            .insert("write".into(), 3);
+        let mut now = then.clone();
+        now.total.get_mut("wal").unwrap().insert("write".into(), 5);
+        now.total
+            .entry("main".into())
+            .or_default()
+            .insert("sync".into(), 1);
+        let d = minus(&now, Some(&then));
+        assert_eq!(d.get(FileKind::Wal, IoOp::Write), 2);
+        assert_eq!(d.get(FileKind::Main, IoOp::Sync), 1);
+        assert!(minus(&now, Some(&now)).total.is_empty());
+        assert_eq!(minus(&now, None), now);
     }
 }

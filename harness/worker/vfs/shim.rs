@@ -167,7 +167,11 @@ unsafe extern "C" fn x_delete(
 unsafe extern "C" fn m_close(f: *mut ffi::sqlite3_file) -> c_int {
     unsafe {
         let (r, m) = real(f);
-        (m.xClose.expect("xClose"))(r)
+        let rc = (m.xClose.expect("xClose"))(r);
+        if shim(f).kind == FileKind::Main {
+            super::closed_main();
+        }
+        rc
     }
 }
 
