@@ -244,3 +244,42 @@ fn the_apps_io_is_counted_per_worker() {
         assert!(wal_writes >= 20, "worker {w}: {}", r.report["io"]);
     }
 }
+
+/// In lockstep the power loss in the Python process lands in the same step of the same
+/// interleaving every run: the VFS counts the app's calls, and every call happens inside a
+/// granted step.
+#[test]
+fn python_power_loss_in_lockstep_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = python_scenario(
+        dir.path(),
+        "python-power-loss-full",
+        None,
+        &[("ops_per_worker", "30")],
+    );
+    let runs: Vec<Run> = (0..2)
+        .map(|_| {
+            run(
+                dir.path(),
+                &[path.to_str().unwrap(), "--seed", "3", "--mode", "lockstep"],
+            )
+        })
+        .collect();
+    let key = |r: &Run| {
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        (
+            r.report["io"]["fired"][0]["step"].clone(),
+            r.report["trace_hash"].clone(),
+            r.u("/io/durability/acknowledged"),
+            r.u("/io/durability/lost"),
+        )
+    };
+    let first = key(&runs[0]);
+    assert!(
+        first.0.is_u64(),
+        "no step stamped: {}",
+        runs[0].report["io"]
+    );
+    assert_eq!(first.3, 0);
+    assert_eq!(first, key(&runs[1]));
+}
