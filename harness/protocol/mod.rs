@@ -3,6 +3,8 @@
 //! worker (`walburst worker`) is one implementation of the worker side, an app's adapter is
 //! another.
 
+pub mod vfs_channel;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -313,6 +315,14 @@ pub enum WorkerMsg {
         t_ns: u64,
         wal_bytes: Option<u64>,
     },
+    /// The fault VFS loaded in an external worker's process (the preload): sent on the VFS
+    /// channel only, first, by every process of the worker that registered it.
+    IoHello {
+        worker: u32,
+        pid: u32,
+        /// The SQLite library the VFS registered into (the app's).
+        sqlite_version: String,
+    },
     /// The fault VFS's I/O counters, sent before `Done` only by a worker that registered it.
     IoCounters {
         worker: u32,
@@ -368,6 +378,7 @@ impl WorkerMsg {
             | WorkerMsg::ActorDone { worker, .. }
             | WorkerMsg::IoFault { worker, .. }
             | WorkerMsg::IoResumed { worker, .. }
+            | WorkerMsg::IoHello { worker, .. }
             | WorkerMsg::IoCounters { worker, .. } => *worker,
         }
     }

@@ -177,6 +177,14 @@ fn messages_match_the_json_schema() {
             wal_bytes: Some(1),
         }),
     );
+    check(
+        "io_hello",
+        j(&WorkerMsg::IoHello {
+            worker: 1,
+            pid: 9,
+            sqlite_version: "3.40.1".into(),
+        }),
+    );
     let mut counts = crate::observe::io::IoCounts::default();
     counts
         .total

@@ -148,6 +148,19 @@ pub fn run(
         .args(run_args(req, &out_dir, reporter.quiet()))
         .env(EXPECT_ENV, v.to_string())
         .env(HANDBACK_ENV, &handback);
+    // The fault VFS library an external worker preloads lies beside this binary, not beside
+    // the prepared one (`run::arm_preload` looks for it there otherwise).
+    if std::env::var_os(crate::worker::vfs::preload::LIBRARY_ENV).is_none()
+        && let Some(lib) = std::env::current_exe()
+            .ok()
+            .and_then(|e| {
+                e.parent()
+                    .map(|d| d.join(crate::worker::vfs::preload::LIBRARY))
+            })
+            .filter(|l| l.is_file())
+    {
+        child.env(crate::worker::vfs::preload::LIBRARY_ENV, lib);
+    }
     if req.out_dir.is_none() {
         child.env(HANDBACK_ONLY_ENV, "1");
     }

@@ -64,6 +64,14 @@ pub enum RunError {
     /// The SQLite release an external worker must load could not be prepared.
     #[error(transparent)]
     Prepare(#[from] crate::releases::prepare::PrepareError),
+    /// `[io]` with `[worker]`: the fault VFS library the external workers preload is not
+    /// there (`cargo build` builds it beside the walburst binary).
+    #[error(
+        "the fault VFS library {} is missing; `[io]` with `[worker]` preloads it into the workers: build it with `cargo build -p walburst-vfs` (a plain `cargo build` builds it too), or name it in {}",
+        path.display(),
+        crate::worker::vfs::preload::LIBRARY_ENV
+    )]
+    VfsLibrary { path: PathBuf },
     /// The `[faults] after_run` tamper could not be applied.
     #[error(transparent)]
     Tamper(#[from] TamperError),

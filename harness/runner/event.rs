@@ -6,6 +6,8 @@ use crate::protocol::WorkerMsg;
 
 pub enum Event {
     Msg(u32, WorkerMsg),
+    /// A message on an external worker's fault VFS channel (not its stdout).
+    Vfs(u32, WorkerMsg),
     /// SIGINT/SIGTERM arrived (`exec::interrupt`).
     Interrupt,
     /// A line that is not a protocol message.

@@ -13,15 +13,14 @@ use std::time::Instant;
 
 use super::contract::Contract;
 use super::coordinator::StepEvent;
-use super::reader::spawn_reader;
+use super::reader::{spawn_reader, spawn_vfs_reader};
 use super::reap::{tail, wait_bounded};
 use super::violation::ProtocolViolation;
 use crate::observe::ActorId;
 use crate::observe::{KillEvent, Observations, WorkerExit};
 use crate::plan::{self, Plan, WorkerPlan};
-use crate::protocol::{
-    PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerMsg, WorkerOp,
-};
+use crate::protocol::vfs_channel::{CHANNEL_FD, CHANNEL_FD_ENV};
+use crate::protocol::{PROTOCOL_VERSION, RunSpec, RunnerMsg, Start, StartKill, WorkerOp};
 use crate::scenario::Mode;
 use crate::scenario::WorkerCommand;
 
@@ -29,6 +28,9 @@ use super::event::Event;
 use super::interrupt::{INTERRUPTED, listen, unlisten};
 use super::proc::{Proc, Progress, Stream};
 use super::start_error::StartError;
+
+#[path = "procs_take.rs"]
+mod take;
 
 /// Lines buffered between reader threads and the runner; a flooding worker blocks on its
 /// own pipe instead of growing the runner's memory.
@@ -60,7 +62,17 @@ impl Drop for Workers {
     }
 }
 
+unsafe extern "C" {
+    fn dup2(old: std::ffi::c_int, new: std::ffi::c_int) -> std::ffi::c_int;
+}
+
 impl Workers {
+    /// Whether each worker gets a fault VFS channel: an external worker (whose stdout is its
+    /// adapter's) of a scenario whose `[io]` loads the VFS.
+    fn vfs_channel(&self) -> bool {
+        self.spec.scenario.worker.is_some() && self.spec.scenario.io.wants_vfs()
+    }
+
     pub fn new(command: WorkerCommand, spec: &RunSpec, run_dir: &Path, plan: &Plan) -> Workers {
         let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
         let listener = listen(tx.clone());
@@ -136,8 +148,32 @@ impl Workers {
                 });
             }
         };
+        // An external worker of an `[io]` scenario: its preloaded fault VFS speaks on a pipe
+        // of its own, placed at a fixed descriptor in the worker only.
+        let vfs = self.vfs_channel();
+        let channel = match vfs.then(std::io::pipe).transpose() {
+            Ok(c) => c,
+            Err(source) => return Err(StartError::VfsChannel { worker: w, source }),
+        };
+        let mut contract = contract;
+        contract.vfs_channel = vfs;
         let c = self.command.for_worker(w);
         let mut cmd = Command::new(&c.program);
+        if let Some((_, writer)) = &channel {
+            use std::os::fd::AsRawFd;
+            let fd = writer.as_raw_fd();
+            cmd.env(CHANNEL_FD_ENV, CHANNEL_FD.to_string());
+            // SAFETY: dup2 is async-signal-safe; it runs in the child between fork and exec.
+            // The copy at CHANNEL_FD has no close-on-exec flag; the original keeps its own.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                    if dup2(fd, CHANNEL_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         cmd.args(&c.args)
             .current_dir(c.cwd.as_deref().unwrap_or(&self.run_dir))
             .env("WALBURST_PROTOCOL", PROTOCOL_VERSION.to_string())
@@ -157,7 +193,19 @@ impl Workers {
                 program: c.program.clone(),
                 source,
             })?;
-        spawn_reader(w, child.stdout.take().expect("piped"), self.tx.clone());
+        let vfs_done = channel.map(|(reader, writer)| {
+            // Only the worker holds the write end now: the channel ends when it does.
+            drop(writer);
+            let (done_tx, done_rx) = mpsc::sync_channel(1);
+            spawn_vfs_reader(w, reader, self.tx.clone(), done_tx);
+            done_rx
+        });
+        spawn_reader(
+            w,
+            child.stdout.take().expect("piped"),
+            self.tx.clone(),
+            vfs_done,
+        );
         let pid = child.id();
         let mut stdin = child.stdin.take();
         // The runner never blocks on a worker: a worker that stops reading fills its pipe,
@@ -236,8 +284,12 @@ impl Workers {
                 .find(|s| contract.is_pending(*s));
             first.insert(a, in_flight.map_or(u32::MAX, |s| s + 1));
         }
-        // The actor that died knows exactly where: its successor starts right after.
-        first.insert(kill.actor, kill.seq + 1);
+        // The actor that died knows exactly where: its successor starts right after. (A
+        // preloaded fault VFS in an external worker does not know the app's op: its kill
+        // names no pending op, and the in-flight rule above places every actor.)
+        if contract.is_pending(kill.seq) {
+            first.insert(kill.actor, kill.seq + 1);
+        }
         // The ops the successor skips (one per actor that had ops left): never reported.
         let skipped: Vec<u32> = first
             .values()
@@ -298,125 +350,18 @@ impl Workers {
                     self.violation(v);
                     return None;
                 }
-                let id = |actor| ActorId { worker: w, actor };
-                let progress = match msg {
-                    WorkerMsg::Hello(_)
-                    | WorkerMsg::Op(_)
-                    | WorkerMsg::Did { .. }
-                    | WorkerMsg::Done { .. } => true,
-                    // Ready is progress only on the way to the barrier.
-                    WorkerMsg::Ready { .. } => !p.started(),
-                    _ => false,
-                };
-                if progress {
-                    p.last_heard = Instant::now();
+                return self.take(w, msg, obs);
+            }
+            Event::Vfs(w, msg) => {
+                let p = &mut self.procs[w as usize];
+                if p.stream == Stream::Distrusted {
+                    return None;
                 }
-                match msg {
-                    WorkerMsg::Hello(h) => {
-                        p.exit.language = Some(h.language);
-                        p.exit.implementation = Some(h.implementation);
-                        let mismatch = self
-                            .command
-                            .for_worker(w)
-                            .expect_sqlite
-                            .as_ref()
-                            .filter(|v| **v != h.sqlite_version)
-                            .map(|v| ProtocolViolation::SqliteMismatch {
-                                worker: w,
-                                runs: h.sqlite_version.clone(),
-                                asked: v.to_string(),
-                            });
-                        p.exit.sqlite_version = Some(h.sqlite_version);
-                        if let Some(v) = mismatch {
-                            self.violation(v);
-                            return None;
-                        }
-                    }
-                    WorkerMsg::Ready { .. } => p.mark_ready(),
-                    WorkerMsg::Settings(m) => p.exit.note_settings(m.settings),
-                    WorkerMsg::Op(mut rec) => {
-                        p.exit.records += 1;
-                        rec.error = rec.error.map(|e| e.normalized());
-                        obs.records.push(*rec);
-                    }
-                    WorkerMsg::Done { .. } => p.exit.finished = true,
-                    WorkerMsg::Fatal { message, .. } => {
-                        // Whatever it does next, this worker has failed.
-                        p.exit.fatal = true;
-                        p.exit.error = Some(message);
-                    }
-                    WorkerMsg::Dying {
-                        actor, seq, point, ..
-                    } => {
-                        p.dying = Some(KillEvent {
-                            worker: w,
-                            actor,
-                            seq,
-                            point,
-                            pid: p.exit.pid,
-                            respawned: false,
-                            skipped: Vec::new(),
-                        })
-                    }
-                    WorkerMsg::Want {
-                        actor,
-                        action,
-                        holding,
-                        ..
-                    } => {
-                        return Some(if holding.is_empty() {
-                            StepEvent::Want(id(actor), action)
-                        } else {
-                            StepEvent::WantHolding(id(actor), action, holding)
-                        });
-                    }
-                    WorkerMsg::Did { actor, result, .. } => {
-                        return Some(StepEvent::Did(id(actor), result));
-                    }
-                    WorkerMsg::ActorDone { actor, .. } => {
-                        return Some(StepEvent::ActorDone(id(actor)));
-                    }
-                    WorkerMsg::IoFault { fired, .. } => {
-                        use crate::scenario::{IoAction, KillPoint};
-                        // A point fires once per run (the first process to reach it claims
-                        // its marker): another process's second fire is a lie too.
-                        if obs.io.fired.iter().any(|f| f.point == fired.point) {
-                            self.violation(ProtocolViolation::IoRepeated {
-                                worker: w,
-                                point: fired.point,
-                                what: "an io_fault (another process already announced it)",
-                            });
-                            return None;
-                        }
-                        let point = match fired.action {
-                            IoAction::Kill => Some(KillPoint::Io),
-                            IoAction::PowerLoss => Some(KillPoint::PowerLoss),
-                            IoAction::Stop | IoAction::Fail | IoAction::Yield => None,
-                        };
-                        if let Some(point) = point {
-                            p.dying = Some(KillEvent {
-                                worker: w,
-                                actor: fired.actor.unwrap_or(0),
-                                seq: fired.seq.unwrap_or(0),
-                                point,
-                                pid: p.exit.pid,
-                                respawned: false,
-                                skipped: Vec::new(),
-                            });
-                        }
-                        obs.io.power_lost |= fired.action == IoAction::PowerLoss;
-                        obs.io.fired.push(*fired);
-                    }
-                    WorkerMsg::IoResumed {
-                        point,
-                        t_ns,
-                        wal_bytes,
-                        ..
-                    } => obs.io.resumed.push((w, point, t_ns, wal_bytes)),
-                    WorkerMsg::IoCounters { counts, .. } => {
-                        obs.io.counters.entry(w).or_default().add(&counts);
-                    }
+                if let Err(v) = p.contract.admit_vfs(&msg) {
+                    self.violation(v);
+                    return None;
                 }
+                return self.take(w, msg, obs);
             }
             Event::Garbage(worker, line) => {
                 self.violation(ProtocolViolation::NonProtocolOutput { worker, line });
@@ -439,7 +384,7 @@ impl Workers {
     }
 
     /// The worker broke the protocol: name why, kill it, and believe nothing more it says.
-    fn violation(&mut self, v: ProtocolViolation) {
+    pub(super) fn violation(&mut self, v: ProtocolViolation) {
         let p = &mut self.procs[v.worker() as usize];
         p.mark_distrusted();
         p.exit.protocol_failure.get_or_insert(v.failure());

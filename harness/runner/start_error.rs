@@ -26,4 +26,10 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot open the fault VFS channel of worker {worker}")]
+    VfsChannel {
+        worker: u32,
+        #[source]
+        source: std::io::Error,
+    },
 }

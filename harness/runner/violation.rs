@@ -112,6 +112,16 @@ pub enum ProtocolViolation {
     /// Lockstep: `did` from an actor that was not granted a step.
     #[error("protocol violation: did from actor {actor} without a grant")]
     DidWithoutGrant { worker: u32, actor: u32 },
+    /// The fault VFS channel of an external worker carried what does not belong there
+    /// (anything but `io_*`, or an `io_*` before its `io_hello`), or its stdout an `io_hello`.
+    #[error("protocol violation: {what}")]
+    VfsChannel { worker: u32, what: String },
+    /// `[io]` asked for the fault VFS in an external worker, and it finished without its VFS
+    /// ever saying `io_hello`: the preload did not load (or did not register) in the app.
+    #[error(
+        "the fault VFS did not load in the worker: no io_hello on its VFS channel before done (LD_PRELOAD removed by the worker command, a statically linked SQLite, or a setup error in its stderr file)"
+    )]
+    NoVfsHello { worker: u32 },
 }
 
 impl ProtocolViolation {
@@ -136,6 +146,8 @@ impl ProtocolViolation {
             | V::NoSuchActor { worker, .. }
             | V::WantBeforeDid { worker, .. }
             | V::AfterActorDone { worker, .. }
+            | V::VfsChannel { worker, .. }
+            | V::NoVfsHello { worker }
             | V::DidWithoutGrant { worker, .. } => *worker,
         }
     }
@@ -161,6 +173,8 @@ impl ProtocolViolation {
             | V::NoSuchActor { .. }
             | V::WantBeforeDid { .. }
             | V::AfterActorDone { .. }
+            | V::VfsChannel { .. }
+            | V::NoVfsHello { .. }
             | V::DidWithoutGrant { .. } => ProtocolFailure::Violation,
         }
     }

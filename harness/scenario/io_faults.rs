@@ -237,11 +237,14 @@ pub const MAX_STOP_MS: u32 = 60_000;
 pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
     use super::Invalid;
     let io = &s.io;
-    // The fault VFS lives in the built-in worker; an external worker's SQLite cannot load it.
-    if io.wants_vfs() && s.worker.is_some() {
-        return Err(Invalid::table(
-            "io",
-            "cannot be combined with table `worker`: the fault VFS runs only in the built-in worker; allowed: remove `[worker]` or `[io]`",
+    // An external worker preloads the fault VFS (worker/vfs/preload.rs), but a `yield`
+    // point parks a step of the built-in worker's lockstep gate, which an app does not have.
+    if let Some(i) = io.points.iter().position(|p| p.action == IoAction::Yield)
+        && s.worker.is_some()
+    {
+        return Err(Invalid::field(
+            format!("io.points[{i}].action"),
+            "= \"yield\" cannot be combined with table `worker`: the yield parks a lockstep step inside the built-in worker; allowed with `[worker]`: kill, stop, fail, power-loss",
         ));
     }
     if let Some(d) = &io.device {

@@ -1,7 +1,7 @@
 //! The worker's side of the record stream: buffered JSON lines on stdout, flushed at most
 //! every few hundred milliseconds so the harness stays off the hot path.
 
-use std::io::{BufWriter, Stdout, Write};
+use std::io::{BufWriter, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,7 +20,17 @@ pub fn flush_each_record() {
 }
 
 pub struct RecordSink {
-    inner: Mutex<(BufWriter<Stdout>, Instant)>,
+    inner: Mutex<(BufWriter<Box<dyn Write + Send>>, Instant)>,
+}
+
+/// In an external worker's process (the preloaded fault VFS) stdout is the app's: the VFS's
+/// messages go to the pipe the runner passed for them instead (PROTOCOL.md, "The fault VFS
+/// in an external worker"). Set before the first message.
+static CHANNEL: std::sync::OnceLock<std::fs::File> = std::sync::OnceLock::new();
+
+/// Sends every message of [`RecordSink::global`] to `channel` instead of stdout.
+pub fn use_channel(channel: std::fs::File) {
+    let _ = CHANNEL.set(channel);
 }
 
 impl Default for RecordSink {
@@ -44,7 +54,10 @@ impl RecordSink {
                     }
                 }
             });
-            RecordSink::stdout()
+            match CHANNEL.get().and_then(|f| f.try_clone().ok()) {
+                Some(f) => RecordSink::to(Box::new(f)),
+                None => RecordSink::stdout(),
+            }
         })
     }
 
@@ -58,11 +71,12 @@ impl RecordSink {
     }
 
     pub fn stdout() -> RecordSink {
+        RecordSink::to(Box::new(std::io::stdout()))
+    }
+
+    fn to(out: Box<dyn Write + Send>) -> RecordSink {
         RecordSink {
-            inner: Mutex::new((
-                BufWriter::with_capacity(1 << 16, std::io::stdout()),
-                Instant::now(),
-            )),
+            inner: Mutex::new((BufWriter::with_capacity(1 << 16, out), Instant::now())),
         }
     }
 

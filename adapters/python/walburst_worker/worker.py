@@ -146,6 +146,11 @@ class Worker:
             self.fatal("protocol version mismatch (runner speaks %s, this adapter %d)"
                        % (start.get("protocol"), PROTOCOL_VERSION), 2)
         self.start = start
+        io_points = (start.get("io") or {}).get("points") or []
+        # A kill or power-loss point ends this process from inside SQLite (the preloaded
+        # fault VFS), with no chance to flush: each record must be out before the next op.
+        if any(p.get("action") in ("kill", "power-loss") for p in io_points):
+            self.channel.flush_each = True
         try:
             ops = read_ops(start["ops_path"])
         except (OSError, ValueError, KeyError) as e:

@@ -3,15 +3,20 @@
 //! or take part in a simulated power loss (an undo log of every unsynced write).
 //!
 //! Registered only in workers of scenarios with an `[io]` table; every other run opens its
-//! connections through SQLite's own VFS, untouched.
+//! connections through SQLite's own VFS, untouched. An external worker gets it through
+//! `preload` (the `walburst-vfs` library in `LD_PRELOAD`), registered as the default VFS of
+//! the app's own `libsqlite3.so.0`.
 
 mod counters;
 mod points;
 pub mod power;
+pub mod preload;
 mod shim;
 mod undo;
 
-use std::ffi::{CStr, c_int};
+use std::ffi::{CStr, c_char, c_int};
+
+use rusqlite::ffi;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -19,7 +24,7 @@ pub use counters::snapshot;
 
 use crate::scenario::{FileKind, IoFaults, IoOp};
 
-/// The name the fault VFS is registered under (never the default VFS).
+/// The name the fault VFS is registered under (the default VFS only in an external worker).
 pub const VFS_NAME: &CStr = c"walburst-fault";
 
 /// The file the workers of a power-loss run append pre-images and sync markers to.
@@ -82,6 +87,17 @@ pub fn install(
     run_dir: &Path,
     worker: u32,
 ) -> Result<(), VfsError> {
+    install_into(io, seed, db_path, run_dir, worker, &OWN)
+}
+
+fn install_into(
+    io: &IoFaults,
+    seed: u64,
+    db_path: &Path,
+    run_dir: &Path,
+    worker: u32,
+    api: &Api,
+) -> Result<(), VfsError> {
     if io.power_loss() {
         undo::open(&run_dir.join(UNDO_LOG))?;
         super::sink::flush_each_record();
@@ -90,7 +106,7 @@ pub fn install(
     if let Some(d) = io.device {
         let _ = DEVICE.set(d);
     }
-    let code = shim::register(VFS_NAME);
+    let code = shim::register(VFS_NAME, api);
     if code != rusqlite::ffi::SQLITE_OK {
         return Err(VfsError::Register {
             vfs: VFS_NAME,
@@ -99,6 +115,34 @@ pub fn install(
     }
     let _ = ACTIVE.set(true);
     Ok(())
+}
+
+/// The SQLite the VFS registers into: walburst's own (the built-in worker), or the app's
+/// `libsqlite3.so.0` looked up at run time (`preload`), never a copy linked into the preload.
+pub struct Api {
+    pub vfs_find: unsafe extern "C" fn(*const c_char) -> *mut ffi::sqlite3_vfs,
+    pub vfs_register: unsafe extern "C" fn(*mut ffi::sqlite3_vfs, c_int) -> c_int,
+    /// The preload makes it the default (the app opens its connections without naming a
+    /// VFS); the built-in worker names it and leaves SQLite's default alone.
+    pub make_default: bool,
+}
+
+/// walburst's own SQLite, the fault VFS registered under its name only.
+pub(super) const OWN: Api = Api {
+    vfs_find: ffi::sqlite3_vfs_find,
+    vfs_register: ffi::sqlite3_vfs_register,
+    make_default: false,
+};
+
+/// The VFS opened a main database file (the preload says `io_hello` then).
+fn opened_main() {
+    preload::opened_main();
+}
+
+/// The VFS closed a main database file (the preload reports its counters when it was the
+/// process's last).
+fn closed_main() {
+    preload::closed_main();
 }
 
 /// The VFS connections of this process open through: `Some` only after [`install`].

@@ -12,15 +12,15 @@
 //!   method below is called on a file whose `real` pointer refers to an opened unix file.
 //! * The registered `sqlite3_vfs` and its name are leaked: SQLite keeps pointers to them for
 //!   the life of the process.
-//! * The real VFS (`sqlite3_vfs_find(NULL)` before we register; we never make ours the
-//!   default) lives in `pAppData` and is never freed by SQLite.
+//! * The real VFS (`sqlite3_vfs_find(NULL)` before we register; only the preload makes ours
+//!   the default, after that lookup) lives in `pAppData` and is never freed by SQLite.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 
 use rusqlite::ffi;
 
-use super::{Proceed, after, before, device, logging, phase, undo};
+use super::{Api, Proceed, after, before, device, logging, phase, undo};
 use crate::scenario::{FileKind, IoOp};
 
 /// Our part of each file; the real unix file follows at offset [`HEADER`].
@@ -65,15 +65,15 @@ unsafe fn shim(f: *mut ffi::sqlite3_file) -> &'static ShimFile {
     unsafe { &*(f as *const ShimFile) }
 }
 
-/// Registers the fault VFS under `name` (never as the default). Returns SQLite's code.
-pub fn register(name: &'static CStr) -> c_int {
+/// Registers the fault VFS under `name` in `api`'s SQLite. Returns SQLite's code.
+pub fn register(name: &'static CStr, api: &Api) -> c_int {
     // SAFETY: sqlite3_vfs_find initialises SQLite and returns a VFS that lives forever; we
     // copy it by value and leak our copy (SQLite keeps the pointer).
     unsafe {
-        if !ffi::sqlite3_vfs_find(name.as_ptr()).is_null() {
+        if !(api.vfs_find)(name.as_ptr()).is_null() {
             return ffi::SQLITE_OK;
         }
-        let real = ffi::sqlite3_vfs_find(ptr::null());
+        let real = (api.vfs_find)(ptr::null());
         if real.is_null() {
             return ffi::SQLITE_ERROR;
         }
@@ -84,7 +84,7 @@ pub fn register(name: &'static CStr) -> c_int {
         v.pAppData = real as *mut c_void;
         v.xOpen = Some(x_open);
         v.xDelete = Some(x_delete);
-        ffi::sqlite3_vfs_register(Box::leak(Box::new(v)), 0)
+        (api.vfs_register)(Box::leak(Box::new(v)), c_int::from(api.make_default))
     }
 }
 
@@ -124,6 +124,9 @@ unsafe extern "C" fn x_open(
         );
         if !(*real_file).pMethods.is_null() {
             (*file).pMethods = &METHODS;
+            if kind == FileKind::Main {
+                super::opened_main();
+            }
         }
         if rc == ffi::SQLITE_OK
             && !existed
@@ -164,7 +167,11 @@ unsafe extern "C" fn x_delete(
 unsafe extern "C" fn m_close(f: *mut ffi::sqlite3_file) -> c_int {
     unsafe {
         let (r, m) = real(f);
-        (m.xClose.expect("xClose"))(r)
+        let rc = (m.xClose.expect("xClose"))(r);
+        if shim(f).kind == FileKind::Main {
+            super::closed_main();
+        }
+        rc
     }
 }
 
