@@ -52,6 +52,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "python-list-append",
     "python-kanban-app-mode",
     "wal-reset-bug",
+    "wal-checkpointer-shm",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

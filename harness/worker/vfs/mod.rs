@@ -14,6 +14,7 @@ mod undo;
 use std::ffi::{CStr, c_int};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use counters::snapshot;
 
@@ -26,6 +27,17 @@ pub const VFS_NAME: &CStr = c"walburst-fault";
 pub const UNDO_LOG: &str = "undo.log";
 
 static ACTIVE: OnceLock<bool> = OnceLock::new();
+
+/// `[lockstep] points = "shm"`: the database's shared-memory calls pause lockstep steps.
+static SHM_POINTS: AtomicBool = AtomicBool::new(false);
+
+/// Whether a shared-memory call of a file of `kind` made now is a lockstep point: shm points
+/// are on, the file is the database (its `-shm` is the wal-index), and this thread runs a
+/// granted step (calls outside steps, e.g. a connection closed on an actor's way out, run
+/// through).
+fn shm_point(kind: FileKind) -> bool {
+    kind == FileKind::Main && SHM_POINTS.load(Ordering::Relaxed) && crate::worker::gate::in_step()
+}
 
 /// Why the fault VFS could not be set up in a worker, or a power loss could not be applied
 /// to the run's files afterwards; each names the file or the VFS it is about.
@@ -69,6 +81,7 @@ pub enum VfsError {
 /// worker of a scenario that asks for I/O faults, before it opens any connection.
 pub fn install(
     io: &IoFaults,
+    shm_points: bool,
     seed: u64,
     db_path: &Path,
     run_dir: &Path,
@@ -79,6 +92,7 @@ pub fn install(
         super::sink::flush_each_record();
     }
     points::arm(io, seed, db_path, run_dir, worker);
+    SHM_POINTS.store(shm_points, Ordering::Relaxed);
     let code = shim::register(VFS_NAME);
     if code != rusqlite::ffi::SQLITE_OK {
         return Err(VfsError::Register {
