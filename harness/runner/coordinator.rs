@@ -32,12 +32,7 @@
 //!   `close`) or by dying: a `begin` turned away proves nothing for the next one (a bare
 //!   close drops a process's POSIX locks where the coordinator cannot see it), and a flock
 //!   without a name is an unknown lock, never grouped with another.
-//! * below SQL (`[lockstep] points = "shm"`) a step pauses at every shm call of the
-//!   database; its actor parks a `resume` naming the call. A resume whose shm lock came back
-//!   busy pauses at SQLite's retry as `shm_busy`: the actor is futile (its retries are
-//!   sleeps and the same BUSY) until a resume lets a slot go (`shm_unlock`) or any other
-//!   step could release a lock. A paused actor may hold slots, but never blocks: the unix
-//!   VFS answers BUSY instead of waiting, and every paused actor is parked and grantable.
+//! * below SQL (`[lockstep] points = "shm"`): see `coordinator_shm.rs`.
 //! * an app's in-process lock (`app_lock`, e.g. a Python `threading.Lock` the adapter
 //!   tracks) can only be held by an actor of the same worker process, which lets it go only
 //!   while it runs, between two of its steps (every other actor is parked then, so the lock's
@@ -413,32 +408,6 @@ impl Coordinator {
         debug_assert!(self.futile.is_disjoint(&self.retrying));
     }
 
-    /// Futility below SQL (`points = "shm"`): a step that paused right after its shm lock
-    /// came back busy waits for another actor to let a slot go (SQLite only sleeps and
-    /// tries again); one that paused after any other call moved on. A resume that let a
-    /// slot go may let every waiter through.
-    /// Other pauses (`[io]` yield points, a step's first pause) leave futility as it was.
-    fn track_shm(&mut self, a: ActorId, traced: &StepAction, result: &StepResult) {
-        let shm = match traced {
-            StepAction::Resume {
-                shm: Some(call), ..
-            } => Some(*call),
-            _ => None,
-        };
-        if shm.is_none() && *result != StepResult::ShmBusy {
-            return;
-        }
-        self.retrying.remove(&a);
-        if *result == StepResult::ShmBusy {
-            self.futile.insert(a);
-        } else {
-            self.futile.remove(&a);
-        }
-        if shm.is_some_and(|c| c.releases()) {
-            self.release_all();
-        }
-    }
-
     /// Whether `a`'s step takes SQLite's write lock as SQLite takes it: an immediate `begin`
     /// that returned OK, or a `write` that returned OK outside a transaction that already
     /// holds it (the first write of a deferred transaction; an autocommit write, which
@@ -628,3 +597,10 @@ mod tests;
 #[cfg(test)]
 #[path = "coordinator_props_tests.rs"]
 mod props_tests;
+
+#[path = "coordinator_shm.rs"]
+mod shm;
+
+#[cfg(test)]
+#[path = "coordinator_shm_tests.rs"]
+mod shm_tests;
