@@ -11,7 +11,7 @@
 
 use super::Coordinator;
 use crate::observe::ActorId;
-use crate::observe::step::{StepAction, StepResult};
+use crate::observe::step::{ShmCall, ShmLockOp, ShmSlot, StepAction, StepResult};
 
 impl Coordinator {
     /// Futility below SQL (`points = "shm"`): a step that paused right after its shm lock
@@ -37,6 +37,17 @@ impl Coordinator {
         }
         if shm.is_some_and(|c| c.releases()) {
             self.release_all();
+        }
+        // SQLite's write lock, in WAL mode, is the WRITE slot: letting it go ends the write
+        // transaction there, inside the step (a COMMIT goes on to let its read slot go). From
+        // here another actor's BEGIN may take it, and that is no breach.
+        if let Some(ShmCall::Lock {
+            slot: ShmSlot::Write,
+            op: ShmLockOp::Unlock,
+            ..
+        }) = shm
+        {
+            self.holders.remove(&a);
         }
     }
 }

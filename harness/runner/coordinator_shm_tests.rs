@@ -131,6 +131,37 @@ fn a_busy_shm_lock_waits_for_a_slot_to_be_let_go_and_a_step_keeps_its_meaning() 
     );
 }
 
+/// A COMMIT lets SQLite's WRITE slot go before its step ends (it still lets its read slot
+/// go): a BEGIN of another actor that takes the lock in between is no breach.
+#[test]
+fn a_commit_stops_holding_when_it_lets_the_write_slot_go() {
+    let order = [0, 0, 0, 1, 0].map(id).to_vec();
+    let mut c = Coordinator::new(
+        Box::new(crate::runner::scheduler::ReplayScheduler::new(order)),
+        &[id(0), id(1)],
+        1000,
+    );
+    c.on(StepEvent::Want(id(0), StepAction::Begin));
+    c.on(StepEvent::Want(id(1), StepAction::Begin));
+    assert_eq!(step(&mut c, StepResult::Ok, StepAction::Commit), id(0));
+    let unlock_write = lock(ShmSlot::Write, ShmLockOp::Unlock);
+    assert_eq!(step(&mut c, StepResult::Paused, unlock_write), id(0));
+    assert!(
+        c.holders.contains(&id(0)),
+        "paused before the unlock: still holds"
+    );
+    let unlock_read = lock(ShmSlot::Read(1), ShmLockOp::Unlock);
+    assert_eq!(step(&mut c, StepResult::Paused, unlock_read), id(0));
+    assert!(
+        !c.holders.contains(&id(0)),
+        "WRITE let go: the transaction ended"
+    );
+    assert_eq!(step(&mut c, StepResult::Ok, StepAction::Commit), id(1));
+    assert_eq!(step(&mut c, StepResult::Ok, StepAction::Close), id(0));
+    assert!(c.out.breaches.is_empty(), "{:?}", c.out.breaches);
+    assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), vec![id(1)]);
+}
+
 #[test]
 fn shm_calls_read_back_from_sqlite_arguments_and_name_their_slot() {
     // xShmLock(offset, n, flags): flags UNLOCK 1, LOCK 2, SHARED 4, EXCLUSIVE 8.

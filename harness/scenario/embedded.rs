@@ -53,6 +53,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "python-kanban-app-mode",
     "wal-reset-bug",
     "wal-checkpointer-shm",
+    "wal-reset-search-shm",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {
