@@ -68,6 +68,24 @@ fn writers_and_a_checkpointer_interleave_at_shm_calls_and_replay() {
         .windows(2)
         .any(|w| w[0]["result"]["kind"] == "paused" && w[1]["worker"] != w[0]["worker"]);
     assert!(inside, "no other process ran inside a paused step");
+    // The page's step view draws the shm steps on the lanes, coloured by slot.
+    let page = r.report_path.with_extension("html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for label in [
+        "shm WRITE lock/unlock",
+        "shm CKPT lock/unlock",
+        "shm READ(i) lock/unlock",
+    ] {
+        assert!(
+            html.contains(label),
+            "no legend {label:?} in {}",
+            page.display()
+        );
+    }
+    assert!(
+        html.contains(r##"<path fill="#8b0000""##),
+        "no WRITE ticks drawn"
+    );
     let report = r.report_path.to_str().unwrap();
     let (code, out, err) = walburst(dir.path(), "replay", &[report]);
     assert_eq!(code, 0, "{out}{err}");
