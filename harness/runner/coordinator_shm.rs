@@ -7,7 +7,8 @@
 //! (`shm_unlock`) or any other step could release a lock. A paused actor may hold slots but
 //! never blocks anyone: the unix VFS answers BUSY instead of waiting, and every paused actor
 //! is parked and grantable, so a run of waiters only costs steps, bounded by SQLite's own
-//! retry limits (its busy handler's timeout, `walTryBeginRead`'s 100 tries) and the budget.
+//! retry limits (`busy_timeout` is 0 in lockstep; `walTryBeginRead` gives up after 100
+//! tries with `SQLITE_PROTOCOL`) and by the step budget.
 
 use super::Coordinator;
 use crate::observe::ActorId;
@@ -30,6 +31,9 @@ impl Coordinator {
             return;
         }
         self.retrying.remove(&a);
+        // Shm points are the built-in worker's, which tracks no app locks; keep the sets
+        // disjoint all the same.
+        self.app_waiting.remove(&a);
         if *result == StepResult::ShmBusy {
             self.futile.insert(a);
         } else {
