@@ -151,8 +151,15 @@ fn fixed(spec: &str) {
             counters: true,
             ..Default::default()
         };
-        walburst::worker::vfs::install(&io, SEED, &tmp.path().join("unused.db"), tmp.path(), 0)
-            .expect("install");
+        walburst::worker::vfs::install(
+            &io,
+            false,
+            SEED,
+            &tmp.path().join("unused.db"),
+            tmp.path(),
+            0,
+        )
+        .expect("install");
     }
     let conn = cpu_connection(tmp.path(), "fixed", shim, Synchronous::Off);
     let payload = "x".repeat(512);
@@ -168,7 +175,8 @@ fn bench_cpu(c: &mut Criterion, dir: &Path) {
         counters: true,
         ..Default::default()
     };
-    walburst::worker::vfs::install(&io, SEED, &dir.join("unused.db"), dir, 0).expect("install");
+    walburst::worker::vfs::install(&io, false, SEED, &dir.join("unused.db"), dir, 0)
+        .expect("install");
     let mut g = c.benchmark_group("vfs_cpu");
     g.throughput(Throughput::Elements(1));
     let payload = "x".repeat(512);

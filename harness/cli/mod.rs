@@ -457,6 +457,17 @@ fn run_command(a: RunArgs) -> i32 {
             }
         }
     }
+    // `points = "shm"` steps exist only in lockstep (a determinism check runs there).
+    let run_mode = if a.check_determinism {
+        Mode::Lockstep
+    } else {
+        a.mode
+    };
+    for (s, source, _) in &loaded {
+        if let Err(e) = crate::scenario::check_mode(s, run_mode) {
+            return usage_error(LoadError::new(source, e));
+        }
+    }
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {

@@ -55,9 +55,190 @@ pub enum StepAction {
     /// Resuming a step that paused inside SQLite at an `[io]` `yield` point (its `did` says
     /// `paused`); `point` names the VFS call (`unfetch`, ...). Its `did` is the paused
     /// step's own result, and the coordinator applies that step's meaning then.
+    /// At `[lockstep] points = "shm"` every shared-memory call of the database is such a
+    /// point, and `shm` says which call (slot and kind) the resume performs first.
     Resume {
         point: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shm: Option<ShmCall>,
     },
+}
+
+/// A wal-index (`-shm`) lock slot, as `wal.c` numbers them: WRITE = 0, CKPT = 1,
+/// RECOVER = 2, READ(i) = 3 + i. On the wire and in traces: `WRITE`, `CKPT`, `RECOVER`,
+/// `READ(i)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ShmSlot {
+    Write,
+    Ckpt,
+    Recover,
+    Read(u8),
+}
+
+/// A slot name that is none of `WRITE`, `CKPT`, `RECOVER`, `READ(0)`..`READ(4)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a shm lock slot is WRITE, CKPT, RECOVER or READ(0)..READ(4): {0:?}")]
+pub struct BadShmSlot(String);
+
+impl ShmSlot {
+    /// SQLite's `WAL_NREADER`: READ(0) to READ(4).
+    pub const READERS: u8 = 5;
+
+    /// The slot of `xShmLock`'s `offset`, or `None` past the last reader.
+    pub fn of_offset(offset: i32) -> Option<ShmSlot> {
+        match offset {
+            0 => Some(ShmSlot::Write),
+            1 => Some(ShmSlot::Ckpt),
+            2 => Some(ShmSlot::Recover),
+            o if (3..3 + i32::from(Self::READERS)).contains(&o) => {
+                Some(ShmSlot::Read((o - 3) as u8))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ShmSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShmSlot::Write => f.write_str("WRITE"),
+            ShmSlot::Ckpt => f.write_str("CKPT"),
+            ShmSlot::Recover => f.write_str("RECOVER"),
+            ShmSlot::Read(i) => write!(f, "READ({i})"),
+        }
+    }
+}
+
+impl TryFrom<String> for ShmSlot {
+    type Error = BadShmSlot;
+
+    fn try_from(s: String) -> Result<ShmSlot, BadShmSlot> {
+        let slot = match s.as_str() {
+            "WRITE" => Some(ShmSlot::Write),
+            "CKPT" => Some(ShmSlot::Ckpt),
+            "RECOVER" => Some(ShmSlot::Recover),
+            _ => s
+                .strip_prefix("READ(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|i| i.parse::<u8>().ok())
+                .filter(|i| *i < Self::READERS)
+                .map(ShmSlot::Read),
+        };
+        slot.ok_or(BadShmSlot(s))
+    }
+}
+
+impl From<ShmSlot> for String {
+    fn from(s: ShmSlot) -> String {
+        s.to_string()
+    }
+}
+
+/// Whether an `xShmLock` call takes or lets go of its slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShmLockOp {
+    Lock,
+    Unlock,
+}
+
+/// An `xShmLock` call's mode (`SQLITE_SHM_SHARED` or `SQLITE_SHM_EXCLUSIVE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShmMode {
+    Shared,
+    Exclusive,
+}
+
+/// A shared-memory call of the database that is a lockstep point at `points = "shm"`: an
+/// `xShmLock` (from `slot`, `n` slots: the WAL restart takes READ(1)..READ(4) at once), an
+/// `xShmBarrier`, or the checkpoint's `SQLITE_FCNTL_CKPT_START`/`CKPT_DONE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum ShmCall {
+    Lock {
+        slot: ShmSlot,
+        n: u8,
+        op: ShmLockOp,
+        mode: ShmMode,
+    },
+    Barrier,
+    CkptStart,
+    CkptDone,
+}
+
+impl ShmCall {
+    /// The VFS call, as a resume's `point` names it.
+    pub fn point(&self) -> &'static str {
+        match self {
+            ShmCall::Lock { .. } => "shm_lock",
+            ShmCall::Barrier => "shm_barrier",
+            ShmCall::CkptStart => "ckpt_start",
+            ShmCall::CkptDone => "ckpt_done",
+        }
+    }
+
+    /// The `xShmLock` of SQLite's arguments: `None` for a slot past the last reader or
+    /// flags that are not one of lock/unlock with shared/exclusive.
+    pub fn of_lock(offset: i32, n: i32, flags: i32) -> Option<ShmCall> {
+        const UNLOCK: i32 = 1;
+        const LOCK: i32 = 2;
+        const SHARED: i32 = 4;
+        const EXCLUSIVE: i32 = 8;
+        let op = match flags & (UNLOCK | LOCK) {
+            UNLOCK => ShmLockOp::Unlock,
+            LOCK => ShmLockOp::Lock,
+            _ => return None,
+        };
+        let mode = match flags & (SHARED | EXCLUSIVE) {
+            SHARED => ShmMode::Shared,
+            EXCLUSIVE => ShmMode::Exclusive,
+            _ => return None,
+        };
+        Some(ShmCall::Lock {
+            slot: ShmSlot::of_offset(offset)?,
+            n: u8::try_from(n).ok().filter(|n| *n >= 1)?,
+            op,
+            mode,
+        })
+    }
+
+    /// Whether performing the call may let another process's lock attempt through.
+    pub fn releases(&self) -> bool {
+        matches!(
+            self,
+            ShmCall::Lock {
+                op: ShmLockOp::Unlock,
+                ..
+            }
+        )
+    }
+}
+
+impl fmt::Display for ShmCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShmCall::Lock { slot, n, op, mode } => {
+                let op = match op {
+                    ShmLockOp::Lock => "shm_lock",
+                    ShmLockOp::Unlock => "shm_unlock",
+                };
+                let mode = match mode {
+                    ShmMode::Shared => "shared",
+                    ShmMode::Exclusive => "exclusive",
+                };
+                match (slot, n) {
+                    (_, 1) => write!(f, "{op}:{slot}:{mode}"),
+                    (ShmSlot::Read(i), n) => write!(f, "{op}:READ({i}..{}):{mode}", i + n - 1),
+                    (slot, n) => write!(f, "{op}:{slot}+{n}:{mode}"),
+                }
+            }
+            ShmCall::Barrier => f.write_str("shm_barrier"),
+            ShmCall::CkptStart => f.write_str("ckpt_start"),
+            ShmCall::CkptDone => f.write_str("ckpt_done"),
+        }
+    }
 }
 
 /// Which file lock a `flock` step tries: walburst's two sidecar locks by role, any other
@@ -203,7 +384,8 @@ impl fmt::Display for StepAction {
             StepAction::Statement { label } => return write!(f, "statement:{label}"),
             StepAction::Guard => "guard",
             StepAction::Checkpoint => "checkpoint",
-            StepAction::Resume { point } => return write!(f, "resume:{point}"),
+            StepAction::Resume { point, shm: None } => return write!(f, "resume:{point}"),
+            StepAction::Resume { shm: Some(c), .. } => return write!(f, "resume:{c}"),
         };
         f.write_str(kind)
     }
@@ -229,6 +411,10 @@ pub enum StepResult {
     Fired,
     /// The step stopped inside SQLite at a `yield` point; its actor parks a `resume`.
     Paused,
+    /// Paused as [`StepResult::Paused`], right after the step's own shm lock attempt (the
+    /// call its `resume` performed) came back `SQLITE_BUSY`: SQLite retries it, so the actor
+    /// waits for another to let the slot go (`points = "shm"` only).
+    ShmBusy,
 }
 
 impl StepResult {
@@ -239,6 +425,11 @@ impl StepResult {
 
     pub fn is_ok(&self) -> bool {
         *self == StepResult::Ok
+    }
+
+    /// The step stopped inside SQLite and goes on at its `resume`.
+    pub fn is_paused(&self) -> bool {
+        matches!(self, StepResult::Paused | StepResult::ShmBusy)
     }
 
     /// `ok`, or `busy`/`error` by the SQLite code of a failure.
@@ -266,6 +457,7 @@ impl fmt::Display for StepResult {
             StepResult::Error { code } => write!(f, "error:{code}"),
             StepResult::Fired => f.write_str("fired"),
             StepResult::Paused => f.write_str("paused"),
+            StepResult::ShmBusy => f.write_str("paused:shm_busy"),
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
     CheckpointMode, ClaimStyle, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, ListReads,
-    Mode, Overrides, Profile, Scenario, ScenarioSource, Setup, SqliteConfig, Strategy,
+    LockstepPoints, Mode, Overrides, Profile, Scenario, ScenarioSource, Setup, SqliteConfig,
+    Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -144,6 +145,10 @@ pub struct Start {
     /// connections actually run with sends them (absent: an older runner, send none).
     #[serde(default)]
     pub report_settings: bool,
+    /// `[lockstep] points`: at `shm`, the built-in worker pauses its lockstep steps at every
+    /// shared-memory call of the database (absent: `statement`).
+    #[serde(default, skip_serializing_if = "LockstepPoints::is_statement")]
+    pub points: LockstepPoints,
 }
 
 impl Start {
@@ -186,6 +191,11 @@ impl Start {
             kills,
             io: s.io.clone(),
             report_settings: true,
+            points: if spec.mode == Mode::Lockstep {
+                s.lockstep.points
+            } else {
+                LockstepPoints::Statement
+            },
         }
     }
 

@@ -47,6 +47,12 @@ pub mod colors {
     pub const INIT_LOCK: &str = "#7f7f7f";
     pub const IO_FAULT: &str = "#8c564b";
     pub const BREACH: &str = "#d62728";
+    /// Shm steps (`[lockstep] points = "shm"`), by the wal-index slot they lock or release.
+    pub const SHM_WRITE: &str = "#8b0000";
+    pub const SHM_CKPT: &str = "#0b4f8a";
+    pub const SHM_READ: &str = "#6fbf73";
+    pub const SHM_RECOVER: &str = "#bcbd22";
+    pub const SHM_BARRIER: &str = "#b0b0b0";
 }
 
 /// Everything a run's pictures are drawn from. `records`, `trace` and `times` are empty /

@@ -12,7 +12,7 @@ use super::frame::{Frame, Lanes};
 use super::svg::{Rects, line, text};
 use super::{RunData, colors as c, marks};
 use crate::observe::io::FiredPoint;
-use crate::observe::step::{StepAction, StepResult};
+use crate::observe::step::{ShmCall, ShmSlot, StepAction, StepResult};
 use crate::observe::{RunEvent, RunEventKind};
 
 /// The events that get a mark, with their step count; and why others cannot be placed.
@@ -60,6 +60,33 @@ fn event_x(f: &Frame, k: u64, e: &RunEvent) -> (f64, String) {
     }
 }
 
+/// The shm steps' legend: one colour per wal-index slot (and the barrier).
+const SHM_LEGEND: [(&str, &str); 5] = [
+    (c::SHM_WRITE, "shm WRITE lock/unlock"),
+    (c::SHM_CKPT, "shm CKPT lock/unlock, checkpoint start/done"),
+    (c::SHM_READ, "shm READ(i) lock/unlock"),
+    (c::SHM_RECOVER, "shm RECOVER lock/unlock"),
+    (c::SHM_BARRIER, "shm barrier"),
+];
+
+fn is_shm(a: &StepAction) -> bool {
+    matches!(a, StepAction::Resume { shm: Some(_), .. })
+}
+
+/// The colour of a shm step: its slot's, the checkpoint's bracket with CKPT.
+fn shm_fill(call: &ShmCall) -> &'static str {
+    match call {
+        ShmCall::Lock { slot, .. } => match slot {
+            ShmSlot::Write => c::SHM_WRITE,
+            ShmSlot::Ckpt => c::SHM_CKPT,
+            ShmSlot::Recover => c::SHM_RECOVER,
+            ShmSlot::Read(_) => c::SHM_READ,
+        },
+        ShmCall::CkptStart | ShmCall::CkptDone => c::SHM_CKPT,
+        ShmCall::Barrier => c::SHM_BARRIER,
+    }
+}
+
 /// Draws the step timeline; `None` without a trace.
 pub fn render(d: &RunData) -> Option<String> {
     let trace = d.trace;
@@ -98,6 +125,11 @@ pub fn render(d: &RunData) -> Option<String> {
         (c::GUARD_FALSE, "guard fired"),
         (c::BREACH, "write-lock breach"),
     ];
+    let own: Vec<(&str, &str)> = if trace.iter().any(|e| is_shm(&e.action)) {
+        [own.as_slice(), &SHM_LEGEND].concat()
+    } else {
+        own.to_vec()
+    };
     // A point's step is the step in flight when it fired (free runs have none).
     let io_fired: Vec<(u64, &FiredPoint)> = marks::io_fired(d.report)
         .iter()
@@ -159,6 +191,20 @@ pub fn render(d: &RunData) -> Option<String> {
                     let (y, h) = f.band(lane, 0.12, 0.88);
                     let x0 = f.x(from as f64);
                     rects.add(lane, fill, x0, y, x - x0 + step_w, h);
+                }
+            }
+            // A shm point (`points = "shm"`): a tick under the lane, coloured by its slot, so
+            // the lanes show which process took or let go of WRITE, CKPT and READ(i) when.
+            (
+                StepAction::Resume {
+                    shm: Some(call), ..
+                },
+                _,
+            ) => {
+                let (y, h) = f.band(lane, 0.74, 0.98);
+                rects.add(lane, shm_fill(call), x, y, step_w, h);
+                if e.result == StepResult::ShmBusy {
+                    rects.add(lane, c::BUSY_WAIT, x, y_tick, step_w, h_tick);
                 }
             }
             // A checkpoint paused inside SQLite (a `yield` point) is drawn where it paused and

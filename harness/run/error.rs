@@ -23,6 +23,14 @@ pub enum RunError {
         #[source]
         problem: Invalid,
     },
+    /// The scenario cannot run in the requested mode (`[lockstep] points = "shm"` outside
+    /// lockstep): `walburst run` refuses it at load (exit 2); any other way in ends here.
+    #[error("{scenario}")]
+    Mode {
+        scenario: String,
+        #[source]
+        problem: Invalid,
+    },
     /// A directory or file of the run cannot be made or removed.
     #[error("cannot {doing} {}", path.display())]
     Io {

@@ -61,3 +61,44 @@ fn the_crates_errors_print_as_they_did() {
         "cannot create the schema in /r/db: incomplete input"
     );
 }
+
+/// A `points = "shm"` scenario asked to run free (compare, a sweep: any caller but `walburst
+/// run`, which refuses it at load) is refused before anything starts, naming the field;
+/// the same scenario in lockstep gets past that check.
+#[test]
+fn shm_points_outside_lockstep_are_refused_by_run_itself() {
+    use crate::run::{RunRequest, event::Silent, run};
+    use crate::scenario::{Mode, Overrides, ScenarioSource, embedded, parse_str};
+    let source = ScenarioSource::Embedded("wal-checkpointer-shm".into());
+    let toml = embedded()
+        .iter()
+        .find(|e| e.name == "wal-checkpointer-shm")
+        .unwrap()
+        .toml;
+    let scenario = parse_str(toml, &source).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let req = |mode| RunRequest {
+        scenario: scenario.clone(),
+        source: source.clone(),
+        overrides: Overrides::default(),
+        seed: 1,
+        out_dir: None,
+        keep: false,
+        work_dir: Some(work.path().to_path_buf()),
+        worker_exe: work.path().join("no-such-walburst"),
+        mode,
+        replay: None,
+    };
+    let e = run(&req(Mode::Free), &mut Silent).err().expect("refused");
+    assert!(matches!(e, super::RunError::Mode { .. }), "{e:?}");
+    let text = Chain(&e).to_string();
+    assert!(
+        text.contains("field `lockstep.points`") && text.contains("--mode lockstep"),
+        "{text}"
+    );
+    // In lockstep it goes on (and fails later, on the missing work directory).
+    let e = run(&req(Mode::Lockstep), &mut Silent)
+        .err()
+        .expect("no directory");
+    assert!(!matches!(e, super::RunError::Mode { .. }), "{e:?}");
+}

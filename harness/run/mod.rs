@@ -334,6 +334,11 @@ fn arm_preload(
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, RunError> {
+    // A free run would silently drop the scenario's shm points (compare, a nightly sweep).
+    crate::scenario::check_mode(&req.scenario, req.mode).map_err(|problem| RunError::Mode {
+        scenario: req.source.to_string(),
+        problem,
+    })?;
     if let Some(v) = delegate::foreign(&req.scenario) {
         return delegate::run(req, v, reporter);
     }

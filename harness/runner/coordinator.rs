@@ -32,6 +32,7 @@
 //!   `close`) or by dying: a `begin` turned away proves nothing for the next one (a bare
 //!   close drops a process's POSIX locks where the coordinator cannot see it), and a flock
 //!   without a name is an unknown lock, never grouped with another.
+//! * below SQL (`[lockstep] points = "shm"`): see `coordinator_shm.rs`.
 //! * an app's in-process lock (`app_lock`, e.g. a Python `threading.Lock` the adapter
 //!   tracks) can only be held by an actor of the same worker process, which lets it go only
 //!   while it runs, between two of its steps (every other actor is parked then, so the lock's
@@ -422,9 +423,13 @@ impl Coordinator {
 
     fn record(&mut self, a: ActorId, traced: StepAction, result: StepResult) {
         let step = self.out.steps;
-        if result == StepResult::Paused {
-            // Inside SQLite, mid-call: nothing about the locks is known yet.
-            self.paused.insert(a, traced.clone());
+        if result.is_paused() {
+            // Inside SQLite, mid-call: nothing about the write lock is known yet. A step
+            // paused again at a later point (`points = "shm"`) keeps its first meaning.
+            if !matches!(traced, StepAction::Resume { .. }) || !self.paused.contains_key(&a) {
+                self.paused.insert(a, traced.clone());
+            }
+            self.track_shm(a, &traced, &result);
             self.trace(step, a, traced, result);
             return;
         }
@@ -592,3 +597,10 @@ mod tests;
 #[cfg(test)]
 #[path = "coordinator_props_tests.rs"]
 mod props_tests;
+
+#[path = "coordinator_shm.rs"]
+mod shm;
+
+#[cfg(test)]
+#[path = "coordinator_shm_tests.rs"]
+mod shm_tests;

@@ -155,6 +155,7 @@ fn drive(workers: u32, per: u32, seed: u64, moves: &[Move]) -> Seen {
             let next = if c.paused.contains_key(&a) {
                 StepAction::Resume {
                     point: "unfetch".into(),
+                    shm: None,
                 }
             } else {
                 StepAction::Open
@@ -188,6 +189,7 @@ fn drive(workers: u32, per: u32, seed: u64, moves: &[Move]) -> Seen {
                         g,
                         StepAction::Resume {
                             point: "unfetch".into(),
+                            shm: None,
                         },
                     )
                 } else if *done {

@@ -59,6 +59,8 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "wal-reset-bug",
     "mixed-releases",
     "close-open-deadlock",
+    "wal-checkpointer-shm",
+    "wal-reset-search-shm",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -34,7 +34,7 @@ pub use io_faults::{
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{LoadError, LoadProblem, Overrides, Scale, ScenarioSource, load, parse_str, syntax};
 pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
-pub use validate::validate;
+pub use validate::{check_mode, validate};
 pub use worker::{CohortCommand, SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 pub use workload::{
     CheckpointMode, ClaimStyle, Lifecycle, ListReads, OpMix, Profile, Setup, Workload,
@@ -287,6 +287,39 @@ pub struct Lockstep {
     pub max_steps: u64,
     /// Seconds one granted step may take before the worker is declared stuck.
     pub step_timeout_secs: u32,
+    /// Where a step may be interleaved: between SQL statements, or also at every
+    /// shared-memory call SQLite makes on the database (`shm`).
+    #[serde(skip_serializing_if = "LockstepPoints::is_statement")]
+    pub points: LockstepPoints,
+}
+
+/// The granularity of lockstep: which moments are steps the coordinator grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockstepPoints {
+    /// One step per SQL-level action (open, begin, a statement, commit, a checkpoint, ...).
+    #[default]
+    Statement,
+    /// Also inside SQL: every `xShmLock` acquire/release of the database's `-shm` (with its
+    /// slot), every `xShmBarrier`, and the checkpoint's `CKPT_START`/`CKPT_DONE` pause the
+    /// step in the built-in worker's fault VFS until the coordinator grants its resume.
+    Shm,
+}
+
+impl LockstepPoints {
+    /// Every value, in the order error messages list them.
+    pub const ALL: [LockstepPoints; 2] = [LockstepPoints::Statement, LockstepPoints::Shm];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LockstepPoints::Statement => "statement",
+            LockstepPoints::Shm => "shm",
+        }
+    }
+
+    pub fn is_statement(&self) -> bool {
+        *self == LockstepPoints::Statement
+    }
 }
 
 impl Default for Lockstep {
@@ -296,9 +329,13 @@ impl Default for Lockstep {
             pct_depth: 3,
             max_steps: 0,
             step_timeout_secs: 30,
+            points: LockstepPoints::Statement,
         }
     }
 }
+
+/// How many more steps the automatic step budget allows at `points = "shm"`.
+pub const SHM_STEPS_PER_STATEMENT_STEP: u64 = 16;
 
 impl Lockstep {
     /// The steps a run may take before lockstep declares a livelock. Retries of actors
@@ -312,6 +349,12 @@ impl Lockstep {
             self.max_steps
         } else {
             let per_op = actors.saturating_mul(16).max(256);
+            // Below SQL every op is many steps: each of its shm calls, and each retry of a
+            // shm lock a paused actor holds (measured in docs/wal-reset-window.md).
+            let per_op = match self.points {
+                LockstepPoints::Statement => per_op,
+                LockstepPoints::Shm => per_op.saturating_mul(SHM_STEPS_PER_STATEMENT_STEP),
+            };
             total_ops.saturating_mul(per_op).max(1000)
         }
     }

@@ -227,6 +227,32 @@ fn validate_lockstep(s: &Scenario) -> Result<(), Invalid> {
             "1.. (seconds)",
         ));
     }
+    if s.lockstep.points == LockstepPoints::Shm && s.worker.is_some() {
+        // The pauses live in the built-in worker's fault VFS; an app's own process has none.
+        return Err(Invalid::field(
+            "lockstep.points",
+            format!(
+                "= \"shm\" needs the built-in worker (its fault VFS pauses at shm calls); this scenario runs an external [worker]; allowed here: {}",
+                LockstepPoints::Statement.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A scenario that can only run in lockstep (`[lockstep] points = "shm"`) refused for a run
+/// in `mode`: the shm points are lockstep steps, a free run would silently ignore them.
+pub fn check_mode(s: &Scenario, mode: Mode) -> Result<(), Invalid> {
+    if s.lockstep.points == LockstepPoints::Shm && mode != Mode::Lockstep {
+        return Err(Invalid::field(
+            "lockstep.points",
+            format!(
+                "= \"shm\" applies only with --mode lockstep (or --check-determinism), this run is --mode {}; allowed values: {}",
+                mode.name(),
+                LockstepPoints::ALL.map(LockstepPoints::name).join(", ")
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, mpsc};
 
 use super::sink::RecordSink;
-use crate::observe::step::{StepAction, StepResult};
+use crate::observe::step::{ShmCall, StepAction, StepResult};
 use crate::protocol::{RunnerMsg, WorkerMsg};
 
 use crate::observe::ActorId;
@@ -98,8 +98,11 @@ impl<'a> Gate<'a> {
         }
         // While the step runs, a `yield` point inside SQLite may pause it (`pause_here`).
         IN_STEP.with(|s| *s.borrow_mut() = Some((self.id, Arc::clone(link))));
+        SHM_BUSY.set(false);
         let out = f();
         IN_STEP.with(|s| *s.borrow_mut() = None);
+        // A busy shm lock SQLite gave up on shows in the step's own result.
+        SHM_BUSY.set(false);
         sink.send(
             &WorkerMsg::Did {
                 worker: self.id.worker,
@@ -129,6 +132,8 @@ thread_local! {
     /// The lockstep step this thread is running, while it runs (set by [`Gate::step`]).
     static IN_STEP: std::cell::RefCell<Option<(ActorId, Arc<LockstepLink>)>> =
         const { std::cell::RefCell::new(None) };
+    /// The last shm lock this thread's step performed came back busy (see `pause_at`).
+    static SHM_BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A `yield` point inside SQLite (`[io]`, the fault VFS): in lockstep, reports the running
@@ -137,15 +142,40 @@ thread_local! {
 /// goes on (its `did` answers the resume). `false` when this thread runs no lockstep step
 /// (free mode): nothing happens.
 pub fn pause_here(point: &str) -> bool {
+    pause_at(point.to_string(), None)
+}
+
+/// A shm point (`[lockstep] points = "shm"`): as [`pause_here`], the resume naming `call`.
+pub fn pause_at_shm(call: ShmCall) -> bool {
+    pause_at(call.point().to_string(), Some(call))
+}
+
+/// Whether this thread runs a lockstep step now (a pause would park it).
+pub fn in_step() -> bool {
+    IN_STEP.with(|s| s.borrow().is_some())
+}
+
+/// The shm lock call the current step's last `resume` performed came back `SQLITE_BUSY`:
+/// the next pause says so (`shm_busy`), so the coordinator knows the actor waits.
+pub fn shm_lock_was_busy() {
+    SHM_BUSY.set(true);
+}
+
+fn pause_at(point: String, shm: Option<ShmCall>) -> bool {
     let Some((id, link)) = IN_STEP.with(|s| s.borrow().clone()) else {
         return false;
     };
     let sink = RecordSink::global();
+    let result = if SHM_BUSY.replace(false) {
+        StepResult::ShmBusy
+    } else {
+        StepResult::Paused
+    };
     sink.send(
         &WorkerMsg::Did {
             worker: id.worker,
             actor: id.actor,
-            result: StepResult::Paused,
+            result,
         },
         true,
     );
@@ -153,9 +183,7 @@ pub fn pause_here(point: &str) -> bool {
         &WorkerMsg::Want {
             worker: id.worker,
             actor: id.actor,
-            action: StepAction::Resume {
-                point: point.to_string(),
-            },
+            action: StepAction::Resume { point, shm },
             holding: Vec::new(),
         },
         true,

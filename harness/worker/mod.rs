@@ -28,6 +28,7 @@ use self::sink::RecordSink;
 use crate::error::Chain;
 use crate::observe::ActorId;
 use crate::protocol::{Hello, PROTOCOL_VERSION, RunnerMsg, Start, WorkerMsg, WorkerOp};
+use crate::scenario::LockstepPoints;
 
 /// Exit codes of the built-in worker (PROTOCOL.md).
 pub const EXIT_FATAL: i32 = 4;
@@ -128,9 +129,11 @@ pub fn worker_main() -> i32 {
             start.protocol
         ));
     }
-    if start.io.wants_vfs()
+    let shm_points = start.is_lockstep() && start.points == LockstepPoints::Shm;
+    if (start.io.wants_vfs() || shm_points)
         && let Err(e) = self::vfs::install(
             &start.io,
+            shm_points,
             start.seed,
             &start.db_path,
             &start.run_dir,
@@ -268,8 +271,10 @@ pub fn worker_main() -> i32 {
         return EXIT_FATAL;
     }
     drop(idle);
-    // Asked of SQLite, not of the scenario: a clean run proves it never loaded the VFS.
-    if self::vfs::registered() {
+    // Asked of SQLite, not of the scenario: a clean run proves it never loaded the VFS. At
+    // `points = "shm"` without `[io]` the VFS is loaded for its pauses alone and counts
+    // nothing the runner asked for.
+    if self::vfs::registered() && (start.io.wants_vfs() || !shm_points) {
         sink.send(
             &WorkerMsg::IoCounters {
                 worker,

@@ -19,6 +19,7 @@ use std::ffi::{CStr, c_char, c_int};
 use rusqlite::ffi;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use counters::snapshot;
 
@@ -38,6 +39,17 @@ static DEVICE: OnceLock<crate::scenario::io_device::Device> = OnceLock::new();
 
 fn device() -> Option<&'static crate::scenario::io_device::Device> {
     DEVICE.get()
+}
+
+/// `[lockstep] points = "shm"`: the database's shared-memory calls pause lockstep steps.
+static SHM_POINTS: AtomicBool = AtomicBool::new(false);
+
+/// Whether a shared-memory call of a file of `kind` made now is a lockstep point: shm points
+/// are on, the file is the database (its `-shm` is the wal-index), and this thread runs a
+/// granted step (calls outside steps, e.g. a connection closed on an actor's way out, run
+/// through).
+fn shm_point(kind: FileKind) -> bool {
+    kind == FileKind::Main && SHM_POINTS.load(Ordering::Relaxed) && crate::worker::gate::in_step()
 }
 
 /// Why the fault VFS could not be set up in a worker, or a power loss could not be applied
@@ -82,11 +94,14 @@ pub enum VfsError {
 /// worker of a scenario that asks for I/O faults, before it opens any connection.
 pub fn install(
     io: &IoFaults,
+    shm_points: bool,
     seed: u64,
     db_path: &Path,
     run_dir: &Path,
     worker: u32,
 ) -> Result<(), VfsError> {
+    // Shm steps exist only in the built-in worker's lockstep (refused with an external one).
+    SHM_POINTS.store(shm_points, Ordering::Relaxed);
     install_into(io, seed, db_path, run_dir, worker, &OWN)
 }
 

@@ -20,8 +20,10 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-use super::{Api, Proceed, after, before, device, logging, phase, undo};
+use super::{Api, Proceed, after, before, device, logging, phase, shm_point, undo};
+use crate::observe::step::ShmCall;
 use crate::scenario::{FileKind, IoOp};
+use crate::worker::gate;
 
 /// Our part of each file; the real unix file follows at offset [`HEADER`].
 #[repr(C)]
@@ -334,12 +336,20 @@ unsafe extern "C" fn m_file_control(
 ) -> c_int {
     // The checkpoint's copy phase, exactly: SQLite brackets it with these two opcodes on the
     // main file, on the checkpointing thread.
-    if op == ffi::SQLITE_FCNTL_CKPT_START {
-        phase::enter_checkpoint();
-    } else if op == ffi::SQLITE_FCNTL_CKPT_DONE {
-        phase::leave_checkpoint();
-    }
     unsafe {
+        let ckpt = match op {
+            ffi::SQLITE_FCNTL_CKPT_START => Some(ShmCall::CkptStart),
+            ffi::SQLITE_FCNTL_CKPT_DONE => Some(ShmCall::CkptDone),
+            _ => None,
+        };
+        if let Some(c) = ckpt.filter(|_| shm_point(shim(f).kind)) {
+            gate::pause_at_shm(c);
+        }
+        if op == ffi::SQLITE_FCNTL_CKPT_START {
+            phase::enter_checkpoint();
+        } else if op == ffi::SQLITE_FCNTL_CKPT_DONE {
+            phase::leave_checkpoint();
+        }
         let (r, m) = real(f);
         (m.xFileControl.expect("xFileControl"))(r, op, arg)
     }
@@ -410,16 +420,32 @@ unsafe extern "C" fn m_shm_lock(
         return code;
     }
     unsafe {
+        // A lockstep point before the call, so the scheduler decides what runs between this
+        // process's previous shm call and this one.
+        let point = shm_point(shim(f).kind);
+        let call = ShmCall::of_lock(offset, n, flags).filter(|_| point);
+        if let Some(c) = call {
+            gate::pause_at_shm(c);
+        }
         let (r, m) = real(f);
-        match m.xShmLock {
+        let rc = match m.xShmLock {
             Some(x) => x(r, offset, n, flags),
             None => ffi::SQLITE_IOERR_SHMLOCK,
+        };
+        // The unix VFS never waits for a shm lock: it answers BUSY and SQLite sleeps and
+        // tries again, each try a step of its own; the next pause tells the coordinator.
+        if rc == ffi::SQLITE_BUSY && call.is_some() {
+            gate::shm_lock_was_busy();
         }
+        rc
     }
 }
 
 unsafe extern "C" fn m_shm_barrier(f: *mut ffi::sqlite3_file) {
     unsafe {
+        if shm_point(shim(f).kind) {
+            gate::pause_at_shm(ShmCall::Barrier);
+        }
         let (r, m) = real(f);
         if let Some(x) = m.xShmBarrier {
             x(r)
