@@ -11,6 +11,7 @@ pub mod failure;
 pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
+pub mod snapshot;
 pub mod state;
 pub mod verdict;
 pub mod verify;
@@ -125,6 +126,9 @@ pub struct Checks {
     /// connection (`observe::invariants`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invariants: Vec<crate::observe::invariants::InvariantReport>,
+    /// Runs with readers (`workload.readers`): the snapshot-stability check (`check::snapshot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<snapshot::SnapshotReport>,
     /// Lockstep runs with `[[invariants]]`: the invariants read at the run's quiescent
     /// points by the runner (`observe::invariants::InvariantsDuring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -462,6 +466,7 @@ fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations
     if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend {
         c.isolation = Some(isolation::records::check(plan, &obs.records));
     }
+    c.snapshots = snapshot::check(&obs.records);
 }
 
 /// A breach in words: who took the write lock at which step, how, and who held it.

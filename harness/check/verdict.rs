@@ -185,6 +185,7 @@ pub fn judge(
     oracles::judge_state(&mut j, checks);
     oracles::judge_isolation(&mut j, checks);
     oracles::judge_invariants(&mut j, checks);
+    oracles::judge_snapshots(&mut j, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
         VerdictKind::Interrupted

@@ -191,3 +191,40 @@ fn note_invariants_during(j: &mut Judgement, d: &InvariantsDuring) {
     }
     j.notes.push(note);
 }
+
+/// Every reader's reads must agree inside their transaction (threadtest3's "Isolation
+/// failure"); readers none of whose transactions got two reads judged nothing, which fails
+/// too. What was judged is noted, so a pass says how much it covered.
+pub(super) fn judge_snapshots(j: &mut Judgement, c: &Checks) {
+    let Some(s) = &c.snapshots else {
+        return;
+    };
+    j.notes.push(format!(
+        "snapshot stability: {} of {} read transaction(s) judged ({} reads), {} with another worker's commit between their first and last read",
+        s.judged, s.read_txns, s.reads, s.interleaved
+    ));
+    if s.unstable > 0 {
+        j.failures.push(Failure::new(
+            Cat::SnapshotStability,
+            Detector::SnapshotCheck,
+            FailureKind::Unexpected,
+            Some(s.unstable),
+            format!(
+                "isolation failure: {} read transaction(s) read different boards inside one snapshot; first: {}",
+                s.unstable,
+                s.first.as_deref().unwrap_or("?")
+            ),
+        ));
+    } else if s.judged == 0 {
+        j.failures.push(Failure::new(
+            Cat::SnapshotStability,
+            Detector::SnapshotCheck,
+            FailureKind::Missing,
+            Some(s.read_txns),
+            format!(
+                "snapshot stability judged nothing: none of {} read transaction(s) reported two reads",
+                s.read_txns
+            ),
+        ));
+    }
+}

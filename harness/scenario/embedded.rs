@@ -52,6 +52,8 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "python-list-append",
     "python-kanban-app-mode",
     "wal-reset-bug",
+    "kanban-readers",
+    "snapshot-restart-control",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

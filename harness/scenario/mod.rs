@@ -32,7 +32,8 @@ pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
 pub use validate::validate;
 pub use worker::{SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 pub use workload::{
-    CheckpointMode, ClaimStyle, Lifecycle, ListReads, OpMix, Profile, Setup, Workload,
+    CheckpointMode, ClaimStyle, DEFAULT_READER_HOLD_MS, Lifecycle, ListReads, OpMix, Profile,
+    READS_PER_SNAPSHOT, ReaderTxn, Setup, Workload,
 };
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub const MAX_PAYLOAD_BYTES: u32 = 1 << 20;
 pub const MAX_CONNECTIONS_PER_WORKER: u32 = 16;
 pub const MAX_IDLE_CONNECTIONS: u32 = 16;
 pub const MAX_THINK_TIME_US: u32 = 10_000_000;
+/// The longest a reader holds its read transaction open between two reads.
+pub const MAX_READER_HOLD_MS: u32 = 10_000;
 /// A scenario's name becomes part of report and run-directory file names (with a seed, a
 /// timestamp and a matrix case suffix); this keeps them well under the 255-byte limit of
 /// one file name.

@@ -154,10 +154,10 @@ impl<'a> Actor<'a> {
                 }
             }
             let conn = &session.as_ref().expect("connected above").conn;
-            if op.kind == OpKind::Checkpoint {
-                self.checkpoint(conn, &mut rec);
-            } else {
-                self.write(conn, op, &mut rec);
+            match op.kind {
+                OpKind::Checkpoint => self.checkpoint(conn, &mut rec),
+                OpKind::ReadSnapshot => super::reader::read_snapshot(self, conn, op, &mut rec),
+                _ => self.write(conn, op, &mut rec),
             }
             if per_op {
                 self.maybe_die(op.seq, KillPoint::Close);
@@ -203,6 +203,8 @@ impl<'a> Actor<'a> {
             guard_error: None,
             checkpoint: None,
             list: op.list.clone(),
+            reads: Vec::new(),
+            wal_frames: None,
         }
     }
 

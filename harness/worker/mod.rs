@@ -13,6 +13,7 @@ pub mod connect;
 pub mod gate;
 pub mod guard;
 pub mod origin;
+pub mod reader;
 pub mod sink;
 pub mod sqlite;
 pub mod strategy;
