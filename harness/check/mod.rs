@@ -15,6 +15,7 @@ pub mod snapshot;
 pub mod state;
 pub mod verdict;
 pub mod verify;
+pub mod wal_growth;
 
 use std::collections::BTreeMap;
 
@@ -129,6 +130,9 @@ pub struct Checks {
     /// Runs with readers (`workload.readers`): the snapshot-stability check (`check::snapshot`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<snapshot::SnapshotReport>,
+    /// WAL runs: the WAL's peak frames against its bound (`check::wal_growth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_growth: Option<wal_growth::WalGrowth>,
     /// Lockstep runs with `[[invariants]]`: the invariants read at the run's quiescent
     /// points by the runner (`observe::invariants::InvariantsDuring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -467,6 +471,7 @@ fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations
         c.isolation = Some(isolation::records::check(plan, &obs.records));
     }
     c.snapshots = snapshot::check(&obs.records);
+    c.wal_growth = wal_growth::check(&spec.scenario, &obs.records);
 }
 
 /// A breach in words: who took the write lock at which step, how, and who held it.

@@ -228,3 +228,51 @@ pub(super) fn judge_snapshots(j: &mut Judgement, c: &Checks) {
         ));
     }
 }
+
+/// The WAL's peak against its bound (threadtest3's checkpoint starvation): over it fails the
+/// run; what was judged, or why nothing was, is noted on every WAL run.
+pub(super) fn judge_wal_growth(j: &mut Judgement, c: &Checks) {
+    let Some(g) = &c.wal_growth else {
+        return;
+    };
+    let peak = format!(
+        "the WAL peaked at {} frames (first seen by {}) over {} measurement(s); checkpoints: {}",
+        g.peak_frames,
+        g.peak_at.as_deref().unwrap_or("no op"),
+        g.measurements,
+        g.checkpoints
+    );
+    let bound = |b: u64| {
+        format!(
+            "its bound of {b} ({} x wal_autocheckpoint {})",
+            crate::check::wal_growth::BOUND_FACTOR,
+            g.wal_autocheckpoint
+        )
+    };
+    match (g.bound, &g.not_judged) {
+        (_, Some(why)) => j
+            .notes
+            .push(format!("checkpoint starvation not judged: {why}; {peak}")),
+        (Some(b), None) if g.starved() && g.asserted => j.failures.push(Failure::new(
+            Cat::CheckpointStarvation,
+            Detector::WalGrowthCheck,
+            FailureKind::Unexpected,
+            Some(g.peak_frames),
+            format!(
+                "{peak}, over {}: checkpoints could not keep the WAL bounded",
+                bound(b)
+            ),
+        )),
+        (Some(b), None) => j.notes.push(format!(
+            "checkpoint starvation: {peak}, {} {}{}",
+            if g.starved() { "over" } else { "within" },
+            bound(b),
+            if g.asserted {
+                ""
+            } else {
+                " (reported, not asserted: expect.wal_growth = \"reported\")"
+            }
+        )),
+        (None, None) => {}
+    }
+}

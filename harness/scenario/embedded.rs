@@ -54,6 +54,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "wal-reset-bug",
     "kanban-readers",
     "snapshot-restart-control",
+    "checkpoint-starvation",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -21,7 +21,10 @@ mod worker;
 mod workload;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
-pub use expect::{Expect, Expectation, IntegrityExpectation, JudgedCheck, SidecarExpectation};
+pub use expect::{
+    Expect, Expectation, IntegrityExpectation, JudgedCheck, SidecarExpectation,
+    WalGrowthExpectation,
+};
 pub use faults::{Faults, KillPoint, Tamper};
 pub use invalid::Invalid;
 pub use invariants::{Invariant, MAX_INVARIANTS};

@@ -125,6 +125,14 @@ fn validate_workload(s: &Scenario) -> Result<(), Invalid> {
     }
     check_list_append(s)?;
     check_readers(s)?;
+    if s.expect.wal_growth == WalGrowthExpectation::Bounded
+        && (s.sqlite.journal_mode != JournalMode::Wal || s.sqlite.wal_autocheckpoint == 0)
+    {
+        return Err(Invalid::field(
+            "expect.wal_growth",
+            "= \"bounded\" judges the WAL against 2 x wal_autocheckpoint: it needs journal_mode = \"wal\" and wal_autocheckpoint > 0; allowed values: \"reported\", \"bounded\"",
+        ));
+    }
     check_range(
         "workload.payload_bytes",
         w.payload_bytes,

@@ -23,7 +23,9 @@ use crate::observe::step::{StepAction, StepResult};
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, stream};
 use crate::protocol::{Start, StartKill, WorkerOp};
-use crate::scenario::{ClaimStyle, GuardAt, KillPoint, Lifecycle, ListReads, LockScope};
+use crate::scenario::{
+    ClaimStyle, GuardAt, JournalMode, KillPoint, Lifecycle, ListReads, LockScope,
+};
 use crate::workload::kanban::{self, Applied};
 use crate::workload::list_append;
 
@@ -269,12 +271,20 @@ impl<'a> Actor<'a> {
             Ok(res) => {
                 rec.outcome = Outcome::Done;
                 rec.checkpoint = Some(res);
+                rec.wal_frames = self.wal_frames();
             }
             Err(e) => {
                 rec.outcome = Outcome::Failed;
                 rec.error = Some(SqlError::from_rusqlite(&e));
             }
         }
+    }
+
+    /// The WAL's size in frames now (`wal_size`), in WAL mode only.
+    fn wal_frames(&self) -> Option<u64> {
+        (self.spec.sqlite.journal_mode == JournalMode::Wal)
+            .then(|| super::wal_size::wal_frames(&self.spec.db_path))
+            .flatten()
     }
 
     /// Whether to try again after BUSY. Free mode follows the strategy (with a seeded jitter
@@ -547,6 +557,7 @@ impl<'a> Actor<'a> {
                 Ok(()) => {
                     rec.outcome = Outcome::Committed;
                     rec.event_id = Some(event_id);
+                    rec.wal_frames = self.wal_frames();
                     break;
                 }
                 Err(e) => {

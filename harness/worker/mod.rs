@@ -18,6 +18,7 @@ pub mod sink;
 pub mod sqlite;
 pub mod strategy;
 pub mod vfs;
+pub mod wal_size;
 
 use std::io::BufRead;
 
