@@ -120,7 +120,8 @@ pub struct Checks {
     pub lockstep_breaches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_breach: Option<String>,
-    /// `list-append` runs: the isolation checker's findings (`check::isolation`).
+    /// `list-append` runs, and built-in kanban runs with claims (their claims' history,
+    /// `isolation::claims`): the isolation checker's findings (`check::isolation`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<isolation::records::IsolationReport>,
     /// The scenario's `[[invariants]]`, each checked after the run on a read-only
@@ -378,6 +379,10 @@ fn verify_database(
                 Err(e) => c.state_error = Some(Chain(&e).to_string()),
             },
         }
+    }
+    // The claims as a history for the isolation checker (`isolation::claims`).
+    if kanban && judge_ledger && healthy {
+        c.isolation = isolation::claims::check(&conn, ran, records);
     }
     match content::content_hash(&conn) {
         Ok(h) => c.content_hash = Some(h),

@@ -69,6 +69,11 @@ pub(super) fn judge_coverage(j: &mut Judgement, s: &Scenario, c: &Checks) {
     }
 }
 
+/// What the checked transactions are: list-append ones, or the kanban claims.
+fn kind(iso: &crate::check::isolation::records::IsolationReport) -> &str {
+    iso.transactions.as_deref().unwrap_or("list-append")
+}
+
 /// A list-append history must be strict serializable; an anomaly (or a history that could
 /// not be checked) fails the run, naming the classes and the first explained anomaly.
 pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
@@ -80,7 +85,7 @@ pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
             Cat::Isolation,
             Detector::IsolationChecker,
             FailureKind::Unexpected,
-            format!("the list-append history could not be checked: {e}"),
+            format!("the {} history could not be checked: {e}", kind(iso)),
         );
         return;
     }
@@ -100,15 +105,27 @@ pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
         .or(iso.anomalies.first())
         .map(|f| format!("; first: {}", f.explanation))
         .unwrap_or_default();
+    // Keys that are not lists (a claim's task) by name.
+    let names: Vec<String> = iso
+        .key_names
+        .iter()
+        .map(|(k, n)| format!("key {k} is {n}"))
+        .collect();
+    let first = if names.is_empty() {
+        first
+    } else {
+        format!("{first} ({})", names.join(", "))
+    };
     j.failures.push(Failure::new(
         Cat::Isolation,
         Detector::IsolationChecker,
         FailureKind::Unexpected,
         Some(iso.anomaly_count as u64),
         format!(
-            "{} anomalies in {} list-append transactions ({}){first}",
+            "{} anomalies in {} {} transactions ({}){first}",
             iso.anomaly_count,
             iso.txns,
+            kind(iso),
             classes.join(", ")
         ),
     ));
