@@ -158,7 +158,9 @@ impl<'a> Actor<'a> {
             let conn = &session.as_ref().expect("connected above").conn;
             match op.kind {
                 OpKind::Checkpoint => self.checkpoint(conn, &mut rec),
-                OpKind::ReadSnapshot => super::reader::read_snapshot(self, conn, op, &mut rec),
+                OpKind::ReadSnapshot => {
+                    super::reader::read_snapshot(self.spec, &self.gate, conn, op, &mut rec)
+                }
                 _ => self.write(conn, op, &mut rec),
             }
             if per_op {

@@ -10,23 +10,22 @@ use std::time::Duration;
 use rand::RngExt;
 use rusqlite::Connection;
 
-use super::actor::Actor;
-use super::gate::sql_result;
+use super::gate::{Gate, sql_result};
 use crate::observe::step::StepAction;
 use crate::observe::{OpRecord, Outcome, SqlError};
 use crate::plan::stream;
-use crate::protocol::WorkerOp;
+use crate::protocol::{Start, WorkerOp};
 use crate::scenario::{READS_PER_SNAPSHOT, ReaderTxn};
 use crate::workload::reads::read_board;
 
 /// How long the reader holds its snapshot before read `index` (free mode): a function of
 /// (seed, worker, seq, index) alone, within `reader_hold_ms`.
-pub fn hold(actor: &Actor, seq: u32, index: u32) -> Duration {
-    let [lo, hi] = actor.spec.workload.reader_hold_ms;
+pub fn hold(spec: &Start, worker: u32, seq: u32, index: u32) -> Duration {
+    let [lo, hi] = spec.workload.reader_hold_ms;
     let mut rng = stream(
-        actor.spec.seed,
+        spec.seed,
         "reader-hold",
-        u64::from(actor.worker),
+        u64::from(worker),
         u64::from(seq) * 16 + u64::from(index),
     );
     Duration::from_millis(u64::from(rng.random_range(lo..=hi)))
@@ -35,8 +34,13 @@ pub fn hold(actor: &Actor, seq: u32, index: u32) -> Duration {
 /// Runs one `read_snapshot` op on `conn`: BEGIN DEFERRED, the reads, COMMIT. The deliberately
 /// broken `restart-between-reads` reader commits and begins again before every read after the
 /// first, yet reports all its reads as one transaction.
-pub fn read_snapshot(actor: &Actor, conn: &Connection, op: &WorkerOp, rec: &mut OpRecord) {
-    let gate = &actor.gate;
+pub fn read_snapshot(
+    spec: &Start,
+    gate: &Gate,
+    conn: &Connection,
+    op: &WorkerOp,
+    rec: &mut OpRecord,
+) {
     let begin = || {
         gate.step(
             StepAction::BeginDeferred,
@@ -51,13 +55,13 @@ pub fn read_snapshot(actor: &Actor, conn: &Connection, op: &WorkerOp, rec: &mut 
             sql_result,
         )
     };
-    let restart = actor.spec.workload.reader_txn == ReaderTxn::RestartBetweenReads;
+    let restart = spec.workload.reader_txn == ReaderTxn::RestartBetweenReads;
     let mut body = || -> rusqlite::Result<()> {
         begin()?;
         for index in 0..READS_PER_SNAPSHOT {
             if index > 0 {
                 if !gate.is_lockstep() {
-                    std::thread::sleep(hold(actor, op.seq, index));
+                    std::thread::sleep(hold(spec, rec.worker, op.seq, index));
                 }
                 if restart {
                     commit()?;

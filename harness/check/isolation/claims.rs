@@ -53,26 +53,7 @@ pub fn history(records: &[OpRecord], after: &[FinalClaim]) -> (History, Vec<Stri
         let Some(task) = r.task_id.as_deref() else {
             continue;
         };
-        let k = key[task];
-        let append = Mop::Append {
-            key: k,
-            value: claim_value(r.worker, r.seq),
-        };
-        let (outcome, mops) = match r.outcome {
-            // It found the task ready: no claim of it was visible.
-            OpOutcome::Committed => (
-                Outcome::Ok,
-                vec![
-                    Mop::Read {
-                        key: k,
-                        values: Some(Vec::new()),
-                    },
-                    append,
-                ],
-            ),
-            OpOutcome::Ambiguous => (Outcome::Info, vec![append]),
-            _ => (Outcome::Fail, vec![append]),
-        };
+        let (outcome, mops) = claim_mops(r, key[task]);
         if outcome != Outcome::Fail {
             known.insert((r.worker, r.seq));
         }
@@ -105,6 +86,38 @@ pub fn history(records: &[OpRecord], after: &[FinalClaim]) -> (History, Vec<Stri
             names.push(format!("worker {worker} seq {seq} (no record)"));
         }
     }
+    txns.push(final_read(after, &key, last_end));
+    names.push("the read of task_runs after the run".to_string());
+    let key_names = tasks.iter().map(|t| format!("task {t}")).collect();
+    (History { txns }, names, key_names)
+}
+
+/// A claim record's outcome and micro-ops on its task's key `k`.
+fn claim_mops(r: &OpRecord, k: u64) -> (Outcome, Vec<Mop>) {
+    let append = Mop::Append {
+        key: k,
+        value: claim_value(r.worker, r.seq),
+    };
+    match r.outcome {
+        // It found the task ready: no claim of it was visible.
+        OpOutcome::Committed => (
+            Outcome::Ok,
+            vec![
+                Mop::Read {
+                    key: k,
+                    values: Some(Vec::new()),
+                },
+                append,
+            ],
+        ),
+        OpOutcome::Ambiguous => (Outcome::Info, vec![append]),
+        _ => (Outcome::Fail, vec![append]),
+    }
+}
+
+/// The read of `task_runs` after the run, after every op ended: each task's claims in
+/// commit order.
+fn final_read(after: &[FinalClaim], key: &BTreeMap<&str, u64>, last_end: u64) -> Txn {
     let mut lists: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for (task, worker, seq) in after {
         lists
@@ -112,7 +125,7 @@ pub fn history(records: &[OpRecord], after: &[FinalClaim]) -> (History, Vec<Stri
             .or_default()
             .push(claim_value(*worker, *seq));
     }
-    txns.push(Txn {
+    Txn {
         process: u64::MAX,
         outcome: Outcome::Ok,
         start_ns: last_end + 1,
@@ -124,10 +137,7 @@ pub fn history(records: &[OpRecord], after: &[FinalClaim]) -> (History, Vec<Stri
                 values: Some(values),
             })
             .collect(),
-    });
-    names.push("the read of task_runs after the run".to_string());
-    let key_names = tasks.iter().map(|t| format!("task {t}")).collect();
-    (History { txns }, names, key_names)
+    }
 }
 
 /// Checks the claims of a built-in kanban run; `None` when its plan has no claim.
