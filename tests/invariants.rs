@@ -194,7 +194,7 @@ fn an_external_workers_invariants_are_checked() {
 }
 
 /// The double-claim control: in lockstep (the interleaving is the seed's) the racy claim
-/// claims tasks twice and the run fails on its invariant alone: no ledger, state, lock or
+/// claims tasks twice and the run fails on its invariant and the isolation checker alone: no ledger, state, lock or
 /// worker failure masks it (the state oracle replays it and matches, write exclusion judges
 /// every claim). The page shows the broken invariant.
 #[test]
@@ -205,15 +205,20 @@ fn the_double_claim_control_fails_by_its_invariant_alone() {
         &["double-claim", "--seed", "1", "--mode", "lockstep"],
     );
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    // The isolation checker names the same race from the claims' history
+    // (tests/claims_isolation.rs); nothing else fails.
     assert_eq!(
         r.failure_signatures(),
-        ["invariant/invariant_check/unexpected"],
+        [
+            "isolation/isolation_checker/unexpected",
+            "invariant/invariant_check/unexpected"
+        ],
         "{:?}",
         r.failures()
     );
     assert!(r.report["liveness"].as_array().unwrap().is_empty());
     assert!(
-        r.failures()[0].contains("\"no task claimed by two workers\""),
+        r.failures()[1].contains("\"no task claimed by two workers\""),
         "{:?}",
         r.failures()
     );
@@ -273,7 +278,7 @@ fn the_double_claim_control_is_deterministic() {
         out.contains("DETERMINISTIC double-claim seed=1: 2 runs"),
         "{out}"
     );
-    assert!(out.contains("[invariant/invariant_check:"), "{out}");
+    assert!(out.contains("[isolation/isolation_checker:"), "{out}");
 }
 
 /// The Python twin: kanban_app's racy claim through the adapter fails on the same invariant

@@ -34,6 +34,8 @@ fn committed(worker: u32, seq: u32, event_id: i64) -> OpRecord {
         guard_error: None,
         checkpoint: None,
         list: Vec::new(),
+        reads: Vec::new(),
+        wal_frames: None,
     }
 }
 

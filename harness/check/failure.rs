@@ -62,6 +62,12 @@ pub enum FailureCategory {
     Isolation,
     /// A scenario's `[[invariants]]` query returned rows, or could not run.
     Invariant,
+    /// Two reads inside one reader's read transaction returned different boards
+    /// (`checks.snapshots`; threadtest3's "Isolation failure"), or no read transaction
+    /// could be judged.
+    SnapshotStability,
+    /// The WAL grew past its bound (`checks.wal_growth`): checkpoints were starved.
+    CheckpointStarvation,
 }
 
 impl FailureCategory {
@@ -91,6 +97,8 @@ impl FailureCategory {
             FailureCategory::GuardErrors => "guard_errors",
             FailureCategory::Isolation => "isolation",
             FailureCategory::Invariant => "invariant",
+            FailureCategory::SnapshotStability => "snapshot_stability",
+            FailureCategory::CheckpointStarvation => "checkpoint_starvation",
         }
     }
 }
@@ -145,6 +153,10 @@ pub enum Detector {
     IsolationChecker,
     /// The scenario's `[[invariants]]` queries, run read-only after the run.
     InvariantCheck,
+    /// The snapshot-stability check over the readers' records (`check::snapshot`).
+    SnapshotCheck,
+    /// The WAL-size check over the records' `wal_frames` (`check::wal_growth`).
+    WalGrowthCheck,
 }
 
 /// Whether the failure saw something not allowed, or missed a documented outcome.
@@ -204,6 +216,8 @@ impl Detector {
             Detector::FaultVfs => "fault_vfs",
             Detector::IsolationChecker => "isolation_checker",
             Detector::InvariantCheck => "invariant_check",
+            Detector::SnapshotCheck => "snapshot_check",
+            Detector::WalGrowthCheck => "wal_growth_check",
         }
     }
 }
@@ -251,6 +265,10 @@ impl FailureCategory {
             F::Isolation => 3,
             // A rule of the app's data broken: what the data shows, as the ledger's counts.
             F::Invariant => 3,
+            // A read that saw a snapshot change: what the data shows, as isolation.
+            F::SnapshotStability => 3,
+            // A WAL left to grow: how the run went for the file, after what the data shows.
+            F::CheckpointStarvation => 5,
             F::Integrity => 4,
             F::RealCorruption | F::FinalLength | F::JournalMode => 5,
             // How the run ended for the database after the workers: a straggler holding it.

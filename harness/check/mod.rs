@@ -11,9 +11,11 @@ pub mod failure;
 pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
+pub mod snapshot;
 pub mod state;
 pub mod verdict;
 pub mod verify;
+pub mod wal_growth;
 
 use std::collections::BTreeMap;
 
@@ -118,13 +120,20 @@ pub struct Checks {
     pub lockstep_breaches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_breach: Option<String>,
-    /// `list-append` runs: the isolation checker's findings (`check::isolation`).
+    /// `list-append` runs, and built-in kanban runs with claims (their claims' history,
+    /// `isolation::claims`): the isolation checker's findings (`check::isolation`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<isolation::records::IsolationReport>,
     /// The scenario's `[[invariants]]`, each checked after the run on a read-only
     /// connection (`observe::invariants`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invariants: Vec<crate::observe::invariants::InvariantReport>,
+    /// Runs with readers (`workload.readers`): the snapshot-stability check (`check::snapshot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<snapshot::SnapshotReport>,
+    /// WAL runs: the WAL's peak frames against its bound (`check::wal_growth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_growth: Option<wal_growth::WalGrowth>,
     /// Lockstep runs with `[[invariants]]`: the invariants read at the run's quiescent
     /// points by the runner (`observe::invariants::InvariantsDuring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -371,6 +380,10 @@ fn verify_database(
             },
         }
     }
+    // The claims as a history for the isolation checker (`isolation::claims`).
+    if kanban && judge_ledger && healthy {
+        c.isolation = isolation::claims::check(&conn, ran, records);
+    }
     match content::content_hash(&conn) {
         Ok(h) => c.content_hash = Some(h),
         Err(e) => c.content_hash_error = Some(e.to_string()),
@@ -462,6 +475,8 @@ fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations
     if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend {
         c.isolation = Some(isolation::records::check(plan, &obs.records));
     }
+    c.snapshots = snapshot::check(&obs.records);
+    c.wal_growth = wal_growth::check(&spec.scenario, &obs.records);
 }
 
 /// A breach in words: who took the write lock at which step, how, and who held it.

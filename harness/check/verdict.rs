@@ -185,6 +185,8 @@ pub fn judge(
     oracles::judge_state(&mut j, checks);
     oracles::judge_isolation(&mut j, checks);
     oracles::judge_invariants(&mut j, checks);
+    oracles::judge_snapshots(&mut j, checks);
+    oracles::judge_wal_growth(&mut j, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
         VerdictKind::Interrupted

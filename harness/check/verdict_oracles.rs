@@ -69,6 +69,11 @@ pub(super) fn judge_coverage(j: &mut Judgement, s: &Scenario, c: &Checks) {
     }
 }
 
+/// What the checked transactions are: list-append ones, or the kanban claims.
+fn kind(iso: &crate::check::isolation::records::IsolationReport) -> &str {
+    iso.transactions.as_deref().unwrap_or("list-append")
+}
+
 /// A list-append history must be strict serializable; an anomaly (or a history that could
 /// not be checked) fails the run, naming the classes and the first explained anomaly.
 pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
@@ -80,7 +85,7 @@ pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
             Cat::Isolation,
             Detector::IsolationChecker,
             FailureKind::Unexpected,
-            format!("the list-append history could not be checked: {e}"),
+            format!("the {} history could not be checked: {e}", kind(iso)),
         );
         return;
     }
@@ -100,15 +105,27 @@ pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
         .or(iso.anomalies.first())
         .map(|f| format!("; first: {}", f.explanation))
         .unwrap_or_default();
+    // Keys that are not lists (a claim's task) by name.
+    let names: Vec<String> = iso
+        .key_names
+        .iter()
+        .map(|(k, n)| format!("key {k} is {n}"))
+        .collect();
+    let first = if names.is_empty() {
+        first
+    } else {
+        format!("{first} ({})", names.join(", "))
+    };
     j.failures.push(Failure::new(
         Cat::Isolation,
         Detector::IsolationChecker,
         FailureKind::Unexpected,
         Some(iso.anomaly_count as u64),
         format!(
-            "{} anomalies in {} list-append transactions ({}){first}",
+            "{} anomalies in {} {} transactions ({}){first}",
             iso.anomaly_count,
             iso.txns,
+            kind(iso),
             classes.join(", ")
         ),
     ));
@@ -190,4 +207,89 @@ fn note_invariants_during(j: &mut Judgement, d: &InvariantsDuring) {
         ));
     }
     j.notes.push(note);
+}
+
+/// Every reader's reads must agree inside their transaction (threadtest3's "Isolation
+/// failure"); readers none of whose transactions got two reads judged nothing, which fails
+/// too. What was judged is noted, so a pass says how much it covered.
+pub(super) fn judge_snapshots(j: &mut Judgement, c: &Checks) {
+    let Some(s) = &c.snapshots else {
+        return;
+    };
+    j.notes.push(format!(
+        "snapshot stability: {} of {} read transaction(s) judged ({} reads), {} with another worker's commit between their first and last read",
+        s.judged, s.read_txns, s.reads, s.interleaved
+    ));
+    if s.unstable > 0 {
+        j.failures.push(Failure::new(
+            Cat::SnapshotStability,
+            Detector::SnapshotCheck,
+            FailureKind::Unexpected,
+            Some(s.unstable),
+            format!(
+                "isolation failure: {} read transaction(s) read different boards inside one snapshot; first: {}",
+                s.unstable,
+                s.first.as_deref().unwrap_or("?")
+            ),
+        ));
+    } else if s.judged == 0 {
+        j.failures.push(Failure::new(
+            Cat::SnapshotStability,
+            Detector::SnapshotCheck,
+            FailureKind::Missing,
+            Some(s.read_txns),
+            format!(
+                "snapshot stability judged nothing: none of {} read transaction(s) reported two reads",
+                s.read_txns
+            ),
+        ));
+    }
+}
+
+/// The WAL's peak against its bound (threadtest3's checkpoint starvation): over it fails the
+/// run; what was judged, or why nothing was, is noted on every WAL run.
+pub(super) fn judge_wal_growth(j: &mut Judgement, c: &Checks) {
+    let Some(g) = &c.wal_growth else {
+        return;
+    };
+    let peak = format!(
+        "the WAL peaked at {} frames (first seen by {}) over {} measurement(s); checkpoints: {}",
+        g.peak_frames,
+        g.peak_at.as_deref().unwrap_or("no op"),
+        g.measurements,
+        g.checkpoints
+    );
+    let bound = |b: u64| {
+        format!(
+            "its bound of {b} ({} x wal_autocheckpoint {})",
+            crate::check::wal_growth::BOUND_FACTOR,
+            g.wal_autocheckpoint
+        )
+    };
+    match (g.bound, &g.not_judged) {
+        (_, Some(why)) => j
+            .notes
+            .push(format!("checkpoint starvation not judged: {why}; {peak}")),
+        (Some(b), None) if g.starved() && g.asserted => j.failures.push(Failure::new(
+            Cat::CheckpointStarvation,
+            Detector::WalGrowthCheck,
+            FailureKind::Unexpected,
+            Some(g.peak_frames),
+            format!(
+                "{peak}, over {}: checkpoints could not keep the WAL bounded",
+                bound(b)
+            ),
+        )),
+        (Some(b), None) => j.notes.push(format!(
+            "checkpoint starvation: {peak}, {} {}{}",
+            if g.starved() { "over" } else { "within" },
+            bound(b),
+            if g.asserted {
+                ""
+            } else {
+                " (reported, not asserted: expect.wal_growth = \"reported\")"
+            }
+        )),
+        (None, None) => {}
+    }
 }

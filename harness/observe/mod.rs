@@ -36,7 +36,7 @@ pub enum Outcome {
     Failed,
     /// Nobody knows: COMMIT failed after the transaction had ended. The ledger settles it.
     Ambiguous,
-    /// A non-transactional op (checkpoint) ran.
+    /// A non-transactional op (checkpoint) or a read transaction (`read_snapshot`) ran.
     Done,
 }
 
@@ -126,6 +126,35 @@ pub struct OpRecord {
     /// never ran). The isolation checker's history.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list: Vec<crate::plan::list_append::ListMop>,
+    /// A `read_snapshot`'s reads, in order, all inside one read transaction (the
+    /// snapshot-stability check's input).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<SnapshotRead>,
+    /// Frames the `-wal` file has room for, from its size right after this op's COMMIT (or
+    /// checkpoint): the WAL's high-water mark then (the checkpoint-starvation check's input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_frames: Option<u64>,
+}
+
+/// One read of the board inside a reader's read transaction: what it returned, and when
+/// (monotonic nanoseconds, after the read returned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRead {
+    /// `count(*)` of `tasks`.
+    pub tasks: i64,
+    /// `count(*)` of `task_events`.
+    pub events: i64,
+    /// A checksum of every task's `status`, `updated_at` and `heartbeat_at`: changes with
+    /// every claim, heartbeat and completion.
+    pub checksum: i64,
+    pub t_ns: u64,
+}
+
+impl SnapshotRead {
+    /// What was read, without when: two reads of one snapshot must agree on this.
+    pub fn values(&self) -> (i64, i64, i64) {
+        (self.tasks, self.events, self.checksum)
+    }
 }
 
 /// How a worker process ended, as the runner saw it.

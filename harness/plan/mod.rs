@@ -34,6 +34,9 @@ pub enum OpKind {
     Checkpoint,
     /// One list-append transaction (the `list-append` profile; not in the kanban mix).
     ListTxn,
+    /// One read transaction of the reader role (`workload.readers`; not in the mix): it
+    /// reads the board several times inside one snapshot and writes nothing.
+    ReadSnapshot,
 }
 
 impl OpKind {
@@ -58,12 +61,13 @@ impl OpKind {
             OpKind::GcEvents => "gc_events",
             OpKind::Checkpoint => "checkpoint",
             OpKind::ListTxn => "list_txn",
+            OpKind::ReadSnapshot => "read_snapshot",
         }
     }
 
     /// Whether the op is a write transaction that leaves a ledger row when it commits.
     pub fn is_write(self) -> bool {
-        self != OpKind::Checkpoint
+        !matches!(self, OpKind::Checkpoint | OpKind::ReadSnapshot)
     }
 }
 
@@ -168,6 +172,8 @@ pub fn worker_plan(scenario: &Scenario, seed: u64, worker: u32) -> WorkerPlan {
             // changes nothing else of the schedule (think times, payload sizes).
             if worker < w.checkpointers {
                 kind = OpKind::Checkpoint;
+            } else if worker < w.checkpointers + w.readers {
+                kind = OpKind::ReadSnapshot;
             }
             let think_us = rng.random_range(w.think_time_us[0]..=w.think_time_us[1]);
             let payload_len = rng.random_range(w.payload_bytes[0]..=w.payload_bytes[1]);

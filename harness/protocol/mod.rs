@@ -15,8 +15,8 @@ use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
     CheckpointMode, ClaimStyle, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, ListReads,
-    LockstepPoints, Mode, Overrides, Profile, Scenario, ScenarioSource, Setup, SqliteConfig,
-    Strategy,
+    LockstepPoints, Mode, Overrides, Profile, ReaderTxn, Scenario, ScenarioSource, Setup,
+    SqliteConfig, Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -103,6 +103,20 @@ pub struct StartWorkload {
     /// How the built-in worker claims (absent: compare-and-swap).
     #[serde(default, skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
     pub claim: ClaimStyle,
+    /// How the built-in worker's readers hold their read transaction (absent: one
+    /// snapshot), and for how long between reads in free mode (absent: the default).
+    #[serde(default, skip_serializing_if = "ReaderTxn::is_one_snapshot")]
+    pub reader_txn: ReaderTxn,
+    #[serde(default = "default_hold", skip_serializing_if = "is_default_hold")]
+    pub reader_hold_ms: [u32; 2],
+}
+
+fn default_hold() -> [u32; 2] {
+    crate::scenario::DEFAULT_READER_HOLD_MS
+}
+
+fn is_default_hold(r: &[u32; 2]) -> bool {
+    *r == crate::scenario::DEFAULT_READER_HOLD_MS
 }
 
 fn is_in_transaction(r: &ListReads) -> bool {
@@ -183,6 +197,8 @@ impl Start {
                 setup: w.setup,
                 list_reads: w.list_reads,
                 claim: w.claim,
+                reader_txn: w.reader_txn,
+                reader_hold_ms: w.reader_hold_ms,
             },
             strategy: s.strategy.clone(),
             guard: s.guard,

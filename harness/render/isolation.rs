@@ -1,4 +1,4 @@
-//! The page's isolation section (`list-append` runs): the checker's counts, then each
+//! The page's isolation section (`list-append` runs, and kanban runs' claims): the checker's counts, then each
 //! reported anomaly with its explanation and, for a cycle, one row per edge (which
 //! transactions, which op each is, which edge kind and key).
 
@@ -21,8 +21,9 @@ pub fn section(b: &mut String, r: &Report) {
         .collect();
     let _ = writeln!(
         b,
-        "<p>{} list-append transactions, {} keys; edges: {}; anomalies: {}.</p>",
+        "<p>{} {} transactions, {} keys; edges: {}; anomalies: {}.</p>",
         iso.txns,
+        escape(iso.transactions.as_deref().unwrap_or("list-append")),
         iso.keys,
         escape(&edges.join(", ")),
         iso.anomaly_count
@@ -50,7 +51,10 @@ pub fn section(b: &mut String, r: &Report) {
             .map(|s| {
                 let key = match s.why {
                     Why::Ww { key, .. } | Why::Wr { key, .. } | Why::Rw { key, .. } => {
-                        key.to_string()
+                        match iso.key_names.get(&key.to_string()) {
+                            Some(name) => format!("{key} ({})", escape(name)),
+                            None => key.to_string(),
+                        }
                     }
                     Why::Rt { .. } => "-".to_string(),
                 };

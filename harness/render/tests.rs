@@ -86,6 +86,8 @@ fn records(workers: u32, ops: u32) -> Vec<OpRecord> {
                 guard_error: None,
                 checkpoint: None,
                 list: Vec::new(),
+                reads: Vec::new(),
+                wal_frames: None,
             });
         }
     }

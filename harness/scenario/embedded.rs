@@ -61,6 +61,9 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "close-open-deadlock",
     "wal-checkpointer-shm",
     "wal-reset-search-shm",
+    "kanban-readers",
+    "snapshot-restart-control",
+    "checkpoint-starvation",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

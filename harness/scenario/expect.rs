@@ -29,6 +29,29 @@ pub struct Expect {
     /// a failure (an app that cannot report its write-lock interval, say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_judged: Vec<JudgedCheck>,
+    /// The WAL's peak size (`checks.wal_growth`): only reported, or asserted within its bound.
+    #[serde(skip_serializing_if = "WalGrowthExpectation::is_reported")]
+    pub wal_growth: WalGrowthExpectation,
+}
+
+/// What the checkpoint-starvation check asserts of the WAL's peak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WalGrowthExpectation {
+    /// Measured and noted against its bound, never failing: SQLite's automatic checkpoints
+    /// are PASSIVE and promise no bound (readers, and writers contending for the lock, can
+    /// keep the WAL from restarting).
+    #[default]
+    Reported,
+    /// The peak must stay within `2 x wal_autocheckpoint` frames, or the run fails
+    /// (`checkpoint_starvation`); WAL mode with `wal_autocheckpoint > 0` only.
+    Bounded,
+}
+
+impl WalGrowthExpectation {
+    pub fn is_reported(&self) -> bool {
+        *self == WalGrowthExpectation::Reported
+    }
 }
 
 impl Default for Expect {
@@ -47,6 +70,7 @@ impl Default for Expect {
             integrity: IntegrityExpectation::Ok,
             sidecar: SidecarExpectation::Auto,
             not_judged: Vec::new(),
+            wal_growth: WalGrowthExpectation::Reported,
         }
     }
 }

@@ -24,7 +24,10 @@ mod worker;
 mod workload;
 
 pub use embedded::{DEFAULT_SCENARIO, EmbeddedScenario, embedded, find_embedded};
-pub use expect::{Expect, Expectation, IntegrityExpectation, JudgedCheck, SidecarExpectation};
+pub use expect::{
+    Expect, Expectation, IntegrityExpectation, JudgedCheck, SidecarExpectation,
+    WalGrowthExpectation,
+};
 pub use faults::{Faults, KillPoint, Tamper};
 pub use invalid::Invalid;
 pub use invariants::{Invariant, MAX_INVARIANTS};
@@ -37,7 +40,8 @@ pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
 pub use validate::{check_mode, validate};
 pub use worker::{CohortCommand, SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 pub use workload::{
-    CheckpointMode, ClaimStyle, Lifecycle, ListReads, OpMix, Profile, Setup, Workload,
+    CheckpointMode, ClaimStyle, DEFAULT_READER_HOLD_MS, Lifecycle, ListReads, OpMix, Profile,
+    READS_PER_SNAPSHOT, ReaderTxn, Setup, Workload,
 };
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +54,8 @@ pub const MAX_PAYLOAD_BYTES: u32 = 1 << 20;
 pub const MAX_CONNECTIONS_PER_WORKER: u32 = 16;
 pub const MAX_IDLE_CONNECTIONS: u32 = 16;
 pub const MAX_THINK_TIME_US: u32 = 10_000_000;
+/// The longest a reader holds its read transaction open between two reads.
+pub const MAX_READER_HOLD_MS: u32 = 10_000;
 /// A scenario's name becomes part of report and run-directory file names (with a seed, a
 /// timestamp and a matrix case suffix); this keeps them well under the 255-byte limit of
 /// one file name.

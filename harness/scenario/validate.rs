@@ -125,6 +125,15 @@ fn validate_workload(s: &Scenario) -> Result<(), Invalid> {
         ));
     }
     check_list_append(s)?;
+    check_readers(s)?;
+    if s.expect.wal_growth == WalGrowthExpectation::Bounded
+        && (s.sqlite.journal_mode != JournalMode::Wal || s.sqlite.wal_autocheckpoint == 0)
+    {
+        return Err(Invalid::field(
+            "expect.wal_growth",
+            "= \"bounded\" judges the WAL against 2 x wal_autocheckpoint: it needs journal_mode = \"wal\" and wal_autocheckpoint > 0; allowed values: \"reported\", \"bounded\"",
+        ));
+    }
     check_range(
         "workload.payload_bytes",
         w.payload_bytes,
@@ -338,6 +347,42 @@ fn check_range(field: &str, r: [u32; 2], lo: u32, hi: u32) -> Result<(), Invalid
             field,
             format!("[{}, {}]", r[0], r[1]),
             allowed,
+        ));
+    }
+    Ok(())
+}
+
+/// The reader role: some worker must still write, and readers are the built-in worker's
+/// kanban readers (an external worker would not know the op kind).
+fn check_readers(s: &Scenario) -> Result<(), Invalid> {
+    let w = &s.workload;
+    check_range(
+        "workload.reader_hold_ms",
+        w.reader_hold_ms,
+        0,
+        MAX_READER_HOLD_MS,
+    )?;
+    let roles = w.checkpointers.saturating_add(w.readers);
+    if w.readers > 0 && roles >= w.workers {
+        return Err(Invalid::range(
+            "workload.readers",
+            w.readers,
+            format!(
+                "0..={} (workload.checkpointers + workload.readers must be fewer than workload.workers = {}: at least one worker writes)",
+                w.workers.saturating_sub(1).saturating_sub(w.checkpointers),
+                w.workers
+            ),
+        ));
+    }
+    let readers_used = w.readers > 0 || !w.reader_txn.is_one_snapshot();
+    if readers_used && (w.profile != Profile::Kanban || s.worker.is_some()) {
+        return Err(Invalid::field(
+            if w.readers > 0 {
+                "workload.readers"
+            } else {
+                "workload.reader_txn"
+            },
+            "readers are the built-in worker's kanban readers; leave it out with profile = \"list-append\" or a [worker]",
         ));
     }
     Ok(())

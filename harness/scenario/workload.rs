@@ -35,6 +35,51 @@ pub struct Workload {
     /// deliberately racy claim, a negative control for `[[invariants]]`.
     #[serde(skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
     pub claim: ClaimStyle,
+    /// The reader role (built-in worker, kanban): workers `checkpointers..checkpointers +
+    /// readers` run only `read_snapshot` ops, each one read transaction that reads the board
+    /// [`READS_PER_SNAPSHOT`] times while the writers commit. 0 = none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub readers: u32,
+    /// Inclusive range of milliseconds a reader holds its read transaction open between two
+    /// reads (free mode; drawn per op from the seed). Lockstep ignores it: there the
+    /// scheduler places other actors' steps between the reads.
+    #[serde(
+        deserialize_with = "range::exactly_two",
+        skip_serializing_if = "is_default_hold"
+    )]
+    pub reader_hold_ms: [u32; 2],
+    /// How a reader's reads share a transaction. `restart-between-reads` is a deliberately
+    /// broken reader, the negative control of the snapshot-stability check.
+    #[serde(skip_serializing_if = "ReaderTxn::is_one_snapshot")]
+    pub reader_txn: ReaderTxn,
+}
+
+/// Reads of one `read_snapshot` op: at least two, so the stability check has a pair.
+pub const READS_PER_SNAPSHOT: u32 = 3;
+/// The default `reader_hold_ms`.
+pub const DEFAULT_READER_HOLD_MS: [u32; 2] = [1, 20];
+
+fn is_default_hold(r: &[u32; 2]) -> bool {
+    *r == DEFAULT_READER_HOLD_MS
+}
+
+/// How a `read_snapshot` op's reads share a transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReaderTxn {
+    /// Every read inside one `BEGIN DEFERRED` read transaction: one snapshot, so every read
+    /// must return the same board (SQLite's isolation; threadtest3's "Isolation failure").
+    #[default]
+    OneSnapshot,
+    /// Test-only: COMMIT and BEGIN again between two reads, yet report them as one read
+    /// transaction; the snapshot-stability check must catch it by name.
+    RestartBetweenReads,
+}
+
+impl ReaderTxn {
+    pub fn is_one_snapshot(&self) -> bool {
+        *self == ReaderTxn::OneSnapshot
+    }
 }
 
 impl Default for Workload {
@@ -54,6 +99,9 @@ impl Default for Workload {
             setup: Setup::Runner,
             list_reads: ListReads::InTransaction,
             claim: ClaimStyle::CompareAndSwap,
+            readers: 0,
+            reader_hold_ms: DEFAULT_READER_HOLD_MS,
+            reader_txn: ReaderTxn::OneSnapshot,
         }
     }
 }

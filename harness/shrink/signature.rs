@@ -96,6 +96,10 @@ fn rank(f: &Failure) -> (u8, Category) {
             // A read or write the others' transactions do not account for (a lost update is
             // a G-single cycle); its detector keeps it apart from the ledger's.
             F::Isolation => Category::LostWrite,
+            // A reader whose snapshot changed: an isolation failure too.
+            F::SnapshotStability => Category::LostWrite,
+            // A WAL left to grow is neither damage nor a lost write.
+            F::CheckpointStarvation => Category::Other,
             // An app's own rule about its data: none of the harness's categories.
             F::Invariant => Category::Other,
             F::Integrity | F::RealCorruption | F::FinalLength | F::JournalMode => {

@@ -23,7 +23,9 @@ use crate::observe::step::{StepAction, StepResult};
 use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, stream};
 use crate::protocol::{Start, StartKill, WorkerOp};
-use crate::scenario::{ClaimStyle, GuardAt, KillPoint, Lifecycle, ListReads, LockScope};
+use crate::scenario::{
+    ClaimStyle, GuardAt, JournalMode, KillPoint, Lifecycle, ListReads, LockScope,
+};
 use crate::workload::kanban::{self, Applied};
 use crate::workload::list_append;
 
@@ -154,10 +156,12 @@ impl<'a> Actor<'a> {
                 }
             }
             let conn = &session.as_ref().expect("connected above").conn;
-            if op.kind == OpKind::Checkpoint {
-                self.checkpoint(conn, &mut rec);
-            } else {
-                self.write(conn, op, &mut rec);
+            match op.kind {
+                OpKind::Checkpoint => self.checkpoint(conn, &mut rec),
+                OpKind::ReadSnapshot => {
+                    super::reader::read_snapshot(self.spec, &self.gate, conn, op, &mut rec)
+                }
+                _ => self.write(conn, op, &mut rec),
             }
             if per_op {
                 self.maybe_die(op.seq, KillPoint::Close);
@@ -203,6 +207,8 @@ impl<'a> Actor<'a> {
             guard_error: None,
             checkpoint: None,
             list: op.list.clone(),
+            reads: Vec::new(),
+            wal_frames: None,
         }
     }
 
@@ -267,12 +273,20 @@ impl<'a> Actor<'a> {
             Ok(res) => {
                 rec.outcome = Outcome::Done;
                 rec.checkpoint = Some(res);
+                rec.wal_frames = self.wal_frames();
             }
             Err(e) => {
                 rec.outcome = Outcome::Failed;
                 rec.error = Some(SqlError::from_rusqlite(&e));
             }
         }
+    }
+
+    /// The WAL's size in frames now (`wal_size`), in WAL mode only.
+    fn wal_frames(&self) -> Option<u64> {
+        (self.spec.sqlite.journal_mode == JournalMode::Wal)
+            .then(|| super::wal_size::wal_frames(&self.spec.db_path))
+            .flatten()
     }
 
     /// Whether to try again after BUSY. Free mode follows the strategy (with a seeded jitter
@@ -545,6 +559,7 @@ impl<'a> Actor<'a> {
                 Ok(()) => {
                     rec.outcome = Outcome::Committed;
                     rec.event_id = Some(event_id);
+                    rec.wal_frames = self.wal_frames();
                     break;
                 }
                 Err(e) => {

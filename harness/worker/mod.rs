@@ -13,10 +13,12 @@ pub mod connect;
 pub mod gate;
 pub mod guard;
 pub mod origin;
+pub mod reader;
 pub mod sink;
 pub mod sqlite;
 pub mod strategy;
 pub mod vfs;
+pub mod wal_size;
 
 use std::io::BufRead;
 

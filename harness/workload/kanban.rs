@@ -236,6 +236,7 @@ pub fn apply(
         }
         OpKind::Checkpoint => unreachable!("checkpoints are not write transactions"),
         OpKind::ListTxn => unreachable!("list transactions run in exec::list_append"),
+        OpKind::ReadSnapshot => unreachable!("a reader's op is a read transaction"),
     }
 }
 
@@ -323,5 +324,6 @@ pub fn event_kind(kind: OpKind) -> &'static str {
         OpKind::GcEvents => "gc",
         OpKind::Checkpoint => "",
         OpKind::ListTxn => "list_txn",
+        OpKind::ReadSnapshot => "",
     }
 }

@@ -37,6 +37,7 @@
 //! `cargo bench --bench isolation` (BENCHMARKS.md).
 
 pub mod anomaly;
+pub mod claims;
 pub mod cycles;
 pub mod edges;
 pub mod export;

@@ -39,6 +39,13 @@ pub struct IsolationReport {
     /// Why the history could not be checked: never a pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the transactions are, when not list-append ones: `claim` for the kanban
+    /// claims' history (`isolation::claims`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<String>,
+    /// What a key of the named anomalies is, when not a list: `3` -> `task t-001-000004`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub key_names: BTreeMap<String, String>,
 }
 
 impl IsolationReport {
@@ -135,11 +142,20 @@ pub fn history(plan: &Plan, records: &[OpRecord]) -> (History, Vec<OpId>) {
 /// Checks a run's list-append history.
 pub fn check(plan: &Plan, records: &[OpRecord]) -> IsolationReport {
     let (history, ids) = history(plan, records);
+    report(&history, |t| {
+        ids.get(t)
+            .map(|id| format!("worker {} actor {} seq {}", id.worker, id.actor, id.seq))
+    })
+}
+
+/// Checks `history` and keeps what the report carries; `op` names the op a transaction is
+/// (`worker W actor A seq S`), for those the anomalies name.
+pub fn report(history: &History, op: impl Fn(TxnId) -> Option<String>) -> IsolationReport {
     let mut report = IsolationReport {
         txns: history.txns.len(),
         ..IsolationReport::default()
     };
-    let analysis = match super::check(&history) {
+    let analysis = match super::check(history) {
         Ok(a) => a,
         Err(e) => {
             report.error = Some(e.to_string());
@@ -172,11 +188,8 @@ pub fn check(plan: &Plan, records: &[OpRecord]) -> IsolationReport {
         .flat_map(|f| f.anomaly.txns())
         .collect();
     for t in named {
-        if let Some(id) = ids.get(t) {
-            report.txn_ops.insert(
-                format!("T{t}"),
-                format!("worker {} actor {} seq {}", id.worker, id.actor, id.seq),
-            );
+        if let Some(name) = op(t) {
+            report.txn_ops.insert(format!("T{t}"), name);
         }
     }
     report

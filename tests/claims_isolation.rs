@@ -1,0 +1,90 @@
+//! The isolation checker names the double claim (issue 24, item 5): a built-in kanban run's
+//! claims become a history (each claim reads its task ready and appends its claim; one read
+//! of `task_runs` after the run), so the racy `read-then-write` claim fails as a G-single
+//! cycle of two transactions (a lost update) beside the invariant that sees its effect,
+//! while the field app's compare-and-swap claim passes in both modes.
+
+mod common;
+
+use common::*;
+
+fn html(r: &Run) -> String {
+    let page = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("page: "))
+        .expect("a page line");
+    std::fs::read_to_string(page.split(" (drawn").next().unwrap()).unwrap()
+}
+
+/// 10 lockstep seeds: every one fails on the checker's G-single and on the invariant, one
+/// G-single per task claimed twice, with the minimal cycle of two claims named by op and task.
+#[test]
+fn the_double_claim_is_g_single_over_ten_lockstep_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 1..=10 {
+        let seed = seed.to_string();
+        let r = run(
+            dir.path(),
+            &["double-claim", "--seed", &seed, "--mode", "lockstep"],
+        );
+        assert_eq!(r.code, 1, "seed {seed}: {}{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.failure_signatures(),
+            [
+                "isolation/isolation_checker/unexpected",
+                "invariant/invariant_check/unexpected"
+            ],
+            "seed {seed}: {:?}",
+            r.failures()
+        );
+        let iso = &r.report["checks"]["isolation"];
+        assert_eq!(iso["transactions"], "claim");
+        let classes: Vec<&String> = iso["classes"].as_object().unwrap().keys().collect();
+        assert_eq!(classes, ["G-single"], "seed {seed}");
+        assert_eq!(
+            r.u("/checks/isolation/classes/G-single"),
+            r.u("/checks/invariants/0/rows"),
+            "seed {seed}: one lost update per task claimed twice"
+        );
+        let f = &r.failures()[0];
+        assert!(f.contains("first: G-single cycle of 2 transactions"), "{f}");
+        assert!(f.contains(" is task t-"), "{f}");
+        if seed == "1" {
+            let page = html(&r);
+            assert!(page.contains(" claim transactions, "), "page");
+            assert!(
+                page.contains("(task t-"),
+                "the cycle's key named on the page"
+            );
+        }
+    }
+}
+
+/// The field app's claim (compare-and-swap inside BEGIN IMMEDIATE): the same checker finds
+/// its claims' history clean, 10 seeds in each mode.
+#[test]
+fn compare_and_swap_claims_are_clean_in_both_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = set(&shipped("double-claim"), "claim", "\"compare-and-swap\"");
+    let path = scenario_file(dir.path(), "cas", &toml);
+    for mode in ["free", "lockstep"] {
+        for seed in 1..=10 {
+            let seed = seed.to_string();
+            let r = run(
+                dir.path(),
+                &[path.to_str().unwrap(), "--seed", &seed, "--mode", mode],
+            );
+            assert_eq!(r.code, 0, "{mode} seed {seed}: {:?}", r.failures());
+            assert_eq!(r.report["checks"]["isolation"]["transactions"], "claim");
+            assert_eq!(r.u("/checks/isolation/anomaly_count"), 0);
+            // The claims that committed, and the read after the run.
+            assert!(r.u("/checks/isolation/txns") > 1, "{mode} seed {seed}");
+            assert_eq!(
+                r.u("/checks/isolation/edges/wr") + 1,
+                r.u("/checks/isolation/txns"),
+                "the read after the run saw every committed claim"
+            );
+        }
+    }
+}
