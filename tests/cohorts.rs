@@ -57,17 +57,18 @@ fn builtin_workers_of_a_cohort_run_its_release_beside_the_runs_own() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let s = scenario_file(
-        d,
-        "mixed",
-        &(shipped("smoke") + COHORT),
-    );
+    let s = scenario_file(d, "mixed", &(shipped("smoke") + COHORT));
     let r = run(d, &[s.to_str().unwrap(), "--seed", "3"]);
     assert!(r.passed(), "{}\n{}", r.stdout, r.stderr);
     assert_eq!(releases(&r), ["3.54.1", "3.50.2", "3.54.1", "3.50.2"]);
-    assert_eq!(r.report["sqlite_version"], "3.54.1", "the run's own verifies");
+    assert_eq!(
+        r.report["sqlite_version"], "3.54.1",
+        "the run's own verifies"
+    );
     assert!(
-        r.notes().iter().any(|n| n.contains("workers ran SQLite 3.50.2")),
+        r.notes()
+            .iter()
+            .any(|n| n.contains("workers ran SQLite 3.50.2")),
         "{:?}",
         r.notes()
     );
@@ -75,7 +76,10 @@ fn builtin_workers_of_a_cohort_run_its_release_beside_the_runs_own() {
     // The same seed in lockstep, twice: a cohort does not cost determinism.
     let hashes: Vec<String> = (0..2)
         .map(|_| {
-            let r = run(d, &[s.to_str().unwrap(), "--seed", "3", "--mode", "lockstep"]);
+            let r = run(
+                d,
+                &[s.to_str().unwrap(), "--seed", "3", "--mode", "lockstep"],
+            );
             assert!(r.passed(), "{}", r.stdout);
             r.s("/trace_hash")
         })
@@ -104,7 +108,10 @@ fn an_external_worker_of_a_cohort_loads_its_release_or_is_refused() {
     assert!(r.passed(), "{}\n{}", r.stdout, r.stderr);
     let ran = releases(&r);
     assert_eq!(ran[1], "3.50.2", "{ran:?}");
-    assert_ne!(ran[0], "3.50.2", "worker 0 runs python's own SQLite: {ran:?}");
+    assert_ne!(
+        ran[0], "3.50.2",
+        "worker 0 runs python's own SQLite: {ran:?}"
+    );
 
     let reset = scenario_file(
         d,
@@ -114,7 +121,10 @@ fn an_external_worker_of_a_cohort_loads_its_release_or_is_refused() {
             "command = [\"env\", \"-u\", \"LD_LIBRARY_PATH\", \"python3\",",
         ) + one),
     );
-    let r = run(d, &[reset.to_str().unwrap(), "--workers", "2", "--ops", "10"]);
+    let r = run(
+        d,
+        &[reset.to_str().unwrap(), "--workers", "2", "--ops", "10"],
+    );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout.contains("SQLite mismatch: the worker runs SQLite")
