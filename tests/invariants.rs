@@ -195,9 +195,8 @@ fn an_external_workers_invariants_are_checked() {
 
 /// The double-claim control: in lockstep (the interleaving is the seed's) the racy claim
 /// claims tasks twice and the run fails on its invariant and the isolation checker alone: no
-/// ledger, state, lock or
-/// worker failure masks it (the state oracle replays it and matches, write exclusion judges
-/// every claim). The page shows the broken invariant.
+/// ledger, state, lock or worker failure masks it (the state oracle replays it and matches,
+/// write exclusion judges every claim). The page shows the broken invariant.
 #[test]
 fn the_double_claim_control_fails_by_its_invariant_and_the_isolation_checker_alone() {
     let dir = tempfile::tempdir().unwrap();
