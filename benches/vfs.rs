@@ -11,6 +11,12 @@
 //! one process: one connection committing a task and its event per iteration, with SQLite's
 //! VFS and with the fault VFS (counting every call), at OFF (no fsync: the shim's share of
 //! the CPU work is largest there) and NORMAL.
+//!
+//! `vfs_external/{plain,preloaded}/full/4` (issue 23): the same alternating pairs for an
+//! external worker, the Python example app (`python-pr-45525-burst`, 4 processes x 200
+//! creates, `python3` on its own SQLite), without `[io]` against `[io] counters = true`, which
+//! preloads `libwalburst_vfs.so` (built first with `cargo build --release -p walburst-vfs`)
+//! and counts every call of the app's own SQLite. Skipped, saying so, without `python3`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,10 +68,15 @@ fn write(dir: &Path, s: &Scenario) -> PathBuf {
 
 /// One verified run; returns commits/s over the report's wall time and the report.
 fn run(dir: &Path, file: &Path) -> (Duration, Value) {
+    run_with(dir, file, &[])
+}
+
+fn run_with(dir: &Path, file: &Path, extra: &[&str]) -> (Duration, Value) {
     let out = dir.join(format!("out-{}", COUNTER.fetch_add(1, Ordering::Relaxed)));
     let o = Command::new(BIN)
         .arg("run")
         .arg(file)
+        .args(extra)
         .args(["--seed", &SEED.to_string(), "--quiet", "--out"])
         .arg(&out)
         .arg("--work-dir")
@@ -196,6 +207,85 @@ fn bench_cpu(c: &mut Criterion, dir: &Path) {
     g.finish();
 }
 
+/// The Python example app's burst, with its worker's path made absolute; `preloaded` adds
+/// `[io] counters = true` (the fault VFS in every worker, no point).
+fn python_scenario(dir: &Path, preloaded: bool) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let worker = root.join("adapters/python/kanban_worker.py");
+    let text = std::fs::read_to_string(root.join("scenarios/python-pr-45525-burst.toml"))
+        .expect("shipped scenario")
+        .replace(
+            "\"{scenario_dir}/../adapters/python/kanban_worker.py\"",
+            &format!("{:?}", worker.to_str().expect("UTF-8 path")),
+        )
+        .replace("guard = \"wal-aware\"", "guard = \"none\"");
+    let io = if preloaded {
+        "\n[io]\ncounters = true\n"
+    } else {
+        ""
+    };
+    let path = dir.join(format!(
+        "bench-vfs-external-{}.toml",
+        if preloaded { "preloaded" } else { "plain" }
+    ));
+    std::fs::write(&path, text + io).expect("write scenario");
+    path
+}
+
+fn bench_external(c: &mut Criterion, dir: &Path) {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("vfs_external skipped: no python3 on PATH");
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--release", "-p", "walburst-vfs"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(
+        built.success(),
+        "cargo build --release -p walburst-vfs failed"
+    );
+    let plain = python_scenario(dir, false);
+    let preloaded = python_scenario(dir, true);
+    let args = ["--workers", "4", "--ops", "200"];
+    let commits = 800u64;
+    let label = "full/4".to_string();
+    let mut g = c.benchmark_group("vfs_external");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_millis(1))
+        .throughput(Throughput::Elements(commits));
+    g.bench_function(BenchmarkId::new("plain", &label), |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| run_with(dir, &plain, &args).0).sum())
+    });
+    g.bench_function(BenchmarkId::new("preloaded", &label), |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (tp, _) = run_with(dir, &plain, &args);
+                    let (ts, r) = run_with(dir, &preloaded, &args);
+                    assert_eq!(r["totals"]["committed"].as_u64(), Some(commits));
+                    assert!(
+                        r["io"]["counters"]["0"]["total"]["wal"]["write"].as_u64() > Some(0),
+                        "the preloaded VFS counted nothing"
+                    );
+                    let per_sec = |d: Duration| commits as f64 / d.as_secs_f64();
+                    PAIRS.lock().unwrap().push((
+                        format!("external python {label}"),
+                        per_sec(tp),
+                        per_sec(ts),
+                    ));
+                    ts
+                })
+                .sum()
+        })
+    });
+    g.finish();
+}
+
 fn main() {
     if let Ok(spec) = std::env::var("WALBURST_BENCH_VFS_FIXED") {
         fixed(&spec);
@@ -208,6 +298,7 @@ fn main() {
         .expect("tempdir");
     let dir = tmp.path();
     bench_cpu(&mut c, dir);
+    bench_external(&mut c, dir);
     let mut g = c.benchmark_group("vfs_overhead");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
