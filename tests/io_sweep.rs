@@ -160,6 +160,16 @@ fn bad_sweep_input_is_refused_naming_what_is_allowed() {
         &["power-loss-full", "--io-sweep", "sync"],
         "already has a power-loss point",
     );
+    // The workers' own schema setup (`smoke`: setup = "race") would be lost with the power
+    // before any op: no database, which is not damage; refused, for a sweep and a point.
+    refused(
+        &["smoke", "--io-sweep", "sync"],
+        "allowed with --io-sweep: `setup = \"runner\"`",
+    );
+    refused(
+        &["smoke", "--power-loss-at", "w0:wal:1:after"],
+        "cannot be combined with `workload.setup = \"race\"`",
+    );
     refused(&[&file, "--io-sweep", "sync", "--budget", "0"], "allowed:");
     refused(&[&file, "--io-sweep", "fsync"], "possible values: sync");
     refused(

@@ -62,6 +62,12 @@ pub enum SyncSweepError {
         "{source_name}: the scenario already has a power-loss point ([io] points or --power-loss-at); allowed with --io-sweep: a scenario without one (the sweep places its own)"
     )]
     HasPowerLoss { source_name: String },
+    /// Every point run would lose power with the workers' own schema setup in flight (see
+    /// `scenario::io_faults::validate`).
+    #[error(
+        "{source_name}: `[workload] setup = \"race\"`: the workers create the database themselves, so a power loss before their schema commit leaves no database (not damage, but nothing the durability oracle can judge); allowed with --io-sweep: `setup = \"runner\"` (the default)"
+    )]
+    RaceSetup { source_name: String },
     #[error("cannot create the sweep's work directory in {}", dir.display())]
     WorkDir {
         dir: PathBuf,
@@ -82,7 +88,10 @@ pub enum SyncSweepError {
 impl SyncSweepError {
     /// Bad input (exit 2): nothing was run.
     pub fn is_usage(&self) -> bool {
-        matches!(self, SyncSweepError::HasPowerLoss { .. })
+        matches!(
+            self,
+            SyncSweepError::HasPowerLoss { .. } | SyncSweepError::RaceSetup { .. }
+        )
     }
 }
 
@@ -131,6 +140,11 @@ pub fn sweep(
         .any(|p| p.action == IoAction::PowerLoss)
     {
         return Err(SyncSweepError::HasPowerLoss {
+            source_name: req.source.to_string(),
+        });
+    }
+    if req.scenario.workload.setup == crate::scenario::Setup::Race {
+        return Err(SyncSweepError::RaceSetup {
             source_name: req.source.to_string(),
         });
     }

@@ -250,6 +250,21 @@ pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
     if let Some(d) = &io.device {
         super::io_device::validate(d)?;
     }
+    // The durability oracle judges what survives of acknowledged commits on a database whose
+    // schema was durable before any op. With `setup = "race"` the workers create the file and
+    // schema themselves, so a power loss before that commit leaves no database at all, which
+    // the checks would read as damage although nothing acknowledged was lost.
+    if let Some(i) = io
+        .points
+        .iter()
+        .position(|p| p.action == IoAction::PowerLoss)
+        && s.workload.setup == super::Setup::Race
+    {
+        return Err(Invalid::field(
+            format!("io.points[{i}].action"),
+            "= \"power-loss\" cannot be combined with `workload.setup = \"race\"` (a power loss before the workers' schema commit leaves no database, which is not damage); allowed: `setup = \"runner\"` (the default)",
+        ));
+    }
     if io.points.len() > 16 {
         return Err(Invalid::range(
             "io.points",
