@@ -149,7 +149,7 @@ pub fn run(
         .env(EXPECT_ENV, v.to_string())
         .env(HANDBACK_ENV, &handback);
     // The fault VFS library an external worker preloads lies beside this binary, not beside
-    // the prepared one (`run::arm_preload` looks for it there otherwise).
+    // the prepared one (`run::preload::arm` looks for it there otherwise).
     if std::env::var_os(crate::worker::vfs::preload::LIBRARY_ENV).is_none()
         && let Some(lib) = std::env::current_exe()
             .ok()

@@ -5,6 +5,7 @@ mod cohort;
 pub mod delegate;
 mod error;
 pub mod event;
+mod preload;
 
 pub use error::{RunError, SetupStage};
 use event::{Page, Reporter, RunEvent};
@@ -284,53 +285,6 @@ fn judged_scenario(s: &Scenario, checks: &check::Checks) -> Scenario {
     judged
 }
 
-/// `[io]` with `[worker]`: the external workers preload the fault VFS library
-/// (`worker::vfs::preload`), armed through the environment; its channel is the runner's
-/// (`runner::procs`).
-fn arm_preload(
-    command: &mut crate::scenario::WorkerCommand,
-    s: &Scenario,
-    seed: u64,
-    run_dir: &Path,
-    db_path: &Path,
-) -> Result<(), RunError> {
-    use crate::protocol::vfs_channel::{ARM_ENV, Arming};
-    use crate::worker::vfs::preload::{LIBRARY, LIBRARY_ENV};
-    let lib = match std::env::var_os(LIBRARY_ENV).filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(|d| d.join(LIBRARY)))
-            .unwrap_or_else(|| PathBuf::from(LIBRARY)),
-    };
-    if !lib.is_file() {
-        return Err(RunError::VfsLibrary { path: lib });
-    }
-    // The worker command's own LD_PRELOAD (or the inherited one) stays, after ours.
-    let inherited = command
-        .env
-        .get("LD_PRELOAD")
-        .cloned()
-        .or_else(|| std::env::var("LD_PRELOAD").ok())
-        .filter(|p| !p.is_empty());
-    let mut preload = lib.display().to_string();
-    if let Some(p) = inherited {
-        preload = format!("{preload}:{p}");
-    }
-    command.env.insert("LD_PRELOAD".into(), preload);
-    let arming = Arming {
-        io: s.io.clone(),
-        seed,
-        db_path: db_path.to_path_buf(),
-        run_dir: run_dir.to_path_buf(),
-    };
-    command.env.insert(
-        ARM_ENV.into(),
-        serde_json::to_string(&arming).expect("an arming serializes"),
-    );
-    Ok(())
-}
-
 /// Runs one (scenario, seed). Prints the seed line first, persists the run spec before any
 /// worker starts, and always produces a report, pass or fail.
 pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, RunError> {
@@ -379,7 +333,7 @@ pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, 
     let db_dir = run_dir.join(DB_DIR);
     std::fs::create_dir_all(&db_dir).map_err(RunError::io("create", &db_dir))?;
     if s.worker.is_some() && s.io.wants_vfs() {
-        arm_preload(&mut command, s, req.seed, &run_dir, &db_dir.join(DB_FILE))?;
+        preload::arm(&mut command, s, req.seed, &run_dir, &db_dir.join(DB_FILE))?;
     }
     let spec = RunSpec {
         walburst_version: env!("CARGO_PKG_VERSION").to_string(),
