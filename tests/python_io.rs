@@ -12,20 +12,19 @@ use std::sync::OnceLock;
 
 use common::*;
 
+/// Why the runner killed each worker it killed, in worker order.
+fn killed_because(r: &Run) -> Vec<&str> {
+    r.report["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["killed_because"].as_str())
+        .collect()
+}
+
 /// The python3 these tests run, or a clear failure.
 fn python3() -> &'static str {
-    let ok = Command::new("python3")
-        .arg("-c")
-        .arg("import sqlite3, sys; assert sys.version_info >= (3, 9)")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3 (3.9 or newer, with the sqlite3 module) is not on PATH: the fault VFS \
-         tests with the Python adapter (tests/python_io.rs) need it"
-    );
-    "python3"
+    python3_for("the fault VFS tests with the Python adapter (tests/python_io.rs)")
 }
 
 /// `libwalburst_vfs.so` beside the walburst binary the tests run (where runs look for it):
@@ -158,12 +157,7 @@ fn a_worker_that_drops_the_preload_fails_by_name() {
     );
     let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "3"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let why = r.report["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|w| w["killed_because"].as_str())
-        .collect::<Vec<_>>();
+    let why = killed_because(&r);
     assert!(
         why.iter()
             .any(|w| w.contains("the fault VFS did not load in the worker")),
@@ -202,12 +196,7 @@ fn a_lie_on_the_vfs_channel_is_a_protocol_violation() {
     );
     let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "3"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let why = r.report["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|w| w["killed_because"].as_str())
-        .collect::<Vec<_>>();
+    let why = killed_because(&r);
     assert!(
         why.iter().any(|w| w.contains(
             "protocol violation: an io message for io point 9 that the scenario does not have"

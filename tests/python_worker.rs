@@ -13,18 +13,7 @@ const SMALL: [&str; 4] = ["--workers", "4", "--ops", "30"];
 
 /// The python3 these tests run, or a clear failure.
 fn python3() -> &'static str {
-    let ok = Command::new("python3")
-        .arg("-c")
-        .arg("import sqlite3, sys; assert sys.version_info >= (3, 9)")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3 (3.9 or newer, with the sqlite3 module) is not on PATH: the Python adapter \
-         tests (tests/python_worker.rs) need it"
-    );
-    "python3"
+    python3_for("the Python adapter tests (tests/python_worker.rs)")
 }
 
 fn adapter_dir() -> PathBuf {

@@ -25,6 +25,19 @@ fn sync_sweep_line(e: &RunEvent<'_>) -> Option<String> {
             r.step.map_or(String::new(), |s| format!(" (step {s})"))
         )
     };
+    // What a point's power loss cost: `L of A acknowledged lost[, T torn]`.
+    let lost = |r: &PointResult| {
+        format!(
+            "{} of {} acknowledged lost{}",
+            r.lost,
+            r.acknowledged,
+            if r.torn > 0 {
+                format!(", {} torn", r.torn)
+            } else {
+                String::new()
+            }
+        )
+    };
     Some(match e {
         RunEvent::SyncSweepRecorded {
             summary: s,
@@ -66,14 +79,8 @@ fn sync_sweep_line(e: &RunEvent<'_>) -> Option<String> {
                 (Some(e), _) => format!("could not run: {e}"),
                 (None, false) => "not reached: nothing judged".to_string(),
                 (None, true) => format!(
-                    "{} of {} acknowledged lost{}{}",
-                    r.lost,
-                    r.acknowledged,
-                    if r.torn > 0 {
-                        format!(", {} torn", r.torn)
-                    } else {
-                        String::new()
-                    },
+                    "{}{}",
+                    lost(r),
                     r.damage
                         .as_ref()
                         .map_or(String::new(), |d| format!(", DAMAGED ({d})")),
@@ -89,15 +96,9 @@ fn sync_sweep_line(e: &RunEvent<'_>) -> Option<String> {
             let mut out = String::new();
             for r in &s.losing {
                 out.push_str(&format!(
-                    "losing point {}: {} of {} acknowledged lost{}{}; reproduce: {}\n",
+                    "losing point {}: {}{}; reproduce: {}\n",
                     point(r),
-                    r.lost,
-                    r.acknowledged,
-                    if r.torn > 0 {
-                        format!(", {} torn", r.torn)
-                    } else {
-                        String::new()
-                    },
+                    lost(r),
                     r.damage
                         .as_ref()
                         .map_or(String::new(), |d| format!(", damaged: {d}")),

@@ -164,3 +164,19 @@ pub fn run(dir: &Path, args: &[&str]) -> Run {
         report_path,
     }
 }
+
+/// The python3 the tests of `suite` run (3.9 or newer, with the sqlite3 module), or a clear
+/// failure naming that suite.
+pub fn python3_for(suite: &str) -> &'static str {
+    let ok = Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3, sys; assert sys.version_info >= (3, 9)")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 (3.9 or newer, with the sqlite3 module) is not on PATH: {suite} needs it"
+    );
+    "python3"
+}
