@@ -7,8 +7,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
 
@@ -25,31 +23,6 @@ fn killed_because(r: &Run) -> Vec<&str> {
 /// The python3 these tests run, or a clear failure.
 fn python3() -> &'static str {
     python3_for("the fault VFS tests with the Python adapter (tests/python_io.rs)")
-}
-
-/// `libwalburst_vfs.so` beside the walburst binary the tests run (where runs look for it):
-/// built once per test binary, since `cargo test --test python_io` builds only this test's
-/// package.
-fn vfs_library() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let lib = Path::new(BIN).with_file_name("libwalburst_vfs.so");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "walburst-vfs", "--manifest-path"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-        // The test binary's own profile: its directory is target/<profile>/deps.
-        if BIN.contains("/release/") {
-            cmd.arg("--release");
-        }
-        let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
-        assert!(
-            ok && lib.is_file(),
-            "cannot build the fault VFS library {} (cargo build -p walburst-vfs)",
-            lib.display()
-        );
-        lib
-    })
 }
 
 fn adapter(file: &str) -> PathBuf {

@@ -165,3 +165,49 @@ fn an_open_hook_connection_crosses_threads_as_the_readme_says() {
     let (code, text) = check("any-thread");
     assert_eq!(code, 0, "{text}");
 }
+
+/// The recipe's own app (its `jobs` table, judged by its `[ledger]` queries) under a power
+/// loss at synchronous=FULL in WAL: the fault VFS preloaded into the app, and the durability
+/// oracle judging each acknowledged op by whether `ledger.present` still lists it (issue 23).
+#[test]
+fn the_recipe_app_survives_power_loss_judged_by_its_own_ledger() {
+    require_python();
+    common::vfs_library();
+    let tmp = tempfile::tempdir().unwrap();
+    let project = copy_recipe(tmp.path());
+    let scenario = project.join("scenarios/myapp-burst.toml");
+    let text = std::fs::read_to_string(&scenario).unwrap()
+        + "\n[sqlite]\njournal_mode = \"wal\"\nsynchronous = \"full\"\n\n\
+           [[io.points]]\nfile = \"wal\"\nop = \"write\"\nnth = [20, 60]\naction = \"power-loss\"\n";
+    std::fs::write(&scenario, text).unwrap();
+    let out = tmp.path().join("reports");
+    let (code, text) = walburst(
+        &project,
+        &[
+            "run",
+            "scenarios/myapp-burst.toml",
+            "--workers",
+            "3",
+            "--ops",
+            "30",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    let report = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a report");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let d = &r["io"]["durability"];
+    assert!(d["acknowledged"].as_u64() > Some(0), "{d}");
+    assert_eq!(d["lost"], 0, "{d}");
+    assert!(d["error"].is_null(), "{d}");
+    assert!(
+        text.contains("power loss at synchronous=full (journal_mode=wal)"),
+        "{text}"
+    );
+}

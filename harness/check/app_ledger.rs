@@ -56,6 +56,15 @@ fn list(conn: &Connection, query: &LedgerQuery, sql: &str) -> Result<Listed, Led
     Ok(out)
 }
 
+/// The identities `sql` lists, each once (the durability oracle's view of what survived).
+pub(super) fn identities(
+    conn: &Connection,
+    query: &LedgerQuery,
+    sql: &str,
+) -> Result<BTreeSet<Id>, LedgerError> {
+    Ok(list(conn, query, sql)?.counts.into_keys().collect())
+}
+
 fn count(l: &Listed, id: &Id) -> u64 {
     l.counts.get(id).copied().unwrap_or(0)
 }

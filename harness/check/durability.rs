@@ -24,7 +24,7 @@ use crate::observe::{OpRecord, Outcome};
 use crate::plan::OpKind;
 
 /// How many torn commits are named in the failure and the report.
-const MAX_EXAMPLES: usize = 5;
+pub(super) const MAX_EXAMPLES: usize = 5;
 use crate::scenario::{JournalMode, Scenario, Synchronous};
 
 /// What the synchronous level lets power loss take.
@@ -72,6 +72,22 @@ pub struct Durability {
 }
 
 impl Durability {
+    /// Nothing judged yet: the scenario's level and rule, no commit counted.
+    pub(super) fn judging(s: &Scenario) -> Durability {
+        Durability {
+            synchronous: s.sqlite.synchronous.as_sql().into(),
+            journal_mode: s.sqlite.journal_mode.as_sql().into(),
+            rule: rule(s),
+            acknowledged: 0,
+            lost: 0,
+            lost_is_suffix: true,
+            lost_examples: Vec::new(),
+            torn: 0,
+            torn_examples: Vec::new(),
+            error: None,
+        }
+    }
+
     /// The failure this finding is, if any.
     pub fn failure(&self) -> Option<Failure> {
         let fail = |count, text: String| {
@@ -166,18 +182,7 @@ fn identities(
 /// Checks every acknowledged commit, every row it wrote, against the database behind `conn`
 /// (a fresh connection after recovery).
 pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durability {
-    let mut d = Durability {
-        synchronous: s.sqlite.synchronous.as_sql().into(),
-        journal_mode: s.sqlite.journal_mode.as_sql().into(),
-        rule: rule(s),
-        acknowledged: 0,
-        lost: 0,
-        lost_is_suffix: true,
-        lost_examples: Vec::new(),
-        torn: 0,
-        torn_examples: Vec::new(),
-        error: None,
-    };
+    let mut d = Durability::judging(s);
     let ids: rusqlite::Result<BTreeSet<i64>> = conn
         .prepare("SELECT id FROM task_events")
         .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
@@ -266,18 +271,15 @@ pub fn io_report(
     conn: Option<&Connection>,
 ) -> IoReport {
     let durability = match (&power_loss, conn) {
-        (Some(_), Some(c)) => Some(check(c, s, &obs.records)),
+        // An app that keeps its own ledger (`[ledger]`) is judged by its (worker, seq) rows.
+        (Some(_), Some(c)) => Some(match &s.ledger {
+            Some(table) => super::app_durability::check(c, s, table, &obs.records),
+            None => check(c, s, &obs.records),
+        }),
         (Some(_), None) => Some(Durability {
-            synchronous: s.sqlite.synchronous.as_sql().into(),
-            journal_mode: s.sqlite.journal_mode.as_sql().into(),
-            rule: rule(s),
-            acknowledged: 0,
-            lost: 0,
             lost_is_suffix: false,
-            lost_examples: Vec::new(),
-            torn: 0,
-            torn_examples: Vec::new(),
             error: Some("the database could not be opened after power loss".into()),
+            ..Durability::judging(s)
         }),
         _ => None,
     };

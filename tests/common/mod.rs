@@ -7,6 +7,7 @@ pub mod nightly;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -179,4 +180,29 @@ pub fn python3_for(suite: &str) -> &'static str {
         "python3 (3.9 or newer, with the sqlite3 module) is not on PATH: {suite} needs it"
     );
     "python3"
+}
+
+/// `libwalburst_vfs.so` beside the walburst binary the tests run (where runs look for it):
+/// built once per test binary, since `cargo test --test NAME` builds only the walburst
+/// package.
+pub fn vfs_library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let lib = Path::new(BIN).with_file_name("libwalburst_vfs.so");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "walburst-vfs", "--manifest-path"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+        // The test binary's own profile: its directory is target/<profile>/deps.
+        if BIN.contains("/release/") {
+            cmd.arg("--release");
+        }
+        let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
+        assert!(
+            ok && lib.is_file(),
+            "cannot build the fault VFS library {} (cargo build -p walburst-vfs)",
+            lib.display()
+        );
+        lib
+    })
 }

@@ -1,0 +1,135 @@
+//! Unit tests of `check::app_durability`: real SQLite databases holding an app's own rows.
+
+use rusqlite::Connection;
+
+use super::*;
+use crate::plan::OpKind;
+use crate::scenario::{RowCheck, ScenarioSource, parse_str};
+
+fn scenario(sync: &str) -> Scenario {
+    parse_str(
+        &format!("name = \"d\"\n[sqlite]\nsynchronous = \"{sync}\"\njournal_mode = \"wal\"\n"),
+        &ScenarioSource::Embedded("d".into()),
+    )
+    .unwrap()
+}
+
+/// An acknowledged write of worker 0, begun at `start` and acknowledged at `end` (ns).
+fn acked(seq: u32, start: u64, end: u64) -> OpRecord {
+    OpRecord {
+        worker: 0,
+        actor: 0,
+        seq,
+        kind: OpKind::CreateTask,
+        outcome: Outcome::Committed,
+        reason: None,
+        error: None,
+        busy: Vec::new(),
+        lock_wait_us: 0,
+        begin_wait_us: 0,
+        latency_us: 0,
+        t_start_ns: start,
+        t_begin_ok_ns: None,
+        t_commit_issued_ns: None,
+        t_end_ns: end,
+        event_id: None,
+        task_id: None,
+        guard: None,
+        guard_error: None,
+        checkpoint: None,
+        list: Vec::new(),
+        reads: Vec::new(),
+        wal_frames: None,
+    }
+}
+
+/// The app's ledger: `jobs` lists what is present, `job_log` is the row each job writes.
+fn ledger() -> LedgerTable {
+    LedgerTable {
+        present: "SELECT worker, seq FROM jobs".into(),
+        rows: vec![RowCheck {
+            name: "log".into(),
+            query: "SELECT worker, seq FROM job_log".into(),
+            kinds: vec!["create_task".into()],
+        }],
+    }
+}
+
+/// Judges `records` against a database holding `jobs` rows for `jobs` and `job_log` rows
+/// for `logged` (seqs of worker 0).
+fn judge(sync: &str, records: &[OpRecord], jobs: &[u32], logged: &[u32]) -> Durability {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("app.db")).unwrap();
+    conn.execute_batch("CREATE TABLE jobs(worker, seq); CREATE TABLE job_log(worker, seq);")
+        .unwrap();
+    for (table, seqs) in [("jobs", jobs), ("job_log", logged)] {
+        for s in seqs {
+            conn.execute(&format!("INSERT INTO {table} VALUES (0, ?1)"), [s])
+                .unwrap();
+        }
+    }
+    check(&conn, &scenario(sync), &ledger(), records)
+}
+
+#[test]
+fn every_acknowledged_write_present_is_durable() {
+    let recs = [acked(1, 0, 10), acked(2, 20, 30)];
+    let d = judge("full", &recs, &[1, 2], &[1, 2]);
+    assert_eq!((d.acknowledged, d.lost, d.torn), (2, 0, 0), "{d:?}");
+    assert_eq!(d.failure(), None);
+}
+
+/// WAL at FULL promises every acknowledged commit: one missing fails, named.
+#[test]
+fn a_lost_acknowledged_write_fails_where_none_may_be_lost() {
+    let recs = [acked(1, 0, 10), acked(2, 20, 30)];
+    let d = judge("full", &recs, &[1], &[1]);
+    assert_eq!(d.lost, 1);
+    let f = d.failure().expect("FULL promises none lost");
+    assert!(f.message.contains("worker 0 seq 2"), "{}", f.message);
+}
+
+/// NORMAL: the last commits may go; a lost commit that a later-begun survivor outlived may
+/// not (real-time order); overlapping commits are not ordered.
+#[test]
+fn at_normal_only_a_real_time_suffix_may_be_lost() {
+    let suffix = judge("normal", &[acked(1, 0, 10), acked(2, 20, 30)], &[1], &[1]);
+    assert!(
+        suffix.lost_is_suffix && suffix.failure().is_none(),
+        "{suffix:?}"
+    );
+    let hole = judge("normal", &[acked(1, 0, 10), acked(2, 20, 30)], &[2], &[2]);
+    assert!(!hole.lost_is_suffix, "{hole:?}");
+    assert!(hole.failure().unwrap().message.contains("not a suffix"));
+    // Seq 2 began (5) before seq 1 was acknowledged (10): not ordered, not blamed.
+    let overlap = judge("normal", &[acked(1, 0, 10), acked(2, 5, 30)], &[2], &[2]);
+    assert!(overlap.lost_is_suffix, "{overlap:?}");
+}
+
+/// A write present without the row it writes beside (or that row without the write) is
+/// torn: a failure at every level but OFF.
+#[test]
+fn a_write_whose_row_disagrees_is_torn() {
+    let recs = [acked(1, 0, 10), acked(2, 20, 30)];
+    let d = judge("normal", &recs, &[1, 2], &[1]);
+    assert_eq!(d.torn, 1, "{d:?}");
+    let f = d.failure().expect("torn");
+    assert!(f.message.contains("ledger.rows \"log\""), "{}", f.message);
+    let d = judge("off", &recs, &[1, 2], &[1]);
+    assert_eq!(d.failure(), None, "OFF: reported, not judged");
+}
+
+/// A ledger query that cannot run is an error, never a pass.
+#[test]
+fn an_unreadable_ledger_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("empty.db")).unwrap();
+    let d = check(&conn, &scenario("full"), &ledger(), &[acked(1, 0, 10)]);
+    assert!(d.error.is_some(), "{d:?}");
+    assert!(
+        d.failure()
+            .unwrap()
+            .message
+            .contains("could not be checked")
+    );
+}
