@@ -274,7 +274,7 @@ fn bench_external(c: &mut Criterion, dir: &Path) {
                     );
                     let per_sec = |d: Duration| commits as f64 / d.as_secs_f64();
                     PAIRS.lock().unwrap().push((
-                        format!("external python {label}"),
+                        format!("the Python app, synchronous/workers {label} x 200"),
                         per_sec(tp),
                         per_sec(ts),
                     ));
@@ -336,10 +336,11 @@ fn main() {
                             r["io"]["counters"]["0"]["total"]["wal"]["write"].as_u64() > Some(0)
                         );
                         let per_sec = |d: Duration| commits as f64 / d.as_secs_f64();
-                        PAIRS
-                            .lock()
-                            .unwrap()
-                            .push((label.clone(), per_sec(tp), per_sec(ts)));
+                        PAIRS.lock().unwrap().push((
+                            format!("synchronous/workers {label} x {OPS}"),
+                            per_sec(tp),
+                            per_sec(ts),
+                        ));
                         ts
                     })
                     .sum()
@@ -354,7 +355,7 @@ fn main() {
         let mine: Vec<&(String, f64, f64)> = pairs.iter().filter(|p| &p.0 == label).collect();
         let ratios: Vec<f64> = mine.iter().map(|p| p.2 / p.1).collect();
         println!(
-            "fault VFS overhead at synchronous/workers {label} x {OPS}: shim {:.0} vs plain {:.0} commits/s \
+            "fault VFS overhead, {label}: shim {:.0} vs plain {:.0} commits/s \
              (medians of {} alternating pairs): per-pair median ratio {:.3}",
             median(mine.iter().map(|p| p.2).collect()),
             median(mine.iter().map(|p| p.1).collect()),
