@@ -15,6 +15,10 @@
 
 use std::collections::BTreeSet;
 
+use super::app_ledger::identities as app_identities;
+use super::ledger::{LedgerError, LedgerQuery};
+use crate::scenario::{LedgerTable, RowCheck};
+
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +28,7 @@ use crate::observe::{OpRecord, Outcome};
 use crate::plan::OpKind;
 
 /// How many torn commits are named in the failure and the report.
-pub(super) const MAX_EXAMPLES: usize = 5;
+const MAX_EXAMPLES: usize = 5;
 use crate::scenario::{JournalMode, Scenario, Synchronous};
 
 /// What the synchronous level lets power loss take.
@@ -73,7 +77,7 @@ pub struct Durability {
 
 impl Durability {
     /// Nothing judged yet: the scenario's level and rule, no commit counted.
-    pub(super) fn judging(s: &Scenario) -> Durability {
+    fn judging(s: &Scenario) -> Durability {
         Durability {
             synchronous: s.sqlite.synchronous.as_sql().into(),
             journal_mode: s.sqlite.journal_mode.as_sql().into(),
@@ -247,6 +251,111 @@ pub fn check(conn: &Connection, s: &Scenario, records: &[OpRecord]) -> Durabilit
     d
 }
 
+// The durability oracle for an app that keeps its own ledger (`[ledger]`): after a simulated
+// power loss, an acknowledged commit survived when `ledger.present` lists its (worker, seq),
+// and it is torn when a `[[ledger.rows]]` query that covers its kind disagrees (its row
+// survived without the op, or the op without its row). The rule per synchronous level is
+// the kanban oracle's (`durability::rule`).
+//
+// Commit order: an app's rows carry no commit sequence walburst can read, so "only a suffix
+// was lost" is judged in real time, which never blames a correct database: a loss breaks
+// the suffix rule only when a commit that *began* after the lost one was acknowledged
+// survived (it committed later, so a later commit outlived an earlier one). Commits that
+// overlapped in time are not ordered by this rule.
+
+/// Checks every acknowledged write, and every `[[ledger.rows]]` row of its kind, against the
+/// database behind `conn` (a fresh connection after recovery).
+pub fn check_app(
+    conn: &Connection,
+    s: &Scenario,
+    table: &LedgerTable,
+    records: &[OpRecord],
+) -> Durability {
+    let mut d = Durability::judging(s);
+    let present = match app_identities(conn, &LedgerQuery::Present, &table.present) {
+        Ok(p) => p,
+        Err(e) => {
+            d.error = Some(crate::error::Chain(&e).to_string());
+            return d;
+        }
+    };
+    let rows = match ledger_rows(conn, table) {
+        Ok(r) => r,
+        Err(e) => {
+            d.error = Some(crate::error::Chain(&e).to_string());
+            return d;
+        }
+    };
+    let acknowledged: Vec<&OpRecord> = records
+        .iter()
+        .filter(|r| r.outcome == Outcome::Committed && r.kind.is_write())
+        .collect();
+    let mut lost: Vec<&OpRecord> = Vec::new();
+    let mut survivors_began: Vec<u64> = Vec::new();
+    for r in &acknowledged {
+        d.acknowledged += 1;
+        let id = (r.worker, r.seq);
+        let survived = present.contains(&id);
+        if survived {
+            survivors_began.push(r.t_start_ns);
+        } else {
+            lost.push(r);
+        }
+        for (rc, ids) in &rows {
+            let covers = rc.kinds.is_empty() || rc.kinds.iter().any(|k| k == r.kind.name());
+            if covers && ids.contains(&id) != survived {
+                d.torn += 1;
+                if d.torn_examples.len() < MAX_EXAMPLES {
+                    d.torn_examples.push(format!(
+                        "worker {} seq {} ({}): ledger.present {} it but ledger.rows {:?} {}",
+                        r.worker,
+                        r.seq,
+                        r.kind.name(),
+                        if survived { "lists" } else { "does not list" },
+                        rc.name,
+                        if survived { "does not" } else { "does" },
+                    ));
+                }
+            }
+        }
+    }
+    let last_began = survivors_began.iter().copied().max();
+    d.lost = lost.len() as u64;
+    // Broken only when some survivor began after a lost commit was acknowledged.
+    d.lost_is_suffix = lost
+        .iter()
+        .all(|l| last_began.is_none_or(|b| b <= l.t_end_ns));
+    lost.sort_by_key(|r| (r.t_end_ns, r.worker, r.seq));
+    d.lost_examples = lost
+        .iter()
+        .take(MAX_EXAMPLES)
+        .map(|r| format!("worker {} seq {} ({})", r.worker, r.seq, r.kind.name()))
+        .collect();
+    d
+}
+
+/// Each `[[ledger.rows]]` query with the (worker, seq) identities it lists.
+type RowsListed<'t> = Vec<(&'t RowCheck, BTreeSet<(u32, u32)>)>;
+
+/// What each `[[ledger.rows]]` query lists, beside its query.
+fn ledger_rows<'t>(
+    conn: &Connection,
+    table: &'t LedgerTable,
+) -> Result<RowsListed<'t>, LedgerError> {
+    table
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, rc)| {
+            let query = LedgerQuery::Rows {
+                index: i,
+                name: rc.name.clone(),
+            };
+            Ok((rc, app_identities(conn, &query, &rc.query)?))
+        })
+        .collect()
+}
+
 /// The `io` section of a report: the fault VFS's counters, the points that fired, stalls,
 /// and what power loss did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -273,7 +382,7 @@ pub fn io_report(
     let durability = match (&power_loss, conn) {
         // An app that keeps its own ledger (`[ledger]`) is judged by its (worker, seq) rows.
         (Some(_), Some(c)) => Some(match &s.ledger {
-            Some(table) => super::app_durability::check(c, s, table, &obs.records),
+            Some(table) => check_app(c, s, table, &obs.records),
             None => check(c, s, &obs.records),
         }),
         (Some(_), None) => Some(Durability {
@@ -462,3 +571,7 @@ pub fn stalls(
 #[cfg(test)]
 #[path = "durability_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "durability_app_tests.rs"]
+mod app_tests;

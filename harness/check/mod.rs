@@ -1,7 +1,6 @@
 //! Checks: turn observations and the database left behind into findings. Verification runs
 //! only after every worker has exited, from a fresh connection.
 
-pub mod app_durability;
 pub mod app_ledger;
 pub mod completeness;
 pub mod content;

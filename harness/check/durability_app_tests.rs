@@ -1,4 +1,4 @@
-//! Unit tests of `check::app_durability`: real SQLite databases holding an app's own rows.
+//! Unit tests of `check::durability::check_app`: real SQLite databases holding an app's own rows.
 
 use rusqlite::Connection;
 
@@ -68,7 +68,7 @@ fn judge(sync: &str, records: &[OpRecord], jobs: &[u32], logged: &[u32]) -> Dura
                 .unwrap();
         }
     }
-    check(&conn, &scenario(sync), &ledger(), records)
+    check_app(&conn, &scenario(sync), &ledger(), records)
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn a_write_whose_row_disagrees_is_torn() {
 fn an_unreadable_ledger_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let conn = Connection::open(dir.path().join("empty.db")).unwrap();
-    let d = check(&conn, &scenario("full"), &ledger(), &[acked(1, 0, 10)]);
+    let d = check_app(&conn, &scenario("full"), &ledger(), &[acked(1, 0, 10)]);
     assert!(d.error.is_some(), "{d:?}");
     assert!(
         d.failure()
