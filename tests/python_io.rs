@@ -10,6 +10,21 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
+/// A short python-power-loss-full run (seed 3, 10 ops) whose worker command is `command`:
+/// it must fail; returns the report and why each killed worker was killed.
+fn failing_power_loss_run(dir: &Path, command: &str) -> (Run, Vec<String>) {
+    let path = python_scenario(
+        dir,
+        "python-power-loss-full",
+        Some(command),
+        &[("ops_per_worker", "10")],
+    );
+    let r = run(dir, &[path.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let why = killed_because(&r).into_iter().map(String::from).collect();
+    (r, why)
+}
+
 /// Why the runner killed each worker it killed, in worker order.
 fn killed_because(r: &Run) -> Vec<&str> {
     r.report["workers"]
@@ -122,15 +137,7 @@ fn a_worker_that_drops_the_preload_fails_by_name() {
         python3(),
         adapter("kanban_worker.py").display()
     );
-    let path = python_scenario(
-        dir.path(),
-        "python-power-loss-full",
-        Some(&command),
-        &[("ops_per_worker", "10")],
-    );
-    let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "3"]);
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let why = killed_because(&r);
+    let (r, why) = failing_power_loss_run(dir.path(), &command);
     assert!(
         why.iter()
             .any(|w| w.contains("the fault VFS did not load in the worker")),
@@ -161,15 +168,7 @@ fn a_lie_on_the_vfs_channel_is_a_protocol_violation() {
     )
     .unwrap();
     let command = format!("[\"{}\", \"{}\"]", python3(), liar.display());
-    let path = python_scenario(
-        dir.path(),
-        "python-power-loss-full",
-        Some(&command),
-        &[("ops_per_worker", "10")],
-    );
-    let r = run(dir.path(), &[path.to_str().unwrap(), "--seed", "3"]);
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let why = killed_because(&r);
+    let (r, why) = failing_power_loss_run(dir.path(), &command);
     assert!(
         why.iter().any(|w| w.contains(
             "protocol violation: an io message for io point 9 that the scenario does not have"

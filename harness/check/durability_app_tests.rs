@@ -3,43 +3,19 @@
 use rusqlite::Connection;
 
 use super::*;
-use crate::plan::OpKind;
-use crate::scenario::{RowCheck, ScenarioSource, parse_str};
+use crate::scenario::RowCheck;
 
 fn scenario(sync: &str) -> Scenario {
-    parse_str(
-        &format!("name = \"d\"\n[sqlite]\nsynchronous = \"{sync}\"\njournal_mode = \"wal\"\n"),
-        &ScenarioSource::Embedded("d".into()),
-    )
-    .unwrap()
+    super::tests::scenario(sync, "wal")
 }
 
 /// An acknowledged write of worker 0, begun at `start` and acknowledged at `end` (ns).
 fn acked(seq: u32, start: u64, end: u64) -> OpRecord {
     OpRecord {
-        worker: 0,
-        actor: 0,
-        seq,
-        kind: OpKind::CreateTask,
-        outcome: Outcome::Committed,
-        reason: None,
-        error: None,
-        busy: Vec::new(),
-        lock_wait_us: 0,
-        begin_wait_us: 0,
-        latency_us: 0,
         t_start_ns: start,
-        t_begin_ok_ns: None,
-        t_commit_issued_ns: None,
         t_end_ns: end,
         event_id: None,
-        task_id: None,
-        guard: None,
-        guard_error: None,
-        checkpoint: None,
-        list: Vec::new(),
-        reads: Vec::new(),
-        wal_frames: None,
+        ..super::tests::committed(0, seq, 0)
     }
 }
 

@@ -3,7 +3,7 @@
 use super::*;
 use crate::scenario::{ScenarioSource, parse_str};
 
-fn scenario(sync: &str, mode: &str) -> Scenario {
+pub(super) fn scenario(sync: &str, mode: &str) -> Scenario {
     parse_str(
         &format!("name = \"d\"\n[sqlite]\nsynchronous = \"{sync}\"\njournal_mode = \"{mode}\"\n"),
         &ScenarioSource::Embedded("d".into()),
@@ -11,7 +11,7 @@ fn scenario(sync: &str, mode: &str) -> Scenario {
     .unwrap()
 }
 
-fn committed(worker: u32, seq: u32, event_id: i64) -> OpRecord {
+pub(super) fn committed(worker: u32, seq: u32, event_id: i64) -> OpRecord {
     OpRecord {
         worker,
         actor: 0,
