@@ -37,7 +37,7 @@ pub use io_faults::{
 pub use ledger::{LedgerTable, OP_KIND_NAMES, RowCheck};
 pub use load::{LoadError, LoadProblem, Overrides, Scale, ScenarioSource, load, parse_str, syntax};
 pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
-pub use validate::{check_mode, validate};
+pub use validate::{check_mode, lockstep_only, run_mode, validate};
 pub use worker::{CohortCommand, SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 pub use workload::{
     CheckpointMode, ClaimStyle, DEFAULT_READER_HOLD_MS, Lifecycle, ListReads, OpMix, Profile,
