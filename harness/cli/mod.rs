@@ -11,6 +11,7 @@ pub mod args;
 mod compare;
 mod explore;
 mod io_sweep;
+mod known_bugs_measure;
 mod nightly;
 mod shrink;
 mod sqlite;
