@@ -28,24 +28,95 @@ fn a_respawn_revives_only_its_own_workers_finished_actors() {
     assert_eq!(c.parked.keys().copied().collect::<Vec<_>>(), [a(1, 0)]);
 }
 
-/// A gone worker's parked steps and its write-lock holding end; another worker's stay.
+/// A gone worker's parked steps, write-lock holding, deferred transactions and paused steps
+/// end; another worker's stay.
 #[test]
-fn a_gone_worker_takes_only_its_own_parked_steps_and_holdings() {
-    let mut c = two_by_two(vec![a(1, 0)]);
+fn a_gone_worker_takes_only_its_own_parked_steps_holdings_and_transactions() {
+    let order = vec![a(1, 0), a(1, 1), a(0, 0), a(0, 1)];
+    let mut c = two_by_two(order);
     for x in [a(0, 0), a(0, 1), a(1, 0), a(1, 1)] {
-        c.on(StepEvent::Want(x, StepAction::Begin));
+        let first = if x.actor == 0 {
+            StepAction::Begin
+        } else {
+            StepAction::BeginDeferred
+        };
+        c.on(StepEvent::Want(x, first));
     }
-    // Worker 1's actor 0 takes the write lock and parks before its commit.
-    assert_eq!(c.grant(), Ok(a(1, 0)));
-    c.on(StepEvent::Did(a(1, 0), StepResult::Ok));
+    let grant = |c: &mut Coordinator, x: ActorId, result: StepResult, next: StepAction| {
+        assert_eq!(c.grant(), Ok(x));
+        c.on(StepEvent::Did(x, result));
+        c.on(StepEvent::Want(x, next));
+    };
+    // Worker 1: actor 0 takes the write lock and pauses inside its commit; actor 1 is in a
+    // deferred transaction. Worker 0: actor 0 pauses inside its begin; actor 1 is deferred.
+    grant(&mut c, a(1, 0), StepResult::Ok, StepAction::Commit);
+    grant(&mut c, a(1, 1), StepResult::Ok, StepAction::Commit);
+    assert_eq!(c.grant(), Ok(a(0, 0)));
+    c.on(StepEvent::Did(a(0, 0), StepResult::Paused));
+    c.on(StepEvent::Want(
+        a(0, 0),
+        StepAction::Resume {
+            point: "unfetch".into(),
+            shm: None,
+        },
+    ));
+    grant(&mut c, a(0, 1), StepResult::Ok, StepAction::Commit);
+    assert!(c.paused.contains_key(&a(0, 0)));
     c.on(StepEvent::Want(a(1, 0), StepAction::Commit));
-    assert!(c.holders.contains(&a(1, 0)));
+    let ids = |s: &BTreeSet<ActorId>| s.iter().copied().collect::<Vec<_>>();
+    assert_eq!(ids(&c.holders), [a(1, 0)]);
+    assert_eq!(ids(&c.deferred), [a(0, 1), a(1, 1)]);
     c.on(StepEvent::WorkerGone(0));
     assert_eq!(
         c.parked.keys().copied().collect::<Vec<_>>(),
         [a(1, 0), a(1, 1)]
     );
-    assert_eq!(c.holders.iter().copied().collect::<Vec<_>>(), [a(1, 0)]);
+    assert_eq!(ids(&c.holders), [a(1, 0)]);
+    assert_eq!(ids(&c.deferred), [a(1, 1)]);
+    assert!(c.paused.is_empty(), "the paused step died with its process");
     c.on(StepEvent::WorkerGone(1));
-    assert!(c.parked.is_empty() && c.holders.is_empty());
+    assert!(c.parked.is_empty() && c.holders.is_empty() && c.deferred.is_empty());
+}
+
+/// A process whose actors had all finished releases nothing when it exits (its exit comes
+/// at no fixed step and must not change the schedule); one that dies with live actors may
+/// have held locks: every futile actor tries again.
+#[test]
+fn only_a_worker_gone_with_live_actors_lets_futile_actors_try_again() {
+    let mut c = two_by_two(vec![a(1, 0)]);
+    c.on(StepEvent::ActorDone(a(0, 0)));
+    c.on(StepEvent::ActorDone(a(0, 1)));
+    c.on(StepEvent::Want(a(1, 0), StepAction::Begin));
+    c.on(StepEvent::Want(a(1, 1), StepAction::Begin));
+    assert_eq!(c.grant(), Ok(a(1, 0)));
+    c.on(StepEvent::Did(
+        a(1, 0),
+        StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        },
+    ));
+    c.on(StepEvent::Want(a(1, 0), StepAction::Begin));
+    assert!(c.futile.contains(&a(1, 0)));
+    c.on(StepEvent::WorkerGone(0));
+    assert!(
+        c.futile.contains(&a(1, 0)),
+        "a finished process released nothing"
+    );
+    let mut c = two_by_two(vec![a(1, 0)]);
+    for x in [a(0, 0), a(0, 1), a(1, 0), a(1, 1)] {
+        c.on(StepEvent::Want(x, StepAction::Begin));
+    }
+    assert_eq!(c.grant(), Ok(a(1, 0)));
+    c.on(StepEvent::Did(
+        a(1, 0),
+        StepResult::Busy {
+            code: "SQLITE_BUSY".into(),
+        },
+    ));
+    c.on(StepEvent::Want(a(1, 0), StepAction::Begin));
+    c.on(StepEvent::WorkerGone(0));
+    assert!(
+        c.futile.is_empty(),
+        "a process that died live may have held the lock"
+    );
 }
