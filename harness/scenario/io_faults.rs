@@ -257,7 +257,6 @@ pub fn validate(s: &super::Scenario) -> Result<(), super::Invalid> {
     if let Some(d) = &io.device {
         super::io_device::validate(d)?;
     }
-    super::stale_read::validate(s)?;
     // The durability oracle judges what survives of acknowledged commits on a database whose
     // schema was durable before any op. With `setup = "race"` the workers create the file and
     // schema themselves, so a power loss before that commit leaves no database at all, which

@@ -18,8 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::io_faults::Nth;
-use super::{Invalid, JournalMode, ListReads, Profile, Scenario};
+use super::{Invalid, JournalMode, ListReads, Nth, Profile, Scenario};
 
 /// The fault and its knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,27 +40,13 @@ fn yes() -> bool {
     true
 }
 
-/// Which worker reads stale, and from which seq: a function of the seed alone.
+/// Which worker reads stale, and from which seq: a function of the seed alone
+/// (`plan::list_append::stale_target`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StaleTarget {
     pub worker: u32,
     pub from_seq: u32,
     pub freeze: bool,
-}
-
-impl StaleRead {
-    pub fn resolve(&self, seed: u64, workers: u32) -> StaleTarget {
-        use rand::RngExt;
-        let mut rng = crate::plan::stream(seed, "stale-read", 0, 0);
-        let drawn = rng.random_range(0..workers.max(1));
-        let [lo, hi] = self.from_seq.bounds();
-        let from = rng.random_range(lo..=hi);
-        StaleTarget {
-            worker: self.worker.unwrap_or(drawn),
-            from_seq: u32::try_from(from).unwrap_or(u32::MAX),
-            freeze: self.freeze,
-        }
-    }
 }
 
 /// Refused (exit 2) wherever the fault cannot be what it says: a stale snapshot served to

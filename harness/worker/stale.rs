@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::gate::{Gate, sql_result};
 use crate::observe::step::{StepAction, StepResult};
 use crate::plan::OpKind;
-use crate::plan::list_append::ListMop;
+use crate::plan::list_append::{self as list_append_plan, ListMop};
 use crate::protocol::{Start, WorkerOp};
 use crate::scenario::StaleTarget;
 use crate::workload::list_append;
@@ -29,7 +29,7 @@ impl StaleReads {
         let target = spec
             .io
             .stale_read
-            .map(|s| s.resolve(spec.seed, spec.workers))
+            .map(|s| list_append_plan::stale_target(&s, spec.seed, spec.workers))
             .filter(|t| t.worker == worker);
         StaleReads { target, conn: None }
     }
