@@ -32,6 +32,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     validate_lockstep(s)?;
     validate_faults(s)?;
     super::io_faults::validate(s)?;
+    super::stale_read::validate(s)?;
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
         return Err(Invalid::table(
             "limits",

@@ -39,6 +39,8 @@ pub struct Actor<'a> {
     /// Seeded kills of this worker (any actor's op may carry one).
     pub kills: Vec<StartKill>,
     jitter: ChaCha8Rng,
+    /// `[io.stale_read]`: this actor's read-only connection, if its ops read stale.
+    stale: super::stale::StaleReads,
 }
 
 /// Names a guard step's result for the trace. An error is hashed as `error` alone: its
@@ -92,6 +94,7 @@ impl<'a> Actor<'a> {
             sink,
             gate,
             kills: Vec::new(),
+            stale: super::stale::StaleReads::new(spec, worker),
             jitter: stream(
                 spec.seed,
                 "retry-jitter",
@@ -177,6 +180,7 @@ impl<'a> Actor<'a> {
                 self.maybe_die(op.seq, KillPoint::Close);
             }
         }
+        self.stale.close(&self.gate);
         // In lockstep the last close (which may checkpoint and delete -wal) is a step like
         // any other, never concurrent with another actor's step.
         if let Some(s) = session.take() {
@@ -496,6 +500,12 @@ impl<'a> Actor<'a> {
             return;
         };
 
+        if self.stale.applies(op, &rec.list)
+            && let Err(e) = self.stale.read(self.spec, &self.gate, &mut rec.list)
+        {
+            rec.error = Some(SqlError::from_rusqlite(&e));
+            return;
+        }
         if op.kind == OpKind::ListTxn
             && self.spec.workload.list_reads == ListReads::BeforeBegin
             && let Err(e) = list_append::read_before_begin(conn, &self.gate, &mut rec.list)
