@@ -120,3 +120,25 @@ fn only_a_worker_gone_with_live_actors_lets_futile_actors_try_again() {
         "a process that died live may have held the lock"
     );
 }
+
+/// A step that pauses inside SQLite is paused, whatever came before it: also a `resume`
+/// with no paused step to resume (a successor process, or an adapter that lies, may park
+/// one first). Until it completes the run is not quiescent (no invariant is read then).
+#[test]
+fn a_resume_that_pauses_with_nothing_to_resume_still_counts_as_paused() {
+    let mut c = two_by_two(vec![a(0, 0)]);
+    let resume = StepAction::Resume {
+        point: "unfetch".into(),
+        shm: None,
+    };
+    c.on(StepEvent::ActorDone(a(0, 1)));
+    c.on(StepEvent::ActorDone(a(1, 0)));
+    c.on(StepEvent::ActorDone(a(1, 1)));
+    c.on(StepEvent::Want(a(0, 0), resume.clone()));
+    assert!(c.quiescent());
+    assert_eq!(c.grant(), Ok(a(0, 0)));
+    c.on(StepEvent::Did(a(0, 0), StepResult::Paused));
+    c.on(StepEvent::Want(a(0, 0), resume));
+    assert!(c.settled());
+    assert!(!c.quiescent(), "an actor is paused inside SQLite");
+}
