@@ -142,3 +142,34 @@ fn a_resume_that_pauses_with_nothing_to_resume_still_counts_as_paused() {
     assert!(c.settled());
     assert!(!c.quiescent(), "an actor is paused inside SQLite");
 }
+
+/// What the watchdog names when a run stops settling: the live actors that have neither
+/// parked nor a step in flight, another parked actor of a worker, and an actor's last step.
+#[test]
+fn the_watchdog_names_who_has_not_parked_a_parked_sibling_and_the_last_step() {
+    let mut c = two_by_two(vec![a(0, 0)]);
+    c.on(StepEvent::ActorDone(a(1, 1)));
+    assert_eq!(c.unparked(), [a(0, 0), a(0, 1), a(1, 0)]);
+    c.on(StepEvent::Want(a(0, 0), StepAction::Begin));
+    c.on(StepEvent::Want(a(1, 0), StepAction::Open));
+    assert_eq!(c.unparked(), [a(0, 1)]);
+    assert_eq!(
+        c.parked_sibling(a(0, 1)),
+        Some((a(0, 0), &StepAction::Begin))
+    );
+    assert_eq!(c.parked_sibling(a(0, 0)), None, "itself is no sibling");
+    assert_eq!(
+        c.parked_sibling(a(1, 1)),
+        Some((a(1, 0), &StepAction::Open))
+    );
+    // Granted: in flight, not unparked; its last completed step is none yet.
+    c.on(StepEvent::Want(a(0, 1), StepAction::Open));
+    assert_eq!(c.grant(), Ok(a(0, 0)));
+    assert!(c.unparked().is_empty());
+    assert!(c.last_step_of(a(0, 0)).is_none());
+    c.on(StepEvent::Did(a(0, 0), StepResult::Ok));
+    assert_eq!(c.unparked(), [a(0, 0)]);
+    let last = c.last_step_of(a(0, 0)).expect("its begin");
+    assert_eq!((last.worker, last.actor), (0, 0));
+    assert!(c.last_step_of(a(0, 1)).is_none());
+}
