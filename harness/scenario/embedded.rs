@@ -65,6 +65,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "snapshot-restart-control",
     "checkpoint-starvation",
     "super-journal-rollback",
+    "super-journal-zeroed",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {
