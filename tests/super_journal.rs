@@ -4,8 +4,10 @@
 //!
 //! Here, on the bundled SQLite (3.54.1): the kills fire, the workload really wrote both files
 //! through super-journals, and every op is in both files or neither. SQLite's 3.54.0
-//! super-journal change is not reachable by a crash (docs/super-journal-window.md), so the
-//! scenario passes on 3.53.x as well: `passes_on_the_releases_around_the_change` (ignored: it
+//! super-journal change is not reachable by a crash (docs/super-journal-window.md), so that
+//! scenario passes on 3.53.x as well; `super-journal-zeroed` forces the missing step (the
+//! super-journal left at the commit point, zeroed after the run) and passes here, while a
+//! release before 3.54.0 tears the commit: `on_releases_around_the_change` (ignored: it
 //! prepares SQLite 3.53.2 and 3.54.0, minutes of CPU each; the weekly releases job runs it,
 //! .github/workflows/nightly.yml).
 
@@ -54,6 +56,45 @@ fn kills_inside_multi_database_commits_leave_both_files_all_or_nothing() {
     assert_eq!(rows as u64, r.u("/checks/multi_db/in_both"));
 }
 
+/// The forced variant on the bundled 3.54.1: the kill lands at the commit point of the last
+/// op (both journals name the super-journal), the super-journal it left is zeroed after the
+/// run, and the fixed release rolls both files back, keeping the zeroed super-journal (it
+/// does not list the recovering journal).
+#[test]
+fn a_zeroed_super_journal_leaves_a_fixed_release_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        dir.path(),
+        &["super-journal-zeroed", "--seed", "1", "--keep"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("on main sync, occurrence 20, in op seq 9"),
+        "the kill is at the last commit's aux.db sync: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("injected fault: zeroed the super-journal(s) kanban.db-mj"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.u("/checks/multi_db/in_both"), 9);
+    assert_eq!(r.u("/checks/multi_db/in_neither"), 1);
+    assert_eq!(r.u("/checks/multi_db/torn"), 0);
+    let left: Vec<String> = std::fs::read_dir(Path::new(&r.s("/run_dir")).join("db"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("kanban.db-mj"))
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "3.54.x keeps the zeroed super-journal: {left:?}"
+    );
+}
+
 /// `attach = "aux"` in WAL mode is refused (exit 2), naming the field: there SQLite commits
 /// each file on its own and the all-or-nothing check would fail SQLite's documented behaviour.
 #[test]
@@ -70,28 +111,35 @@ fn attach_without_a_rollback_journal_is_refused() {
     assert!(err.contains("workload.attach"), "{err}");
 }
 
-/// The scenario on releases either side of SQLite's super-journal change: both pass (the
-/// change is not reachable by a kill; docs/super-journal-window.md). Prepares both releases.
+/// Both scenarios on releases either side of SQLite's super-journal change, one command
+/// each: kills alone pass on both (the change is not reachable by a crash); the zeroed
+/// super-journal tears the commit on 3.53.2 and not on 3.54.0. Prepares both releases.
 #[test]
 #[ignore = "prepares SQLite 3.53.2 and 3.54.0 (minutes of CPU); run by the weekly releases job"]
-fn passes_on_the_releases_around_the_change() {
+fn on_releases_around_the_change() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = walburst(
-        dir.path(),
-        "run",
-        &[
-            "super-journal-rollback",
-            "--seed",
-            "1",
-            "--sqlite",
-            "3.53.2,3.54.0",
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
-    for v in ["3.53.2", "3.54.0"] {
-        assert!(
-            out.lines().any(|l| l.starts_with("PASS") && l.contains(v)),
-            "{v}: {out}"
+    let verdicts = |scenario: &str| -> String {
+        let (_, out, err) = walburst(
+            dir.path(),
+            "run",
+            &[scenario, "--seed", "1", "--sqlite", "3.53.2,3.54.0"],
         );
-    }
+        format!("{out}{err}")
+    };
+    let line = |out: &str, v: &str| -> String {
+        out.lines()
+            .find(|l| (l.starts_with("PASS") || l.starts_with("FAIL")) && l.contains(v))
+            .unwrap_or_else(|| panic!("no verdict for {v}: {out}"))
+            .to_string()
+    };
+    let kills = verdicts("super-journal-rollback");
+    assert!(line(&kills, "3.53.2").starts_with("PASS"), "{kills}");
+    assert!(line(&kills, "3.54.0").starts_with("PASS"), "{kills}");
+    let zeroed = verdicts("super-journal-zeroed");
+    let old = line(&zeroed, "3.53.2");
+    assert!(
+        old.starts_with("FAIL") && old.contains("torn_multi_db_commit"),
+        "{zeroed}"
+    );
+    assert!(line(&zeroed, "3.54.0").starts_with("PASS"), "{zeroed}");
 }
