@@ -306,6 +306,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // No super-journal beside the database: nothing zeroed, and the run is not judged.
+        match apply(&db, Tamper::ZeroSuperJournal, 1) {
+            Err(TamperError::NothingToTamper { tamper, why }) => {
+                assert_eq!(tamper, Tamper::ZeroSuperJournal);
+                assert!(why.contains("no super-journal"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // One left beside it is zeroed at its own length (an empty file would read as absent).
+        let sj = dir.path().join("x.db-mj0123459AB");
+        std::fs::write(&sj, b"/r/x.db-journal\0/r/y.db-journal\0").unwrap();
+        let done = apply(&db, Tamper::ZeroSuperJournal, 1).unwrap().unwrap();
+        assert!(done.contains("x.db-mj0123459AB"), "{done}");
+        assert_eq!(std::fs::read(&sj).unwrap(), vec![0u8; 32]);
         // No `tasks` table: the step that failed and the database are named.
         let e = apply(&db, Tamper::GarbagePage, 1).unwrap_err();
         assert!(
