@@ -42,7 +42,11 @@ fn an_affected_release_names_the_wal_reset_bug_and_the_lock_hazard_with_their_co
     assert_eq!(code, 1, "affected exits 1: {out}{err}");
     assert_eq!(
         affecting(&out),
-        ["wal-reset", "close-drops-posix-locks"],
+        [
+            "wal-reset",
+            "close-drops-posix-locks",
+            "super-journal-rollback"
+        ],
         "{out}"
     );
     assert!(out.contains("WAL-reset bug"), "{out}");
@@ -73,7 +77,13 @@ fn the_newest_release_is_affected_by_none() {
 fn a_backport_release_is_clear_of_the_wal_reset_bug() {
     let (code, out, _) = sqlite(&["advise", "--version", "3.50.7"]);
     assert_eq!(code, 1, "{out}");
-    assert_eq!(affecting(&out), ["close-drops-posix-locks"], "{out}");
+    // Every release before 3.54.0 also trusts a super-journal blindly
+    // (docs/super-journal-window.md).
+    assert_eq!(
+        affecting(&out),
+        ["close-drops-posix-locks", "super-journal-rollback"],
+        "{out}"
+    );
     // 3.50.7 is not offered: the command runs on the nearest offered affected release.
     assert!(
         out.contains("walburst run header-probe-lock-hazard-wal --sqlite 3.50.2"),
@@ -82,7 +92,11 @@ fn a_backport_release_is_clear_of_the_wal_reset_bug() {
     let (_, out, _) = sqlite(&["advise", "--version", "3.50.6"]);
     assert_eq!(
         affecting(&out),
-        ["wal-reset", "close-drops-posix-locks"],
+        [
+            "wal-reset",
+            "close-drops-posix-locks",
+            "super-journal-rollback"
+        ],
         "{out}"
     );
 }
@@ -115,7 +129,7 @@ fn a_command_after_the_separator_is_read_for_its_version() {
     assert!(out.starts_with("SQLite 3.51.1 (printed by"), "{out}");
     assert_eq!(
         affecting(&out),
-        ["wal-reset", "close-open-deadlock"],
+        ["wal-reset", "close-open-deadlock", "super-journal-rollback"],
         "{out}"
     );
 }
@@ -162,11 +176,12 @@ fn the_table_gives_the_expected_verdict_on_every_offered_release() {
             .collect::<Vec<_>>()
     };
     // Columns: wal-reset, close-drops-posix-locks, close-open-deadlock, super-journal-rollback.
-    assert_eq!(row("3.50.2"), ["FAIL", "FAIL", "-", "-"], "{out}");
-    assert_eq!(row("3.51.1"), ["FAIL", "pass", "hit", "-"], "{out}");
-    assert_eq!(row("3.51.3"), ["pass", "pass", "-", "-"], "{out}");
-    assert_eq!(row("3.53.2"), ["pass", "pass", "-", "hit"], "{out}");
-    assert_eq!(row("3.54.1"), ["pass", "pass", "-", "-"], "{out}");
+    assert_eq!(row("3.50.2"), ["FAIL", "FAIL", "-", "FAIL"], "{out}");
+    assert_eq!(row("3.51.1"), ["FAIL", "pass", "hit", "FAIL"], "{out}");
+    assert_eq!(row("3.51.3"), ["pass", "pass", "-", "FAIL"], "{out}");
+    assert_eq!(row("3.53.2"), ["pass", "pass", "-", "FAIL"], "{out}");
+    assert_eq!(row("3.54.0"), ["pass", "pass", "-", "pass"], "{out}");
+    assert_eq!(row("3.54.1"), ["pass", "pass", "-", "pass"], "{out}");
 }
 
 /// `known-bugs --measure` on the bundled release (no prepare): each demo scenario really runs

@@ -68,6 +68,9 @@ pub enum FailureCategory {
     SnapshotStability,
     /// The WAL grew past its bound (`checks.wal_growth`): checkpoints were starved.
     CheckpointStarvation,
+    /// `attach = "aux"`: a write op's rows are in one of the two databases of its
+    /// transaction and not in the other (`checks.multi_db`): a torn multi-database commit.
+    TornMultiDbCommit,
 }
 
 impl FailureCategory {
@@ -99,6 +102,7 @@ impl FailureCategory {
             FailureCategory::Invariant => "invariant",
             FailureCategory::SnapshotStability => "snapshot_stability",
             FailureCategory::CheckpointStarvation => "checkpoint_starvation",
+            FailureCategory::TornMultiDbCommit => "torn_multi_db_commit",
         }
     }
 }
@@ -157,6 +161,8 @@ pub enum Detector {
     SnapshotCheck,
     /// The WAL-size check over the records' `wal_frames` (`check::wal_growth`).
     WalGrowthCheck,
+    /// The ledger across the main and the ATTACHed database (`check::multi_db`).
+    MultiDbLedger,
 }
 
 /// Whether the failure saw something not allowed, or missed a documented outcome.
@@ -218,6 +224,7 @@ impl Detector {
             Detector::InvariantCheck => "invariant_check",
             Detector::SnapshotCheck => "snapshot_check",
             Detector::WalGrowthCheck => "wal_growth_check",
+            Detector::MultiDbLedger => "multi_db_ledger",
         }
     }
 }
@@ -259,7 +266,8 @@ impl FailureCategory {
             | F::DuplicateWrites
             | F::OrderViolations
             | F::Durability
-            | F::State => 3,
+            | F::State
+            | F::TornMultiDbCommit => 3,
             // A read or write the others' transactions do not account for: what the data
             // shows, after the lock breaches that would explain it.
             F::Isolation => 3,

@@ -11,6 +11,7 @@ pub mod failure;
 pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
+pub mod multi_db;
 pub mod snapshot;
 pub mod stale_read;
 pub mod state;
@@ -135,6 +136,9 @@ pub struct Checks {
     /// WAL runs: the WAL's peak frames against its bound (`check::wal_growth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_growth: Option<wal_growth::WalGrowth>,
+    /// `attach = "aux"`: the ledger across the main and the attached database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_db: Option<multi_db::MultiDb>,
     /// Lockstep runs with `[[invariants]]`: the invariants read at the run's quiescent
     /// points by the runner (`observe::invariants::InvariantsDuring`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -384,6 +388,10 @@ fn verify_database(
     // The claims as a history for the isolation checker (`isolation::claims`).
     if kanban && judge_ledger && healthy {
         c.isolation = isolation::claims::check(&conn, ran, records);
+    }
+    if judge_ledger && spec.scenario.workload.attach == crate::scenario::Attach::Aux {
+        let aux = crate::protocol::aux_db_path(db);
+        c.multi_db = Some(multi_db::check(&conn, &aux, ran, records));
     }
     match content::content_hash(&conn) {
         Ok(h) => c.content_hash = Some(h),

@@ -187,6 +187,7 @@ pub fn judge(
     oracles::judge_invariants(&mut j, checks);
     oracles::judge_snapshots(&mut j, checks);
     oracles::judge_wal_growth(&mut j, checks);
+    oracles::judge_multi_db(&mut j, checks);
     add_notes(&mut j, obs, checks);
     let verdict = if obs.interrupted {
         VerdictKind::Interrupted

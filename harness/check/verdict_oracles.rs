@@ -293,3 +293,63 @@ pub(super) fn judge_wal_growth(j: &mut Judgement, c: &Checks) {
         (None, None) => {}
     }
 }
+
+/// `attach = "aux"`: an op in one of its two databases and not the other is a torn
+/// multi-database commit; the attached file must be as healthy as the main one; what was
+/// judged, or that nothing was, is noted.
+pub(super) fn judge_multi_db(j: &mut Judgement, c: &Checks) {
+    let Some(m) = &c.multi_db else {
+        return;
+    };
+    if let Some(e) = &m.error {
+        j.failures.push(Failure::new(
+            Cat::Unreadable,
+            Detector::MultiDbLedger,
+            FailureKind::Unexpected,
+            None,
+            format!("the ledger across the two databases could not be checked: {e}"),
+        ));
+    }
+    if !m.healthy() {
+        j.failures.push(Failure::new(
+            Cat::Integrity,
+            Detector::IntegrityCheck,
+            FailureKind::Unexpected,
+            None,
+            format!(
+                "{}: integrity_check {:?}, quick_check {:?}",
+                m.aux_file, m.integrity_check, m.quick_check
+            ),
+        ));
+    }
+    if m.torn + m.aux_strays > 0 {
+        j.failures.push(Failure::new(
+            Cat::TornMultiDbCommit,
+            Detector::MultiDbLedger,
+            FailureKind::Unexpected,
+            Some(m.torn + m.aux_strays),
+            format!(
+                "{} write op(s) in one database of their transaction and not the other ({}), {} stray or repeated row(s) in {}: the two files did not commit together",
+                m.torn,
+                if m.torn_ops.is_empty() { "none listed".to_string() } else { m.torn_ops.join("; ") },
+                m.aux_strays,
+                m.aux_file
+            ),
+        ));
+    } else if m.error.is_none() && m.judged == 0 {
+        j.notes.push(format!(
+            "multi-database ledger judged nothing: no write op was planned for {} and {}",
+            crate::protocol::DB_FILE,
+            m.aux_file
+        ));
+    } else if m.error.is_none() {
+        j.notes.push(format!(
+            "multi-database ledger: {} write op(s) judged across {} and {}: {} in both, {} in neither, none torn",
+            m.judged,
+            crate::protocol::DB_FILE,
+            m.aux_file,
+            m.in_both,
+            m.in_neither
+        ));
+    }
+}

@@ -46,7 +46,7 @@ const MAX_CHECK_LINES: usize = 200;
 
 /// The check's answer, line by line; a check that cannot run answers `error: ...`, which
 /// is not `ok` (an error while checking is never a pass).
-fn check_lines(conn: &Connection, pragma: &str) -> Vec<String> {
+pub(super) fn check_lines(conn: &Connection, pragma: &str) -> Vec<String> {
     let sql = format!("PRAGMA {pragma}({MAX_CHECK_LINES})");
     let lines = conn.prepare(&sql).and_then(|mut stmt| {
         stmt.query_map([], |r| r.get::<_, String>(0))?

@@ -14,9 +14,9 @@ use crate::observe::step::{AppLockName, StepAction, StepResult};
 use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
-    CheckpointMode, ClaimStyle, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle, ListReads,
-    LockstepPoints, Mode, Overrides, Profile, ReaderTxn, Scenario, ScenarioSource, Setup,
-    SqliteConfig, Strategy,
+    Attach, CheckpointMode, ClaimStyle, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle,
+    ListReads, LockstepPoints, Mode, Overrides, Profile, ReaderTxn, Scenario, ScenarioSource,
+    Setup, SqliteConfig, Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -27,6 +27,16 @@ pub const RUN_SPEC_FILE: &str = "run.json";
 /// Directory in the run directory that holds the database and only its files.
 pub const DB_DIR: &str = "db";
 pub const DB_FILE: &str = "kanban.db";
+/// `[workload] attach = "aux"`: the second database, beside the main one in [`DB_DIR`]
+/// (kept with the run directory like every other evidence file).
+pub const AUX_DB_FILE: &str = "aux.db";
+/// The schema name the second database is ATTACHed as.
+pub const AUX_SCHEMA_NAME: &str = "aux";
+
+/// The second database of `[workload] attach = "aux"`, beside `db`.
+pub fn aux_db_path(db: &std::path::Path) -> std::path::PathBuf {
+    db.with_file_name(AUX_DB_FILE)
+}
 
 /// The global write lock beside the database, `<db>.lock` (PROTOCOL.md: every worker that
 /// takes the global lock, in any language, names it so; the sidecar detector watches it).
@@ -109,6 +119,9 @@ pub struct StartWorkload {
     pub reader_txn: ReaderTxn,
     #[serde(default = "default_hold", skip_serializing_if = "is_default_hold")]
     pub reader_hold_ms: [u32; 2],
+    /// The built-in worker ATTACHes `aux.db` and mirrors each write into it (absent: none).
+    #[serde(default, skip_serializing_if = "Attach::is_none")]
+    pub attach: Attach,
 }
 
 fn default_hold() -> [u32; 2] {
@@ -199,6 +212,7 @@ impl Start {
                 claim: w.claim,
                 reader_txn: w.reader_txn,
                 reader_hold_ms: w.reader_hold_ms,
+                attach: w.attach,
             },
             strategy: s.strategy.clone(),
             guard: s.guard,

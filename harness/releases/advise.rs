@@ -396,13 +396,22 @@ mod tests {
 
     #[test]
     fn advice_partitions_the_table_and_flags_releases_past_the_review() {
+        // Every release before 3.54.0 also trusts a super-journal blindly
+        // (docs/super-journal-window.md).
         let a = advise(v("3.50.2"));
         let ids: Vec<&str> = a.affecting.iter().map(|b| b.id.as_str()).collect();
-        assert_eq!(ids, ["wal-reset", "close-drops-posix-locks"]);
+        assert_eq!(
+            ids,
+            [
+                "wal-reset",
+                "close-drops-posix-locks",
+                "super-journal-rollback"
+            ]
+        );
         assert!(!a.beyond_review);
         let a = advise(v("3.50.7"));
         let ids: Vec<&str> = a.affecting.iter().map(|b| b.id.as_str()).collect();
-        assert_eq!(ids, ["close-drops-posix-locks"]);
+        assert_eq!(ids, ["close-drops-posix-locks", "super-journal-rollback"]);
         assert!(advise(v("3.54.1")).affecting.is_empty());
         assert!(advise(v("3.60.0")).beyond_review);
     }

@@ -338,10 +338,19 @@ mod tests {
         let dl = bug("close-open-deadlock");
         assert!(dl.affects(v("3.51.0")) && dl.affects(v("3.51.1")));
         assert!(!dl.affects(v("3.50.7")) && !dl.affects(v("3.51.2")));
+        // Every amalgamation read before 3.54.0 has the old super-journal code; 3.53.4 is the
+        // release notes' backport (docs/super-journal-window.md).
         let sj = bug("super-journal-rollback");
+        assert!(sj.affects(v("3.44.0")) && sj.affects(v("3.51.3")));
         assert!(sj.affects(v("3.53.1")) && sj.affects(v("3.53.3")));
-        assert!(!sj.affects(v("3.52.0")) && !sj.affects(v("3.53.4")));
-        assert_eq!(sj.affected_offered(), vec![v("3.53.1"), v("3.53.2")]);
+        assert!(!sj.affects(v("3.53.4")) && !sj.affects(v("3.54.0")));
+        assert!(!sj.affects(v("3.54.1")));
+        assert_eq!(sj.expected_on(v("3.53.2")), Expected::Fail);
+        assert_eq!(sj.expected_on(v("3.54.0")), Expected::Pass);
+        assert_eq!(
+            sj.demonstrate(v("3.53.2")).unwrap().command,
+            "walburst run super-journal-zeroed --sqlite 3.53.2"
+        );
     }
 
     #[test]

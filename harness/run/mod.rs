@@ -151,6 +151,12 @@ fn prepare_db(spec: &RunSpec) -> Result<(), RunError> {
         list_append::create_schema(&conn, s.workload.profile)
             .map_err(failed(SetupStage::Schema))?;
     }
+    if s.workload.attach == crate::scenario::Attach::Aux {
+        let aux = crate::protocol::aux_db_path(&spec.db_path);
+        crate::workload::mirror::attach(&conn, &aux, &s.sqlite)
+            .and_then(|()| crate::workload::mirror::create_schema(&conn))
+            .map_err(failed(SetupStage::Schema))?;
+    }
     // The schema belongs in the main file, as in a database that has lived a while; only the
     // burst's own commits start out in -wal.
     if s.sqlite.journal_mode == crate::scenario::JournalMode::Wal {

@@ -232,6 +232,7 @@ pub fn apply(db: &Path, tamper: Tamper, seed: u64) -> Result<Option<String>, Tam
                 pc + 1
             )))
         }
+        Tamper::ZeroSuperJournal => zero_super_journals(on),
         Tamper::TruncatePage => {
             let (ps, pc, _) = on.settle()?;
             let f = on.raw()?;
@@ -244,6 +245,46 @@ pub fn apply(db: &Path, tamper: Tamper, seed: u64) -> Result<Option<String>, Tam
             )))
         }
     }
+}
+
+/// `zero-super-journal`: every `<db>-mj...` beside the database, zeroed at its own length
+/// (a zero-length file would read as absent to SQLite, which is no damage at all).
+fn zero_super_journals(on: On) -> Result<Option<String>, TamperError> {
+    let db = on.db;
+    let dir = db.parent().unwrap_or(Path::new("."));
+    let prefix = format!(
+        "{}-mj",
+        db.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(on.io("listing", dir))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(on.nothing(
+            "no super-journal was left beside the database (no multi-database commit was interrupted at its commit point)",
+        ));
+    }
+    for n in &names {
+        let p = dir.join(n);
+        let len = std::fs::metadata(&p)
+            .map_err(on.io("reading the size of", &p))?
+            .len();
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .map_err(on.io("opening", &p))?;
+        f.write_all_at(&vec![0u8; len as usize], 0)
+            .and_then(|()| f.sync_all())
+            .map_err(on.io("zeroing", &p))?;
+    }
+    Ok(Some(format!(
+        "injected fault: zeroed the super-journal(s) {} (their length kept) while no connection was open",
+        names.join(", ")
+    )))
 }
 
 #[cfg(test)]
@@ -265,6 +306,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // No super-journal beside the database: nothing zeroed, and the run is not judged.
+        match apply(&db, Tamper::ZeroSuperJournal, 1) {
+            Err(TamperError::NothingToTamper { tamper, why }) => {
+                assert_eq!(tamper, Tamper::ZeroSuperJournal);
+                assert!(why.contains("no super-journal"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // One left beside it is zeroed at its own length (an empty file would read as absent).
+        let sj = dir.path().join("x.db-mj0123459AB");
+        std::fs::write(&sj, b"/r/x.db-journal\0/r/y.db-journal\0").unwrap();
+        let done = apply(&db, Tamper::ZeroSuperJournal, 1).unwrap().unwrap();
+        assert!(done.contains("x.db-mj0123459AB"), "{done}");
+        assert_eq!(std::fs::read(&sj).unwrap(), vec![0u8; 32]);
         // No `tasks` table: the step that failed and the database are named.
         let e = apply(&db, Tamper::GarbagePage, 1).unwrap_err();
         assert!(

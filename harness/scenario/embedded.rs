@@ -65,6 +65,8 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "kanban-readers",
     "snapshot-restart-control",
     "checkpoint-starvation",
+    "super-journal-rollback",
+    "super-journal-zeroed",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

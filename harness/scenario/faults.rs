@@ -90,4 +90,11 @@ pub enum Tamper {
     /// Switches a WAL database to `journal_mode = DELETE` (through SQLite, data intact): the
     /// journal-mode check must fail. Its negative control.
     LeaveWal,
+    /// Overwrites every super-journal left beside the database (`<db>-mj...`, by a worker
+    /// killed at a multi-database commit point) with zeros of its own length, while no
+    /// connection is open: what a device that loses a synced file's data, or files mixed
+    /// from outside, leave; never a crash of SQLite's own writes. Before 3.54.0 the next
+    /// opener deletes such a super-journal and the other database skips its rollback
+    /// (docs/super-journal-window.md): a torn commit the multi-database ledger must name.
+    ZeroSuperJournal,
 }

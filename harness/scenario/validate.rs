@@ -452,6 +452,41 @@ fn check_list_append(s: &Scenario) -> Result<(), Invalid> {
                 "= \"read-then-write\" is a claim of the built-in worker's kanban workload; leave it out with profile = \"list-append\" or a [worker]; allowed values: \"compare-and-swap\", \"read-then-write\"",
             ))
         }
-        _ => Ok(()),
+        _ => validate_attach(s),
+    }
+}
+
+/// `attach = "aux"`: a transaction across two files is atomic only through a super-journal,
+/// which SQLite writes only in a rollback-journal mode with syncing on in both databases
+/// (in WAL, or with synchronous = off, each file commits on its own by design); so anything
+/// else would fail the all-or-nothing check for SQLite's documented behaviour.
+fn validate_attach(s: &Scenario) -> Result<(), Invalid> {
+    let w = &s.workload;
+    if w.attach == Attach::None {
+        return Ok(());
+    }
+    // The racy claim commits outside the op body that mirrors, and a raced setup never
+    // creates the mirror table: both would write one file only.
+    if w.profile != Profile::Kanban
+        || s.worker.is_some()
+        || s.ledger.is_some()
+        || w.claim != ClaimStyle::CompareAndSwap
+        || w.setup != Setup::Runner
+    {
+        return Err(Invalid::field(
+            "workload.attach",
+            "= \"aux\" is the built-in worker's kanban workload with the built-in ledger; leave it out with profile = \"list-append\", a [worker], a [ledger], claim = \"read-then-write\" or setup = \"race\"; allowed values: \"none\", \"aux\"",
+        ));
+    }
+    match (s.sqlite.journal_mode, s.sqlite.synchronous) {
+        (JournalMode::Delete | JournalMode::Truncate | JournalMode::Persist, sync)
+            if sync != Synchronous::Off =>
+        {
+            Ok(())
+        }
+        _ => Err(Invalid::field(
+            "workload.attach",
+            "= \"aux\" needs a super-journal: sqlite.journal_mode \"delete\", \"truncate\" or \"persist\" and sqlite.synchronous other than \"off\"",
+        )),
     }
 }

@@ -52,6 +52,30 @@ pub struct Workload {
     /// broken reader, the negative control of the snapshot-stability check.
     #[serde(skip_serializing_if = "ReaderTxn::is_one_snapshot")]
     pub reader_txn: ReaderTxn,
+    /// A second database ATTACHed to every connection (built-in worker, kanban, rollback
+    /// journal): each write transaction also writes a row to it, so SQLite commits the two
+    /// files through a super-journal, and the ledger judges them all or nothing together.
+    #[serde(skip_serializing_if = "Attach::is_none")]
+    pub attach: Attach,
+}
+
+/// Which database, if any, every connection ATTACHes beside the main one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Attach {
+    /// One database per connection, as before.
+    #[default]
+    None,
+    /// `aux.db` beside the main database, attached as schema `aux`
+    /// (`protocol::aux_db_path`): every write op mirrors its (worker, seq) into
+    /// `aux.task_mirror` in the same transaction.
+    Aux,
+}
+
+impl Attach {
+    pub fn is_none(&self) -> bool {
+        *self == Attach::None
+    }
 }
 
 /// Reads of one `read_snapshot` op: at least two, so the stability check has a pair.
@@ -102,6 +126,7 @@ impl Default for Workload {
             readers: 0,
             reader_hold_ms: DEFAULT_READER_HOLD_MS,
             reader_txn: ReaderTxn::OneSnapshot,
+            attach: Attach::None,
         }
     }
 }

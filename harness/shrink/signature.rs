@@ -92,7 +92,8 @@ fn rank(f: &Failure) -> (u8, Category) {
             | F::DuplicateWrites
             | F::OrderViolations
             | F::Durability
-            | F::State => Category::LostWrite,
+            | F::State
+            | F::TornMultiDbCommit => Category::LostWrite,
             // A read or write the others' transactions do not account for (a lost update is
             // a G-single cycle); its detector keeps it apart from the ledger's.
             F::Isolation => Category::LostWrite,

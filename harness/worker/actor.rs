@@ -334,7 +334,7 @@ impl<'a> Actor<'a> {
         let applied = if op.kind == OpKind::ListTxn {
             list_append::apply(conn, &self.gate, self.worker, op, &mut rec.list)
         } else {
-            kanban::apply(conn, &self.gate, self.worker, op)
+            kanban::apply(conn, &self.gate, self.worker, op).and_then(|a| self.mirror(conn, op, a))
         };
         match applied {
             Ok(a) => Some(a),
@@ -344,6 +344,17 @@ impl<'a> Actor<'a> {
                 None
             }
         }
+    }
+
+    /// `attach = "aux"`: an op that wrote its kanban rows also writes its mirror row in the
+    /// attached database, in the same transaction, so its COMMIT spans both files.
+    fn mirror(&self, conn: &Connection, op: &WorkerOp, a: Applied) -> rusqlite::Result<Applied> {
+        if self.spec.workload.attach == crate::scenario::Attach::Aux
+            && matches!(a, Applied::Wrote { .. })
+        {
+            crate::workload::mirror::mirror(conn, &self.gate, self.worker, op)?;
+        }
+        Ok(a)
     }
 
     /// `claim = "read-then-write"`, the racy claim of the `[[invariants]]` negative

@@ -171,17 +171,19 @@ pub fn connect(
             StepAction::Open,
             // Inside the open step: in lockstep the read-back is part of the schedule.
             || {
-                sqlite::open(db, &s.sqlite, busy_ms).inspect(|c| {
-                    if spec.report_settings {
-                        let msg = crate::protocol::SettingsMsg {
-                            worker: spec.worker,
-                            actor: None,
-                            settings: sqlite::read_settings(c),
-                        };
-                        crate::worker::sink::RecordSink::global()
-                            .send(&crate::protocol::WorkerMsg::Settings(Box::new(msg)), false);
-                    }
-                })
+                sqlite::open(db, &s.sqlite, busy_ms)
+                    .and_then(|c| attach_aux(c, spec))
+                    .inspect(|c| {
+                        if spec.report_settings {
+                            let msg = crate::protocol::SettingsMsg {
+                                worker: spec.worker,
+                                actor: None,
+                                settings: sqlite::read_settings(c),
+                            };
+                            crate::worker::sink::RecordSink::global()
+                                .send(&crate::protocol::WorkerMsg::Settings(Box::new(msg)), false);
+                        }
+                    })
             },
             sql_result,
         ) {
@@ -221,6 +223,19 @@ pub fn connect(
         _lock: lock,
         lock_wait_us,
     })
+}
+
+/// `attach = "aux"`: ATTACHes the second database to a fresh connection (part of its open
+/// step, so every connection of the worker, writers and readers alike, sees both files).
+fn attach_aux(conn: rusqlite::Connection, spec: &Start) -> rusqlite::Result<rusqlite::Connection> {
+    if spec.workload.attach == crate::scenario::Attach::Aux {
+        crate::workload::mirror::attach(
+            &conn,
+            &crate::protocol::aux_db_path(&spec.db_path),
+            &spec.sqlite,
+        )?;
+    }
+    Ok(conn)
 }
 
 /// Opens the idle connections a worker holds: set up like any other, read once, then left

@@ -1,0 +1,196 @@
+//! The multi-database ledger on real files: two SQLite databases written by the kanban
+//! workload's and the mirror's own SQL in one transaction per op, then one commit torn by
+//! hand, and the detector that must name it (its negative control).
+
+use super::*;
+use crate::check::failure::{Detector, FailureCategory};
+use crate::check::{Checks, Corruption};
+use crate::observe::Outcome;
+use crate::observe::{Observations, Totals};
+use crate::protocol::{AUX_DB_FILE, DB_FILE, WorkerOp, aux_db_path};
+use crate::scenario::{ScenarioSource, parse_str};
+use crate::workload::{Unstepped, kanban, mirror};
+
+fn scenario() -> crate::scenario::Scenario {
+    parse_str(
+        "name = \"m\"\n[sqlite]\njournal_mode = \"delete\"\n[workload]\nworkers = 2\nops_per_worker = 3\nattach = \"aux\"\n",
+        &ScenarioSource::Embedded("m".into()),
+    )
+    .unwrap()
+}
+
+fn record(op: &WorkerOp, worker: u32, event_id: i64) -> OpRecord {
+    OpRecord {
+        worker,
+        actor: op.actor,
+        seq: op.seq,
+        kind: op.kind,
+        outcome: Outcome::Committed,
+        reason: None,
+        error: None,
+        busy: Vec::new(),
+        lock_wait_us: 0,
+        begin_wait_us: 0,
+        latency_us: 0,
+        t_start_ns: 0,
+        t_begin_ok_ns: None,
+        t_commit_issued_ns: None,
+        t_end_ns: 0,
+        event_id: Some(event_id),
+        task_id: None,
+        guard: None,
+        guard_error: None,
+        checkpoint: None,
+        list: Vec::new(),
+        reads: Vec::new(),
+        wal_frames: None,
+    }
+}
+
+/// Writes every planned op of `s` into `dir/kanban.db` and `dir/aux.db`, each in one
+/// transaction across the two files, as the worker does; returns the plan and records.
+fn write_pair(dir: &Path, s: &crate::scenario::Scenario) -> (Plan, Vec<OpRecord>) {
+    let plan = crate::plan::build(s, 1);
+    let db = dir.join(DB_FILE);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")
+        .unwrap();
+    kanban::create_schema(&conn).unwrap();
+    mirror::attach(&conn, &aux_db_path(&db), &s.sqlite).unwrap();
+    mirror::create_schema(&conn).unwrap();
+    let mut records = Vec::new();
+    for wp in &plan.workers {
+        for op in &wp.ops {
+            let op = WorkerOp::from_plan(plan.seed, wp.worker, op);
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let applied = kanban::apply(&conn, &Unstepped, wp.worker, &op).unwrap();
+            mirror::mirror(&conn, &Unstepped, wp.worker, &op).unwrap();
+            conn.execute_batch("COMMIT").unwrap();
+            let kanban::Applied::Wrote { event_id, .. } = applied else {
+                panic!("a create always writes");
+            };
+            records.push(record(&op, wp.worker, event_id));
+        }
+    }
+    drop(conn);
+    (plan, records)
+}
+
+fn judged(dir: &Path, plan: &Plan, records: &[OpRecord]) -> MultiDb {
+    let main = verify::open_for_verify(&dir.join(DB_FILE)).unwrap();
+    check(&main, &dir.join(AUX_DB_FILE), plan, records)
+}
+
+/// Both files written together: every op in both, nothing torn, both files healthy.
+#[test]
+fn ops_committed_across_both_files_are_in_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, records) = write_pair(dir.path(), &scenario());
+    let m = judged(dir.path(), &plan, &records);
+    assert_eq!(
+        (m.judged, m.in_both, m.torn, m.aux_strays),
+        (6, 6, 0, 0),
+        "{m:?}"
+    );
+    assert!(m.healthy() && m.error.is_none(), "{m:?}");
+}
+
+/// The negative control: one acknowledged commit's aux row deleted by hand (a commit torn
+/// across the files) is named by the multi-database ledger, with the op and the file that
+/// lacks it; a mirror row no op wrote is a stray; the verdict fails under this detector.
+#[test]
+fn a_commit_torn_by_hand_is_named_by_the_multi_db_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, records) = write_pair(dir.path(), &scenario());
+    let aux = rusqlite::Connection::open(dir.path().join(AUX_DB_FILE)).unwrap();
+    aux.execute("DELETE FROM task_mirror WHERE worker = 1 AND seq = 2", [])
+        .unwrap();
+    aux.execute(
+        "INSERT INTO task_mirror (worker, seq, kind, body) VALUES (9, 9, 'create_task', 'x')",
+        [],
+    )
+    .unwrap();
+    drop(aux);
+    let m = judged(dir.path(), &plan, &records);
+    assert_eq!((m.torn, m.in_both, m.aux_strays), (1, 5, 1), "{m:?}");
+    assert_eq!(
+        m.torn_ops,
+        ["worker 1 seq 2 (create_task, committed): in kanban.db, not in aux.db"]
+    );
+    let s = scenario();
+    let c = Checks {
+        integrity_check: "ok".into(),
+        quick_check: "ok".into(),
+        journal_mode: "delete".into(),
+        journal_mode_ok: true,
+        final_length_ok: true,
+        content_hash: Some("h".into()),
+        multi_db: Some(m),
+        ..Checks::default()
+    };
+    let v = crate::check::verdict::judge(
+        &s,
+        &Observations::default(),
+        &Totals::default(),
+        &c,
+        &Corruption::default(),
+    );
+    let sigs: Vec<_> = v
+        .failures
+        .iter()
+        .map(|f| (f.category, f.detector))
+        .collect();
+    assert_eq!(
+        sigs,
+        [(FailureCategory::TornMultiDbCommit, Detector::MultiDbLedger)],
+        "{v:?}"
+    );
+    assert!(
+        v.failures[0].message.contains("worker 1 seq 2"),
+        "{}",
+        v.failures[0].message
+    );
+}
+
+/// A clean pair is noted with what was judged; a missing aux file is never a pass.
+#[test]
+fn a_clean_pair_is_noted_and_a_missing_aux_file_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, records) = write_pair(dir.path(), &scenario());
+    let judge = |m: MultiDb| {
+        let c = Checks {
+            integrity_check: "ok".into(),
+            quick_check: "ok".into(),
+            journal_mode: "delete".into(),
+            journal_mode_ok: true,
+            final_length_ok: true,
+            content_hash: Some("h".into()),
+            multi_db: Some(m),
+            ..Checks::default()
+        };
+        crate::check::verdict::judge(
+            &scenario(),
+            &Observations::default(),
+            &Totals::default(),
+            &c,
+            &Corruption::default(),
+        )
+    };
+    let v = judge(judged(dir.path(), &plan, &records));
+    assert!(v.failures.is_empty(), "{v:?}");
+    assert!(
+        v.notes.iter().any(|n| n
+            == "multi-database ledger: 6 write op(s) judged across kanban.db and aux.db: 6 in both, 0 in neither, none torn"),
+        "{:?}",
+        v.notes
+    );
+    std::fs::remove_file(dir.path().join(AUX_DB_FILE)).unwrap();
+    let v = judge(judged(dir.path(), &plan, &records));
+    assert!(
+        v.failures
+            .iter()
+            .any(|f| f.detector == Detector::MultiDbLedger
+                && f.category == FailureCategory::Unreadable),
+        "{v:?}"
+    );
+}
