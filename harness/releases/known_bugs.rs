@@ -341,7 +341,11 @@ mod tests {
         let sj = bug("super-journal-rollback");
         assert!(sj.affects(v("3.53.1")) && sj.affects(v("3.53.3")));
         assert!(!sj.affects(v("3.52.0")) && !sj.affects(v("3.53.4")));
-        assert_eq!(sj.affected_offered(), vec![v("3.53.1"), v("3.53.2")]);
+        // 3.53.0 and 3.53.3 come from npm packages; 3.53.4 (npm too) is the fix.
+        assert_eq!(
+            sj.affected_offered(),
+            vec![v("3.53.0"), v("3.53.1"), v("3.53.2"), v("3.53.3")]
+        );
     }
 
     #[test]
@@ -382,6 +386,43 @@ mod tests {
             Expected::AffectedNoScenario
         );
         assert_eq!(deadlock.expected_on(v("3.51.3")), Expected::ClearNoScenario);
+    }
+
+    /// The releases that come from npm packages: each bug's expectation on them, as the
+    /// release notes place them (3.51.2 fixed the deadlock but not the WAL reset; 3.53.4
+    /// fixed the super-journal rollback; 3.44.2 predates the backport 3.44.6).
+    #[test]
+    fn the_npm_releases_are_covered() {
+        use Expected::*;
+        let rows = [
+            // (release, wal-reset, close-drops-posix-locks, close-open-deadlock, super-journal)
+            ("3.44.2", Fail, Fail, ClearNoScenario, ClearNoScenario),
+            ("3.51.0", Fail, Pass, AffectedNoScenario, ClearNoScenario),
+            ("3.51.2", Fail, Pass, ClearNoScenario, ClearNoScenario),
+            ("3.52.0", Pass, Pass, ClearNoScenario, ClearNoScenario),
+            ("3.53.0", Pass, Pass, ClearNoScenario, AffectedNoScenario),
+            ("3.53.3", Pass, Pass, ClearNoScenario, AffectedNoScenario),
+            ("3.53.4", Pass, Pass, ClearNoScenario, ClearNoScenario),
+        ];
+        for (release, reset, lock, deadlock, superj) in rows {
+            let r = v(release);
+            assert!(r.release().is_some(), "{release} is offered");
+            // A scenario the super-journal bug gains later turns `hit` into FAIL; the
+            // affected set is what this pins.
+            let got = [
+                "wal-reset",
+                "close-drops-posix-locks",
+                "close-open-deadlock",
+                "super-journal-rollback",
+            ]
+            .map(|id| bug(id).expected_on(r));
+            let superj_now = match (&bug("super-journal-rollback").demo, superj) {
+                (Demo::Scenario { .. }, AffectedNoScenario) => Fail,
+                (Demo::Scenario { .. }, ClearNoScenario) => Pass,
+                _ => superj,
+            };
+            assert_eq!(got, [reset, lock, deadlock, superj_now], "{release}");
+        }
     }
 
     /// Every scenario the table names is shipped, and a sweep's per-release expectations

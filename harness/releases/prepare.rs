@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::cache::{self, BINARY, CacheError, LIBRARY, MANIFEST, Prepared};
 use super::origin::{SqliteIdentity, SqliteOrigin};
-use super::version::{Release, SqliteVersion};
+use super::version::{Release, Source, SqliteVersion};
 
 /// No cargo build of a prepare may take longer (2 cores take about a minute).
 const BUILD_DEADLINE: Duration = Duration::from_secs(40 * 60);
@@ -73,11 +73,45 @@ pub enum PrepareError {
         runs: String,
         log: PathBuf,
     },
+    /// The built library reports another source id than the table pins for the release.
+    #[error(
+        "the library built for SQLite {asked} reports source id `{runs}`, the table pins `{pinned}`; refused; log: {}",
+        log.display()
+    )]
+    SourceId {
+        asked: SqliteVersion,
+        pinned: String,
+        runs: String,
+        log: PathBuf,
+    },
+    /// The npm registry could not be reached (or refused the tarball).
+    #[error(
+        "cannot download the amalgamation of SQLite {version} (npm {spec}) from {url}: {problem}; the npm registry must be reachable the first time this release is prepared (set {} to a mirror); log: {}",
+        super::npm::REGISTRY_ENV,
+        log.display()
+    )]
+    Download {
+        version: SqliteVersion,
+        spec: String,
+        url: String,
+        problem: String,
+        log: PathBuf,
+    },
+    /// A downloaded tarball is not the one the table pins; nothing of it is kept.
+    #[error(
+        "the tarball for SQLite {version} from {url} hashes to {got}, the table pins {pinned}; refused and deleted"
+    )]
+    Integrity {
+        version: SqliteVersion,
+        url: String,
+        pinned: String,
+        got: String,
+    },
     #[error(transparent)]
     Manifest(#[from] crate::report::WriteError),
 }
 
-fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PrepareError {
+pub(super) fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PrepareError {
     let path = path.to_path_buf();
     move |error| PrepareError::Io { doing, path, error }
 }
@@ -97,9 +131,10 @@ const SCRUBBED: &[&str] = &[
     "PKG_CONFIG_PATH",
     "LIBSQLITE3_FLAGS",
     "WALBURST_SQLITE_PREPARED_FROM",
+    "WALBURST_SQLITE_PREPARED_AMALGAMATION",
 ];
 
-fn cargo() -> Command {
+pub(super) fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     for v in SCRUBBED {
         c.env_remove(v);
@@ -109,7 +144,11 @@ fn cargo() -> Command {
 
 /// Runs `cmd` with stderr appended to `log` and returns its stdout lines; fails (naming the
 /// log) on a non-zero exit or after [`BUILD_DEADLINE`].
-fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<Vec<String>, PrepareError> {
+pub(super) fn run_logged(
+    mut cmd: Command,
+    log: &Path,
+    what: &str,
+) -> Result<Vec<String>, PrepareError> {
     let write_log = || io("write the log", log);
     let log_file = std::fs::OpenOptions::new()
         .create(true)
@@ -184,22 +223,15 @@ fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<Vec<String>, P
     Ok(lines)
 }
 
-/// Step 1: the release's static library, compiled by its own `libsqlite3-sys` build script.
+/// Step 1: the release's static library, compiled by its own `libsqlite3-sys` build script
+/// (for an npm release: that crate's build script with the package's amalgamation, `npm`).
 fn build_static(release: &Release, log: &Path) -> Result<PathBuf, PrepareError> {
     let root = cache::root();
-    let krate = root.join("amalgamation").join(release.libsqlite3_sys);
-    std::fs::create_dir_all(krate.join("src")).map_err(io("create", &krate))?;
-    std::fs::write(
-        krate.join("Cargo.toml"),
-        format!(
-            "# Written by `walburst sqlite prepare`: compiles one SQLite amalgamation.\n\
-             [package]\nname = \"walburst-sqlite-amalgamation\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\nlibsqlite3-sys = {{ version = \"={}\", features = [\"bundled\"] }}\n\n[workspace]\n",
-            release.libsqlite3_sys
-        ),
-    )
-    .and_then(|()| std::fs::write(krate.join("src").join("lib.rs"), ""))
-    .map_err(io("write the amalgamation crate", &krate))?;
+    let krate = crate_project(release.libsqlite3_sys)?;
+    let krate = match release.source {
+        Source::Crate => krate,
+        Source::Npm(n) => super::npm::project(release, n, &krate, log)?,
+    };
     let mut cmd = cargo();
     cmd.current_dir(&krate)
         .args([
@@ -212,7 +244,11 @@ fn build_static(release: &Release, log: &Path) -> Result<PathBuf, PrepareError> 
     let lines = run_logged(
         cmd,
         log,
-        &format!("compiling libsqlite3-sys {}", release.libsqlite3_sys),
+        &format!(
+            "compiling SQLite {} ({})",
+            release.sqlite,
+            release.origin_text()
+        ),
     )?;
     let out_dir = lines
         .iter()
@@ -240,6 +276,23 @@ fn build_static(release: &Release, log: &Path) -> Result<PathBuf, PrepareError> 
         });
     }
     Ok(lib)
+}
+
+/// The throwaway crate that depends on `libsqlite3-sys = "=sys"` with `bundled`.
+fn crate_project(sys: &str) -> Result<PathBuf, PrepareError> {
+    let krate = cache::root().join("amalgamation").join(sys);
+    std::fs::create_dir_all(krate.join("src")).map_err(io("create", &krate))?;
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "# Written by `walburst sqlite prepare`: compiles one SQLite amalgamation.\n\
+             [package]\nname = \"walburst-sqlite-amalgamation\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\nlibsqlite3-sys = {{ version = \"={sys}\", features = [\"bundled\"] }}\n\n[workspace]\n"
+        ),
+    )
+    .and_then(|()| std::fs::write(krate.join("src").join("lib.rs"), ""))
+    .map_err(io("write the amalgamation crate", &krate))?;
+    Ok(krate)
 }
 
 /// Step 1b: `libsqlite3.so.0` (+ `libsqlite3.so` for the linker) and `pkgconfig/sqlite3.pc`.
@@ -290,6 +343,12 @@ fn build_walburst(release: &Release, dir: &Path, log: &Path) -> Result<(), Prepa
             "-C link-arg=-Wl,--disable-new-dtags,-rpath,$ORIGIN",
         )
         .env("WALBURST_SQLITE_PREPARED_FROM", release.libsqlite3_sys);
+    if let Source::Npm(_) = release.source {
+        cmd.env(
+            "WALBURST_SQLITE_PREPARED_AMALGAMATION",
+            release.origin_text(),
+        );
+    }
     run_logged(cmd, log, "building walburst against it")?;
     std::fs::copy(target.join("release").join(BINARY), dir.join(BINARY))
         .map_err(io("copy the built walburst into", dir))?;
@@ -375,8 +434,8 @@ pub fn ensure(
     step(
         1,
         &format!(
-            "compiling the amalgamation of libsqlite3-sys {} (log: {})",
-            release.libsqlite3_sys,
+            "compiling the amalgamation of SQLite {v} ({}) (log: {})",
+            release.origin_text(),
             log.display()
         ),
     );
@@ -399,6 +458,16 @@ pub fn ensure(
             return Err(PrepareError::Mismatch {
                 asked: v,
                 runs: format!("{} ({})", id.version, id.origin.describe()),
+                log: log.clone(),
+            });
+        }
+        if let Some(pinned) = release.pinned_source_id()
+            && id.source_id != pinned
+        {
+            return Err(PrepareError::SourceId {
+                asked: v,
+                pinned: pinned.to_string(),
+                runs: id.source_id,
                 log: log.clone(),
             });
         }
@@ -426,6 +495,10 @@ pub fn ensure(
         sqlite_version: v,
         sqlite_source_id: id.source_id,
         libsqlite3_sys: release.libsqlite3_sys.to_string(),
+        amalgamation: match release.source {
+            Source::Crate => None,
+            Source::Npm(_) => Some(release.origin_text()),
+        },
         source_fingerprint: fingerprint,
         prepared_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         prepare_secs: (start.elapsed().as_secs_f64() * 10.0).round() / 10.0,
