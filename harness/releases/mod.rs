@@ -18,6 +18,7 @@
 //! `cli::sqlite`; this module (cache, prepare, worker_env) imports none of them back.
 
 pub mod advise;
+pub mod build_step;
 pub mod cache;
 pub mod known_bugs;
 pub mod npm;

@@ -16,8 +16,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha512};
 
+use super::build_step::{PrepareError, cargo, io, run_logged};
 use super::cache;
-use super::prepare::{PrepareError, cargo, io, run_logged};
 use super::version::{AmalgamationPath, NpmAmalgamation, Release, SqliteVersion};
 
 /// Overrides the npm registry (a mirror, or a `file://` directory laid out like it).
@@ -322,6 +322,22 @@ mod tests {
         assert_eq!(
             integrity_of(b""),
             "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="
+        );
+    }
+
+    #[test]
+    fn an_unreachable_registry_names_the_mirror_variable() {
+        let e = PrepareError::Download {
+            version: SqliteVersion::new(3, 51, 2),
+            spec: "better-sqlite3@12.6.2".into(),
+            url: "http://127.0.0.1:9/x.tgz".into(),
+            problem: "curl: (7) refused".into(),
+            log: PathBuf::from("/l"),
+        };
+        assert!(
+            e.to_string()
+                .contains(&format!("set {REGISTRY_ENV} to a mirror")),
+            "{e}"
         );
     }
 
