@@ -29,6 +29,7 @@ fn affecting(out: &str) -> Vec<String> {
         "close-drops-posix-locks",
         "close-open-deadlock",
         "super-journal-rollback",
+        "zeroed-super-journal",
     ]
     .iter()
     .filter(|id| head.contains(&format!("[{id}]")))
@@ -45,7 +46,7 @@ fn an_affected_release_names_the_wal_reset_bug_and_the_lock_hazard_with_their_co
         [
             "wal-reset",
             "close-drops-posix-locks",
-            "super-journal-rollback"
+            "zeroed-super-journal"
         ],
         "{out}"
     );
@@ -65,9 +66,14 @@ fn an_affected_release_names_the_wal_reset_bug_and_the_lock_hazard_with_their_co
     );
 }
 
+/// The newest offered release is clear of the WAL-reset bug and the close-lock hazard; by
+/// the code it still has the super-journal bug that 3.53.4 fixed (docs/super-journal-window.md).
 #[test]
-fn the_newest_release_is_affected_by_none() {
+fn the_newest_release_is_clear_of_the_wal_bugs() {
     let (code, out, err) = sqlite(&["advise", "--version", "3.54.1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(affecting(&out), ["super-journal-rollback"], "{out}");
+    let (code, out, err) = sqlite(&["advise", "--version", "3.53.4"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(affecting(&out).is_empty(), "{out}");
     assert!(out.contains("affected by none"), "{out}");
@@ -77,11 +83,11 @@ fn the_newest_release_is_affected_by_none() {
 fn a_backport_release_is_clear_of_the_wal_reset_bug() {
     let (code, out, _) = sqlite(&["advise", "--version", "3.50.7"]);
     assert_eq!(code, 1, "{out}");
-    // Every release before 3.54.0 also trusts a super-journal blindly
+    // Every release before 3.53.3 also trusts a super-journal blindly
     // (docs/super-journal-window.md).
     assert_eq!(
         affecting(&out),
-        ["close-drops-posix-locks", "super-journal-rollback"],
+        ["close-drops-posix-locks", "zeroed-super-journal"],
         "{out}"
     );
     // 3.50.7 is not offered: the command runs on the nearest offered affected release.
@@ -95,7 +101,7 @@ fn a_backport_release_is_clear_of_the_wal_reset_bug() {
         [
             "wal-reset",
             "close-drops-posix-locks",
-            "super-journal-rollback"
+            "zeroed-super-journal"
         ],
         "{out}"
     );
@@ -129,7 +135,7 @@ fn a_command_after_the_separator_is_read_for_its_version() {
     assert!(out.starts_with("SQLite 3.51.1 (printed by"), "{out}");
     assert_eq!(
         affecting(&out),
-        ["wal-reset", "close-open-deadlock", "super-journal-rollback"],
+        ["wal-reset", "close-open-deadlock", "zeroed-super-journal"],
         "{out}"
     );
 }
@@ -175,13 +181,16 @@ fn the_table_gives_the_expected_verdict_on_every_offered_release() {
             .skip(1)
             .collect::<Vec<_>>()
     };
-    // Columns: wal-reset, close-drops-posix-locks, close-open-deadlock, super-journal-rollback.
-    assert_eq!(row("3.50.2"), ["FAIL", "FAIL", "-", "FAIL"], "{out}");
-    assert_eq!(row("3.51.1"), ["FAIL", "pass", "hit", "FAIL"], "{out}");
-    assert_eq!(row("3.51.3"), ["pass", "pass", "-", "FAIL"], "{out}");
-    assert_eq!(row("3.53.2"), ["pass", "pass", "-", "FAIL"], "{out}");
-    assert_eq!(row("3.54.0"), ["pass", "pass", "-", "pass"], "{out}");
-    assert_eq!(row("3.54.1"), ["pass", "pass", "-", "pass"], "{out}");
+    // Columns: wal-reset, close-drops-posix-locks, close-open-deadlock, super-journal-rollback,
+    // zeroed-super-journal.
+    assert_eq!(row("3.50.2"), ["FAIL", "FAIL", "-", "-", "FAIL"], "{out}");
+    assert_eq!(row("3.51.1"), ["FAIL", "pass", "hit", "-", "FAIL"], "{out}");
+    assert_eq!(row("3.51.3"), ["pass", "pass", "-", "-", "FAIL"], "{out}");
+    assert_eq!(row("3.53.2"), ["pass", "pass", "-", "-", "FAIL"], "{out}");
+    assert_eq!(row("3.53.3"), ["pass", "pass", "-", "hit", "pass"], "{out}");
+    assert_eq!(row("3.53.4"), ["pass", "pass", "-", "-", "pass"], "{out}");
+    assert_eq!(row("3.54.0"), ["pass", "pass", "-", "hit", "pass"], "{out}");
+    assert_eq!(row("3.54.1"), ["pass", "pass", "-", "hit", "pass"], "{out}");
 }
 
 /// `known-bugs --measure` on the bundled release (no prepare): each demo scenario really runs
@@ -199,14 +208,21 @@ fn measuring_the_table_on_the_bundled_release_runs_every_demo_and_agrees() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("AGREE: 2 of 2 cells"), "{stdout}");
+    assert!(stdout.contains("AGREE: 3 of 3 cells"), "{stdout}");
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("known-bugs-measured.json")).unwrap(),
     )
     .unwrap();
     let cells = summary["cells"].as_array().unwrap();
     let bugs: Vec<&str> = cells.iter().map(|c| c["bug"].as_str().unwrap()).collect();
-    assert_eq!(bugs, ["wal-reset", "close-drops-posix-locks"]);
+    assert_eq!(
+        bugs,
+        [
+            "wal-reset",
+            "close-drops-posix-locks",
+            "zeroed-super-journal"
+        ]
+    );
     for c in cells {
         assert_eq!(c["measured"]["verdict"], "pass", "{c}");
         assert_eq!(c["agrees"], true, "{c}");

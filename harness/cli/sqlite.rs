@@ -23,7 +23,9 @@ pub enum SqliteCommand {
     /// The SQLite releases walburst can provide, which are prepared, and where.
     List,
     /// Build releases for `--sqlite` ahead of time (about 1-2 minutes each on 2 cores; needs
-    /// the crate registry and walburst's source tree). Already prepared ones are kept.
+    /// the crate registry and walburst's source tree, and for a release from an npm package
+    /// the npm registry, once: the tarball is kept and checked against its pinned
+    /// integrity). Already prepared ones are kept.
     Prepare {
         /// Releases as listed by `walburst sqlite list`, e.g. 3.50.2.
         #[arg(value_name = "VERSION", required = true, value_delimiter = ',')]
@@ -174,8 +176,8 @@ fn list() -> i32 {
         cache::root().display()
     );
     println!(
-        "{:<8} {:<15} {:<9} status",
-        "sqlite", "libsqlite3-sys", "rusqlite"
+        "{:<8} {:<32} {:<22} status",
+        "sqlite", "amalgamation from", "compiled by"
     );
     for r in version::RELEASES {
         let bundled = if r.sqlite == version::SqliteVersion::bundled() {
@@ -183,9 +185,10 @@ fn list() -> i32 {
         } else {
             ""
         };
+        let prepared = cache::read_prepared(r.sqlite);
         let status = bundled.to_string()
-            + &match cache::read_prepared(r.sqlite) {
-                Some(p) if cache::is_current(&p) => format!(
+            + &match &prepared {
+                Some(p) if cache::is_current(p) => format!(
                     "prepared ({:.1} MB, {})",
                     p.bytes as f64 / 1e6,
                     p.prepared_at
@@ -194,11 +197,22 @@ fn list() -> i32 {
                 None => "not prepared (prepared on first use)".into(),
             };
         println!(
-            "{:<8} {:<15} {:<9} {status}",
+            "{:<8} {:<32} {:<22} {status}",
             r.sqlite.to_string(),
-            r.libsqlite3_sys,
-            r.rusqlite
+            r.origin_text(),
+            format!("libsqlite3-sys {}", r.libsqlite3_sys),
         );
+        // An npm release's source id is pinned in the table (and checked after building);
+        // a crate's is what its prepared library reported.
+        let source_id = match (r.pinned_source_id(), &prepared) {
+            (Some(pinned), _) => format!("{pinned} (pinned, checked when prepared)"),
+            (None, Some(p)) => format!("{} (reported by the prepared library)", p.sqlite_source_id),
+            (None, None) if r.sqlite == version::SqliteVersion::bundled() => {
+                format!("{} (this binary)", me.source_id)
+            }
+            (None, None) => "read when prepared".into(),
+        };
+        println!("{:<8} source id: {source_id}", "");
     }
     EXIT_PASS
 }

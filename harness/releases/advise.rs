@@ -396,8 +396,8 @@ mod tests {
 
     #[test]
     fn advice_partitions_the_table_and_flags_releases_past_the_review() {
-        // Every release before 3.54.0 also trusts a super-journal blindly
-        // (docs/super-journal-window.md).
+        // Every release before 3.53.3 also has the super-journal hazard
+        // (docs/super-journal-window.md); 3.53.3-3.54.1 the super-journal bug instead.
         let a = advise(v("3.50.2"));
         let ids: Vec<&str> = a.affecting.iter().map(|b| b.id.as_str()).collect();
         assert_eq!(
@@ -405,14 +405,22 @@ mod tests {
             [
                 "wal-reset",
                 "close-drops-posix-locks",
-                "super-journal-rollback"
+                "zeroed-super-journal"
             ]
         );
         assert!(!a.beyond_review);
         let a = advise(v("3.50.7"));
         let ids: Vec<&str> = a.affecting.iter().map(|b| b.id.as_str()).collect();
-        assert_eq!(ids, ["close-drops-posix-locks", "super-journal-rollback"]);
-        assert!(advise(v("3.54.1")).affecting.is_empty());
+        assert_eq!(ids, ["close-drops-posix-locks", "zeroed-super-journal"]);
+        let ids = |ver| {
+            advise(v(ver))
+                .affecting
+                .iter()
+                .map(|b| b.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("3.54.1"), ["super-journal-rollback"]);
+        assert!(ids("3.53.4").is_empty());
         assert!(advise(v("3.60.0")).beyond_review);
     }
 }

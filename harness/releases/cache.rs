@@ -28,6 +28,9 @@ pub struct Prepared {
     pub sqlite_version: SqliteVersion,
     pub sqlite_source_id: String,
     pub libsqlite3_sys: String,
+    /// Where the amalgamation came from when not from that crate (`npm better-sqlite3@12.6.2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amalgamation: Option<String>,
     /// Hash of the walburst sources the binary was built from; a different tree re-prepares.
     pub source_fingerprint: String,
     pub prepared_at: String,

@@ -338,17 +338,24 @@ mod tests {
         let dl = bug("close-open-deadlock");
         assert!(dl.affects(v("3.51.0")) && dl.affects(v("3.51.1")));
         assert!(!dl.affects(v("3.50.7")) && !dl.affects(v("3.51.2")));
-        // Every amalgamation read before 3.54.0 has the old super-journal code; 3.53.4 is the
-        // release notes' backport (docs/super-journal-window.md).
+        // The release notes' super-journal bug, by the code (docs/super-journal-window.md):
+        // 3.53.4's fix guards a readSuperJournal() that 3.53.3, 3.54.0 and 3.54.1 have
+        // unguarded; 3.53.0-3.53.2 still have the older one.
         let sj = bug("super-journal-rollback");
-        assert!(sj.affects(v("3.44.0")) && sj.affects(v("3.51.3")));
-        assert!(sj.affects(v("3.53.1")) && sj.affects(v("3.53.3")));
-        assert!(!sj.affects(v("3.53.4")) && !sj.affects(v("3.54.0")));
-        assert!(!sj.affects(v("3.54.1")));
-        assert_eq!(sj.expected_on(v("3.53.2")), Expected::Fail);
-        assert_eq!(sj.expected_on(v("3.54.0")), Expected::Pass);
         assert_eq!(
-            sj.demonstrate(v("3.53.2")).unwrap().command,
+            sj.affected_offered(),
+            vec![v("3.53.3"), v("3.54.0"), v("3.54.1")]
+        );
+        assert!(!sj.affects(v("3.53.2")) && !sj.affects(v("3.53.4")));
+        assert_eq!(sj.expected_on(v("3.54.1")), Expected::AffectedNoScenario);
+        // The hazard 3.53.3/3.54.0's super-journal checks closed.
+        let z = bug("zeroed-super-journal");
+        assert!(z.affects(v("3.44.0")) && z.affects(v("3.53.2")));
+        assert!(!z.affects(v("3.53.3")) && !z.affects(v("3.54.0")));
+        assert_eq!(z.expected_on(v("3.53.2")), Expected::Fail);
+        assert_eq!(z.expected_on(v("3.54.0")), Expected::Pass);
+        assert_eq!(
+            z.demonstrate(v("3.53.2")).unwrap().command,
             "walburst run super-journal-zeroed --sqlite 3.53.2"
         );
     }
@@ -391,6 +398,52 @@ mod tests {
             Expected::AffectedNoScenario
         );
         assert_eq!(deadlock.expected_on(v("3.51.3")), Expected::ClearNoScenario);
+    }
+
+    /// The releases that come from npm packages: each bug's expectation on them, as the
+    /// code places them (3.51.2 fixed the deadlock but not the WAL reset; 3.53.4
+    /// fixed the super-journal rollback; 3.44.2 predates the backport 3.44.6).
+    #[test]
+    fn the_npm_releases_are_covered() {
+        use Expected::*;
+        let rows = [
+            // (release, wal-reset, close-drops-posix-locks, close-open-deadlock,
+            //  super-journal-rollback, zeroed-super-journal)
+            ("3.44.2", Fail, Fail, ClearNoScenario, ClearNoScenario, Fail),
+            (
+                "3.51.0",
+                Fail,
+                Pass,
+                AffectedNoScenario,
+                ClearNoScenario,
+                Fail,
+            ),
+            ("3.51.2", Fail, Pass, ClearNoScenario, ClearNoScenario, Fail),
+            ("3.52.0", Pass, Pass, ClearNoScenario, ClearNoScenario, Fail),
+            ("3.53.0", Pass, Pass, ClearNoScenario, ClearNoScenario, Fail),
+            (
+                "3.53.3",
+                Pass,
+                Pass,
+                ClearNoScenario,
+                AffectedNoScenario,
+                Pass,
+            ),
+            ("3.53.4", Pass, Pass, ClearNoScenario, ClearNoScenario, Pass),
+        ];
+        for (release, reset, lock, deadlock, superj, zeroed) in rows {
+            let r = v(release);
+            assert!(r.release().is_some(), "{release} is offered");
+            let got = [
+                "wal-reset",
+                "close-drops-posix-locks",
+                "close-open-deadlock",
+                "super-journal-rollback",
+                "zeroed-super-journal",
+            ]
+            .map(|id| bug(id).expected_on(r));
+            assert_eq!(got, [reset, lock, deadlock, superj, zeroed], "{release}");
+        }
     }
 
     /// Every scenario the table names is shipped, and a sweep's per-release expectations

@@ -2,7 +2,8 @@
 //!
 //! walburst bundles one SQLite. For any other release it offers ([`version::RELEASES`]),
 //! [`prepare`] builds that release as a shared library and walburst once more against it,
-//! cached per release ([`cache`]). A run whose scenario asks for a release this binary does
+//! cached per release ([`cache`]); a release no crate bundles comes from an npm package's
+//! amalgamation ([`npm`]: downloaded, integrity and source id checked). A run whose scenario asks for a release this binary does
 //! not run is handed whole to that release's binary (`run::delegate`): workers *and* the
 //! verification (integrity_check, ledger) then run on the asked release, and the asking
 //! process only collects the report. [`origin`] says what a process actually runs; every
@@ -17,8 +18,10 @@
 //! `cli::sqlite`; this module (cache, prepare, worker_env) imports none of them back.
 
 pub mod advise;
+pub mod build_step;
 pub mod cache;
 pub mod known_bugs;
+pub mod npm;
 pub mod prepare;
 pub mod worker_env;
 

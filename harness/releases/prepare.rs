@@ -10,196 +10,25 @@
 //!    the library, and workers (re-exec of the same binary) load it with no variable.
 //! 3. The new binary reports its own SQLite; anything but the asked release is refused.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use super::cache::{self, BINARY, CacheError, LIBRARY, MANIFEST, Prepared};
+pub use super::build_step::PrepareError;
+use super::build_step::{cargo, io, run_logged};
+use super::cache::{self, BINARY, LIBRARY, MANIFEST, Prepared};
 use super::origin::{SqliteIdentity, SqliteOrigin};
-use super::version::{Release, SqliteVersion};
+use super::version::{Release, Source, SqliteVersion};
 
-/// No cargo build of a prepare may take longer (2 cores take about a minute).
-const BUILD_DEADLINE: Duration = Duration::from_secs(40 * 60);
-
-/// Why a release could not be prepared. Every build step's failure names the log that
-/// holds cargo's (or cc's) own words.
-#[derive(Debug, thiserror::Error)]
-pub enum PrepareError {
-    #[error("SQLite {0} is not offered")]
-    NotOffered(SqliteVersion),
-    #[error(transparent)]
-    Cache(#[from] CacheError),
-    #[error("cannot {doing} {}", path.display())]
-    Io {
-        doing: &'static str,
-        path: PathBuf,
-        #[source]
-        error: std::io::Error,
-    },
-    #[error("cannot start {what} (log: {})", log.display())]
-    Start {
-        what: String,
-        log: PathBuf,
-        #[source]
-        error: std::io::Error,
-    },
-    #[error(
-        "{what} took longer than {} minutes and was killed; log: {}",
-        BUILD_DEADLINE.as_secs() / 60,
-        log.display()
-    )]
-    Deadline { what: String, log: PathBuf },
-    /// SIGINT/SIGTERM: the build step was killed (its whole process group); the cache
-    /// holds nothing of this release that was half-written.
-    #[error("{what} was interrupted and killed; log: {}", log.display())]
-    Interrupted { what: String, log: PathBuf },
-    #[error("{what} failed ({status}); log: {}", log.display())]
-    Failed {
-        what: String,
-        status: std::process::ExitStatus,
-        log: PathBuf,
-    },
-    /// A build step ended well but left no usable output.
-    #[error("{problem}; log: {}", log.display())]
-    NoOutput { problem: String, log: PathBuf },
-    /// The new binary could not say which SQLite it runs.
-    #[error("{} sqlite identity: {problem}", binary.display())]
-    Identity { binary: PathBuf, problem: String },
-    /// The new binary runs another SQLite than the one it was built for.
-    #[error("the binary built for SQLite {asked} runs SQLite {runs}; log: {}", log.display())]
-    Mismatch {
-        asked: SqliteVersion,
-        runs: String,
-        log: PathBuf,
-    },
-    #[error(transparent)]
-    Manifest(#[from] crate::report::WriteError),
-}
-
-fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PrepareError {
-    let path = path.to_path_buf();
-    move |error| PrepareError::Io { doing, path, error }
-}
-
-/// Environment a nested cargo must not inherit: they would redirect its output, change its
-/// flags, or (LIBSQLITE3_SYS_USE_PKG_CONFIG in step 1) stop it from bundling.
-const SCRUBBED: &[&str] = &[
-    "CARGO_TARGET_DIR",
-    "CARGO_BUILD_TARGET_DIR",
-    "CARGO_ENCODED_RUSTFLAGS",
-    "CARGO_BUILD_RUSTFLAGS",
-    "RUSTFLAGS",
-    "LIBSQLITE3_SYS_USE_PKG_CONFIG",
-    "SQLITE3_LIB_DIR",
-    "SQLITE3_INCLUDE_DIR",
-    "SQLITE3_STATIC",
-    "PKG_CONFIG_PATH",
-    "LIBSQLITE3_FLAGS",
-    "WALBURST_SQLITE_PREPARED_FROM",
-];
-
-fn cargo() -> Command {
-    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    for v in SCRUBBED {
-        c.env_remove(v);
-    }
-    c
-}
-
-/// Runs `cmd` with stderr appended to `log` and returns its stdout lines; fails (naming the
-/// log) on a non-zero exit or after [`BUILD_DEADLINE`].
-fn run_logged(mut cmd: Command, log: &Path, what: &str) -> Result<Vec<String>, PrepareError> {
-    let write_log = || io("write the log", log);
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(write_log())?;
-    writeln!(&log_file, "\n=== {what}: {cmd:?}").map_err(write_log())?;
-    // Its own process group: an interrupt kills the whole build (cargo and every rustc or
-    // cc under it), and a terminal's Ctrl-C reaches only walburst, which does that.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log_file.try_clone().map_err(write_log())?)
-        .spawn()
-        .map_err(|error| PrepareError::Start {
-            what: what.to_string(),
-            log: log.to_path_buf(),
-            error,
-        })?;
-    let stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
-    });
-    // Woken by the exit itself (a pidfd) or by SIGINT/SIGTERM, not by a polling interval.
-    use crate::runner::reap::{Waited, wait_exit_or_interrupt};
-    let kill_group = |child: &mut std::process::Child| {
-        if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        let _ = child.wait();
-    };
-    let status = match wait_exit_or_interrupt(&mut child, BUILD_DEADLINE) {
-        Ok(Waited::Exited(s)) => s,
-        Ok(Waited::TimedOut) => {
-            kill_group(&mut child);
-            return Err(PrepareError::Deadline {
-                what: what.to_string(),
-                log: log.to_path_buf(),
-            });
-        }
-        Ok(Waited::Interrupted) => {
-            kill_group(&mut child);
-            return Err(PrepareError::Interrupted {
-                what: what.to_string(),
-                log: log.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(io("wait for the build writing", log)(e)),
-    };
-    // A build that ended on its own just as the interrupt came is still stopped here.
-    if crate::signals::interrupted() {
-        return Err(PrepareError::Interrupted {
-            what: what.to_string(),
-            log: log.to_path_buf(),
-        });
-    }
-    let lines = reader.join().unwrap_or_default();
-    for l in &lines {
-        writeln!(&log_file, "{l}").map_err(write_log())?;
-    }
-    if !status.success() {
-        return Err(PrepareError::Failed {
-            what: what.to_string(),
-            status,
-            log: log.to_path_buf(),
-        });
-    }
-    Ok(lines)
-}
-
-/// Step 1: the release's static library, compiled by its own `libsqlite3-sys` build script.
+/// Step 1: the release's static library, compiled by its own `libsqlite3-sys` build script
+/// (for an npm release: that crate's build script with the package's amalgamation, `npm`).
 fn build_static(release: &Release, log: &Path) -> Result<PathBuf, PrepareError> {
     let root = cache::root();
-    let krate = root.join("amalgamation").join(release.libsqlite3_sys);
-    std::fs::create_dir_all(krate.join("src")).map_err(io("create", &krate))?;
-    std::fs::write(
-        krate.join("Cargo.toml"),
-        format!(
-            "# Written by `walburst sqlite prepare`: compiles one SQLite amalgamation.\n\
-             [package]\nname = \"walburst-sqlite-amalgamation\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\nlibsqlite3-sys = {{ version = \"={}\", features = [\"bundled\"] }}\n\n[workspace]\n",
-            release.libsqlite3_sys
-        ),
-    )
-    .and_then(|()| std::fs::write(krate.join("src").join("lib.rs"), ""))
-    .map_err(io("write the amalgamation crate", &krate))?;
+    let krate = crate_project(release.libsqlite3_sys)?;
+    let krate = match release.source {
+        Source::Crate => krate,
+        Source::Npm(n) => super::npm::project(release, n, &krate, log)?,
+    };
     let mut cmd = cargo();
     cmd.current_dir(&krate)
         .args([
@@ -212,7 +41,11 @@ fn build_static(release: &Release, log: &Path) -> Result<PathBuf, PrepareError> 
     let lines = run_logged(
         cmd,
         log,
-        &format!("compiling libsqlite3-sys {}", release.libsqlite3_sys),
+        &format!(
+            "compiling SQLite {} ({})",
+            release.sqlite,
+            release.origin_text()
+        ),
     )?;
     let out_dir = lines
         .iter()
@@ -240,6 +73,23 @@ fn build_static(release: &Release, log: &Path) -> Result<PathBuf, PrepareError> 
         });
     }
     Ok(lib)
+}
+
+/// The throwaway crate that depends on `libsqlite3-sys = "=sys"` with `bundled`.
+fn crate_project(sys: &str) -> Result<PathBuf, PrepareError> {
+    let krate = cache::root().join("amalgamation").join(sys);
+    std::fs::create_dir_all(krate.join("src")).map_err(io("create", &krate))?;
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "# Written by `walburst sqlite prepare`: compiles one SQLite amalgamation.\n\
+             [package]\nname = \"walburst-sqlite-amalgamation\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\nlibsqlite3-sys = {{ version = \"={sys}\", features = [\"bundled\"] }}\n\n[workspace]\n"
+        ),
+    )
+    .and_then(|()| std::fs::write(krate.join("src").join("lib.rs"), ""))
+    .map_err(io("write the amalgamation crate", &krate))?;
+    Ok(krate)
 }
 
 /// Step 1b: `libsqlite3.so.0` (+ `libsqlite3.so` for the linker) and `pkgconfig/sqlite3.pc`.
@@ -290,6 +140,12 @@ fn build_walburst(release: &Release, dir: &Path, log: &Path) -> Result<(), Prepa
             "-C link-arg=-Wl,--disable-new-dtags,-rpath,$ORIGIN",
         )
         .env("WALBURST_SQLITE_PREPARED_FROM", release.libsqlite3_sys);
+    if let Source::Npm(_) = release.source {
+        cmd.env(
+            "WALBURST_SQLITE_PREPARED_AMALGAMATION",
+            release.origin_text(),
+        );
+    }
     run_logged(cmd, log, "building walburst against it")?;
     std::fs::copy(target.join("release").join(BINARY), dir.join(BINARY))
         .map_err(io("copy the built walburst into", dir))?;
@@ -375,8 +231,8 @@ pub fn ensure(
     step(
         1,
         &format!(
-            "compiling the amalgamation of libsqlite3-sys {} (log: {})",
-            release.libsqlite3_sys,
+            "compiling the amalgamation of SQLite {v} ({}) (log: {})",
+            release.origin_text(),
             log.display()
         ),
     );
@@ -399,6 +255,16 @@ pub fn ensure(
             return Err(PrepareError::Mismatch {
                 asked: v,
                 runs: format!("{} ({})", id.version, id.origin.describe()),
+                log: log.clone(),
+            });
+        }
+        if let Some(pinned) = release.pinned_source_id()
+            && id.source_id != pinned
+        {
+            return Err(PrepareError::SourceId {
+                asked: v,
+                pinned: pinned.to_string(),
+                runs: id.source_id,
                 log: log.clone(),
             });
         }
@@ -426,6 +292,10 @@ pub fn ensure(
         sqlite_version: v,
         sqlite_source_id: id.source_id,
         libsqlite3_sys: release.libsqlite3_sys.to_string(),
+        amalgamation: match release.source {
+            Source::Crate => None,
+            Source::Npm(_) => Some(release.origin_text()),
+        },
         source_fingerprint: fingerprint,
         prepared_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         prepare_secs: (start.elapsed().as_secs_f64() * 10.0).round() / 10.0,

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Set at compile time by `walburst sqlite prepare` (the `libsqlite3-sys` version whose
 /// amalgamation the linked library was built from); absent in an ordinary build.
 const PREPARED_FROM: Option<&str> = option_env!("WALBURST_SQLITE_PREPARED_FROM");
+/// Set at compile time by `walburst sqlite prepare` when the amalgamation came from
+/// elsewhere than that crate (`npm better-sqlite3@12.6.2`); absent for a crate's own.
+const PREPARED_AMALGAMATION: Option<&str> = option_env!("WALBURST_SQLITE_PREPARED_AMALGAMATION");
 
 /// How the running SQLite was obtained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +24,10 @@ pub enum SqliteOrigin {
     Prepared {
         libsqlite3_sys: String,
         library: PathBuf,
+        /// Where the amalgamation came from when not from that crate itself (an npm
+        /// package: `npm better-sqlite3@12.6.2`); the crate's build script compiled it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amalgamation: Option<String>,
     },
     /// Some other shared library (a system `libsqlite3.so.0`, or a prepared build that
     /// did not find its own library).
@@ -31,9 +38,18 @@ impl SqliteOrigin {
     pub fn describe(&self) -> String {
         match self {
             SqliteOrigin::Bundled => "bundled".into(),
-            SqliteOrigin::Prepared { libsqlite3_sys, .. } => {
-                format!("prepared from libsqlite3-sys {libsqlite3_sys}")
-            }
+            SqliteOrigin::Prepared {
+                libsqlite3_sys,
+                amalgamation: None,
+                ..
+            } => format!("prepared from libsqlite3-sys {libsqlite3_sys}"),
+            SqliteOrigin::Prepared {
+                libsqlite3_sys,
+                amalgamation: Some(from),
+                ..
+            } => format!(
+                "prepared from {from}, compiled by libsqlite3-sys {libsqlite3_sys}'s build script"
+            ),
             SqliteOrigin::SystemLibrary { library } => {
                 format!("system library {}", library.display())
             }
@@ -89,6 +105,7 @@ pub fn origin() -> SqliteOrigin {
         Some(sys) if exe_dir.is_some() && exe_dir == lib_dir => SqliteOrigin::Prepared {
             libsqlite3_sys: sys.to_string(),
             library,
+            amalgamation: PREPARED_AMALGAMATION.map(str::to_string),
         },
         _ => SqliteOrigin::SystemLibrary { library },
     }
