@@ -384,6 +384,19 @@ fn verify_database(
     if kanban && judge_ledger && healthy {
         c.isolation = isolation::claims::check(&conn, ran, records);
     }
+    // A read-modify-write history needs the commit order from the database
+    // (`isolation::rewrite`); an unreadable one leaves it unjudged, and says so.
+    if rewrite_lists(&spec.scenario) {
+        c.isolation = Some(if healthy {
+            isolation::rewrite::check(&conn, ran, records)
+        } else {
+            isolation::records::IsolationReport {
+                transactions: Some("read-modify-write".into()),
+                error: Some("not judged: the database failed its integrity check".into()),
+                ..Default::default()
+            }
+        });
+    }
     match content::content_hash(&conn) {
         Ok(h) => c.content_hash = Some(h),
         Err(e) => c.content_hash_error = Some(e.to_string()),
@@ -440,6 +453,12 @@ fn state_unjudgeable(
     })
 }
 
+/// Whether the run's lists are read-modify-writes, judged with the database's commit order.
+fn rewrite_lists(s: &crate::scenario::Scenario) -> bool {
+    s.workload.profile == crate::scenario::Profile::ListAppend
+        && s.workload.list_write != crate::scenario::ListWrite::Append
+}
+
 /// The checks judged from the records and the runner's observations alone: completeness,
 /// write exclusion, guard errors, coverage, lockstep breaches, the sidecar, isolation.
 fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations) {
@@ -472,7 +491,9 @@ fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);
     c.global_lock_ops = lock_use::holders(&spec.scenario.strategy, plan, obs).len() as u64;
-    if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend {
+    if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend
+        && !rewrite_lists(&spec.scenario)
+    {
         c.isolation = Some(isolation::records::check(plan, &obs.records));
     }
     c.snapshots = snapshot::check(&obs.records);

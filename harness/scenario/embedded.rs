@@ -64,6 +64,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "kanban-readers",
     "snapshot-restart-control",
     "checkpoint-starvation",
+    "lost-update",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

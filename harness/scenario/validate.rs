@@ -405,6 +405,18 @@ fn check_list_append(s: &Scenario) -> Result<(), Invalid> {
             "workload.list_reads",
             "applies only to profile = \"list-append\"; allowed values: \"in-transaction\", \"before-begin\"",
         )),
+        Profile::Kanban if w.list_write != ListWrite::Append => Err(Invalid::field(
+            "workload.list_write",
+            "applies only to profile = \"list-append\"; allowed values: \"append\", \"rewrite\", \"rewrite-stale-retry\"",
+        )),
+        Profile::ListAppend
+            if w.list_write != ListWrite::Append && w.list_reads != ListReads::InTransaction =>
+        {
+            Err(Invalid::field(
+                "workload.list_write",
+                "a read-modify-write reads inside its own transaction; leave list_reads out or \"in-transaction\" with it; allowed values: \"append\", \"rewrite\", \"rewrite-stale-retry\"",
+            ))
+        }
         _ if w.claim != ClaimStyle::CompareAndSwap
             && (w.profile != Profile::Kanban || s.worker.is_some()) =>
         {

@@ -255,9 +255,36 @@ impl Anomaly {
                     let _ = write!(s, "{}", explain_step(history, step));
                 }
                 let _ = write!(s, "; so {} precedes itself", t(steps[0].from));
+                if let Some((first, second, key)) = lost_update(steps) {
+                    let _ = write!(
+                        s,
+                        ". A lost update (Adya's P4) on key {key}: {} wrote key {key} after {}, from a read that missed {}'s write",
+                        t(second),
+                        t(first),
+                        t(first)
+                    );
+                }
                 s
             }
         }
+    }
+}
+
+/// A cycle of two transactions, `first -ww-> second -rw-> first` on one key: the second
+/// wrote the key after the first, from a read that missed the first's write. Returns
+/// (first, second, key).
+pub fn lost_update(steps: &[CycleStep]) -> Option<(TxnId, TxnId, Key)> {
+    let [a, b] = steps else {
+        return None;
+    };
+    let (ww, rw) = match (a.why, b.why) {
+        (Why::Ww { .. }, Why::Rw { .. }) => (a, b),
+        (Why::Rw { .. }, Why::Ww { .. }) => (b, a),
+        _ => return None,
+    };
+    match (ww.why, rw.why) {
+        (Why::Ww { key, .. }, Why::Rw { key: k2, .. }) if key == k2 => Some((ww.from, ww.to, key)),
+        _ => None,
     }
 }
 

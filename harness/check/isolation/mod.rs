@@ -44,6 +44,7 @@ pub mod export;
 pub mod graph;
 pub mod history;
 pub mod records;
+pub mod rewrite;
 pub mod sample;
 pub mod versions;
 
