@@ -100,6 +100,17 @@ def wrote(result, why):
     return {"event_id": event_id, "task_id": task_id}
 
 
+def list_txn(conn, cfg, op, actor):
+    """The app's list transaction in the shape the run asks for (``workload.list_write``):
+    appends, or a read-modify-write whose retry reads again (``rewrite``) or not
+    (``rewrite-stale-retry``, the lost-update control)."""
+    how = actor.workload.get("list_write") or "append"
+    if how == "append":
+        return app.list_txn(conn, cfg, actor.worker, op["seq"], op["at_ms"], op["list"])
+    return app.list_rewrite_txn(conn, cfg, actor.worker, op["seq"], op["at_ms"], op["list"],
+                                stale_retry=how == "rewrite-stale-retry")
+
+
 def listed(result):
     event_id, mops = result
     return {"event_id": event_id, "list": mops}
@@ -119,8 +130,7 @@ OPS = {
         "no running task to complete")),
     "gc_events": with_conn(lambda c, cfg, op, a: wrote(app.gc_events(
         c, cfg, a.worker, op["seq"], op["at_ms"]), "")),
-    "list_txn": with_conn(lambda c, cfg, op, a: listed(app.list_txn(
-        c, cfg, a.worker, op["seq"], op["at_ms"], op["list"]))),
+    "list_txn": with_conn(lambda c, cfg, op, a: listed(list_txn(c, cfg, op, a))),
     "checkpoint": with_conn(lambda c, cfg, op, a: {"checkpoint": list(app.checkpoint(
         c, cfg, (a.workload.get("checkpoint_mode") or "passive").upper()))}),
 }

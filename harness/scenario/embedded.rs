@@ -65,6 +65,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "snapshot-restart-control",
     "checkpoint-starvation",
     "lost-update",
+    "python-lost-update",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {
