@@ -225,7 +225,10 @@ mod tests {
         ];
         let rep = judge(&records, &after(&[("t-a", 0, 3), ("t-a", 1, 4)]));
         assert!(rep.failed());
-        assert_eq!(rep.classes.keys().collect::<Vec<_>>(), ["G-single"]);
+        assert_eq!(
+            rep.classes.keys().collect::<Vec<_>>(),
+            ["G-single", "lost-update"]
+        );
         let f = &rep.anomalies[0];
         assert_eq!(f.class, AnomalyClass::GSingle);
         assert_eq!(f.anomaly.txns().len(), 2, "{}", f.explanation);
