@@ -426,16 +426,17 @@ def create_task(conn, cfg, worker, seq, at, body, tid=None):
 
 
 def claim_task(conn, cfg, worker, seq, at):
-    """Claims the best ready task by compare-and-swap; None when there is none to win."""
+    """Claims the best ready task by compare-and-swap; None when there is none to win, else
+    (event id, task id, the task's claim_lock as read before claiming it)."""
     me = worker_name(worker)
     try:
         with write_txn(conn, cfg):
             row = conn.execute(
-                "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
+                "SELECT id, claim_lock FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
                 "ORDER BY priority DESC, created_at LIMIT 1").fetchone()
             if row is None:
                 raise NothingToDo("no ready task to claim")
-            tid = row[0]
+            tid, seen = row
             cur = conn.execute(
                 "UPDATE tasks SET status = 'running', claim_lock = ?, claimed_by = ?, "
                 "assignee = ?, updated_at = ? WHERE id = ? AND status = 'ready' "
@@ -448,7 +449,7 @@ def claim_task(conn, cfg, worker, seq, at):
             eid = _event(conn, tid, "claimed", '{"by":"%s"}' % me, at, worker, seq)
     except NothingToDo:
         return None
-    return eid, tid
+    return eid, tid, seen
 
 
 def claim_task_read_then_write(conn, cfg, worker, seq, at):
@@ -456,16 +457,17 @@ def claim_task_read_then_write(conn, cfg, worker, seq, at):
     ``python-double-claim`` negative control): a deferred transaction reads the best ready
     task, then updates it by id alone; when the update is turned away (busy, or a stale
     snapshot once another claim committed) it rolls back and retries the update in a new
-    transaction without reading again, so two workers can claim one task. Never copy it."""
+    transaction without reading again, so two workers can claim one task. Never copy it.
+    Returns what :func:`claim_task` returns."""
     me = worker_name(worker)
     conn.execute("BEGIN DEFERRED")
     try:
         row = conn.execute(
-            "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
+            "SELECT id, claim_lock FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
             "ORDER BY priority DESC, created_at LIMIT 1").fetchone()
         if row is None:
             raise NothingToDo("no ready task to claim")
-        tid = row[0]
+        tid, seen = row
         for attempt in range(cfg.retries + 1):
             try:
                 conn.execute(
@@ -496,7 +498,7 @@ def claim_task_read_then_write(conn, cfg, worker, seq, at):
             except sqlite3.OperationalError:
                 pass
         raise
-    return eid, tid
+    return eid, tid, seen
 
 
 def heartbeat(conn, cfg, worker, seq, at):

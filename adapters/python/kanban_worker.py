@@ -100,6 +100,16 @@ def wrote(result, why):
     return {"event_id": event_id, "task_id": task_id}
 
 
+def claimed(result):
+    """A claim's record: what it wrote, and its read of the task it claimed (the task's
+    claim_lock as the app saw it), which walburst's isolation checker judges."""
+    if result is None:
+        return Nothing("nothing to claim")
+    event_id, task_id, seen = result
+    return {"event_id": event_id, "task_id": task_id,
+            "claim_read": {"task_id": task_id, "claim_lock": seen}}
+
+
 def list_txn(conn, cfg, op, actor):
     """The app's list transaction in the shape the run asks for (``workload.list_write``):
     appends, or a read-modify-write whose retry reads again (``rewrite``) or not
@@ -119,8 +129,8 @@ def listed(result):
 OPS = {
     "create_task": with_conn(lambda c, cfg, op, a: wrote(app.create_task(
         c, cfg, a.worker, op["seq"], op["at_ms"], op["payload"], op.get("task_id")), "")),
-    "claim_task": with_conn(lambda c, cfg, op, a: wrote(app.claim_task(
-        c, cfg, a.worker, op["seq"], op["at_ms"]), "nothing to claim")),
+    "claim_task": with_conn(lambda c, cfg, op, a: claimed(app.claim_task(
+        c, cfg, a.worker, op["seq"], op["at_ms"]))),
     "heartbeat": with_conn(lambda c, cfg, op, a: wrote(app.heartbeat(
         c, cfg, a.worker, op["seq"], op["at_ms"]), "no running task to heartbeat")),
     "add_comment": with_conn(lambda c, cfg, op, a: wrote(app.add_comment(
@@ -153,8 +163,8 @@ app.check_file_length = guard_step(app.check_file_length, guard_report)
 # ``--claim=read-then-write``: the app's racy claim, the twin of the built-in worker's
 # ``claim = "read-then-write"`` (scenarios/python-double-claim.toml, a negative control).
 if "--claim=read-then-write" in sys.argv[1:]:
-    OPS["claim_task"] = with_conn(lambda c, cfg, op, a: wrote(app.claim_task_read_then_write(
-        c, cfg, a.worker, op["seq"], op["at_ms"]), "nothing to claim"))
+    OPS["claim_task"] = with_conn(lambda c, cfg, op, a: claimed(app.claim_task_read_then_write(
+        c, cfg, a.worker, op["seq"], op["at_ms"])))
 
 if __name__ == "__main__":
     walburst_worker.serve(OPS, open=open_early, idle=open_idle, close=close,

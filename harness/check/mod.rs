@@ -381,8 +381,16 @@ fn verify_database(
         }
     }
     // The claims as a history for the isolation checker (`isolation::claims`).
-    if kanban && judge_ledger && healthy {
-        c.isolation = isolation::claims::check(&conn, ran, records);
+    // An external worker's claims too, from what its adapter reports, when the database is
+    // the kanban schema (no app ledger of its own).
+    let claims = spec.scenario.workload.profile == crate::scenario::Profile::Kanban
+        && spec.scenario.ledger.is_none();
+    if claims && judge_ledger && healthy {
+        let reads = match spec.scenario.worker {
+            None => isolation::claims::ClaimReads::Inferred,
+            Some(_) => isolation::claims::ClaimReads::Reported,
+        };
+        c.isolation = isolation::claims::check(&conn, ran, records, reads);
     }
     // A read-modify-write history needs the commit order from the database
     // (`isolation::rewrite`); an unreadable one leaves it unjudged, and says so.

@@ -211,6 +211,7 @@ impl<'a> Actor<'a> {
             list: op.list.clone(),
             reads: Vec::new(),
             wal_frames: None,
+            claim_read: None,
         }
     }
 

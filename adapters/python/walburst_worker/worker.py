@@ -6,7 +6,8 @@ calling the app's own code (which opens its own connections: the gated factory i
 on import sees them). The function's return value says what it wrote:
 
 * ``None`` or a dict with optional ``event_id``/``task_id`` (and, for a ``list_txn``, ``list``:
-  its micro-ops with each read's ``values``): it ran; whether it committed
+  its micro-ops with each read's ``values``; for a ``claim_task``, ``claim_read``: the task
+  and its ``claim_lock`` as the claim read them): it ran; whether it committed
   is what the gate saw (a COMMIT that returned OK, or an autocommit write);
 * :class:`Nothing` ``("why")``: it found nothing to do and rolled back;
 * raising: the op failed, unless COMMIT had already returned OK (then it is committed and
@@ -294,6 +295,8 @@ class Worker:
             # A list_txn reports its micro-ops with what each read returned; one that failed
             # before returning them reports the planned ones (its appends, reads unknown).
             rec["list"] = info.get("list", op["list"])
+        if info.get("claim_read") is not None:
+            rec["claim_read"] = info["claim_read"]
         # In lockstep the runner waits for want lines: nothing may sit in a buffer.
         self.channel.send(rec, flush=self.lockstep)
         if "close" in points and not ctx.closed:
