@@ -380,30 +380,9 @@ fn verify_database(
             },
         }
     }
-    // The claims as a history for the isolation checker (`isolation::claims`).
-    // An external worker's claims too, from what its adapter reports, when the database is
-    // the kanban schema (no app ledger of its own).
-    let claims = spec.scenario.workload.profile == crate::scenario::Profile::Kanban
-        && spec.scenario.ledger.is_none();
-    if claims && judge_ledger && healthy {
-        let reads = match spec.scenario.worker {
-            None => isolation::claims::ClaimReads::Inferred,
-            Some(_) => isolation::claims::ClaimReads::Reported,
-        };
-        c.isolation = isolation::claims::check(&conn, ran, records, reads);
-    }
-    // A read-modify-write history needs the commit order from the database
-    // (`isolation::rewrite`); an unreadable one leaves it unjudged, and says so.
-    if rewrite_lists(&spec.scenario) {
-        c.isolation = Some(if healthy {
-            isolation::rewrite::check(&conn, ran, records)
-        } else {
-            isolation::records::IsolationReport {
-                transactions: Some("read-modify-write".into()),
-                error: Some("not judged: the database failed its integrity check".into()),
-                ..Default::default()
-            }
-        });
+    if let Some(iso) = isolation_from_db(&spec.scenario, &conn, ran, records, judge_ledger, healthy)
+    {
+        c.isolation = Some(iso);
     }
     match content::content_hash(&conn) {
         Ok(h) => c.content_hash = Some(h),
@@ -458,6 +437,41 @@ fn state_unjudgeable(
         format!(
             "state oracle not judged: {unknown_heartbeats} heartbeat(s) of unknown outcome, and a gc that may have removed the event of one that committed"
         )
+    })
+}
+
+/// The isolation histories that need the database: the claims (`isolation::claims`), an
+/// external worker's too from what its adapter reports, when the database is the kanban
+/// schema (no app ledger of its own); and read-modify-write lists, whose commit order is in
+/// the `lists` log (`isolation::rewrite`), left unjudged, and saying so, when the database
+/// is unhealthy.
+fn isolation_from_db(
+    s: &crate::scenario::Scenario,
+    conn: &rusqlite::Connection,
+    ran: &Plan,
+    records: &[crate::observe::OpRecord],
+    judge_ledger: bool,
+    healthy: bool,
+) -> Option<isolation::records::IsolationReport> {
+    let claims = s.workload.profile == crate::scenario::Profile::Kanban && s.ledger.is_none();
+    if claims && judge_ledger && healthy {
+        let reads = match s.worker {
+            None => isolation::claims::ClaimReads::Inferred,
+            Some(_) => isolation::claims::ClaimReads::Reported,
+        };
+        return isolation::claims::check(conn, ran, records, reads);
+    }
+    if !rewrite_lists(s) {
+        return None;
+    }
+    Some(if healthy {
+        isolation::rewrite::check(conn, ran, records)
+    } else {
+        isolation::records::IsolationReport {
+            transactions: Some("read-modify-write".into()),
+            error: Some("not judged: the database failed its integrity check".into()),
+            ..Default::default()
+        }
     })
 }
 

@@ -274,28 +274,32 @@ impl Anomaly {
                     names.join(", ")
                 )
             }
-            Anomaly::Cycle { steps } => {
-                let mut s = format!("{class} cycle of {} transactions: ", steps.len());
-                for (i, step) in steps.iter().enumerate() {
-                    if i > 0 {
-                        s.push_str("; ");
-                    }
-                    let _ = write!(s, "{}", explain_step(history, step));
-                }
-                let _ = write!(s, "; so {} precedes itself", t(steps[0].from));
-                if let Some((first, second, key)) = lost_update(steps) {
-                    let _ = write!(
-                        s,
-                        ". A lost update (Adya's P4) on key {key}: {} wrote key {key} after {}, from a read that missed {}'s write",
-                        t(second),
-                        t(first),
-                        t(first)
-                    );
-                }
-                s
-            }
+            Anomaly::Cycle { steps } => explain_cycle(history, class, steps),
         }
     }
+}
+
+/// A cycle edge by edge, and, when it is two writers of one key, that it is a lost update.
+fn explain_cycle(history: &History, class: AnomalyClass, steps: &[CycleStep]) -> String {
+    let t = |id: TxnId| txn_name(history, id);
+    let mut s = format!("{class} cycle of {} transactions: ", steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        let _ = write!(s, "{}", explain_step(history, step));
+    }
+    let _ = write!(s, "; so {} precedes itself", t(steps[0].from));
+    if let Some((first, second, key)) = lost_update(steps) {
+        let _ = write!(
+            s,
+            ". A lost update (Adya's P4) on key {key}: {} wrote key {key} after {}, from a read that missed {}'s write",
+            t(second),
+            t(first),
+            t(first)
+        );
+    }
+    s
 }
 
 /// A cycle of two transactions, `first -ww-> second -rw-> first` on one key: the second

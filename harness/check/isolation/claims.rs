@@ -87,29 +87,8 @@ pub fn history(
             continue;
         };
         let (outcome, mut mops) = claim_mops(r, key[task]);
-        if outcome == Outcome::Ok {
-            match (reads, &r.claim_read) {
-                (_, Some(read)) => {
-                    let values = match read.claim_lock.as_deref() {
-                        None => Vec::new(),
-                        Some(lock) => vec![claim_lock_value(lock).ok_or_else(|| {
-                            format!(
-                                "worker {} seq {} reported claim_lock {lock:?} for task {}: not w<worker>:<seq>",
-                                r.worker, r.seq, read.task_id
-                            )
-                        })?],
-                    };
-                    mops[0] = Mop::Read {
-                        key: key[read.task_id.as_str()],
-                        values: Some(values),
-                    };
-                }
-                (ClaimReads::Inferred, None) => {}
-                (ClaimReads::Reported, None) => {
-                    mops.remove(0);
-                    unjudged_reads += 1;
-                }
-            }
+        if outcome == Outcome::Ok && !read_as_reported(r, reads, &key, &mut mops)? {
+            unjudged_reads += 1;
         }
         if outcome != Outcome::Fail {
             known.insert((r.worker, r.seq));
@@ -152,6 +131,38 @@ pub fn history(
         key_names,
         unjudged_reads,
     })
+}
+
+/// Sets a committed claim's read (`mops[0]`) to what its record reports, if it does; with
+/// none, an external worker's claim keeps its write alone (`Ok(false)`: unjudged) and the
+/// built-in worker's its read of the task ready. `Err` names a claim lock it cannot read.
+fn read_as_reported(
+    r: &OpRecord,
+    reads: ClaimReads,
+    key: &BTreeMap<&str, u64>,
+    mops: &mut Vec<Mop>,
+) -> Result<bool, String> {
+    let Some(read) = &r.claim_read else {
+        if reads == ClaimReads::Reported {
+            mops.remove(0);
+            return Ok(false);
+        }
+        return Ok(true);
+    };
+    let values = match read.claim_lock.as_deref() {
+        None => Vec::new(),
+        Some(lock) => vec![claim_lock_value(lock).ok_or_else(|| {
+            format!(
+                "worker {} seq {} reported claim_lock {lock:?} for task {}: not w<worker>:<seq>",
+                r.worker, r.seq, read.task_id
+            )
+        })?],
+    };
+    mops[0] = Mop::Read {
+        key: key[read.task_id.as_str()],
+        values: Some(values),
+    };
+    Ok(true)
 }
 
 /// A claim record's outcome and micro-ops on its task's key `k`.
