@@ -9,7 +9,9 @@ connections and idle connections as the scenario says. Run by the runner as
 """
 
 import os
+import random
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -121,6 +123,19 @@ def list_txn(conn, cfg, op, actor):
                                 stale_retry=how == "rewrite-stale-retry")
 
 
+def snapshot(conn, cfg, op, actor):
+    """A reader's op (``workload.readers``): the app's read_snapshot, holding its snapshot a
+    random 1-20 ms (``reader_hold_ms``) between reads; in lockstep the gate skips sleeps and
+    the scheduler places other actors' steps between the reads. ``--reader=restart-between-reads``
+    is the app's broken reader, the negative control of walburst's snapshot-stability check."""
+    lo, hi = actor.workload.get("reader_hold_ms") or [1, 20]
+    hold = lambda: time.sleep(random.uniform(lo, hi) / 1000)  # noqa: E731
+    restart = "--reader=restart-between-reads" in sys.argv[1:]
+    reads = app.read_snapshot(conn, hold=hold, restart=restart)
+    return {"reads": [{"tasks": t, "events": e, "checksum": c, "t_ns": ns}
+                      for t, e, c, ns in reads]}
+
+
 def listed(result):
     event_id, mops = result
     return {"event_id": event_id, "list": mops}
@@ -141,6 +156,7 @@ OPS = {
     "gc_events": with_conn(lambda c, cfg, op, a: wrote(app.gc_events(
         c, cfg, a.worker, op["seq"], op["at_ms"]), "")),
     "list_txn": with_conn(lambda c, cfg, op, a: listed(list_txn(c, cfg, op, a))),
+    "read_snapshot": with_conn(snapshot),
     "checkpoint": with_conn(lambda c, cfg, op, a: {"checkpoint": list(app.checkpoint(
         c, cfg, (a.workload.get("checkpoint_mode") or "passive").upper()))}),
 }

@@ -66,6 +66,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "checkpoint-starvation",
     "lost-update",
     "python-lost-update",
+    "python-kanban-readers",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -90,6 +90,9 @@ def guard_step(fn, report_of):
 def _outcome(kind, ctx, result, exc):
     """(outcome, reason, error) from what the op function did and what the gate saw."""
     if exc is None:
+        if kind == "read_snapshot" and not ctx.ambiguous:
+            # A read transaction: its COMMIT acknowledges no write.
+            return "done", None, None
         if ctx.commit_ok:
             return "committed", None, None
         if ctx.ambiguous:
@@ -295,6 +298,9 @@ class Worker:
             # A list_txn reports its micro-ops with what each read returned; one that failed
             # before returning them reports the planned ones (its appends, reads unknown).
             rec["list"] = info.get("list", op["list"])
+        if info.get("reads"):
+            # A read_snapshot's reads of the board, in order, inside one read transaction.
+            rec["reads"] = info["reads"]
         if info.get("claim_read") is not None:
             rec["claim_read"] = info["claim_read"]
         # In lockstep the runner waits for want lines: nothing may sit in a buffer.
