@@ -495,3 +495,27 @@ fn every_scenario_file_is_valid_and_embedded_verbatim() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn a_lockstep_only_scenario_refuses_free_mode_and_runs_in_lockstep_by_default() {
+    let sb = Sandbox::new();
+    // Its yield points pause a lockstep step: a free run would never reach its window.
+    sb.expect_rejected(
+        &["wal-reset-bug", "--seed", "7", "--mode", "free"],
+        &[
+            "wal-reset-bug",
+            "io.points[0].action",
+            "yield",
+            "--mode lockstep",
+        ],
+    );
+    // Without --mode it runs where its steps exist (the bundled SQLite is fixed: PASS).
+    let o = sb.run(&["wal-reset-bug", "--seed", "7", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let seed_line = stdout.lines().next().unwrap_or_default();
+    assert!(
+        seed_line.starts_with("SEED=7 ") && seed_line.contains(" mode=lockstep "),
+        "{stdout}"
+    );
+}

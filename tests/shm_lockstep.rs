@@ -123,12 +123,17 @@ fn the_same_seed_gives_the_same_trace_hash() {
     );
 }
 
-/// Outside lockstep, with a value that is not one of the two, or with an app's own worker
+/// In free mode, with a value that is not one of the two, or with an app's own worker
 /// (which has no fault VFS to pause in): exit 2, naming the field and what is allowed.
+/// (Without `--mode` such a scenario runs in lockstep: tests/cli_input.rs.)
 #[test]
 fn shm_points_are_refused_where_they_cannot_work() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = walburst(dir.path(), "run", &["wal-checkpointer-shm", "--seed", "1"]);
+    let (code, _, err) = walburst(
+        dir.path(),
+        "run",
+        &["wal-checkpointer-shm", "--seed", "1", "--mode", "free"],
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("field `lockstep.points`"), "{err}");
     assert!(

@@ -168,3 +168,59 @@ fn the_table_gives_the_expected_verdict_on_every_offered_release() {
     assert_eq!(row("3.53.2"), ["pass", "pass", "-", "hit"], "{out}");
     assert_eq!(row("3.54.1"), ["pass", "pass", "-", "-"], "{out}");
 }
+
+/// `known-bugs --measure` on the bundled release (no prepare): each demo scenario really runs
+/// there and gives the table's verdict (the fixed release: pass), and the summary says so.
+#[test]
+fn measuring_the_table_on_the_bundled_release_runs_every_demo_and_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("kb");
+    let (code, stdout, stderr) = sqlite(&[
+        "known-bugs",
+        "--measure",
+        "--sqlite",
+        "3.54.1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("AGREE: 2 of 2 cells"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("known-bugs-measured.json")).unwrap(),
+    )
+    .unwrap();
+    let cells = summary["cells"].as_array().unwrap();
+    let bugs: Vec<&str> = cells.iter().map(|c| c["bug"].as_str().unwrap()).collect();
+    assert_eq!(bugs, ["wal-reset", "close-drops-posix-locks"]);
+    for c in cells {
+        assert_eq!(c["measured"]["verdict"], "pass", "{c}");
+        assert_eq!(c["agrees"], true, "{c}");
+        // The cell's run wrote its reports where the summary says.
+        let reports = std::fs::read_dir(c["out"].as_str().unwrap())
+            .unwrap()
+            .count();
+        assert!(reports > 0, "{c}");
+    }
+    // Bugs without a scenario are named, not run.
+    assert!(!summary["not_measured"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn measure_flags_without_measure_and_unknown_releases_are_refused() {
+    let (code, _, err) = sqlite(&["known-bugs", "--sqlite", "3.54.1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--measure"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("kb");
+    let (code, _, err) = sqlite(&[
+        "known-bugs",
+        "--measure",
+        "--sqlite",
+        "3.99.0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("3.99.0"), "{err}");
+    assert!(!out.exists(), "nothing written on bad input");
+}

@@ -22,7 +22,7 @@ fn request(dir: &Path) -> SweepRequest {
             keep: false,
             work_dir: Some(dir.join("work")),
         },
-        mode: Mode::Free,
+        mode: Some(Mode::Free),
         check_determinism: false,
         worker_exe: None,
         scale: Default::default(),

@@ -12,6 +12,7 @@ pub mod isolation;
 pub mod ledger;
 pub mod lock_use;
 pub mod snapshot;
+pub mod stale_read;
 pub mod state;
 pub mod verdict;
 pub mod verify;

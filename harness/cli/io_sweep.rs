@@ -64,6 +64,10 @@ pub fn command(a: &super::RunArgs, overrides: Overrides) -> i32 {
         Ok(x) => x,
         Err(e) => return super::usage_error(e),
     };
+    let mode = match crate::scenario::run_mode(&scenario, a.mode) {
+        Ok(m) => m,
+        Err(e) => return super::usage_error(crate::scenario::LoadError::new(&source, e)),
+    };
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
@@ -79,7 +83,7 @@ pub fn command(a: &super::RunArgs, overrides: Overrides) -> i32 {
         scenario,
         source,
         overrides,
-        mode: a.mode,
+        mode,
         budget: a
             .budget
             .unwrap_or(SweepBudget::Runs(SweepBudget::DEFAULT_RUNS)),

@@ -11,6 +11,7 @@ pub mod args;
 mod compare;
 mod explore;
 mod io_sweep;
+mod known_bugs_measure;
 mod nightly;
 mod shrink;
 mod sqlite;
@@ -101,9 +102,11 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// `free`: processes race as the OS schedules them. `lockstep`: one SQL step at a time,
-    /// chosen by the seeded scheduler, so the interleaving itself is reproducible.
-    #[arg(long, value_parser = args::mode(), default_value = "free")]
-    pub mode: Mode,
+    /// chosen by the seeded scheduler, so the interleaving itself is reproducible. Default:
+    /// free, except for a scenario whose steps exist only in lockstep (`[lockstep] points =
+    /// "shm"`, `action = "yield"` io points), which runs in lockstep.
+    #[arg(long, value_parser = args::mode())]
+    pub mode: Option<Mode>,
     /// Run each seed twice in lockstep and compare trace and content hashes.
     #[arg(long)]
     pub check_determinism: bool,
@@ -411,15 +414,6 @@ fn run_command(a: RunArgs) -> i32 {
     if a.io_sweep.is_some() {
         return io_sweep::command(&a, overrides);
     }
-    if a.mode == Mode::Free
-        && !a.check_determinism
-        && (overrides.scheduler.is_some() || overrides.pct_depth.is_some())
-    {
-        eprintln!(
-            "error: --scheduler and --pct-depth apply only with --mode lockstep (or --check-determinism)"
-        );
-        return EXIT_USAGE;
-    }
     let request = match a.sweep_request() {
         Ok(r) => r,
         Err(e) => {
@@ -457,16 +451,27 @@ fn run_command(a: RunArgs) -> i32 {
             }
         }
     }
-    // `points = "shm"` steps exist only in lockstep (a determinism check runs there).
-    let run_mode = if a.check_determinism {
-        Mode::Lockstep
+    // Each scenario's mode: the one asked for, or lockstep where its steps exist only there
+    // (a determinism check runs in lockstep).
+    let asked = if a.check_determinism {
+        Some(Mode::Lockstep)
     } else {
         a.mode
     };
+    let mut modes = Vec::with_capacity(loaded.len());
     for (s, source, _) in &loaded {
-        if let Err(e) = crate::scenario::check_mode(s, run_mode) {
-            return usage_error(LoadError::new(source, e));
+        match crate::scenario::run_mode(s, asked) {
+            Ok(m) => modes.push(m),
+            Err(e) => return usage_error(LoadError::new(source, e)),
         }
+    }
+    if modes.contains(&Mode::Free)
+        && (overrides.scheduler.is_some() || overrides.pct_depth.is_some())
+    {
+        eprintln!(
+            "error: --scheduler and --pct-depth apply only with --mode lockstep (or --check-determinism)"
+        );
+        return EXIT_USAGE;
     }
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
@@ -481,14 +486,8 @@ fn run_command(a: RunArgs) -> i32 {
     };
     let mut console = Console::new(a.quiet);
     install_interrupt_handler();
-    // A determinism check only means something when the interleaving is the seed's.
-    let mode = if a.check_determinism {
-        Mode::Lockstep
-    } else {
-        a.mode
-    };
     let (mut passed, mut failed, mut unwritten) = (0u32, 0u32, 0u32);
-    for (s, source, overrides) in loaded {
+    for ((s, source, overrides), mode) in loaded.into_iter().zip(modes) {
         let seeds = a.seed.map(|x| vec![x]).unwrap_or_else(|| s.seeds.clone());
         for seed in seeds {
             let req = RunRequest {

@@ -55,7 +55,37 @@ pub enum SqliteCommand {
     },
     /// The known multi-process SQLite bugs: affected releases, fix, the scenario that shows
     /// each, and the expected verdict on every offered release.
-    KnownBugs,
+    ///
+    /// With --measure, runs each bug's scenario on every offered release (or those --sqlite
+    /// names; releases not yet prepared are prepared first, 1-2 minutes each), prints the
+    /// measured verdicts beside the expected ones and writes `known-bugs-measured.json`
+    /// into --out. Exit status: 0 every cell gave the table's verdict, 1 one did not (or
+    /// could not be judged), 2 bad input, 130 interrupted.
+    KnownBugs {
+        /// Run the table instead of printing it.
+        #[arg(long)]
+        measure: bool,
+        /// With --measure: only these releases, e.g. 3.51.1,3.51.3 (default: every offered one).
+        #[arg(
+            long,
+            value_name = "VERSION",
+            value_delimiter = ',',
+            requires = "measure"
+        )]
+        sqlite: Vec<String>,
+        /// With --measure: where each cell's reports, its log and the summary go.
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = "reports/known-bugs",
+            requires = "measure"
+        )]
+        out: PathBuf,
+        /// With --measure: the longest one cell (one scenario on one release, its prepare
+        /// included) may take before it is stopped and counted as an error.
+        #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = humantime::parse_duration, requires = "measure")]
+        cell_timeout: std::time::Duration,
+    },
     /// Internal: print this binary's SQLite (version, source id, origin) as JSON.
     #[command(hide = true)]
     Identity,
@@ -64,7 +94,17 @@ pub enum SqliteCommand {
 pub fn command(a: SqliteArgs) -> i32 {
     match a.command {
         SqliteCommand::List => list(),
-        SqliteCommand::KnownBugs => known_bugs_table(),
+        SqliteCommand::KnownBugs {
+            measure: true,
+            sqlite,
+            out,
+            cell_timeout,
+        } => super::known_bugs_measure::command(super::known_bugs_measure::MeasureRequest {
+            releases: sqlite,
+            out,
+            cell_timeout,
+        }),
+        SqliteCommand::KnownBugs { .. } => known_bugs_table(),
         SqliteCommand::Advise {
             version,
             python,

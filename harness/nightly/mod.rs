@@ -90,7 +90,8 @@ pub struct SweepRequest {
     /// One seed instead of the scenarios' own.
     pub seed: Option<u64>,
     pub output: crate::report::outputs::Outputs,
-    pub mode: scenario::Mode,
+    /// `--mode`; `None`: each case's default (`scenario::run_mode`).
+    pub mode: Option<scenario::Mode>,
     pub check_determinism: bool,
     pub worker_exe: Option<std::path::PathBuf>,
     pub scale: scenario::Scale,

@@ -55,6 +55,24 @@ pub fn txn(seed: u64, worker: u32, seq: u32) -> Vec<ListMop> {
         .collect()
 }
 
+/// `[io.stale_read]`'s worker and first seq for `seed` (its own stream, so the transactions
+/// drawn above are the same with the fault or without).
+pub fn stale_target(
+    st: &crate::scenario::StaleRead,
+    seed: u64,
+    workers: u32,
+) -> crate::scenario::StaleTarget {
+    let mut rng = stream(seed, "stale-read", 0, 0);
+    let drawn = rng.random_range(0..workers.max(1));
+    let [lo, hi] = st.from_seq.bounds();
+    let from = rng.random_range(lo..=hi);
+    crate::scenario::StaleTarget {
+        worker: st.worker.unwrap_or(drawn),
+        from_seq: u32::try_from(from).unwrap_or(u32::MAX),
+        freeze: st.freeze,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

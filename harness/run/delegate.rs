@@ -26,8 +26,8 @@ use crate::observe::lockstep::TraceEntry;
 use crate::releases::{cache, prepare};
 use crate::report::Report;
 use crate::run::{RunError, RunOutcome, RunRequest};
+use crate::scenario::Scenario;
 use crate::scenario::release::SqliteVersion;
-use crate::scenario::{Mode, Scenario};
 use crate::worker::origin::{self, EXPECT_ENV, mismatch};
 
 /// What a delegated run hands back: everything a [`RunOutcome`] holds but the page, so a
@@ -83,9 +83,8 @@ fn run_args(req: &RunRequest, out_dir: &Path, quiet: bool) -> Vec<String> {
         "--seed".into(),
         req.seed.to_string(),
     ];
-    if req.mode == Mode::Lockstep {
-        args.extend(["--mode".into(), "lockstep".into()]);
-    }
+    // Always explicit: the child must not pick a scenario default of its own.
+    args.extend(["--mode".into(), req.mode.name().into()]);
     for o in req.overrides.as_args() {
         args.extend(o.split_whitespace().map(String::from));
     }

@@ -397,6 +397,7 @@ pub fn run(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<RunOutcome, 
             .and_then(|_| check::verify::open_for_verify(&spec.db_path).ok());
         let io = durability::io_report(s, &obs, power_loss, conn.as_ref());
         durability::judge_io(s, req.mode == Mode::Lockstep, &io, &mut v);
+        check::stale_read::judge(s, req.seed, &obs.records, &mut v);
         io
     });
     let keep = req.keep || v.verdict != verdict::VerdictKind::Pass;

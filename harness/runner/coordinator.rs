@@ -569,6 +569,10 @@ mod tests;
 #[path = "coordinator_props_tests.rs"]
 mod props_tests;
 
+#[cfg(test)]
+#[path = "coordinator_process_tests.rs"]
+mod process_tests;
+
 #[path = "coordinator_shm.rs"]
 mod shm;
 

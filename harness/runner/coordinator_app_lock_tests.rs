@@ -192,3 +192,53 @@ fn c_action(a: ActorId, l: &StepAction) -> StepAction {
         _ => l.clone(),
     }
 }
+
+/// `held_by_sibling` (mutation-testing controls, MUTANTS.md): only a declared holder of
+/// *that* lock, in *its own* process, and not the waiter itself, keeps a waiter off.
+#[test]
+fn only_a_sibling_declaring_that_very_lock_holds_it() {
+    let a = |worker, actor| ActorId { worker, actor };
+    let name = |n: &str| AppLockName::try_from(n.to_owned()).unwrap();
+    let l = StepAction::app_lock("app.L");
+    let actors = [a(0, 0), a(0, 1), a(1, 0)];
+    let fresh = || {
+        Coordinator::new(
+            Box::new(crate::runner::scheduler::RandomScheduler::new(1)),
+            &actors,
+            100,
+        )
+    };
+    // A sibling that declares another lock: not held.
+    let mut c = fresh();
+    c.on(StepEvent::WantHolding(
+        a(0, 0),
+        StepAction::Open,
+        vec![name("app.M")],
+    ));
+    c.on(StepEvent::Want(a(0, 1), l.clone()));
+    assert!(!c.held_by_sibling(a(0, 1)));
+    // Another process declaring a lock of the same name (its own, in its own process): not held.
+    let mut c = fresh();
+    c.on(StepEvent::WantHolding(
+        a(1, 0),
+        StepAction::Open,
+        vec![name("app.L")],
+    ));
+    c.on(StepEvent::Want(a(0, 1), l.clone()));
+    assert!(!c.held_by_sibling(a(0, 1)));
+    // The waiter's own declaration is no sibling's.
+    let mut c = fresh();
+    c.on(StepEvent::WantHolding(
+        a(0, 1),
+        l.clone(),
+        vec![name("app.L")],
+    ));
+    assert!(!c.held_by_sibling(a(0, 1)));
+    // A sibling declaring that lock: held.
+    c.on(StepEvent::WantHolding(
+        a(0, 0),
+        StepAction::Open,
+        vec![name("app.L")],
+    ));
+    assert!(c.held_by_sibling(a(0, 1)));
+}

@@ -52,6 +52,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "wal-lock-hazard-by-release",
     "list-append",
     "list-append-reads-before-begin",
+    "list-append-stale-read",
     "double-claim",
     "python-double-claim",
     "python-list-append",

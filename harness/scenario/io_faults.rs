@@ -14,12 +14,19 @@ pub struct IoFaults {
     /// What the VFS claims about the storage, and how it behaves in a power loss.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<super::io_device::Device>,
+    /// One worker's read-only transactions read through a frozen wal-index
+    /// (`scenario/stale_read.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_read: Option<super::StaleRead>,
 }
 
 impl IoFaults {
     /// Whether workers open their connections through the fault VFS.
     pub fn wants_vfs(&self) -> bool {
-        self.counters || !self.points.is_empty() || self.device.is_some()
+        self.counters
+            || !self.points.is_empty()
+            || self.device.is_some()
+            || self.stale_read.is_some()
     }
 
     pub fn is_off(&self) -> bool {

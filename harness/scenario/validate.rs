@@ -32,6 +32,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     validate_lockstep(s)?;
     validate_faults(s)?;
     super::io_faults::validate(s)?;
+    super::stale_read::validate(s)?;
     if s.limits.run_timeout_secs == 0 || s.limits.start_timeout_secs == 0 {
         return Err(Invalid::table(
             "limits",
@@ -249,16 +250,54 @@ fn validate_lockstep(s: &Scenario) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// A scenario that can only run in lockstep (`[lockstep] points = "shm"`) refused for a run
-/// in `mode`: the shm points are lockstep steps, a free run would silently ignore them.
+/// The field that makes `s` a lockstep-only scenario, if any: the steps it names (shm-call
+/// steps, `yield` pauses inside a step) exist only where the coordinator grants steps; a free
+/// run would silently skip them and judge a run that never reached its window.
+pub fn lockstep_only(s: &Scenario) -> Option<&'static str> {
+    if s.lockstep.points == LockstepPoints::Shm {
+        Some("lockstep.points")
+    } else if s.io.points.iter().any(|p| p.action == IoAction::Yield) {
+        Some("io.points")
+    } else {
+        None
+    }
+}
+
+/// The mode a run of `s` uses: the one asked for (`--mode`), else lockstep for a
+/// lockstep-only scenario ([`lockstep_only`]), else free. A mode the scenario cannot run in
+/// is refused ([`check_mode`]).
+pub fn run_mode(s: &Scenario, asked: Option<Mode>) -> Result<Mode, Invalid> {
+    let mode = asked.unwrap_or(if lockstep_only(s).is_some() {
+        Mode::Lockstep
+    } else {
+        Mode::Free
+    });
+    check_mode(s, mode)?;
+    Ok(mode)
+}
+
+/// A lockstep-only scenario ([`lockstep_only`]) refused for a run in `mode`: its shm points
+/// or yield pauses are lockstep steps, a free run would silently ignore them.
 pub fn check_mode(s: &Scenario, mode: Mode) -> Result<(), Invalid> {
-    if s.lockstep.points == LockstepPoints::Shm && mode != Mode::Lockstep {
+    if mode == Mode::Lockstep {
+        return Ok(());
+    }
+    if s.lockstep.points == LockstepPoints::Shm {
         return Err(Invalid::field(
             "lockstep.points",
             format!(
-                "= \"shm\" applies only with --mode lockstep (or --check-determinism), this run is --mode {}; allowed values: {}",
+                "= \"shm\" applies only with --mode lockstep (or --check-determinism, or no --mode: this scenario then runs in lockstep), this run is --mode {}; allowed values: {}",
                 mode.name(),
                 LockstepPoints::ALL.map(LockstepPoints::name).join(", ")
+            ),
+        ));
+    }
+    if let Some(i) = s.io.points.iter().position(|p| p.action == IoAction::Yield) {
+        return Err(Invalid::field(
+            format!("io.points[{i}].action"),
+            format!(
+                "= \"yield\" pauses a lockstep step inside SQLite: it applies only with --mode lockstep (or --check-determinism, or no --mode: this scenario then runs in lockstep), this run is --mode {}",
+                mode.name()
             ),
         ));
     }

@@ -41,6 +41,8 @@ pub struct Actor<'a> {
     /// Seeded kills of this worker (any actor's op may carry one).
     pub kills: Vec<StartKill>,
     jitter: ChaCha8Rng,
+    /// `[io.stale_read]`: this actor's read-only connection, if its ops read stale.
+    stale: super::stale::StaleReads,
 }
 
 /// Names a guard step's result for the trace. An error is hashed as `error` alone: its
@@ -94,6 +96,7 @@ impl<'a> Actor<'a> {
             sink,
             gate,
             kills: Vec::new(),
+            stale: super::stale::StaleReads::new(spec, worker),
             jitter: stream(
                 spec.seed,
                 "retry-jitter",
@@ -179,6 +182,7 @@ impl<'a> Actor<'a> {
                 self.maybe_die(op.seq, KillPoint::Close);
             }
         }
+        self.stale.close(&self.gate);
         // In lockstep the last close (which may checkpoint and delete -wal) is a step like
         // any other, never concurrent with another actor's step.
         if let Some(s) = session.take() {
@@ -219,77 +223,6 @@ impl<'a> Actor<'a> {
         rec.t_end_ns = monotonic_ns();
         rec.latency_us = rec.t_end_ns.saturating_sub(rec.t_start_ns) / 1000;
         self.sink.op(rec);
-    }
-
-    fn checkpoint(&self, conn: &Connection, rec: &mut OpRecord) {
-        let st = &self.spec.strategy;
-        let wanted = st.lock_checkpoints && st.write_lock_scope == LockScope::Transaction;
-        let Ok(_held) = self.transaction_lock(wanted, rec) else {
-            return;
-        };
-        let lockstep = self.gate.is_lockstep();
-        if !lockstep
-            && self
-                .kills
-                .iter()
-                .any(|k| k.seq == rec.seq && k.point == KillPoint::Checkpoint)
-        {
-            // Free mode: land the kill while the checkpoint runs, a timer a seeded few
-            // microseconds in ("somewhere during"). Lockstep uses a fixed point instead.
-            let delay = stream(
-                self.spec.seed,
-                "kill-timer",
-                u64::from(self.worker),
-                u64::from(rec.seq),
-            )
-            .random_range(0..2000u64);
-            let (w, a, seq) = (self.worker, self.actor, rec.seq);
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_micros(delay));
-                die(RecordSink::global(), w, a, seq, KillPoint::Checkpoint);
-            });
-        }
-        let mode = self.spec.workload.checkpoint_mode.as_sql();
-        let res = self.gate.step(
-            StepAction::Checkpoint,
-            || {
-                let r = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                    Ok([r.get(0)?, r.get(1)?, r.get(2)?])
-                });
-                // Lockstep: a fixed point inside the gated step, after SQLite's checkpoint
-                // returned and before its result is reported, the same in every run.
-                if lockstep {
-                    self.maybe_die(rec.seq, KillPoint::Checkpoint);
-                }
-                r
-            },
-            |r| match r {
-                Ok([busy, ..]) if *busy != 0 => StepResult::Busy {
-                    code: "SQLITE_BUSY".into(),
-                },
-                other => sql_result(other),
-            },
-        );
-        // If the timer has not landed yet, the kill lands now: never after the op reports.
-        self.maybe_die(rec.seq, KillPoint::Checkpoint);
-        match res {
-            Ok(res) => {
-                rec.outcome = Outcome::Done;
-                rec.checkpoint = Some(res);
-                rec.wal_frames = self.wal_frames();
-            }
-            Err(e) => {
-                rec.outcome = Outcome::Failed;
-                rec.error = Some(SqlError::from_rusqlite(&e));
-            }
-        }
-    }
-
-    /// The WAL's size in frames now (`wal_size`), in WAL mode only.
-    fn wal_frames(&self) -> Option<u64> {
-        (self.spec.sqlite.journal_mode == JournalMode::Wal)
-            .then(|| super::wal_size::wal_frames(&self.spec.db_path))
-            .flatten()
     }
 
     /// Whether to try again after BUSY. Free mode follows the strategy (with a seeded jitter
@@ -499,6 +432,12 @@ impl<'a> Actor<'a> {
             return;
         };
 
+        if self.stale.applies(op, &rec.list)
+            && let Err(e) = self.stale.read(self.spec, &self.gate, &mut rec.list)
+        {
+            rec.error = Some(SqlError::from_rusqlite(&e));
+            return;
+        }
         if op.kind == OpKind::ListTxn
             && self.spec.workload.list_reads == ListReads::BeforeBegin
             && let Err(e) = list_append::read_before_begin(conn, &self.gate, &mut rec.list)
@@ -604,3 +543,7 @@ impl<'a> Actor<'a> {
         }
     }
 }
+
+// The checkpoint op (and the WAL size it reports), in a file of its own.
+#[path = "actor_checkpoint.rs"]
+mod checkpoint;

@@ -16,6 +16,7 @@ pub mod origin;
 pub mod reader;
 pub mod sink;
 pub mod sqlite;
+pub mod stale;
 pub mod strategy;
 pub mod vfs;
 pub mod wal_size;

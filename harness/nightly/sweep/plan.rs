@@ -102,8 +102,9 @@ pub(super) struct Sweep {
 pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, SweepError> {
     let sw = &a.sweep;
     let overrides = a.scale.overrides();
-    let mode = if a.check_determinism {
-        Mode::Lockstep
+    // Each case's mode: the one asked for, or lockstep where its steps exist only there.
+    let asked = if a.check_determinism {
+        Some(Mode::Lockstep)
     } else {
         a.mode
     };
@@ -127,6 +128,8 @@ pub(super) fn prepare(a: &SweepRequest, plan: SeedPlan) -> Result<Sweep, SweepEr
         };
         case_count += cases.len();
         for case in cases {
+            let mode = crate::scenario::run_mode(&case.scenario, asked)
+                .map_err(|e| crate::scenario::LoadError::new(suite.case_source(case), e))?;
             let seeds = plan
                 .seeds
                 .clone()

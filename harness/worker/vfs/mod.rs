@@ -8,6 +8,7 @@
 //! the app's own `libsqlite3.so.0`.
 
 mod counters;
+pub mod frozen;
 mod points;
 pub mod power;
 pub mod preload;

@@ -20,6 +20,7 @@ use std::ptr;
 
 use rusqlite::ffi;
 
+use super::frozen::{self, Frozen};
 use super::{Api, Proceed, after, before, device, logging, phase, shm_point, undo};
 use crate::observe::step::ShmCall;
 use crate::scenario::{FileKind, IoOp};
@@ -34,6 +35,9 @@ struct ShimFile {
     kind: FileKind,
     /// The file's path as SQLite opened it (for the undo log), or null.
     path: *const c_char,
+    /// `[io.stale_read]`: this main file's wal-index copies (a leaked box, freed at close),
+    /// or null for every other file.
+    frozen: *mut Frozen,
 }
 
 const HEADER: usize = std::mem::size_of::<ShimFile>().div_ceil(16) * 16;
@@ -103,6 +107,11 @@ unsafe extern "C" fn x_open(
         let real_file = (file as *mut u8).add(HEADER) as *mut ffi::sqlite3_file;
         let kind = kind_from_flags(flags);
         let path = if name.is_null() { ptr::null() } else { name };
+        let frozen = if kind == FileKind::Main && frozen::take_request() {
+            Box::into_raw(Box::<Frozen>::default())
+        } else {
+            ptr::null_mut()
+        };
         ptr::write(
             file as *mut ShimFile,
             ShimFile {
@@ -112,6 +121,7 @@ unsafe extern "C" fn x_open(
                 real: real_file,
                 kind,
                 path,
+                frozen,
             },
         );
         (*real_file).pMethods = ptr::null();
@@ -124,6 +134,11 @@ unsafe extern "C" fn x_open(
         let rc = ((*real_vfs).xOpen.expect("unix VFS has xOpen"))(
             real_vfs, name, real_file, flags, out_flags,
         );
+        if (*real_file).pMethods.is_null() && !frozen.is_null() {
+            // SAFETY: made above and never handed out: m_close will not run for this file.
+            drop(Box::from_raw(frozen));
+            (*(file as *mut ShimFile)).frozen = ptr::null_mut();
+        }
         if !(*real_file).pMethods.is_null() {
             (*file).pMethods = &METHODS;
             if kind == FileKind::Main {
@@ -170,6 +185,12 @@ unsafe extern "C" fn m_close(f: *mut ffi::sqlite3_file) -> c_int {
     unsafe {
         let (r, m) = real(f);
         let rc = (m.xClose.expect("xClose"))(r);
+        let fz = (*(f as *mut ShimFile)).frozen;
+        if !fz.is_null() {
+            // SAFETY: made by Box::into_raw in x_open, freed only here, once.
+            drop(Box::from_raw(fz));
+            (*(f as *mut ShimFile)).frozen = ptr::null_mut();
+        }
         if shim(f).kind == FileKind::Main {
             super::closed_main();
         }
@@ -403,10 +424,19 @@ unsafe extern "C" fn m_shm_map(
     }
     unsafe {
         let (r, m) = real(f);
-        match m.xShmMap {
+        let rc = match m.xShmMap {
             Some(x) => x(r, pg, pgsz, extend, pp),
             None => ffi::SQLITE_IOERR_SHMMAP,
+        };
+        // A frozen connection gets its private copy of the region instead (a read-only
+        // `-shm` answers SQLITE_READONLY with a usable pointer: copied as well).
+        let fz = shim(f).frozen;
+        if !fz.is_null() && (rc == ffi::SQLITE_OK || rc == ffi::SQLITE_READONLY) && !(*pp).is_null()
+        {
+            // SAFETY: fz is this file's live Frozen (see m_close); *pp maps pgsz bytes.
+            *pp = (*fz).region(pg, *pp, pgsz);
         }
+        rc
     }
 }
 
@@ -455,6 +485,11 @@ unsafe extern "C" fn m_shm_barrier(f: *mut ffi::sqlite3_file) {
 
 unsafe extern "C" fn m_shm_unmap(f: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
     unsafe {
+        let fz = shim(f).frozen;
+        if !fz.is_null() {
+            // SAFETY: as in m_shm_map; SQLite drops its pointers into the copies here.
+            (*fz).unmap();
+        }
         let (r, m) = real(f);
         match m.xShmUnmap {
             Some(x) => x(r, delete),
