@@ -282,9 +282,10 @@ fn the_double_claim_control_is_deterministic() {
 }
 
 /// The Python twin: kanban_app's racy claim through the adapter fails on the same invariant
-/// alone in lockstep; the app's compare-and-swap claim holds it.
+/// in lockstep, and on the isolation checker's claims history (what the adapter reported
+/// each claim read: tests/claims_isolation.rs); the app's compare-and-swap claim holds it.
 #[test]
-fn the_python_double_claim_twin_fails_by_its_invariant_alone() {
+fn the_python_double_claim_twin_fails_by_its_invariant() {
     require_python();
     let dir = tempfile::tempdir().unwrap();
     let r = run(
@@ -294,7 +295,10 @@ fn the_python_double_claim_twin_fails_by_its_invariant_alone() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert_eq!(
         r.failure_signatures(),
-        ["invariant/invariant_check/unexpected"],
+        [
+            "isolation/isolation_checker/unexpected",
+            "invariant/invariant_check/unexpected"
+        ],
         "{:?}",
         r.failures()
     );

@@ -126,3 +126,43 @@ fn bad_reader_settings_are_refused_by_field() {
         assert!(stderr.contains(field), "case {i}: {stderr}");
     }
 }
+
+/// The Python example app's readers (`kanban_app.read_snapshot` through the adapter): the
+/// same check finds every read transaction stable, 5 seeds in each mode; the app's broken
+/// reader (`--reader=restart-between-reads`) fails on `snapshot_stability` alone in lockstep.
+#[test]
+fn the_python_apps_readers_are_judged_and_its_broken_reader_fails_by_name() {
+    python3_for("readers");
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let good = shipped("python-kanban-readers").replace("{scenario_dir}", scenarios);
+    let broken = good.replace(
+        "kanban_worker.py\"]",
+        "kanban_worker.py\", \"--reader=restart-between-reads\"]",
+    );
+    assert_ne!(good, broken);
+    let mut interleaved = 0;
+    for mode in ["free", "lockstep"] {
+        for seed in 1..=5 {
+            let r = run_file(dir.path(), &good, seed, mode);
+            assert_eq!(r.code, 0, "{mode} seed {seed}: {:?}", r.failures());
+            assert_eq!(r.u("/checks/snapshots/read_txns"), 60, "2 readers x 30");
+            assert_eq!(r.u("/checks/snapshots/judged"), 60);
+            assert_eq!(r.u("/checks/snapshots/reads"), 180);
+            assert_eq!(r.u("/checks/snapshots/unstable"), 0);
+            interleaved += r.u("/checks/snapshots/interleaved");
+        }
+    }
+    assert!(interleaved > 0, "no commit ever landed between two reads");
+    for seed in 1..=3 {
+        let r = run_file(dir.path(), &broken, seed, "lockstep");
+        assert_eq!(r.code, 1, "seed {seed}: {}{}", r.stdout, r.stderr);
+        assert!(r.u("/checks/snapshots/unstable") > 0, "seed {seed}");
+        assert_eq!(
+            r.failure_signatures(),
+            ["snapshot_stability/snapshot_check/unexpected"],
+            "seed {seed}: {:?}",
+            r.failures()
+        );
+    }
+}

@@ -426,16 +426,17 @@ def create_task(conn, cfg, worker, seq, at, body, tid=None):
 
 
 def claim_task(conn, cfg, worker, seq, at):
-    """Claims the best ready task by compare-and-swap; None when there is none to win."""
+    """Claims the best ready task by compare-and-swap; None when there is none to win, else
+    (event id, task id, the task's claim_lock as read before claiming it)."""
     me = worker_name(worker)
     try:
         with write_txn(conn, cfg):
             row = conn.execute(
-                "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
+                "SELECT id, claim_lock FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
                 "ORDER BY priority DESC, created_at LIMIT 1").fetchone()
             if row is None:
                 raise NothingToDo("no ready task to claim")
-            tid = row[0]
+            tid, seen = row
             cur = conn.execute(
                 "UPDATE tasks SET status = 'running', claim_lock = ?, claimed_by = ?, "
                 "assignee = ?, updated_at = ? WHERE id = ? AND status = 'ready' "
@@ -448,7 +449,7 @@ def claim_task(conn, cfg, worker, seq, at):
             eid = _event(conn, tid, "claimed", '{"by":"%s"}' % me, at, worker, seq)
     except NothingToDo:
         return None
-    return eid, tid
+    return eid, tid, seen
 
 
 def claim_task_read_then_write(conn, cfg, worker, seq, at):
@@ -456,16 +457,17 @@ def claim_task_read_then_write(conn, cfg, worker, seq, at):
     ``python-double-claim`` negative control): a deferred transaction reads the best ready
     task, then updates it by id alone; when the update is turned away (busy, or a stale
     snapshot once another claim committed) it rolls back and retries the update in a new
-    transaction without reading again, so two workers can claim one task. Never copy it."""
+    transaction without reading again, so two workers can claim one task. Never copy it.
+    Returns what :func:`claim_task` returns."""
     me = worker_name(worker)
     conn.execute("BEGIN DEFERRED")
     try:
         row = conn.execute(
-            "SELECT id FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
+            "SELECT id, claim_lock FROM tasks WHERE status = 'ready' AND claim_lock IS NULL "
             "ORDER BY priority DESC, created_at LIMIT 1").fetchone()
         if row is None:
             raise NothingToDo("no ready task to claim")
-        tid = row[0]
+        tid, seen = row
         for attempt in range(cfg.retries + 1):
             try:
                 conn.execute(
@@ -496,7 +498,7 @@ def claim_task_read_then_write(conn, cfg, worker, seq, at):
             except sqlite3.OperationalError:
                 pass
         raise
-    return eid, tid
+    return eid, tid, seen
 
 
 def heartbeat(conn, cfg, worker, seq, at):
@@ -578,6 +580,112 @@ def list_txn(conn, cfg, worker, seq, at, mops):
                 done.append({"f": "read", "key": m["key"], "values": [r[0] for r in rows]})
         eid = _event(conn, None, "list_txn", "", at, worker, seq)
     return eid, done
+
+
+def _touched_keys(mops):
+    keys = []
+    for m in mops:
+        if m["key"] not in keys:
+            keys.append(m["key"])
+    return keys
+
+
+def _read_register(conn, key):
+    row = conn.execute("SELECT list FROM list_registers WHERE key = ?", (key,)).fetchone()
+    return [int(v) for v in row[0].split()] if row else []
+
+
+def list_rewrite_txn(conn, cfg, worker, seq, at, mops, stale_retry=False):
+    """The list transaction as a read-modify-write (walburst's ``list_write = "rewrite"``):
+    each list is one row of ``list_registers``, read in a deferred transaction and written
+    back whole with this transaction's values appended (each value also goes to ``lists``,
+    whose id order is the commit order). When the write is turned away ("database is
+    locked": busy, or a stale snapshot) the whole transaction runs again, reads included.
+
+    ``stale_retry=True`` is the lost-update negative control (``rewrite-stale-retry``,
+    scenarios/python-lost-update.toml): the retry writes the lists read before, reading
+    nothing again, and overwrites what another process committed meanwhile. Never copy it.
+    Returns (event id, the reads then the appends, as walburst's record wants them)."""
+    appends = [m for m in mops if m["f"] == "append"]
+    conn.execute("BEGIN DEFERRED")
+    try:
+        read = None
+        for attempt in range(cfg.retries + 1):
+            if read is None:
+                read = [(k, _read_register(conn, k)) for k in _touched_keys(mops)]
+            lists = {}
+            for m in appends:
+                base = dict(read)[m["key"]]
+                lists.setdefault(m["key"], list(base)).append(m["value"])
+            try:
+                # The event first: it takes the write lock, or is turned away before any
+                # write.
+                eid = _event(conn, None, "list_txn", "", at, worker, seq)
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_busy_error(exc) or attempt == cfg.retries:
+                    raise
+                conn.execute("ROLLBACK")
+                lo, hi = cfg.retry_jitter_ms
+                time.sleep(random.uniform(lo, hi) / 1000)
+                conn.execute("BEGIN DEFERRED")
+                if not stale_retry:
+                    read = None  # the correct retry: read again in the new snapshot
+        for key in sorted(lists):
+            conn.execute("INSERT OR REPLACE INTO list_registers (key, list) VALUES (?, ?)",
+                         (key, " ".join(str(v) for v in lists[key])))
+        for m in appends:
+            conn.execute("INSERT INTO lists (key, value, worker, seq) VALUES (?, ?, ?, ?)",
+                         (m["key"], m["value"], worker, seq))
+        _boundary(conn, "COMMIT", cfg)
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass
+        raise
+    done = [{"f": "read", "key": k, "values": v} for k, v in read]
+    return eid, done + [dict(m) for m in appends]
+
+
+def read_board(conn):
+    """One read of the board: (tasks, events, checksum), the checksum mixing each task's
+    status with its timestamps (walburst's kanban readers read the same)."""
+    tasks, checksum = conn.execute(
+        "SELECT count(*), coalesce(sum((length(status) * 7919 + updated_at % 1000003 "
+        "+ coalesce(heartbeat_at, 0) % 1000003) % 2147483647), 0) FROM tasks").fetchone()
+    events = conn.execute("SELECT count(*) FROM task_events").fetchone()[0]
+    return tasks, events, checksum
+
+
+def read_snapshot(conn, reads=3, hold=None, restart=False):
+    """A report reader: one read transaction reading the board ``reads`` times, calling
+    ``hold()`` between reads (a slow report). Inside one snapshot every read must be the
+    same. Returns [(tasks, events, checksum, CLOCK_MONOTONIC ns after the read)].
+
+    ``restart=True`` is a deliberately broken reader (a negative control): it commits and
+    begins again before every read after the first, so its reads see different snapshots."""
+    conn.execute("BEGIN DEFERRED")
+    try:
+        out = []
+        for i in range(reads):
+            if i and hold is not None:
+                hold()
+            if i and restart:
+                conn.execute("COMMIT")
+                conn.execute("BEGIN DEFERRED")
+            tasks, events, checksum = read_board(conn)
+            out.append((tasks, events, checksum, time.monotonic_ns()))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass
+        raise
+    return out
 
 
 def checkpoint(conn, cfg, mode="PASSIVE"):

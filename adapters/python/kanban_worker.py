@@ -9,7 +9,9 @@ connections and idle connections as the scenario says. Run by the runner as
 """
 
 import os
+import random
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -100,6 +102,40 @@ def wrote(result, why):
     return {"event_id": event_id, "task_id": task_id}
 
 
+def claimed(result):
+    """A claim's record: what it wrote, and its read of the task it claimed (the task's
+    claim_lock as the app saw it), which walburst's isolation checker judges."""
+    if result is None:
+        return Nothing("nothing to claim")
+    event_id, task_id, seen = result
+    return {"event_id": event_id, "task_id": task_id,
+            "claim_read": {"task_id": task_id, "claim_lock": seen}}
+
+
+def list_txn(conn, cfg, op, actor):
+    """The app's list transaction in the shape the run asks for (``workload.list_write``):
+    appends, or a read-modify-write whose retry reads again (``rewrite``) or not
+    (``rewrite-stale-retry``, the lost-update control)."""
+    how = actor.workload.get("list_write") or "append"
+    if how == "append":
+        return app.list_txn(conn, cfg, actor.worker, op["seq"], op["at_ms"], op["list"])
+    return app.list_rewrite_txn(conn, cfg, actor.worker, op["seq"], op["at_ms"], op["list"],
+                                stale_retry=how == "rewrite-stale-retry")
+
+
+def snapshot(conn, cfg, op, actor):
+    """A reader's op (``workload.readers``): the app's read_snapshot, holding its snapshot a
+    random 1-20 ms (``reader_hold_ms``) between reads; in lockstep the gate skips sleeps and
+    the scheduler places other actors' steps between the reads. ``--reader=restart-between-reads``
+    is the app's broken reader, the negative control of walburst's snapshot-stability check."""
+    lo, hi = actor.workload.get("reader_hold_ms") or [1, 20]
+    hold = lambda: time.sleep(random.uniform(lo, hi) / 1000)  # noqa: E731
+    restart = "--reader=restart-between-reads" in sys.argv[1:]
+    reads = app.read_snapshot(conn, hold=hold, restart=restart)
+    return {"reads": [{"tasks": t, "events": e, "checksum": c, "t_ns": ns}
+                      for t, e, c, ns in reads]}
+
+
 def listed(result):
     event_id, mops = result
     return {"event_id": event_id, "list": mops}
@@ -108,8 +144,8 @@ def listed(result):
 OPS = {
     "create_task": with_conn(lambda c, cfg, op, a: wrote(app.create_task(
         c, cfg, a.worker, op["seq"], op["at_ms"], op["payload"], op.get("task_id")), "")),
-    "claim_task": with_conn(lambda c, cfg, op, a: wrote(app.claim_task(
-        c, cfg, a.worker, op["seq"], op["at_ms"]), "nothing to claim")),
+    "claim_task": with_conn(lambda c, cfg, op, a: claimed(app.claim_task(
+        c, cfg, a.worker, op["seq"], op["at_ms"]))),
     "heartbeat": with_conn(lambda c, cfg, op, a: wrote(app.heartbeat(
         c, cfg, a.worker, op["seq"], op["at_ms"]), "no running task to heartbeat")),
     "add_comment": with_conn(lambda c, cfg, op, a: wrote(app.add_comment(
@@ -119,8 +155,8 @@ OPS = {
         "no running task to complete")),
     "gc_events": with_conn(lambda c, cfg, op, a: wrote(app.gc_events(
         c, cfg, a.worker, op["seq"], op["at_ms"]), "")),
-    "list_txn": with_conn(lambda c, cfg, op, a: listed(app.list_txn(
-        c, cfg, a.worker, op["seq"], op["at_ms"], op["list"]))),
+    "list_txn": with_conn(lambda c, cfg, op, a: listed(list_txn(c, cfg, op, a))),
+    "read_snapshot": with_conn(snapshot),
     "checkpoint": with_conn(lambda c, cfg, op, a: {"checkpoint": list(app.checkpoint(
         c, cfg, (a.workload.get("checkpoint_mode") or "passive").upper()))}),
 }
@@ -143,8 +179,8 @@ app.check_file_length = guard_step(app.check_file_length, guard_report)
 # ``--claim=read-then-write``: the app's racy claim, the twin of the built-in worker's
 # ``claim = "read-then-write"`` (scenarios/python-double-claim.toml, a negative control).
 if "--claim=read-then-write" in sys.argv[1:]:
-    OPS["claim_task"] = with_conn(lambda c, cfg, op, a: wrote(app.claim_task_read_then_write(
-        c, cfg, a.worker, op["seq"], op["at_ms"]), "nothing to claim"))
+    OPS["claim_task"] = with_conn(lambda c, cfg, op, a: claimed(app.claim_task_read_then_write(
+        c, cfg, a.worker, op["seq"], op["at_ms"])))
 
 if __name__ == "__main__":
     walburst_worker.serve(OPS, open=open_early, idle=open_idle, close=close,

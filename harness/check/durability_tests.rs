@@ -36,6 +36,7 @@ pub(super) fn committed(worker: u32, seq: u32, event_id: i64) -> OpRecord {
         list: Vec::new(),
         reads: Vec::new(),
         wal_frames: None,
+        claim_read: None,
     }
 }
 

@@ -385,9 +385,9 @@ fn verify_database(
             },
         }
     }
-    // The claims as a history for the isolation checker (`isolation::claims`).
-    if kanban && judge_ledger && healthy {
-        c.isolation = isolation::claims::check(&conn, ran, records);
+    if let Some(iso) = isolation_from_db(&spec.scenario, &conn, ran, records, judge_ledger, healthy)
+    {
+        c.isolation = Some(iso);
     }
     if judge_ledger && spec.scenario.workload.attach == crate::scenario::Attach::Aux {
         let aux = crate::protocol::aux_db_path(db);
@@ -449,6 +449,47 @@ fn state_unjudgeable(
     })
 }
 
+/// The isolation histories that need the database: the claims (`isolation::claims`), an
+/// external worker's too from what its adapter reports, when the database is the kanban
+/// schema (no app ledger of its own); and read-modify-write lists, whose commit order is in
+/// the `lists` log (`isolation::rewrite`), left unjudged, and saying so, when the database
+/// is unhealthy.
+fn isolation_from_db(
+    s: &crate::scenario::Scenario,
+    conn: &rusqlite::Connection,
+    ran: &Plan,
+    records: &[crate::observe::OpRecord],
+    judge_ledger: bool,
+    healthy: bool,
+) -> Option<isolation::records::IsolationReport> {
+    let claims = s.workload.profile == crate::scenario::Profile::Kanban && s.ledger.is_none();
+    if claims && judge_ledger && healthy {
+        let reads = match s.worker {
+            None => isolation::claims::ClaimReads::Inferred,
+            Some(_) => isolation::claims::ClaimReads::Reported,
+        };
+        return isolation::claims::check(conn, ran, records, reads);
+    }
+    if !rewrite_lists(s) {
+        return None;
+    }
+    Some(if healthy {
+        isolation::rewrite::check(conn, ran, records)
+    } else {
+        isolation::records::IsolationReport {
+            transactions: Some("read-modify-write".into()),
+            error: Some("not judged: the database failed its integrity check".into()),
+            ..Default::default()
+        }
+    })
+}
+
+/// Whether the run's lists are read-modify-writes, judged with the database's commit order.
+fn rewrite_lists(s: &crate::scenario::Scenario) -> bool {
+    s.workload.profile == crate::scenario::Profile::ListAppend
+        && s.workload.list_write != crate::scenario::ListWrite::Append
+}
+
 /// The checks judged from the records and the runner's observations alone: completeness,
 /// write exclusion, guard errors, coverage, lockstep breaches, the sidecar, isolation.
 fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations) {
@@ -481,7 +522,9 @@ fn check_records(c: &mut Checks, spec: &RunSpec, plan: &Plan, obs: &Observations
         .into_owned();
     c.sidecar_seen = c.files_seen.contains(&lock_name);
     c.global_lock_ops = lock_use::holders(&spec.scenario.strategy, plan, obs).len() as u64;
-    if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend {
+    if spec.scenario.workload.profile == crate::scenario::Profile::ListAppend
+        && !rewrite_lists(&spec.scenario)
+    {
         c.isolation = Some(isolation::records::check(plan, &obs.records));
     }
     c.snapshots = snapshot::check(&obs.records);

@@ -44,6 +44,7 @@ fn record(op: &WorkerOp, worker: u32, event_id: i64) -> OpRecord {
         list: Vec::new(),
         reads: Vec::new(),
         wal_frames: None,
+        claim_read: None,
     }
 }
 

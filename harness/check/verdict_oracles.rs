@@ -97,11 +97,18 @@ pub(super) fn judge_isolation(j: &mut Judgement, c: &Checks) {
         .iter()
         .map(|(c, n)| format!("{c} x{n}"))
         .collect();
-    // A cycle explains the most (which transactions, edges and keys): name one first.
-    let first = iso
-        .anomalies
-        .iter()
-        .find(|f| matches!(f.anomaly, crate::check::isolation::Anomaly::Cycle { .. }))
+    // A cycle explains the most (which transactions, edges and keys): name one first, a
+    // lost update's (two writers of one key) before any other.
+    let cycle = |lost: bool| {
+        iso.anomalies.iter().find(move |f| match &f.anomaly {
+            crate::check::isolation::Anomaly::Cycle { steps } => {
+                !lost || crate::check::isolation::anomaly::lost_update(steps).is_some()
+            }
+            _ => false,
+        })
+    };
+    let first = cycle(true)
+        .or(cycle(false))
         .or(iso.anomalies.first())
         .map(|f| format!("; first: {}", f.explanation))
         .unwrap_or_default();

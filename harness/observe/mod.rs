@@ -134,6 +134,21 @@ pub struct OpRecord {
     /// checkpoint): the WAL's high-water mark then (the checkpoint-starvation check's input).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_frames: Option<u64>,
+    /// A `claim_task`'s read of the task it claimed, as an external worker's app reports
+    /// it: the isolation checker's claims history takes the claim's read from here
+    /// (`check::isolation::claims`). The built-in worker sends none: its claim SQL picks only
+    /// a ready, unclaimed task, which is what the checker then takes it to have read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_read: Option<ClaimRead>,
+}
+
+/// What a claim read of its task before claiming it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRead {
+    pub task_id: String,
+    /// The task's `claim_lock` as read: `null` when no claim held it (ready), else the
+    /// holding claim's `w<worker>:<seq>` (`w003:17`), as the kanban schema writes it.
+    pub claim_lock: Option<String>,
 }
 
 /// One read of the board inside a reader's read transaction: what it returned, and when

@@ -15,8 +15,8 @@ use crate::plan::list_append::ListMop;
 use crate::plan::{self, OpKind, PlannedOp};
 use crate::scenario::{
     Attach, CheckpointMode, ClaimStyle, GuardAt, GuardKind, IoFaults, KillPoint, Lifecycle,
-    ListReads, LockstepPoints, Mode, Overrides, Profile, ReaderTxn, Scenario, ScenarioSource,
-    Setup, SqliteConfig, Strategy,
+    ListReads, ListWrite, LockstepPoints, Mode, Overrides, Profile, ReaderTxn, Scenario,
+    ScenarioSource, Setup, SqliteConfig, Strategy,
 };
 
 /// The protocol version this runner (and the built-in worker) speaks.
@@ -110,6 +110,10 @@ pub struct StartWorkload {
     /// `list-append` only (absent: in the transaction).
     #[serde(default, skip_serializing_if = "is_in_transaction")]
     pub list_reads: ListReads,
+    /// `list-append` only: append, or read-modify-write (absent: append). External workers
+    /// read it too: the app's list transaction takes the same shape.
+    #[serde(default, skip_serializing_if = "ListWrite::is_append")]
+    pub list_write: ListWrite,
     /// How the built-in worker claims (absent: compare-and-swap).
     #[serde(default, skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
     pub claim: ClaimStyle,
@@ -209,6 +213,7 @@ impl Start {
                 checkpoint_mode: w.checkpoint_mode,
                 setup: w.setup,
                 list_reads: w.list_reads,
+                list_write: w.list_write,
                 claim: w.claim,
                 reader_txn: w.reader_txn,
                 reader_hold_ms: w.reader_hold_ms,

@@ -28,6 +28,13 @@ pub fn section(b: &mut String, r: &Report) {
         escape(&edges.join(", ")),
         iso.anomaly_count
     );
+    if iso.unjudged_reads > 0 {
+        let _ = writeln!(
+            b,
+            "<p>{} committed claim(s) reported no read of their task: judged as writes alone.</p>",
+            iso.unjudged_reads
+        );
+    }
     if let Some(e) = &iso.error {
         let _ = writeln!(b, "<p>The history could not be checked: {}</p>", escape(e));
     }

@@ -88,6 +88,7 @@ fn records(workers: u32, ops: u32) -> Vec<OpRecord> {
                 list: Vec::new(),
                 reads: Vec::new(),
                 wal_frames: None,
+                claim_read: None,
             });
         }
     }

@@ -67,6 +67,9 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "checkpoint-starvation",
     "super-journal-rollback",
     "super-journal-zeroed",
+    "lost-update",
+    "python-lost-update",
+    "python-kanban-readers",
 ];
 
 pub fn embedded() -> &'static [EmbeddedScenario] {

@@ -42,8 +42,8 @@ pub use strategy::{InitLock, LockScope, LockWait, Strategy, WriteLock};
 pub use validate::{check_mode, lockstep_only, run_mode, validate};
 pub use worker::{CohortCommand, SCENARIO_DIR_VAR, WorkerCommand, WorkerTable};
 pub use workload::{
-    Attach, CheckpointMode, ClaimStyle, DEFAULT_READER_HOLD_MS, Lifecycle, ListReads, OpMix,
-    Profile, READS_PER_SNAPSHOT, ReaderTxn, Setup, Workload,
+    Attach, CheckpointMode, ClaimStyle, DEFAULT_READER_HOLD_MS, Lifecycle, ListReads, ListWrite,
+    OpMix, Profile, READS_PER_SNAPSHOT, ReaderTxn, Setup, Workload,
 };
 
 use serde::{Deserialize, Serialize};

@@ -391,8 +391,9 @@ fn check_range(field: &str, r: [u32; 2], lo: u32, hi: u32) -> Result<(), Invalid
     Ok(())
 }
 
-/// The reader role: some worker must still write, and readers are the built-in worker's
-/// kanban readers (an external worker would not know the op kind).
+/// The reader role: some worker must still write, and readers are kanban readers (the
+/// built-in worker's, or an adapter's `read_snapshot`); the broken reader is the built-in
+/// worker's alone.
 fn check_readers(s: &Scenario) -> Result<(), Invalid> {
     let w = &s.workload;
     check_range(
@@ -414,14 +415,15 @@ fn check_readers(s: &Scenario) -> Result<(), Invalid> {
         ));
     }
     let readers_used = w.readers > 0 || !w.reader_txn.is_one_snapshot();
-    if readers_used && (w.profile != Profile::Kanban || s.worker.is_some()) {
+    let broken_reader = !w.reader_txn.is_one_snapshot();
+    if readers_used && (w.profile != Profile::Kanban || (broken_reader && s.worker.is_some())) {
         return Err(Invalid::field(
             if w.readers > 0 {
                 "workload.readers"
             } else {
                 "workload.reader_txn"
             },
-            "readers are the built-in worker's kanban readers; leave it out with profile = \"list-append\" or a [worker]",
+            "readers are kanban readers, and reader_txn = \"restart-between-reads\" the built-in worker's; leave it out with profile = \"list-append\" (and reader_txn with a [worker])",
         ));
     }
     Ok(())
@@ -444,6 +446,18 @@ fn check_list_append(s: &Scenario) -> Result<(), Invalid> {
             "workload.list_reads",
             "applies only to profile = \"list-append\"; allowed values: \"in-transaction\", \"before-begin\"",
         )),
+        Profile::Kanban if w.list_write != ListWrite::Append => Err(Invalid::field(
+            "workload.list_write",
+            "applies only to profile = \"list-append\"; allowed values: \"append\", \"rewrite\", \"rewrite-stale-retry\"",
+        )),
+        Profile::ListAppend
+            if w.list_write != ListWrite::Append && w.list_reads != ListReads::InTransaction =>
+        {
+            Err(Invalid::field(
+                "workload.list_write",
+                "a read-modify-write reads inside its own transaction; leave list_reads out or \"in-transaction\" with it; allowed values: \"append\", \"rewrite\", \"rewrite-stale-retry\"",
+            ))
+        }
         _ if w.claim != ClaimStyle::CompareAndSwap
             && (w.profile != Profile::Kanban || s.worker.is_some()) =>
         {

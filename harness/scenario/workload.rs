@@ -31,6 +31,11 @@ pub struct Workload {
     /// `list-append` only: where a transaction's reads run. `before-begin` is a deliberately
     /// non-isolated variant, a negative control for the isolation checker.
     pub list_reads: ListReads,
+    /// `list-append` only: how a transaction writes its lists. `rewrite` and
+    /// `rewrite-stale-retry` read each list and write it back whole (a read-modify-write in a
+    /// deferred transaction); the second is the lost-update negative control.
+    #[serde(skip_serializing_if = "ListWrite::is_append")]
+    pub list_write: ListWrite,
     /// How `claim_task` claims a task (built-in worker, kanban). `read-then-write` is a
     /// deliberately racy claim, a negative control for `[[invariants]]`.
     #[serde(skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
@@ -122,6 +127,7 @@ impl Default for Workload {
             idle_connections: 0,
             setup: Setup::Runner,
             list_reads: ListReads::InTransaction,
+            list_write: ListWrite::Append,
             claim: ClaimStyle::CompareAndSwap,
             readers: 0,
             reader_hold_ms: DEFAULT_READER_HOLD_MS,
@@ -156,6 +162,31 @@ pub enum ListReads {
     /// Each read in its own autocommit statement before `BEGIN IMMEDIATE`, reported as part
     /// of the transaction: not isolated, so the checker must find anomalies.
     BeforeBegin,
+}
+
+/// How a `list-append` transaction writes its lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListWrite {
+    /// `INSERT` one row per appended value inside `BEGIN IMMEDIATE`: SQLite appends.
+    #[default]
+    Append,
+    /// A read-modify-write in a deferred transaction: read each list the transaction touches
+    /// (table `list_registers`, the whole list in one row), then write each back with the
+    /// transaction's values appended. When the write is turned away (busy, or a stale
+    /// snapshot) the whole transaction runs again, reads included: serializable.
+    Rewrite,
+    /// The same read-modify-write, but a write turned away is retried alone in a new deferred
+    /// transaction with the lists read before (nothing is read again), so it overwrites
+    /// what another process committed meanwhile: a lost update, the negative control of the
+    /// isolation checker's G-single.
+    RewriteStaleRetry,
+}
+
+impl ListWrite {
+    pub fn is_append(&self) -> bool {
+        *self == ListWrite::Append
+    }
 }
 
 /// How a `claim_task` op claims the oldest ready task.

@@ -24,10 +24,12 @@ use crate::observe::{BusyEvent, OpRecord, Outcome};
 use crate::plan::{OpKind, stream};
 use crate::protocol::{Start, StartKill, WorkerOp};
 use crate::scenario::{
-    ClaimStyle, GuardAt, JournalMode, KillPoint, Lifecycle, ListReads, LockScope,
+    ClaimStyle, GuardAt, JournalMode, KillPoint, Lifecycle, ListReads, ListWrite, LockScope,
 };
 use crate::workload::kanban::{self, Applied};
 use crate::workload::list_append;
+
+mod rewrite;
 
 pub struct Actor<'a> {
     pub spec: &'a Start,
@@ -213,6 +215,7 @@ impl<'a> Actor<'a> {
             list: op.list.clone(),
             reads: Vec::new(),
             wal_frames: None,
+            claim_read: None,
         }
     }
 
@@ -455,8 +458,12 @@ impl<'a> Actor<'a> {
         }
         let racy_claim =
             op.kind == OpKind::ClaimTask && self.spec.workload.claim == ClaimStyle::ReadThenWrite;
+        let rewrite =
+            op.kind == OpKind::ListTxn && self.spec.workload.list_write != ListWrite::Append;
         let applied = if racy_claim {
             self.claim_read_then_write(conn, op, rec)
+        } else if rewrite {
+            self.rewrite_lists(conn, op, rec)
         } else {
             self.begin_and_apply(conn, op, rec)
         };

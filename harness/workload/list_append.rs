@@ -30,8 +30,9 @@ pub fn create_schema(conn: &Connection, profile: Profile) -> rusqlite::Result<()
     match profile {
         Profile::Kanban => kanban::create_schema(conn),
         Profile::ListAppend => conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE;{}{SCHEMA}COMMIT;",
-            kanban::SCHEMA
+            "BEGIN IMMEDIATE;{}{SCHEMA}{}COMMIT;",
+            kanban::SCHEMA,
+            super::list_rewrite::SCHEMA
         )),
     }
 }

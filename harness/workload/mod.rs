@@ -3,6 +3,7 @@
 
 pub mod kanban;
 pub mod list_append;
+pub mod list_rewrite;
 pub mod mirror;
 pub mod reads;
 

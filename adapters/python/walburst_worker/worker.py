@@ -6,7 +6,8 @@ calling the app's own code (which opens its own connections: the gated factory i
 on import sees them). The function's return value says what it wrote:
 
 * ``None`` or a dict with optional ``event_id``/``task_id`` (and, for a ``list_txn``, ``list``:
-  its micro-ops with each read's ``values``): it ran; whether it committed
+  its micro-ops with each read's ``values``; for a ``claim_task``, ``claim_read``: the task
+  and its ``claim_lock`` as the claim read them): it ran; whether it committed
   is what the gate saw (a COMMIT that returned OK, or an autocommit write);
 * :class:`Nothing` ``("why")``: it found nothing to do and rolled back;
 * raising: the op failed, unless COMMIT had already returned OK (then it is committed and
@@ -89,6 +90,9 @@ def guard_step(fn, report_of):
 def _outcome(kind, ctx, result, exc):
     """(outcome, reason, error) from what the op function did and what the gate saw."""
     if exc is None:
+        if kind == "read_snapshot" and not ctx.ambiguous:
+            # A read transaction: its COMMIT acknowledges no write.
+            return "done", None, None
         if ctx.commit_ok:
             return "committed", None, None
         if ctx.ambiguous:
@@ -294,6 +298,11 @@ class Worker:
             # A list_txn reports its micro-ops with what each read returned; one that failed
             # before returning them reports the planned ones (its appends, reads unknown).
             rec["list"] = info.get("list", op["list"])
+        if info.get("reads"):
+            # A read_snapshot's reads of the board, in order, inside one read transaction.
+            rec["reads"] = info["reads"]
+        if info.get("claim_read") is not None:
+            rec["claim_read"] = info["claim_read"]
         # In lockstep the runner waits for want lines: nothing may sit in a buffer.
         self.channel.send(rec, flush=self.lockstep)
         if "close" in points and not ctx.closed:

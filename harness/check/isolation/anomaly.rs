@@ -35,6 +35,12 @@ pub enum AnomalyClass {
     /// Read skew: a cycle with exactly one rw (anti-dependency) edge.
     #[serde(rename = "G-single")]
     GSingle,
+    /// Lost update (Adya's P4, Elle's lost-update): two or more committed transactions read
+    /// the same version of a key and each appended to it, so each append after the first
+    /// was built on a read that missed the others'. Found without the graph; every one is
+    /// also a G-single cycle, though the cycle reported for a component may be another.
+    #[serde(rename = "lost-update")]
+    LostUpdate,
     /// Write skew and its kin: a cycle with two or more rw edges.
     #[serde(rename = "G2-item")]
     G2Item,
@@ -62,6 +68,7 @@ impl AnomalyClass {
             AnomalyClass::G1b => "G1b",
             AnomalyClass::G1c => "G1c",
             AnomalyClass::GSingle => "G-single",
+            AnomalyClass::LostUpdate => "lost-update",
             AnomalyClass::G2Item => "G2-item",
             AnomalyClass::G0Realtime => "G0-realtime",
             AnomalyClass::G1cRealtime => "G1c-realtime",
@@ -148,6 +155,12 @@ pub enum Anomaly {
         value: Value,
         writer: TxnId,
     },
+    /// Committed transactions that each read key `key` as `read` and appended to it.
+    LostUpdate {
+        key: Key,
+        read: Vec<Value>,
+        txns: Vec<TxnId>,
+    },
     /// A dependency cycle: each step's `to` is the next step's `from`, the last step's
     /// `to` the first's `from`.
     Cycle { steps: Vec<CycleStep> },
@@ -162,6 +175,7 @@ impl Anomaly {
             Anomaly::Internal { .. } => AnomalyClass::Internal,
             Anomaly::G1a { .. } => AnomalyClass::G1a,
             Anomaly::G1b { .. } => AnomalyClass::G1b,
+            Anomaly::LostUpdate { .. } => AnomalyClass::LostUpdate,
             Anomaly::Cycle { steps } => AnomalyClass::of_cycle(steps),
         }
     }
@@ -181,6 +195,7 @@ impl Anomaly {
             Anomaly::G1a { reader, writer, .. } | Anomaly::G1b { reader, writer, .. } => {
                 vec![*writer, *reader]
             }
+            Anomaly::LostUpdate { txns, .. } => txns.clone(),
             Anomaly::Cycle { steps } => steps.iter().map(|s| s.from).collect(),
         }
     }
@@ -246,18 +261,62 @@ impl Anomaly {
                 t(*reader),
                 t(*writer)
             ),
-            Anomaly::Cycle { steps } => {
-                let mut s = format!("{class} cycle of {} transactions: ", steps.len());
-                for (i, step) in steps.iter().enumerate() {
-                    if i > 0 {
-                        s.push_str("; ");
-                    }
-                    let _ = write!(s, "{}", explain_step(history, step));
-                }
-                let _ = write!(s, "; so {} precedes itself", t(steps[0].from));
-                s
+            Anomaly::LostUpdate { key, read, txns } => {
+                let names: Vec<String> = txns.iter().map(|id| t(*id)).collect();
+                let seen = if read.is_empty() {
+                    "empty".to_string()
+                } else {
+                    list(read)
+                };
+                format!(
+                    "{class} (Adya's P4) on key {key}: {} each read key {key} as {seen} and appended to it; \
+                     all but the first write were built on a read that missed another's committed append",
+                    names.join(", ")
+                )
             }
+            Anomaly::Cycle { steps } => explain_cycle(history, class, steps),
         }
+    }
+}
+
+/// A cycle edge by edge, and, when it is two writers of one key, that it is a lost update.
+fn explain_cycle(history: &History, class: AnomalyClass, steps: &[CycleStep]) -> String {
+    let t = |id: TxnId| txn_name(history, id);
+    let mut s = format!("{class} cycle of {} transactions: ", steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        let _ = write!(s, "{}", explain_step(history, step));
+    }
+    let _ = write!(s, "; so {} precedes itself", t(steps[0].from));
+    if let Some((first, second, key)) = lost_update(steps) {
+        let _ = write!(
+            s,
+            ". A lost update (Adya's P4) on key {key}: {} wrote key {key} after {}, from a read that missed {}'s write",
+            t(second),
+            t(first),
+            t(first)
+        );
+    }
+    s
+}
+
+/// A cycle of two transactions, `first -ww-> second -rw-> first` on one key: the second
+/// wrote the key after the first, from a read that missed the first's write. Returns
+/// (first, second, key).
+pub fn lost_update(steps: &[CycleStep]) -> Option<(TxnId, TxnId, Key)> {
+    let [a, b] = steps else {
+        return None;
+    };
+    let (ww, rw) = match (a.why, b.why) {
+        (Why::Ww { .. }, Why::Rw { .. }) => (a, b),
+        (Why::Rw { .. }, Why::Ww { .. }) => (b, a),
+        _ => return None,
+    };
+    match (ww.why, rw.why) {
+        (Why::Ww { key, .. }, Why::Rw { key: k2, .. }) if key == k2 => Some((ww.from, ww.to, key)),
+        _ => None,
     }
 }
 

@@ -8,8 +8,8 @@
 //! from the one monotonic clock every process shares (SQLite promises serializable
 //! transactions and, with its single writer on one host, strict serializability). Any cycle
 //! is an anomaly; it is classified (G0, G1c, G-single, G2-item, each also in a `-realtime`
-//! form) and explained by a short cycle that names its transactions, edges and keys. Aborted
-//! reads (G1a), intermediate reads (G1b), incompatible orders, duplicated or never-appended
+//! form) and explained by a short cycle that names its transactions, edges and keys. Lost
+//! updates (P4), aborted reads (G1a), intermediate reads (G1b), incompatible orders, duplicated or never-appended
 //! elements and a transaction contradicting its own writes are found without the graph.
 //!
 //! The stages: [`history`] (the model, validated first: an unjudgeable history is an error,
@@ -24,7 +24,8 @@
 //! With n transactions, m micro-ops, r elements over all reads, c the most transactions
 //! running at once, and e edges (e = O(m + n c)):
 //! * validation and version orders: O(m log m + r log m) (ordered maps, so nothing depends
-//!   on hash order); comparing each read with its key's longest read is O(r);
+//!   on hash order); comparing each read with its key's longest read is O(r); lost updates
+//!   (two writers of one version read): O(r log n);
 //! * ww, wr, rw edges: O(m log m); real-time edges: one sweep, O(n log n + n c);
 //! * components: Tarjan, O(n + e) on the whole graph, then on each of five subgraphs only
 //!   when the whole graph has a component of two or more transactions;
@@ -43,7 +44,9 @@ pub mod edges;
 pub mod export;
 pub mod graph;
 pub mod history;
+pub mod lost;
 pub mod records;
+pub mod rewrite;
 pub mod sample;
 pub mod versions;
 
@@ -97,6 +100,7 @@ pub fn check(history: &History) -> Result<Analysis, HistoryError> {
     history.validate()?;
     let mut anomalies = Vec::new();
     let versions = versions::infer(history, &mut anomalies);
+    lost::find(history, &mut anomalies);
     let graph = graph::build(history, &versions);
     find_cycles(&graph, &mut anomalies);
 

@@ -43,9 +43,17 @@ pub struct IsolationReport {
     /// claims' history (`isolation::claims`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactions: Option<String>,
+    /// Committed claims of an external worker that reported no read of their task
+    /// (`claim_read`): judged as writes alone, their reads unknown.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unjudged_reads: usize,
     /// What a key of the named anomalies is, when not a list: `3` -> `task t-001-000004`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub key_names: BTreeMap<String, String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl IsolationReport {

@@ -189,14 +189,46 @@ fn g_single_read_skew() {
 }
 
 #[test]
-fn lost_update_is_g_single() {
+fn lost_update_is_g_single_and_named() {
     // Both read the empty list and appended; one append came after the other, unseen.
     let h = history(vec![
         ok(0, vec![r(1, &[]), a(1, 1)]),
         ok(1, vec![r(1, &[]), a(1, 2)]),
         ok(2, vec![r(1, &[1, 2])]),
     ]);
-    assert_eq!(classes(&h), only(AnomalyClass::GSingle));
+    assert_eq!(
+        classes(&h),
+        [AnomalyClass::GSingle, AnomalyClass::LostUpdate].into()
+    );
+    let text = explanation(&h, AnomalyClass::LostUpdate);
+    assert!(
+        text.contains("lost-update (Adya's P4) on key 1: T0 (process 0), T1 (process 1) each read key 1 as empty"),
+        "{text}"
+    );
+    let cycle = explanation(&h, AnomalyClass::GSingle);
+    assert!(
+        cycle.contains("A lost update (Adya's P4) on key 1"),
+        "{cycle}"
+    );
+}
+
+#[test]
+fn a_read_modify_write_of_versions_read_in_turn_is_no_lost_update() {
+    // Each read the version the other left, or read after its own append: serializable.
+    let h = history(vec![
+        ok(0, vec![r(1, &[]), a(1, 1)]),
+        ok(1, vec![r(1, &[1]), a(1, 2)]),
+        ok(2, vec![a(1, 3), r(1, &[1, 2, 3]), a(1, 4)]),
+        ok(3, vec![r(1, &[1, 2, 3, 4])]),
+    ]);
+    assert!(classes(&h).is_empty(), "{:?}", classes(&h));
+    // Two readers of one version, only one of which writes it: read skew at most, no P4.
+    let h = history(vec![
+        ok(0, vec![r(1, &[]), a(1, 1)]),
+        ok(1, vec![r(1, &[]), a(2, 2)]),
+        ok(2, vec![r(1, &[1]), r(2, &[2])]),
+    ]);
+    assert!(!classes(&h).contains(&AnomalyClass::LostUpdate));
 }
 
 #[test]
