@@ -55,6 +55,11 @@ fn writers_and_a_checkpointer_interleave_at_shm_calls_and_replay() {
         "barrier:",
         "ckpt_start:",
         "ckpt_done:",
+        // Issue 22 item 1's rest: the WAL restart's header write, the checkpoint's first
+        // backfill write and its xUnfetch (the WAL-reset window).
+        "wal_header:",
+        "backfill:",
+        "db_unfetch:",
     ] {
         assert!(
             shm.iter().any(|c| c == want),
@@ -71,7 +76,7 @@ fn writers_and_a_checkpointer_interleave_at_shm_calls_and_replay() {
     assert!(busy > 0, "no shm lock came back busy");
     assert!(
         trace.len() < 3000,
-        "{} steps for 40 commits and 20 checkpoints (885 measured)",
+        "{} steps for 40 commits and 20 checkpoints (947 measured)",
         trace.len()
     );
     // The interleaving is inside statements: some step of another worker falls between a
@@ -87,6 +92,8 @@ fn writers_and_a_checkpointer_interleave_at_shm_calls_and_replay() {
         "shm WRITE lock/unlock",
         "shm CKPT lock/unlock",
         "shm READ(i) lock/unlock",
+        "WAL header write (WAL restart)",
+        "checkpoint xUnfetch (WAL-reset window)",
     ] {
         assert!(
             html.contains(label),
@@ -94,10 +101,16 @@ fn writers_and_a_checkpointer_interleave_at_shm_calls_and_replay() {
             page.display()
         );
     }
-    assert!(
-        html.contains(r##"<path fill="#8b0000""##),
-        "no WRITE ticks drawn"
-    );
+    for (fill, what) in [
+        ("#8b0000", "WRITE"),
+        ("#6a3d9a", "WAL header"),
+        ("#ff00ff", "xUnfetch"),
+    ] {
+        assert!(
+            html.contains(&format!(r#"<path fill="{fill}""#)),
+            "no {what} ticks drawn"
+        );
+    }
     let report = r.report_path.to_str().unwrap();
     let (code, out, err) = walburst(dir.path(), "replay", &[report]);
     assert_eq!(code, 0, "{out}{err}");

@@ -151,9 +151,11 @@ pub enum ShmMode {
     Exclusive,
 }
 
-/// A shared-memory call of the database that is a lockstep point at `points = "shm"`: an
-/// `xShmLock` (from `slot`, `n` slots: the WAL restart takes READ(1)..READ(4) at once), an
-/// `xShmBarrier`, or the checkpoint's `SQLITE_FCNTL_CKPT_START`/`CKPT_DONE`.
+/// A call below SQL that is a lockstep point at `points = "shm"`: an `xShmLock` of the
+/// database's wal-index (from `slot`, `n` slots: the WAL restart takes READ(1)..READ(4) at
+/// once), an `xShmBarrier`, the checkpoint's `SQLITE_FCNTL_CKPT_START`/`CKPT_DONE` and its
+/// first backfill write, the WAL-header write, or the checkpoint's `xUnfetch(db, 0, NULL)`
+/// (the one VFS call inside the WAL-reset window, docs/wal-reset-window.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum ShmCall {
@@ -166,6 +168,18 @@ pub enum ShmCall {
     Barrier,
     CkptStart,
     CkptDone,
+    /// The checkpoint's first write to the main database file between `CKPT_START` and
+    /// `CKPT_DONE`: one point per backfill, not one per page. The checkpointer holds READ(0)
+    /// exclusively while it copies, so no other connection reads the pages being copied;
+    /// a pause between two page writes could change nothing another process observes, and
+    /// would cost a step per frame.
+    Backfill,
+    /// An `xWrite` of the `-wal` at offset 0: the 32-byte WAL header a writer writes when it
+    /// (re)starts the WAL (`walFrames()`, frame 1 of a new generation).
+    WalHeader,
+    /// `xUnfetch(main db, 0, NULL)`: with `mmap_size = 0` only a checkpoint whose wal-index
+    /// header read changed makes it, between that read and its `nBackfill < mxFrame` test.
+    DbUnfetch,
 }
 
 impl ShmCall {
@@ -176,6 +190,9 @@ impl ShmCall {
             ShmCall::Barrier => "shm_barrier",
             ShmCall::CkptStart => "ckpt_start",
             ShmCall::CkptDone => "ckpt_done",
+            ShmCall::Backfill => "backfill",
+            ShmCall::WalHeader => "wal_header",
+            ShmCall::DbUnfetch => "db_unfetch",
         }
     }
 
@@ -234,9 +251,12 @@ impl fmt::Display for ShmCall {
                     (slot, n) => write!(f, "{op}:{slot}+{n}:{mode}"),
                 }
             }
-            ShmCall::Barrier => f.write_str("shm_barrier"),
-            ShmCall::CkptStart => f.write_str("ckpt_start"),
-            ShmCall::CkptDone => f.write_str("ckpt_done"),
+            ShmCall::Barrier
+            | ShmCall::CkptStart
+            | ShmCall::CkptDone
+            | ShmCall::Backfill
+            | ShmCall::WalHeader
+            | ShmCall::DbUnfetch => f.write_str(self.point()),
         }
     }
 }

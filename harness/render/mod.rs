@@ -53,6 +53,9 @@ pub mod colors {
     pub const SHM_READ: &str = "#6fbf73";
     pub const SHM_RECOVER: &str = "#bcbd22";
     pub const SHM_BARRIER: &str = "#b0b0b0";
+    /// The WAL-header write and the checkpoint's xUnfetch: colours no other mark uses.
+    pub const SHM_WAL_HEADER: &str = "#6a3d9a";
+    pub const SHM_UNFETCH: &str = "#ff00ff";
 }
 
 /// Everything a run's pictures are drawn from. `records`, `trace` and `times` are empty /

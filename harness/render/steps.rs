@@ -61,12 +61,17 @@ fn event_x(f: &Frame, k: u64, e: &RunEvent) -> (f64, String) {
 }
 
 /// The shm steps' legend: one colour per wal-index slot (and the barrier).
-const SHM_LEGEND: [(&str, &str); 5] = [
+const SHM_LEGEND: [(&str, &str); 7] = [
     (c::SHM_WRITE, "shm WRITE lock/unlock"),
-    (c::SHM_CKPT, "shm CKPT lock/unlock, checkpoint start/done"),
+    (
+        c::SHM_CKPT,
+        "shm CKPT lock/unlock, checkpoint start/backfill/done",
+    ),
     (c::SHM_READ, "shm READ(i) lock/unlock"),
     (c::SHM_RECOVER, "shm RECOVER lock/unlock"),
     (c::SHM_BARRIER, "shm barrier"),
+    (c::SHM_WAL_HEADER, "WAL header write (WAL restart)"),
+    (c::SHM_UNFETCH, "checkpoint xUnfetch (WAL-reset window)"),
 ];
 
 fn is_shm(a: &StepAction) -> bool {
@@ -82,8 +87,10 @@ fn shm_fill(call: &ShmCall) -> &'static str {
             ShmSlot::Recover => c::SHM_RECOVER,
             ShmSlot::Read(_) => c::SHM_READ,
         },
-        ShmCall::CkptStart | ShmCall::CkptDone => c::SHM_CKPT,
+        ShmCall::CkptStart | ShmCall::Backfill | ShmCall::CkptDone => c::SHM_CKPT,
         ShmCall::Barrier => c::SHM_BARRIER,
+        ShmCall::WalHeader => c::SHM_WAL_HEADER,
+        ShmCall::DbUnfetch => c::SHM_UNFETCH,
     }
 }
 

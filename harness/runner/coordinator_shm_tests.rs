@@ -206,3 +206,88 @@ fn shm_calls_read_back_from_sqlite_arguments_and_name_their_slot() {
     assert_eq!(StepResult::ShmBusy.to_string(), "paused:shm_busy");
     assert!(StepResult::ShmBusy.is_paused() && !StepResult::ShmBusy.is_blocked());
 }
+
+fn at(call: ShmCall) -> StepAction {
+    StepAction::Resume {
+        point: call.point().into(),
+        shm: Some(call),
+    }
+}
+
+/// The points without a slot (issue 22 item 1): the WAL-header write, the checkpoint's first
+/// backfill write and its `xUnfetch`. Named on the wire and in the trace, read back as
+/// written, and none lets a slot go: a waiter stays futile while another actor passes them.
+#[test]
+fn wal_header_backfill_and_unfetch_are_named_steps_that_release_nothing() {
+    for (call, tag, name) in [
+        (ShmCall::WalHeader, "wal_header", "wal_header"),
+        (ShmCall::Backfill, "backfill", "backfill"),
+        (ShmCall::DbUnfetch, "db_unfetch", "db_unfetch"),
+    ] {
+        assert!(!call.releases(), "{call}");
+        assert_eq!(call.to_string(), name);
+        let wire = serde_json::to_string(&at(call)).unwrap();
+        assert_eq!(
+            wire,
+            format!(r#"{{"kind":"resume","point":"{name}","shm":{{"call":"{tag}"}}}}"#)
+        );
+        let back: StepAction = serde_json::from_str(&wire).unwrap();
+        assert_eq!(back, at(call));
+        assert_eq!(back.to_string(), format!("resume:{name}"));
+    }
+    // The checkpoint's point is not an `[io]` yield point's resume, which names the op alone.
+    assert_ne!(
+        at(ShmCall::DbUnfetch).to_string(),
+        StepAction::Resume {
+            point: "unfetch".into(),
+            shm: None
+        }
+        .to_string()
+    );
+    // Worker 1 waits for WRITE; worker 0 (the checkpointer) passes its unfetch, backfill
+    // and a WAL header without letting anything go: worker 1 stays futile until worker 0's
+    // CKPT unlock is performed.
+    let order = [1, 1, 0, 0, 0, 0, 0].map(id).to_vec();
+    let mut c = Coordinator::new(
+        Box::new(crate::runner::scheduler::ReplayScheduler::new(order)),
+        &[id(0), id(1)],
+        1000,
+    );
+    c.on(StepEvent::Want(id(0), StepAction::Checkpoint));
+    c.on(StepEvent::Want(id(1), StepAction::Begin));
+    let write = lock(ShmSlot::Write, ShmLockOp::Lock);
+    assert_eq!(step(&mut c, StepResult::Paused, write.clone()), id(1));
+    assert_eq!(step(&mut c, StepResult::ShmBusy, write), id(1));
+    assert!(c.futile.contains(&id(1)));
+    let unlock_ckpt = lock(ShmSlot::Ckpt, ShmLockOp::Unlock);
+    for next in [
+        at(ShmCall::DbUnfetch),
+        at(ShmCall::Backfill),
+        at(ShmCall::WalHeader),
+        unlock_ckpt,
+    ] {
+        assert!(c.futile.contains(&id(1)), "nothing let go before {next}");
+        assert_eq!(step(&mut c, StepResult::Paused, next), id(0));
+    }
+    assert!(
+        c.futile.contains(&id(1)),
+        "the wal_header resume let nothing go"
+    );
+    assert_eq!(c.grant(), Ok(id(0)));
+    c.on(StepEvent::Did(id(0), StepResult::Ok));
+    assert!(
+        !c.futile.contains(&id(1)),
+        "the CKPT unlock lets the waiter try"
+    );
+    let trace: Vec<String> = c.out.trace.iter().map(|e| e.action.to_string()).collect();
+    assert_eq!(
+        trace[2..],
+        [
+            "checkpoint",
+            "resume:db_unfetch",
+            "resume:backfill",
+            "resume:wal_header",
+            "resume:shm_unlock:CKPT:exclusive"
+        ]
+    );
+}

@@ -62,6 +62,7 @@ static SHIPPED: &[EmbeddedScenario] = shipped![
     "close-open-deadlock",
     "wal-checkpointer-shm",
     "wal-reset-search-shm",
+    "wal-reset-found-shm",
     "kanban-readers",
     "snapshot-restart-control",
     "checkpoint-starvation",

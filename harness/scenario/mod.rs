@@ -309,8 +309,9 @@ pub enum LockstepPoints {
     #[default]
     Statement,
     /// Also inside SQL: every `xShmLock` acquire/release of the database's `-shm` (with its
-    /// slot), every `xShmBarrier`, and the checkpoint's `CKPT_START`/`CKPT_DONE` pause the
-    /// step in the built-in worker's fault VFS until the coordinator grants its resume.
+    /// slot), every `xShmBarrier`, the checkpoint's `CKPT_START`/first backfill write/
+    /// `CKPT_DONE` and its `xUnfetch(db, 0, NULL)`, and the WAL-header write pause the step in
+    /// the built-in worker's fault VFS until the coordinator grants its resume.
     Shm,
 }
 

@@ -50,7 +50,14 @@ static SHM_POINTS: AtomicBool = AtomicBool::new(false);
 /// granted step (calls outside steps, e.g. a connection closed on an actor's way out, run
 /// through).
 fn shm_point(kind: FileKind) -> bool {
-    kind == FileKind::Main && SHM_POINTS.load(Ordering::Relaxed) && crate::worker::gate::in_step()
+    kind == FileKind::Main && below_sql_points()
+}
+
+/// Whether calls below SQL are lockstep points now: `points = "shm"` and this thread runs a
+/// granted step. The file kind is the caller's to check (the WAL-header write is the
+/// `-wal`'s, every other point the database's).
+fn below_sql_points() -> bool {
+    SHM_POINTS.load(Ordering::Relaxed) && crate::worker::gate::in_step()
 }
 
 /// Why the fault VFS could not be set up in a worker, or a power loss could not be applied
@@ -207,11 +214,19 @@ mod phase {
 
     thread_local! {
         static IN_CHECKPOINT: Cell<bool> = const { Cell::new(false) };
+        /// This checkpoint's backfill wrote to the database file already.
+        static BACKFILLING: Cell<bool> = const { Cell::new(false) };
         static OP: Cell<Option<(u32, u32)>> = const { Cell::new(None) };
     }
 
     pub fn enter_checkpoint() {
         IN_CHECKPOINT.set(true);
+        BACKFILLING.set(false);
+    }
+    /// Whether a write to the database file now is this checkpoint's first backfill write
+    /// (`true` once per `CKPT_START`).
+    pub fn first_backfill_write() -> bool {
+        IN_CHECKPOINT.get() && !BACKFILLING.replace(true)
     }
     pub fn leave_checkpoint() {
         IN_CHECKPOINT.set(false);

@@ -21,7 +21,9 @@ use std::ptr;
 use rusqlite::ffi;
 
 use super::frozen::{self, Frozen};
-use super::{Api, Proceed, after, before, device, logging, phase, shm_point, undo};
+use super::{
+    Api, Proceed, after, before, below_sql_points, device, logging, phase, shm_point, undo,
+};
 use crate::observe::step::ShmCall;
 use crate::scenario::{FileKind, IoOp};
 use crate::worker::gate;
@@ -243,6 +245,9 @@ unsafe extern "C" fn m_write(
 ) -> c_int {
     unsafe {
         let s = shim(f);
+        if let Some(c) = write_point(s.kind, off) {
+            gate::pause_at_shm(c);
+        }
         if let Proceed::Fail(code) = before(s.kind, IoOp::Write) {
             return code;
         }
@@ -265,6 +270,19 @@ unsafe extern "C" fn m_write(
         }
         after();
         rc
+    }
+}
+
+/// A write that is a shm-granularity point: the WAL header (the `-wal` at offset 0, written
+/// when the WAL starts or restarts) or a checkpoint's first backfill write to the database.
+fn write_point(kind: FileKind, off: i64) -> Option<ShmCall> {
+    if !below_sql_points() {
+        return None;
+    }
+    match kind {
+        FileKind::Wal if off == 0 => Some(ShmCall::WalHeader),
+        FileKind::Main if phase::first_backfill_write() => Some(ShmCall::Backfill),
+        _ => None,
     }
 }
 
@@ -522,6 +540,10 @@ unsafe extern "C" fn m_unfetch(f: *mut ffi::sqlite3_file, off: i64, p: *mut c_vo
         // page releases (with mmap on) pass through uncounted.
         if off == 0 && p.is_null() {
             let s = shim(f);
+            // Before the call, as every shm point: the WAL-reset window is open here.
+            if shm_point(s.kind) {
+                gate::pause_at_shm(ShmCall::DbUnfetch);
+            }
             if let Proceed::Fail(code) = before(s.kind, IoOp::Unfetch) {
                 return code;
             }
