@@ -74,7 +74,7 @@ fn corruption_reports_are_counted_by_source_and_classified_by_the_damage() {
     assert_eq!((k.reports, k.false_reports, k.real), (8, 8, 0));
     let by: Vec<(&str, u64)> = k.by_guard.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     assert_eq!(by, [("header", 1), ("size", 6), (SQLITE_SOURCE, 1)]);
-    assert_eq!(k.examples.len(), MAX_CORRUPTION_EXAMPLES);
+    assert_eq!(k.examples.len(), corruption::MAX_CORRUPTION_EXAMPLES);
     let first = &k.examples[0];
     assert_eq!(
         (
