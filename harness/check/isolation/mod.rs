@@ -53,6 +53,9 @@ pub mod versions;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod class_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
