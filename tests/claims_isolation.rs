@@ -19,6 +19,35 @@ fn html(r: &Run) -> String {
     std::fs::read_to_string(page.split(" (drawn").next().unwrap()).unwrap()
 }
 
+/// The double claim of `scenario` on lockstep `seed`: it fails on the isolation checker and
+/// the invariant alone, the claims' history names exactly G-single and lost-update, one of
+/// each per task claimed twice (the invariant's rows). Returns the run.
+fn double_claim_named(dir: &std::path::Path, scenario: &str, seed: &str) -> Run {
+    let r = run(dir, &[scenario, "--seed", seed, "--mode", "lockstep"]);
+    assert_eq!(r.code, 1, "seed {seed}: {}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.failure_signatures(),
+        [
+            "isolation/isolation_checker/unexpected",
+            "invariant/invariant_check/unexpected"
+        ],
+        "seed {seed}: {:?}",
+        r.failures()
+    );
+    let iso = &r.report["checks"]["isolation"];
+    assert_eq!(iso["transactions"], "claim");
+    let classes: Vec<&String> = iso["classes"].as_object().unwrap().keys().collect();
+    assert_eq!(classes, ["G-single", "lost-update"], "seed {seed}");
+    for class in ["G-single", "lost-update"] {
+        assert_eq!(
+            r.u(&format!("/checks/isolation/classes/{class}")),
+            r.u("/checks/invariants/0/rows"),
+            "seed {seed}: one {class} per task claimed twice"
+        );
+    }
+    r
+}
+
 /// 10 lockstep seeds: every one fails on the checker's G-single and on the invariant, one
 /// G-single per task claimed twice, with the minimal cycle of two claims named by op and task.
 #[test]
@@ -26,34 +55,7 @@ fn the_double_claim_is_g_single_over_ten_lockstep_seeds() {
     let dir = tempfile::tempdir().unwrap();
     for seed in 1..=10 {
         let seed = seed.to_string();
-        let r = run(
-            dir.path(),
-            &["double-claim", "--seed", &seed, "--mode", "lockstep"],
-        );
-        assert_eq!(r.code, 1, "seed {seed}: {}{}", r.stdout, r.stderr);
-        assert_eq!(
-            r.failure_signatures(),
-            [
-                "isolation/isolation_checker/unexpected",
-                "invariant/invariant_check/unexpected"
-            ],
-            "seed {seed}: {:?}",
-            r.failures()
-        );
-        let iso = &r.report["checks"]["isolation"];
-        assert_eq!(iso["transactions"], "claim");
-        let classes: Vec<&String> = iso["classes"].as_object().unwrap().keys().collect();
-        assert_eq!(classes, ["G-single", "lost-update"], "seed {seed}");
-        assert_eq!(
-            r.u("/checks/isolation/classes/G-single"),
-            r.u("/checks/invariants/0/rows"),
-            "seed {seed}: one cycle per task claimed twice"
-        );
-        assert_eq!(
-            r.u("/checks/isolation/classes/lost-update"),
-            r.u("/checks/invariants/0/rows"),
-            "seed {seed}: one lost update per task claimed twice"
-        );
+        let r = double_claim_named(dir.path(), "double-claim", &seed);
         let f = &r.failures()[0];
         assert!(f.contains("first: G-single cycle of 2 transactions"), "{f}");
         assert!(f.contains(" is task t-"), "{f}");
@@ -105,29 +107,8 @@ fn the_python_double_claim_is_the_same_anomaly_over_ten_lockstep_seeds() {
     let dir = tempfile::tempdir().unwrap();
     for seed in 1..=10 {
         let seed = seed.to_string();
-        let r = run(
-            dir.path(),
-            &["python-double-claim", "--seed", &seed, "--mode", "lockstep"],
-        );
-        assert_eq!(r.code, 1, "seed {seed}: {}{}", r.stdout, r.stderr);
-        assert_eq!(
-            r.failure_signatures(),
-            [
-                "isolation/isolation_checker/unexpected",
-                "invariant/invariant_check/unexpected"
-            ],
-            "seed {seed}: {:?}",
-            r.failures()
-        );
+        let r = double_claim_named(dir.path(), "python-double-claim", &seed);
         let iso = &r.report["checks"]["isolation"];
-        assert_eq!(iso["transactions"], "claim");
-        let classes: Vec<&String> = iso["classes"].as_object().unwrap().keys().collect();
-        assert_eq!(classes, ["G-single", "lost-update"], "seed {seed}");
-        assert_eq!(
-            r.u("/checks/isolation/classes/lost-update"),
-            r.u("/checks/invariants/0/rows"),
-            "seed {seed}: one lost update per task claimed twice"
-        );
         assert!(
             iso.get("unjudged_reads").is_none(),
             "every claim reported its read"
