@@ -251,6 +251,32 @@ impl<'a> Actor<'a> {
         retry
     }
 
+    /// A deferred transaction turned away before it wrote starts over on a new snapshot:
+    /// ROLLBACK, then `begin`, each a step. It held no write lock, so this rollback ends no
+    /// write-lock interval and sets no commit time. `false` (the error recorded): it could not.
+    fn restart_unwritten(
+        &self,
+        conn: &Connection,
+        rec: &mut OpRecord,
+        begin: impl FnOnce() -> rusqlite::Result<()>,
+    ) -> bool {
+        let again = self
+            .gate
+            .step(
+                StepAction::Rollback,
+                || conn.execute_batch("ROLLBACK"),
+                sql_result,
+            )
+            .and_then(|()| begin());
+        match again {
+            Ok(()) => true,
+            Err(e) => {
+                rec.error = Some(SqlError::from_rusqlite(&e));
+                false
+            }
+        }
+    }
+
     /// ROLLBACK as one step; the write-lock interval ends when it is issued.
     fn rollback(&self, conn: &Connection, rec: &mut OpRecord) -> rusqlite::Result<()> {
         self.gate.step(
@@ -411,18 +437,8 @@ impl<'a> Actor<'a> {
                 return None;
             }
             attempt += 1;
-            // The retry re-reads nothing: a new snapshot, the same task id. This rollback
-            // ends no write-lock interval (none began), so it sets no commit time.
-            let again = self
-                .gate
-                .step(
-                    StepAction::Rollback,
-                    || conn.execute_batch("ROLLBACK"),
-                    sql_result,
-                )
-                .and_then(|()| begin(&self.gate));
-            if let Err(e) = again {
-                rec.error = Some(SqlError::from_rusqlite(&e));
+            // The retry re-reads nothing: a new snapshot, the same task id.
+            if !self.restart_unwritten(conn, rec, || begin(&self.gate)) {
                 return None;
             }
         }

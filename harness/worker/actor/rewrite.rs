@@ -91,19 +91,8 @@ impl Actor<'_> {
                 return None;
             }
             attempt += 1;
-            // A new snapshot. Turned away at its first write, the transaction holds no
-            // write lock, so this rollback ends no write-lock interval and sets no commit
-            // time.
-            let again = self
-                .gate
-                .step(
-                    StepAction::Rollback,
-                    || conn.execute_batch("ROLLBACK"),
-                    sql_result,
-                )
-                .and_then(|()| begin(&self.gate, conn));
-            if let Err(e) = again {
-                rec.error = Some(SqlError::from_rusqlite(&e));
+            // A new snapshot: turned away at its first write, it held no write lock.
+            if !self.restart_unwritten(conn, rec, || begin(&self.gate, conn)) {
                 return None;
             }
         }
