@@ -152,6 +152,24 @@ mod tests {
         assert_eq!(check(&[commit(2, 1, 2)]), None, "no reader: nothing said");
     }
 
+    /// `interleaved` says how much the check was worth, so only a committed *write* of
+    /// another worker counts: another reader's committed read, or another worker's write
+    /// that failed, changed nothing a broken snapshot could have shown.
+    #[test]
+    fn only_another_workers_committed_write_counts_as_interleaved() {
+        let mut other_read = commit(2, 12, 25);
+        other_read.kind = OpKind::ReadSnapshot;
+        let mut failed_write = commit(3, 12, 25);
+        failed_write.outcome = Outcome::Failed;
+        let records = vec![
+            reader(0, vec![read(3, 10), read(3, 30)]),
+            other_read,
+            failed_write,
+        ];
+        let rep = check(&records).unwrap();
+        assert_eq!((rep.judged, rep.interleaved), (1, 0), "{rep:?}");
+    }
+
     /// The detector's own control: one changed read fails the run, naming the op and the
     /// two boards.
     #[test]
