@@ -170,6 +170,25 @@ mod tests {
         assert_eq!((rep.judged, rep.interleaved), (1, 0), "{rep:?}");
     }
 
+    /// A commit counts only if it certainly landed inside the reads: another worker's, its
+    /// COMMIT issued strictly after the first read returned and returned strictly before
+    /// the last read did. Each case alone, so that no second commit can make up the count.
+    #[test]
+    fn a_commit_counts_as_interleaved_only_strictly_inside_the_reads() {
+        let cases = [
+            (commit(2, 12, 25), 1, "inside"),
+            (commit(1, 12, 25), 0, "the reader's own worker"),
+            (commit(2, 9, 25), 0, "issued before the first read"),
+            (commit(2, 10, 25), 0, "issued as the first read returned"),
+            (commit(2, 12, 31), 0, "returned after the last read"),
+            (commit(2, 12, 30), 0, "returned as the last read did"),
+        ];
+        for (c, want, what) in cases {
+            let rep = check(&[reader(0, vec![read(3, 10), read(3, 30)]), c]).unwrap();
+            assert_eq!(rep.interleaved, want, "{what}: {rep:?}");
+        }
+    }
+
     /// The detector's own control: one changed read fails the run, naming the op and the
     /// two boards.
     #[test]
