@@ -176,3 +176,38 @@ fn no_layer_below_the_reporter_prints_by_itself() {
         .is_empty()
     );
 }
+
+/// The CLI prints its output through `outln!`/`out!` (`harness/cli/out.rs`), which end a
+/// command quietly when stdout's reader has gone (`| head`); `print!`/`println!` would panic
+/// there (walburst ignores SIGPIPE). Only `out.rs` takes stdout itself. (`eprint!` and
+/// `eprintln!` are for errors, on stderr.)
+#[test]
+fn the_cli_prints_only_through_its_quiet_writer() {
+    let mut files = Vec::new();
+    let cli = Path::new(ROOT).join("cli");
+    for e in std::fs::read_dir(&cli).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "rs") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    let mut found = Vec::new();
+    let mut writer = Vec::new();
+    for p in &files {
+        let prints = prints_itself(&std::fs::read_to_string(p).unwrap());
+        let is_out = p.file_name().is_some_and(|n| n == "out.rs");
+        for what in prints {
+            match what.as_str() {
+                "io::stdout" if is_out => writer.push(what),
+                "print" | "println" | "io::stdout" => {
+                    found.push(format!("{}: {what}", p.display()))
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(found.is_empty(), "use outln!/out!:\n{}", found.join("\n"));
+    // The control: the walk reads cli/ and sees the writer's own stdout.
+    assert_eq!(writer, ["io::stdout"], "{files:?}");
+}
