@@ -1,5 +1,6 @@
 //! `--check-determinism`: the same seed run twice in lockstep must give the same trace and
-//! the same database content; on divergence, name the first step that differs.
+//! the same database content (or, where both damaged the database alike, the same reason
+//! it has no content hash); on divergence, name the first step that differs.
 
 use std::collections::BTreeSet;
 
@@ -39,6 +40,24 @@ pub struct Fingerprint {
     pub schedule_hash: String,
     pub trace_hash: Option<String>,
     pub content_hash: Option<String>,
+    /// Why `content_hash` is absent (`content_hash_missing`); `None` when it is present.
+    pub content_missing: Option<String>,
+}
+
+/// Why a finished run has no content hash, or `None` when it has one: the error the hash
+/// met (a damaged database: "database disk image is malformed"), else the verification
+/// error that kept it from being taken (a database that could not be opened).
+pub fn content_hash_missing(r: &Report) -> Option<String> {
+    if r.content_hash.is_some() {
+        return None;
+    }
+    Some(
+        r.checks
+            .content_hash_error
+            .clone()
+            .or_else(|| r.checks.verification_errors.first().cloned())
+            .unwrap_or_else(|| "not computed".into()),
+    )
 }
 
 impl From<&Report> for Fingerprint {
@@ -49,6 +68,7 @@ impl From<&Report> for Fingerprint {
             schedule_hash: r.schedule_hash.clone(),
             trace_hash: r.trace_hash.clone(),
             content_hash: r.content_hash.clone(),
+            content_missing: content_hash_missing(r),
         }
     }
 }
@@ -61,7 +81,11 @@ pub enum Hashes {
     /// Compared; a hash missing on both sides agrees (replay of an unreadable database,
     /// whose failure signature already says so). The trace hash must be present.
     Equal,
-    /// Compared, and a hash missing on either side is a difference: `--check-determinism`.
+    /// `--check-determinism`: compared, and a hash missing on one side is a difference. The
+    /// trace hash must be present on both. The content hash may be absent from both for the
+    /// same reason (both runs damaged the database alike: nothing can hash it); the runs
+    /// then agree on what both have, and the determinism line says the content was not
+    /// compared. Absent from both for different reasons is a difference.
     Present,
 }
 
@@ -136,14 +160,28 @@ pub fn differences(
         }
         Hashes::Present => {
             hash("trace_hash", &a.trace_hash, &b.trace_hash, false);
-            hash("content_hash", &a.content_hash, &b.content_hash, false);
+            // Absent from both: agreement only for the same reason (said just below).
+            hash("content_hash", &a.content_hash, &b.content_hash, true);
+            if let (None, None, Some(x), Some(y)) = (
+                &a.content_hash,
+                &b.content_hash,
+                &a.content_missing,
+                &b.content_missing,
+            ) && x != y
+            {
+                out.push(format!(
+                    "content_hash unavailable in both runs, for different reasons: {la} {x}; {lb} {y} ({verdicts})"
+                ));
+            }
         }
     }
     out
 }
 
 /// Runs `req` twice; true when both runs passed and agree on every hash. A hash missing on
-/// either side (a run that could not compute it) is "not deterministic", never agreement.
+/// one side (a run that could not compute it) is "not deterministic", never agreement; the
+/// content hash missing from both for the same reason leaves the verdict to the trace hash,
+/// the schedule hash and the failures, and the DETERMINISTIC line says so.
 pub fn check(req: &RunRequest, reporter: &mut dyn Reporter) -> Result<bool, RunError> {
     let first = run(req, reporter)?;
     if first.report.interrupted() {
@@ -202,6 +240,16 @@ mod tests {
             schedule_hash: "s".into(),
             trace_hash: Some("t".into()),
             content_hash: Some("c".into()),
+            content_missing: None,
+        }
+    }
+
+    /// `f` with no content hash, for `why`.
+    fn no_content(f: &Fingerprint, why: &str) -> Fingerprint {
+        Fingerprint {
+            content_hash: None,
+            content_missing: Some(why.into()),
+            ..f.clone()
         }
     }
 
@@ -241,21 +289,49 @@ mod tests {
         );
     }
 
-    /// `--check-determinism`: a hash missing on either side, or on both, is a difference.
+    /// `--check-determinism`: a hash missing on one side is a difference; a trace hash
+    /// missing on both too.
     #[test]
-    fn a_missing_hash_is_never_agreement_for_determinism() {
+    fn a_hash_missing_on_one_side_is_never_agreement_for_determinism() {
         let a = fp(VerdictKind::Pass, &[]);
-        let mut b = a.clone();
-        b.content_hash = None;
-        assert_eq!(differences(&a, &b, Hashes::Present, L).len(), 1);
-        let mut a2 = a.clone();
-        a2.content_hash = None;
-        assert_eq!(differences(&a2, &b, Hashes::Present, L).len(), 1);
+        let b = no_content(&a, "database disk image is malformed");
+        assert_eq!(
+            differences(&a, &b, Hashes::Present, L),
+            ["content_hash differs: recorded c, replay missing (verdict pass both times)"]
+        );
+        let mut a2 = no_content(&a, "database disk image is malformed");
+        let mut b2 = b.clone();
         a2.trace_hash = None;
-        b.trace_hash = None;
-        assert_eq!(differences(&a2, &b, Hashes::Present, L).len(), 2);
+        b2.trace_hash = None;
+        assert_eq!(
+            differences(&a2, &b2, Hashes::Present, L),
+            ["trace_hash differs: recorded missing, replay missing (verdict pass both times)"]
+        );
         // Replay accepts an absent content hash on both sides (its signature says why),
         // never an absent trace hash.
-        assert_eq!(differences(&a2, &b, Hashes::Equal, L).len(), 1);
+        assert_eq!(differences(&a2, &b2, Hashes::Equal, L).len(), 1);
+    }
+
+    /// Both runs damaged the database alike: no content hash on either side, for the same
+    /// reason, is agreement on what both have (the trace hash decides); for different
+    /// reasons it is a difference that names both.
+    #[test]
+    fn a_content_hash_missing_from_both_agrees_only_for_the_same_reason() {
+        let a = fp(VerdictKind::Fail, &[FailureCategory::Integrity]);
+        let malformed = no_content(&a, "database disk image is malformed");
+        assert!(differences(&malformed, &malformed.clone(), Hashes::Present, L).is_empty());
+        let mut other_trace = malformed.clone();
+        other_trace.trace_hash = Some("t2".into());
+        assert_eq!(
+            differences(&malformed, &other_trace, Hashes::Present, L),
+            ["trace_hash differs: recorded t, replay t2 (verdict fail both times)"]
+        );
+        let not_db = no_content(&a, "file is not a database");
+        assert_eq!(
+            differences(&malformed, &not_db, Hashes::Present, L),
+            [
+                "content_hash unavailable in both runs, for different reasons: recorded database disk image is malformed; replay file is not a database (verdict fail both times)"
+            ]
+        );
     }
 }

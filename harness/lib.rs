@@ -2,7 +2,7 @@
 //! stays correct and fast under bursts of concurrent writers.
 //!
 //! The modules follow the data, in the layer order of ARCHITECTURE.md (imports point one
-//! way; `tests/house.rs` checks it): [`scenario`] (what to run) -> [`plan`] (seeded
+//! way; `tests/house_imports.rs` checks it): [`scenario`] (what to run) -> [`plan`] (seeded
 //! schedules, pure) -> [`observe`] (what happened, as data) -> [`protocol`] (the wire
 //! between the processes) -> [`workload`] (op kinds' SQL and rows) -> [`runner`] (the
 //! parent process) | [`worker`] (the child process) -> [`check`] (verification, ledger,

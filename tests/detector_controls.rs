@@ -237,10 +237,13 @@ fn a_count_declared_any_leaves_a_note_with_its_count() {
     );
 }
 
-/// `--check-determinism` never calls two missing content hashes agreement: a database the
-/// hash cannot read is "not deterministic", with both sides named.
+/// `--check-determinism` on a database the content hash cannot read in either run (the same
+/// seeded garbage page both times, expected: the runs pass): the two runs agree on what both
+/// have, the trace, and the line says that the content was not compared and why, rather than
+/// calling two identical runs NONDETERMINISTIC (as it did). A content hash missing on one
+/// side only, or for different reasons, is still a difference (`determinism`'s unit tests).
 #[test]
-fn check_determinism_with_a_missing_hash_is_not_deterministic() {
+fn check_determinism_with_the_content_hash_missing_from_both_says_it_judged_the_trace() {
     let dir = tempfile::tempdir().unwrap();
     let toml = shipped("smoke")
         + "\n[faults]\nafter_run = \"garbage-page\"\n[expect]\nintegrity = \"unreadable\"\n";
@@ -257,13 +260,15 @@ fn check_determinism_with_a_missing_hash_is_not_deterministic() {
             "--check-determinism",
         ],
     );
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 0, "{out}");
+    let last = out.lines().last().unwrap();
     assert!(
-        out.contains("content_hash differs: first run missing, second run missing"),
+        last.starts_with("DETERMINISTIC smoke seed=1: 2 runs"),
         "{out}"
     );
     assert!(
-        out.lines().last().unwrap().starts_with("NONDETERMINISTIC"),
-        "{out}"
+        last.contains("content hash unavailable in both runs (database disk image is malformed)"),
+        "{last}"
     );
+    assert!(!out.contains("content_hash differs"), "{out}");
 }

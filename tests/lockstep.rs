@@ -269,6 +269,49 @@ fn check_determinism_says_so() {
     );
 }
 
+/// Both runs damage the database alike (torn-page: seeded garbage on the tasks b-tree's
+/// root page after the run), so neither has a content hash: the check compares what both
+/// have (the trace, schedule and failures agree) and says the content was not compared,
+/// instead of calling two identical runs NONDETERMINISTIC. The runs fail, so exit 1.
+#[test]
+fn check_determinism_of_a_damaged_database_rests_on_the_trace_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = walburst(
+        dir.path(),
+        "run",
+        &["torn-page", "--seed", "1", "--check-determinism"],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(!out.contains("NONDETERMINISTIC"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("DETERMINISTIC torn-page seed=1: 2 runs"),
+        "{out}"
+    );
+    assert!(
+        last.contains(
+            "content hash unavailable in both runs (database disk image is malformed): judged on the trace"
+        ),
+        "{last}"
+    );
+    // What the line rests on: two reports, each without a content hash, with one trace.
+    let reports: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("report: "))
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2, "{out}");
+    for r in &reports {
+        assert!(r.get("content_hash").is_none(), "{r}");
+        assert_eq!(
+            r["checks"]["content_hash_error"], "database disk image is malformed",
+            "{r}"
+        );
+    }
+    assert!(reports[0]["trace_hash"].is_string());
+    assert_eq!(reports[0]["trace_hash"], reports[1]["trace_hash"]);
+}
+
 /// A failing free run replays in lockstep at transaction granularity from its recorded
 /// commit order: the page-count guard's false reports come back; the lock hazard, whose
 /// damage needs another writer inside a transaction, honestly does not.

@@ -166,3 +166,66 @@ fn the_python_apps_readers_are_judged_and_its_broken_reader_fails_by_name() {
         );
     }
 }
+
+/// Every gap between two reads of one read transaction, in ms, from a kept run directory's
+/// records.
+fn read_gaps_ms(r: &Run) -> Vec<f64> {
+    let kept = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("run directory kept: "))
+        .unwrap_or_else(|| panic!("no kept run directory:\n{}", r.stdout));
+    let records = std::fs::read_to_string(std::path::Path::new(kept).join("records.jsonl"))
+        .expect("records.jsonl");
+    let mut gaps = Vec::new();
+    for line in records.lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(reads) = rec["reads"].as_array() else {
+            continue;
+        };
+        let t: Vec<u64> = reads.iter().map(|x| x["t_ns"].as_u64().unwrap()).collect();
+        gaps.extend(t.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e6));
+    }
+    gaps
+}
+
+/// PROTOCOL.md: `reader_hold_ms` is sent to every worker, and the Python adapter honours it
+/// in free mode. With [250, 250] each of its read transactions holds its snapshot at least
+/// 250 ms between reads; with [0, 0], the control that the gaps measure the setting and
+/// not the adapter's own pace, most gaps are far shorter.
+#[test]
+fn the_python_adapter_holds_its_readers_for_reader_hold_ms() {
+    python3_for("readers");
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let base = set(
+        &shipped("python-kanban-readers").replace("{scenario_dir}", scenarios),
+        "ops_per_worker",
+        "4",
+    );
+    let mut medians = Vec::new();
+    for hold in ["[250, 250]", "[0, 0]"] {
+        let toml = set(&base, "reader_hold_ms", hold);
+        let file = scenario_file(dir.path(), "python-hold", &toml);
+        let r = run(
+            dir.path(),
+            &[
+                file.to_str().unwrap(),
+                "--seed",
+                "1",
+                "--mode",
+                "free",
+                "--keep",
+            ],
+        );
+        assert_eq!(r.code, 0, "{hold}: {:?}", r.failures());
+        let mut gaps = read_gaps_ms(&r);
+        assert_eq!(gaps.len(), 16, "{hold}: 2 readers x 4 ops x 2 gaps");
+        if hold == "[250, 250]" {
+            assert!(gaps.iter().all(|&g| g >= 250.0), "{hold}: {gaps:?}");
+        }
+        gaps.sort_by(f64::total_cmp);
+        medians.push(gaps[gaps.len() / 2]);
+    }
+    assert!(medians[1] < 100.0, "[0, 0]: median gap {} ms", medians[1]);
+}

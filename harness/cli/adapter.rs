@@ -95,7 +95,7 @@ fn check(a: CheckArgs) -> i32 {
         }
     }
     install_interrupt_handler();
-    println!("adapter check: {}", shell_words(&req.command));
+    outln!("adapter check: {}", shell_words(&req.command));
     let mut failed = Vec::new();
     for (done, &p) in phases.iter().enumerate() {
         let outcome = adapter_check::run_phase(p, &req);
@@ -106,7 +106,7 @@ fn check(a: CheckArgs) -> i32 {
                 .and_then(|o| o.report.run_dir)
                 .map(|d| format!("; run directory kept: {}", d.display()))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "INTERRUPTED adapter check during phase {} ({done} of {} phases done, {} with rules broken){kept}",
                 p.name(),
                 phases.len(),
@@ -117,7 +117,7 @@ fn check(a: CheckArgs) -> i32 {
         match outcome {
             Ok(o) => {
                 for line in adapter_check::phase_lines(&o) {
-                    println!("{line}");
+                    outln!("{line}");
                 }
                 if !o.passed() {
                     failed.push(p.name());
@@ -131,13 +131,13 @@ fn check(a: CheckArgs) -> i32 {
     }
     let names: Vec<&str> = phases.iter().map(|p| p.name()).collect();
     if failed.is_empty() {
-        println!(
+        outln!(
             "PASS adapter check: every rule kept (phases {})",
             names.join(", ")
         );
         EXIT_PASS
     } else {
-        println!(
+        outln!(
             "FAIL adapter check: rules broken or not judged in phase(s) {} (of {})",
             failed.join(", "),
             names.join(", ")

@@ -1,6 +1,6 @@
 //! The command line's flags: every clap derive outside `cli/mod.rs`'s commands, and their
 //! conversions into the library's plain requests (nothing below `cli` knows clap;
-//! `tests/house.rs` checks it). The help texts are the command line's documentation: a
+//! `tests/house_cli.rs` checks it). The help texts are the command line's documentation: a
 //! change here changes `--help`.
 
 use std::path::PathBuf;

@@ -127,14 +127,14 @@ pub fn command(req: MeasureRequest) -> i32 {
     let mut cells = Vec::with_capacity(total);
     for bug in &demos {
         for &v in &releases {
-            println!(
+            outln!(
                 "[{}/{total}] {} on SQLite {v} (expected {})...",
                 cells.len() + 1,
                 bug.id,
                 bug.expected_on(v).cell()
             );
             let Some(cell) = measure_cell(&exe, bug, v, &req) else {
-                println!(
+                outln!(
                     "INTERRUPTED known-bugs --measure: {} of {total} cells measured",
                     cells.len()
                 );
@@ -164,17 +164,17 @@ pub fn command(req: MeasureRequest) -> i32 {
         eprintln!("error: cannot write {}: {e}", path.display());
         return crate::exit::EXIT_UNWRITTEN;
     }
-    println!("summary: {}", path.display());
+    outln!("summary: {}", path.display());
     let disagree = cells.iter().filter(|c| !c.agrees).count();
     if disagree == 0 {
-        println!(
+        outln!(
             "AGREE: {} of {} cells gave the table's verdict",
             cells.len(),
             cells.len()
         );
         EXIT_PASS
     } else {
-        println!(
+        outln!(
             "DISAGREE: {disagree} of {} cells did not give the table's verdict (marked `!`)",
             cells.len()
         );
@@ -294,7 +294,7 @@ fn print_cell(c: &Cell) {
         Measured::Error(why) => format!(": {why}"),
         _ => String::new(),
     };
-    println!(
+    outln!(
         "  {} on {}: {}{why} (expected {}) in {:.0} s; log {}{mark}",
         c.bug,
         c.release,
@@ -307,25 +307,25 @@ fn print_cell(c: &Cell) {
 
 fn print_table(releases: &[SqliteVersion], cells: &[Cell]) {
     let table = known_bugs::table();
-    println!(
+    outln!(
         "\nmeasured on each release (FAIL/pass: the demo scenario's verdict, `!`: not the table's; hit/-: no scenario, not run):"
     );
-    print!("{:<8}", "sqlite");
+    out!("{:<8}", "sqlite");
     for b in &table.bugs {
-        print!(" {:<24}", b.id);
+        out!(" {:<24}", b.id);
     }
-    println!();
+    outln!();
     for &v in releases {
-        print!("{:<8}", v.to_string());
+        out!("{:<8}", v.to_string());
         for b in &table.bugs {
             let text = match cells.iter().find(|c| c.bug == b.id && c.release == v) {
                 Some(c) if c.agrees => c.measured.cell().to_string(),
                 Some(c) => format!("{}!", c.measured.cell()),
                 None => b.expected_on(v).cell().to_string(),
             };
-            print!(" {text:<24}");
+            out!(" {text:<24}");
         }
-        println!();
+        outln!();
     }
 }
 

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use crate::error::Chain;
 use clap::{Args, Parser, Subcommand};
 
+// First: its `outln!`/`out!` are in scope for the modules declared after it.
+#[macro_use]
+mod out;
+
 mod adapter;
 pub mod args;
 mod compare;
@@ -40,7 +44,8 @@ walburst's own, or your app through an adapter that speaks the worker protocol (
 [worker] table; see PROTOCOL.md).\n\n\
 Exit status: 0 every run passed, 1 a run failed, 2 bad usage or input (nothing run), 3 a \
 report, summary or JUnit file could not be written after the run (the run directory is kept and \
-its path printed), 130 interrupted by SIGINT/SIGTERM.",
+its path printed), 130 interrupted by SIGINT/SIGTERM, 141 stdout closed before everything was \
+printed (`| head`: the command stops quietly).",
     after_help = "Examples:\n  walburst run                         run the default scenario (pr-45525-burst)\n  walburst run smoke --seed 3          one seed of the CI smoke scenario\n  walburst run my.toml --workers 4     a scenario file, scaled down\n  walburst plan pr-45525-burst --seed 7\n  walburst list"
 )]
 pub struct Cli {
@@ -208,18 +213,11 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct WorkerArgs {}
 
-/// Prints to stdout; a closed pipe (`walburst plan ... | head`) ends the command quietly.
+/// Prints a command's whole output; a closed pipe (`walburst plan ... | head`) ends the
+/// command quietly (`out.rs`).
 fn print_out(text: &str) -> i32 {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|_| out.flush()) {
-        Ok(()) => EXIT_PASS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_PASS,
-        Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
-            EXIT_FAIL
-        }
-    }
+    outln!("{text}");
+    EXIT_PASS
 }
 
 fn usage_error(e: LoadError) -> i32 {

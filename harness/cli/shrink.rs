@@ -169,7 +169,7 @@ pub fn command(a: ShrinkArgs) -> i32 {
 }
 
 fn print_result(s: &ShrinkSummary, path: &std::path::Path) {
-    let out = |t: String| println!("{t}");
+    let out = |t: String| outln!("{t}");
     let interrupted = s.stop == Some(crate::shrink::Stop::Interrupted);
     if !s.reproduced && interrupted {
         out(format!(

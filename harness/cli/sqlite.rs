@@ -120,7 +120,7 @@ pub fn command(a: SqliteArgs) -> i32 {
             advise_on(&source)
         }
         SqliteCommand::Identity => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string(&origin::this()).expect("identity serializes")
             );
@@ -145,12 +145,12 @@ pub fn command(a: SqliteArgs) -> i32 {
                 match prepare::ensure(v, &mut |p| console.event(&RunEvent::Prepare(p))) {
                     Err(e @ prepare::PrepareError::Interrupted { .. }) => {
                         eprintln!("error: {}", Chain(&e));
-                        println!(
+                        outln!(
                             "INTERRUPTED sqlite prepare: {done} of {total} releases prepared; SQLite {v} was stopped and nothing of it is left half-written in the cache"
                         );
                         return EXIT_INTERRUPTED;
                     }
-                    Ok(p) => println!(
+                    Ok(p) => outln!(
                         "SQLite {v}: {} ({:.1} MB, prepared in {:.0} s)",
                         cache::version_dir(v).display(),
                         p.bytes as f64 / 1e6,
@@ -169,15 +169,17 @@ pub fn command(a: SqliteArgs) -> i32 {
 
 fn list() -> i32 {
     let me = origin::this();
-    println!(
+    outln!(
         "this walburst runs SQLite {} ({}); cache: {}",
         me.version,
         me.origin.describe(),
         cache::root().display()
     );
-    println!(
+    outln!(
         "{:<8} {:<32} {:<22} status",
-        "sqlite", "amalgamation from", "compiled by"
+        "sqlite",
+        "amalgamation from",
+        "compiled by"
     );
     for r in version::RELEASES {
         let bundled = if r.sqlite == version::SqliteVersion::bundled() {
@@ -196,7 +198,7 @@ fn list() -> i32 {
                 Some(_) => "prepared from other walburst sources (re-prepared on use)".into(),
                 None => "not prepared (prepared on first use)".into(),
             };
-        println!(
+        outln!(
             "{:<8} {:<32} {:<22} {status}",
             r.sqlite.to_string(),
             r.origin_text(),
@@ -212,7 +214,7 @@ fn list() -> i32 {
             }
             (None, None) => "read when prepared".into(),
         };
-        println!("{:<8} source id: {source_id}", "");
+        outln!("{:<8} source id: {source_id}", "");
     }
     EXIT_PASS
 }
@@ -237,7 +239,7 @@ fn advise_on(source: &VersionSource) -> i32 {
         ),
     };
     let advice = advise::advise(v);
-    print!("{}", advice.render(&read_from));
+    out!("{}", advice.render(&read_from));
     if advice.affecting.is_empty() {
         EXIT_PASS
     } else {
@@ -247,13 +249,13 @@ fn advise_on(source: &VersionSource) -> i32 {
 
 fn known_bugs_table() -> i32 {
     let t = known_bugs::table();
-    println!(
+    outln!(
         "known multi-process SQLite bugs (reviewed through {}):",
         t.reviewed_through
     );
     for b in &t.bugs {
-        println!("\n{} [{}]", b.name, b.id);
-        println!("  affected: {}", b.affected);
+        outln!("\n{} [{}]", b.name, b.id);
+        outln!("  affected: {}", b.affected);
         match &b.demo {
             known_bugs::Demo::Scenario {
                 scenario,
@@ -261,28 +263,28 @@ fn known_bugs_table() -> i32 {
                 args,
             } => {
                 let args = args.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
-                println!("  scenario: {scenario}{args} (FAILs on an affected release)");
+                outln!("  scenario: {scenario}{args} (FAILs on an affected release)");
                 if let Some(s) = sweep {
-                    println!("  every offered release: walburst run {s}");
+                    outln!("  every offered release: walburst run {s}");
                 }
             }
-            known_bugs::Demo::Missing(why) => println!("  scenario: {}", why.trim()),
+            known_bugs::Demo::Missing(why) => outln!("  scenario: {}", why.trim()),
         }
     }
-    println!(
+    outln!(
         "\nexpected on each offered release (FAIL/pass: the scenario's verdict; hit: affected, no scenario yet; -: not affected):"
     );
-    print!("{:<8}", "sqlite");
+    out!("{:<8}", "sqlite");
     for b in &t.bugs {
-        print!(" {:<24}", b.id);
+        out!(" {:<24}", b.id);
     }
-    println!();
+    outln!();
     for r in version::RELEASES {
-        print!("{:<8}", r.sqlite.to_string());
+        out!("{:<8}", r.sqlite.to_string());
         for b in &t.bugs {
-            print!(" {:<24}", b.expected_on(r.sqlite).cell());
+            out!(" {:<24}", b.expected_on(r.sqlite).cell());
         }
-        println!();
+        outln!();
     }
     EXIT_PASS
 }

@@ -118,9 +118,11 @@ pub struct StartWorkload {
     #[serde(default, skip_serializing_if = "ClaimStyle::is_compare_and_swap")]
     pub claim: ClaimStyle,
     /// How the built-in worker's readers hold their read transaction (absent: one
-    /// snapshot), and for how long between reads in free mode (absent: the default).
+    /// snapshot; any other is refused with a `[worker]`).
     #[serde(default, skip_serializing_if = "ReaderTxn::is_one_snapshot")]
     pub reader_txn: ReaderTxn,
+    /// How long a reader holds its snapshot between reads in free mode (absent: the
+    /// default). Every worker gets it: the Python adapter's readers sleep within it too.
     #[serde(default = "default_hold", skip_serializing_if = "is_default_hold")]
     pub reader_hold_ms: [u32; 2],
     /// The built-in worker ATTACHes `aux.db` and mirrors each write into it (absent: none).

@@ -352,3 +352,56 @@ fn each_check_fires_on_a_document_that_breaks_it() {
     let doc = DOC.replace("`stop_ms`", "the stall");
     assert_eq!(unnamed_fields(&doc), ["stop_ms"]);
 }
+
+/// `reader_hold_ms` reaches an adapter: `Start::new` builds one `start` for every kind of
+/// worker (the runner does not know which it talks to) and a `[worker]` scenario may set it
+/// (`python-kanban-readers` does). So PROTOCOL.md must not call it the built-in worker's
+/// only, as it once did, and the schema's description must not either.
+#[test]
+fn reader_hold_ms_is_documented_as_sent_to_every_worker() {
+    use crate::protocol::{RunSpec, Start};
+    use crate::scenario::{Mode, Overrides, ScenarioSource};
+    let scenario = crate::scenario::parse_str(
+        "name = \"s\"\n[worker]\ncommand = [\"python3\", \"w.py\"]\n\
+         [workload]\nworkers = 3\nreaders = 1\nops_per_worker = 3\nreader_hold_ms = [5, 7]\n",
+        &ScenarioSource::Embedded("s".into()),
+    )
+    .expect("an adapter's scenario may set reader_hold_ms");
+    let spec = RunSpec {
+        walburst_version: "0".into(),
+        sqlite_version: "3".into(),
+        scenario,
+        source: ScenarioSource::Embedded("s".into()),
+        seed: 1,
+        mode: Mode::Free,
+        overrides: Overrides::default(),
+        schedule_hash: String::new(),
+        db_path: "/r/db/kanban.db".into(),
+    };
+    let start = Start::new(
+        &spec,
+        std::path::Path::new("/r"),
+        0,
+        0,
+        "/r/ops".into(),
+        vec![],
+    );
+    let start = serde_json::to_value(&start).unwrap();
+    assert_eq!(
+        start["workload"]["reader_hold_ms"],
+        serde_json::json!([5, 7])
+    );
+    let at = DOC
+        .find("`reader_hold_ms` (")
+        .expect("PROTOCOL.md's workload row names `reader_hold_ms` (...)");
+    let said = &DOC[at..at + DOC[at..].find(')').unwrap()];
+    assert!(
+        said.contains("sent to every worker") && !said.contains("built-in worker only"),
+        "{said}"
+    );
+    let described = schema()["$defs"]["workload"]["properties"]["reader_hold_ms"]["description"]
+        .as_str()
+        .map(str::to_string);
+    let described = described.expect("the schema describes reader_hold_ms");
+    assert!(!described.starts_with("built-in worker"), "{described}");
+}

@@ -193,12 +193,19 @@ fn determinism_line(e: &RunEvent<'_>) -> Option<String> {
             r.scenario.name, r.seed, r.reproduce
         ),
         RunEvent::Deterministic { first: r1 } => format!(
-            "DETERMINISTIC {} seed={}: 2 runs, {} steps, trace {}, content {}",
+            "DETERMINISTIC {} seed={}: 2 runs, {} steps, trace {}, {}",
             r1.scenario.name,
             r1.seed,
             r1.lockstep.as_ref().map_or(0, |l| l.steps),
             r1.trace_hash.as_deref().unwrap_or("-"),
-            r1.content_hash.as_deref().unwrap_or("-"),
+            // Both runs agree here, so the second run's content hash is missing for the
+            // same reason: a check that compared nothing says so.
+            match crate::determinism::content_hash_missing(r1) {
+                None => format!("content {}", r1.content_hash.as_deref().unwrap_or("-")),
+                Some(why) => format!(
+                    "content hash unavailable in both runs ({why}): judged on the trace, the schedule and the failures"
+                ),
+            },
         ),
         RunEvent::Nondeterministic {
             first: r1,

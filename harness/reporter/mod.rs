@@ -3,7 +3,7 @@
 //! and a merge's [`SweepEvent`](crate::nightly::event::SweepEvent)s too (`sweep`: the
 //! progress bar, the plain progress lines, the recap, the totals line). It sits above every
 //! layer that emits events (run, replay, determinism, the commands built on them, the
-//! sweep) and below `cli`, which makes it; nothing below imports it (`tests/house.rs`).
+//! sweep) and below `cli`, which makes it; nothing below imports it (`tests/house_imports.rs`).
 
 mod lines;
 mod sweep;
