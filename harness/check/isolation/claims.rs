@@ -397,3 +397,7 @@ mod tests {
         assert_eq!(rep.outcomes["info"], 1);
     }
 }
+
+#[cfg(test)]
+#[path = "claims_tests.rs"]
+mod controls;

@@ -56,6 +56,9 @@ mod tests;
 #[cfg(test)]
 mod class_tests;
 
+#[cfg(test)]
+mod explain_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
