@@ -71,7 +71,13 @@ fn sqlite_list_into_a_pipe_closed_after_the_first_line_ends_quietly() {
     let (status, err) = finish(child, "sqlite list");
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.is_empty(), "a closed stdout is not reported: {err}");
-    assert_eq!(status.code(), Some(STDOUT_CLOSED), "{err}");
+    // On a loaded machine the child may print every line into the pipe's buffer before the
+    // reader leaves, and then it rightly ends 0: this case proves no panic, not the status
+    // (the next test, without a race, pins 141).
+    assert!(
+        matches!(status.code(), Some(0) | Some(STDOUT_CLOSED)),
+        "{status:?}: {err}"
+    );
 }
 
 /// Every command that prints a listing, into a pipe whose reader is gone before the first
