@@ -144,7 +144,15 @@ mod tests {
             Some("worker 1 actor 0 seq 1 (create_task)")
         );
         assert_eq!(g.checkpoints, "auto (passive)");
+        assert_eq!(
+            g.wal_autocheckpoint, 100,
+            "the limit the bound derives from"
+        );
+        assert!(!g.asserted, "no expect.wal_growth: only reported");
         assert!(!g.starved());
+        let mut s = scenario("");
+        s.expect.wal_growth = crate::scenario::WalGrowthExpectation::Bounded;
+        assert!(check(&s, &[rec(0, Some(1))]).unwrap().asserted);
     }
 
     /// The detector's own control: one frame over the bound is starvation.
@@ -156,6 +164,34 @@ mod tests {
             g.peak_at.as_deref(),
             Some("worker 1 actor 0 seq 0 (create_task)")
         );
+    }
+
+    /// The report says how the WAL was checkpointed: a checkpointer role alone, checkpoint
+    /// ops in the mix alone, or both, each counts as explicit checkpoints.
+    #[test]
+    fn the_checkpoints_line_names_checkpointers_and_checkpoint_ops_each_alone() {
+        let line = |checkpointers: u32, mix: u32, auto: u32| {
+            let mut s = scenario("");
+            s.workload.checkpointers = checkpointers;
+            s.workload.mix.checkpoint = mix;
+            s.sqlite.wal_autocheckpoint = auto;
+            check(&s, &[rec(0, Some(1))]).unwrap().checkpoints
+        };
+        assert_eq!(line(0, 0, 100), "auto (passive)");
+        assert_eq!(
+            line(1, 0, 100),
+            "auto (passive) and checkpoint ops (passive)"
+        );
+        assert_eq!(
+            line(0, 1, 100),
+            "auto (passive) and checkpoint ops (passive)"
+        );
+        assert_eq!(
+            line(2, 3, 100),
+            "auto (passive) and checkpoint ops (passive)"
+        );
+        assert_eq!(line(1, 0, 0), "checkpoint ops (passive) only");
+        assert_eq!(line(0, 0, 0), "none");
     }
 
     /// A check that judged nothing says so: no measurement, or no automatic checkpoint; and
