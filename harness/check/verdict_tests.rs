@@ -510,4 +510,15 @@ fn a_stopped_run_is_named_before_what_it_left_unread() {
         primary(&unread, &[]).map(|p| p.category),
         Some(Cat::Unreadable)
     );
+    // The boundary itself: a check that judged nothing and a point that never fired
+    // (ranked exactly CONSEQUENCE_RANK) can be what a stop left undone, so the stop is named.
+    for cat in [Cat::NotJudged, Cat::IoPointNotFired] {
+        assert_eq!(cat.cause_rank(), CONSEQUENCE_RANK);
+        let undone = [f(cat, Detector::Ledger)];
+        assert_eq!(
+            primary(&undone, &stopped).map(|p| p.category),
+            Some(Cat::Liveness),
+            "{cat:?}"
+        );
+    }
 }

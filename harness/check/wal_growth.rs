@@ -158,11 +158,16 @@ mod tests {
     /// The detector's own control: one frame over the bound is starvation.
     #[test]
     fn a_peak_over_the_bound_is_starvation() {
-        let g = check(&scenario(""), &[rec(0, Some(201)), rec(1, Some(5))]).unwrap();
+        let g = check(
+            &scenario(""),
+            &[rec(0, Some(201)), rec(1, Some(5)), rec(2, Some(201))],
+        )
+        .unwrap();
         assert!(g.starved());
         assert_eq!(
             g.peak_at.as_deref(),
-            Some("worker 1 actor 0 seq 0 (create_task)")
+            Some("worker 1 actor 0 seq 0 (create_task)"),
+            "the op that saw the peak first"
         );
     }
 
