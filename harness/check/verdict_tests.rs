@@ -522,3 +522,26 @@ fn a_stopped_run_is_named_before_what_it_left_unread() {
         );
     }
 }
+
+/// A note says what was seen: under a lenient integrity expectation a healthy database is
+/// not noted as damaged (only a damaged one is).
+#[test]
+fn a_lenient_integrity_expectation_notes_damage_only_when_seen() {
+    for e in ["any", "any-or-unreadable"] {
+        let expect = format!("integrity = \"{e}\"\nworker_errors = \"some\"");
+        let v = verdict(&expect, &healthy());
+        assert!(
+            !v.notes.iter().any(|n| n.contains("damaged database")),
+            "{e}: {v:?}"
+        );
+        let mut damaged = healthy();
+        damaged.integrity_check = "*** in database main ***".into();
+        let v = verdict(&expect, &damaged);
+        assert!(
+            v.notes
+                .iter()
+                .any(|n| n.starts_with("expected and seen: damaged database")),
+            "{e}: {v:?}"
+        );
+    }
+}

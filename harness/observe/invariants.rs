@@ -157,8 +157,10 @@ fn reading_would_create_files(db: &Path) -> Option<&'static str> {
     use std::io::Read;
     let mut header = [0u8; 20];
     std::fs::File::open(db).ok()?.read_exact(&mut header).ok()?;
-    // Bytes 18 and 19: the file format's write and read versions, 2 in WAL mode.
-    let wal = header[18] == 2 && header[19] == 2;
+    // Byte 19, the file format's read version, is what SQLite opens a WAL by (2: WAL);
+    // byte 18, the write version, only makes the file read-only when over 2. A damaged
+    // header can set one without the other.
+    let wal = header[19] == 2;
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");
     (wal && !Path::new(&name).exists()).then_some(
@@ -334,6 +336,49 @@ mod tests {
             reps[0].error.as_deref().unwrap().contains("cannot open"),
             "{reps:?}"
         );
+        assert_eq!(reps[0].name, "x", "each failure names its invariant");
+    }
+
+    /// Only a WAL database without its `-wal` would grow files when read: a rollback-mode
+    /// database never does, nor a WAL database whose `-wal` is there.
+    #[test]
+    fn only_a_wal_database_without_its_wal_would_create_files() {
+        let (dir, path) = db(); // WAL mode, -wal deleted
+        assert!(reading_would_create_files(&path).is_some());
+        let conn = Connection::open(&path).unwrap();
+        conn.query_row("SELECT count(*) FROM task_runs", [], |_| Ok(()))
+            .unwrap();
+        assert_eq!(reading_would_create_files(&path), None, "-wal present");
+        drop(conn);
+        let rollback = dir.path().join("r.db");
+        let conn = Connection::open(&rollback).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = delete; CREATE TABLE t(x);")
+            .unwrap();
+        drop(conn);
+        assert!(!dir.path().join("r.db-wal").exists());
+        assert_eq!(reading_would_create_files(&rollback), None, "rollback mode");
+        // A damaged header: SQLite goes by the read version (byte 19) alone.
+        let set = |b18: u8, b19: u8| {
+            let mut bytes = std::fs::read(&rollback).unwrap();
+            (bytes[18], bytes[19]) = (b18, b19);
+            std::fs::write(&rollback, bytes).unwrap();
+        };
+        set(2, 1);
+        assert_eq!(
+            reading_would_create_files(&rollback),
+            None,
+            "write version only"
+        );
+        set(1, 2);
+        assert!(
+            reading_would_create_files(&rollback).is_some(),
+            "read version 2"
+        );
+        // ... and SQLite does open that file as a WAL database, creating its -wal.
+        let conn = Connection::open(&rollback).unwrap();
+        conn.query_row("SELECT count(*) FROM t", [], |_| Ok(()))
+            .unwrap();
+        assert!(dir.path().join("r.db-wal").exists());
     }
 
     #[test]
