@@ -402,12 +402,14 @@ mod tests {
         let invs = [
             inv("no task claimed by two workers", DOUBLE_CLAIM),
             inv("later", "SELECT * FROM not_yet"),
+            inv("holds", "SELECT 1 WHERE 0"),
         ];
         let mut d = InvariantsDuring::default();
         d.check_at(&path, &invs, 4);
         d.check_at(&path, &invs, 9);
         assert_eq!(d.points, 2);
         assert_eq!(d.broken.len(), 1, "{d:?}");
+        assert!(d.first_breach("holds").is_none(), "no rows: it held");
         assert_eq!(d.broken[0].step, 4);
         assert_eq!(
             d.first_breach("no task claimed by two workers")
