@@ -195,3 +195,54 @@ fn a_clean_pair_is_noted_and_a_missing_aux_file_fails() {
         "{v:?}"
     );
 }
+
+/// The attached file is as healthy as the main one only when both of its checks say `ok`:
+/// either one alone failing is an integrity failure naming the aux file.
+#[test]
+fn either_check_of_the_aux_file_alone_fails_its_health() {
+    let m = |integrity: &str, quick: &str| MultiDb {
+        aux_file: AUX_DB_FILE.into(),
+        integrity_check: integrity.into(),
+        quick_check: quick.into(),
+        ..MultiDb::default()
+    };
+    assert!(m("ok", "ok").healthy());
+    let damaged = "*** in database main ***\nPage 3: btreeInitPage() returns error code 11";
+    assert!(!m(damaged, "ok").healthy(), "integrity_check alone");
+    assert!(!m("ok", damaged).healthy(), "quick_check alone");
+    assert!(!m("", "").healthy(), "never checked is not healthy");
+    // ... and the verdict names it: the aux file's integrity, by the integrity check.
+    let c = Checks {
+        integrity_check: "ok".into(),
+        quick_check: "ok".into(),
+        journal_mode: "delete".into(),
+        journal_mode_ok: true,
+        final_length_ok: true,
+        content_hash: Some("h".into()),
+        multi_db: Some(m("ok", damaged)),
+        ..Checks::default()
+    };
+    let v = crate::check::verdict::judge(
+        &scenario(),
+        &Observations::default(),
+        &Totals::default(),
+        &c,
+        &Corruption::default(),
+    );
+    let f: Vec<_> = v
+        .failures
+        .iter()
+        .map(|f| (f.category, f.detector))
+        .collect();
+    assert_eq!(
+        f,
+        [(FailureCategory::Integrity, Detector::IntegrityCheck)],
+        "{v:?}"
+    );
+    assert!(
+        v.failures[0]
+            .message
+            .starts_with(&format!("integrity: {AUX_DB_FILE}: ")),
+        "{v:?}"
+    );
+}
