@@ -246,3 +246,87 @@ fn either_check_of_the_aux_file_alone_fails_its_health() {
         "{v:?}"
     );
 }
+
+/// The pair judged op by op, on identities alone: a committed gc excuses exactly the older
+/// heartbeats it deleted from the main file (kept in aux.db), and nothing else; an op in
+/// neither file is counted as such; the listing stops at ten torn ops.
+#[test]
+fn only_a_committed_gc_excuses_exactly_the_older_heartbeats_it_deleted() {
+    use crate::plan::{GC_AGE_MS, PlannedOp, WorkerPlan};
+    let op = |seq, kind, at_ms| PlannedOp {
+        at_ms,
+        ..PlannedOp::bare(seq, 0, kind)
+    };
+    let (hb, create, gc) = (OpKind::Heartbeat, OpKind::CreateTask, OpKind::GcEvents);
+    let plan = Plan {
+        format: String::new(),
+        scenario: "m".into(),
+        seed: 1,
+        schedule_hash: String::new(),
+        workers: vec![
+            WorkerPlan {
+                worker: 1,
+                ops: vec![
+                    op(0, hb, 0),                    // aux only, older than the cutoff: excused
+                    op(1, create, 0),                // aux only, not a heartbeat: torn
+                    op(2, hb, 3000),                 // aux only, after the committed cutoff: torn
+                    op(3, gc, GC_AGE_MS + 1000),     // both: the committed gc, cutoff 1000
+                    op(4, hb, 0),                    // neither
+                    op(5, hb, 0),                    // main only: torn
+                    op(6, create, GC_AGE_MS + 9000), // both: no cutoff (not a gc)
+                    op(7, hb, 1000),                 // aux only, at the cutoff: kept, so torn
+                ],
+            },
+            WorkerPlan {
+                worker: 2,
+                // In aux.db only: never committed in the main file, so no cutoff (and torn).
+                ops: vec![op(0, gc, GC_AGE_MS + 5000)],
+            },
+        ],
+    };
+    let ids = |list: &[(u32, u32)]| list.iter().map(|&id| (id, 1)).collect::<BTreeMap<_, _>>();
+    let main_ids = ids(&[(1, 3), (1, 5), (1, 6)]);
+    let aux_ids = ids(&[(1, 0), (1, 1), (1, 2), (1, 3), (1, 6), (1, 7), (2, 0)]);
+    let mut m = MultiDb {
+        aux_file: AUX_DB_FILE.into(),
+        ..MultiDb::default()
+    };
+    judge(&mut m, &plan, &[], &main_ids, &aux_ids);
+    assert_eq!(
+        (m.judged, m.in_both, m.in_neither, m.torn, m.aux_strays),
+        (9, 3, 1, 5, 0),
+        "{m:?}"
+    );
+    let torn: Vec<&str> = m
+        .torn_ops
+        .iter()
+        .map(|t| t.split(" (").next().unwrap())
+        .collect();
+    assert_eq!(
+        torn,
+        [
+            "worker 1 seq 1",
+            "worker 1 seq 2",
+            "worker 1 seq 5",
+            "worker 1 seq 7",
+            "worker 2 seq 0"
+        ],
+        "{m:?}"
+    );
+
+    // Twelve torn ops: all counted, ten listed.
+    let plan = Plan {
+        workers: vec![WorkerPlan {
+            worker: 1,
+            ops: (0..12).map(|s| op(s, create, 0)).collect(),
+        }],
+        ..plan
+    };
+    let mut m = MultiDb::default();
+    judge(&mut m, &plan, &[], &ids(&[]), &ids(&[]));
+    assert_eq!((m.in_neither, m.torn), (12, 0));
+    let mut m = MultiDb::default();
+    let all: Vec<(u32, u32)> = (0..12).map(|s| (1, s)).collect();
+    judge(&mut m, &plan, &[], &ids(&all), &ids(&[]));
+    assert_eq!((m.torn, m.torn_ops.len()), (12, MAX_LISTED), "{m:?}");
+}
