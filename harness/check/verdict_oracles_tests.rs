@@ -214,3 +214,56 @@ fn isolation_anomalies_and_errors_fail_the_run() {
         "{v:?}"
     );
 }
+
+/// Among cycles, a lost update's (two writers of one key, `ww` then `rw`) is named first:
+/// it is the one a reader of the verdict can act on; any other cycle comes next.
+#[test]
+fn a_lost_updates_cycle_is_named_before_any_other_cycle() {
+    use crate::check::isolation::anomaly::CycleStep;
+    use crate::check::isolation::edges::Why;
+    let iso = |anomalies: Vec<Found>| Checks {
+        isolation: Some(IsolationReport {
+            txns: 4,
+            anomaly_count: anomalies.len(),
+            classes: [("G-single".to_string(), anomalies.len())].into(),
+            anomalies,
+            ..IsolationReport::default()
+        }),
+        ..healthy()
+    };
+    let other = found(
+        AnomalyClass::G0,
+        Anomaly::Cycle { steps: Vec::new() },
+        "T1 ww T3 ww T1",
+    );
+    let steps = vec![
+        CycleStep {
+            from: 1,
+            to: 2,
+            why: Why::Ww {
+                key: 5,
+                prev: 10,
+                next: 20,
+            },
+        },
+        CycleStep {
+            from: 2,
+            to: 1,
+            why: Why::Rw {
+                key: 5,
+                last: None,
+                next: 10,
+            },
+        },
+    ];
+    let lost = found(
+        AnomalyClass::GSingle,
+        Anomaly::Cycle { steps },
+        "T2 lost T1's append to key 5",
+    );
+    let message = |anomalies| verdict("", &iso(anomalies)).failures[0].message.clone();
+    let m = message(vec![other.clone(), lost]);
+    assert!(m.ends_with("; first: T2 lost T1's append to key 5"), "{m}");
+    let m = message(vec![other]);
+    assert!(m.ends_with("; first: T1 ww T3 ww T1"), "{m}");
+}

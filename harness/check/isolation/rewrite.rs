@@ -171,6 +171,37 @@ mod tests {
         );
     }
 
+    /// On a real database: the log is read in commit (`id`) order per key, the registers
+    /// as written, and the lost update is found through them; unreadable tables are an
+    /// error, never a pass.
+    #[test]
+    fn check_reads_the_log_and_the_registers_of_a_real_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("l.db")).unwrap();
+        let records = [rmw(0, &[], 1, (10, 20)), rmw(1, &[], 2, (12, 30))];
+        let rep = check(&conn, &plan(), &records);
+        assert!(
+            rep.error
+                .as_deref()
+                .unwrap()
+                .starts_with("cannot read lists"),
+            "{rep:?}"
+        );
+        conn.execute_batch(crate::workload::list_append::SCHEMA)
+            .unwrap();
+        conn.execute_batch(list_rewrite::SCHEMA).unwrap();
+        conn.execute_batch(
+            "INSERT INTO lists (id, key, value, worker, seq) VALUES (5, 9, 2, 1, 0), (2, 9, 1, 0, 0), (3, 4, 7, 0, 1);
+             INSERT INTO list_registers (key, list) VALUES (9, '2');",
+        )
+        .unwrap();
+        assert_eq!(log(&conn).unwrap(), [(4, vec![7]), (9, vec![1, 2])].into());
+        assert_eq!(registers(&conn).unwrap(), lists(&[2]));
+        let rep = check(&conn, &plan(), &records);
+        assert!(rep.error.is_none(), "{rep:?}");
+        assert!(rep.classes.contains_key("lost-update"), "{rep:#?}");
+    }
+
     /// The same writes with the second reading the first's list: clean.
     #[test]
     fn writes_built_on_fresh_reads_are_clean() {
