@@ -148,6 +148,24 @@ mod tests {
         let records = [rmw(0, &[], 1, (10, 20)), rmw(1, &[], 2, (12, 30))];
         let rep = judge(&plan(), &records, &lists(&[1, 2]), &lists(&[2]));
         assert_eq!(rep.transactions.as_deref(), Some("read-modify-write"));
+        // The two reads after the run: their own processes, after every op in real time.
+        use crate::check::isolation::edges::EdgeKind;
+        assert_eq!(
+            rep.edges,
+            [
+                (EdgeKind::Ww, 1),
+                (EdgeKind::Wr, 2),
+                (EdgeKind::Rw, 1),
+                (EdgeKind::Rt, 3)
+            ]
+            .into(),
+            "{rep:#?}"
+        );
+        assert!(
+            rep.anomalies.iter().any(|f| f.explanation
+                == "incompatible-order: on key 9, T3 (process 18446744073709551615) read [2] and T2 (process 18446744073709551614) read [1 2]; neither is a prefix of the other"),
+            "{rep:#?}"
+        );
         assert_eq!(
             rep.classes.keys().collect::<Vec<_>>(),
             ["G-single", "incompatible-order", "lost-update"],
