@@ -267,3 +267,125 @@ fn a_lost_updates_cycle_is_named_before_any_other_cycle() {
     let m = message(vec![other]);
     assert!(m.ends_with("; first: T1 ww T3 ww T1"), "{m}");
 }
+
+/// Snapshot stability in the verdict: stable reads pass with a note of what was judged; an
+/// unstable transaction fails; readers that never got two reads judged nothing and fail.
+#[test]
+fn snapshot_stability_is_noted_failed_or_judged_nothing() {
+    use crate::check::snapshot::SnapshotReport;
+    let snap = |s: SnapshotReport| Checks {
+        snapshots: Some(s),
+        ..healthy()
+    };
+    let stable = SnapshotReport {
+        read_txns: 2,
+        judged: 2,
+        reads: 5,
+        interleaved: 1,
+        ..SnapshotReport::default()
+    };
+    let v = verdict("", &snap(stable.clone()));
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(
+        v.notes.iter().any(|n| n
+            == "snapshot stability: 2 of 2 read transaction(s) judged (5 reads), 1 with another worker's commit between their first and last read"),
+        "{v:?}"
+    );
+    let v = verdict(
+        "",
+        &snap(SnapshotReport {
+            unstable: 1,
+            first: Some("worker 1 seq 4".into()),
+            ..stable.clone()
+        }),
+    );
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::SnapshotStability,
+            Detector::SnapshotCheck,
+            FailureKind::Unexpected
+        )]
+    );
+    assert!(
+        v.failures[0].message.ends_with("first: worker 1 seq 4"),
+        "{v:?}"
+    );
+    let v = verdict(
+        "",
+        &snap(SnapshotReport {
+            judged: 0,
+            reads: 0,
+            interleaved: 0,
+            ..stable
+        }),
+    );
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::SnapshotStability,
+            Detector::SnapshotCheck,
+            FailureKind::Missing
+        )]
+    );
+    assert_eq!(v.failures[0].count, Some(2));
+}
+
+/// The WAL's peak in the verdict: over its bound fails only when asserted; otherwise, and
+/// within the bound, it is noted; a peak not judged says why.
+#[test]
+fn checkpoint_starvation_fails_only_when_asserted_and_over_the_bound() {
+    use crate::check::wal_growth::WalGrowth;
+    let wal = |peak: u64, asserted: bool| Checks {
+        wal_growth: Some(WalGrowth {
+            measurements: 3,
+            peak_frames: peak,
+            peak_at: Some("worker 1 actor 0 seq 2 (create_task)".into()),
+            wal_autocheckpoint: 100,
+            checkpoints: "auto (passive)".into(),
+            bound: Some(200),
+            asserted,
+            not_judged: None,
+        }),
+        ..healthy()
+    };
+    let v = verdict("", &wal(201, true));
+    assert_eq!(
+        sigs(&v),
+        [(
+            Cat::CheckpointStarvation,
+            Detector::WalGrowthCheck,
+            FailureKind::Unexpected
+        )]
+    );
+    assert_eq!(v.failures[0].count, Some(201));
+    for (peak, asserted, note) in [
+        (
+            201,
+            false,
+            "checkpoint starvation: the WAL peaked at 201 frames (first seen by worker 1 actor 0 seq 2 (create_task)) over 3 measurement(s); checkpoints: auto (passive), over its bound of 200 (2 x wal_autocheckpoint 100) (reported, not asserted: expect.wal_growth = \"reported\")",
+        ),
+        (
+            200,
+            true,
+            "checkpoint starvation: the WAL peaked at 200 frames (first seen by worker 1 actor 0 seq 2 (create_task)) over 3 measurement(s); checkpoints: auto (passive), within its bound of 200 (2 x wal_autocheckpoint 100)",
+        ),
+    ] {
+        let v = verdict("", &wal(peak, asserted));
+        assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+        assert!(v.notes.iter().any(|n| n == note), "{v:?}");
+    }
+    let mut unjudged = wal(9999, true);
+    if let Some(g) = &mut unjudged.wal_growth {
+        g.bound = None;
+        g.not_judged = Some("wal_autocheckpoint = 0".into());
+    }
+    let v = verdict("", &unjudged);
+    assert_eq!(v.verdict, VerdictKind::Pass, "{v:?}");
+    assert!(
+        v.notes.iter().any(|n| n.starts_with(
+            "checkpoint starvation not judged: wal_autocheckpoint = 0; the WAL peaked at 9999"
+        )),
+        "{v:?}"
+    );
+}
