@@ -330,3 +330,67 @@ fn only_a_committed_gc_excuses_exactly_the_older_heartbeats_it_deleted() {
     judge(&mut m, &plan, &[], &ids(&all), &ids(&[]));
     assert_eq!((m.torn, m.torn_ops.len()), (12, MAX_LISTED), "{m:?}");
 }
+
+/// The verdict counts torn ops and stray rows together, and says each.
+#[test]
+fn the_verdict_counts_torn_ops_and_strays_together() {
+    let c = Checks {
+        integrity_check: "ok".into(),
+        quick_check: "ok".into(),
+        journal_mode: "delete".into(),
+        journal_mode_ok: true,
+        final_length_ok: true,
+        content_hash: Some("h".into()),
+        multi_db: Some(MultiDb {
+            aux_file: AUX_DB_FILE.into(),
+            judged: 6,
+            in_both: 3,
+            torn: 3,
+            torn_ops: vec!["worker 1 seq 2".into()],
+            aux_strays: 2,
+            integrity_check: "ok".into(),
+            quick_check: "ok".into(),
+            ..MultiDb::default()
+        }),
+        ..Checks::default()
+    };
+    let v = crate::check::verdict::judge(
+        &scenario(),
+        &Observations::default(),
+        &Totals::default(),
+        &c,
+        &Corruption::default(),
+    );
+    let torn: Vec<_> = v
+        .failures
+        .iter()
+        .filter(|f| f.category == FailureCategory::TornMultiDbCommit)
+        .collect();
+    assert_eq!(torn.len(), 1, "{v:?}");
+    assert_eq!(torn[0].count, Some(5), "{v:?}");
+    assert!(
+        torn[0].message.contains("3 write op(s) in one database of their transaction and not the other (worker 1 seq 2), 2 stray or repeated row(s) in aux.db"),
+        "{v:?}"
+    );
+    // Each alone fails too.
+    for (t, strays) in [(3, 0), (0, 2)] {
+        let mut alone = c.clone();
+        if let Some(m) = &mut alone.multi_db {
+            (m.torn, m.aux_strays) = (t, strays);
+        }
+        let v = crate::check::verdict::judge(
+            &scenario(),
+            &Observations::default(),
+            &Totals::default(),
+            &alone,
+            &Corruption::default(),
+        );
+        assert!(
+            v.failures
+                .iter()
+                .any(|f| f.category == FailureCategory::TornMultiDbCommit
+                    && f.count == Some(t + strays)),
+            "torn {t}, strays {strays}: {v:?}"
+        );
+    }
+}

@@ -184,6 +184,10 @@ mod tests {
         assert_eq!(rep.txn_ops["T0"], "worker 0 actor 0 seq 0");
         assert_eq!(rep.txn_ops["T1"], "worker 1 actor 0 seq 0");
         assert_eq!(
+            rep.txn_ops["T2"],
+            "the read of the lists log (commit order) after the run"
+        );
+        assert_eq!(
             rep.txn_ops["T3"],
             "the read of list_registers after the run"
         );
@@ -205,6 +209,8 @@ mod tests {
                 .starts_with("cannot read lists"),
             "{rep:?}"
         );
+        assert!(rep.failed());
+        assert_eq!(rep.transactions.as_deref(), Some("read-modify-write"));
         conn.execute_batch(crate::workload::list_append::SCHEMA)
             .unwrap();
         conn.execute_batch(list_rewrite::SCHEMA).unwrap();
