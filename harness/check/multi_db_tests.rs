@@ -82,6 +82,27 @@ fn judged(dir: &Path, plan: &Plan, records: &[OpRecord]) -> MultiDb {
     check(&main, &dir.join(AUX_DB_FILE), plan, records)
 }
 
+/// The verdict on a run whose main file is healthy and whose pair was judged as `m`.
+fn verdict_on(m: MultiDb) -> crate::check::verdict::Verdict {
+    let c = Checks {
+        integrity_check: "ok".into(),
+        quick_check: "ok".into(),
+        journal_mode: "delete".into(),
+        journal_mode_ok: true,
+        final_length_ok: true,
+        content_hash: Some("h".into()),
+        multi_db: Some(m),
+        ..Checks::default()
+    };
+    crate::check::verdict::judge(
+        &scenario(),
+        &Observations::default(),
+        &Totals::default(),
+        &c,
+        &Corruption::default(),
+    )
+}
+
 /// Both files written together: every op in both, nothing torn, both files healthy.
 #[test]
 fn ops_committed_across_both_files_are_in_both() {
@@ -118,24 +139,7 @@ fn a_commit_torn_by_hand_is_named_by_the_multi_db_ledger() {
         m.torn_ops,
         ["worker 1 seq 2 (create_task, committed): in kanban.db, not in aux.db"]
     );
-    let s = scenario();
-    let c = Checks {
-        integrity_check: "ok".into(),
-        quick_check: "ok".into(),
-        journal_mode: "delete".into(),
-        journal_mode_ok: true,
-        final_length_ok: true,
-        content_hash: Some("h".into()),
-        multi_db: Some(m),
-        ..Checks::default()
-    };
-    let v = crate::check::verdict::judge(
-        &s,
-        &Observations::default(),
-        &Totals::default(),
-        &c,
-        &Corruption::default(),
-    );
+    let v = verdict_on(m);
     let sigs: Vec<_> = v
         .failures
         .iter()
@@ -158,26 +162,7 @@ fn a_commit_torn_by_hand_is_named_by_the_multi_db_ledger() {
 fn a_clean_pair_is_noted_and_a_missing_aux_file_fails() {
     let dir = tempfile::tempdir().unwrap();
     let (plan, records) = write_pair(dir.path(), &scenario());
-    let judge = |m: MultiDb| {
-        let c = Checks {
-            integrity_check: "ok".into(),
-            quick_check: "ok".into(),
-            journal_mode: "delete".into(),
-            journal_mode_ok: true,
-            final_length_ok: true,
-            content_hash: Some("h".into()),
-            multi_db: Some(m),
-            ..Checks::default()
-        };
-        crate::check::verdict::judge(
-            &scenario(),
-            &Observations::default(),
-            &Totals::default(),
-            &c,
-            &Corruption::default(),
-        )
-    };
-    let v = judge(judged(dir.path(), &plan, &records));
+    let v = verdict_on(judged(dir.path(), &plan, &records));
     assert!(v.failures.is_empty(), "{v:?}");
     assert!(
         v.notes.iter().any(|n| n
@@ -186,7 +171,7 @@ fn a_clean_pair_is_noted_and_a_missing_aux_file_fails() {
         v.notes
     );
     std::fs::remove_file(dir.path().join(AUX_DB_FILE)).unwrap();
-    let v = judge(judged(dir.path(), &plan, &records));
+    let v = verdict_on(judged(dir.path(), &plan, &records));
     assert!(
         v.failures
             .iter()
@@ -212,23 +197,7 @@ fn either_check_of_the_aux_file_alone_fails_its_health() {
     assert!(!m("ok", damaged).healthy(), "quick_check alone");
     assert!(!m("", "").healthy(), "never checked is not healthy");
     // ... and the verdict names it: the aux file's integrity, by the integrity check.
-    let c = Checks {
-        integrity_check: "ok".into(),
-        quick_check: "ok".into(),
-        journal_mode: "delete".into(),
-        journal_mode_ok: true,
-        final_length_ok: true,
-        content_hash: Some("h".into()),
-        multi_db: Some(m("ok", damaged)),
-        ..Checks::default()
-    };
-    let v = crate::check::verdict::judge(
-        &scenario(),
-        &Observations::default(),
-        &Totals::default(),
-        &c,
-        &Corruption::default(),
-    );
+    let v = verdict_on(m("ok", damaged));
     let f: Vec<_> = v
         .failures
         .iter()
@@ -334,33 +303,18 @@ fn only_a_committed_gc_excuses_exactly_the_older_heartbeats_it_deleted() {
 /// The verdict counts torn ops and stray rows together, and says each.
 #[test]
 fn the_verdict_counts_torn_ops_and_strays_together() {
-    let c = Checks {
+    let pair = MultiDb {
+        aux_file: AUX_DB_FILE.into(),
+        judged: 6,
+        in_both: 3,
+        torn: 3,
+        torn_ops: vec!["worker 1 seq 2".into()],
+        aux_strays: 2,
         integrity_check: "ok".into(),
         quick_check: "ok".into(),
-        journal_mode: "delete".into(),
-        journal_mode_ok: true,
-        final_length_ok: true,
-        content_hash: Some("h".into()),
-        multi_db: Some(MultiDb {
-            aux_file: AUX_DB_FILE.into(),
-            judged: 6,
-            in_both: 3,
-            torn: 3,
-            torn_ops: vec!["worker 1 seq 2".into()],
-            aux_strays: 2,
-            integrity_check: "ok".into(),
-            quick_check: "ok".into(),
-            ..MultiDb::default()
-        }),
-        ..Checks::default()
+        ..MultiDb::default()
     };
-    let v = crate::check::verdict::judge(
-        &scenario(),
-        &Observations::default(),
-        &Totals::default(),
-        &c,
-        &Corruption::default(),
-    );
+    let v = verdict_on(pair.clone());
     let torn: Vec<_> = v
         .failures
         .iter()
@@ -374,17 +328,11 @@ fn the_verdict_counts_torn_ops_and_strays_together() {
     );
     // Each alone fails too.
     for (t, strays) in [(3, 0), (0, 2)] {
-        let mut alone = c.clone();
-        if let Some(m) = &mut alone.multi_db {
-            (m.torn, m.aux_strays) = (t, strays);
-        }
-        let v = crate::check::verdict::judge(
-            &scenario(),
-            &Observations::default(),
-            &Totals::default(),
-            &alone,
-            &Corruption::default(),
-        );
+        let v = verdict_on(MultiDb {
+            torn: t,
+            aux_strays: strays,
+            ..pair.clone()
+        });
         assert!(
             v.failures
                 .iter()
