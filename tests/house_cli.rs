@@ -3,7 +3,10 @@
 //! print. (The other house rules: `house_imports.rs`, `house_lengths.rs`,
 //! `house_errors.rs`.)
 
-use std::path::{Path, PathBuf};
+#[path = "common/source.rs"]
+mod source;
+
+use std::path::Path;
 
 use proc_macro2::{TokenStream, TokenTree};
 
@@ -12,20 +15,7 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness");
 /// Every library file whose code names the `clap` crate (a `use`, a path, a derive), by its
 /// path under `harness/`. Comments and doc text are not code: they may name it.
 fn clap_users() -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(Path::new(ROOT), &mut files);
-    files.sort();
-    files
+    source::rust_files(Path::new(ROOT))
         .into_iter()
         .filter(|p| names_clap(&std::fs::read_to_string(p).unwrap()))
         .map(|p| p.strip_prefix(ROOT).unwrap().to_string_lossy().into_owned())
@@ -106,21 +96,8 @@ fn prints_itself(text: &str) -> Vec<String> {
 /// (`harness/reporter/`) prints. Nothing under `harness/nightly/` prints by itself.
 #[test]
 fn no_layer_below_the_reporter_prints_by_itself() {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
     let printing = |dir: &str| {
-        let mut files = Vec::new();
-        walk(&Path::new(ROOT).join(dir), &mut files);
-        files.sort();
-        files
+        source::rust_files(&Path::new(ROOT).join(dir))
             .into_iter()
             .filter_map(|p| {
                 let found = prints_itself(&std::fs::read_to_string(&p).unwrap());

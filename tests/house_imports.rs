@@ -9,6 +9,9 @@
 //! code (`#[cfg(test)]` items and `*_tests.rs` files are tests: they may reach anywhere).
 //! `mod` declarations are not imports.
 
+#[path = "common/source.rs"]
+mod source;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -18,19 +21,7 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness");
 
 /// Every library file, by module path (`[]` is `lib.rs`).
 fn modules() -> BTreeMap<Vec<String>, PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(Path::new(ROOT), &mut files);
-    files
+    source::rust_files(Path::new(ROOT))
         .into_iter()
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy();

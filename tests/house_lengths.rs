@@ -3,6 +3,9 @@
 //! of the library or its tests far over ~600 lines: such a file is split by job. (The other
 //! house rules: `house_imports.rs`, `house_cli.rs`, `house_errors.rs`.)
 
+#[path = "common/source.rs"]
+mod source;
+
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness");
@@ -11,21 +14,10 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness");
 /// indentation. Test modules (`#[cfg(test)] mod tests` at the end of a file) are skipped.
 fn long_functions(dir: &Path, limit: usize) -> Vec<String> {
     let mut long = Vec::new();
-    let mut files = Vec::new();
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs")
-                && !p.to_string_lossy().ends_with("_tests.rs")
-            {
-                out.push(p);
-            }
-        }
-    }
-    walk(dir, &mut files);
-    files.sort();
+    // `*_tests.rs` files are test modules of their own: skipped as the test modules are.
+    let files = source::rust_files(dir)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with("_tests.rs"));
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -81,19 +73,7 @@ const FILE_LIMIT: usize = 650;
 
 /// Every `.rs` file under `dir` with its line count, sorted by path.
 fn file_lengths(dir: &Path) -> Vec<(PathBuf, usize)> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(dir, &mut files);
-    files.sort();
+    let files = source::rust_files(dir);
     files
         .into_iter()
         .map(|p| {
