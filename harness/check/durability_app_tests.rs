@@ -109,3 +109,25 @@ fn an_unreadable_ledger_is_an_error() {
             .contains("could not be checked")
     );
 }
+
+/// Only acknowledged writes are judged (a rolled-back write or a read missing from the
+/// ledger is not lost), and every torn write is counted, five shown.
+#[test]
+fn only_acknowledged_writes_are_judged_and_five_torn_are_shown() {
+    let rolled_back = OpRecord {
+        outcome: Outcome::RolledBack,
+        ..acked(1, 0, 10)
+    };
+    let read = OpRecord {
+        kind: OpKind::ReadSnapshot,
+        ..acked(2, 20, 30)
+    };
+    let d = judge("full", &[rolled_back, read], &[], &[]);
+    assert_eq!((d.acknowledged, d.lost, d.torn), (0, 0, 0), "{d:?}");
+    let recs: Vec<OpRecord> = (1..=7)
+        .map(|s| acked(s, 10 * u64::from(s), 10 * u64::from(s) + 5))
+        .collect();
+    let d = judge("full", &recs, &[1, 2, 3, 4, 5, 6, 7], &[]);
+    assert_eq!((d.acknowledged, d.torn), (7, 7), "{d:?}");
+    assert_eq!(d.torn_examples.len(), MAX_EXAMPLES);
+}

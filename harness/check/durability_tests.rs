@@ -269,3 +269,38 @@ fn full_allows_no_loss_normal_a_suffix_only_off_anything() {
     );
     assert_eq!(rule(&scenario("extra", "delete")), DurabilityRule::NoneLost);
 }
+
+/// Only acknowledged writes are judged: a write that rolled back, a heartbeat (a later gc
+/// may delete its event) and a read are not, whatever their records carry; and the torn
+/// commits are all counted, five shown.
+#[test]
+fn only_acknowledged_writes_are_judged_and_five_torn_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("d.db")).unwrap();
+    crate::workload::kanban::create_schema(&conn).unwrap();
+    for id in 1..=7 {
+        conn.execute(
+            "INSERT INTO task_events (id, task_id, kind, payload, created_at, worker, seq) VALUES (?1, 't', 'created', '', 0, 0, ?1)",
+            [id],
+        )
+        .unwrap();
+    }
+    let s = scenario("full", "wal");
+    let with = |kind, outcome, event| {
+        let mut r = committed(1, event as u32, event);
+        (r.kind, r.outcome) = (kind, outcome);
+        r
+    };
+    let others = [
+        with(OpKind::CreateTask, Outcome::RolledBack, 50),
+        with(OpKind::Heartbeat, Outcome::Committed, 60),
+        with(OpKind::ReadSnapshot, Outcome::Committed, 70),
+    ];
+    let d = check(&conn, &s, &others);
+    assert_eq!((d.acknowledged, d.lost, d.torn), (0, 0, 0), "{d:?}");
+    // Seven creates whose events survived without their task rows: seven torn, five shown.
+    let creates: Vec<OpRecord> = (1..=7).map(|e| committed(0, e as u32, e)).collect();
+    let d = check(&conn, &s, &creates);
+    assert_eq!((d.acknowledged, d.lost, d.torn), (7, 0, 7), "{d:?}");
+    assert_eq!(d.torn_examples.len(), MAX_EXAMPLES);
+}
