@@ -304,3 +304,35 @@ fn only_acknowledged_writes_are_judged_and_five_torn_are_shown() {
     assert_eq!((d.acknowledged, d.lost, d.torn), (7, 0, 7), "{d:?}");
     assert_eq!(d.torn_examples.len(), MAX_EXAMPLES);
 }
+
+/// The `io` section judges durability only after a power loss: on a fresh connection with
+/// the kanban oracle (or the app's own ledger), and as an error, never a pass, when the
+/// database could not be opened.
+#[test]
+fn io_report_judges_durability_only_after_a_power_loss() {
+    let s = scenario("full", "wal");
+    let obs = crate::observe::Observations::default();
+    let lost = || Some(PowerLossReport::default());
+    let d = io_report(&s, &obs, lost(), None).durability.unwrap();
+    assert!(!d.lost_is_suffix, "{d:?}");
+    assert_eq!(
+        d.error.as_deref(),
+        Some("the database could not be opened after power loss")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("d.db")).unwrap();
+    crate::workload::kanban::create_schema(&conn).unwrap();
+    let d = io_report(&s, &obs, lost(), Some(&conn)).durability.unwrap();
+    assert_eq!((d.error, d.lost_is_suffix), (None, true));
+    assert_eq!(io_report(&s, &obs, None, Some(&conn)).durability, None);
+    // An app ledger is read through its own query: here one that cannot run.
+    let mut app = s.clone();
+    app.ledger = Some(LedgerTable {
+        present: "SELECT worker, seq FROM jobs".into(),
+        rows: Vec::new(),
+    });
+    let d = io_report(&app, &obs, lost(), Some(&conn))
+        .durability
+        .unwrap();
+    assert!(d.error.unwrap().contains("jobs"));
+}

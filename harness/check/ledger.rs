@@ -532,6 +532,42 @@ mod tests {
             other => panic!("expected a table error, got {other:?}"),
         }
     }
+
+    /// Each counter alone makes the ledger unclean; examples stop at ten, while the first
+    /// of each kind is kept for the failure that names it.
+    #[test]
+    fn each_counter_alone_is_unclean_and_ten_examples_are_kept() {
+        assert!(LedgerReport::default().clean());
+        let unclean = [
+            LedgerReport {
+                lost: 1,
+                ..LedgerReport::default()
+            },
+            LedgerReport {
+                phantom: 1,
+                ..LedgerReport::default()
+            },
+            LedgerReport {
+                duplicate: 1,
+                ..LedgerReport::default()
+            },
+            LedgerReport {
+                order_violations: 1,
+                ..LedgerReport::default()
+            },
+        ];
+        for rep in unclean {
+            assert!(!rep.clean(), "{rep:?}");
+        }
+        let mut rep = LedgerReport::default();
+        for i in 0..=MAX_EXAMPLES {
+            rep.example(FailureCategory::LostWrites, format!("lost {i}"));
+        }
+        rep.example(FailureCategory::PhantomWrites, "phantom".into());
+        assert_eq!(rep.examples.len(), MAX_EXAMPLES);
+        assert_eq!(rep.first[&FailureCategory::LostWrites], "lost 0");
+        assert_eq!(rep.first[&FailureCategory::PhantomWrites], "phantom");
+    }
 }
 
 #[cfg(test)]
