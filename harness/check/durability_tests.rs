@@ -336,3 +336,53 @@ fn io_report_judges_durability_only_after_a_power_loss() {
         .unwrap();
     assert!(d.error.unwrap().contains("jobs"));
 }
+
+/// Each io point is judged by its own index: with two points and only the second fired,
+/// the first is the failure and the second the note.
+#[test]
+fn each_io_point_is_judged_by_its_own_index() {
+    let s = parse_str(
+        "name = \"d\"\n[[io.points]]\nfile = \"wal\"\nop = \"sync\"\nnth = 5\naction = \"fail\"\n[[io.points]]\nfile = \"main\"\nop = \"write\"\nnth = 2\naction = \"fail\"\n",
+        &ScenarioSource::Embedded("d".into()),
+    )
+    .unwrap();
+    let fired: FiredPoint = serde_json::from_value(serde_json::json!({
+        "point": 1, "file": "main", "op": "write", "phase": "any", "nth": 2, "action": "fail",
+        "worker": 3, "pid": 77, "seq": 4, "in_checkpoint": false, "t_ns": 0,
+    }))
+    .unwrap();
+    let io = IoReport {
+        fired: vec![fired],
+        ..IoReport::default()
+    };
+    let mut notes = Vec::new();
+    let failures = judge_points(&s, &io, &mut notes);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].message.contains(": io point 0 (wal sync"),
+        "{failures:?}"
+    );
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("io point 1 fired: fail of worker 3 (pid 77)"),
+        "{notes:?}"
+    );
+}
+
+/// The tearing note says what the torn writes did, and names the claim a device's physics
+/// break.
+#[test]
+fn the_tearing_note_counts_the_sectors_and_names_a_broken_claim() {
+    let t = crate::observe::io::TearReport {
+        sector_size: 512,
+        garble: true,
+        sectors_kept: 3,
+        sectors_restored: 2,
+        sectors_garbled: 1,
+    };
+    let s = scenario("full", "wal");
+    assert_eq!(
+        tearing_note(&s, &t),
+        "torn writes (512 B sectors, not power-safe): 3 sectors of unsynced writes kept their new bytes, 2 got their old bytes back, 1 came back garbled"
+    );
+}
