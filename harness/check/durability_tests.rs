@@ -386,3 +386,58 @@ fn the_tearing_note_counts_the_sectors_and_names_a_broken_claim() {
         "torn writes (512 B sectors, not power-safe): 3 sectors of unsynced writes kept their new bytes, 2 got their old bytes back, 1 came back garbled"
     );
 }
+
+/// A stall is judged by its own worker's resume of its own point, counting only the other
+/// workers' commits that ended inside it; a point that is not a stop is no stall.
+#[test]
+fn a_stall_counts_only_other_workers_commits_inside_its_own_resume() {
+    let s = parse_str(
+        "name = \"d\"\n[[io.points]]\nfile = \"wal\"\nop = \"sync\"\nnth = 1\naction = \"stop\"\nstop_ms = 50\n[[io.points]]\nfile = \"main\"\nop = \"write\"\nnth = 2\naction = \"fail\"\n",
+        &ScenarioSource::Embedded("d".into()),
+    )
+    .unwrap();
+    let fired = |point: u32, action: &str, worker: u32| -> FiredPoint {
+        serde_json::from_value(serde_json::json!({
+            "point": point, "file": "wal", "op": "sync", "phase": "any", "nth": 1,
+            "action": action, "worker": worker, "pid": 1, "in_checkpoint": false,
+            "t_ns": 100, "wal_bytes": 1024,
+        }))
+        .unwrap()
+    };
+    let io = crate::observe::io::IoObserved {
+        fired: vec![fired(0, "stop", 1), fired(1, "fail", 2)],
+        // Another worker's resume of this point, and this worker's of another point,
+        // come first: neither is this stall's end.
+        resumed: vec![
+            (2, 0, 150, None),
+            (1, 1, 120, None),
+            (1, 0, 200, Some(4096)),
+        ],
+        ..Default::default()
+    };
+    let rec = |worker: u32, outcome: Outcome, end: u64| {
+        let mut r = committed(worker, 0, 1);
+        (r.outcome, r.t_end_ns) = (outcome, end);
+        r
+    };
+    let records = [
+        rec(2, Outcome::Committed, 150),  // counted
+        rec(1, Outcome::Committed, 150),  // the stalled worker's own
+        rec(3, Outcome::RolledBack, 150), // not a commit
+        rec(3, Outcome::Committed, 99),   // before the stall
+        rec(3, Outcome::Committed, 201),  // after it: the others had work left
+    ];
+    let st = stalls(&s, &io, &records);
+    assert_eq!(
+        st,
+        [StallReport {
+            worker: 1,
+            point: 0,
+            stop_ms: 50,
+            commits_by_others: 1,
+            wal_bytes_before: Some(1024),
+            wal_bytes_after: Some(4096),
+            others_active_after: true,
+        }]
+    );
+}
