@@ -440,4 +440,17 @@ fn a_stall_counts_only_other_workers_commits_inside_its_own_resume() {
             others_active_after: true,
         }]
     );
+    // Ending exactly at the resume is inside the stall; only the stalled worker itself
+    // went on after it: the others had no work left.
+    let records = [
+        rec(2, Outcome::Committed, 100),
+        rec(3, Outcome::Committed, 200),
+        rec(1, Outcome::Committed, 300),
+    ];
+    let st = stalls(&s, &io, &records);
+    assert_eq!(
+        (st[0].commits_by_others, st[0].others_active_after),
+        (2, false),
+        "{st:?}"
+    );
 }
