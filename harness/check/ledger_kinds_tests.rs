@@ -283,6 +283,30 @@ fn each_kinds_rows_after_a_rollback_are_phantoms() {
     }
 }
 
+/// A reported rollback that left nothing (each kind in turn) is no anomaly: no count and
+/// no example, since an example is what a failure would quote.
+#[test]
+fn each_kinds_rollback_that_left_nothing_is_no_example() {
+    for op in HISTORY.iter().filter(|op| op.0.is_write()) {
+        let kind = op.0;
+        let mut db = clean_history();
+        let seq = seq_of(kind);
+        for (_, table, wcol, scol) in ROWS.iter().filter(|row| row.0 == kind) {
+            db.exec(&format!(
+                "DELETE FROM {table} WHERE {wcol} = 0 AND {scol} = {seq}"
+            ));
+        }
+        let r = db.records.iter_mut().find(|r| r.seq == seq).unwrap();
+        r.outcome = Outcome::RolledBack;
+        let l = db.check();
+        assert_eq!(counts(&l), (0, 0, 0, 0), "{kind:?}: {l:?}");
+        assert!(
+            l.examples.is_empty() && l.first.is_empty(),
+            "{kind:?}: {l:?}"
+        );
+    }
+}
+
 /// An op that never reported is settled by probing every table it writes: one row left in
 /// any of them says it committed (and the missing rest is then lost).
 #[test]
