@@ -38,6 +38,21 @@ fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
     (status, err)
 }
 
+/// Runs `walburst ARGS` with its stdout a pipe whose reader is gone before it starts (no
+/// race); returns its status and stderr.
+fn into_closed_pipe(args: &[&str]) -> (ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let child = Command::new(EXE)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn walburst");
+    finish(child, &args.join(" "))
+}
+
 /// The brief's case as a shell runs it: the reader takes the first line and closes its end
 /// while `sqlite list` still has lines to print (each takes a look into the release cache,
 /// milliseconds apart). Before the fix this panicked at the next `println!`.
@@ -94,17 +109,8 @@ fn each_listing_command_into_a_closed_pipe_ends_quietly_with_exit_141() {
         &["plan"],
     ];
     for args in commands {
-        let (reader, writer) = std::io::pipe().expect("pipe");
-        drop(reader);
-        let child = Command::new(EXE)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(writer))
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn walburst");
         let what = args.join(" ");
-        let (status, err) = finish(child, &what);
+        let (status, err) = into_closed_pipe(args);
         assert!(!err.contains("panicked"), "`walburst {what}`: {err}");
         assert!(err.is_empty(), "`walburst {what}`: {err}");
         assert_eq!(
@@ -120,17 +126,8 @@ fn each_listing_command_into_a_closed_pipe_ends_quietly_with_exit_141() {
 #[test]
 fn help_into_a_closed_pipe_does_not_panic() {
     for args in [&["--help"][..], &["sqlite", "--help"], &["run", "--help"]] {
-        let (reader, writer) = std::io::pipe().expect("pipe");
-        drop(reader);
-        let child = Command::new(EXE)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(writer))
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn walburst");
         let what = args.join(" ");
-        let (status, err) = finish(child, &what);
+        let (status, err) = into_closed_pipe(args);
         assert!(!err.contains("panicked"), "`walburst {what}`: {err}");
         assert_eq!(status.code(), Some(0), "`walburst {what}`: {err}");
     }

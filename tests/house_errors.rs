@@ -11,22 +11,14 @@
 //! behind a `Box`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proc_macro2::{TokenStream, TokenTree};
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness");
+#[path = "common/source.rs"]
+mod source;
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness");
 
 /// `#[derive(..., Error, ...)]` (or `thiserror::Error`).
 fn derives_error(attrs: &[syn::Attribute]) -> bool {
@@ -211,11 +203,8 @@ fn breaches(all: &[syn::Item]) -> Vec<String> {
 }
 
 fn library() -> Vec<syn::Item> {
-    let mut paths = Vec::new();
-    files(Path::new(ROOT), &mut paths);
-    paths.sort();
     let mut all = Vec::new();
-    for p in paths {
+    for p in source::rust_files(Path::new(ROOT)) {
         let text = std::fs::read_to_string(&p).unwrap();
         let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         items(&file.items, &mut all);
