@@ -210,3 +210,90 @@ impl From<Step> for CycleStep {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::edges::Why;
+    use super::*;
+
+    fn ww(to: TxnId) -> Edge {
+        Edge {
+            to,
+            why: Why::Ww {
+                key: 0,
+                prev: 0,
+                next: to as u64,
+            },
+        }
+    }
+
+    fn graph(out: Vec<Vec<Edge>>) -> Graph {
+        let edges = out.iter().map(Vec::len).sum();
+        Graph { out, edges }
+    }
+
+    /// Only components that can hold a cycle are returned: an acyclic graph has none.
+    #[test]
+    fn an_acyclic_graph_has_no_component() {
+        let g = graph(vec![vec![ww(1)], vec![ww(2)], vec![]]);
+        let (members, comp) = components(&g, Kinds::of(&[EdgeKind::Ww]));
+        assert!(members.is_empty(), "{members:?}");
+        assert!(comp.iter().all(|&c| c == usize::MAX), "{comp:?}");
+    }
+
+    /// The search keeps the shortest cycle: tried first, a three-step cycle (0 -> 2 -> 3
+    /// -> 0) gives way to the two-step one (0 -> 1 -> 0) found after it.
+    #[test]
+    fn the_shortest_cycle_is_kept_when_a_longer_one_is_found_first() {
+        let g = graph(vec![
+            vec![ww(2), ww(1)],
+            vec![ww(0)],
+            vec![ww(3)],
+            vec![ww(0)],
+        ]);
+        let kinds = Kinds::of(&[EdgeKind::Ww]);
+        let (members, comp) = components(&g, kinds);
+        assert_eq!(members, [vec![0, 1, 2, 3]]);
+        let mut search = Search::new(4);
+        let steps = search
+            .cycle(&g, &comp, 0, &members[0], EdgeKind::Ww, kinds)
+            .unwrap();
+        let path: Vec<TxnId> = steps.iter().map(|s| s.from).collect();
+        assert_eq!(path.len(), 2, "{path:?}");
+    }
+
+    /// Of two cycles as short, the first found is kept (0 -> 1 -> 2 -> 0, not 0 -> 3 -> 4
+    /// -> 0); and the search stops after CANDIDATES first edges, even when a shorter cycle
+    /// lies behind the next one.
+    #[test]
+    fn the_first_of_equal_cycles_is_kept_and_the_candidates_are_bounded() {
+        let kinds = Kinds::of(&[EdgeKind::Ww]);
+        let first = |g: &Graph| {
+            let (members, comp) = components(g, kinds);
+            let steps = Search::new(g.out.len())
+                .cycle(g, &comp, 0, &members[0], EdgeKind::Ww, kinds)
+                .unwrap();
+            steps.iter().map(|s| s.from).collect::<Vec<TxnId>>()
+        };
+        let g = graph(vec![
+            vec![ww(1), ww(3)],
+            vec![ww(2)],
+            vec![ww(0)],
+            vec![ww(4)],
+            vec![ww(0)],
+        ]);
+        assert_eq!(first(&g), [0, 1, 2]);
+        // Node 0 starts CANDIDATES three-step cycles, then one two-step cycle.
+        let n = CANDIDATES;
+        let mut out = vec![Vec::new(); 2 * n + 2];
+        for i in 0..n {
+            let (a, b) = (1 + 2 * i, 2 + 2 * i);
+            out[0].push(ww(a));
+            out[a].push(ww(b));
+            out[b].push(ww(0));
+        }
+        out[0].push(ww(2 * n + 1));
+        out[2 * n + 1].push(ww(0));
+        assert_eq!(first(&graph(out)).len(), 3, "the search stopped at the cap");
+    }
+}
