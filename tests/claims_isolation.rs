@@ -10,15 +10,6 @@ mod common;
 
 use common::*;
 
-fn html(r: &Run) -> String {
-    let page = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("page: "))
-        .expect("a page line");
-    std::fs::read_to_string(page.split(" (drawn").next().unwrap()).unwrap()
-}
-
 /// The double claim of `scenario` on lockstep `seed`: it fails on the isolation checker and
 /// the invariant alone, the claims' history names exactly G-single and lost-update, one of
 /// each per task claimed twice (the invariant's rows). Returns the run.
@@ -60,7 +51,7 @@ fn the_double_claim_is_g_single_over_ten_lockstep_seeds() {
         assert!(f.contains("first: G-single cycle of 2 transactions"), "{f}");
         assert!(f.contains(" is task t-"), "{f}");
         if seed == "1" {
-            let page = html(&r);
+            let page = r.page_html();
             assert!(page.contains(" claim transactions, "), "page");
             assert!(
                 page.contains("(task t-"),

@@ -229,12 +229,7 @@ fn the_double_claim_control_fails_by_its_invariant_and_the_isolation_checker_alo
         r.u("/totals/committed"),
         "every committed claim has its write-lock interval"
     );
-    let page = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("page: "))
-        .expect("a page line");
-    let html = std::fs::read_to_string(page.split(" (drawn").next().unwrap()).unwrap();
+    let html = r.page_html();
     assert!(html.contains("<h2 id=\"invariants\">Invariants</h2>"));
     assert!(html.contains("no task claimed by two workers"));
 }

@@ -93,13 +93,7 @@ fn reads_before_begin_fail_the_isolation_checker_with_explained_cycles() {
     assert!(op.starts_with("worker "), "{op}");
 
     // The page draws each reported cycle edge by edge.
-    let page = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("page: "))
-        .and_then(|l| l.split(" (drawn").next())
-        .expect("a page line");
-    let html = std::fs::read_to_string(page).unwrap();
+    let html = r.page_html();
     assert!(html.contains("<h2 id=\"isolation\">Isolation</h2>"));
     assert!(html.contains("<b>G-single</b>"));
     assert!(html.contains("<th>edge</th>"));

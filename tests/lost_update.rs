@@ -11,15 +11,6 @@ use common::*;
 
 const SEEDS: u32 = 10;
 
-fn html(r: &Run) -> String {
-    let page = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("page: "))
-        .expect("a page line");
-    std::fs::read_to_string(page.split(" (drawn").next().unwrap()).unwrap()
-}
-
 /// The shipped scenario, its worker command made absolute (so a copy in a temporary
 /// directory still finds the Python adapter), with `list_write` set.
 fn scenario(dir: &std::path::Path, name: &str, list_write: &str) -> std::path::PathBuf {
@@ -103,7 +94,7 @@ fn the_stale_retry_is_a_lost_update_over_ten_seeds_in_each_mode() {
             );
             assert_lost_update(&r, &format!("{mode} seed {seed}"));
             if seed == "1" {
-                let page = html(&r);
+                let page = r.page_html();
                 assert!(page.contains(" read-modify-write transactions, "), "page");
                 assert!(page.contains("<b>lost-update</b>"), "page");
             }

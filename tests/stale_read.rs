@@ -117,13 +117,7 @@ fn a_frozen_wal_index_fails_on_a_realtime_cycle_in_lockstep_the_same_way_twice()
     };
     assert_eq!(cycles(&a), cycles(&b));
 
-    let page = a
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("page: "))
-        .and_then(|l| l.split(" (drawn").next())
-        .expect("a page line");
-    let html = std::fs::read_to_string(page).unwrap();
+    let html = a.page_html();
     assert!(html.contains("<h2 id=\"isolation\">Isolation</h2>"));
     assert!(
         html.contains("<b>G-single-realtime</b>"),

@@ -22,6 +22,17 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run's HTML page, read from the path its `page: ` line names.
+    pub fn page_html(&self) -> String {
+        let page = self
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("page: "))
+            .and_then(|l| l.split(" (drawn").next())
+            .expect("a page line");
+        std::fs::read_to_string(page).unwrap()
+    }
+
     pub fn passed(&self) -> bool {
         self.report["verdict"] == "pass"
     }
