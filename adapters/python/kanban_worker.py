@@ -125,11 +125,14 @@ def list_txn(conn, cfg, op, actor):
 
 def snapshot(conn, cfg, op, actor):
     """A reader's op (``workload.readers``): the app's read_snapshot, holding its snapshot a
-    random 1-20 ms (``reader_hold_ms``) between reads; in lockstep the gate skips sleeps and
+    seeded 1-20 ms (``reader_hold_ms``) between reads; in lockstep the gate skips sleeps and
     the scheduler places other actors' steps between the reads. ``--reader=restart-between-reads``
     is the app's broken reader, the negative control of walburst's snapshot-stability check."""
     lo, hi = actor.workload.get("reader_hold_ms") or [1, 20]
-    hold = lambda: time.sleep(random.uniform(lo, hi) / 1000)  # noqa: E731
+    # Drawn from the run's seed (never the clock), so a free run's holds repeat with its seed.
+    rng = random.Random("reader-hold-%d-%d-%d-%d" % (
+        int(actor.start.get("seed") or 0), actor.worker, actor.index, op["seq"]))
+    hold = lambda: time.sleep(rng.uniform(lo, hi) / 1000)  # noqa: E731
     restart = "--reader=restart-between-reads" in sys.argv[1:]
     reads = app.read_snapshot(conn, hold=hold, restart=restart)
     return {"reads": [{"tasks": t, "events": e, "checksum": c, "t_ns": ns}

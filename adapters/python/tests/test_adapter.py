@@ -436,5 +436,41 @@ class Lifecycle(unittest.TestCase):
             self.assertIn("hello from the app", out["stderr"][0])
 
 
+class ReaderHolds(unittest.TestCase):
+    def test_holds_are_drawn_from_the_seed(self):
+        """A reader's holds between its reads come from the run's seed, worker, actor and
+        op: the same seed holds alike, another seed does not (a free run repeats with its
+        seed). In a child process (importing the adapter installs its gate), on a real
+        database, with the sleeps recorded instead of slept."""
+        import json
+        import subprocess
+        script = (
+            "import json, sys, sqlite3, time\n"
+            "sys.path.insert(0, %r)\n"
+            "import kanban_worker as kw\n"
+            "slept = []\n"
+            "time.sleep = slept.append\n"
+            "class Actor:\n"
+            "    def __init__(self, seed):\n"
+            "        self.start, self.worker, self.index = {'seed': seed}, 1, 0\n"
+            "        self.workload = {'reader_hold_ms': [1, 20]}\n"
+            "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "out = {}\n"
+            "for name, seed in [('a', 3), ('b', 3), ('c', 4)]:\n"
+            "    del slept[:]\n"
+            "    kw.snapshot(conn, None, {'seq': 5}, Actor(seed))\n"
+            "    out[name] = list(slept)\n"
+            "print(json.dumps(out))\n" % fr.ADAPTER)
+        with tempfile.TemporaryDirectory() as tmp:
+            fr.setup_db(tmp)
+            db = os.path.join(tmp, "db", "kanban.db")
+            got = json.loads(subprocess.run([sys.executable, "-c", script, db], check=True,
+                                            capture_output=True, text=True).stdout)
+        self.assertEqual(len(got["a"]), 2, got)  # three reads, a hold between each two
+        self.assertTrue(all(0.001 <= s <= 0.020 for s in got["a"]), got)
+        self.assertEqual(got["a"], got["b"])
+        self.assertNotEqual(got["a"], got["c"])
+
+
 if __name__ == "__main__":
     unittest.main()
