@@ -38,14 +38,12 @@ pub struct Edge {
 #[derive(Debug, Default)]
 pub struct Graph {
     pub out: Vec<Vec<Edge>>,
-    pub edges: usize,
 }
 
 impl Graph {
     fn add(&mut self, from: TxnId, to: TxnId, why: Why) {
         if from != to {
             self.out[from].push(Edge { to, why });
-            self.edges += 1;
         }
     }
 }
@@ -58,7 +56,6 @@ fn is_node(history: &History, id: TxnId) -> bool {
 pub fn build(history: &History, versions: &Versions) -> Graph {
     let mut g = Graph {
         out: vec![Vec::new(); history.txns.len()],
-        edges: 0,
     };
     write_write(history, versions, &mut g);
     reads(history, versions, &mut g);

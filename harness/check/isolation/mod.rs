@@ -59,6 +59,9 @@ mod class_tests;
 #[cfg(test)]
 mod explain_tests;
 
+#[cfg(test)]
+mod graph_tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};

@@ -312,4 +312,20 @@ mod tests {
         assert!(report.failed());
         assert!(report.error.unwrap().contains("carries no values"));
     }
+
+    /// The report carries `unjudged_reads` exactly when some claim's read was unknown: a
+    /// reader of the report must not take a missing field for none unjudged when there were.
+    #[test]
+    fn unjudged_reads_are_in_the_report_only_when_there_are_some() {
+        let json = |n: usize| {
+            serde_json::to_value(IsolationReport {
+                unjudged_reads: n,
+                ..IsolationReport::default()
+            })
+            .unwrap()
+        };
+        assert_eq!(json(3)["unjudged_reads"], 3);
+        assert_eq!(json(1)["unjudged_reads"], 1);
+        assert!(json(0).get("unjudged_reads").is_none(), "{}", json(0));
+    }
 }
