@@ -26,7 +26,7 @@ pub fn worker_exe(explicit: Option<PathBuf>) -> Result<PathBuf, i32> {
     explicit
         .map_or_else(std::env::current_exe, Ok)
         .map_err(|e| {
-            eprintln!("error: cannot find walburst's own executable to start workers: {e}");
+            errln!("error: cannot find walburst's own executable to start workers: {e}");
             EXIT_FAIL
         })
 }

@@ -11,6 +11,10 @@
 //! commands built on it -> [`reporter`] (the one console that renders the events) ->
 //! [`cli`] (clap, exit codes; nothing below it knows clap).
 
+// First: its macros (`errln!`, `err!`) are used by every module below.
+#[macro_use]
+pub mod diag;
+
 pub mod adapter_check;
 pub mod check;
 pub mod cli;

@@ -132,3 +132,38 @@ fn help_into_a_closed_pipe_does_not_panic() {
         assert_eq!(status.code(), Some(0), "`walburst {what}`: {err}");
     }
 }
+
+/// Errors go to stderr through `errln!` (`harness/diag.rs`): with stderr a pipe whose reader
+/// is gone, bad input still ends with its own status (2), not a panic's 101 ("failed
+/// printing to stderr"). `eprintln!` panicked here.
+#[test]
+fn an_error_into_a_closed_stderr_keeps_its_exit_status() {
+    for args in [
+        &["run", "no-such-scenario"][..],
+        &["sqlite", "advise", "--version", "not-a-version"],
+    ] {
+        let what = args.join(" ");
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut child = Command::new(EXE)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(writer))
+            .spawn()
+            .expect("spawn walburst");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`walburst {what}` did not exit within {DEADLINE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(2), "`walburst {what}`: {status:?}");
+    }
+}

@@ -57,7 +57,7 @@ fn only_the_cli_uses_clap() {
 }
 
 /// What in Rust source prints by itself: a `print!`/`println!`/`eprint!`/`eprintln!`/
-/// `dbg!` call, the `indicatif` crate, or `io::stdout`/`io::stderr` (`std::io::stdout()`),
+/// `dbg!` call, walburst's own `errln!`/`err!` (`harness/diag.rs`), the `indicatif` crate, or `io::stdout`/`io::stderr` (`std::io::stdout()`),
 /// each by its tokens (comments and doc text may name them). A `Command`'s `.stdout(...)`
 /// is not `io::stdout` and is not counted.
 fn prints_itself(text: &str) -> Vec<String> {
@@ -69,9 +69,12 @@ fn prints_itself(text: &str) -> Vec<String> {
                 TokenTree::Group(g) => walk(g.stream(), found),
                 TokenTree::Ident(id) => {
                     let name = id.to_string();
-                    let is_macro = ["print", "println", "eprint", "eprintln", "dbg"]
-                        .contains(&name.as_str())
-                        && punct(i + 1, '!');
+                    let is_macro = [
+                        "print", "println", "eprint", "eprintln", "dbg", "errln", "err",
+                    ]
+                    .contains(&name.as_str())
+                        && punct(i + 1, '!')
+                        && matches!(tokens.get(i + 2), Some(TokenTree::Group(_)));
                     let is_io = name == "io"
                         && punct(i + 1, ':')
                         && punct(i + 2, ':')
@@ -140,6 +143,8 @@ fn no_layer_below_the_reporter_prints_by_itself() {
     );
     assert_eq!(prints_itself("fn f() { println!(\"x\"); }"), ["println"]);
     assert_eq!(prints_itself("fn f() { eprint!(\"x\"); }"), ["eprint"]);
+    assert_eq!(prints_itself("fn f() { errln!(\"x\"); }"), ["errln"]);
+    assert!(prints_itself("fn f(err: u8) -> bool { err != 0 }").is_empty());
     assert_eq!(
         prints_itself("fn f() { let _ = std::io::stderr(); }"),
         ["io::stderr"]
@@ -156,8 +161,8 @@ fn no_layer_below_the_reporter_prints_by_itself() {
 
 /// The CLI prints its output through `outln!`/`out!` (`harness/cli/out.rs`), which end a
 /// command quietly when stdout's reader has gone (`| head`); `print!`/`println!` would panic
-/// there (walburst ignores SIGPIPE). Only `out.rs` takes stdout itself. (`eprint!` and
-/// `eprintln!` are for errors, on stderr.)
+/// there (walburst ignores SIGPIPE). Only `out.rs` takes stdout itself. (Errors go to
+/// stderr through `errln!`: see the next test.)
 #[test]
 fn the_cli_prints_only_through_its_quiet_writer() {
     let mut files = Vec::new();
@@ -187,4 +192,25 @@ fn the_cli_prints_only_through_its_quiet_writer() {
     assert!(found.is_empty(), "use outln!/out!:\n{}", found.join("\n"));
     // The control: the walk reads cli/ and sees the writer's own stdout.
     assert_eq!(writer, ["io::stdout"], "{files:?}");
+}
+
+/// Nothing in the library calls `eprintln!`/`eprint!`, which panic when stderr's reader has
+/// gone: diagnostics go through `errln!`/`err!` (`harness/diag.rs`), which drop the line.
+#[test]
+fn nothing_writes_to_stderr_by_a_macro_that_panics() {
+    let files = source::rust_files(Path::new(ROOT));
+    let found: Vec<String> = files
+        .iter()
+        .flat_map(|p| {
+            prints_itself(&std::fs::read_to_string(p).unwrap())
+                .into_iter()
+                .filter(|w| w == "eprint" || w == "eprintln")
+                .map(move |w| format!("{}: {w}!", p.display()))
+        })
+        .collect();
+    assert!(found.is_empty(), "use errln!/err!:\n{}", found.join("\n"));
+    // The control: the walk reads the whole library, the CLI's error lines included.
+    let cli = Path::new(ROOT).join("cli").join("mod.rs");
+    assert!(files.contains(&cli), "{files:?}");
+    assert!(prints_itself(&std::fs::read_to_string(&cli).unwrap()).contains(&"errln".into()));
 }

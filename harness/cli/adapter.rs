@@ -69,7 +69,7 @@ fn check(a: CheckArgs) -> i32 {
     let cwd = match adapter_check::current_dir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: adapter check: cannot read the current directory: {e}");
+            errln!("error: adapter check: cannot read the current directory: {e}");
             return EXIT_FAIL;
         }
     };
@@ -90,7 +90,7 @@ fn check(a: CheckArgs) -> i32 {
     // Every phase's scenario first: bad input is refused before anything runs.
     for &p in &phases {
         if let Err(e) = adapter_check::phase_scenario(p, &req) {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             return if e.is_usage() { EXIT_USAGE } else { EXIT_FAIL };
         }
     }
@@ -124,7 +124,7 @@ fn check(a: CheckArgs) -> i32 {
                 }
             }
             Err(e) => {
-                eprintln!("error: {}", Chain(&e));
+                errln!("error: {}", Chain(&e));
                 return if e.is_usage() { EXIT_USAGE } else { EXIT_FAIL };
             }
         }

@@ -15,14 +15,14 @@ pub fn command(a: CompareArgs) -> i32 {
     let prepared = match prepare(&a) {
         Ok(p) => p,
         Err(msg) => {
-            eprintln!("error: {}", Chain(&msg));
+            errln!("error: {}", Chain(&msg));
             return EXIT_USAGE;
         }
     };
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {}", Chain(&m));
+        errln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let worker_exe = match crate::exit::worker_exe(None) {
@@ -135,7 +135,7 @@ fn compare_once(
                 "error: the comparison could not be carried out: {}",
                 Chain(&*e)
             );
-            eprintln!("{line}");
+            errln!("{line}");
             (EXIT_FAIL, line)
         }
     }

@@ -83,7 +83,7 @@ pub fn command(a: ExploreArgs) -> i32 {
     let summary = match explore(&opts, &mut console) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "error: the exploration could not be carried out: {}",
                 Chain(&*e)
             );
@@ -92,7 +92,7 @@ pub fn command(a: ExploreArgs) -> i32 {
     };
     let path = a.out.join(format!("explore-s{}.json", a.seed));
     if let Err(e) = crate::report::write_json_atomic(&path, &summary) {
-        eprintln!("error: cannot write the summary: {}", Chain(&e));
+        errln!("error: cannot write the summary: {}", Chain(&e));
         return EXIT_FAIL;
     }
     for sh in &summary.shrunk {

@@ -51,11 +51,11 @@ pub fn parse_budget(v: &str) -> Result<SweepBudget, String> {
 
 pub fn command(a: &super::RunArgs, overrides: Overrides) -> i32 {
     let [spec] = &a.scenarios[..] else {
-        eprintln!("error: --io-sweep sweeps one scenario; allowed: exactly one SCENARIO");
+        errln!("error: --io-sweep sweeps one scenario; allowed: exactly one SCENARIO");
         return EXIT_USAGE;
     };
     if overrides.power_loss_at.is_some() || a.check_determinism || !a.sqlite.is_empty() {
-        eprintln!(
+        errln!(
             "error: --io-sweep places its own power-loss points; it cannot be combined with --power-loss-at, --check-determinism or --sqlite"
         );
         return EXIT_USAGE;
@@ -71,7 +71,7 @@ pub fn command(a: &super::RunArgs, overrides: Overrides) -> i32 {
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {}", Chain(&m));
+        errln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let worker_exe = match crate::exit::worker_exe(a.worker_exe.clone()) {
@@ -100,15 +100,15 @@ pub fn command(a: &super::RunArgs, overrides: Overrides) -> i32 {
         Ok(s) if s.passed() => EXIT_PASS,
         Ok(_) => EXIT_FAIL,
         Err(e) if e.is_usage() => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             EXIT_USAGE
         }
         Err(e @ SyncSweepError::Summary { .. }) => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             EXIT_UNWRITTEN
         }
         Err(e) => {
-            eprintln!(
+            errln!(
                 "error: the sync sweep could not be carried out: {}",
                 Chain(&e)
             );

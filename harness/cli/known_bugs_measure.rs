@@ -104,12 +104,12 @@ pub fn command(req: MeasureRequest) -> i32 {
     let releases = match releases(&req.releases) {
         Ok(r) => r,
         Err(msg) => {
-            eprintln!("error: --sqlite: {msg}");
+            errln!("error: --sqlite: {msg}");
             return EXIT_USAGE;
         }
     };
     if let Err(e) = std::fs::create_dir_all(&req.out) {
-        eprintln!("error: --out {}: cannot create it: {e}", req.out.display());
+        errln!("error: --out {}: cannot create it: {e}", req.out.display());
         return EXIT_USAGE;
     }
     let exe = match crate::exit::worker_exe(None) {
@@ -161,7 +161,7 @@ pub fn command(req: MeasureRequest) -> i32 {
     print_table(&releases, &cells);
     let path = req.out.join(SUMMARY_FILE);
     if let Err(e) = crate::report::write_json_atomic(&path, &summary) {
-        eprintln!("error: cannot write {}: {e}", path.display());
+        errln!("error: cannot write {}: {e}", path.display());
         return crate::exit::EXIT_UNWRITTEN;
     }
     outln!("summary: {}", path.display());

@@ -221,7 +221,7 @@ fn print_out(text: &str) -> i32 {
 }
 
 fn usage_error(e: LoadError) -> i32 {
-    eprintln!("error: {}", Chain(&e));
+    errln!("error: {}", Chain(&e));
     EXIT_USAGE
 }
 
@@ -288,7 +288,7 @@ fn report_command(a: ReportArgs) -> i32 {
     let report = match crate::replay::read_report(&a.report) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -303,7 +303,7 @@ fn report_command(a: ReportArgs) -> i32 {
         .html
         .unwrap_or_else(|| crate::render::html_path_for(&a.report));
     for n in &files.notes {
-        eprintln!("note: {n}");
+        errln!("note: {n}");
     }
     match crate::render::write_run_page(&data, &files.notes, &html, a.svg.as_deref()) {
         Ok(r) => {
@@ -317,7 +317,7 @@ fn report_command(a: ReportArgs) -> i32 {
             ))
         }
         Err(e) => {
-            eprintln!("error: cannot draw {}: {}", a.report.display(), Chain(&*e));
+            errln!("error: cannot draw {}: {}", a.report.display(), Chain(&*e));
             EXIT_FAIL
         }
     }
@@ -327,7 +327,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     let report = match crate::replay::read_report(&a.report) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
@@ -335,7 +335,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     if let Some(w) = &report.scenario.worker
         && !a.trust_report
     {
-        eprintln!(
+        errln!(
             "error: {}: the report's scenario runs an external worker program: {:?}{}; replaying it runs that program. Read it, then pass --trust-report",
             a.report.display(),
             w.command,
@@ -349,7 +349,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {}", Chain(&m));
+        errln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let worker_exe = match worker_exe(None) {
@@ -375,7 +375,7 @@ fn replay_command(a: ReplayArgs) -> i32 {
         Ok(false) => EXIT_FAIL,
         Err(crate::replay::ReplayError::Run(crate::run::RunError::Unwritten(_))) => EXIT_UNWRITTEN,
         Err(e) => {
-            eprintln!("error: the replay could not be carried out: {}", Chain(&e));
+            errln!("error: the replay could not be carried out: {}", Chain(&e));
             EXIT_FAIL
         }
     }
@@ -415,13 +415,13 @@ fn run_command(a: RunArgs) -> i32 {
     let request = match a.sweep_request() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };
     if crate::nightly::is_sweep(&request) {
         if !a.sqlite.is_empty() {
-            eprintln!(
+            errln!(
                 "error: --sqlite runs single scenarios; for a sweep, add a `sqlite = [...]` axis to the scenario's [matrix]"
             );
             return EXIT_USAGE;
@@ -466,7 +466,7 @@ fn run_command(a: RunArgs) -> i32 {
     if modes.contains(&Mode::Free)
         && (overrides.scheduler.is_some() || overrides.pct_depth.is_some())
     {
-        eprintln!(
+        errln!(
             "error: --scheduler and --pct-depth apply only with --mode lockstep (or --check-determinism)"
         );
         return EXIT_USAGE;
@@ -474,7 +474,7 @@ fn run_command(a: RunArgs) -> i32 {
     if let Err(m) =
         crate::report::outputs::check_run_dirs(&a.output.out, a.output.work_dir.as_deref())
     {
-        eprintln!("error: {}", Chain(&m));
+        errln!("error: {}", Chain(&m));
         return EXIT_USAGE;
     }
     let mut side_by_side = crate::run::delegate::SideBySide::default();

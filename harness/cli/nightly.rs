@@ -20,7 +20,7 @@ pub fn sweep(r: Result<Ended, SweepError>) -> i32 {
     match r {
         Ok(e) => ended(e),
         Err(e) => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             if e.is_usage() { EXIT_USAGE } else { EXIT_FAIL }
         }
     }
@@ -31,7 +31,7 @@ pub fn merge(r: Result<Ended, MergeError>) -> i32 {
     match r {
         Ok(e) => ended(e),
         Err(e) => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             EXIT_USAGE
         }
     }

@@ -49,7 +49,7 @@ fn stdout_failed(e: &std::io::Error) -> i32 {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         EXIT_STDOUT_CLOSED
     } else {
-        eprintln!("error: cannot write to stdout: {e}");
+        errln!("error: cannot write to stdout: {e}");
         EXIT_FAIL
     }
 }

@@ -55,17 +55,15 @@ fn read_input(a: &ShrinkArgs) -> Result<ShrinkInput, i32> {
     let path = std::path::Path::new(&a.input);
     if a.input.ends_with(".json") {
         if a.seed.is_some() || a.workers.is_some() || a.ops.is_some() {
-            eprintln!(
-                "error: --seed, --workers and --ops apply to a scenario input, not to a report"
-            );
+            errln!("error: --seed, --workers and --ops apply to a scenario input, not to a report");
             return Err(EXIT_USAGE);
         }
         let report = crate::replay::read_report(path).map_err(|e| {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             EXIT_USAGE
         })?;
         let Some(expected) = crate::shrink::signature::of(&report) else {
-            eprintln!(
+            errln!(
                 "error: {}: the run did not fail (verdict {:?}); there is no failure to shrink",
                 path.display(),
                 report.verdict
@@ -85,7 +83,7 @@ fn read_input(a: &ShrinkArgs) -> Result<ShrinkInput, i32> {
         ..Overrides::default()
     };
     let (scenario, source) = crate::nightly::load_case(&a.input, &overrides).map_err(|e| {
-        eprintln!("error: {}", Chain(&e));
+        errln!("error: {}", Chain(&e));
         EXIT_USAGE
     })?;
     let seed = a.seed.unwrap_or(scenario.seeds[0]);
@@ -130,13 +128,13 @@ pub fn command(a: ShrinkArgs) -> i32 {
     let summary = match shrink(&input, &opts, &mut console) {
         Ok((s, _)) => s,
         Err(e) => {
-            eprintln!("error: the shrink could not be carried out: {}", Chain(&*e));
+            errln!("error: the shrink could not be carried out: {}", Chain(&*e));
             return EXIT_FAIL;
         }
     };
     let path = output::summary_path(&a.out, &summary);
     if let Err(e) = crate::report::write_json_atomic(&path, &summary) {
-        eprintln!("error: cannot write the summary: {}", Chain(&e));
+        errln!("error: cannot write the summary: {}", Chain(&e));
         return EXIT_FAIL;
     }
     print_result(&summary, &path);
@@ -153,7 +151,7 @@ pub fn command(a: ShrinkArgs) -> i32 {
                 r.join(", ")
             )),
             Err(e) => {
-                eprintln!("error: cannot record the regression: {}", Chain(&*e));
+                errln!("error: cannot record the regression: {}", Chain(&*e));
                 return EXIT_FAIL;
             }
         }

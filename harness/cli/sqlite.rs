@@ -132,7 +132,7 @@ pub fn command(a: SqliteArgs) -> i32 {
                 match version::parse_offered(text) {
                     Ok(v) => wanted.push(v),
                     Err(e) => {
-                        eprintln!("error: VERSION: {}", Chain(&e));
+                        errln!("error: VERSION: {}", Chain(&e));
                         return EXIT_USAGE;
                     }
                 }
@@ -144,7 +144,7 @@ pub fn command(a: SqliteArgs) -> i32 {
                 let mut console = crate::reporter::Console::new(false);
                 match prepare::ensure(v, &mut |p| console.event(&RunEvent::Prepare(p))) {
                     Err(e @ prepare::PrepareError::Interrupted { .. }) => {
-                        eprintln!("error: {}", Chain(&e));
+                        errln!("error: {}", Chain(&e));
                         outln!(
                             "INTERRUPTED sqlite prepare: {done} of {total} releases prepared; SQLite {v} was stopped and nothing of it is left half-written in the cache"
                         );
@@ -157,7 +157,7 @@ pub fn command(a: SqliteArgs) -> i32 {
                         p.prepare_secs
                     ),
                     Err(e) => {
-                        eprintln!("error: cannot prepare SQLite {v}: {}", Chain(&e));
+                        errln!("error: cannot prepare SQLite {v}: {}", Chain(&e));
                         code = EXIT_FAIL;
                     }
                 }
@@ -223,7 +223,7 @@ fn advise_on(source: &VersionSource) -> i32 {
     let v = match advise::read_version(source) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {}", Chain(&e));
+            errln!("error: {}", Chain(&e));
             return EXIT_USAGE;
         }
     };

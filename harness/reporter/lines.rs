@@ -359,7 +359,7 @@ pub(super) fn prepare(p: &PrepareProgress<'_>) {
             *bytes as f64 / 1e6
         ),
     };
-    eprintln!("{line}");
+    errln!("{line}");
 }
 
 #[cfg(test)]

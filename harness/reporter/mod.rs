@@ -52,7 +52,7 @@ impl Console {
 
     fn finished(&mut self, report: &Report, report_path: Option<&Path>) {
         if self.live {
-            eprint!("\r\x1b[2K");
+            err!("\r\x1b[2K");
         }
         // --quiet: the seed line and the verdict line (which ends with the reproduce
         // command of a failure), nothing in between.
@@ -116,7 +116,7 @@ impl Console {
             RunEvent::AppAtBarrier(_) => {}
             RunEvent::Ops { done, planned } => {
                 if self.live {
-                    eprint!("\r\x1b[2K  {}: {done}/{planned} ops", self.label);
+                    err!("\r\x1b[2K  {}: {done}/{planned} ops", self.label);
                 }
             }
             RunEvent::Note(n) => self.line(&format!("note: {n}")),

@@ -295,7 +295,7 @@ impl Console {
                     summary.totals.pairs
                 ));
             }
-            SweepEvent::MergeUnwritten(e) => eprintln!("error: {e}"),
+            SweepEvent::MergeUnwritten(e) => errln!("error: {e}"),
             SweepEvent::MergeWritten { json, md, junit } => self.info(&format!(
                 "summary: {} ({}); junit: {}",
                 json.display(),

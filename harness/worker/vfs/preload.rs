@@ -96,7 +96,7 @@ pub fn start() {
         return;
     };
     if let Err(e) = arm(&arming.to_string_lossy()) {
-        eprintln!("walburst-vfs: the fault VFS is not loaded: {e}");
+        errln!("walburst-vfs: the fault VFS is not loaded: {e}");
     }
 }
 

@@ -42,7 +42,7 @@ fn append(tag: Tag, path: &str, a: i64, b: i64, data: &[u8]) {
     match f.write(&rec) {
         Ok(n) if n == rec.len() => {}
         _ => {
-            eprintln!("walburst: cannot append to the undo log; aborting the worker");
+            errln!("walburst: cannot append to the undo log; aborting the worker");
             std::process::abort()
         }
     }
