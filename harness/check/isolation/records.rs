@@ -313,6 +313,73 @@ mod tests {
         assert!(report.error.unwrap().contains("carries no values"));
     }
 
+    /// Five write cycles, one per pair of transactions: the report counts all five by
+    /// class, keeps the first three (`MAX_PER_CLASS`) with their explanations, and names the
+    /// op of each transaction those three name, no other.
+    #[test]
+    fn the_report_counts_every_anomaly_and_keeps_three_of_a_class() {
+        let append = |key, value| Mop::Append { key, value };
+        let read = |key, values: &[u64]| Mop::Read {
+            key,
+            values: Some(values.to_vec()),
+        };
+        let committed = |mops| Txn {
+            process: 0,
+            outcome: Outcome::Ok,
+            start_ns: 0,
+            end_ns: Some(1000),
+            mops,
+        };
+        let mut txns = Vec::new();
+        let mut reads = Vec::new();
+        for i in 0..5u64 {
+            let (x, y, v) = (10 * i + 1, 10 * i + 2, 100 * i);
+            // x orders T2i before T2i+1, y the other way round.
+            txns.push(committed(vec![append(x, v + 1), append(y, v + 2)]));
+            txns.push(committed(vec![append(x, v + 3), append(y, v + 4)]));
+            reads.push(read(x, &[v + 1, v + 3]));
+            reads.push(read(y, &[v + 4, v + 2]));
+        }
+        txns.push(committed(reads));
+        let h = History { txns };
+        let report = report(&h, |t| Some(format!("op {t}")));
+        assert_eq!(report.anomaly_count, 5);
+        assert_eq!(report.classes, BTreeMap::from([("G0".to_string(), 5)]));
+        assert_eq!(report.anomalies.len(), MAX_PER_CLASS);
+        assert_eq!(
+            report.txn_ops.keys().cloned().collect::<Vec<_>>(),
+            ["T0", "T1", "T2", "T3", "T4", "T5"]
+        );
+        assert_eq!(report.txn_ops["T3"], "op 3");
+    }
+
+    /// A kept run's history files: both written, each exactly what `export` makes of the
+    /// run's history; a directory that cannot take them is an error naming the file.
+    #[test]
+    fn write_history_writes_both_files_or_names_the_one_it_could_not() {
+        let plan = plan();
+        let records = vec![
+            record(&plan, 0, 0, "committed"),
+            record(&plan, 1, 2, "failed"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        write_history(dir.path(), &plan, &records).unwrap();
+        let (h, _) = history(&plan, &records);
+        let (mut jsonl, mut edn) = (Vec::new(), Vec::new());
+        super::super::export::write_jsonl(&h, &mut jsonl).unwrap();
+        super::super::export::write_edn(&h, &mut edn).unwrap();
+        assert!(!jsonl.is_empty() && !edn.is_empty());
+        assert_eq!(
+            std::fs::read(dir.path().join(HISTORY_JSONL)).unwrap(),
+            jsonl
+        );
+        assert_eq!(std::fs::read(dir.path().join(HISTORY_EDN)).unwrap(), edn);
+
+        let gone = dir.path().join("no-such-dir");
+        let (path, _) = write_history(&gone, &plan, &records).unwrap_err();
+        assert_eq!(path, gone.join(HISTORY_JSONL));
+    }
+
     /// The report carries `unjudged_reads` exactly when some claim's read was unknown: a
     /// reader of the report must not take a missing field for none unjudged when there were.
     #[test]

@@ -103,3 +103,47 @@ pub fn serializable(seed: u64, shape: Shape) -> History {
     }
     History { txns }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most transactions running at once (an end at the nanosecond of a start does not
+    /// overlap it, as in the checker's real-time order).
+    fn most_at_once(txns: &[&Txn]) -> usize {
+        let mut events: Vec<(u64, i32)> = Vec::new();
+        for t in txns {
+            events.push((t.start_ns, 1));
+            events.push((t.end_ns.unwrap(), -1));
+        }
+        events.sort(); // at equal times -1 (an end) sorts before +1 (a start)
+        let (mut now, mut most) = (0i32, 0i32);
+        for (_, d) in events {
+            now += d;
+            most = most.max(now);
+        }
+        most as usize
+    }
+
+    /// The shape the doc promises, which the bench's numbers depend on: a process never runs
+    /// two transactions at once, while across processes more than half of them overlap at
+    /// some moment and never more than there are processes.
+    #[test]
+    fn processes_run_one_at_a_time_and_overlap_each_other() {
+        for seed in 1..=5 {
+            let shape = Shape::default();
+            let h = serializable(seed, shape);
+            assert_eq!(h.txns.len(), shape.txns);
+            for p in 0..shape.processes {
+                let own: Vec<&Txn> = h.txns.iter().filter(|t| t.process == p).collect();
+                assert_eq!(most_at_once(&own), 1, "seed {seed} process {p}");
+            }
+            let all: Vec<&Txn> = h.txns.iter().collect();
+            let most = most_at_once(&all);
+            assert!(
+                most as u64 > shape.processes / 2 && most as u64 <= shape.processes,
+                "seed {seed}: {most} at once"
+            );
+        }
+    }
+}
