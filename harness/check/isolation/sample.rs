@@ -138,11 +138,48 @@ mod tests {
                 let own: Vec<&Txn> = h.txns.iter().filter(|t| t.process == p).collect();
                 assert_eq!(most_at_once(&own), 1, "seed {seed} process {p}");
             }
+            for (i, t) in h.txns.iter().enumerate() {
+                assert_eq!(t.process, i as u64 % shape.processes, "seed {seed} T{i}");
+            }
             let all: Vec<&Txn> = h.txns.iter().collect();
             let most = most_at_once(&all);
             assert!(
                 most as u64 > shape.processes / 2 && most as u64 <= shape.processes,
                 "seed {seed}: {most} at once"
+            );
+        }
+    }
+
+    /// About 4% fail and 3% are ambiguous, as the doc says: the checker's handling of both
+    /// is measured on every sample. A key is retired after `appends_per_key` appends, so no
+    /// read is longer, and fresh keys keep coming (none reused).
+    #[test]
+    fn outcomes_and_keys_follow_the_shape() {
+        let shape = Shape::default();
+        for seed in 1..=5 {
+            let h = serializable(seed, shape);
+            let count = |o| h.txns.iter().filter(|t| t.outcome == o).count();
+            let (fail, info) = (count(Outcome::Fail), count(Outcome::Info));
+            assert!((20..=60).contains(&fail), "seed {seed}: {fail} failed");
+            assert!((10..=50).contains(&info), "seed {seed}: {info} ambiguous");
+            let mut appends: BTreeMap<Key, usize> = BTreeMap::new();
+            for t in &h.txns {
+                for m in &t.mops {
+                    match m {
+                        Mop::Append { key, .. } => *appends.entry(*key).or_default() += 1,
+                        Mop::Read {
+                            values: Some(v), ..
+                        } => assert!(v.len() <= shape.appends_per_key, "seed {seed}"),
+                        Mop::Read { .. } => {}
+                    }
+                }
+            }
+            // Appends of failed transactions count too, so a key may see a few more.
+            assert!(appends.len() as u64 > 2 * shape.active_keys, "seed {seed}");
+            let most = appends.values().max().copied().unwrap_or(0);
+            assert!(
+                most < 2 * shape.appends_per_key,
+                "seed {seed}: {most} appends"
             );
         }
     }
