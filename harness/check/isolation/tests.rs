@@ -301,6 +301,19 @@ fn incompatible_order() {
         ok(3, vec![r(1, &[2, 1])]),
     ]);
     assert_eq!(classes(&h), only(AnomalyClass::IncompatibleOrder));
+    // Of two longest reads the first (in id order) is the key's order; the other one is
+    // the read that disagrees with it.
+    let found = &check(&h).unwrap().anomalies[0].anomaly;
+    assert_eq!(
+        *found,
+        Anomaly::IncompatibleOrder {
+            key: 1,
+            reader: 3,
+            values: vec![2, 1],
+            longest_reader: 2,
+            longest: vec![1, 2],
+        }
+    );
 }
 
 #[test]
