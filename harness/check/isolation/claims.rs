@@ -380,7 +380,9 @@ mod tests {
 
         let garbled = [reported(a, Some("worker 7"))];
         let rep = judge(&garbled, &after(&[("t-a", 0, 3)]), ClaimReads::Reported);
-        assert!(rep.error.unwrap().contains("\"worker 7\""));
+        assert!(rep.error.as_deref().unwrap().contains("\"worker 7\""));
+        // The report still says whose history it could not judge.
+        assert_eq!(rep.transactions.as_deref(), Some("claim"));
     }
 
     /// A claim found after the run that never reported (a killed worker's) is an ambiguous

@@ -3,7 +3,7 @@
 //! and its length (mutation-testing controls, MUTANTS.md: no other fast test pinned the
 //! wording, so a separator placed wrongly or a list printed as nothing passed them all).
 
-use super::anomaly::{Anomaly, CycleStep, explain_step};
+use super::anomaly::{Anomaly, CycleStep, explain_step, lost_update};
 use super::edges::Why;
 use super::history::{History, Mop, Outcome, Txn};
 
@@ -124,4 +124,34 @@ fn a_long_list_shows_its_first_element_its_last_three_and_its_length() {
         "incompatible-order: on key 2, T0 (process 10) read [1 2 3 4 5 6] and T1 (process 11) \
          read [1 9]; neither is a prefix of the other"
     );
+}
+
+/// A lost update is a cycle of two, a ww and an rw edge on one key (in either order of the
+/// steps); the same two edges on two keys are another G-single, not a lost update.
+#[test]
+fn a_lost_update_is_a_ww_and_an_rw_edge_on_one_key() {
+    let ww = |key| CycleStep {
+        from: 0,
+        to: 1,
+        why: Why::Ww {
+            key,
+            prev: 1,
+            next: 2,
+        },
+    };
+    let rw = |key| CycleStep {
+        from: 1,
+        to: 0,
+        why: Why::Rw {
+            key,
+            last: None,
+            next: 1,
+        },
+    };
+    assert_eq!(lost_update(&[ww(1), rw(1)]), Some((0, 1, 1)));
+    assert_eq!(lost_update(&[rw(1), ww(1)]), Some((0, 1, 1)));
+    assert_eq!(lost_update(&[ww(1), rw(2)]), None);
+    assert_eq!(lost_update(&[rw(2), ww(1)]), None);
+    assert_eq!(lost_update(&[ww(1), ww(1)]), None);
+    assert_eq!(lost_update(&[ww(1), rw(1), rw(1)]), None);
 }
