@@ -341,3 +341,35 @@ fn run_reports_what_the_records_and_the_runner_saw() {
 
 #[path = "run_gate_tests.rs"]
 mod gates;
+
+/// Which isolation history the database gives a run: the claims' for a kanban run with
+/// claims and no app ledger (only when the ledger is judged and the database healthy), a
+/// read-modify-write list's for a list-append run that does not append (left unjudged,
+/// saying so, when the database is unhealthy), none otherwise. Only end-to-end runs reached
+/// this rule before (mutation testing).
+#[test]
+fn the_database_gives_the_claims_or_the_rewrite_history_exactly_when_it_should() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _) = empty_run(dir.path());
+    let conn = rusqlite::Connection::open(&spec.db_path).unwrap();
+    let iso = |toml: &str, judge_ledger: bool, healthy: bool| {
+        let text = format!("name = \"t\"\n[workload]\nworkers = 2\nops_per_worker = 6\n{toml}");
+        let s = parse_str(&text, &ScenarioSource::Embedded("t".into())).unwrap();
+        let plan = crate::plan::build(&s, 1);
+        isolation_from_db(&s, &conn, &plan, &[], judge_ledger, healthy)
+            .map(|r| (r.transactions, r.error.is_some()))
+    };
+    let claims = "[workload.mix]\nclaim_task = 1\ncreate_task = 1\n";
+    let claim = Some((Some("claim".to_string()), false));
+    assert_eq!(iso(claims, true, true), claim);
+    assert_eq!(iso(claims, false, true), None);
+    assert_eq!(iso(claims, true, false), None);
+
+    let rewrite = "profile = \"list-append\"\nlist_write = \"rewrite\"\n";
+    let rmw = Some("read-modify-write".to_string());
+    // Unhealthy: not judged, and the report says so.
+    assert_eq!(iso(rewrite, true, false), Some((rmw.clone(), true)));
+    // Healthy: judged from the `lists` log (which this database lacks: an error, not a pass).
+    assert_eq!(iso(rewrite, true, true).map(|(t, _)| t), Some(rmw));
+    assert_eq!(iso("profile = \"list-append\"\n", true, true), None);
+}
