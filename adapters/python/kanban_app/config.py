@@ -1,5 +1,6 @@
 """The app's configuration: how an instance connects, locks and guards."""
 
+
 class Config:
     """How this app instance connects and guards (the settings the field app hard-codes)."""
 

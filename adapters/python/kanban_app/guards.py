@@ -8,6 +8,7 @@ import os
 import sqlite3
 import threading
 
+
 class TornExtendError(sqlite3.DatabaseError):
     """The guard's report, with its numbers."""
 

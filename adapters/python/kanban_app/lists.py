@@ -9,6 +9,7 @@ import time
 from .tasks import _event
 from .txn import _boundary, _is_busy_error, write_txn
 
+
 def list_txn(conn, cfg, worker, seq, at, mops):
     """One list-append transaction (walburst's ``list-append`` profile): appends to and reads
     of keyed lists in table ``lists``, in order, inside one write transaction. Returns

@@ -6,6 +6,7 @@ import fcntl
 import os
 import time
 
+
 class FileLock:
     """An exclusive flock on a sidecar file; a descriptor per acquisition, so that two
     threads of one process contend like two processes."""

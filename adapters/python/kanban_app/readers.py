@@ -5,6 +5,7 @@ times inside one read transaction (and its broken twin, a negative control).
 import sqlite3
 import time
 
+
 def read_board(conn):
     """One read of the board: (tasks, events, checksum), the checksum mixing each task's
     status with its timestamps (walburst's kanban readers read the same)."""

@@ -12,6 +12,7 @@ import time
 from . import guards
 from .locks import LockTimeout, _write_lock
 
+
 def _is_busy_error(exc):
     # As the field app classifies it: by the message text.
     text = str(exc).lower()

@@ -8,6 +8,7 @@ import os
 from .protocol import monotonic_ns
 from .steps import GATE, _original_flock
 
+
 def lock_name(fd, db_name):
     """The protocol's name for the lock file open on ``fd`` (PROTOCOL.md, ``flock``):
     ``"init"`` for ``<db>.init.lock``, ``"write"`` for ``<db>.lock``, any other file by its
