@@ -191,7 +191,7 @@ fn python_schema_is_the_kanban_profiles() {
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
         walburst::workload::kanban::SCHEMA,
-        "adapters/python/kanban_app.py's SCHEMA drifted from harness/exec/kanban.rs"
+        "adapters/python/kanban_app/schema.py's SCHEMA drifted from harness/exec/kanban.rs"
     );
 }
 

@@ -176,8 +176,9 @@ def guard_report(exc):
 
 
 # The app's guard, wrapped so each run is one lockstep step and a firing is reported with
-# the guard's own numbers. (The app calls it through its module, so this reaches it.)
-app.check_file_length = guard_step(app.check_file_length, guard_report)
+# the guard's own numbers. (The app calls it through its module, kanban_app.guards, so
+# this reaches it.)
+app.guards.check_file_length = guard_step(app.guards.check_file_length, guard_report)
 
 # ``--claim=read-then-write``: the app's racy claim, the twin of the built-in worker's
 # ``claim = "read-then-write"`` (scenarios/python-double-claim.toml, a negative control).

@@ -1,4 +1,4 @@
-"""The example app (kanban_app.py, through kanban_worker.py) under walburst, from pytest.
+"""The example app (kanban_app/, through kanban_worker.py) under walburst, from pytest.
 
     pip install ./adapters/python pytest
     pytest adapters/python/examples          # add --walburst-seed N, --walburst-keep
