@@ -13,13 +13,12 @@ const EXE: &str = env!("CARGO_BIN_EXE_walburst");
 const STDOUT_CLOSED: i32 = 141;
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// Waits for the child until the deadline (then kills it and fails), and returns its status
-/// and its whole stderr.
-fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
+/// Waits for the child until the deadline (then kills it and fails).
+fn wait(child: &mut Child, what: &str) -> ExitStatus {
     let start = Instant::now();
-    let status = loop {
+    loop {
         if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
+            return s;
         }
         if start.elapsed() > DEADLINE {
             let _ = child.kill();
@@ -27,7 +26,12 @@ fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
             panic!("`walburst {what}` did not exit within {DEADLINE:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
+    }
+}
+
+/// Waits for the child (see [`wait`]) and returns its status and its whole stderr.
+fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
+    let status = wait(&mut child, what);
     let mut err = String::new();
     child
         .stderr
@@ -152,18 +156,7 @@ fn an_error_into_a_closed_stderr_keeps_its_exit_status() {
             .stderr(Stdio::from(writer))
             .spawn()
             .expect("spawn walburst");
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("try_wait") {
-                break s;
-            }
-            if start.elapsed() > DEADLINE {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("`walburst {what}` did not exit within {DEADLINE:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait(&mut child, &what);
         assert_eq!(status.code(), Some(2), "`walburst {what}`: {status:?}");
     }
 }
