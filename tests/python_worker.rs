@@ -120,6 +120,46 @@ fn python_lockstep_is_deterministic() {
     );
 }
 
+/// The lock-hazard twin in lockstep: on SQLite below 3.51 (3.40.1 here) a process's close
+/// deletes -wal/-shm under the others, and every later step's outcome rests on where in the
+/// trace that close ran. The adapter once closed its idle connections on its main thread,
+/// ungated, after its actors were done: 3 workers x 6 ops gave 5 different traces in 15
+/// runs (2 of 20 differed at 4 x 30), so 6 runs all alike would have been chance of about
+/// 1 in 300. Now each close is a step and the trace is the seed's.
+#[test]
+fn python_lockstep_with_a_damaging_close_repeats_its_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = python_scenario(dir.path(), "python-header-probe-lock-hazard-wal", &[]);
+    let args = [
+        path.to_str().unwrap(),
+        "--seed",
+        "7",
+        "--workers",
+        "3",
+        "--ops",
+        "6",
+        "--mode",
+        "lockstep",
+    ];
+    let runs: Vec<(String, String, u64)> = (0..6)
+        .map(|_| {
+            let r = run(dir.path(), &args);
+            assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
+            (
+                r.s("/trace_hash"),
+                r.s("/content_hash"),
+                r.u("/totals/committed"),
+            )
+        })
+        .collect();
+    for other in &runs[1..] {
+        assert_eq!(
+            other, &runs[0],
+            "lockstep runs of one seed differ: {runs:?}"
+        );
+    }
+}
+
 #[test]
 fn failing_python_lockstep_run_replays_from_its_report() {
     let dir = tempfile::tempdir().unwrap();

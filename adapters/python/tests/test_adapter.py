@@ -3,6 +3,7 @@
 Run: python3 -m unittest discover -s adapters/python/tests -v
 """
 
+import json
 import os
 import sqlite3
 import sys
@@ -98,6 +99,26 @@ class Lockstep(unittest.TestCase):
     def test_lockstep_is_deterministic_in_delete_mode(self):
         a, b = self.run_twice(workers=2, n=8, kinds=KINDS, journal="delete")
         self.assertEqual(a, b)
+
+    def test_idle_connections_close_as_steps_of_the_first_actor(self):
+        """In lockstep every close is a step, the idle connections' too: the first actor
+        closes them after its last op. (Closed by the main thread once every actor was done,
+        they ran ungated beside the other workers' steps, and the last close of a process may
+        delete -wal/-shm: python-header-probe-lock-hazard-wal's trace then varied by run.)"""
+        for early, extra in ((False, 0), (True, 2)):
+            with tempfile.TemporaryDirectory() as tmp:
+                out, _ = burst(tmp, workers=2, n=4, mode="lockstep", guard="header-probe",
+                               connect_early=early,
+                               workload={"connection": "per-op", "idle_connections": 1})
+                self.assertEqual(out["fatal"], [], out.get("stderr"))
+                steps = [json.loads(line) for line in out["trace"]]
+                for w in range(2):
+                    kinds = [action["kind"] for _, who, action, _ in steps if who[0] == w]
+                    # Before the barrier (connect_early) the writer's and the idle
+                    # connection's opens are no steps; each of their closes is one.
+                    self.assertEqual(kinds.count("close"), kinds.count("open") + extra,
+                                     (early, w, kinds))
+                    self.assertEqual(kinds[-1], "close", (early, w, kinds))
 
     def test_lockstep_busy_is_retried_as_steps(self):
         with tempfile.TemporaryDirectory() as tmp:

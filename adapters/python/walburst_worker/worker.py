@@ -201,13 +201,25 @@ class Worker:
             threading.Thread(target=self._read_grants, daemon=True).start()
             StuckWatch(GATE)
         late_idle = [] if early else [None] * idle_n
+        # In lockstep the first actor closes the idle connections (opened before or after
+        # the barrier) as steps after its last op, as the built-in worker does: a close left
+        # to this thread would run ungated while the others step, and the last close of a
+        # process may checkpoint and delete -wal/-shm (when it takes the file's exclusive
+        # lock, e.g. after a bare close dropped the others' POSIX locks): the step it lands
+        # before would depend on timing, and the trace on it.
+        first = min(by_actor)
+        closing = held if self.lockstep else []
         threads = [threading.Thread(target=self._run_actor,
-                                    args=(a, by_actor[a], late_idle if a == min(by_actor) else []))
+                                    args=(a, by_actor[a],
+                                          late_idle if a == first else [],
+                                          closing if a == first else []))
                    for a in sorted(by_actor)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        if self.lockstep:
+            held = []
         for conn in late_idle + held:
             if conn is not None and hasattr(conn, "close"):
                 conn.close()
@@ -228,7 +240,7 @@ class Worker:
     def _kill_points(self, actor, seq):
         return self.kills.get((actor, seq), set()) | self.kills.get((None, seq), set())
 
-    def _run_actor(self, index, ops, late_idle):
+    def _run_actor(self, index, ops, late_idle, held_idle):
         actor = self.actors[index]
         st = GATE.enter_actor(index)
         try:
@@ -240,6 +252,16 @@ class Worker:
                 SETTINGS.flush()
             if self.close_hook:
                 self.close_hook(actor)
+            if self.lockstep:
+                # Gated steps of this actor (see main); the main thread then finds them
+                # closed.
+                for i, conn in enumerate(late_idle):
+                    if conn is not None and hasattr(conn, "close"):
+                        conn.close()
+                    late_idle[i] = None
+                for conn in held_idle:
+                    if hasattr(conn, "close"):
+                        conn.close()
             SETTINGS.flush()
         except Exception as e:
             self.fatal("actor %d: %s: %s" % (index, type(e).__name__, e))
