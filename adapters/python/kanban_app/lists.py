@@ -7,7 +7,7 @@ import sqlite3
 import time
 
 from .tasks import _event
-from .txn import _boundary, _is_busy_error, write_txn
+from .txn import _boundary, _is_busy_error, rollback_quietly, write_txn
 
 
 def list_txn(conn, cfg, worker, seq, at, mops):
@@ -86,11 +86,7 @@ def list_rewrite_txn(conn, cfg, worker, seq, at, mops, stale_retry=False):
                          (m["key"], m["value"], worker, seq))
         _boundary(conn, "COMMIT", cfg)
     except BaseException:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.OperationalError:
-                pass
+        rollback_quietly(conn)
         raise
     done = [{"f": "read", "key": k, "values": v} for k, v in read]
     return eid, done + [dict(m) for m in appends]

@@ -2,8 +2,9 @@
 times inside one read transaction (and its broken twin, a negative control).
 """
 
-import sqlite3
 import time
+
+from .txn import rollback_quietly
 
 
 def read_board(conn):
@@ -36,10 +37,6 @@ def read_snapshot(conn, reads=3, hold=None, restart=False):
             out.append((tasks, events, checksum, time.monotonic_ns()))
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.OperationalError:
-                pass
+        rollback_quietly(conn)
         raise
     return out

@@ -6,7 +6,7 @@ import random
 import sqlite3
 import time
 
-from .txn import NothingToDo, _boundary, _is_busy_error, write_txn
+from .txn import NothingToDo, _boundary, _is_busy_error, rollback_quietly, write_txn
 
 # A gc deletes heartbeat events older than this many logical milliseconds.
 GC_AGE_MS = 20 * 1000
@@ -112,11 +112,7 @@ def claim_task_read_then_write(conn, cfg, worker, seq, at):
         conn.execute("ROLLBACK")
         return None
     except BaseException:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.OperationalError:
-                pass
+        rollback_quietly(conn)
         raise
     return eid, tid, seen
 

@@ -20,6 +20,16 @@ def _is_busy_error(exc):
         "database is locked" in text or "database is busy" in text)
 
 
+def rollback_quietly(conn):
+    """After a failure inside a transaction: rolls back what is still open, never shadowing
+    the error on its way out (SQLite may have rolled back already)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass
+
+
 def _boundary(conn, sql, cfg):
     for attempt in range(cfg.retries + 1):
         try:
@@ -55,11 +65,7 @@ def write_txn(conn, cfg):
         try:
             _boundary(conn, "COMMIT", cfg)
         except BaseException:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.OperationalError:
-                    pass
+            rollback_quietly(conn)
             raise
     finally:
         if lock is not None:
